@@ -1,0 +1,191 @@
+"""The executor: run one process in a container on a snapshot, through containerd's task API.
+
+One RUN is: container record (our OCI spec) -> stdio FIFOs -> Tasks.Create (shim + runc
+create, rootfs = the snapshot's mounts) -> Start -> drain FIFOs to EOF -> Wait -> Delete
+task and container -> remove mount stubs from the upper dir. The caller owns the
+snapshot (Prepare before, Commit or Remove after).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakec.errors import BuildError
+from bakec.worker import rootfs
+from bakec.worker.client import Client, ContainerdError, Mount, runc_options
+from bakec.worker.daemon import DaemonPaths
+from bakec.worker.spec import DEFAULT_HOSTNAME, Network, ProcessSpec, Rlimit, SpecMount, build_spec, spec_json
+
+OutputCallback = Callable[[int, bytes], None]
+"""Called with (1 or 2, chunk) as stdout/stderr output arrives."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One process to run; ``user`` is a Dockerfile USER value, resolved in the rootfs."""
+
+    args: Sequence[str]
+    env: Sequence[str] = ()
+    cwd: str = "/"
+    user: str = ""
+    hostname: str = DEFAULT_HOSTNAME
+    mounts: Sequence[SpecMount] = ()
+    network: Network = "none"
+    extra_hosts: Sequence[tuple[str, str]] = ()
+    shm_size: int = 64 << 20
+    rlimits: Sequence[Rlimit] | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per phase, for benchmarks."""
+
+
+class Executor:
+    """Runs processes on snapshots of one containerd (see :meth:`run`)."""
+
+    def __init__(self, client: Client, paths: DaemonPaths) -> None:
+        self.client = client
+        self.paths = paths
+
+    def run(self, mounts: Sequence[Mount], request: RunRequest, on_output: OutputCallback | None = None) -> RunResult:
+        """Run ``request`` with ``mounts`` (an active snapshot's) as the root filesystem.
+
+        Returns the exit code and captured output; a process that cannot be started at all
+        (e.g. its executable is missing) raises :class:`BuildError`.
+        """
+        timings: dict[str, float] = {}
+        clock = _Clock(timings)
+        cid = f"bakec-{uuid.uuid4().hex[:20]}"
+        lay = rootfs.layers(mounts)
+        uid, gid, gids = rootfs.resolve_user(lay, request.user)
+        run_dir = self.paths.fifo_dir / cid
+        run_dir.mkdir(parents=True)
+        spec_mounts = [*self._etc_mounts(run_dir, request), *request.mounts]
+        process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids)
+        if request.rlimits is not None:
+            process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids, request.rlimits)
+        spec = build_spec(
+            cid, process, hostname=request.hostname, mounts=spec_mounts, network=request.network,
+            shm_size=request.shm_size,
+        )
+        # runc creates missing mount targets in the rootfs; note them to remove afterwards.
+        stubs = rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
+        clock.lap("prepare")
+        fifos = [run_dir / "stdout", run_dir / "stderr"]
+        for fifo in fifos:
+            os.mkfifo(fifo, 0o600)
+        # Open the read ends first (non-blocking): the shim opens the write ends in Create.
+        fds = [os.open(fifo, os.O_RDONLY | os.O_NONBLOCK) for fifo in fifos]
+        try:
+            self.client.create_container(cid, spec_json(spec))
+            clock.lap("container_create")
+            try:
+                exit_code, out, err = self._run_task(cid, mounts, fifos, fds, on_output, clock)
+            finally:
+                self.client.delete_container(cid)
+                clock.lap("container_delete")
+        finally:
+            for fd in fds:
+                os.close(fd)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if lay.upper is not None:
+                rootfs.remove_stubs(lay.upper, stubs)
+        return RunResult(exit_code, out, err, timings)
+
+    def _run_task(
+        self,
+        cid: str,
+        mounts: Sequence[Mount],
+        fifos: list[Path],
+        fds: list[int],
+        on_output: OutputCallback | None,
+        clock: _Clock,
+    ) -> tuple[int, bytes, bytes]:
+        client = self.client
+        try:
+            client.create_task(
+                cid, mounts, stdout=str(fifos[0]), stderr=str(fifos[1]),
+                options=runc_options(root=str(self.paths.runc_root)),
+            )
+        except ContainerdError as err:
+            raise BuildError("process did not start", err.detail or err.summary) from None
+        clock.lap("task_create")
+        try:
+            client.start_task(cid)
+            clock.lap("task_start")
+            out, err = _drain(fds, on_output)
+            clock.lap("drain")
+            exit_code = client.wait_task(cid, timeout=None)
+            clock.lap("task_wait")
+        except BaseException:
+            # Ctrl-C or a failed call: never leave the process running.
+            try:
+                client.kill_task(cid)
+                client.wait_task(cid, timeout=10)
+            except ContainerdError:
+                pass
+            raise
+        finally:
+            client.delete_task(cid)
+            clock.lap("task_delete")
+        return exit_code, out, err
+
+    def _etc_mounts(self, run_dir: Path, request: RunRequest) -> list[SpecMount]:
+        """/etc/hosts and /etc/resolv.conf, generated per run as BuildKit does."""
+        hosts = run_dir / "hosts"
+        lines = [f"127.0.0.1\tlocalhost {request.hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        lines += [f"{ip}\t{name}" for name, ip in request.extra_hosts]
+        hosts.write_text("\n".join(lines) + "\n")
+        resolv = run_dir / "resolv.conf"
+        try:
+            shutil.copyfile("/etc/resolv.conf", resolv)
+        except OSError:
+            resolv.write_text("")
+        return [SpecMount("/etc/hosts", str(hosts)), SpecMount("/etc/resolv.conf", str(resolv))]
+
+
+def _drain(fds: list[int], on_output: OutputCallback | None) -> tuple[bytes, bytes]:
+    """Read both FIFOs until their writers close (the container's init has exited)."""
+    chunks: dict[int, list[bytes]] = {fd: [] for fd in fds}
+    stream = {fd: i + 1 for i, fd in enumerate(fds)}
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    open_fds = set(fds)
+    while open_fds:
+        for fd, events in poller.poll():
+            data = b""
+            if events & select.POLLIN:
+                data = os.read(fd, 1 << 16)
+                if data:
+                    chunks[fd].append(data)
+                    if on_output is not None:
+                        on_output(stream[fd], data)
+            # POLLHUP comes only after a writer connected and all writers closed.
+            if not data and events & (select.POLLHUP | select.POLLERR):
+                poller.unregister(fd)
+                open_fds.discard(fd)
+    return b"".join(chunks[fds[0]]), b"".join(chunks[fds[1]])
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = (now - self.last) * 1000
+        self.last = now

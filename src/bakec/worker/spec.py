@@ -1,0 +1,152 @@
+"""The OCI runtime spec bakec writes for a RUN step.
+
+It follows containerd's default Linux spec (which BuildKit also starts from): Docker's
+default capabilities, proc/dev/devpts/shm/mqueue/sysfs/cgroup mounts, masked and
+read-only /proc paths, a deny-all device rule (runc adds its default devices back), and
+fresh pid/ipc/uts/mount namespaces, plus a network namespace unless the network is "host".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Network = Literal["none", "host"]
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_HOSTNAME = "buildkitsandbox"
+CGROUP_PARENT = "bakec"
+
+CAPABILITIES = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
+
+MASKED_PATHS = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+]
+
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+@dataclass(frozen=True)
+class SpecMount:
+    """A mount inside the container (OCI ``mounts`` entry)."""
+
+    destination: str
+    source: str
+    type: str = "bind"
+    options: tuple[str, ...] = ("rbind", "ro")
+
+    def to_oci(self) -> dict[str, Any]:
+        return {"destination": self.destination, "type": self.type, "source": self.source, "options": list(self.options)}
+
+
+@dataclass(frozen=True)
+class Rlimit:
+    """One ``ulimit``: e.g. ``Rlimit("nofile", 1024, 1024)``."""
+
+    name: str
+    soft: int
+    hard: int
+
+    def to_oci(self) -> dict[str, Any]:
+        return {"type": f"RLIMIT_{self.name.upper()}", "soft": self.soft, "hard": self.hard}
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """What to run and as whom (user already resolved to numbers)."""
+
+    args: Sequence[str]
+    env: Sequence[str] = ()
+    cwd: str = "/"
+    uid: int = 0
+    gid: int = 0
+    additional_gids: Sequence[int] = ()
+    # containerd's default; raising the hard limit needs CAP_SYS_RESOURCE outside, which sandboxes lack.
+    rlimits: Sequence[Rlimit] = field(default_factory=lambda: [Rlimit("nofile", 1024, 1024)])
+
+
+def system_mounts(shm_size: int = 64 << 20) -> list[SpecMount]:
+    """The kernel filesystems every container gets."""
+    return [
+        SpecMount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
+        SpecMount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+        SpecMount("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
+        SpecMount("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size // 1024}k")),
+        SpecMount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
+        SpecMount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")),
+        SpecMount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", "ro")),
+    ]
+
+
+def build_spec(
+    container_id: str,
+    process: ProcessSpec,
+    *,
+    hostname: str = DEFAULT_HOSTNAME,
+    mounts: Sequence[SpecMount] = (),
+    network: Network = "none",
+    shm_size: int = 64 << 20,
+) -> dict[str, Any]:
+    """The full OCI spec as a dict; ``mounts`` come after the system mounts (so they win)."""
+    env = list(process.env)
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, DEFAULT_PATH)
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if network != "host":
+        # runc brings up loopback in a fresh network namespace; nothing else is reachable.
+        namespaces.append({"type": "network"})
+    caps = list(CAPABILITIES)
+    return {
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": False,
+            "user": {"uid": process.uid, "gid": process.gid, "additionalGids": list(process.additional_gids)},
+            "args": list(process.args),
+            "env": env,
+            "cwd": process.cwd or "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [r.to_oci() for r in process.rlimits],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": "rootfs", "readonly": False},
+        "hostname": hostname,
+        "mounts": [m.to_oci() for m in [*system_mounts(shm_size), *mounts]],
+        "linux": {
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "cgroupsPath": f"/{CGROUP_PARENT}/{container_id}",
+            "namespaces": namespaces,
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+        },
+    }
+
+
+def spec_json(spec: dict[str, Any]) -> bytes:
+    """The spec as containerd stores it in ``Container.spec``."""
+    return json.dumps(spec, separators=(",", ":")).encode()
