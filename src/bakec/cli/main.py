@@ -1,0 +1,126 @@
+"""The ``bakec`` command line: a thin layer over the library.
+
+Imports are lazy so ``bakec build --print`` pays only for what it uses.
+Every :class:`~bakec.errors.BakecError` is printed as buildx prints errors and
+turned into its exit code; no traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from ..errors import EXIT_USAGE, BakecError, UsageError, render
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 itself; keep our format
+        raise UsageError(message)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bakec", description="Compile and build docker buildx bake files.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    build = sub.add_parser("build", help="build targets (or --print / --list them)")
+    _add_definition_flags(build)
+    build.add_argument("--print", action="store_true", dest="print_", help="print the options without building")
+    build.add_argument("--list", dest="list_", metavar="VALUE", help="list targets or variables")
+    build.add_argument("--load", action="store_true", help='shorthand for "--set=*.output=type=docker"')
+    build.add_argument("--push", action="store_true", help='shorthand for "--set=*.output=type=registry"')
+    build.add_argument("--no-cache", action="store_true", default=None, help="do not use cache when building")
+    build.add_argument("--pull", action="store_true", default=None, help="always attempt to pull all images")
+    build.add_argument("--sbom", default="", help='shorthand for "--set=*.attest=type=sbom"')
+    build.add_argument("--provenance", default="", help='shorthand for "--set=*.attest=type=provenance"')
+    build.add_argument("--call", default=None, help="set method for evaluating build (check, outline, targets)")
+    build.add_argument("--check", action="store_true", help='shorthand for "--call=check"')
+    build.add_argument("--policy", action="append", default=[], help="policy configuration")
+    build.add_argument("--allow", action="append", default=[], help="allow build to access specified resources")
+    build.add_argument("--metadata-file", help="write build result metadata to a file")
+    build.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"])
+    build.add_argument("targets", nargs="*", metavar="TARGET")
+
+    check = sub.add_parser("check", help="validate bake files without building")
+    _add_definition_flags(check)
+    check.add_argument("targets", nargs="*", metavar="TARGET")
+    return parser
+
+
+def _add_definition_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--file", action="append", default=[], dest="files", metavar="FILE", help="build definition file")
+    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="PATTERN.KEY=VALUE",
+                   help="override target value")
+    p.add_argument("--var", action="append", default=[], dest="vars", metavar="NAME=VALUE", help="set a variable")
+
+
+def _parse_vars(values: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        name, eq, rest = value.partition("=")
+        if not eq:
+            raise UsageError(f'invalid variable "{value}", expected key=value')
+        out[name] = rest
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bakec`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    sources: dict[str, bytes] = {}
+    try:
+        args = _build_parser().parse_args(args_list)
+        if args.command is None:
+            _build_parser().print_help(sys.stderr)
+            return EXIT_USAGE
+        if args.command == "build":
+            from .build import run_build
+
+            return run_build(args, sources)
+        if args.command == "check":
+            from .check import run_check
+
+            return run_check(args, sources)
+        raise UsageError(f"unknown command {args.command}")
+    except BakecError as err:
+        sys.stderr.write(render(err, sources))
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("ERROR: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as err:  # a bug in bakec: say so plainly, traceback only on request
+        if os.environ.get("BAKEC_DEBUG"):
+            raise
+        sys.stderr.write(f"ERROR: internal error: {type(err).__name__}: {err} (set BAKEC_DEBUG=1 for details)\n")
+        return 1
+
+
+def load_definition(args, sources: dict[str, bytes]):
+    """Load the bake files named by ``args`` and remember their text for error excerpts."""
+    from ..spec.definition import load
+    from ..spec import files as bakefiles
+
+    cli_vars = _parse_vars(args.vars)
+    env = dict(os.environ)
+    try:
+        definition = load(args.files, env=env, cwd=os.getcwd(), vars=cli_vars)
+    except BakecError as err:
+        _remember_sources(args.files, env, sources, bakefiles)
+        raise err
+    sources.update(definition.sources)
+    return definition
+
+
+def _remember_sources(files, env, sources, bakefiles) -> None:
+    try:
+        for source in bakefiles.read_files(list(files), os.getcwd(), env):
+            sources[source.name] = source.data
+    except BakecError:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

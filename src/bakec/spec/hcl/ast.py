@@ -1,0 +1,159 @@
+"""A small, immutable expression tree for HCL, built from python-hcl2's Lark tree.
+
+Every node keeps its source :class:`~bakec.errors.Range` so evaluation errors
+can point at the exact expression, as HCL's diagnostics do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...errors import Range
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    range: Range = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Node):
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Template(Node):
+    """A string template: literal strings and expressions, concatenated."""
+
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateIf(Node):
+    condition: Node
+    then: Template
+    otherwise: Template | None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFor(Node):
+    key: str | None
+    value: str
+    collection: Node
+    body: Template
+
+
+@dataclass(frozen=True, slots=True)
+class Variable(Node):
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttr(Node):
+    target: Node
+    name: str
+    name_range: Range = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Index(Node):
+    target: Node
+    key: Node
+
+
+@dataclass(frozen=True, slots=True)
+class SplatAnchor(Node):
+    """The element being visited inside a splat's traversal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Splat(Node):
+    """``source.*.attr`` or ``source[*].attr``: ``each`` is evaluated per element."""
+
+    source: Node
+    each: Node
+    full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Node):
+    name: str
+    args: tuple[Node, ...]
+    expand_final: bool
+    name_range: Range = field(compare=False)
+    close_range: Range = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional(Node):
+    condition: Node
+    then: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Node):
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class TupleExpr(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectExpr(Node):
+    items: tuple[tuple[Node, Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForExpr(Node):
+    """``[for k, v in coll : value if cond]`` or ``{for k, v in coll : key => value... if cond}``."""
+
+    key_var: str | None
+    value_var: str
+    collection: Node
+    key: Node | None  # None for tuple results
+    value: Node
+    condition: Node | None
+    group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Paren(Node):
+    """A parenthesised expression (matters for object keys)."""
+
+    inner: Node
+
+
+@dataclass(slots=True)
+class Attribute:
+    name: str
+    expr: Node
+    range: Range
+    name_range: Range
+
+
+@dataclass(slots=True)
+class Block:
+    type: str
+    labels: list[str]
+    body: "Body"
+    range: Range
+    type_range: Range
+    label_ranges: list[Range]
+
+
+@dataclass(slots=True)
+class Body:
+    attributes: dict[str, Attribute]
+    blocks: list[Block]
+    range: Range
