@@ -153,7 +153,8 @@ def test_interpolation_forms(template: str, env: dict[str, str], want: str) -> N
 
 
 def test_interpolation_required_variable_error() -> None:
-    with pytest.raises(SpecError, match="required variable TAG is missing a value: set TAG"):
+    want = "error while interpolating services.app.image: required variable TAG is missing a value: set TAG"
+    with pytest.raises(SpecError, match=want):
         _load("services:\n  app:\n    build: .\n    image: x:${TAG:?set TAG}\n")
 
 
@@ -168,9 +169,26 @@ def test_dotenv_fills_unset_variables_only(tmp_path: Path) -> None:
     assert envs == {"A": "env", "B": "single $X", "C": "dq env", "D": "bare"}
 
 
-def test_yaml_12_scalars_stay_strings() -> None:
-    t = _target("services:\n  app:\n    build:\n      args:\n        A: yes\n        B: 1.50\n        C: true\n        D: 010\n")
-    assert t["args"] == {"A": "yes", "B": "1.5", "C": "true", "D": "10"}
+def test_scalars_read_as_go_yaml_v3_and_printed_as_go() -> None:
+    text = "services:\n  app:\n    build:\n      args:\n        A: yes\n        B: 1.50\n        C: true\n        D: 010\n        E: 1e6\n        F: 1_000\n        G: 2001-12-14\n"
+    t = _target(text)
+    assert t["args"] == {"A": "yes", "B": "1.5", "C": "true", "D": "8", "E": "1e+06", "F": "1000", "G": "2001-12-14"}
+
+
+def test_duplicate_key_is_an_error() -> None:
+    with pytest.raises(SpecError, match='line 3: mapping key "app" already defined at line 2'):
+        _load("services:\n  app:\n  app:\n    build: .\n")
+
+
+def test_several_yaml_documents_merge() -> None:
+    result = _load("services:\n  a:\n    build: .\n---\nservices:\n  b:\n    build: ./b\n")
+    assert sorted(result.targets) == ["a", "b"]
+
+
+def test_extends_same_file() -> None:
+    text = "services:\n  base:\n    build:\n      context: ./x\n      args: [A=1]\n  app:\n    extends: base\n    build:\n      args: [B=2]\n"
+    t = _target(text)
+    assert (t["context"], t["args"]) == ("x", {"A": "1", "B": "2"})
 
 
 def test_args_value_less_take_service_environment_then_env() -> None:

@@ -21,6 +21,7 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -66,11 +67,11 @@ def load_compose(
     """
     envs = compose_env(env, cwd, overrides)
     for name, data in files:
-        validate_compose(data, name, envs)
+        validate_compose(data, name, envs, cwd)
     merged: dict[str, Any] = {}
     try:
         for name, data in files:
-            merged = _merge(merged, _load_file(data, name, envs), ())
+            merged = _merge(merged, _load_file(data, name, envs, cwd), ())
         filtered = _filter(merged)
         _validate_schema(filtered)
         return _to_bake(filtered, envs, cwd)
@@ -78,21 +79,23 @@ def load_compose(
         raise SpecError(_PARSE_PREFIX + err.summary, err.detail) from err
 
 
-def validate_compose(data: bytes, name: str, env: Mapping[str, str]) -> None:
+def validate_compose(data: bytes, name: str, env: Mapping[str, str], cwd: str = ".") -> None:
     """Check one file alone as buildx does while classifying it (errors unprefixed)."""
-    _validate_schema(_filter(_load_file(data, name, env)))
+    _validate_schema(_filter(_load_file(data, name, env, cwd)))
 
 
-def is_compose_document(data: bytes, env: Mapping[str, str] | None = None) -> bool:
+def is_compose_document(data: bytes, env: Mapping[str, str] | None = None, cwd: str = ".") -> bool:
     """Whether ``data`` loads as a usable compose file on its own."""
     try:
-        validate_compose(data, "", env or {})
+        validate_compose(data, "", env or {}, cwd)
     except SpecError:
         return False
     return True
 
 
-def looks_like_compose(name: str, data: bytes, env: Mapping[str, str]) -> tuple[bool, SpecError | None]:
+def looks_like_compose(
+    name: str, data: bytes, env: Mapping[str, str], cwd: str = "."
+) -> tuple[bool, SpecError | None]:
     """Classify a bake file as buildx does: ``(is_compose, compose_error)``.
 
     ``.yml``/``.yaml`` are compose whatever happens (the error is the file's
@@ -103,7 +106,7 @@ def looks_like_compose(name: str, data: bytes, env: Mapping[str, str]) -> tuple[
     if lower.endswith((".json", ".hcl")):
         return False, None
     try:
-        validate_compose(data, name, env)
+        validate_compose(data, name, env, cwd)
     except SpecError as err:
         return lower.endswith((".yml", ".yaml")), err
     return True, None
@@ -134,7 +137,7 @@ _Loader.yaml_implicit_resolvers = {}
 for _tag, _regexp, _first in [
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("tag:yaml.org,2002:int", r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$", list("-+0123456789")),
     (
         "tag:yaml.org,2002:float",
         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
@@ -145,29 +148,104 @@ for _tag, _regexp, _first in [
     _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
 
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float | str:
+    """Go's ``strconv.ParseInt(s, 0, 64)`` (``010`` is octal), falling back to float, then string."""
     text = str(loader.construct_scalar(node))
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    return int(text, 0) if text.startswith("0x") else int(text, 10)
+    plain = text.replace("_", "")
+    sign = -1 if plain.startswith("-") else 1
+    digits = plain.lstrip("+-")
+    bases = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}
+    try:
+        if digits[:2] in bases:
+            return sign * int(digits[2:], bases[digits[:2]])
+        if len(digits) > 1 and digits.startswith("0"):
+            return sign * int(digits[1:], 8)
+        return sign * int(digits, 10)
+    except ValueError:
+        pass
+    try:
+        return float(plain)
+    except ValueError:
+        return text
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """Like go-yaml v3, a key defined twice in one mapping is an error."""
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            raise SpecError(
+                f"yaml: unmarshal errors:\n  line {line}: mapping key \"{key}\" already defined at line {seen[key]}"
+            )
+        if isinstance(key, (str, int, float, bool)):
+            seen[key] = line
+    return loader.construct_mapping(node, deep=True)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def _load_file(data: bytes, name: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _load_file(data: bytes, name: str, env: Mapping[str, str], cwd: str = ".", seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One file: every YAML document interpolated, ``extends`` applied, merged in order."""
     try:
-        doc = yaml.load(data.decode("utf-8"), Loader=_Loader)  # noqa: S506 - safe loader subclass
+        docs = list(yaml.load_all(data.decode("utf-8"), Loader=_Loader))  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as err:
         raise SpecError(f"yaml: {_yaml_message(err)}") from err
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise SpecError("Top-level object must be a mapping")
-    doc = _stringify_keys(doc)
-    doc = _interpolate(doc, (), env)
-    doc.pop("version", None)
-    return doc
+    merged: dict[str, Any] = {}
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise SpecError("Top-level object must be a mapping")
+        doc = _interpolate(_stringify_keys(doc), (), env)
+        _apply_extends(doc, name, env, cwd, (*seen, name))
+        merged = _merge(merged, doc, ())
+        merged.pop("version", None)
+    return merged
+
+
+def _apply_extends(doc: dict[str, Any], name: str, env: Mapping[str, str], cwd: str, seen: tuple[str, ...]) -> None:
+    """Resolve ``services.*.extends`` (same file or another file) for the keys bake reads."""
+    services = doc.get("services")
+    if not isinstance(services, dict):
+        return
+    done: set[str] = set()
+
+    def resolve(svc_name: str, chain: tuple[str, ...]) -> Any:
+        svc = services.get(svc_name)
+        if svc_name in done or not isinstance(svc, dict) or "extends" not in svc:
+            return svc
+        if svc_name in chain:
+            raise SpecError(f"Circular reference with extends: {' -> '.join((*chain, svc_name))}")
+        ext = svc["extends"]
+        base_name, base_file = (ext, None) if isinstance(ext, str) else (ext.get("service"), ext.get("file"))
+        if base_file:
+            path = posixpath.join(posixpath.dirname(name), base_file) if not base_file.startswith("/") else base_file
+            if path in seen:
+                raise SpecError(f"Circular reference with extends: {' -> '.join((*seen, path))}")
+            try:
+                with open(os.path.join(cwd, path), "rb") as fh:
+                    other = _load_file(fh.read(), path, env, cwd, seen)
+            except OSError as err:
+                raise SpecError(f"open {path}: {err.strerror.lower() if err.strerror else err}") from None
+            base = (other.get("services") or {}).get(base_name)
+        else:
+            base = resolve(base_name, (*chain, svc_name))
+        if not isinstance(base, dict):
+            raise SpecError(f"cannot extend service {svc_name!r} in {name}: service {base_name!r} not found")
+        own = {k: v for k, v in svc.items() if k != "extends"}
+        services[svc_name] = _merge({k: v for k, v in base.items() if k != "extends"}, own, ("services", svc_name))
+        done.add(svc_name)
+        return services[svc_name]
+
+    for svc_name in list(services):
+        resolve(svc_name, ())
 
 
 def _yaml_message(err: yaml.YAMLError) -> str:
@@ -197,11 +275,26 @@ def _scalar_text(value: Any) -> str:
             return "NaN"
         if value in (float("inf"), float("-inf")):
             return "+Inf" if value > 0 else "-Inf"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        text = repr(value)
-        return re.sub(r"e([+-])?0*(\d\d)", lambda m: f"e{m.group(1) or '+'}{m.group(2)}", text)
+        return _go_float(value)
     return str(value)
+
+
+def _go_float(value: float) -> str:
+    """``strconv.FormatFloat(v, 'g', -1, 64)``: shortest digits, exponent outside [1e-4, 1e6)."""
+    if value == 0:
+        return "0"
+    sign, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    exp = len(digits) + int(exponent) - 1
+    prefix = "-" if value < 0 else ""
+    if exp < -4 or exp >= 6:
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{prefix}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{prefix}0.{'0' * (-exp - 1)}{digits}"
+    if len(digits) <= exp + 1:
+        return f"{prefix}{digits}{'0' * (exp + 1 - len(digits))}"
+    return f"{prefix}{digits[: exp + 1]}.{digits[exp + 1 :]}"
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -219,7 +312,7 @@ def _interpolate(value: Any, path: tuple[str, ...], env: Mapping[str, str]) -> A
             return substitute(value, env.get)
         except _TemplateError as err:
             if err.required:
-                raise SpecError(str(err)) from None
+                raise SpecError(f"error while interpolating {'.'.join(path)}: {err}") from None
             raise SpecError(
                 f"invalid interpolation format for {'.'.join(path)}.\n"
                 f"You may need to escape any $ with another $.\n{value}"
@@ -742,8 +835,9 @@ def _target(
 
 
 def _truthy(value: Any) -> bool:
+    """A compose boolean that may have been written (or interpolated) as a string."""
     if isinstance(value, str):
-        return value.lower() in ("1", "t", "true")
+        return _parse_bool(value) is True
     return bool(value)
 
 
@@ -787,6 +881,8 @@ def _named_contexts(contexts: dict[str, str]) -> dict[str, str]:
 
 def _ssh_keys(value: Any) -> list[dict[str, Any]]:
     items: list[tuple[str, str | None]] = []
+    if isinstance(value, str):
+        value = [value]
     if isinstance(value, dict):
         items = [(k, None if v is None else _scalar_text(v)) for k, v in value.items()]
     else:
@@ -890,10 +986,11 @@ def _service_environment(svc: dict[str, Any], env: Mapping[str, str], cwd: str) 
     if env_files is not None:
         for entry in env_files if isinstance(env_files, list) else [env_files]:
             path, required = (entry, True) if isinstance(entry, str) else (entry.get("path", ""), entry.get("required", True))
-            full = os.path.join(cwd, _relative(path))
+            path = _relative(path)
+            full = os.path.join(cwd, path)
             if not os.path.isfile(full):
                 if _truthy(required):
-                    raise SpecError(f"env file {os.path.abspath(full)} not found: stat {full}: no such file or directory")
+                    raise SpecError(f"env file {path} not found: stat {path}: no such file or directory")
                 continue
             with open(full, "rb") as fh:
                 out.update(parse_dotenv(fh.read().decode("utf-8"), env.get))
