@@ -503,8 +503,8 @@ class BakeEvaluation:
                 value = self._convert_attr(value, list_of(STRING), node)
             entries = []
             for item in value:
-                if item is None:
-                    continue
+                if item is None or item == "":
+                    continue  # buildx drops empty entries (e.g. output = ["${DESTDIR}"] with DESTDIR unset)
                 if isinstance(item, dict):
                     item = {k: _entry_value(v) for k, v in item.items()}
                 elif not isinstance(item, str):
