@@ -1,0 +1,184 @@
+"""Target normalization and finalization after ``inherits`` and ``--set``.
+
+* :func:`normalize` is buildx's ``Target.normalize`` plus the defaults
+  ``ResolveTarget`` applies (bake-spec §3 steps 4-5): de-duplicate lists, drop
+  empty strings and empty contexts, ``network = "host"`` adds the
+  ``network.host`` entitlement, ``context`` defaults to ``.`` and
+  ``dockerfile`` to ``Dockerfile``. Run it on every resolved target, before
+  ``target:`` links are loaded.
+* :func:`finalize` is what happens after links (steps 7-8): ``SOURCE_DATE_EPOCH``
+  from the environment is added to ``args``, the build options are validated as
+  buildx does even for ``--print`` (shm-size, platforms, secrets, ssh,
+  annotations, ulimits) and the context path is cleaned. It normalizes again
+  first; both steps are idempotent.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+
+from bakec.errors import SpecError
+from bakec.spec.model import Target
+from bakec.spec.options import (
+    check_secrets,
+    check_ssh,
+    dedupe_equal,
+    dedupe_keyed,
+    normalize_resources,
+    parse_mem_bytes,
+    validate_annotations,
+    validate_platforms,
+    validate_ulimit,
+)
+
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+
+
+def normalize(target: Target) -> Target:
+    """De-duplicate and default a resolved target (a copy)."""
+    t = copy.deepcopy(target)
+    t.annotations = _dedupe_strings(t.annotations)
+    t.attest = _keyed(t.attest, "type")
+    t.tags = _dedupe_strings(t.tags)
+    t.secret = _keyed(t.secret, "id")
+    t.ssh = _keyed(t.ssh, "id")
+    t.platforms = _dedupe_strings(t.platforms)
+    t.cache_from = _equal(t.cache_from)
+    t.cache_to = _equal(t.cache_to)
+    t.output = _equal(t.output)
+    t.no_cache_filter = _dedupe_strings(t.no_cache_filter)
+    t.ulimits = _dedupe_strings(t.ulimits)
+    if t.network == "host":
+        t.entitlements = [*(t.entitlements or []), "network.host"]
+    t.entitlements = _dedupe_strings(t.entitlements)
+    if t.contexts is not None:
+        t.contexts = {k: v for k, v in t.contexts.items() if v != ""} or None
+    for name in ("args", "labels", "extra_hosts"):
+        mapping = getattr(t, name)
+        if mapping is not None:
+            setattr(t, name, {k: v for k, v in mapping.items() if v is not None})
+    if t.resources is not None:
+        t.resources = normalize_resources(t.resources)
+    t.inherits = None
+    if t.context is None:
+        t.context = "."
+    if not t.dockerfile:
+        t.dockerfile = "Dockerfile"
+    return t
+
+
+def finalize(target: Target, env: Mapping[str, str], cwd: str) -> Target:
+    """Inject ``SOURCE_DATE_EPOCH``, validate build options, clean the context.
+
+    ``env`` is the process environment (``SOURCE_DATE_EPOCH``, ``SSH_AUTH_SOCK``
+    and secret ids are looked up there); ``cwd`` is where relative secret and
+    ssh key paths are resolved.
+    """
+    t = normalize(target)
+    epoch = env.get(SOURCE_DATE_EPOCH, "")
+    if epoch and SOURCE_DATE_EPOCH not in (t.args or {}):
+        t.args = {**(t.args or {}), SOURCE_DATE_EPOCH: epoch}
+    validate(t, env, cwd)
+    t.context = clean_context(t.context)
+    return t
+
+
+def validate(t: Target, env: Mapping[str, str], cwd: str) -> None:
+    """The checks buildx's ``toBuildOpt`` runs, in its order."""
+    if t.context == "-":
+        raise SpecError("context from stdin not allowed in bake")
+    if t.dockerfile == "-":
+        raise SpecError("dockerfile from stdin not allowed in bake")
+    if t.shm_size is not None:
+        parse_mem_bytes(t.shm_size)
+    validate_platforms(t.platforms or [])
+    check_secrets(t.secret or [], env, cwd)
+    ssh = t.ssh or []
+    if not ssh and is_git_ssh(t.context or "."):
+        ssh = [{"id": "default"}]
+    check_ssh(ssh, env, cwd)
+    validate_annotations(t.annotations or [])
+    for ulimit in t.ulimits or []:
+        validate_ulimit(ulimit)
+
+
+def clean_context(context: str | None) -> str:
+    """The printed context: Go ``path.Clean`` for local paths, ``cwd://``
+    stripped, remote URLs untouched."""
+    path = "." if context is None else context
+    if path.startswith("cwd://"):
+        return go_clean(path[len("cwd://") :])
+    if is_remote_url(path):
+        return path
+    return go_clean(path)
+
+
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``."""
+    if path == "":
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    cleaned = "/".join(parts)
+    if rooted:
+        return "/" + cleaned
+    return cleaned or "."
+
+
+_GIT_SSH_RE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:(?!//)")
+
+
+def is_remote_url(value: str) -> bool:
+    """buildx ``IsRemoteURL``: an http(s) URL or something git understands."""
+    if value.startswith(("http://", "https://")):
+        return True
+    return _is_git_ref(value)
+
+
+def is_git_ssh(value: str) -> bool:
+    """True when ``value`` is a git URL reached over ssh."""
+    return value.startswith("ssh://") or bool(_GIT_SSH_RE.match(value))
+
+
+def _is_git_ref(value: str) -> bool:
+    if value.startswith(("git://", "ssh://", "git@", "github.com/")):
+        return True
+    if _GIT_SSH_RE.match(value):
+        return True
+    if value.startswith(("http://", "https://")):
+        return True
+    base = value.split("#", 1)[0]
+    return base.endswith(".git") and "://" in base
+
+
+def _dedupe_strings(values: Iterable[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        if value == "" or value in seen:
+            continue
+        seen.add(value)
+        out.append(value)
+    return out
+
+
+def _keyed(entries: list | None, key: str) -> list | None:
+    return None if not entries else dedupe_keyed(entries, key)
+
+
+def _equal(entries: list | None) -> list | None:
+    return None if not entries else dedupe_equal(entries)
