@@ -69,23 +69,12 @@ def _cli_targets(args: list[str]) -> list[str]:
     return out
 
 
-def _entry(item: Any) -> dict[str, Any]:
-    """A minimal CSV entry parser for comparing raw entries with --print objects."""
-    if isinstance(item, dict):
-        return item
-    if "=" not in item:
-        return {"type": "registry", "ref": item}
-    return dict(part.split("=", 1) for part in item.split(","))
-
-
 def _printed(target: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in target_fields():
         value = getattr(target, f.name)
         if value is None or not f.metadata.get("printed", True):
             continue
-        if f.metadata["kind"].name == "ENTRY_LIST":
-            value = [_entry(v) for v in value]
         out[f.metadata["bake"]] = value
     return out
 
@@ -242,7 +231,19 @@ def test_no_cache_and_pull_only_when_true() -> None:
 
 def test_sbom_and_provenance_become_attest() -> None:
     t = _target("services:\n  app:\n    build:\n      sbom: true\n      provenance: mode=max\n")
-    assert t["attest"] == ["type=sbom,disabled=false", "type=provenance,mode=max"]
+    assert t["attest"] == [{"type": "sbom"}, {"type": "provenance", "mode": "max"}]
+
+
+def test_x_bake_entries_merge_by_identity() -> None:
+    text = (
+        "services:\n  app:\n    build:\n      secrets: [a]\n      ssh: [zz=k]\n      cache_from: [r/c]\n"
+        "      x-bake:\n        secret: id=a,env=A id=b,env=B\n        ssh: [default]\n        cache-from: r/c\n"
+        "secrets:\n  a:\n    file: ./a.txt\n"
+    )
+    t = _target(text)
+    assert t["secret"] == [{"id": "a", "env": "A"}, {"id": "b", "env": "B"}]
+    assert t["ssh"] == [{"id": "default"}, {"id": "zz", "paths": ["k"]}]
+    assert t["cache_from"] == [{"type": "registry", "ref": "r/c"}]
 
 
 def test_secret_from_environment() -> None:

@@ -29,6 +29,7 @@ import yaml
 
 from bakec.errors import SpecError
 from bakec.spec.model import Group, Target
+from bakec.spec.options import dedupe_equal, dedupe_keyed, parse_entries
 
 __all__ = [
     "ComposeResult",
@@ -798,17 +799,15 @@ def _target(
     hosts = _hosts_mapping(build.get("extra_hosts") or {})
     t.extra_hosts = {host: ",".join(ips) for host, ips in hosts.items()} or None
     if build.get("ssh") is not None:
-        t.ssh = sorted(_ssh_keys(build["ssh"]), key=lambda s: (s["id"], s.get("paths", [])))
+        t.ssh = sorted(_ssh_keys(build["ssh"]), key=_ssh_order)
     if build.get("secrets"):
         t.secret = [_secret(service_name, item, secrets) for item in build["secrets"]]
     labels = _kv_mapping(build.get("labels") or {})
     t.labels = {k: "" if v is None else v for k, v in labels.items()} or None
-    t.cache_from = list(build["cache_from"]) if build.get("cache_from") else None
-    t.cache_to = list(build["cache_to"]) if build.get("cache_to") else None
-    attest = [
-        _canonical_attest(kind, build[key]) for key, kind in (("sbom", "sbom"), ("provenance", "provenance")) if key in build
-    ]
-    t.attest = [a for a in attest if a] or None
+    t.cache_from = parse_entries("cache-from", build.get("cache_from") or []) or None
+    t.cache_to = parse_entries("cache-to", build.get("cache_to") or []) or None
+    attest = [_canonical_attest(kind, build[kind]) for kind in ("sbom", "provenance") if kind in build]
+    t.attest = parse_entries("attest", attest) or None
     if _truthy(build.get("no_cache")):
         t.no_cache = True
     if _truthy(build.get("pull")):
@@ -877,6 +876,11 @@ def _named_contexts(contexts: dict[str, str]) -> dict[str, str]:
             value = "target:" + value.split(":", 1)[1].replace(".", "_")
         out[key] = value
     return out
+
+
+def _ssh_order(entry: dict[str, Any]) -> tuple[str, list[str]]:
+    """buildx ``SSH.Less``: by id, then paths."""
+    return entry.get("id", ""), entry.get("paths", [])
 
 
 def _ssh_keys(value: Any) -> list[dict[str, Any]]:
@@ -1020,17 +1024,18 @@ def _apply_x_bake(t: Target, ext: Any) -> None:
     if tags := get("tags"):
         t.tags = _dedup([*(t.tags or []), *tags])
     if cache_from := get("cache-from"):
-        t.cache_from = [*(t.cache_from or []), *cache_from]
+        t.cache_from = dedupe_equal([*(t.cache_from or []), *parse_entries("cache-from", cache_from)])
     if cache_to := get("cache-to"):
-        t.cache_to = [*(t.cache_to or []), *cache_to]
+        t.cache_to = dedupe_equal([*(t.cache_to or []), *parse_entries("cache-to", cache_to)])
     if secret := get("secret"):
-        t.secret = [*(t.secret or []), *secret]
+        t.secret = dedupe_keyed([*(t.secret or []), *parse_entries("secret", secret)], "id")
     if ssh := get("ssh"):
-        t.ssh = [*(t.ssh or []), *ssh]
+        merged_ssh = dedupe_keyed([*(t.ssh or []), *parse_entries("ssh", ssh)], "id")
+        t.ssh = sorted(merged_ssh, key=_ssh_order)
     if platforms := get("platforms"):
         t.platforms = _dedup([*(t.platforms or []), *platforms])
     if output := get("output"):
-        t.output = [*(t.output or []), *output]
+        t.output = dedupe_equal([*(t.output or []), *parse_entries("output", output)])
     for key, attr in (("pull", "pull"), ("no-cache", "no_cache")):
         if ext.get(key) is not None:
             value = ext[key]
