@@ -41,6 +41,8 @@ class Definition:
     cwd: str
     sources: dict[str, bytes] = field(default_factory=dict)
     used_variables: set[str] = field(default_factory=set)
+    bodies: list = field(default_factory=list)  # the HCL/JSON ASTs, for `bakec check`
+    block_labels: dict[str, str] = field(default_factory=dict)
 
     # -- names ----------------------------------------------------------------------
     def target_names(self) -> list[str]:
@@ -287,7 +289,9 @@ def load(
             groups[name] = Group(name, merged, group.description or groups[name].description)
         else:
             groups[name] = group
-    return Definition(targets, groups, config.variables, env, cwd, source_map, config.used_variables)
+    return Definition(
+        targets, groups, config.variables, env, cwd, source_map, config.used_variables, bodies, config.block_labels
+    )
 
 
 def _parse_unknown(source, compose_files, cwd, env):

@@ -70,6 +70,7 @@ class EvaluatedConfig:
     variables: list[Variable]
     target_order: list[str] = field(default_factory=list)
     used_variables: set[str] = field(default_factory=set)
+    block_labels: dict[str, str] = field(default_factory=dict)  # target name -> its block's label
 
 
 def _brace_range(block: ast.Block) -> Range:
@@ -434,7 +435,8 @@ class BakeEvaluation:
                 if instance.name not in group.targets:
                     group.targets.append(instance.name)
         variables = self._variable_models()
-        return EvaluatedConfig(targets, groups, variables, order, set(self.used))
+        labels = {i.name: i.block.labels[0] for i in self.instances if i.kind == "target"}
+        return EvaluatedConfig(targets, groups, variables, order, set(self.used), labels)
 
     def _variable_models(self) -> list[Variable]:
         out = []
