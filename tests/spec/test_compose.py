@@ -270,6 +270,13 @@ def test_override_file_merges_build_and_sequences() -> None:
     assert (t["context"], t["target"], t["args"], t["tags"]) == ("app", "dev", {"V": "2"}, ["x"])
 
 
+def test_override_file_adds_extra_hosts_addresses() -> None:
+    base = b"services:\n  app:\n    build:\n      extra_hosts: [a=1.1.1.1]\n"
+    over = b"services:\n  app:\n    build:\n      extra_hosts: {a: 2.2.2.2, b: 3.3.3.3}\n"
+    result = compose.load_compose([("a.yml", base), ("b.yml", over)], {}, "/")
+    assert result.targets["app"].extra_hosts == {"a": "1.1.1.1,2.2.2.2", "b": "3.3.3.3"}
+
+
 def test_schema_type_error_wording() -> None:
     with pytest.raises(SpecError, match="services.app.build.context must be a string"):
         _load("services:\n  app:\n    build:\n      context: [a]\n")

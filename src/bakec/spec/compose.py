@@ -485,10 +485,7 @@ _SEQUENCE_MERGED = {
     ("services", "*", "environment"),
     ("services", "*", "env_file"),
 }
-_UNIQUE_LISTS = {
-    ("services", "*", "build", "tags"),
-    ("services", "*", "build", "platforms"),
-}
+_UNIQUE_LISTS = {("services", "*", "build", "tags")}  # compose-go's "build.platform" entry matches nothing
 
 
 def _matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -507,7 +504,9 @@ def _merge(base: Any, over: Any, path: tuple[str, ...]) -> Any:
         return _unique_by_key(_as_sequence(base) + _as_sequence(over))
     if _matches(path, ("services", "*", "build", "extra_hosts")):
         merged = _hosts_mapping(base)
-        merged.update(_hosts_mapping(over))
+        for host, ips in _hosts_mapping(over).items():
+            known = merged.setdefault(host, [])
+            known.extend(ip for ip in ips if ip not in known)
         return merged
     if isinstance(base, dict):
         if not isinstance(over, dict):
