@@ -107,8 +107,12 @@ def resolve_user(lay: Layers, user: str) -> tuple[int, int, list[int]]:
 
     A name (or a number found in /etc/passwd) takes its primary group from passwd; with
     no explicit group, its supplementary groups are those in /etc/group listing it.
+    "" and "uid:gid" are taken as numbers without any lookup, as BuildKit does.
     """
-    name, _, group = (user or "0").partition(":")
+    name, _, group = user.partition(":")
+    if not user or (name.isdigit() and group.isdigit()):
+        # BuildKit's fast path: no passwd lookup, so no supplementary groups either.
+        return int(name or 0), int(group or 0), []
     passwd = _entries(read_file(lay, "/etc/passwd"))
     entry = next((e for e in passwd if len(e) >= 4 and (e[0] == name or (name.isdigit() and e[2] == name))), None)
     if entry is None:
