@@ -249,12 +249,31 @@ def _apply_extends(doc: dict[str, Any], name: str, env: Mapping[str, str], cwd: 
         resolve(svc_name, ())
 
 
+_YAML_PROBLEMS = [
+    (r"^mapping values are not allowed here$", "mapping values are not allowed in this context"),
+    (r"^found character .* that cannot start any token$", "found character that cannot start any token"),
+    (r"^expected <block end>, but found '\?'$", "did not find expected '-' indicator"),
+    (r"^expected <block end>, but found .*$", "did not find expected key"),
+    (r"^expected ',' or '\]', but got .*$", "did not find expected ',' or ']'"),
+    (r"^expected ',' or '}', but got .*$", "did not find expected ',' or '}'"),
+    (r"^found undefined alias '(.*)'$", r"unknown anchor '\1' referenced"),
+]
+
+
 def _yaml_message(err: yaml.YAMLError) -> str:
-    mark = getattr(err, "problem_mark", None)
+    """PyYAML's error in go-yaml v3's words and (quirky) line numbering."""
     problem = getattr(err, "problem", None) or str(err)
-    if mark is not None:
-        return f"line {mark.line + 1}: {problem}"
-    return problem
+    for pattern, replacement in _YAML_PROBLEMS:
+        if re.match(pattern, problem):
+            problem = re.sub(pattern, replacement, problem)
+            break
+    scanner = isinstance(err, yaml.scanner.ScannerError)
+    line = 0
+    for mark in (getattr(err, "context_mark", None), getattr(err, "problem_mark", None)):
+        if mark is not None and mark.line != 0:
+            line = mark.line + (1 if scanner else 0)
+            break
+    return f"line {line}: {problem}" if line else problem
 
 
 def _stringify_keys(value: Any) -> Any:
