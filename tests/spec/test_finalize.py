@@ -136,3 +136,12 @@ def test_validation_passes_for_valid_target(tmp_path):
     )
     got = finalize(t, {}, str(tmp_path))
     assert got.context == "." and got.dockerfile == "Dockerfile"
+
+
+def test_written_policy_and_resources_are_put_in_printed_form_c292():
+    t = normalize(Target(name="d", policy=[{"filename": "extra.rego"}, "strict=true"], resources={"cpu-shares": "512"}))
+    assert t.policy == [
+        {"Files": [{"Filename": "extra.rego", "Data": None}], "Reset": False, "Disabled": False, "Strict": None, "LogLevel": None},
+        {"Files": None, "Reset": False, "Disabled": False, "Strict": True, "LogLevel": None},
+    ]
+    assert t.resources == {"cpu-shares": 512}

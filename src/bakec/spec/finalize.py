@@ -4,7 +4,8 @@
   ``ResolveTarget`` applies (bake-spec §3 steps 4-5): de-duplicate lists, drop
   empty strings and empty contexts, ``network = "host"`` adds the
   ``network.host`` entitlement, ``context`` defaults to ``.`` and
-  ``dockerfile`` to ``Dockerfile``. Run it on every resolved target, before
+  ``dockerfile`` to ``Dockerfile``; ``resources`` and ``policy`` entries still
+  in their written form are put in printed form. Run it on every resolved target, before
   ``target:`` links are loaded.
 * :func:`finalize` is what happens after links (steps 7-8): ``SOURCE_DATE_EPOCH``
   from the environment is added to ``args``, the build options are validated as
@@ -27,6 +28,7 @@ from bakec.spec.options import (
     dedupe_equal,
     dedupe_keyed,
     normalize_resources,
+    parse_entry,
     parse_mem_bytes,
     validate_annotations,
     validate_platforms,
@@ -61,6 +63,8 @@ def normalize(target: Target) -> Target:
             setattr(t, name, {k: v for k, v in mapping.items() if v is not None})
     if t.resources is not None:
         t.resources = normalize_resources(t.resources)
+    if t.policy is not None:
+        t.policy = [p if _is_policy_config(p) else parse_entry("policy", p) for p in t.policy]
     t.inherits = None
     if t.context is None:
         t.context = "."
@@ -161,6 +165,10 @@ def _is_git_ref(value: str) -> bool:
         return True
     base = value.split("#", 1)[0]
     return base.endswith(".git") and "://" in base
+
+
+def _is_policy_config(entry: object) -> bool:
+    return isinstance(entry, dict) and "Reset" in entry and "Disabled" in entry
 
 
 def _dedupe_strings(values: Iterable[str] | None) -> list[str] | None:
