@@ -185,6 +185,25 @@ def test_args_value_less_take_service_environment_then_env() -> None:
     assert _target(text, {"B": "env"})["args"] == {"A": "svc", "B": "env"}
 
 
+def test_args_from_env_file_then_environment(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("A=file\nB=file\n")
+    text = "services:\n  app:\n    build:\n      args: [A, B]\n    env_file: app.env\n    environment: {B: own}\n"
+    result = compose.load_compose([("compose.yaml", text.encode())], {}, str(tmp_path))
+    assert result.targets["app"].args == {"A": "file", "B": "own"}
+
+
+def test_missing_env_file_fails_even_without_build(tmp_path: Path) -> None:
+    text = b"services:\n  db:\n    image: x\n    env_file: nope.env\n"
+    with pytest.raises(SpecError, match="^failed to parse compose file: env file nope.env not found"):
+        compose.load_compose([("compose.yaml", text)], {}, str(tmp_path))
+
+
+def test_undefined_build_secret() -> None:
+    want = 'service "app" refers to undefined build secret s: invalid compose project'
+    with pytest.raises(SpecError, match=want):
+        _load("services:\n  app:\n    build:\n      secrets: [s]\n")
+
+
 def test_service_without_build_is_skipped_and_no_group_without_targets() -> None:
     result = _load("services:\n  db:\n    image: postgres\n")
     assert result.targets == {}

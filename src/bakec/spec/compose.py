@@ -634,7 +634,7 @@ _BUILD_PROPS: dict[str, Any] = {
     "pull": _BOOLISH,
     "target": _STRING,
     "shm_size": ("integer", "string"),
-    "extra_hosts": _LIST_OR_DICT,
+    "extra_hosts": ("extra_hosts",),
     "isolation": _STRING,
     "privileged": _BOOLISH,
     "secrets": ("service_secrets",),
@@ -727,6 +727,8 @@ def _check_build(path: str, build: Any) -> None:
                 _want(f"{where}.{i}", item, "string")
         elif kind == "list_or_dict":
             _check_list_or_dict(where, value)
+        elif kind == "extra_hosts":
+            _check_list_or_dict(where, value, "array")
         elif kind == "service_secrets":
             _want(where, value, "array")
             for i, item in enumerate(value):
@@ -748,11 +750,11 @@ def _check_build(path: str, build: Any) -> None:
             _want(where, value, *spec)
 
 
-def _check_list_or_dict(path: str, value: Any) -> None:
+def _check_list_or_dict(path: str, value: Any, *extra_value_types: str) -> None:
     _want(path, value, "object", "array")
     if isinstance(value, dict):
         for key, item in value.items():
-            _want(f"{path}.{key}", item, "string", "number", "boolean", "null", *(("array",) if "hosts" in path else ()))
+            _want(f"{path}.{key}", item, "string", "number", "boolean", "null", *extra_value_types)
     else:
         for i, item in enumerate(value):
             _want(f"{path}.{i}", item, "string")
@@ -775,12 +777,13 @@ def _to_bake(doc: dict[str, Any], env: Mapping[str, str], cwd: str) -> ComposeRe
         return result
     secrets = doc.get("secrets") or {}
     for service_name, svc in services.items():
+        # compose-go reads every service's env_file, built or not (a missing one fails)
+        environment = _service_environment(svc, env, cwd)
         if svc.get("build") is None:
             continue
         name = service_name.replace(".", "_")
         if not _TARGET_NAME.match(name):
             raise SpecError(f'invalid service name "{name}": only "[a-zA-Z0-9_-]+" are allowed')
-        environment = _service_environment(svc, env, cwd)
         result.targets[name] = _target(name, service_name, svc, _build_mapping(svc["build"]), secrets, environment, env)
     result.groups["default"] = Group(name="default", targets=sorted(result.targets))
     return result
