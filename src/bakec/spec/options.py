@@ -99,6 +99,10 @@ def parse_bool(value: str) -> bool | None:
     return None
 
 
+def _bool_syntax(value: str) -> str:
+    return f'strconv.ParseBool: parsing "{value}": invalid syntax'
+
+
 def _to_string(value: Any, key: str) -> str:
     """cty's conversion of a primitive attribute value to string."""
     if isinstance(value, str):
@@ -226,7 +230,7 @@ def _parse_attest(item: str | Mapping[str, Any]) -> dict[str, Any]:
             elif norm == "disabled":
                 parsed = parse_bool(value)
                 if parsed is None:
-                    raise SpecError(f'invalid value {field}: strconv.ParseBool: parsing "{value}": invalid syntax')
+                    raise SpecError(f"invalid value {field}: {_bool_syntax(value)}")
                 disabled = parsed
             else:
                 attrs[key] = value
@@ -242,7 +246,7 @@ def _parse_attest(item: str | Mapping[str, Any]) -> dict[str, Any]:
             elif key == "disabled":
                 parsed = parse_bool(value)
                 if parsed is None:
-                    raise SpecError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
+                    raise SpecError(_bool_syntax(value))
                 disabled = parsed
             else:
                 attrs[key] = value
@@ -361,7 +365,7 @@ def _policy_fields(fields: list[str]) -> dict[str, Any]:
         elif key in ("reset", "disabled", "strict"):
             parsed = parse_bool(value)
             if parsed is None:
-                raise SpecError(f'invalid value {field}: strconv.ParseBool: parsing "{value}": invalid syntax')
+                raise SpecError(f"invalid value {field}: {_bool_syntax(value)}")
             cfg[key.capitalize()] = parsed
         elif key == "log-level":
             level = _LOG_LEVELS.get(value.lower())
@@ -428,7 +432,9 @@ def dedupe_keyed(entries: list[dict[str, Any]], key: str) -> list[dict[str, Any]
 # --------------------------------------------------------------------------
 # resources
 
-RESOURCE_KEYS = ("memory", "memory-swap", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems")
+RESOURCE_KEYS = (
+    "memory", "memory-swap", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems",
+)  # fmt: skip
 _INT_RESOURCES = ("cpu-shares", "cpu-period", "cpu-quota")
 
 
@@ -673,28 +679,37 @@ def _check_agent_source(paths: list[str], cwd: str) -> None:
             raise SpecError(f"failed to parse {path}: {problem}")
 
 
+_PEM_KEY_KINDS = (
+    b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"DSA PRIVATE KEY", b"PRIVATE KEY", b"OPENSSH PRIVATE KEY",
+)  # fmt: skip
+
+
 def private_key_problem(data: bytes) -> str | None:
-    """Why ``data`` is not a usable private key (Go ``ssh.ParseRawPrivateKey``), or None."""
-    try:
-        from cryptography.hazmat.primitives import serialization
-    except ImportError:  # fall back to recognising the PEM armour only
-        return None if re.search(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----", data) else "ssh: no key found"
+    """Why ``data`` is not a usable private key (Go ``ssh.ParseRawPrivateKey``), or None.
+
+    Uses ``cryptography`` when installed; without it only the PEM armour is checked.
+    """
     match = re.search(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)
     if not match:
         return "ssh: no key found"
     kind = match.group(1)
     if b"ENCRYPTED" in kind or b"Proc-Type: 4,ENCRYPTED" in data:
         return "ssh: this private key is passphrase protected"
+    if kind not in _PEM_KEY_KINDS:
+        return f'ssh: unsupported key type "{kind.decode()}"'
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return None
     try:
         if kind == b"OPENSSH PRIVATE KEY":
             serialization.load_ssh_private_key(data, password=None)
         else:
             serialization.load_pem_private_key(data, password=None)
-    except TypeError:
+    except TypeError:  # the key needs a password
         return "ssh: this private key is passphrase protected"
-    except (ValueError, Exception) as err:  # noqa: BLE001 - any parse failure is "not a key"
-        if kind not in (b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"DSA PRIVATE KEY", b"PRIVATE KEY", b"OPENSSH PRIVATE KEY"):
-            return f'ssh: unsupported key type "{kind.decode()}"'
+    except (ValueError, UnsupportedAlgorithm) as err:
         return f"ssh: {err}"
     return None
 

@@ -271,7 +271,8 @@ def parse_call(value: str) -> str | None:
                 continue
             if key == "ignorestatus":
                 if parse_bool(val) is None:
-                    raise SpecError(f'invalid ignorestatus print value: {val}: strconv.ParseBool: parsing "{val}": invalid syntax')
+                    syntax = f'strconv.ParseBool: parsing "{val}": invalid syntax'
+                    raise SpecError(f"invalid ignorestatus print value: {val}: {syntax}")
                 continue
             raise SpecError(f"invalid print field: {field}")
         if name:
@@ -335,7 +336,9 @@ def policy_overrides(values: Sequence[str]) -> list[str]:
         if cfg["Files"]:
             raise SpecError("--policy does not accept filename; define policy files in the bake definition")
         if cfg["Reset"]:
-            raise SpecError("--policy does not accept reset; define policy composition in the bake definition")
+            raise SpecError(
+                "--policy does not accept reset; define policy composition in the bake definition"
+            )
         if cfg["Disabled"]:
             if cfg["Strict"] is not None or cfg["LogLevel"] is not None or len(configs) > 1:
                 raise SpecError("disabled policy cannot be combined with other policy flags")

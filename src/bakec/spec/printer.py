@@ -29,12 +29,12 @@ class Raw(str):
 
 # Fields that are Go pointers (printed whenever set) rather than omitempty strings.
 _POINTER_FIELDS = frozenset(
-    {"context", "dockerfile", "dockerfile-inline", "target", "network", "shm-size", "call", "pull", "no-cache",
-     "resources"}
-)
+    {"context", "dockerfile", "dockerfile-inline", "target", "network", "shm-size", "call",
+     "pull", "no-cache", "resources"}
+)  # fmt: skip
 _TEMPLATE_FIELDS = frozenset({"args", "labels", "annotations", "extra-hosts", "dockerfile-inline"})
 _SORTED_ENTRY_FIELDS = frozenset({"cache-from", "cache-to", "output", "attest"})
-_POLICY_KEYS = ("Files", "Reset", "Disabled", "Strict", "LogLevel")
+_POLICY_DEFAULTS = {"Files": None, "Reset": False, "Disabled": False, "Strict": None, "LogLevel": None}
 
 
 def print_json(groups: Mapping[str, Group], targets: Mapping[str, Target]) -> str:
@@ -84,7 +84,7 @@ def _field_value(bake: str, value: Any) -> Any:
     if bake == "resources":
         return {k: _resource_value(k, value[k]) for k in RESOURCE_KEYS if value.get(k) is not None}
     if bake == "policy":
-        return [{k: entry.get(k, False if k in ("Reset", "Disabled") else None) for k in _POLICY_KEYS} for entry in value]
+        return [{k: entry.get(k, _POLICY_DEFAULTS[k]) for k in _POLICY_DEFAULTS} for entry in value]
     return value
 
 
