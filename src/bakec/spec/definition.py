@@ -42,6 +42,7 @@ class Definition:
     sources: dict[str, bytes] = field(default_factory=dict)
     used_variables: set[str] = field(default_factory=set)
     bodies: list = field(default_factory=list)  # the HCL/JSON ASTs, for `bakec check`
+    default_overrides: list[str] = field(default_factory=list)  # `--set` values given to bakec.load()
     block_labels: dict[str, str] = field(default_factory=dict)
 
     # -- names ----------------------------------------------------------------------
@@ -112,7 +113,8 @@ class Definition:
         from . import finalize, overrides as ovr
 
         requested = self.expand_names(list(names) or ["default"])
-        parsed = ovr.parse_overrides(list(overrides) + list(flag_overrides), self.env, list(self.targets))
+        specs = list(self.default_overrides) + list(overrides) + list(flag_overrides)
+        parsed = ovr.parse_overrides(specs, self.env, list(self.targets))
         targets: dict[str, Target] = {}
         groups: dict[str, Group] = {}
         for name in requested:
@@ -290,7 +292,8 @@ def load(
         else:
             groups[name] = group
     return Definition(
-        targets, groups, config.variables, env, cwd, source_map, config.used_variables, bodies, config.block_labels
+        targets, groups, config.variables, env, cwd,
+        sources=source_map, used_variables=config.used_variables, bodies=bodies, block_labels=config.block_labels,
     )
 
 
