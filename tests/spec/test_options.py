@@ -287,3 +287,22 @@ def test_ssh_key_files_must_be_private_keys_c283(tmp_path):
     assert err.value.summary == "failed to convert agent config {x [junk] false}: failed to parse junk: ssh: no key found"
     with pytest.raises(SpecError, match=r"\{y \[missing\] false\}: stat missing: no such file or directory"):
         options.check_ssh([{"id": "y", "paths": ["missing"]}], {}, str(tmp_path))
+
+
+def test_output_destinations(tmp_path):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    ok = [{"type": "local", "dest": "out"}, {"type": "tar", "dest": "out.tar"}, {"type": "docker"}, {"type": "image"}]
+    options.validate_outputs(ok, str(tmp_path))
+    cases = [
+        ([{"type": "local"}], "dest is required for local exporter"),
+        ([{"type": "local", "dest": "-"}], "dest cannot be stdout for local exporter"),
+        ([{"type": "local", "dest": "file"}], "destination directory file is a file"),
+        ([{"type": "tar", "dest": "dir"}], "destination file dir is a directory"),
+        ([{"type": "oci", "tar": "false"}], "dest is required for oci exporter"),
+        ([{"type": "tar"}, {"type": "oci"}], "multiple outputs configured to write to stdout"),
+    ]
+    for outputs, message in cases:
+        with pytest.raises(SpecError) as err:
+            options.validate_outputs(outputs, str(tmp_path))
+        assert err.value.summary == message

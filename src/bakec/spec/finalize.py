@@ -10,7 +10,7 @@
 * :func:`finalize` is what happens after links (steps 7-8): ``SOURCE_DATE_EPOCH``
   from the environment is added to ``args``, the build options are validated as
   buildx does even for ``--print`` (shm-size, platforms, secrets, ssh,
-  annotations, ulimits) and the context path is cleaned. It normalizes again
+  outputs, annotations, ulimits) and the context path is cleaned. It normalizes again
   first; both steps are idempotent.
 """
 
@@ -31,6 +31,7 @@ from bakec.spec.options import (
     parse_entry,
     parse_mem_bytes,
     validate_annotations,
+    validate_outputs,
     validate_platforms,
     validate_ulimit,
 )
@@ -103,6 +104,7 @@ def validate(t: Target, env: Mapping[str, str], cwd: str) -> None:
     if not ssh and is_git_ssh(t.context or "."):
         ssh = [{"id": "default"}]
     check_ssh(ssh, env, cwd)
+    validate_outputs(t.output or [], cwd)
     validate_annotations(t.annotations or [])
     for ulimit in t.ulimits or []:
         validate_ulimit(ulimit)

@@ -576,6 +576,42 @@ def _parse_int64(text: str) -> int:
     return number
 
 
+def validate_outputs(outputs: Iterable[Mapping[str, Any]], cwd: str) -> None:
+    """buildx ``CreateExports`` checks of output destinations (no file is created;
+    writing a tarball to a terminal is only refused at build time)."""
+    stdout_used = False
+    for entry in outputs:
+        typ = entry.get("type", "")
+        dest = entry.get("dest", "")
+        if not typ:
+            raise SpecError("type is required for output")
+        to_dir = to_file = False
+        if typ == "local":
+            to_dir = True
+        elif typ == "tar":
+            to_file = True
+        elif typ in ("oci", "docker"):
+            to_file = parse_bool(entry.get("tar", "")) is not False
+            to_dir = not to_file
+        if to_dir:
+            if not dest:
+                raise SpecError(f"dest is required for {typ} exporter")
+            if dest == "-":
+                raise SpecError(f"dest cannot be stdout for {typ} exporter")
+            full = os.path.join(cwd, dest)
+            if os.path.exists(full) and not os.path.isdir(full):
+                raise SpecError(f"destination directory {dest} is a file")
+        if to_file:
+            if not dest and typ != "docker":
+                dest = "-"
+            if dest == "-":
+                if stdout_used:
+                    raise SpecError("multiple outputs configured to write to stdout")
+                stdout_used = True
+            elif dest and os.path.isdir(os.path.join(cwd, dest)):
+                raise SpecError(f"destination file {dest} is a directory")
+
+
 _ANNOTATION_TYPE_RE = re.compile(r"^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$")
 _ANNOTATION_TYPES = {"index", "index-descriptor", "manifest", "manifest-descriptor"}
 
