@@ -146,3 +146,32 @@ def test_client_errors_are_bakec_errors() -> None:
 
     with Client("/tmp/bakec-no-such.sock", timeout=0.2) as c, pytest.raises(BakecError):
         c.version(timeout=0.2)
+
+
+@requires_containerd
+def test_sweep_kills_direct_runc_containers_of_dead_owners(daemon: Daemon, base_snapshot: str) -> None:
+    import json
+    import subprocess
+
+    from bakec.worker.runc import mount
+
+    with daemon.connect() as c, c.lease() as lc:
+        key = "sweep-direct"
+        mounts = lc.prepare(key, base_snapshot)
+        cid = "bakec-sweep-direct"
+        bundle = daemon.paths.runs_dir / cid
+        (bundle / "rootfs").mkdir(parents=True)
+        spec = build_spec(cid, ProcessSpec(["sleep", "100"]), annotations={"bakec.owner": DEAD_OWNER})
+        (bundle / "config.json").write_text(json.dumps(spec))
+        mount(mounts[0], bundle / "rootfs")
+        root = str(daemon.paths.direct_runc_root)
+        subprocess.run(["runc", "--root", root, "run", "-d", "--bundle", str(bundle), cid],
+                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert json.loads(subprocess.run(["runc", "--root", root, "state", cid], capture_output=True).stdout)[
+            "status"] == "running"
+
+        sweep(c, daemon.paths)
+        assert subprocess.run(["runc", "--root", root, "state", cid], capture_output=True).returncode != 0
+        assert not bundle.exists()
+        assert str(bundle) not in Path("/proc/self/mountinfo").read_text()
+        lc.remove_snapshot(key)

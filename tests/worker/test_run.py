@@ -11,17 +11,18 @@ from bakec.errors import BuildError
 from bakec.worker import rootfs
 from bakec.worker.client import Client
 from bakec.worker.daemon import Daemon
-from bakec.worker.run import Executor, RunRequest
+from bakec.worker.run import ContainerdExecutor, RunRequest
+from bakec.worker.runc import RuncExecutor
 
 from .conftest import requires_containerd
 
 pytestmark = requires_containerd
 
 
-@pytest.fixture
-def run(client: Client, daemon: Daemon, base_snapshot: str) -> Iterator:
-    """``run(request) -> (RunResult, Layers)`` on a fresh active snapshot of the base."""
-    executor = Executor(client, daemon.paths)
+@pytest.fixture(params=[ContainerdExecutor, RuncExecutor], ids=["containerd", "runc"])
+def run(request: pytest.FixtureRequest, client: Client, daemon: Daemon, base_snapshot: str) -> Iterator:
+    """``run(request) -> (RunResult, Layers)`` on a fresh active snapshot, with each executor."""
+    executor = request.param(client, daemon.paths)
 
     def _run(request: RunRequest, **kw):  # type: ignore[no-untyped-def]
         mounts = client.prepare(f"run-{uuid.uuid4().hex}", base_snapshot)

@@ -5,8 +5,9 @@ Layout of a state dir (the socket stays short because unix socket paths are limi
     <state>/c.sock, t.sock      containerd's gRPC and ttrpc sockets
     <state>/containerd/         config.toml, root/ (content, snapshots, metadata),
                                 state/ (task bundles), containerd.log, pid, lock
-    <state>/runc/               runc's state (runc shim option ``root``)
-    <state>/fifo/<container>/   stdio FIFOs of running tasks
+    <state>/runc/               runc's state: <namespace>/ for the shim (its option ``root``),
+                                direct/ for runc run by the hybrid executor
+    <state>/runs/<container>/   per-RUN files: stdio FIFOs, hosts, resolv.conf, bundle
 
 containerd 1.6 still writes outside the state dir: the runc shims put their sockets in
 ``/run/containerd/s/`` (named by a hash of the address, so daemons do not collide), and
@@ -27,8 +28,9 @@ from pathlib import Path
 
 from bakec.errors import EnvironmentProblem
 from bakec.worker.client import LEASE_PREFIX, NAMESPACE, OWNER_LABEL, Client, ContainerdError, owner_alive
+from bakec.worker.paths import DaemonPaths
+from bakec.worker.runc import sweep_direct
 
-SOCKET_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 CGROUP_PARENT = "bakec"
@@ -77,57 +79,6 @@ def check_environment() -> None:
     for binary, package in _REQUIRED_BINARIES:
         if shutil.which(binary) is None:
             raise EnvironmentProblem(f"{binary} not found on PATH", f"install it with: apt-get install {package}")
-
-
-@dataclass(frozen=True)
-class DaemonPaths:
-    """Where everything of one embedded daemon lives."""
-
-    state_dir: Path
-
-    @property
-    def base(self) -> Path:
-        return self.state_dir / "containerd"
-
-    @property
-    def socket(self) -> Path:
-        return self.state_dir / "c.sock"
-
-    @property
-    def ttrpc_socket(self) -> Path:
-        return self.state_dir / "t.sock"
-
-    @property
-    def config(self) -> Path:
-        return self.base / "config.toml"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "containerd.log"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.base / "pid"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.base / "lock"
-
-    @property
-    def runc_root(self) -> Path:
-        return self.state_dir / "runc"
-
-    @property
-    def fifo_dir(self) -> Path:
-        return self.state_dir / "fifo"
-
-    def check_socket_length(self) -> None:
-        for sock in (self.socket, self.ttrpc_socket):
-            if len(os.fsencode(sock)) > SOCKET_MAX:
-                raise EnvironmentProblem(
-                    f"state dir path too long for a unix socket: {sock}",
-                    f"socket paths are limited to {SOCKET_MAX} bytes; choose a shorter --state-dir",
-                )
 
 
 @dataclass(frozen=True)
@@ -225,7 +176,7 @@ class Daemon:
 
     def _start(self) -> None:
         paths = self.paths
-        for d in (paths.base / "root", paths.base / "state", paths.runc_root, paths.fifo_dir):
+        for d in (paths.base / "root", paths.base / "state", paths.runc_root, paths.runs_dir):
             d.mkdir(parents=True, exist_ok=True)
         for sock in (paths.socket, paths.ttrpc_socket):
             sock.unlink(missing_ok=True)
@@ -295,7 +246,7 @@ class Daemon:
 
 
 def sweep(client: Client, paths: DaemonPaths, *, everything: bool = False) -> None:
-    """Remove tasks, containers and ``bakec-*`` leases whose owning process is gone.
+    """Remove tasks, containers, direct runc containers and ``bakec-*`` leases whose owner is gone.
 
     After a crash (even of containerd) shims and their processes survive, and the
     restarted daemon re-attaches to them, so they can be killed and deleted here.
@@ -325,7 +276,8 @@ def sweep(client: Client, paths: DaemonPaths, *, everything: bool = False) -> No
                 client.delete_container(cid)
             except ContainerdError:
                 pass
-            shutil.rmtree(paths.fifo_dir / cid, ignore_errors=True)
+            shutil.rmtree(paths.runs_dir / cid, ignore_errors=True)
+    sweep_direct(paths, everything=everything)
     leases = [lease for lease in client.list_leases() if lease.id.startswith(LEASE_PREFIX) and stale(lease.labels)]
     for i, lease in enumerate(leases):
         # One garbage collection at the end is enough.

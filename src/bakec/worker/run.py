@@ -1,9 +1,14 @@
-"""The executor: run one process in a container on a snapshot, through containerd's task API.
+"""Executors: run one process in a container on a snapshot's mounts.
 
-One RUN is: container record (our OCI spec) -> stdio FIFOs -> Tasks.Create (shim + runc
-create, rootfs = the snapshot's mounts) -> Start -> drain FIFOs to EOF -> Wait -> Delete
-task and container -> remove mount stubs from the upper dir. The caller owns the
-snapshot (Prepare before, Commit or Remove after).
+Both executors share the preparation (user lookup in the rootfs, our OCI spec, generated
+/etc/hosts and resolv.conf) and the cleanup (mount stubs runc created in the upper dir).
+They differ in who starts runc:
+
+- :class:`ContainerdExecutor`: containerd's task API (container record, FIFOs, shim).
+- :class:`bakec.worker.runc.RuncExecutor`: ``runc run`` on the overlay we mount ourselves,
+  as BuildKit's OCI worker does; containerd still owns content, snapshots and leases.
+
+The caller owns the snapshot (Prepare before, Commit or Remove after).
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bakec.errors import BuildError
 from bakec.worker import rootfs
-from bakec.worker.client import Client, ContainerdError, Mount, runc_options
-from bakec.worker.daemon import DaemonPaths
+from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
+from bakec.worker.paths import DaemonPaths
 from bakec.worker.spec import DEFAULT_HOSTNAME, Network, ProcessSpec, Rlimit, SpecMount, build_spec, spec_json
 
 OutputCallback = Callable[[int, bytes], None]
@@ -53,7 +59,7 @@ class RunResult:
 
 
 class Executor:
-    """Runs processes on snapshots of one containerd (see :meth:`run`)."""
+    """Shared preparation and cleanup; subclasses implement :meth:`_execute`."""
 
     def __init__(self, client: Client, paths: DaemonPaths) -> None:
         self.client = client
@@ -63,26 +69,62 @@ class Executor:
         """Run ``request`` with ``mounts`` (an active snapshot's) as the root filesystem.
 
         Returns the exit code and captured output; a process that cannot be started at all
-        (e.g. its executable is missing) raises :class:`BuildError`.
+        (unknown user, missing executable) raises :class:`BuildError`.
         """
-        timings: dict[str, float] = {}
-        clock = _Clock(timings)
+        clock = Clock()
         cid = f"bakec-{uuid.uuid4().hex[:20]}"
         lay = rootfs.layers(mounts)
         uid, gid, gids = rootfs.resolve_user(lay, request.user)
-        run_dir = self.paths.fifo_dir / cid
+        run_dir = self.paths.runs_dir / cid
         run_dir.mkdir(parents=True)
-        spec_mounts = [*self._etc_mounts(run_dir, request), *request.mounts]
-        process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids)
-        if request.rlimits is not None:
-            process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids, request.rlimits)
-        spec = build_spec(
-            cid, process, hostname=request.hostname, mounts=spec_mounts, network=request.network,
-            shm_size=request.shm_size,
-        )
-        # runc creates missing mount targets in the rootfs; note them to remove afterwards.
-        stubs = rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
-        clock.lap("prepare")
+        try:
+            spec_mounts = [*_etc_mounts(run_dir, request), *request.mounts]
+            process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids)
+            if request.rlimits is not None:
+                process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids, request.rlimits)
+            spec = build_spec(
+                cid,
+                process,
+                hostname=request.hostname,
+                mounts=spec_mounts,
+                network=request.network,
+                shm_size=request.shm_size,
+                annotations={"bakec.owner": owner_label()},
+            )
+            # runc creates missing mount targets in the rootfs; note them to remove afterwards.
+            stubs = rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
+            clock.lap("prepare")
+            exit_code, out, err = self._execute(cid, mounts, spec, run_dir, on_output, clock)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if lay.upper is not None:
+            rootfs.remove_stubs(lay.upper, stubs)
+        return RunResult(exit_code, out, err, clock.timings)
+
+    def _execute(
+        self,
+        cid: str,
+        mounts: Sequence[Mount],
+        spec: dict[str, Any],
+        run_dir: Path,
+        on_output: OutputCallback | None,
+        clock: Clock,
+    ) -> tuple[int, bytes, bytes]:
+        raise NotImplementedError
+
+
+class ContainerdExecutor(Executor):
+    """Runs through containerd's task API: one shim per RUN."""
+
+    def _execute(
+        self,
+        cid: str,
+        mounts: Sequence[Mount],
+        spec: dict[str, Any],
+        run_dir: Path,
+        on_output: OutputCallback | None,
+        clock: Clock,
+    ) -> tuple[int, bytes, bytes]:
         fifos = [run_dir / "stdout", run_dir / "stderr"]
         for fifo in fifos:
             os.mkfifo(fifo, 0o600)
@@ -92,17 +134,13 @@ class Executor:
             self.client.create_container(cid, spec_json(spec))
             clock.lap("container_create")
             try:
-                exit_code, out, err = self._run_task(cid, mounts, fifos, fds, on_output, clock)
+                return self._run_task(cid, mounts, fifos, fds, on_output, clock)
             finally:
                 self.client.delete_container(cid)
                 clock.lap("container_delete")
         finally:
             for fd in fds:
                 os.close(fd)
-            shutil.rmtree(run_dir, ignore_errors=True)
-            if lay.upper is not None:
-                rootfs.remove_stubs(lay.upper, stubs)
-        return RunResult(exit_code, out, err, timings)
 
     def _run_task(
         self,
@@ -111,12 +149,15 @@ class Executor:
         fifos: list[Path],
         fds: list[int],
         on_output: OutputCallback | None,
-        clock: _Clock,
+        clock: Clock,
     ) -> tuple[int, bytes, bytes]:
         client = self.client
         try:
             client.create_task(
-                cid, mounts, stdout=str(fifos[0]), stderr=str(fifos[1]),
+                cid,
+                mounts,
+                stdout=str(fifos[0]),
+                stderr=str(fifos[1]),
                 options=runc_options(root=str(self.paths.runc_root)),
             )
         except ContainerdError as err:
@@ -125,7 +166,7 @@ class Executor:
         try:
             client.start_task(cid)
             clock.lap("task_start")
-            out, err = _drain(fds, on_output)
+            out, err = drain(fds, on_output)
             clock.lap("drain")
             exit_code = client.wait_task(cid, timeout=None)
             clock.lap("task_wait")
@@ -142,22 +183,23 @@ class Executor:
             clock.lap("task_delete")
         return exit_code, out, err
 
-    def _etc_mounts(self, run_dir: Path, request: RunRequest) -> list[SpecMount]:
-        """/etc/hosts and /etc/resolv.conf, generated per run as BuildKit does."""
-        hosts = run_dir / "hosts"
-        lines = [f"127.0.0.1\tlocalhost {request.hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
-        lines += [f"{ip}\t{name}" for name, ip in request.extra_hosts]
-        hosts.write_text("\n".join(lines) + "\n")
-        resolv = run_dir / "resolv.conf"
-        try:
-            shutil.copyfile("/etc/resolv.conf", resolv)
-        except OSError:
-            resolv.write_text("")
-        return [SpecMount("/etc/hosts", str(hosts)), SpecMount("/etc/resolv.conf", str(resolv))]
+
+def _etc_mounts(run_dir: Path, request: RunRequest) -> list[SpecMount]:
+    """/etc/hosts and /etc/resolv.conf, generated per run as BuildKit does."""
+    hosts = run_dir / "hosts"
+    lines = [f"127.0.0.1\tlocalhost {request.hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{ip}\t{name}" for name, ip in request.extra_hosts]
+    hosts.write_text("\n".join(lines) + "\n")
+    resolv = run_dir / "resolv.conf"
+    try:
+        shutil.copyfile("/etc/resolv.conf", resolv)
+    except OSError:
+        resolv.write_text("")
+    return [SpecMount("/etc/hosts", str(hosts)), SpecMount("/etc/resolv.conf", str(resolv))]
 
 
-def _drain(fds: list[int], on_output: OutputCallback | None) -> tuple[bytes, bytes]:
-    """Read both FIFOs until their writers close (the container's init has exited)."""
+def drain(fds: Sequence[int], on_output: OutputCallback | None) -> tuple[bytes, bytes]:
+    """Read stdout and stderr (FIFOs or pipes) until their writers close."""
     chunks: dict[int, list[bytes]] = {fd: [] for fd in fds}
     stream = {fd: i + 1 for i, fd in enumerate(fds)}
     poller = select.poll()
@@ -173,16 +215,18 @@ def _drain(fds: list[int], on_output: OutputCallback | None) -> tuple[bytes, byt
                     chunks[fd].append(data)
                     if on_output is not None:
                         on_output(stream[fd], data)
-            # POLLHUP comes only after a writer connected and all writers closed.
+            # On a FIFO, POLLHUP comes only after a writer connected and all writers closed.
             if not data and events & (select.POLLHUP | select.POLLERR):
                 poller.unregister(fd)
                 open_fds.discard(fd)
     return b"".join(chunks[fds[0]]), b"".join(chunks[fds[1]])
 
 
-class _Clock:
-    def __init__(self, timings: dict[str, float]) -> None:
-        self.timings = timings
+class Clock:
+    """Milliseconds spent in each named phase."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
         self.last = time.perf_counter()
 
     def lap(self, name: str) -> None:

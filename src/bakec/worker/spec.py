@@ -112,6 +112,7 @@ def build_spec(
     mounts: Sequence[SpecMount] = (),
     network: Network = "none",
     shm_size: int = 64 << 20,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The full OCI spec as a dict; ``mounts`` come after the system mounts (so they win)."""
     env = list(process.env)
@@ -135,6 +136,7 @@ def build_spec(
             "noNewPrivileges": True,
         },
         "root": {"path": "rootfs", "readonly": False},
+        "annotations": dict(annotations or {}),
         "hostname": hostname,
         "mounts": [m.to_oci() for m in [*system_mounts(shm_size), *mounts]],
         "linux": {
