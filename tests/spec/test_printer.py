@@ -228,3 +228,9 @@ def test_friendly_type(expr, name):
 def test_tabwriter_pads_with_tabs_to_multiples_of_eight():
     assert tabwrite([["A", "B"], ["longer-than-8", "x"]]) == "A\t\tB\nlonger-than-8\tx\n"
     assert tabwrite([["a", "", "c", ""]]) == "a\t\tc\t\n"
+
+
+def test_empty_json_lists_are_go_nil_slices():
+    assert list_targets({}, {"_hidden": Target(name="_hidden")}, "json") == "null\n"
+    assert list_variables([], "json") == "null\n"
+    assert list_targets({}, {}) == "TARGET\tDESCRIPTION\n"

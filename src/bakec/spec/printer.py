@@ -213,7 +213,7 @@ def list_targets(groups: Mapping[str, Group], targets: Mapping[str, Target], fmt
         listed.append(item)
         rows.append([name, descr])
     if fmt == "json":
-        return encode(listed) + "\n"
+        return (encode(listed) if listed else "null") + "\n"  # a nil Go slice
     return tabwrite(rows)
 
 
@@ -232,7 +232,7 @@ def list_variables(variables: Iterable[Variable], fmt: str = "table") -> str:
             if var.value is not None:
                 item["value"] = variable_value(var.value)
             items.append(item)
-        return encode(items) + "\n"
+        return (encode(items) if items else "null") + "\n"
     rows = [["VARIABLE", "TYPE", "VALUE", "DESCRIPTION"]]
     for var in ordered:
         value = "<null>" if var.value is None else variable_value(var.value)
