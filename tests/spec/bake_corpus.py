@@ -46,15 +46,16 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, 
     return code, out.getvalue(), err.getvalue()
 
 
-def _mask(data, path: list[str]):
+def _mask(data, path: str):
+    """Mask the value at a dotted path; ``*`` matches any key, and keys may contain dots."""
     if not path:
         return "<volatile>"
-    head, rest = path[0], path[1:]
     if isinstance(data, dict):
-        keys = list(data) if head == "*" else [head]
-        for key in keys:
-            if key in data:
-                data[key] = _mask(data[key], rest)
+        for key in list(data):
+            if path == key or path.startswith(key + "."):
+                data[key] = _mask(data[key], path[len(key) + 1 :])
+            elif path == "*" or path.startswith("*."):
+                data[key] = _mask(data[key], path[2:])
     return data
 
 
@@ -100,9 +101,8 @@ def run_case(case_dir: Path, corpus: str) -> Outcome:
     except json.JSONDecodeError:
         return Outcome(case_dir.name, False, f"stdout is not JSON: {stdout[:200]!r}")
     for volatile in spec.get("volatile", []):
-        path = volatile.split(".") if isinstance(volatile, str) else list(volatile)
-        expected = _mask(expected, path)
-        got = _mask(got, path)
+        expected = _mask(expected, volatile)
+        got = _mask(got, volatile)
     compare = spec.get("compare", {})
     for group in compare.get("unordered_group_targets", []):
         for data in (expected, got):

@@ -63,26 +63,32 @@ class Definition:
                 out.append(name)
         return out
 
-    def resolve_group(self, name: str, visited: set[str] | None = None) -> tuple[list[str], list[str]]:
-        """Targets and groups reached from ``name`` (buildx's ResolveGroup)."""
-        visited = set() if visited is None else visited
+    def resolve_group(
+        self, name: str, visited: dict[str, tuple[list[str], list[str]]] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Targets and groups reached from ``name`` (buildx's ResolveGroup).
+
+        Results are memoised per name; a group met again while it is still being
+        resolved (a cycle) yields nothing, so its name is then taken as a target.
+        """
+        visited = {} if visited is None else visited
         if name in visited:
-            return [], []
+            return visited[name]
         group = self.groups.get(name)
         if group is None:
             return [name], []
-        visited.add(name)
+        visited[name] = ([], [])
         targets: list[str] = []
         groups = [name]
         for member in group.targets:
             ts, gs = self.resolve_group(member, visited)
-            # a member already being visited (a group cycle) is looked up as a target, as in buildx
             for t in ts or [member]:
                 if t not in targets:
                     targets.append(t)
             for g in gs:
                 if g not in groups:
                     groups.append(g)
+        visited[name] = (targets, groups)
         return targets, groups
 
     # -- targets ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 from ...errors import DiagnosticError, Range
 from . import ast
 from .functions import FunctionError, lookup
-from .types import ANY, BOOL, NUMBER, STRING, ConversionError, Type, convert, list_of, map_of, set_of
+from .types import ANY, BOOL, NUMBER, STRING, ConversionError, Type, convert, list_of, map_of, set_of, unify_with
 from .values import NUMBER_CONTEXT, HList, HMap, HSet, Value, format_number, type_name
 
 
@@ -221,7 +221,16 @@ class Evaluator:
             flag = convert(cond, BOOL)
         except ConversionError:
             raise DiagnosticError("Incorrect condition type", "The condition expression must be of type bool.", node.condition.range) from None
-        return self.eval(node.then if flag else node.otherwise, local)
+        chosen, other = (node.then, node.otherwise) if flag else (node.otherwise, node.then)
+        result = self.eval(chosen, local)
+        # HCL evaluates both results and converts the chosen one to their unified type
+        # (e.g. a set in one branch makes a tuple in the other a set); errors in the
+        # other branch are dropped, as HCL drops their diagnostics.
+        try:
+            other_value = self.eval(other, local)
+        except DiagnosticError:
+            return result
+        return unify_with(result, other_value)
 
     def _bool(self, value: Value, rng: Range, what: str) -> bool:
         try:

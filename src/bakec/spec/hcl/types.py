@@ -178,3 +178,23 @@ def unify(items: list[Value]) -> list[Value]:
     if len(kinds) > 1 and kinds <= {"string", "number", "bool"}:
         return [convert(v, STRING) for v in items]
     return items
+
+
+def unify_with(value: Value, other: Value) -> Value:
+    """Convert ``value`` to the type cty's Unify would pick for it and ``other``."""
+    if value is None or other is None:
+        return value
+    primitives = (str, bool, Decimal)
+    if isinstance(value, primitives) and isinstance(other, primitives):
+        if type(value) is not type(other):
+            return convert(value, STRING)
+        return value
+    if isinstance(value, list) and isinstance(other, list):
+        if isinstance(other, HSet) and not isinstance(value, HSet):
+            try:
+                return make_set(unify(list(value)))
+            except ConversionError:
+                return value
+        if isinstance(other, HList) and type(value) is list:
+            return HList(value)
+    return value
