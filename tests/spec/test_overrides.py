@@ -76,7 +76,7 @@ def test_pattern_must_match_a_target_c368_c376():
     [
         ("app.tags", "invalid override app.tags, expected target.name=value"),
         ("default.args=x", "invalid key default.args, args requires name"),
-        ("default.labels=x", "invalid key default.labels, labels requires name"),
+        ("default.contexts=x", "invalid key default.contexts, contexts requires name"),
         ("app", "invalid override key app, expected target.name"),
     ],
 )
@@ -91,6 +91,11 @@ def test_unknown_keys_c367_c377():
         apply(app(), "app.bogus=1")
     with pytest.raises(SpecError, match="^unknown key: inherits$"):
         apply(Target(name="default"), "default.inherits=x")
+
+
+def test_map_keys_without_name_fail_when_applied():
+    with pytest.raises(SpecError, match="^invalid format for labels, expecting labels.<name>=<value>$"):
+        apply(app(), "app.labels=x")
 
 
 def test_bad_bool_c366():

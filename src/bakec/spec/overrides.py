@@ -44,8 +44,10 @@ LIST_KEYS = frozenset(
     {"output", "cache-to", "cache-from", "tags", "platform", "secrets", "ssh", "attest",
      "entitlements", "network", "annotations", "policy"}
 )  # fmt: skip
-# Keys that need a ``.name`` part.
-NAMED_KEYS = frozenset({"args", "contexts", "labels", "extra-hosts", "resources", "secret"})
+# Keys that need a ``.name`` part: checked when parsing (buildx ``newOverrides``)...
+NAMED_KEYS = frozenset({"args", "contexts"})
+# ...or only when applied to a target (buildx ``AddOverrides``).
+_NAMED_WHEN_APPLIED = frozenset({"labels", "extra-hosts", "resources", "secret"})
 
 
 @attrs.frozen
@@ -136,7 +138,9 @@ def apply_overrides(target: Target, overrides: Iterable[Override]) -> Target:
 
 
 def _apply_one(t: Target, key: str, value: str, values: list[str], append: bool) -> None:
-    field, _, name = key.partition(".")
+    field, dot, name = key.partition(".")
+    if field in _NAMED_WHEN_APPLIED and not dot:
+        raise SpecError(f"invalid format for {field}, expecting {field}.<name>=<value>")
     if field in ("context", "dockerfile", "target", "call", "shm-size", "network"):
         attr = {"shm-size": "shm_size"}.get(field, field)
         setattr(t, attr, value)
