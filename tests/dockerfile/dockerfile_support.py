@@ -1,0 +1,23 @@
+"""Shared constants of the Dockerfile frontend tests (importable by name)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bakec.dockerfile import ResolvedImage
+
+BUSYBOX = "127.0.0.1:5000/busybox:latest"
+BASE_DIGEST = "sha256:" + "b" * 64
+BUSYBOX_CONFIG = {
+    "architecture": "amd64",
+    "os": "linux",
+    "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "d" * 64]},
+}
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "dockerfile"
+
+
+def busybox_images() -> dict[str, ResolvedImage]:
+    """The corpus README's base image: one layer, Env PATH=/bin, Cmd /bin/sh, no history."""
+    return {BUSYBOX: ResolvedImage.from_config(BUSYBOX, BASE_DIGEST, BUSYBOX_CONFIG)}
+
