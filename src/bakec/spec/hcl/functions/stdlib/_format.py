@@ -254,10 +254,9 @@ def _decimal_digits(value: Decimal) -> tuple[str, int]:
     """Digits and exponent so that value = 0.digits * 10**exp (digits trimmed of zeros)."""
     if value == 0:
         return "", 0
-    sign, digit_tuple, exponent = value.normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    stripped = digits.rstrip("0")
-    return stripped, len(digits) + exponent
+    _, digit_tuple, exponent = value.as_tuple()
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    return digits.rstrip("0"), len(digits) + exponent
 
 
 def _rounded_digits(exact: Fraction, mode: str, prec: int) -> tuple[str, int]:

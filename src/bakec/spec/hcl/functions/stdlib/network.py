@@ -88,7 +88,8 @@ def cidrsubnets(prefix: str, *newbits: Decimal) -> HList:
     def text(addr: int, length: int) -> str:
         return f"{_address(addr, network.version)}/{length}"
 
-    first = int_arg(newbits[0], arg=1) + network.prefixlen
+    # Out-of-range lengths are reported by the loop below; clamp so the setup cannot fail first.
+    first = min(max(int_arg(newbits[0], arg=1), 0) + network.prefixlen, total)
     # go-cidr's PreviousSubnet: the block of the first length just below the base.
     current = (masked((base - 1) & mask_all, first), first)
     out: list[str] = []
