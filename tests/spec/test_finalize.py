@@ -37,7 +37,9 @@ def test_duplicates_and_empty_strings_dropped_c280():
 
 def test_network_host_adds_entitlement_c287():
     assert normalize(Target(name="default", network="host")).entitlements == ["network.host"]
-    t = normalize(Target(name="none", network="none", entitlements=["security.insecure", "security.insecure"]))
+    t = normalize(
+        Target(name="none", network="none", entitlements=["security.insecure", "security.insecure"])
+    )
     assert t.entitlements == ["security.insecure"]
     t = normalize(Target(name="x", network="host", entitlements=["network.host"]))
     assert t.entitlements == ["network.host"]
@@ -79,7 +81,10 @@ def test_null_map_values_and_inherits_removed():
         ("//a", "/a"),
         ("cwd://sub/dir/..", "sub"),
         ("cwd://", "."),
-        ("https://github.com/example/project.git#v1.0:docker", "https://github.com/example/project.git#v1.0:docker"),
+        (
+            "https://github.com/example/project.git#v1.0:docker",
+            "https://github.com/example/project.git#v1.0:docker",
+        ),
         ("git@github.com:acme/app.git", "git@github.com:acme/app.git"),
         ("github.com/acme/app", "github.com/acme/app"),
     ],
@@ -94,14 +99,18 @@ def test_go_clean_edge_cases():
 
 
 def test_dockerfile_printed_as_written_c006():
-    t = finalize(Target(name="d", context="./services/../app/", dockerfile="./docker/../Dockerfile.app"), {}, "/")
+    t = finalize(
+        Target(name="d", context="./services/../app/", dockerfile="./docker/../Dockerfile.app"), {}, "/"
+    )
     assert (t.context, t.dockerfile) == ("app", "./docker/../Dockerfile.app")
 
 
 def test_source_date_epoch_c397():
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     assert finalize(Target(name="a"), env, "/").args == {"SOURCE_DATE_EPOCH": "1700000000"}
-    assert finalize(Target(name="b", args={"SOURCE_DATE_EPOCH": "1"}), env, "/").args == {"SOURCE_DATE_EPOCH": "1"}
+    assert finalize(Target(name="b", args={"SOURCE_DATE_EPOCH": "1"}), env, "/").args == {
+        "SOURCE_DATE_EPOCH": "1"
+    }
     assert finalize(Target(name="c"), {"SOURCE_DATE_EPOCH": ""}, "/").args is None
 
 
@@ -109,13 +118,25 @@ def test_source_date_epoch_c397():
     ("target", "message"),
     [
         (Target(name="d", shm_size="lots"), "invalid value lots for membytes key shm-size"),
-        (Target(name="d", platforms=["linux/amd64/v99/extra"]), '"linux/amd64/v99/extra": cannot parse platform specifier: invalid argument'),
+        (
+            Target(name="d", platforms=["linux/amd64/v99/extra"]),
+            '"linux/amd64/v99/extra": cannot parse platform specifier: invalid argument',
+        ),
         (Target(name="d", ulimits=["nofile"]), "invalid ulimit argument: nofile"),
-        (Target(name="d", secret=[{"id": "aws", "src": "does-not-exist"}]), "failed to stat does-not-exist: stat does-not-exist: no such file or directory"),
-        (Target(name="d", ssh=[{"id": "default"}]), "failed to convert agent config {default [] false}: invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set"),
+        (
+            Target(name="d", secret=[{"id": "aws", "src": "does-not-exist"}]),
+            "failed to stat does-not-exist: stat does-not-exist: no such file or directory",
+        ),
+        (
+            Target(name="d", ssh=[{"id": "default"}]),
+            "failed to convert agent config {default [] false}: invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set",
+        ),
         (Target(name="d", annotations=["bad"]), 'invalid annotation "bad", expected key=value'),
         (Target(name="d", context="-"), "context from stdin not allowed in bake"),
-        (Target(name="d", context="git@github.com:a/b.git"), "failed to convert agent config {default [] false}: invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set"),
+        (
+            Target(name="d", context="git@github.com:a/b.git"),
+            "failed to convert agent config {default [] false}: invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set",
+        ),
     ],
 )
 def test_validation_errors_c288_c298(tmp_path, target, message):
@@ -139,9 +160,17 @@ def test_validation_passes_for_valid_target(tmp_path):
 
 
 def test_written_policy_and_resources_are_put_in_printed_form_c292():
-    t = normalize(Target(name="d", policy=[{"filename": "extra.rego"}, "strict=true"], resources={"cpu-shares": "512"}))
+    t = normalize(
+        Target(name="d", policy=[{"filename": "extra.rego"}, "strict=true"], resources={"cpu-shares": "512"})
+    )
     assert t.policy == [
-        {"Files": [{"Filename": "extra.rego", "Data": None}], "Reset": False, "Disabled": False, "Strict": None, "LogLevel": None},
+        {
+            "Files": [{"Filename": "extra.rego", "Data": None}],
+            "Reset": False,
+            "Disabled": False,
+            "Strict": None,
+            "LogLevel": None,
+        },
         {"Files": None, "Reset": False, "Disabled": False, "Strict": True, "LogLevel": None},
     ]
     assert t.resources == {"cpu-shares": 512}

@@ -63,7 +63,12 @@ def test_merge_rules_for_every_list_field_c203():
 
 
 def test_maps_merge_and_later_key_wins_c200():
-    base = Target(name="_common", dockerfile="build/Dockerfile", args={"GO_VERSION": "1.22", "CGO": "0"}, platforms=["linux/amd64"])
+    base = Target(
+        name="_common",
+        dockerfile="build/Dockerfile",
+        args={"GO_VERSION": "1.22", "CGO": "0"},
+        platforms=["linux/amd64"],
+    )
     child = Target(name="default", args={"CGO": "1"}, tags=["acme/tool:dev"])
     got = merge(base, child)
     assert got.dockerfile == "build/Dockerfile"
@@ -102,9 +107,18 @@ def test_description_replaced_only_when_non_empty_c210():
 
 
 def test_bools_and_strings_replace_when_set():
-    base = Target(name="a", pull=True, no_cache=True, network="host", shm_size="1g", call="check", context="x")
+    base = Target(
+        name="a", pull=True, no_cache=True, network="host", shm_size="1g", call="check", context="x"
+    )
     got = merge(base, Target(name="b", pull=False, context=""))
-    assert (got.pull, got.no_cache, got.network, got.shm_size, got.call, got.context) == (False, True, "host", "1g", "check", "")
+    assert (got.pull, got.no_cache, got.network, got.shm_size, got.call, got.context) == (
+        False,
+        True,
+        "host",
+        "1g",
+        "check",
+        "",
+    )
 
 
 def test_resources_merge_per_key_and_policy_appends():

@@ -65,7 +65,11 @@ def test_cache_ref_only_string_with_commas_gives_one_entry_per_ref():
 
 
 def test_cache_keys_are_lowercased_and_type_required():
-    assert parse_entry("cache-to", "type=local,DEST=out,Mode=max") == {"type": "local", "dest": "out", "mode": "max"}
+    assert parse_entry("cache-to", "type=local,DEST=out,Mode=max") == {
+        "type": "local",
+        "dest": "out",
+        "mode": "max",
+    }
     with pytest.raises(SpecError, match='type required for "mode=max,ref=x"'):
         parse_entry("cache-to", "mode=max,ref=x")
 
@@ -82,7 +86,10 @@ def test_cache_object_numbers_and_bools_become_strings():
         ({"type": "tar", "dest": "out.tar"}, {"type": "tar", "dest": "out.tar"}),
         ("./bin", {"type": "local", "dest": "./bin"}),
         ("-", {"type": "tar", "dest": "-"}),
-        ({"type": "image", "name": "acme/c:1", "push": True}, {"type": "image", "name": "acme/c:1", "push": "true"}),
+        (
+            {"type": "image", "name": "acme/c:1", "push": True},
+            {"type": "image", "name": "acme/c:1", "push": "true"},
+        ),
         ("type=registry", {"type": "registry"}),
     ],
 )
@@ -99,7 +106,11 @@ def test_output_bad_field_c291():
 def test_attest_forms_c284_c285():
     assert parse_entries(
         "attest",
-        ["type=sbom,generator=docker/buildkit-syft-scanner", {"type": "provenance", "mode": "max"}, "type=sbom,disabled=true"],
+        [
+            "type=sbom,generator=docker/buildkit-syft-scanner",
+            {"type": "provenance", "mode": "max"},
+            "type=sbom,disabled=true",
+        ],
     ) == [
         {"type": "sbom", "generator": "docker/buildkit-syft-scanner"},
         {"type": "provenance", "mode": "max"},
@@ -153,7 +164,13 @@ def test_ssh_forms_c283(item, entry):
 
 def test_policy_forms_c292():
     assert parse_entries("policy", [{"filename": "extra.rego"}, {"strict": True, "log-level": "debug"}]) == [
-        {"Files": [{"Filename": "extra.rego", "Data": None}], "Reset": False, "Disabled": False, "Strict": None, "LogLevel": None},
+        {
+            "Files": [{"Filename": "extra.rego", "Data": None}],
+            "Reset": False,
+            "Disabled": False,
+            "Strict": None,
+            "LogLevel": None,
+        },
         {"Files": None, "Reset": False, "Disabled": False, "Strict": True, "LogLevel": "debug"},
     ]
     assert parse_entry("policy", "log-level=warn")["LogLevel"] == "warning"
@@ -162,7 +179,10 @@ def test_policy_forms_c292():
 
 
 def test_resources_are_ordered_and_typed_c286():
-    assert options.normalize_resources({"cpu-shares": Decimal(512), "memory": "2g"}) == {"memory": "2g", "cpu-shares": 512}
+    assert options.normalize_resources({"cpu-shares": Decimal(512), "memory": "2g"}) == {
+        "memory": "2g",
+        "cpu-shares": 512,
+    }
     assert options.set_resource(None, "cpu-quota", "50000") == {"cpu-quota": 50000}
     with pytest.raises(SpecError, match="invalid value x for int64 key resources.cpu-quota"):
         options.set_resource(None, "cpu-quota", "x")
@@ -198,7 +218,9 @@ def test_shm_size_error_c288():
     assert err.value.summary == "invalid value lots for membytes key shm-size"
 
 
-@pytest.mark.parametrize("value", ["linux/amd64", "linux/arm/v7", "linux", "arm64", "linux/amd64,linux/arm64", "local"])
+@pytest.mark.parametrize(
+    "value", ["linux/amd64", "linux/arm/v7", "linux", "arm64", "linux/amd64,linux/arm64", "local"]
+)
 def test_platforms_accepted(value):
     options.validate_platforms([value])
 
@@ -206,7 +228,10 @@ def test_platforms_accepted(value):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("linux/amd64/v99/extra", '"linux/amd64/v99/extra": cannot parse platform specifier: invalid argument'),
+        (
+            "linux/amd64/v99/extra",
+            '"linux/amd64/v99/extra": cannot parse platform specifier: invalid argument',
+        ),
         ("banana", '"banana": unknown operating system or architecture: invalid argument'),
         ("linux/am d64", '"am d64" is an invalid component of "linux/am d64"'),
     ],
@@ -251,7 +276,9 @@ def test_secret_src_must_exist_c297(tmp_path):
     options.check_secrets([{"id": "npm", "src": "npmrc"}, {"id": "gh", "env": "GH"}], {}, str(tmp_path))
     with pytest.raises(SpecError) as err:
         options.check_secrets([{"id": "aws", "src": "does-not-exist"}], {}, str(tmp_path))
-    assert err.value.summary == "failed to stat does-not-exist: stat does-not-exist: no such file or directory"
+    assert (
+        err.value.summary == "failed to stat does-not-exist: stat does-not-exist: no such file or directory"
+    )
 
 
 def test_secret_without_source_uses_env_then_file(tmp_path):
@@ -284,7 +311,10 @@ def test_ssh_key_files_must_be_private_keys_c283(tmp_path):
     options.check_ssh([{"id": "deploy", "paths": ["key"]}], {}, str(tmp_path))
     with pytest.raises(SpecError) as err:
         options.check_ssh([{"id": "x", "paths": ["junk"]}], {}, str(tmp_path))
-    assert err.value.summary == "failed to convert agent config {x [junk] false}: failed to parse junk: ssh: no key found"
+    assert (
+        err.value.summary
+        == "failed to convert agent config {x [junk] false}: failed to parse junk: ssh: no key found"
+    )
     with pytest.raises(SpecError, match=r"\{y \[missing\] false\}: stat missing: no such file or directory"):
         options.check_ssh([{"id": "y", "paths": ["missing"]}], {}, str(tmp_path))
 
@@ -292,7 +322,12 @@ def test_ssh_key_files_must_be_private_keys_c283(tmp_path):
 def test_output_destinations(tmp_path):
     (tmp_path / "file").write_text("x")
     (tmp_path / "dir").mkdir()
-    ok = [{"type": "local", "dest": "out"}, {"type": "tar", "dest": "out.tar"}, {"type": "docker"}, {"type": "image"}]
+    ok = [
+        {"type": "local", "dest": "out"},
+        {"type": "tar", "dest": "out.tar"},
+        {"type": "docker"},
+        {"type": "image"},
+    ]
     options.validate_outputs(ok, str(tmp_path))
     cases = [
         ([{"type": "local"}], "dest is required for local exporter"),

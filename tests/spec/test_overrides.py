@@ -125,7 +125,10 @@ def test_wildcard_applies_to_every_match_c361():
 
 
 def test_repeated_list_key_replaces_with_all_values_c362():
-    assert apply(app(), "app.tags=acme/app:2", "app.tags=acme/app:latest").tags == ["acme/app:2", "acme/app:latest"]
+    assert apply(app(), "app.tags=acme/app:2", "app.tags=acme/app:latest").tags == [
+        "acme/app:2",
+        "acme/app:latest",
+    ]
 
 
 def test_append_c363():
@@ -159,8 +162,14 @@ def test_push_then_load_flags_c390(outputs, expected):
 
 
 def test_push_false_drops_registry_and_unsets_image_push():
-    t = Target(name="a", output=[{"type": "registry"}, {"type": "image", "push": "true"}, {"type": "local", "dest": "d"}])
-    assert apply(t, "a.push=false").output == [{"type": "local", "dest": "d"}, {"type": "image", "push": "false"}]
+    t = Target(
+        name="a",
+        output=[{"type": "registry"}, {"type": "image", "push": "true"}, {"type": "local", "dest": "d"}],
+    )
+    assert apply(t, "a.push=false").output == [
+        {"type": "local", "dest": "d"},
+        {"type": "image", "push": "false"},
+    ]
 
 
 def test_load_is_suppressed_by_docker_output_without_dest():
@@ -187,13 +196,21 @@ def test_scalars_and_bools_c365():
 
 
 def test_contexts_labels_extra_hosts_c371():
-    got = apply(app(), "app.contexts.tools=docker-image://alpine", "app.labels.team=x", "app.extra-hosts.db=10.1.1.1")
-    assert (got.contexts, got.labels, got.extra_hosts) == ({"tools": "docker-image://alpine"}, {"team": "x"}, {"db": "10.1.1.1"})
+    got = apply(
+        app(), "app.contexts.tools=docker-image://alpine", "app.labels.team=x", "app.extra-hosts.db=10.1.1.1"
+    )
+    assert (got.contexts, got.labels, got.extra_hosts) == (
+        {"tools": "docker-image://alpine"},
+        {"team": "x"},
+        {"db": "10.1.1.1"},
+    )
 
 
 def test_attest_and_annotations_always_append_c372():
     t = Target(name="default", attest=[{"type": "sbom"}], annotations=["a=1"], entitlements=["network.host"])
-    got = apply(t, "*.attest=type=provenance,mode=max", "*.annotations=b=2", "*.entitlements=security.insecure")
+    got = apply(
+        t, "*.attest=type=provenance,mode=max", "*.annotations=b=2", "*.entitlements=security.insecure"
+    )
     assert got.attest == [{"type": "sbom"}, {"type": "provenance", "mode": "max"}]
     assert got.annotations == ["a=1", "b=2"]
     assert got.entitlements == ["network.host", "security.insecure"]
@@ -226,7 +243,9 @@ def test_override_applies_only_to_named_target_c378():
 
 
 def test_platform_values_collected_c379():
-    got = apply(Target(name="default"), "*.platform=linux/amd64", "*.platform=linux/amd64", "*.platform=linux/arm64")
+    got = apply(
+        Target(name="default"), "*.platform=linux/amd64", "*.platform=linux/amd64", "*.platform=linux/arm64"
+    )
     assert got.platforms == ["linux/amd64", "linux/amd64", "linux/arm64"]  # finalize de-duplicates
 
 
@@ -276,7 +295,16 @@ def test_shorthand_flags_c392_c393_c394():
     assert shorthand_overrides(sbom="false") == ["*.attest=type=sbom,disabled=true"]
 
 
-@pytest.mark.parametrize(("value", "method"), [("build", None), ("check", "lint"), ("targets", "targets"), ("explode", "explode"), ("outline,format=json", "outline")])
+@pytest.mark.parametrize(
+    ("value", "method"),
+    [
+        ("build", None),
+        ("check", "lint"),
+        ("targets", "targets"),
+        ("explode", "explode"),
+        ("outline,format=json", "outline"),
+    ],
+)
 def test_call_values_c395_c396(value, method):
     assert parse_call(value) == method
     assert shorthand_overrides(call=value) == ([] if method is None else [f"*.call={method}"])
@@ -285,7 +313,18 @@ def test_call_values_c395_c396(value, method):
 def test_policy_flag():
     assert shorthand_overrides(policy=["strict=true"]) == ["*.policy+=strict=true"]
     got = apply_overrides(
-        Target(name="a", policy=[{"Files": [{"Filename": "p.rego", "Data": None}], "Reset": False, "Disabled": False, "Strict": None, "LogLevel": None}]),
+        Target(
+            name="a",
+            policy=[
+                {
+                    "Files": [{"Filename": "p.rego", "Data": None}],
+                    "Reset": False,
+                    "Disabled": False,
+                    "Strict": None,
+                    "LogLevel": None,
+                }
+            ],
+        ),
         parse_overrides(shorthand_overrides(policy=["log-level=debug"]), {}, ["a"]),
     )
     assert [p["LogLevel"] for p in got.policy] == [None, "debug"]

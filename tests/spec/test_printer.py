@@ -10,7 +10,15 @@ import pytest
 from bakec.spec.finalize import finalize
 from bakec.spec.model import Group, Target, Variable
 from bakec.spec.options import parse_entries
-from bakec.spec.printer import encode, friendly_type, go_string, list_targets, list_variables, print_json, tabwrite
+from bakec.spec.printer import (
+    encode,
+    friendly_type,
+    go_string,
+    list_targets,
+    list_variables,
+    print_json,
+    tabwrite,
+)
 
 
 @pytest.fixture
@@ -46,10 +54,15 @@ def test_field_order_and_entry_objects_c203(corpus):
         name="default",
         tags=["child:1"],
         platforms=["linux/arm64"],
-        cache_from=parse_entries("cache-from", ["type=registry,ref=acme/cache:base", "type=registry,ref=acme/cache:child"]),
+        cache_from=parse_entries(
+            "cache-from", ["type=registry,ref=acme/cache:base", "type=registry,ref=acme/cache:child"]
+        ),
         cache_to=parse_entries("cache-to", ["type=registry,ref=acme/cache:child,mode=max"]),
         output=parse_entries("output", ["type=registry"]),
-        annotations=["index:org.opencontainers.image.vendor=acme", "manifest:org.opencontainers.image.title=child"],
+        annotations=[
+            "index:org.opencontainers.image.vendor=acme",
+            "manifest:org.opencontainers.image.title=child",
+        ],
         no_cache_filter=["deps", "test"],
         ulimits=["nofile=1024:2048", "nproc=512"],
         entitlements=["network.host", "security.insecure"],
@@ -66,18 +79,30 @@ def test_cache_forms_c281(corpus):
         name="default",
         cache_from=parse_entries(
             "cache-from",
-            ["type=registry,ref=acme/cache:main", {"type": "gha", "scope": "build"}, "user/app:cache", "type=local,src=.cache"],
+            [
+                "type=registry,ref=acme/cache:main",
+                {"type": "gha", "scope": "build"},
+                "user/app:cache",
+                "type=local,src=.cache",
+            ],
         ),
-        cache_to=parse_entries("cache-to", [{"type": "registry", "ref": "acme/cache:main", "mode": "max", "image-manifest": "true"}]),
+        cache_to=parse_entries(
+            "cache-to",
+            [{"type": "registry", "ref": "acme/cache:main", "mode": "max", "image-manifest": "true"}],
+        ),
     )
     assert render(case, t) == expected(case)
 
 
 def test_output_forms_c282(corpus):
     case = corpus("282")
-    a = Target(name="a", output=parse_entries("output", ["type=local,dest=out", {"type": "tar", "dest": "out.tar"}]))
+    a = Target(
+        name="a", output=parse_entries("output", ["type=local,dest=out", {"type": "tar", "dest": "out.tar"}])
+    )
     b = Target(name="b", output=parse_entries("output", ["./bin"]))
-    c = Target(name="c", output=parse_entries("output", [{"type": "image", "name": "acme/c:1", "push": True}]))
+    c = Target(
+        name="c", output=parse_entries("output", [{"type": "image", "name": "acme/c:1", "push": True}])
+    )
     assert render(case, a, b, c) == expected(case)
 
 
@@ -87,7 +112,12 @@ def test_secret_and_ssh_c283(corpus):
         name="default",
         secret=parse_entries(
             "secret",
-            ["id=aws,src=creds/aws", "id=token,env=API_TOKEN", {"id": "npmrc", "src": "npmrc.txt"}, "type=env,id=GITHUB_TOKEN,src=GH_TOKEN_VAR"],
+            [
+                "id=aws,src=creds/aws",
+                "id=token,env=API_TOKEN",
+                {"id": "npmrc", "src": "npmrc.txt"},
+                "type=env,id=GITHUB_TOKEN,src=GH_TOKEN_VAR",
+            ],
         ),
         ssh=parse_entries("ssh", ["deploy=keys/id_ed25519", {"id": "git", "paths": ["keys/a", "keys/b"]}]),
     )
@@ -96,7 +126,10 @@ def test_secret_and_ssh_c283(corpus):
 
 def test_attest_disabled_is_a_bool_c285(corpus):
     case = corpus("285")
-    t = Target(name="default", attest=parse_entries("attest", ["type=sbom,disabled=true", "type=provenance,mode=min"]))
+    t = Target(
+        name="default",
+        attest=parse_entries("attest", ["type=sbom,disabled=true", "type=provenance,mode=min"]),
+    )
     assert render(case, t) == expected(case)
 
 
@@ -126,7 +159,10 @@ def test_network_host_c287(corpus):
 
 def test_policy_uses_go_field_names_c292(corpus):
     case = corpus("292")
-    t = Target(name="default", policy=parse_entries("policy", [{"filename": "extra.rego"}, {"strict": True, "log-level": "debug"}]))
+    t = Target(
+        name="default",
+        policy=parse_entries("policy", [{"filename": "extra.rego"}, {"strict": True, "log-level": "debug"}]),
+    )
     assert render(case, t) == expected(case)
 
 
@@ -148,7 +184,9 @@ def test_empty_network_is_printed_c380(corpus):
 
 def test_resources_from_set_c375(corpus):
     case = corpus("375")
-    assert render(case, Target(name="default", resources={"cpu-quota": 50000, "memory": "1g"})) == expected(case)
+    assert render(case, Target(name="default", resources={"cpu-quota": 50000, "memory": "1g"})) == expected(
+        case
+    )
 
 
 def test_groups_and_descriptions_c210_c382(corpus):
@@ -205,7 +243,11 @@ def test_list_targets_table_c055(corpus):
         "default": Group(name="default", targets=["app", "db"]),
         "ci": Group(name="ci", targets=["db", "app"], description="CI set"),
     }
-    targets = {"app": Target(name="app", description="Application"), "db": Target(name="db"), "_base": Target(name="_base")}
+    targets = {
+        "app": Target(name="app", description="Application"),
+        "db": Target(name="db"),
+        "_base": Target(name="_base"),
+    }
     assert list_targets(groups, targets) == expected(corpus("055"), "expected.txt")
 
 
