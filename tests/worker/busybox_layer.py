@@ -9,7 +9,21 @@ import tarfile
 from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
-APPLETS = ("sh", "echo", "true", "false", "id", "pwd", "env", "cat", "ls", "hostname", "sleep", "touch", "mkdir")
+APPLETS = (
+    "sh",
+    "echo",
+    "true",
+    "false",
+    "id",
+    "pwd",
+    "env",
+    "cat",
+    "ls",
+    "hostname",
+    "sleep",
+    "touch",
+    "mkdir",
+)
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\nbuilder:x:1000:1000::/home/builder:/bin/sh\n"
 GROUP = b"root:x:0:\nbuilder:x:1000:\nextra:x:2000:builder\n"
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"

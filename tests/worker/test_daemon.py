@@ -165,13 +165,29 @@ def test_sweep_kills_direct_runc_containers_of_dead_owners(daemon: Daemon, base_
         (bundle / "config.json").write_text(json.dumps(spec))
         mount(mounts[0], bundle / "rootfs")
         root = str(daemon.paths.direct_runc_root)
-        subprocess.run(["runc", "--root", root, "run", "-d", "--bundle", str(bundle), cid],
-                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert json.loads(subprocess.run(["runc", "--root", root, "state", cid], capture_output=True).stdout)[
-            "status"] == "running"
+        subprocess.run(
+            ["runc", "--root", root, "run", "-d", "--bundle", str(bundle), cid],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert (
+            json.loads(
+                subprocess.run(
+                    ["runc", "--root", root, "state", cid], capture_output=True, check=False
+                ).stdout
+            )["status"]
+            == "running"
+        )
 
         sweep(c, daemon.paths)
-        assert subprocess.run(["runc", "--root", root, "state", cid], capture_output=True).returncode != 0
+        assert (
+            subprocess.run(
+                ["runc", "--root", root, "state", cid], capture_output=True, check=False
+            ).returncode
+            != 0
+        )
         assert not bundle.exists()
         assert str(bundle) not in Path("/proc/self/mountinfo").read_text()
         lc.remove_snapshot(key)

@@ -17,7 +17,9 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     pytest.importorskip("grpc_tools", reason="grpcio-tools not installed")
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "gen-protos"), "--out", str(tmp_path)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     fresh = sorted(p.name for p in tmp_path.iterdir())

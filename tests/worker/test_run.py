@@ -48,7 +48,7 @@ def test_env_and_cwd(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_missing_cwd_is_created(run) -> None:  # type: ignore[no-untyped-def]
-    result, lay = run(RunRequest(["pwd"], cwd="/work/dir"))
+    result, _ = run(RunRequest(["pwd"], cwd="/work/dir"))
     assert result.stdout == b"/work/dir\n"
 
 
@@ -101,13 +101,17 @@ def test_written_files_land_in_upperdir_without_mount_stubs(run) -> None:  # typ
 
 def test_output_callback_streams(run) -> None:  # type: ignore[no-untyped-def]
     chunks: list[tuple[int, bytes]] = []
-    result, _ = run(RunRequest(["sh", "-c", "echo a; echo b >&2"]), on_output=lambda s, d: chunks.append((s, d)))
+    result, _ = run(
+        RunRequest(["sh", "-c", "echo a; echo b >&2"]), on_output=lambda s, d: chunks.append((s, d))
+    )
     assert b"".join(d for s, d in chunks if s == 1) == result.stdout == b"a\n"
     assert b"".join(d for s, d in chunks if s == 2) == result.stderr == b"b\n"
 
 
 def test_large_output_is_fully_captured(run) -> None:  # type: ignore[no-untyped-def]
-    result, _ = run(RunRequest(["sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done"]))
+    result, _ = run(
+        RunRequest(["sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done"])
+    )
     lines = result.stdout.splitlines()
     assert len(lines) == 20000 and lines[-1] == b"line-19999"
 

@@ -7,7 +7,6 @@ import io
 import tarfile
 import threading
 import uuid
-from pathlib import Path
 
 import grpc
 import pytest
@@ -91,7 +90,8 @@ def test_diff_apply_and_diff(client: Client, base_snapshot: str) -> None:
     digest = client.write_content("tar-layer", layer)
     mounts = client.prepare("apply-1", base_snapshot)
     applied = client.apply(
-        Descriptor(media_type="application/vnd.oci.image.layer.v1.tar", digest=digest, size=len(layer)), mounts
+        Descriptor(media_type="application/vnd.oci.image.layer.v1.tar", digest=digest, size=len(layer)),
+        mounts,
     )
     assert applied.digest == digest  # uncompressed: the diffID is the blob digest
 
@@ -104,7 +104,9 @@ def test_diff_apply_and_diff(client: Client, base_snapshot: str) -> None:
 def test_images_create_update_delete(client: Client) -> None:
     data = b'{"schemaVersion": 2}'
     digest = client.write_content("manifest", data)
-    target = Descriptor(media_type="application/vnd.oci.image.manifest.v1+json", digest=digest, size=len(data))
+    target = Descriptor(
+        media_type="application/vnd.oci.image.manifest.v1+json", digest=digest, size=len(data)
+    )
     name = f"bakec.test/img-{uuid.uuid4().hex[:8]}:latest"
     client.put_image(name, target)
     client.put_image(name, target, labels={"k": "v"})

@@ -15,8 +15,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
@@ -98,11 +98,13 @@ class AlreadyExistsError(ContainerdError):
 
 
 def _translate(method: str, err: grpc.RpcError) -> ContainerdError:
-    code = err.code() if hasattr(err, "code") else None
-    detail = err.details() if hasattr(err, "details") else str(err)
-    cls = {grpc.StatusCode.NOT_FOUND: NotFoundError, grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError}.get(
-        code, ContainerdError
-    )
+    code: grpc.StatusCode | None = err.code() if hasattr(err, "code") else None
+    detail: str = (err.details() if hasattr(err, "details") else str(err)) or ""
+    cls: type[ContainerdError] = ContainerdError
+    if code == grpc.StatusCode.NOT_FOUND:
+        cls = NotFoundError
+    elif code == grpc.StatusCode.ALREADY_EXISTS:
+        cls = AlreadyExistsError
     return cls(f"containerd {method} failed", detail or "", code)
 
 
@@ -166,7 +168,7 @@ class Client:
         """Close the channel (views made by :meth:`with_lease` share it)."""
         self._channel.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -220,7 +222,7 @@ class Client:
         """
         all_labels = {OWNER_LABEL: owner_label(), **(labels or {})}
         if expire is not None:
-            when = datetime.now(timezone.utc) + expire
+            when = datetime.now(UTC) + expire
             all_labels[GC_EXPIRE] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         req = leases_pb2.CreateRequest(id=lease_id or f"{LEASE_PREFIX}{uuid.uuid4().hex}", labels=all_labels)
         return self._call("Leases.Create", self._leases.Create, req).lease.id
@@ -231,7 +233,9 @@ class Client:
 
     def list_leases(self, *filters: str) -> list[Lease]:
         """Leases in this namespace matching containerd filter expressions."""
-        return list(self._call("Leases.List", self._leases.List, leases_pb2.ListRequest(filters=filters)).leases)
+        return list(
+            self._call("Leases.List", self._leases.List, leases_pb2.ListRequest(filters=filters)).leases
+        )
 
     def lease_resources(self, lease_id: str) -> list[tuple[str, str]]:
         """``(type, id)`` of each resource held by a lease."""
@@ -250,7 +254,11 @@ class Client:
 
     @contextmanager
     def lease(
-        self, lease_id: str | None = None, *, expire: timedelta | None = timedelta(hours=24), delete: bool = True
+        self,
+        lease_id: str | None = None,
+        *,
+        expire: timedelta | None = timedelta(hours=24),
+        delete: bool = True,
     ) -> Iterator[Client]:
         """Create a lease, yield a client bound to it, and delete it (sync) on exit if ``delete``."""
         lid = self.create_lease(lease_id, expire=expire)
@@ -310,11 +318,21 @@ class Client:
             offset = 0
             for chunk in chunks:
                 yield content_pb2.WriteContentRequest(
-                    action=content_pb2.WRITE, ref=ref, total=total or 0, expected=expected, offset=offset, data=chunk
+                    action=content_pb2.WRITE,
+                    ref=ref,
+                    total=total or 0,
+                    expected=expected,
+                    offset=offset,
+                    data=chunk,
                 )
                 offset += len(chunk)
             yield content_pb2.WriteContentRequest(
-                action=content_pb2.COMMIT, ref=ref, total=offset, expected=expected, offset=offset, labels=labels
+                action=content_pb2.COMMIT,
+                ref=ref,
+                total=offset,
+                expected=expected,
+                offset=offset,
+                labels=labels,
             )
 
         try:
@@ -354,12 +372,16 @@ class Client:
 
     def prepare(self, key: str, parent: str = "", labels: dict[str, str] | None = None) -> list[Mount]:
         """Create an active (writable) snapshot on ``parent``; returns the mounts for it."""
-        req = snapshots_pb2.PrepareSnapshotRequest(snapshotter=SNAPSHOTTER, key=key, parent=parent, labels=labels)
+        req = snapshots_pb2.PrepareSnapshotRequest(
+            snapshotter=SNAPSHOTTER, key=key, parent=parent, labels=labels
+        )
         return list(self._call("Snapshots.Prepare", self._snapshots.Prepare, req).mounts)
 
     def view(self, key: str, parent: str, labels: dict[str, str] | None = None) -> list[Mount]:
         """Create a read-only view of ``parent``; remove it when done."""
-        req = snapshots_pb2.ViewSnapshotRequest(snapshotter=SNAPSHOTTER, key=key, parent=parent, labels=labels)
+        req = snapshots_pb2.ViewSnapshotRequest(
+            snapshotter=SNAPSHOTTER, key=key, parent=parent, labels=labels
+        )
         return list(self._call("Snapshots.View", self._snapshots.View, req).mounts)
 
     def mounts(self, key: str) -> list[Mount]:
@@ -382,7 +404,9 @@ class Client:
 
     def list_snapshots(self, *filters: str) -> list[SnapshotInfo]:
         req = snapshots_pb2.ListSnapshotsRequest(snapshotter=SNAPSHOTTER, filters=filters)
-        return [info for resp in self._stream("Snapshots.List", self._snapshots.List, req) for info in resp.info]
+        return [
+            info for resp in self._stream("Snapshots.List", self._snapshots.List, req) for info in resp.info
+        ]
 
     # -- diff ------------------------------------------------------------------------------
 
@@ -453,12 +477,19 @@ class Client:
     ) -> int:
         """Start the shim and ``runc create`` the container's process; returns its pid."""
         req = tasks_pb2.CreateTaskRequest(
-            container_id=container_id, rootfs=rootfs, stdin=stdin, stdout=stdout, stderr=stderr, options=options
+            container_id=container_id,
+            rootfs=rootfs,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            options=options,
         )
         return self._call("Tasks.Create", self._tasks.Create, req).pid
 
     def start_task(self, container_id: str) -> int:
-        return self._call("Tasks.Start", self._tasks.Start, tasks_pb2.StartRequest(container_id=container_id)).pid
+        return self._call(
+            "Tasks.Start", self._tasks.Start, tasks_pb2.StartRequest(container_id=container_id)
+        ).pid
 
     def wait_task(self, container_id: str, timeout: float | None = None) -> int:
         """Block until the task's process exits; returns its exit status."""
@@ -475,7 +506,9 @@ class Client:
         return self._call("Tasks.Delete", self._tasks.Delete, req).exit_status
 
     def get_task(self, container_id: str) -> Process:
-        return self._call("Tasks.Get", self._tasks.Get, tasks_pb2.GetRequest(container_id=container_id)).process
+        return self._call(
+            "Tasks.Get", self._tasks.Get, tasks_pb2.GetRequest(container_id=container_id)
+        ).process
 
     def list_tasks(self) -> list[Process]:
         return list(self._call("Tasks.List", self._tasks.List, tasks_pb2.ListTasksRequest()).tasks)

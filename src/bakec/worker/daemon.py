@@ -78,7 +78,9 @@ def check_environment() -> None:
         )
     for binary, package in _REQUIRED_BINARIES:
         if shutil.which(binary) is None:
-            raise EnvironmentProblem(f"{binary} not found on PATH", f"install it with: apt-get install {package}")
+            raise EnvironmentProblem(
+                f"{binary} not found on PATH", f"install it with: apt-get install {package}"
+            )
 
 
 @dataclass(frozen=True)
@@ -212,13 +214,17 @@ class Daemon:
             if not _alive(pid):
                 raise EnvironmentProblem("containerd exited during startup", _log_tail(self.paths.log))
             if time.monotonic() > deadline:
-                raise EnvironmentProblem("containerd did not create its socket in time", _log_tail(self.paths.log))
+                raise EnvironmentProblem(
+                    "containerd did not create its socket in time", _log_tail(self.paths.log)
+                )
             time.sleep(0.002)
         with Client(self.address) as client:
             try:
                 client.wait_ready(deadline)
             except ContainerdError as err:
-                raise EnvironmentProblem("containerd does not answer", f"{err}; {_log_tail(self.paths.log)}") from None
+                raise EnvironmentProblem(
+                    "containerd does not answer", f"{err}; {_log_tail(self.paths.log)}"
+                ) from None
 
     def status(self) -> DaemonStatus:
         """Whether the daemon runs and answers, with its pid and version."""
@@ -278,7 +284,9 @@ def sweep(client: Client, paths: DaemonPaths, *, everything: bool = False) -> No
                 pass
             shutil.rmtree(paths.runs_dir / cid, ignore_errors=True)
     sweep_direct(paths, everything=everything)
-    leases = [lease for lease in client.list_leases() if lease.id.startswith(LEASE_PREFIX) and stale(lease.labels)]
+    leases = [
+        lease for lease in client.list_leases() if lease.id.startswith(LEASE_PREFIX) and stale(lease.labels)
+    ]
     for i, lease in enumerate(leases):
         # One garbage collection at the end is enough.
         client.delete_lease(lease.id, sync=i == len(leases) - 1)

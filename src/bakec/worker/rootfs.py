@@ -114,7 +114,9 @@ def resolve_user(lay: Layers, user: str) -> tuple[int, int, list[int]]:
         # BuildKit's fast path: no passwd lookup, so no supplementary groups either.
         return int(name or 0), int(group or 0), []
     passwd = _entries(read_file(lay, "/etc/passwd"))
-    entry = next((e for e in passwd if len(e) >= 4 and (e[0] == name or (name.isdigit() and e[2] == name))), None)
+    entry = next(
+        (e for e in passwd if len(e) >= 4 and (e[0] == name or (name.isdigit() and e[2] == name))), None
+    )
     if entry is None:
         if not name.isdigit():
             raise BuildError(f"unable to find user {name}: no matching entries in passwd file")
@@ -167,10 +169,15 @@ def remove_stubs(upper: Path, paths: Sequence[str]) -> None:
             st = os.lstat(host)
         except OSError:
             continue
+        parent = os.stat(host.parent)
         try:
             if stat.S_ISDIR(st.st_mode):
                 host.rmdir()
             elif stat.S_ISREG(st.st_mode) and st.st_size == 0:
                 host.unlink()
+            else:
+                continue
         except OSError:
-            pass  # not empty: the RUN put something there, so it belongs to the layer
+            continue  # not empty: the RUN put something there, so it belongs to the layer
+        # As BuildKit does: removing the stub must not touch the parent's timestamps.
+        os.utime(host.parent, ns=(parent.st_atime_ns, parent.st_mtime_ns))

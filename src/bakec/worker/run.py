@@ -65,7 +65,9 @@ class Executor:
         self.client = client
         self.paths = paths
 
-    def run(self, mounts: Sequence[Mount], request: RunRequest, on_output: OutputCallback | None = None) -> RunResult:
+    def run(
+        self, mounts: Sequence[Mount], request: RunRequest, on_output: OutputCallback | None = None
+    ) -> RunResult:
         """Run ``request`` with ``mounts`` (an active snapshot's) as the root filesystem.
 
         Returns the exit code and captured output; a process that cannot be started at all
@@ -160,8 +162,8 @@ class ContainerdExecutor(Executor):
                 stderr=str(fifos[1]),
                 options=runc_options(root=str(self.paths.runc_root)),
             )
-        except ContainerdError as err:
-            raise BuildError("process did not start", err.detail or err.summary) from None
+        except ContainerdError as failure:
+            raise BuildError("process did not start", failure.detail or failure.summary) from None
         clock.lap("task_create")
         try:
             client.start_task(cid)

@@ -30,8 +30,15 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 _MS_BIND, _MS_REC = 0x1000, 0x4000
 _MNT_DETACH = 0x2
-_FLAGS = {"ro": _MS_RDONLY, "nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC,
-          "bind": _MS_BIND, "rbind": _MS_BIND | _MS_REC, "rw": 0}
+_FLAGS = {
+    "ro": _MS_RDONLY,
+    "nosuid": _MS_NOSUID,
+    "nodev": _MS_NODEV,
+    "noexec": _MS_NOEXEC,
+    "bind": _MS_BIND,
+    "rbind": _MS_BIND | _MS_REC,
+    "rw": 0,
+}
 _PAGE = os.sysconf("SC_PAGESIZE")
 
 
@@ -61,8 +68,12 @@ def _mount_relative(m: Mount, data: str, target: Path) -> None:
     dirs = [v for opt in data.split(",") if "=" in opt for v in opt.split("=", 1)[1].split(":")]
     common = os.path.commonpath(dirs)
     short = data.replace(common + "/", "")
-    subprocess.run(["mount", "-t", m.type, "-o", short, m.source, str(target)], cwd=common, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["mount", "-t", m.type, "-o", short, m.source, str(target)],
+        cwd=common,
+        check=True,
+        capture_output=True,
+    )
 
 
 def unmount(target: Path) -> None:
@@ -93,9 +104,22 @@ class RuncExecutor(Executor):
         clock.lap("mount")
         try:
             proc = subprocess.Popen(
-                ["runc", "--root", str(self.paths.direct_runc_root), "--log", str(log), "--log-format", "json",
-                 "run", "--bundle", str(run_dir), cid],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                [
+                    "runc",
+                    "--root",
+                    str(self.paths.direct_runc_root),
+                    "--log",
+                    str(log),
+                    "--log-format",
+                    "json",
+                    "run",
+                    "--bundle",
+                    str(run_dir),
+                    cid,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
             try:
                 assert proc.stdout is not None and proc.stderr is not None
@@ -120,7 +144,9 @@ class RuncExecutor(Executor):
 
 
 def _runc(paths: DaemonPaths, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["runc", "--root", str(paths.direct_runc_root), *args], capture_output=True)
+    return subprocess.run(
+        ["runc", "--root", str(paths.direct_runc_root), *args], capture_output=True, check=False
+    )
 
 
 def _runc_error(log: Path) -> str:

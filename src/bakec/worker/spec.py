@@ -62,7 +62,12 @@ class SpecMount:
     options: tuple[str, ...] = ("rbind", "ro")
 
     def to_oci(self) -> dict[str, Any]:
-        return {"destination": self.destination, "type": self.type, "source": self.source, "options": list(self.options)}
+        return {
+            "destination": self.destination,
+            "type": self.type,
+            "source": self.source,
+            "options": list(self.options),
+        }
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,18 @@ def system_mounts(shm_size: int = 64 << 20) -> list[SpecMount]:
     return [
         SpecMount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
         SpecMount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
-        SpecMount("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
-        SpecMount("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size // 1024}k")),
+        SpecMount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+        ),
+        SpecMount(
+            "/dev/shm",
+            "shm",
+            "tmpfs",
+            ("nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size // 1024}k"),
+        ),
         SpecMount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
         SpecMount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")),
         SpecMount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", "ro")),
