@@ -278,6 +278,7 @@ class _Converter:
         check = self.build_args.get("BUILDKIT_DOCKERFILE_CHECK", parsed.directives.check)
         self.lint = Linter(LintConfig.parse(check))
         self.shlex = Lex(parsed.directives.escape)
+        self._empty_continuations(parsed.nodes)
         stages, meta_args = parse_instructions(parsed.nodes, self.lint, self.filename)
         if not stages:
             raise self.error("dockerfile contains no stages to build")
@@ -286,6 +287,7 @@ class _Converter:
 
         target_name = self.target_name or stages[-1].name
         self.global_args = self._default_args(target_name)
+        self._validate_default_base_names(stages, meta_args)
         self.global_args, self.meta_arg_info = self._build_meta_args(meta_args)
         self.epoch = self._epoch()
 
@@ -315,12 +317,33 @@ class _Converter:
             env = env.set(key, self.build_args.get(key, value))
         return env
 
-    def _build_meta_args(self, meta_args: list[Instruction]) -> tuple[Env, dict[str, str | None]]:
+    def _validate_default_base_names(self, stages: list[StageDef], meta_args: list[Instruction]) -> None:
+        """InvalidDefaultArgInFrom: base names must stay valid without build args."""
+        env, _ = self._build_meta_args(meta_args, overrides=False)
+        names = {st.name for st in stages if st.name}
+        for st in stages:
+            try:
+                res = self.shlex.process(st.base_name, env)
+            except LexError:
+                continue
+            if not res.matched and not res.unmatched:
+                continue
+            valid = res.result != ""
+            if valid and res.result not in names and res.result != "scratch":
+                try:
+                    parse_ref(res.result)
+                except RefError:
+                    valid = False
+            if not valid:
+                self.lint.run("InvalidDefaultArgInFrom", st.line,
+                              f"Default value for ARG {st.base_name} results in empty or invalid base image name")
+
+    def _build_meta_args(self, meta_args: list[Instruction], overrides: bool = True) -> tuple[Env, dict[str, str | None]]:
         env = self.global_args
         info: dict[str, str | None] = {}
         for cmd in meta_args:
             for key, value in cmd.data["pairs"]:  # type: ignore[union-attr]
-                if key in self.build_args:
+                if overrides and key in self.build_args:
                     value = self.build_args[key]
                 elif value is not None:
                     value = self.lex_word(value, env, cmd.line)
@@ -348,6 +371,14 @@ class _Converter:
         return datetime.fromtimestamp(self.epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # -- lint ---------------------------------------------------------------
+
+    def _empty_continuations(self, nodes: list[Node]) -> None:
+        rows = self.text.split("\n")
+        for node in nodes:
+            if node.heredocs or node.end_line <= node.start_line:
+                continue
+            if any(rows[i - 1].strip() == "" for i in range(node.start_line + 1, node.end_line + 1) if i - 1 < len(rows)):
+                self.lint.run("NoEmptyContinuation", node.start_line, "Empty continuation line")
 
     def _validate_stage_names(self, stages: list[StageDef]) -> None:
         seen: set[str] = set()
@@ -378,7 +409,6 @@ class _Converter:
 
     def _register_stages(self, stages: list[StageDef]) -> None:
         for i, st in enumerate(stages):
-            result = self.shlex.process(st.base_name, self.global_args) if True else None
             try:
                 result = self.shlex.process(st.base_name, self.global_args)
             except LexError as exc:
@@ -397,15 +427,18 @@ class _Converter:
                     raise self.error(f"failed to process arguments for platform {st.platform}: {exc}", st.line) from None
                 if plat.result == "":
                     raise self.error(f"empty platform value from expression {st.platform}", st.line)
-                if st.platform in ("$TARGETPLATFORM", "${TARGETPLATFORM}"):
+                if plat.matched == {"TARGETPLATFORM"} and plat.result == self.global_args.get("TARGETPLATFORM"):
                     self.lint.run("RedundantTargetPlatform", st.line,
-                                  f'Setting platform to predefined {st.platform} in FROM is redundant as this is the default behavior')
-                elif not plat.matched and st.name != "":
-                    self.lint.run("FromPlatformFlagConstDisallowed", st.line, f'FROM --platform flag should not use constant value "{st.platform}"')
+                                  f"Setting platform to predefined {st.platform} in FROM is redundant as this is the default behavior")
                 try:
                     ds.platform = parse_platform(plat.result, self.target_platform)
                 except RefError as exc:
                     raise self.error(f"failed to parse platform {st.platform}: {exc}", st.line) from None
+                if not plat.matched and not plat.unmatched:
+                    p = ds.platform
+                    if not (st.name and (p.os in st.name or p.architecture in st.name)):
+                        self.lint.run("FromPlatformFlagConstDisallowed", st.line,
+                                      f'FROM --platform flag should not use constant value "{plat.result}"')
             if st.name and st.name in self.named_contexts and st.name not in ("scratch", "context"):
                 ds.named_context = self.named_contexts[st.name]
                 self.states.add(ds)
@@ -545,7 +578,6 @@ class _Converter:
                     self._resolve_base(st)
             new_deps = False
             for st in reachable:
-                self._init_from_base(st)
                 triggers = list(st.image.config.get("OnBuild") or [])
                 if st.base is not None and not st.onbuild_init:
                     triggers += [c.inst.data["expression"] for c in st.base.commands if c.inst.name == "onbuild"]  # type: ignore[misc]
@@ -556,14 +588,6 @@ class _Converter:
                     st.image.config.pop("OnBuild", None)
             if not new_deps:
                 return set(reachable)
-
-    def _init_from_base(self, st: _State) -> None:
-        if st.base is None or getattr(st, "_initialised", False):
-            return
-        base = st.base
-        self._init_from_base(base)
-        st.platform = base.platform
-        st._initialised = True  # type: ignore[attr-defined]
 
     def _init_onbuild(self, st: _State, triggers: list[str]) -> bool:
         new_deps = False
@@ -649,6 +673,10 @@ class _Converter:
             full = ref.with_digest(digest) if digest and not ref.digest else ref
             st.image = image
             st.base_ref = full
+            if image.os and image.architecture and (image.os, image.architecture) != (platform.os, platform.architecture):
+                got = str(Platform(image.os, image.architecture, image.variant))
+                self.lint.run("InvalidBaseImagePlatform", st.stage.line,
+                              f'Base image {orig} was pulled with platform "{got}", expected "{platform}" for current build')
             layers = image.diff_ids
             is_scratch = layers == 0 and not any(not h.empty_layer for h in image.history)
             st.plan_base = m.Base("scratch" if is_scratch else "image", str(full), digest=digest, platform=str(platform))
@@ -746,8 +774,7 @@ class _Converter:
             raise
 
     def _expand(self, st: _State, word: str, line: int) -> str:
-        result = self._process(st, word, line)
-        return result
+        return self._process(st, word, line)
 
     def _process(self, st: _State, word: str, line: int, lex: Lex | None = None) -> str:
         try:
@@ -1045,8 +1072,9 @@ class _Converter:
             if _is_http(src) and not is_add:
                 raise self.error("source can't be a URL for COPY", line)
 
+        parents = f.boolean("parents") if not is_add else False
         parts = ["ADD" if is_add else "COPY"]
-        if f.boolean("parents") if not is_add else False:
+        if parents:
             parts.append("--parents")
         if chown:
             parts.append("--chown=" + chown)
@@ -1054,7 +1082,7 @@ class _Converter:
             parts.append("--chmod=" + chmod)
         parts.extend(sources)
         parts.extend("<<" + c.name for c in contents)
-        parts.append(inst.data["dest"] if False else dest_raw)  # type: ignore[arg-type]
+        parts.append(dest_raw)
         history = " ".join(parts)
 
         name = _uppercase_cmd(self._cmd_env_text(inst.code, st.env))
@@ -1071,7 +1099,7 @@ class _Converter:
         common = dict(
             instruction=inst.code, line=line, history=history + " # buildkit", description=desc, onbuild=cmd.onbuild,
             origin=origin if not is_add else m.Source("context"), sources=tuple(sources), contents=tuple(contents),
-            dest=dest, chown=chown, chmod=chmod, link=link, parents=(f.boolean("parents") if not is_add else False),
+            dest=dest, chown=chown, chmod=chmod, link=link, parents=parents,
             exclude=exclude, workdir=st.workdir or "/", user=st.user, platform=str(st.platform), merge=merge,
         )
         if is_add:
@@ -1121,9 +1149,6 @@ class _Converter:
                 raise self.error("security.insecure is not allowed", line)
 
         env_items = tuple(st.env.items())
-        for mount in mounts:
-            if mount.type == "ssh" and mount.env is None:
-                pass
         raw_lex = Lex(self.shlex.escape, raw_quotes=True, skip_unset_env=True)
         masked = st.env
         for mount in mounts:
@@ -1132,7 +1157,7 @@ class _Converter:
         name = _uppercase_cmd(self._cmd_env_text(inst.code, masked, raw_lex))
         desc = self._prefix(st, name, st.platform, st.env, cmd.onbuild)
         history = "RUN " + self._run_command_string(st, args)
-        proxy = tuple((k.upper() if k.upper() != k else k, v) for k, v in self._proxy_env())
+        proxy = tuple(self._proxy_env())
         step = m.RunStep(
             instruction=inst.code, line=line, history=history + " # buildkit", description=desc, onbuild=cmd.onbuild,
             args=tuple(args), env=env_items, user=st.user, workdir=st.workdir or "/", mounts=tuple(mounts),
@@ -1190,20 +1215,26 @@ class _Converter:
             mtype = mount["type"]
             mid = mount["id"]
             if mtype == "secret":
+                if mount["source"]:
+                    mid = mount["source"]
                 if not mid:
-                    mid = posixpath.basename(mount["target"] or mount["source"])
+                    if not target:
+                        raise self.error("one of source, target required", inst.line)
+                    mid = posixpath.basename(target)
                 if not target and mount["env"] is None:
-                    target = "/run/secrets/" + mid
+                    target = "/run/secrets/" + posixpath.basename(mid)
             elif mtype == "ssh":
+                if mount["source"]:
+                    raise self.error("ssh does not support source", inst.line)
                 mid = mid or "default"
-            elif mtype == "cache":
-                mid = mid or target
-            if target and not target.startswith("/") and mtype not in ("secret", "ssh"):
-                target = posixpath.join("/", st.workdir or "/", target)
-            if mtype in ("bind", "cache", "tmpfs"):
                 if not target:
-                    raise self.error("mount target is required", inst.line)
-                if posixpath.normpath(target) == "/":
+                    target = f"/run/buildkit/ssh_agent.{sum(1 for o in out if o.type == 'ssh')}"
+            else:
+                if mtype == "cache":
+                    mid = mid or target
+                if not _clean(target or ".").startswith("/"):
+                    target = posixpath.join("/", st.workdir or "/", target)
+                if _clean(target) == "/":
                     raise self.error(f'invalid mount target "{target}"', inst.line)
             out.append(m.Mount(
                 type=mtype, target=target, source=mount["source"], origin=origin, readonly=mount["readonly"],
@@ -1242,15 +1273,12 @@ class _Converter:
             base = st.plan_base or m.Base("scratch")
             if base.kind == "stage":
                 base = m.Base("stage", base.name, stage=st.base.plan_index if st.base else -1, platform=base.platform)
-            steps = tuple(_fix_stage_refs(s) for s in st.steps)
+            steps = tuple(st.steps)
             stages.append(m.Stage(
                 index=st.plan_index, name=st.stage.name, display_name=st.stage_name or st.stage.name,
                 base=base, platform=str(st.platform or self.target_platform), steps=steps,
                 image=st.image.frozen(self.created), layers=tuple(st.layers), deps=tuple(deps),
             ))
-        for st in ordered:
-            for step in st.steps:
-                pass
         return m.BuildPlan(
             stages=tuple(_remap_sources(stages, ordered)),
             target=target.plan_index,
@@ -1260,10 +1288,6 @@ class _Converter:
             syntax=self.directives.syntax,
             context_paths=tuple(sorted(self.context_paths)),
         )
-
-
-def _fix_stage_refs(step: m.Step) -> m.Step:
-    return step
 
 
 def _remap_sources(stages: list[m.Stage], ordered: list[_State]) -> list[m.Stage]:

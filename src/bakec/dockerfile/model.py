@@ -283,6 +283,22 @@ class BuildPlan:
     def layer_count(self) -> int:
         return len(self.target_stage.layers)
 
+    @property
+    def known_after_execution(self) -> tuple[str, ...]:
+        """What this plan cannot know before running: listed, never guessed.
+
+        Every RUN/COPY/ADD/WORKDIR commits a layer even when its diff is empty
+        (BuildKit keeps empty layers), so layer counts are static; timestamps
+        without SOURCE_DATE_EPOCH and unresolved base images are not.
+        """
+        out: list[str] = []
+        if self.image.created is None:
+            out.append("created timestamps (no SOURCE_DATE_EPOCH)")
+        for stage in self.stages:
+            if not stage.base.resolved:
+                out.append(f"base image {stage.base.name}: config, digest and layer count (unresolved)")
+        return tuple(out)
+
     def exported_history(self) -> list[HistoryEntry]:
         """History as the image exporter writes it (``normalizeLayersAndHistory``).
 
