@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 
-from ...values import HList, HMap, HSet, Value, format_number, type_name
+from ...values import HSet, Value, format_number, type_name
 from .. import FunctionError
 
 INT64_MIN = -(2**63)
@@ -50,10 +50,6 @@ def equal(a: Value, b: Value) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
     return a == b
-
-
-def is_sequence(value: Value) -> bool:
-    return isinstance(value, list)
 
 
 def is_tuple(value: Value) -> bool:
@@ -209,10 +205,3 @@ def json_encode(value: Value) -> str:
         return "{" + ",".join(json_string(k) + ":" + json_encode(value[k]) for k in sorted(value)) + "}"
     raise FunctionError(f"cannot encode {type(value).__name__} as JSON")
 
-
-def new_list(items: list[Value]) -> HList:
-    return HList(items)
-
-
-def new_map(items: dict[str, Value]) -> HMap:
-    return HMap({k: items[k] for k in sorted(items)})

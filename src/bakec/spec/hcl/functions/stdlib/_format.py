@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from ...types import BOOL, NUMBER, STRING, ConversionError, convert
+from ...types import BOOL, NUMBER, STRING, ConversionError, Type, convert
 from ...values import Value, _round_to_bits, _shortest_decimal
 from ._common import go_quote_rune, graphemes, json_encode, json_string
 
@@ -71,7 +71,8 @@ def _scan_verb(fmt: str, start: int, next_arg: int, data: bytes) -> tuple[_Verb,
     def bad(pos: int) -> FormatError:
         if pos >= n:
             return FormatError(f"invalid format string starting at offset {len(data)}")
-        return FormatError(f"unrecognized format character {go_quote_rune(fmt[pos])} at offset {_byte_offset(fmt, pos)}")
+        rune, offset = go_quote_rune(fmt[pos]), _byte_offset(fmt, pos)
+        return FormatError(f"unrecognized format character {rune} at offset {offset}")
 
     flags = {"0": "zero", "#": "sharp", "-": "minus", "+": "plus", " ": "space"}
     while i < n and fmt[i] in flags:
@@ -117,7 +118,7 @@ def _append(verb: _Verb, args: list[Value]) -> str:
         )
     arg = args[verb.arg_num - 1]
     if verb.mode != "v" and arg is None:
-        raise FormatError(f"unsupported value for {json_string(verb.raw)} at {verb.offset}: null value cannot be formatted")
+        raise _unsupported(verb, "null value cannot be formatted")
     mode = verb.mode
     if mode == "v":
         return _as_is(verb, arg)
@@ -129,14 +130,20 @@ def _append(verb: _Verb, args: list[Value]) -> str:
         return _float(verb, _convert(verb, arg, NUMBER))
     if mode in "sq":
         return _string(verb, _convert(verb, arg, STRING))
-    raise FormatError(f"unsupported format verb {go_quote_rune(mode)} in {json_string(verb.raw)} at offset {verb.offset}")
+    raise FormatError(
+        f"unsupported format verb {go_quote_rune(mode)} in {json_string(verb.raw)} at offset {verb.offset}"
+    )
 
 
-def _convert(verb: _Verb, arg: Value, target) -> Value:
+def _unsupported(verb: _Verb, reason: object) -> FormatError:
+    return FormatError(f"unsupported value for {json_string(verb.raw)} at {verb.offset}: {reason}")
+
+
+def _convert(verb: _Verb, arg: Value, target: Type) -> Value:
     try:
         return convert(arg, target)
     except ConversionError as err:
-        raise FormatError(f"unsupported value for {json_string(verb.raw)} at {verb.offset}: {err}") from None
+        raise _unsupported(verb, err) from None
 
 
 def _pad(verb: _Verb, text: str) -> str:
@@ -169,7 +176,7 @@ def _string(verb: _Verb, text: str) -> str:
 
 def _integer(verb: _Verb, number: Decimal) -> str:
     if not number.is_finite() or number != number.to_integral_value():
-        raise FormatError(f"unsupported value for {json_string(verb.raw)} at {verb.offset}: an integer is required")
+        raise _unsupported(verb, "an integer is required")
     value = int(number)
     base = {"b": 2, "d": 10, "o": 8, "x": 16, "X": 16}[verb.mode]
     digits = _to_base(abs(value), base)

@@ -93,7 +93,7 @@ def _has_index(collection: Value, key: Value) -> bool:
 @function("hasindex", Param("collection", ANY), Param("key", ANY))
 def hasindex(collection: Value, key: Value) -> bool:
     """Whether ``collection[key]`` exists; needs a list, tuple or map (not an object)."""
-    if not (isinstance(collection, HMap) or (isinstance(collection, list) and not isinstance(collection, HSet))):
+    if not (isinstance(collection, (HMap, HList)) or is_tuple(collection)):
         raise FunctionError(_NOT_COLLECTION)
     return _has_index(collection, key)
 
@@ -231,7 +231,8 @@ def lookup(mapping: Value, key: str, default: Value) -> Value:
         try:
             default = convert(default, target) if target is not None else default
         except ConversionError:
-            raise FunctionError("the default value must have the same type as the map elements", arg=2) from None
+            message = "the default value must have the same type as the map elements"
+            raise FunctionError(message, arg=2) from None
     return mapping[key] if key in mapping else default
 
 

@@ -80,7 +80,10 @@ def bcrypt(text: str, *cost: Decimal) -> str:
     if len(password) > 72:
         raise FunctionError("error occured generating password bcrypt: password length exceeds 72 bytes")
     if rounds > 31:
-        raise FunctionError(f"error occured generating password crypto/bcrypt: cost {rounds} is outside allowed inclusive range 4..31")
+        raise FunctionError(
+            "error occured generating password crypto/bcrypt: "
+            f"cost {rounds} is outside allowed inclusive range 4..31"
+        )
     # x/crypto/bcrypt silently raises costs below the minimum to the default.
     rounds = 10 if rounds < 4 else rounds
     lib = _libcrypt()
@@ -104,20 +107,23 @@ def rsadecrypt(ciphertext: str, privatekey: str) -> str:
     try:
         data = go_b64decode(ciphertext)
     except (binascii.Error, ValueError):
-        raise FunctionError(f"failed to decode input {go_quote(ciphertext)}: cipher text must be base64-encoded") from None
+        message = f"failed to decode input {go_quote(ciphertext)}: cipher text must be base64-encoded"
+        raise FunctionError(message) from None
     block = _PEM.search(privatekey)
     if block is None:
         raise FunctionError("failed to parse key: no key found")
     headers, _, _ = block.group(2).partition("\n\n")
     if "Proc-Type: 4,ENCRYPTED" in headers:
         raise FunctionError(
-            "failed to parse key: password protected keys are not supported. Please decrypt the key prior to use"
+            "failed to parse key: password protected keys are not supported. "
+            "Please decrypt the key prior to use"
         )
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
-        raise FunctionError("rsadecrypt is not available: the cryptography package is not installed") from None
+        message = "rsadecrypt is not available: the cryptography package is not installed"
+        raise FunctionError(message) from None
     if block.group(1) != "RSA PRIVATE KEY":
         raise FunctionError(_pkcs1_hint(block.group(1)))
     try:
@@ -142,7 +148,12 @@ def _pkcs1_hint(kind: str) -> str:
 
 # --- UUIDs --------------------------------------------------------------------------------
 
-_NAMESPACES = {"dns": uuid.NAMESPACE_DNS, "url": uuid.NAMESPACE_URL, "oid": uuid.NAMESPACE_OID, "x500": uuid.NAMESPACE_X500}
+_NAMESPACES = {
+    "dns": uuid.NAMESPACE_DNS,
+    "url": uuid.NAMESPACE_URL,
+    "oid": uuid.NAMESPACE_OID,
+    "x500": uuid.NAMESPACE_X500,
+}
 
 
 @function("uuidv4")

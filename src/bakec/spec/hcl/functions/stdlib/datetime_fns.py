@@ -98,7 +98,8 @@ def _rfc3339_error(text: str) -> str:
             if what is None:
                 if not rest:
                     return f"not a valid RFC3339 timestamp: end of string where {go_quote(elem)} is expected"
-                return f"not a valid RFC3339 timestamp: found {go_quote(value)} where {go_quote(elem)} is expected"
+                found, expected = go_quote(value), go_quote(elem)
+                return f"not a valid RFC3339 timestamp: found {found} where {expected} is expected"
             if not rest:
                 return f"not a valid RFC3339 timestamp: end of string before {what}"
             return f"not a valid RFC3339 timestamp: cannot use {go_quote(value)} as {what}"

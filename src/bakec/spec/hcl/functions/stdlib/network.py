@@ -52,7 +52,9 @@ def cidrnetmask(prefix: str) -> str:
 def _subnet(network: Network, newbits: int, netnum: int) -> str:
     new_len = network.prefixlen + newbits
     if new_len > network.max_prefixlen:
-        raise FunctionError(f"insufficient address space to extend prefix of {network.prefixlen} by {newbits}")
+        raise FunctionError(
+            f"insufficient address space to extend prefix of {network.prefixlen} by {newbits}"
+        )
     if netnum < 0 or netnum > (1 << newbits) - 1:
         raise FunctionError(f"prefix extension of {newbits} does not accommodate a subnet numbered {netnum}")
     base = int(network.network_address) | (netnum << (network.max_prefixlen - new_len))
@@ -103,7 +105,8 @@ def cidrsubnets(prefix: str, *newbits: Decimal) -> HList:
         if length > total:
             protocol = "IPv4" if network.version == 4 else "IPv6"
             raise FunctionError(
-                f"would extend prefix to {length} bits, which is too long for an {protocol} address", arg=i + 1
+                f"would extend prefix to {length} bits, which is too long for an {protocol} address",
+                arg=i + 1,
             )
         # go-cidr's NextSubnet: the first block of `length` after the current block.
         last = current[0] | ((1 << (total - current[1])) - 1)

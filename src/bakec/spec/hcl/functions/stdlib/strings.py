@@ -13,7 +13,10 @@ from ._format import FormatError, format_string
 from ._goregex import PatternError, compile_go, expand, find_all
 
 # Go's unicode.IsSpace (str.isspace also accepts the \x1c-\x1f separators).
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _map_runes(text: str, mapper) -> str:
@@ -96,9 +99,8 @@ def join(separator: str, *lists: HList) -> str:
     for li, values in enumerate(lists):
         for ei, value in enumerate(values):
             if value is None:
-                if len(lists) > 1:
-                    raise FunctionError(f"element {ei} of list {li + 1} is null; cannot concatenate null values", arg=li + 1)
-                raise FunctionError(f"element {ei} is null; cannot concatenate null values", arg=li + 1)
+                where = f"element {ei} of list {li + 1}" if len(lists) > 1 else f"element {ei}"
+                raise FunctionError(f"{where} is null; cannot concatenate null values", arg=li + 1)
             items.append(value)
     return separator.join(items)
 
@@ -210,7 +212,8 @@ def formatlist(fmt: str, *args: Value) -> HList:
                 length, chooser = len(arg), i
             elif len(arg) != length:
                 raise FunctionError(
-                    f"argument {i + 1} has length {len(arg)}, which is inconsistent with argument {chooser + 1} of length {length}",
+                    f"argument {i + 1} has length {len(arg)}, which is inconsistent with "
+                    f"argument {chooser + 1} of length {length}",
                     arg=i + 1,
                 )
     if length == 0:

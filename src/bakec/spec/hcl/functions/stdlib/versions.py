@@ -11,15 +11,17 @@ from .. import FunctionError, Param, function
 
 _PRE = r"(?:-([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?(?:\+([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?"
 _VERSION = re.compile(r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?" + _PRE + r"\Z")
-_CV = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?" + r"(-[0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*)?(\+[0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*)?"
+_CV = (
+    r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?"
+    r"(-[0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*)?(\+[0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*)?"
+)
 _CV_PLAIN = re.sub(r"\((?!\?)", "(?:", _CV)
 _OPS = r"(=>|=<|~>|>=|<=|!=|=|>|<|~|\^)?"
 _OPS_PLAIN = _OPS.replace("(", "(?:", 1)
 _CONSTRAINT = re.compile(r"^\s*" + _OPS + r"\s*(" + _CV + r")\s*\Z")
 _FIND = re.compile(_OPS_PLAIN + r"\s*" + _CV_PLAIN)
-_VALID = re.compile(
-    r"^(\s*" + _OPS_PLAIN + r"\s*" + _CV_PLAIN + r"\s*)((?:\s+|,\s*)" + _OPS_PLAIN + r"\s*" + _CV_PLAIN + r"\s*)*\Z"
-)
+_ONE = _OPS_PLAIN + r"\s*" + _CV_PLAIN + r"\s*"
+_VALID = re.compile(r"^(\s*" + _ONE + r")((?:\s+|,\s*)" + _ONE + r")*\Z")
 _RANGE = re.compile(r"\s*(" + _CV_PLAIN + r")\s+-\s+(" + _CV_PLAIN + r")\s*")
 
 
