@@ -322,7 +322,7 @@ class _ShellWord:
             raise LexError("syntax error: bad substitution")
         name = self.process_name()
         ch = self.next()
-        chs = ch
+        chs = ch or "\ufffd"  # Go prints the EOF rune as U+FFFD
         null_is_unset = False
         if ch == "}":
             value = self.get_env(name)
@@ -332,7 +332,7 @@ class _ShellWord:
         if ch == ":":
             null_is_unset = True
             ch = self.next()
-            chs += ch
+            chs += ch or "\ufffd"
         if ch in ("+", "-", "?", "#", "%") and ch != _EOF:
             raw = ch in "#%"
             if null_is_unset and raw:
