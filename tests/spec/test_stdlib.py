@@ -315,6 +315,9 @@ def test_setproduct() -> None:
         ("log", [N(8), N(2)], "3"),
         ("log", [N(10), N(3)], "2.095903274289385"),
         ("log", [N(0), N(2)], "-Inf"),
+        ("pow", [N(0), N(-1)], "+Inf"),
+        ("pow", [N("0.1"), N(2)], "0.010000000000000002"),
+        ("ceil", [N("1e30")], "-9223372036854775808"),  # float64 -> int64 overflow, as on amd64
         ("max", [N(3), N(9), N(4)], "9"),
         ("min", [N(3), N(9), N(4)], "3"),
         ("signum", [N(-4)], "-1"),
@@ -585,6 +588,9 @@ def test_regex_errors() -> None:
     mixed = "invalid regexp pattern: cannot mix both named and unnamed capture groups"
     assert (err.message, err.arg) == (mixed, 0)
     assert fails("regex", "(abc", "x").message == "invalid regexp pattern: missing closing ) in (abc"
+    lookahead = "invalid regexp pattern: invalid or unsupported Perl syntax in (?="
+    assert fails("regex", "a(?=b)", "ab").message == lookahead
+    assert fails("regex_replace", "aa", "(a)\\1", "").message == "error parsing regexp: invalid escape sequence: `\\1`"
     unclosed = "error parsing regexp: missing closing ): `(abc`"
     assert fails("regex_replace", "x", "(abc", "").message == unclosed
 

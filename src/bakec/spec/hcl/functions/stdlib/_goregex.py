@@ -68,6 +68,8 @@ def _translate(pattern: str) -> str:
         ch = pattern[i]
         if ch == "\\" and i + 1 < n:
             nxt = pattern[i + 1]
+            if nxt.isdigit() and nxt != "0" and not in_class:
+                raise PatternError("invalid escape sequence", pattern[i : i + 2])
             if nxt == "Q":
                 end = pattern.find("\\E", i + 2)
                 literal = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
@@ -110,7 +112,10 @@ def _translate(pattern: str) -> str:
                 out.append("\\]")
                 i += 1
             continue
-        if pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+        for perl in ("(?=", "(?!", "(?<=", "(?<!", "(?>"):
+            if pattern.startswith(perl, i):
+                raise PatternError("invalid or unsupported Perl syntax", perl)
+        if pattern.startswith("(?<", i):
             out.append("(?P<")
             i += 3
             continue

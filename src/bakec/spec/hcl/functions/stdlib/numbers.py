@@ -166,11 +166,15 @@ def _go_div(a: float, b: float) -> float:
 @function("pow", Param("num", NUMBER), Param("power", NUMBER))
 def pow_(num: Decimal, power: Decimal) -> Decimal:
     """``num`` raised to ``power`` (float64 arithmetic)."""
+    base, exponent = float(num), float(power)
     try:
-        return _from_float(math.pow(float(num), float(power)))
+        return _from_float(math.pow(base, exponent))
     except OverflowError:
         return _INF
     except ValueError:
+        # Go's math.Pow(0, y<0) is +Inf where Python raises; other domain errors are NaN.
+        if base == 0 and exponent < 0:
+            return _INF
         raise FunctionError("the result is not a number (NaN)") from None
 
 
