@@ -12,7 +12,7 @@ Reports, with positions where the source has them:
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..errors import BakecError, Range
@@ -94,28 +94,9 @@ def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
     return found
 
 
-def referenced_names(node: object) -> set[str]:
+def referenced_names(node: ast.Node) -> set[str]:
     """Names of variables/functions an expression mentions (static walk of the AST)."""
-    names: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Variable):
-            names.add(item.name)
-        elif isinstance(item, ast.Call):
-            names.add(item.name + "()")
-        if isinstance(item, ast.Node):
-            for f in dc_fields(item):
-                value = getattr(item, f.name)
-                if isinstance(value, ast.Node):
-                    stack.append(value)
-                elif isinstance(value, tuple):
-                    for v in value:
-                        if isinstance(v, ast.Node):
-                            stack.append(v)
-                        elif isinstance(v, tuple):
-                            stack.extend(x for x in v if isinstance(x, ast.Node))
-    return names
+    return set(ast.names_in(node))
 
 
 def unused_variables(bodies: Sequence[ast.Body], selected: Iterable[str], parents: dict[str, list[str]]) -> list[Finding]:

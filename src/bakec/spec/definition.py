@@ -78,40 +78,50 @@ class Definition:
         if group is None:
             return [name], []
         visited[name] = ([], [])
-        targets: list[str] = []
-        groups = [name]
+        targets: dict[str, None] = {}  # ordered sets
+        groups: dict[str, None] = {name: None}
         for member in group.targets:
             ts, gs = self.resolve_group(member, visited)
-            for t in ts or [member]:
-                if t not in targets:
-                    targets.append(t)
-            for g in gs:
-                if g not in groups:
-                    groups.append(g)
-        visited[name] = (targets, groups)
-        return targets, groups
+            targets.update(dict.fromkeys(ts or [member]))
+            groups.update(dict.fromkeys(gs))
+        visited[name] = (list(targets), list(groups))
+        return visited[name]
 
     # -- targets ----------------------------------------------------------------------
-    def resolve_target(self, name: str, overrides: list, visited: dict[str, Target | None] | None = None) -> Target:
-        """Merge a target's parents and itself, then apply its overrides (buildx's Config.target)."""
+    def resolve_target(
+        self, name: str, overrides: list, visited: dict[str, Target | None] | None = None,
+        memo: dict[str, Target] | None = None,
+    ) -> Target:
+        """Merge a target's parents and itself, then apply its overrides (buildx's Config.target).
+
+        ``memo`` shares fully resolved targets between calls with the same overrides, so
+        a parent inherited by 4,000 matrix targets is resolved once (buildx does it each time).
+        """
         from . import merge, overrides as ovr
 
         visited = {} if visited is None else visited
         if name in visited:
             return visited[name]
+        if memo is not None and name in memo:
+            return memo[name]
         visited[name] = None
         raw = self.targets.get(name)
         if raw is None:
             raise SpecError(f"failed to find target {name}")
         result = Target(name=name)
+        cyclic = False
         for parent in raw.inherits or []:
-            resolved = self.resolve_target(parent, overrides, visited)
+            resolved = self.resolve_target(parent, overrides, visited, memo)
             if resolved is not None:
                 result = merge.merge(result, resolved)
+            else:
+                cyclic = True
         result = merge.merge(result, raw)
         result.inherits = None
         result = ovr.apply_overrides(result, overrides)
         visited[name] = result
+        if memo is not None and not cyclic:  # a cycle's partial result depends on where it was entered
+            memo[name] = result
         return result
 
     def resolve(self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()) -> Resolved:
@@ -123,12 +133,13 @@ class Definition:
         parsed = ovr.parse_overrides(specs, self.env, list(self.targets))
         targets: dict[str, Target] = {}
         groups: dict[str, Group] = {}
+        memo: dict[str, Target] = {}
         for name in requested:
             ts, gs = self.resolve_group(name)
             for tname in ts:
                 if tname in targets:
                     continue
-                target = self.resolve_target(tname, parsed)
+                target = self.resolve_target(tname, parsed, memo=memo)
                 targets[tname] = target
             for gname in gs:
                 groups[gname] = self.groups[gname]

@@ -132,6 +132,8 @@ class BakeEvaluation:
         self._attr_resolving: set[tuple[str, str, str]] = set()
         self.instances: list[BlockInstance] = []
         self.used: set[str] = set()
+        self._names: dict[int, frozenset[str]] = {}
+        self._attr_values: dict[tuple, Value] = {}
         self._collect()
 
     # -- collection ---------------------------------------------------------------
@@ -472,11 +474,36 @@ class BakeEvaluation:
             field_ = TARGET_FIELDS_BY_BAKE_NAME.get(attr_name)
             if field_ is None:
                 continue  # buildx silently ignores unknown attributes; `bakec check` warns
-            value = self.evaluator.eval(attr.expr, instance.local)
-            setattr(target, field_.name, self._field_value(field_.metadata["kind"], attr_name, value, attr.expr))
+            setattr(target, field_.name, self._attribute_value(attr, field_, instance.local))
         if self.relative_paths:
             _relative_to_file(target, instance.block.range.filename)
         return target
+
+    def _attribute_value(self, attr: ast.Attribute, field_, local: dict[str, Value]) -> Value:
+        """An attribute's converted value, memoised on the matrix values it mentions.
+
+        Matrix instances share most attributes (4,000 targets from one block often
+        have a handful of distinct ``cache-from`` values), and values are never
+        changed in place, so the result can be shared between instances.
+        """
+        key = None
+        if local:
+            names = self._names.get(id(attr.expr))
+            if names is None:
+                names = self._names[id(attr.expr)] = ast.names_in(attr.expr)
+            try:
+                key = (id(attr.expr), tuple((type(local[n]), local[n]) for n in sorted(names) if n in local))
+                hash(key)
+            except TypeError:  # a matrix value that is a list or object
+                key = None
+            else:
+                if key in self._attr_values:
+                    return self._attr_values[key]
+        value = self.evaluator.eval(attr.expr, local)
+        result = self._field_value(field_.metadata["kind"], attr.name, value, attr.expr)
+        if key is not None:
+            self._attr_values[key] = result
+        return result
 
     def _convert_attr(self, value: Value, t: Type, node: ast.Node) -> Value:
         try:

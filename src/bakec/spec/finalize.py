@@ -16,12 +16,11 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping
 
 from bakec.errors import SpecError
-from bakec.spec.model import Target
+from bakec.spec.model import Target, copy_target
 from bakec.spec.options import (
     check_secrets,
     check_ssh,
@@ -40,8 +39,8 @@ SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 
 
 def normalize(target: Target) -> Target:
-    """De-duplicate and default a resolved target (a copy)."""
-    t = copy.deepcopy(target)
+    """De-duplicate and default a resolved target (a copy; the input is not changed)."""
+    t = copy_target(target)  # shallow: every container below is rebuilt, never changed in place
     t.annotations = _dedupe_strings(t.annotations)
     t.attest = _keyed(t.attest, "type")
     t.tags = _dedupe_strings(t.tags)

@@ -9,7 +9,6 @@ every parent named by any block of a merged target.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import attrs
@@ -22,13 +21,22 @@ _IDENTITY_KEY = {"attest": "type", "secret": "id", "ssh": "id"}
 
 
 def merge(base: Target, over: Target) -> Target:
-    """A new Target: ``base`` with ``over`` merged on top (neither is changed)."""
-    values: dict[str, Any] = {}
-    for field in target_fields():
-        ours = getattr(base, field.name)
-        theirs = getattr(over, field.name)
-        values[field.name] = _merge_field(field, ours, theirs)
-    return Target(name=over.name or base.name, **values)
+    """A new Target: ``base`` with ``over`` merged on top (neither is changed).
+
+    Targets are treated as immutable values: containers are never changed in
+    place, so the result may share unchanged lists and dicts with its inputs.
+    """
+    result = object.__new__(Target)
+    result.name = over.name or base.name
+    for field in _FIELDS:
+        name = field.name
+        ours = getattr(base, name)
+        theirs = getattr(over, name)
+        setattr(result, name, ours if theirs is None else _merge_field(field, ours, theirs))
+    return result
+
+
+_FIELDS = target_fields()
 
 
 def merge_all(name: str, targets: list[Target]) -> Target:
@@ -42,8 +50,6 @@ def merge_all(name: str, targets: list[Target]) -> Target:
 def _merge_field(field: attrs.Attribute, ours: Any, theirs: Any) -> Any:
     rule: Merge = field.metadata["merge"]
     bake: str = field.metadata["bake"]
-    ours = copy.deepcopy(ours)
-    theirs = copy.deepcopy(theirs)
     if rule is Merge.REPLACE:
         return ours if theirs is None else theirs
     if rule is Merge.REPLACE_NONEMPTY:
@@ -51,13 +57,14 @@ def _merge_field(field: attrs.Attribute, ours: Any, theirs: Any) -> Any:
     if rule is Merge.MAP:
         if not theirs:
             return ours
+        merged = dict(ours) if ours is not None else None
         for key, value in theirs.items():
             if value is None:
                 continue
-            if ours is None:
-                ours = {}
-            ours[key] = value
-        return ours
+            if merged is None:
+                merged = {}
+            merged[key] = value
+        return merged
     if rule is Merge.MAP_EMPTY_DELETES:
         if not theirs:
             return ours

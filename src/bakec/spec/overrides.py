@@ -20,7 +20,6 @@ gathered as a list but applied as a scalar (so it becomes ``""``), and
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import attrs
 
 from bakec.errors import SpecError
-from bakec.spec.model import Target
+from bakec.spec.model import Target, copy_target, target_fields
 from bakec.spec.options import (
     dedupe_equal,
     dedupe_keyed,
@@ -131,10 +130,24 @@ def apply_overrides(target: Target, overrides: Iterable[Override]) -> Target:
             slot["append"] = o.append
         else:
             slot["value"] = o.value
-    result = copy.deepcopy(target)
+    if not gathered:
+        return target
+    result = _copy_containers(target)
     for key, slot in gathered.items():
         _apply_one(result, key, slot["value"], slot["values"], slot["append"])
     return result
+
+
+def _copy_containers(target: Target) -> Target:
+    """A copy whose lists, dicts and list entries may be changed in place (cheaper than deepcopy)."""
+    changes: dict[str, Any] = {}
+    for field in target_fields():
+        value = getattr(target, field.name)
+        if isinstance(value, dict):
+            changes[field.name] = dict(value)
+        elif isinstance(value, list):
+            changes[field.name] = [dict(v) if isinstance(v, dict) else v for v in value]
+    return copy_target(target, **changes)
 
 
 def _apply_one(t: Target, key: str, value: str, values: list[str], append: bool) -> None:

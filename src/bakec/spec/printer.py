@@ -14,6 +14,8 @@ annotations, extra-hosts, dockerfile-inline) re-escape ``${``/``%{``.
 from __future__ import annotations
 
 import json
+import re
+from json.encoder import encode_basestring as _encode_str  # C-accelerated, keeps non-ASCII
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -54,14 +56,14 @@ def group_dict(group: Group) -> dict[str, Any]:
     return out
 
 
+_PRINTED_FIELDS = tuple((f.name, f.metadata["bake"]) for f in target_fields() if f.metadata.get("printed", True))
+
+
 def target_dict(target: Target) -> dict[str, Any]:
     """A target as an ordered dict of its printed fields."""
     out: dict[str, Any] = {}
-    for field in target_fields():
-        if not field.metadata.get("printed", True):
-            continue
-        bake = field.metadata["bake"]
-        value = getattr(target, field.name)
+    for name, bake in _PRINTED_FIELDS:
+        value = getattr(target, name)
         if value is None:
             continue
         if bake not in _POINTER_FIELDS and not value and value is not False:
@@ -116,7 +118,79 @@ def _escape_templates(value: Any) -> Any:
 
 def encode(value: Any, indent: str = "  ", prefix: str = "") -> str:
     """Go ``json.MarshalIndent`` of plain Python data (dict order is kept)."""
+    if indent == "  " and not prefix:
+        fast = _encode_with_c_json(value)
+        if fast is not None:
+            return fast
     return _encode(value, indent, prefix)
+
+
+class _NeedsGoEncoder(Exception):
+    pass
+
+
+_HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encode_with_c_json(value: Any) -> str | None:
+    """The same text built around CPython's C string encoder, when the data allows it.
+
+    Python's and Go's string escapes agree except for HTML-safe escaping, which is
+    applied to the whole text afterwards: ``<``, ``>``, ``&``, U+2028 and U+2029
+    can only occur inside strings there. Exact numbers (Decimal), raw values and
+    undecodable bytes fall back to the Go-faithful encoder.
+    """
+    try:
+        parts: list[str] = []
+        _fast_encode(value, "\n", parts)
+    except _NeedsGoEncoder:
+        return None
+    text = "".join(parts)
+    if _SURROGATE.search(text):
+        return None
+    return text.translate(_HTML_ESCAPES)
+
+
+def _fast_encode(value: Any, newline: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_str(value))
+    elif kind is dict or kind is list:
+        if not value:
+            out.append("{}" if kind is dict else "[]")
+            return
+        inner = newline + "  "
+        out.append("{" if kind is dict else "[")
+        first = True
+        if kind is dict:
+            for key, item in value.items():
+                out.append(inner if first else "," + inner)
+                first = False
+                out.append(_encode_str(key))
+                out.append(": ")
+                if type(item) is str:
+                    out.append(_encode_str(item))
+                else:
+                    _fast_encode(item, inner, out)
+        else:
+            for item in value:
+                out.append(inner if first else "," + inner)
+                first = False
+                if type(item) is str:
+                    out.append(_encode_str(item))
+                else:
+                    _fast_encode(item, inner, out)
+        out.append(newline + ("}" if kind is dict else "]"))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    else:
+        raise _NeedsGoEncoder
 
 
 def _encode(value: Any, indent: str, current: str) -> str:

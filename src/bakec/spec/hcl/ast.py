@@ -6,7 +6,7 @@ can point at the exact expression, as HCL's diagnostics do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ...errors import Range
 
@@ -157,3 +157,30 @@ class Body:
     attributes: dict[str, Attribute]
     blocks: list[Block]
     range: Range
+
+
+def names_in(node: Node) -> frozenset[str]:
+    """Every bare name an expression mentions (variables, and function names suffixed ``()``).
+
+    A static over-approximation: names bound by ``for`` expressions are included too.
+    """
+    found: set[str] = set()
+    stack: list[object] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Variable):
+            found.add(item.name)
+        elif isinstance(item, Call):
+            found.add(item.name + "()")
+        if isinstance(item, Node):
+            for f in fields(item):
+                value = getattr(item, f.name)
+                if isinstance(value, Node):
+                    stack.append(value)
+                elif isinstance(value, tuple):
+                    for element in value:
+                        if isinstance(element, Node):
+                            stack.append(element)
+                        elif isinstance(element, tuple):
+                            stack.extend(x for x in element if isinstance(x, Node))
+    return frozenset(found)
