@@ -21,3 +21,15 @@ def busybox_images() -> dict[str, ResolvedImage]:
     """The corpus README's base image: one layer, Env PATH=/bin, Cmd /bin/sh, no history."""
     return {BUSYBOX: ResolvedImage.from_config(BUSYBOX, BASE_DIGEST, BUSYBOX_CONFIG)}
 
+
+
+def plan(text: str, **kwargs):
+    """Compile ``text`` with the busybox base available."""
+    from bakec.dockerfile import compile
+
+    kwargs.setdefault("base_image_configs", busybox_images())
+    return compile(text, **kwargs)
+
+
+def history(p) -> list[str]:
+    return [h.created_by for h in p.image.history]

@@ -1062,6 +1062,7 @@ class _Converter:
         if chmod:
             _validate_chmod(chmod, self, line)
         if checksum:
+            _validate_digest(checksum, self, line)
             if len(sources) != 1:
                 raise self.error("checksum can't be specified for multiple sources", line)
             if not _is_http(sources[0]) and not _is_git(sources[0]):
@@ -1404,6 +1405,22 @@ def _validate_chmod(chmod: str, conv: _Converter, line: int) -> None:
         raise conv.error(non_octal, line)
     if not _CHMOD_SYMBOLIC.match(chmod):
         raise conv.error(f'invalid chmod parameter: "{chmod}"', line)
+
+
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def _validate_digest(value: str, conv: _Converter, line: int) -> None:
+    """``digest.Parse`` with go-digest's error wording."""
+    algorithm, sep, encoded = value.partition(":")
+    if not sep or not algorithm or not encoded:
+        raise conv.error("invalid checksum digest format", line)
+    if algorithm not in _DIGEST_LENGTHS:
+        raise conv.error("unsupported digest algorithm", line)
+    if len(encoded) != _DIGEST_LENGTHS[algorithm]:
+        raise conv.error("invalid checksum digest length", line)
+    if not re.fullmatch(r"[a-f0-9]+", encoded):
+        raise conv.error("invalid checksum digest format", line)
 
 
 def _mount_fields(raw: str) -> list[tuple[str, str | None]]:
