@@ -21,6 +21,7 @@ WHOLE = "value must be a whole number, between -9223372036854775808 and 92233720
 RFC = "not a valid RFC3339 timestamp: "
 T = "2024-02-29T13:45:10Z"  # case 119's variable
 THIRD = "0." + "3" * 154 + "5"  # case 158: 1/3 at 512 bits
+ACUTE3 = "e\u0301\u0301\u0301"  # one character: e with three combining accents
 
 
 def N(text: str | int) -> Decimal:
@@ -83,6 +84,15 @@ def test_registry_has_the_106_bake_names() -> None:
         ("substr", ["abcdef", N(-3), N(0)], "def"),
         ("strlen", ["héllo"], N(5)),
         ("strlen", ["e\u0301\U0001F1EB\U0001F1F7"], N(2)),
+        # go-cty's own string tests: grapheme clusters, Go's simple case mapping
+        ("strlen", ["w" + ACUTE3 * 3 + "!"], N(5)),
+        ("reverse", ["w" + ACUTE3 * 2 + "!"], "!" + ACUTE3 * 2 + "w"),
+        ("reverse", ["😸😾"], "😾😸"),
+        ("substr", ["w" + ACUTE3 * 3 + "!", N(3), N(2)], ACUTE3 + "!"),
+        ("substr", ["hello", N(1), N(-10)], "ello"),
+        ("substr", ["hello", N(-3), N(2)], "ll"),
+        ("upper", ["baﬄe"], "BAﬄE"),
+        ("upper", ["noël жж"], "NOËL ЖЖ"),
         ("format", ["%s-%03d-%.2f-%t", "x", N(7), N("3.14159"), True], "x-007-3.14-true"),
         ("indent", [N(2), "a\nb"], "a\n  b"),
         ("reverse", ["abc"], "cba"),
@@ -454,9 +464,15 @@ def test_uuids() -> None:
 
 
 def test_bcrypt_shape() -> None:
+    from bakec.spec.hcl.functions.stdlib.crypto import _libcrypt
+
+    lib = _libcrypt()
+    if lib is None:
+        pytest.skip("no libcrypt on this machine")
     # case 118: only the prefix is deterministic
     hashed = call("bcrypt", "pw", N(6))
     assert hashed[:7] == "$2a$06$" and len(hashed) == 60
+    assert lib.crypt(b"pw", hashed.encode()).decode() == hashed  # verifies as a real bcrypt hash
     assert call("bcrypt", "pw")[:7] == "$2a$10$"
     assert fails("bcrypt", "pw", N(4), N(5)).message == "bcrypt() takes no more than two arguments"
 
