@@ -1,5 +1,5 @@
 """Number functions with cty semantics: exact decimal arithmetic at cty precision,
-float64 where go-cty goes through float64 (ceil, floor, log, pow)."""
+float64 where go-cty goes through float64 (log, pow)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 from ...types import ANY, NUMBER
 from ...values import NUMBER_CONTEXT, Value, number
 from .. import FunctionError, Param, function
-from ._common import INT64_MIN, friendly, go_quote, int_arg, to_int
+from ._common import friendly, go_quote, int_arg, to_int
 
 _INF = Decimal("Infinity")
 
@@ -17,17 +17,10 @@ _INF = Decimal("Infinity")
 def _from_float(value: float) -> Decimal:
     """A float64 result as a cty number; repr is Go's shortest round-trip form too."""
     if math.isnan(value):
-        raise FunctionError("the result is not a number (NaN)")
+        raise FunctionError("result is not a number")
     if math.isinf(value):
         return _INF if value > 0 else -_INF
     return NUMBER_CONTEXT.create_decimal(repr(value))
-
-
-def _go_int64(value: float) -> int:
-    """Go's float64 -> int64 conversion on amd64 (out of range gives MinInt64)."""
-    if math.isnan(value) or math.isinf(value) or not INT64_MIN <= value < 2**63:
-        return INT64_MIN
-    return int(value)
 
 
 @function("absolute", Param("num", NUMBER))
@@ -130,14 +123,14 @@ def int_(num: Decimal) -> Decimal:
 
 @function("ceil", Param("num", NUMBER))
 def ceil(num: Decimal) -> Decimal:
-    """Smallest whole number >= num, computed through float64 as go-cty does."""
-    return number(_go_int64(math.ceil(float(num)) if num.is_finite() else float(num)))
+    """Smallest whole number >= num (infinities pass through)."""
+    return num if num.is_infinite() else num.to_integral_value(rounding="ROUND_CEILING")
 
 
 @function("floor", Param("num", NUMBER))
 def floor(num: Decimal) -> Decimal:
-    """Largest whole number <= num, computed through float64 as go-cty does."""
-    return number(_go_int64(math.floor(float(num)) if num.is_finite() else float(num)))
+    """Largest whole number <= num (infinities pass through)."""
+    return num if num.is_infinite() else num.to_integral_value(rounding="ROUND_FLOOR")
 
 
 @function("log", Param("num", NUMBER), Param("base", NUMBER))
@@ -175,7 +168,7 @@ def pow_(num: Decimal, power: Decimal) -> Decimal:
         # Go's math.Pow(0, y<0) is +Inf where Python raises; other domain errors are NaN.
         if base == 0 and exponent < 0:
             return _INF
-        raise FunctionError("the result is not a number (NaN)") from None
+        raise FunctionError("result is not a number") from None
 
 
 @function("signum", Param("num", NUMBER))
