@@ -22,10 +22,8 @@ def unify_values(values: list[Value]) -> list[Value] | None:
             return unify(list(values))
         except ConversionError:
             return None
-    kinds = {_kind(v) for v in present}
-    if len(kinds) <= 1 or kinds <= {"sequence"} or kinds <= {"mapping"}:
-        return list(values)
-    return None
+    # Structural values are left as they are when they are all of one kind.
+    return list(values) if len({_kind(v) for v in present}) <= 1 else None
 
 
 def _kind(value: Value) -> str:
@@ -41,7 +39,7 @@ def _kind(value: Value) -> str:
 @function("length", Param("collection", ANY))
 def length(collection: Value) -> Decimal:
     """Number of elements of a list, tuple, set or map (not strings, not objects)."""
-    if isinstance(collection, list) or isinstance(collection, HMap):
+    if isinstance(collection, (list, HMap)):
         return number(len(collection))
     raise FunctionError(_NOT_COLLECTION)
 
