@@ -249,7 +249,6 @@ def load(
     vars: Mapping[str, str] | None = None,
 ) -> Definition:
     """Read and evaluate bake files into a :class:`Definition` (buildx's file rules)."""
-    from .compose import load_compose
     from .hcl.jsonsyntax import body_from_data, parse_json
     from .hcl.parse import parse_hcl
 
@@ -284,6 +283,8 @@ def load(
     targets: dict[str, Target] = {}
     groups: dict[str, Group] = {}
     if compose_files:
+        from .compose import load_compose  # only when there are compose files: it is costly to import
+
         composed = load_compose(compose_files, {**env, **cli_vars}, cwd)
         targets.update(composed.targets)
         groups.update(composed.groups)

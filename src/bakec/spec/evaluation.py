@@ -430,12 +430,15 @@ class BakeEvaluation:
                 targets[instance.name] = target
                 order.append(instance.name)
         # a matrix label becomes a group of its generated targets
+        members: dict[str, dict[str, None]] = {}  # ordered sets
         for instance in self.instances:
             if instance.kind == "target" and "matrix" in instance.block.body.attributes:
                 label = instance.block.labels[0]
-                group = groups.setdefault(label, Group(label, []))
-                if instance.name not in group.targets:
-                    group.targets.append(instance.name)
+                if label not in members:
+                    members[label] = dict.fromkeys(groups[label].targets) if label in groups else {}
+                members[label][instance.name] = None
+        for label, names in members.items():
+            groups[label] = Group(label, list(names), groups[label].description if label in groups else None)
         variables = self._variable_models()
         labels = {i.name: i.block.labels[0] for i in self.instances if i.kind == "target"}
         return EvaluatedConfig(targets, groups, variables, order, set(self.used), labels)

@@ -28,15 +28,18 @@ def merge(base: Target, over: Target) -> Target:
     """
     result = object.__new__(Target)
     result.name = over.name or base.name
-    for field in _FIELDS:
-        name = field.name
-        ours = getattr(base, name)
+    for name, field, replace in _PLAN:
         theirs = getattr(over, name)
-        setattr(result, name, ours if theirs is None else _merge_field(field, ours, theirs))
+        if theirs is None:
+            setattr(result, name, getattr(base, name))
+        elif replace:
+            setattr(result, name, theirs)
+        else:
+            setattr(result, name, _merge_field(field, getattr(base, name), theirs))
     return result
 
 
-_FIELDS = target_fields()
+_PLAN = tuple((f.name, f, f.metadata["merge"] is Merge.REPLACE) for f in target_fields())
 
 
 def merge_all(name: str, targets: list[Target]) -> Target:

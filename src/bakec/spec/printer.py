@@ -165,6 +165,11 @@ def _fast_encode(value: Any, newline: str, out: list[str]) -> None:
         out.append("{" if kind is dict else "[")
         first = True
         if kind is dict:
+            if all(type(item) is str for item in value.values()):  # args, labels: one join
+                sep = "," + inner
+                out.append(inner + sep.join(_encode_str(k) + ": " + _encode_str(v) for k, v in value.items()))
+                out.append(newline + "}")
+                return
             for key, item in value.items():
                 out.append(inner if first else "," + inner)
                 first = False
@@ -175,6 +180,10 @@ def _fast_encode(value: Any, newline: str, out: list[str]) -> None:
                 else:
                     _fast_encode(item, inner, out)
         else:
+            if all(type(item) is str for item in value):  # tags, platforms: one join
+                out.append(inner + ("," + inner).join(map(_encode_str, value)))
+                out.append(newline + "]")
+                return
             for item in value:
                 out.append(inner if first else "," + inner)
                 first = False

@@ -11,31 +11,31 @@ from dataclasses import dataclass, field, fields
 from ...errors import Range
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Node:
     range: Range = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Literal(Node):
     value: object
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Template(Node):
     """A string template: literal strings and expressions, concatenated."""
 
     parts: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class TemplateIf(Node):
     condition: Node
     then: Template
     otherwise: Template | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class TemplateFor(Node):
     key: str | None
     value: str
@@ -43,30 +43,30 @@ class TemplateFor(Node):
     body: Template
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Variable(Node):
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class GetAttr(Node):
     target: Node
     name: str
     name_range: Range = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Index(Node):
     target: Node
     key: Node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class SplatAnchor(Node):
     """The element being visited inside a splat's traversal."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Splat(Node):
     """``source.*.attr`` or ``source[*].attr``: ``each`` is evaluated per element."""
 
@@ -75,7 +75,7 @@ class Splat(Node):
     full: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Call(Node):
     name: str
     args: tuple[Node, ...]
@@ -84,37 +84,37 @@ class Call(Node):
     close_range: Range = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Conditional(Node):
     condition: Node
     then: Node
     otherwise: Node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Binary(Node):
     op: str
     left: Node
     right: Node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Unary(Node):
     op: str
     operand: Node
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class TupleExpr(Node):
     items: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class ObjectExpr(Node):
     items: tuple[tuple[Node, Node], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class ForExpr(Node):
     """``[for k, v in coll : value if cond]`` or ``{for k, v in coll : key => value... if cond}``."""
 
@@ -127,7 +127,7 @@ class ForExpr(Node):
     group: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class Paren(Node):
     """A parenthesised expression (matters for object keys)."""
 
