@@ -70,16 +70,26 @@ def _levenshtein(a: str, b: str) -> int:
 
 
 def suggest(value: str, options: list[str], case_sensitive: bool = True) -> str | None:
-    """BuildKit's ``suggest.Search``: the closest option within a small distance."""
-    best, best_dist = None, None
+    """BuildKit's ``suggest.WrapErrorMaybe``: the first option closer than 3 edits.
+
+    An exact match means the error is unrelated to the value: no suggestion.
+    """
     needle = value if case_sensitive else value.lower()
+    match, best = None, 3
     for option in options:
         cand = option if case_sensitive else option.lower()
+        if cand == needle:
+            return None
         dist = _levenshtein(needle, cand)
-        limit = max(1, len(needle) // 3) if len(needle) > 3 else 1
-        if dist <= limit and dist > 0 and (best_dist is None or dist < best_dist):
-            best, best_dist = option, dist
-    return best
+        if dist < best:
+            best = dist
+            if case_sensitive or value == value.lower():
+                match = cand
+            elif value == value.upper():
+                match = cand.upper()
+            else:
+                match = cand
+    return match
 
 
 def _error(node: Node, message: str, filename: str) -> DockerfileError:
@@ -105,7 +115,7 @@ def parse_instruction(node: Node, lint: Linter | None, filename: str = "Dockerfi
             return _parse_from(node, args, flags, lint)
         if name not in INSTRUCTIONS:
             message = f"unknown instruction: {node.cmd.upper()}"
-            hint = suggest(node.cmd.lower(), list(INSTRUCTIONS))
+            hint = suggest(node.cmd, list(INSTRUCTIONS), case_sensitive=False)
             if hint:
                 message += f" (did you mean {hint}?)"
             raise ValueError(message)
