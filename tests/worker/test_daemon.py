@@ -191,3 +191,26 @@ def test_sweep_kills_direct_runc_containers_of_dead_owners(daemon: Daemon, base_
         assert not bundle.exists()
         assert str(bundle) not in Path("/proc/self/mountinfo").read_text()
         lc.remove_snapshot(key)
+
+
+@requires_containerd
+def test_restart_after_kill_9() -> None:
+    import signal
+
+    state = short_state_dir()
+    d = Daemon(state)
+    try:
+        d.ensure().close()
+        pid = d.status().pid
+        assert pid
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while d.status().running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The stale socket is replaced and the same root is reused.
+        d.ensure().close()
+        status = d.status()
+        assert status.running and status.pid != pid
+    finally:
+        d.stop()
+        shutil.rmtree(state, ignore_errors=True)

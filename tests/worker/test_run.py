@@ -120,3 +120,26 @@ def test_no_containers_or_tasks_left(client: Client, run) -> None:  # type: igno
     run(RunRequest(["true"]))
     assert not [t for t in client.list_tasks()]
     assert not [c for c in client.list_containers()]
+
+
+def test_failure_while_running_kills_and_cleans_up(run, client: Client, daemon: Daemon) -> None:  # type: ignore[no-untyped-def]
+    def explode(stream: int, data: bytes) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(RunRequest(["sh", "-c", "echo started; sleep 60"]), on_output=explode)
+    assert not client.list_tasks() and not client.list_containers()
+    assert not list(daemon.paths.runs_dir.iterdir())
+    direct = daemon.paths.direct_runc_root
+    assert not direct.exists() or not list(direct.iterdir())
+
+
+def test_parallel_runs(run) -> None:  # type: ignore[no-untyped-def]
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: run(RunRequest(["sh", "-c", f"sleep 1; echo {i}"]))[0], range(4)))
+    assert [r.stdout for r in results] == [b"0\n", b"1\n", b"2\n", b"3\n"]
+    assert time.monotonic() - started < 3.5  # not 4 x 1 s one after another
