@@ -276,3 +276,14 @@ def test_empty_json_lists_are_go_nil_slices():
     assert list_targets({}, {"_hidden": Target(name="_hidden")}, "json") == "null\n"
     assert list_variables([], "json") == "null\n"
     assert list_targets({}, {}) == "TARGET\tDESCRIPTION\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", 'q"uote\\slash', "<&>", "\x00\x07\b\f\n\r\t\x1f\x7f", "\u2028\u2029", "é ✓ 𝄞", "$${x} %%{y}"],
+)
+def test_fast_and_go_encoders_agree(text):
+    from bakec.spec import printer
+
+    doc = {"k" + text: [text, {"x": text}], "n": None, "b": [True, False]}
+    assert printer.encode(doc) == printer._encode(doc, "  ", "")
