@@ -22,7 +22,6 @@ def busybox_images() -> dict[str, ResolvedImage]:
     return {BUSYBOX: ResolvedImage.from_config(BUSYBOX, BASE_DIGEST, BUSYBOX_CONFIG)}
 
 
-
 def plan(text: str, **kwargs):
     """Compile ``text`` with the busybox base available."""
     from bakec.dockerfile import compile

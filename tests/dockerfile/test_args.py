@@ -22,7 +22,10 @@ def test_global_arg_is_visible_in_from_but_not_in_the_stage_until_redeclared() -
 
 
 def test_build_arg_overrides_defaults_and_global_values() -> None:
-    p = plan("ARG G=g1\n" + BASE + "ARG G\nARG L=l1\nARG N\nRUN x\n", build_args={"G": "cli", "L": "cli-l", "N": "set"})
+    p = plan(
+        "ARG G=g1\n" + BASE + "ARG G\nARG L=l1\nARG N\nRUN x\n",
+        build_args={"G": "cli", "L": "cli-l", "N": "set"},
+    )
     assert run_history(p) == ["RUN |3 G=cli L=cli-l N=set /bin/sh -c x # buildkit"]
     assert history(p)[:3] == ["ARG G=cli", "ARG L=cli-l", "ARG N=set"]
 
@@ -55,7 +58,10 @@ def test_arg_values_expand_earlier_args_and_env() -> None:
 
 
 def test_predefined_platform_args_need_declaration_in_stage() -> None:
-    p = plan(BASE + "RUN echo $TARGETARCH\nARG TARGETARCH TARGETVARIANT BUILDPLATFORM\nRUN y\n", platform="linux/arm/v7")
+    p = plan(
+        BASE + "RUN echo $TARGETARCH\nARG TARGETARCH TARGETVARIANT BUILDPLATFORM\nRUN y\n",
+        platform="linux/arm/v7",
+    )
     assert run_history(p) == [
         "RUN /bin/sh -c echo $TARGETARCH # buildkit",
         "RUN |3 TARGETARCH=arm TARGETVARIANT=v7 BUILDPLATFORM=linux/amd64 /bin/sh -c y # buildkit",
@@ -63,7 +69,10 @@ def test_predefined_platform_args_need_declaration_in_stage() -> None:
 
 
 def test_predefined_args_are_global_in_from_lines() -> None:
-    p = plan(f"FROM --platform=$BUILDPLATFORM {BUSYBOX} AS b\nFROM scratch\nCOPY --from=b / /\n", platform="linux/arm64")
+    p = plan(
+        f"FROM --platform=$BUILDPLATFORM {BUSYBOX} AS b\nFROM scratch\nCOPY --from=b / /\n",
+        platform="linux/arm64",
+    )
     assert p.stages[0].platform == "linux/amd64"
     assert p.image.platform == "linux/arm64"
 

@@ -16,13 +16,21 @@ def config(p) -> dict:
 
 def test_scratch_gets_default_path_and_workdir() -> None:
     p = plan("FROM scratch\n")
-    assert config(p) == {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": "/"}
+    assert config(p) == {
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "WorkingDir": "/",
+    }
     assert p.layer_count == 0 and p.exported_history() == []
 
 
 def test_path_is_added_when_the_base_has_none() -> None:
-    images = {"img:1": ResolvedImage.from_config("docker.io/library/img:1", "sha256:" + "1" * 64,
-                                                 {"os": "linux", "architecture": "amd64", "config": {}})}
+    images = {
+        "img:1": ResolvedImage.from_config(
+            "docker.io/library/img:1",
+            "sha256:" + "1" * 64,
+            {"os": "linux", "architecture": "amd64", "config": {}},
+        )
+    }
     p = plan("FROM img:1\n", base_image_configs=images)
     assert config(p)["Env"][0].startswith("PATH=/usr/local/sbin")
 
@@ -64,9 +72,15 @@ def test_go_quoting_in_cmd_history() -> None:
 
 def test_healthcheck_durations_and_history() -> None:
     p = plan(BASE + "HEALTHCHECK --interval=1m30s --timeout=500ms --retries=3 CMD curl -f x\n")
-    assert config(p)["Healthcheck"] == {"Test": ["CMD-SHELL", "curl -f x"], "Interval": 90_000_000_000,
-                                        "Timeout": 500_000_000, "Retries": 3}
-    assert history(p) == ["HEALTHCHECK {Test:[CMD-SHELL curl -f x] Interval:1m30s Timeout:500ms StartPeriod:0s StartInterval:0s Retries:3}"]
+    assert config(p)["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "curl -f x"],
+        "Interval": 90_000_000_000,
+        "Timeout": 500_000_000,
+        "Retries": 3,
+    }
+    assert history(p) == [
+        "HEALTHCHECK {Test:[CMD-SHELL curl -f x] Interval:1m30s Timeout:500ms StartPeriod:0s StartInterval:0s Retries:3}"
+    ]
 
 
 def test_healthcheck_none_and_errors() -> None:
@@ -79,21 +93,37 @@ def test_healthcheck_none_and_errors() -> None:
 
 def test_expose_ranges_protocols_and_sorted_history() -> None:
     p = plan(BASE + "ARG P=9000\nEXPOSE 80 443/tcp 53/udp 8000-8002 $P\n")
-    assert sorted(config(p)["ExposedPorts"]) == ["443/tcp", "53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp", "9000/tcp"]
+    assert sorted(config(p)["ExposedPorts"]) == [
+        "443/tcp",
+        "53/udp",
+        "80/tcp",
+        "8000/tcp",
+        "8001/tcp",
+        "8002/tcp",
+        "9000/tcp",
+    ]
     assert history(p)[-1] == "EXPOSE [443/tcp 53/udp 80/tcp 8000/tcp 8001/tcp 8002/tcp 9000/tcp]"
 
 
 def test_volume_label_user_stopsignal_maintainer() -> None:
-    p = plan(BASE + 'ARG V=1\nVOLUME /a $V\nVOLUME ["/b"]\nLABEL "x y"="z" v=$V s=\'$V\'\nUSER app:$V\n'
-             "STOPSIGNAL SIGUSR1\nMAINTAINER Jane <j@x>\n")
+    p = plan(
+        BASE + 'ARG V=1\nVOLUME /a $V\nVOLUME ["/b"]\nLABEL "x y"="z" v=$V s=\'$V\'\nUSER app:$V\n'
+        "STOPSIGNAL SIGUSR1\nMAINTAINER Jane <j@x>\n"
+    )
     cfg = config(p)
     assert cfg["Volumes"] == {"/a": {}, "1": {}, "/b": {}}
     assert cfg["Labels"] == {"x y": "z", "v": "1", "s": "$V"}
     assert cfg["User"] == "app:1"
     assert cfg["StopSignal"] == "SIGUSR1"
     assert p.image.author == "Jane <j@x>"
-    assert history(p)[1:] == ["VOLUME [/a 1]", "VOLUME [/b]", "LABEL x y=z v=1 s=$V", "USER app:1",
-                              "STOPSIGNAL SIGUSR1", "MAINTAINER Jane <j@x>"]
+    assert history(p)[1:] == [
+        "VOLUME [/a 1]",
+        "VOLUME [/b]",
+        "LABEL x y=z v=1 s=$V",
+        "USER app:1",
+        "STOPSIGNAL SIGUSR1",
+        "MAINTAINER Jane <j@x>",
+    ]
 
 
 def test_invalid_stopsignal() -> None:
@@ -110,7 +140,10 @@ def test_workdir_chains_and_root_workdir_has_no_layer() -> None:
     p = plan(BASE + "WORKDIR /a\nWORKDIR b\nWORKDIR /\n")
     assert config(p)["WorkingDir"] == "/"
     assert [(h.created_by, h.empty_layer) for h in p.image.history] == [
-        ("WORKDIR /a", False), ("WORKDIR /a/b", False), ("WORKDIR /", True)]
+        ("WORKDIR /a", False),
+        ("WORKDIR /a/b", False),
+        ("WORKDIR /", True),
+    ]
     assert p.layer_count == 3
 
 
@@ -121,11 +154,19 @@ def test_onbuild_is_recorded_without_history_and_cleared_for_children() -> None:
 
 
 def test_onbuild_triggers_of_a_base_image_run_after_from() -> None:
-    images = {"parent:1": ResolvedImage.from_config("docker.io/library/parent:1", "sha256:" + "2" * 64, {
-        "os": "linux", "architecture": "amd64", "config": {"Env": ["PATH=/bin"], "OnBuild": ["ENV FROM_TRIGGER=1"]},
-        "rootfs": {"diff_ids": ["sha256:" + "3" * 64]},
-        "history": [{"created_by": "base layer"}],
-    })}
+    images = {
+        "parent:1": ResolvedImage.from_config(
+            "docker.io/library/parent:1",
+            "sha256:" + "2" * 64,
+            {
+                "os": "linux",
+                "architecture": "amd64",
+                "config": {"Env": ["PATH=/bin"], "OnBuild": ["ENV FROM_TRIGGER=1"]},
+                "rootfs": {"diff_ids": ["sha256:" + "3" * 64]},
+                "history": [{"created_by": "base layer"}],
+            },
+        )
+    }
     p = plan("FROM parent:1\nENV MINE=2\n", base_image_configs=images)
     assert config(p)["Env"] == ["PATH=/bin", "FROM_TRIGGER=1", "MINE=2"]
     assert "OnBuild" not in config(p)

@@ -47,9 +47,15 @@ def test_json_form_with_spaces_and_variables() -> None:
 
 
 def test_heredocs_expand_unless_quoted_and_strip_tabs() -> None:
-    p = plan("FROM scratch\nARG N=world\nCOPY <<EOF <<'RAW' <<-TAB /d/\nhi $N \\$x\nEOF\nhi $N\nRAW\n\t\tx\n\tTAB\n")
+    p = plan(
+        "FROM scratch\nARG N=world\nCOPY <<EOF <<'RAW' <<-TAB /d/\nhi $N \\$x\nEOF\nhi $N\nRAW\n\t\tx\n\tTAB\n"
+    )
     step = p.target_stage.steps[-1]
-    assert step.contents == (InlineFile("EOF", "hi world $x\n"), InlineFile("RAW", "hi $N\n"), InlineFile("TAB", "x\n"))
+    assert step.contents == (
+        InlineFile("EOF", "hi world $x\n"),
+        InlineFile("RAW", "hi $N\n"),
+        InlineFile("TAB", "x\n"),
+    )
     assert step.history == "COPY <<EOF <<RAW <<TAB /d/ # buildkit"
 
 
@@ -75,7 +81,10 @@ def test_add_url_checksum_unpack_and_keep_git_dir() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("COPY --chmod=999 a /", "invalid chmod parameter: '999'. it should be octal string and between 0 and 07777"),
+        (
+            "COPY --chmod=999 a /",
+            "invalid chmod parameter: '999'. it should be octal string and between 0 and 07777",
+        ),
         ("COPY --chmod=17777 a /", "invalid chmod parameter"),
         ("COPY --chmod=u+q a /", "invalid chmod parameter"),
         ("COPY --checksum=sha256:x a /", "unknown flag: checksum"),

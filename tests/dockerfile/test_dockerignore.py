@@ -41,7 +41,9 @@ def test_read_patterns_cleans_lines_like_ignorefile() -> None:
         (["**"], "x/y", True),
     ],
 )
-def test_matches_with_last_rule_winning_and_parent_directories(patterns: list[str], path: str, excluded: bool) -> None:
+def test_matches_with_last_rule_winning_and_parent_directories(
+    patterns: list[str], path: str, excluded: bool
+) -> None:
     assert PatternMatcher(patterns).matches(path) is excluded
 
 
@@ -87,5 +89,9 @@ def test_corpus_contexts_send_exactly_what_buildkit_sent(case: str, dockerfile: 
     ignore = find_ignore_file(ctx, ctx / dockerfile)
     assert ignore is not None
     sent = sorted("/ctx/" + p for p in walk(ctx, read_patterns(ignore.read_text())))
-    expected = sorted(e["path"] for e in json.loads((CORPUS / case / "expected-fs.json").read_text()) if e["path"].startswith("/ctx/"))
+    expected = sorted(
+        e["path"]
+        for e in json.loads((CORPUS / case / "expected-fs.json").read_text())
+        if e["path"].startswith("/ctx/")
+    )
     assert sent == expected

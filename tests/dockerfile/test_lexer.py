@@ -109,7 +109,10 @@ def test_backtick_escape_makes_backslash_literal() -> None:
 
 def test_raw_quotes_and_skip_unset_keep_text_for_run_names() -> None:
     lex = Lex(raw_quotes=True, skip_unset_env=True)
-    assert lex.process_word("echo \"$NOPE\" '$PWD' $PWD ${NOPE:-x}", ENV) == "echo \"$NOPE\" '$PWD' /home ${NOPE:-x}"
+    assert (
+        lex.process_word("echo \"$NOPE\" '$PWD' $PWD ${NOPE:-x}", ENV)
+        == "echo \"$NOPE\" '$PWD' /home ${NOPE:-x}"
+    )
 
 
 def test_skip_process_quotes_for_heredoc_bodies() -> None:

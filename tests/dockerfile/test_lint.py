@@ -25,7 +25,9 @@ def test_from_as_casing_and_stage_name_casing() -> None:
 
 
 def test_consistent_instruction_casing() -> None:
-    assert details(f"FROM {BUSYBOX}\nRUN a\nrun b\n") == ["Command 'run' should match the case of the command majority (uppercase)"]
+    assert details(f"FROM {BUSYBOX}\nRUN a\nrun b\n") == [
+        "Command 'run' should match the case of the command majority (uppercase)"
+    ]
 
 
 def test_json_args_recommended_unless_a_shell_is_set() -> None:
@@ -39,7 +41,10 @@ def test_multiple_cmd_entrypoint_healthcheck_in_one_stage() -> None:
 
 def test_legacy_key_value_and_maintainer() -> None:
     assert rules("FROM scratch\nENV A b c\nLABEL k v\nMAINTAINER me\n") == [
-        "LegacyKeyValueFormat", "LegacyKeyValueFormat", "MaintainerDeprecated"]
+        "LegacyKeyValueFormat",
+        "LegacyKeyValueFormat",
+        "MaintainerDeprecated",
+    ]
     assert rules("FROM scratch\nENV A=b\n") == []
 
 
@@ -50,8 +55,12 @@ def test_workdir_relative_only_before_an_absolute_one() -> None:
 
 def test_undefined_variables_with_suggestion() -> None:
     # the first option within two edits wins, in environment order (PATH comes first)
-    assert details("FROM scratch\nENV PATHX=1\nENV A=$PATHY\n") == ["Usage of undefined variable '$PATHY' (did you mean $PATH?)"]
-    assert details("FROM scratch\nENV VERSION=1\nENV A=$VERSON\n") == ["Usage of undefined variable '$VERSON' (did you mean $VERSION?)"]
+    assert details("FROM scratch\nENV PATHX=1\nENV A=$PATHY\n") == [
+        "Usage of undefined variable '$PATHY' (did you mean $PATH?)"
+    ]
+    assert details("FROM scratch\nENV VERSION=1\nENV A=$VERSON\n") == [
+        "Usage of undefined variable '$VERSON' (did you mean $VERSION?)"
+    ]
 
 
 def test_undefined_arg_in_from_and_invalid_default() -> None:
@@ -61,12 +70,16 @@ def test_undefined_arg_in_from_and_invalid_default() -> None:
 
 def test_secrets_in_arg_or_env() -> None:
     assert rules("FROM scratch\nARG GITHUB_TOKEN\nENV DB_PASSWORD=x\nENV PUBLIC_KEY=y\n") == [
-        "SecretsUsedInArgOrEnv", "SecretsUsedInArgOrEnv"]
+        "SecretsUsedInArgOrEnv",
+        "SecretsUsedInArgOrEnv",
+    ]
 
 
 def test_reserved_and_duplicate_stage_names() -> None:
     assert rules("FROM scratch AS context\nFROM scratch AS a\nFROM scratch AS a\n") == [
-        "ReservedStageName", "DuplicateStageName"]
+        "ReservedStageName",
+        "DuplicateStageName",
+    ]
 
 
 def test_empty_continuation_line() -> None:
@@ -80,7 +93,10 @@ def test_constant_platform_in_from() -> None:
 
 
 def test_expose_format_checks() -> None:
-    assert rules("FROM scratch\nEXPOSE 80/TCP 127.0.0.1:8080:80\n") == ["ExposeProtoCasing", "ExposeInvalidFormat"]
+    assert rules("FROM scratch\nEXPOSE 80/TCP 127.0.0.1:8080:80\n") == [
+        "ExposeProtoCasing",
+        "ExposeInvalidFormat",
+    ]
 
 
 def test_skip_and_error_directives() -> None:

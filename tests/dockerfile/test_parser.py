@@ -39,7 +39,10 @@ def test_unknown_instruction_has_position_and_hint() -> None:
     with pytest.raises(DockerfileError) as info:
         plan("FROM scratch\nFROMM scratch\n")
     assert info.value.line == 2
-    assert str(info.value) == "Dockerfile:2: dockerfile parse error on line 2: unknown instruction: FROMM (did you mean FROM?)"
+    assert (
+        str(info.value)
+        == "Dockerfile:2: dockerfile parse error on line 2: unknown instruction: FROMM (did you mean FROM?)"
+    )
 
 
 def test_go_parser_errors_are_located() -> None:

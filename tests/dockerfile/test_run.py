@@ -55,7 +55,12 @@ def test_mount_types_and_defaults() -> None:
     )
     cache, secret_env, secret_file, ssh, tmpfs, ctx, bind = step.mounts
     assert cache == Mount("cache", "/w/c", origin=Source("scratch"), id="c", sharing="shared")
-    assert (secret_env.id, secret_env.target, secret_env.env, secret_env.required) == ("s", "", "TOKEN", False)
+    assert (secret_env.id, secret_env.target, secret_env.env, secret_env.required) == (
+        "s",
+        "",
+        "TOKEN",
+        False,
+    )
     assert (secret_file.id, secret_file.target) == ("key", "/x/key")
     assert (ssh.id, ssh.target) == ("default", "/run/buildkit/ssh_agent.0")
     assert (tmpfs.size, tmpfs.readonly) == (1024 * 1024, False)
@@ -69,7 +74,9 @@ def test_secret_default_target_and_required() -> None:
 
 
 def test_mount_options_are_expanded() -> None:
-    (cache,) = run("ARG ID=abc\nRUN --mount=type=cache,id=$ID,target=/c,uid=1000,gid=1001,mode=0700,sharing=locked x\n").mounts
+    (cache,) = run(
+        "ARG ID=abc\nRUN --mount=type=cache,id=$ID,target=/c,uid=1000,gid=1001,mode=0700,sharing=locked x\n"
+    ).mounts
     assert (cache.id, cache.uid, cache.gid, cache.mode, cache.sharing) == ("abc", 1000, 1001, 0o700, "locked")
 
 
@@ -114,7 +121,9 @@ def test_entitlements_for_network_host_and_insecure() -> None:
         run("RUN --network=host x\n")
     with pytest.raises(DockerfileError, match="security.insecure is not allowed"):
         run("RUN --security=insecure x\n")
-    step = run("RUN --network=host --security=insecure x\n", entitlements={"network.host", "security.insecure"})
+    step = run(
+        "RUN --network=host --security=insecure x\n", entitlements={"network.host", "security.insecure"}
+    )
     assert (step.network, step.security) == ("host", "insecure")
     assert run("RUN --network=none x\n").network == "none"
 

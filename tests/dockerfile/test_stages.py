@@ -9,7 +9,10 @@ from bakec.dockerfile import DockerfileError, NamedContext, ResolvedImage
 
 
 def test_target_prunes_to_needed_stages_in_dockerfile_order() -> None:
-    p = plan(f"FROM {BUSYBOX} AS broken\nRUN exit 1\nFROM {BUSYBOX} AS good\nRUN ok\nFROM good AS final\nRUN exit 1\n", target="good")
+    p = plan(
+        f"FROM {BUSYBOX} AS broken\nRUN exit 1\nFROM {BUSYBOX} AS good\nRUN ok\nFROM good AS final\nRUN exit 1\n",
+        target="good",
+    )
     assert [s.name for s in p.stages] == ["good"]
     assert p.target_stage.name == "good"
 
@@ -26,7 +29,9 @@ def test_dependencies_from_copy_from_mounts_and_base() -> None:
 
 
 def test_stage_names_are_case_insensitive_and_later_duplicates_win() -> None:
-    p = plan("FROM scratch AS Dup\nCOPY a /first\nFROM scratch AS dup\nCOPY b /second\nFROM scratch\nCOPY --from=DUP / /got/\n")
+    p = plan(
+        "FROM scratch AS Dup\nCOPY a /first\nFROM scratch AS dup\nCOPY b /second\nFROM scratch\nCOPY --from=DUP / /got/\n"
+    )
     copy = p.target_stage.steps[0]
     assert copy.origin.kind == "stage" and p.stages[copy.origin.stage].steps[0].sources == ("b",)
     assert [w.rule for w in p.warnings].count("DuplicateStageName") == 1
@@ -38,7 +43,9 @@ def test_copy_from_by_index() -> None:
 
 
 def test_copy_from_a_later_stage_fails() -> None:
-    with pytest.raises(DockerfileError, match='cannot copy from stage "b", it needs to be defined before current stage "a"'):
+    with pytest.raises(
+        DockerfileError, match='cannot copy from stage "b", it needs to be defined before current stage "a"'
+    ):
         plan("FROM scratch AS a\nCOPY --from=b /x /x\nFROM a AS b\n")
 
 
@@ -58,7 +65,9 @@ def test_invalid_stage_index() -> None:
 
 
 def test_missing_target_suggests_a_close_name() -> None:
-    with pytest.raises(DockerfileError, match='target stage "buld" could not be found \\(did you mean build\\?\\)'):
+    with pytest.raises(
+        DockerfileError, match='target stage "buld" could not be found \\(did you mean build\\?\\)'
+    ):
         plan("FROM scratch AS build\n", target="buld")
 
 
@@ -70,10 +79,16 @@ def test_copy_from_image_reference() -> None:
 
 
 def test_named_context_replaces_stage_images_and_copy_sources() -> None:
-    contexts = {"extra": NamedContext("local", "/ctx/extra"), "alpine": "docker-image://alpine:3.20",
-                "base": NamedContext("local", "/ctx/base")}
-    p = plan("FROM scratch AS base\nRUN never\nFROM alpine AS img\nFROM scratch\nCOPY --from=extra a /\n"
-             "COPY --from=base / /b\nCOPY --from=img / /i\n", named_contexts=contexts)
+    contexts = {
+        "extra": NamedContext("local", "/ctx/extra"),
+        "alpine": "docker-image://alpine:3.20",
+        "base": NamedContext("local", "/ctx/base"),
+    }
+    p = plan(
+        "FROM scratch AS base\nRUN never\nFROM alpine AS img\nFROM scratch\nCOPY --from=extra a /\n"
+        "COPY --from=base / /b\nCOPY --from=img / /i\n",
+        named_contexts=contexts,
+    )
     final = p.target_stage.steps
     assert final[0].origin.kind == "named-context" and final[0].origin.name == "extra"
     assert final[1].origin.kind == "named-context" and final[1].origin.name == "base"
@@ -93,7 +108,11 @@ def test_onbuild_in_a_stage_runs_in_children_only() -> None:
     assert [s.kind for s in child.steps] == ["run", "copy", "run"]
     assert child.steps[0].onbuild and child.steps[0].description == "[stage-1 1/3] ONBUILD RUN echo t"
     assert "OnBuild" not in p.image.config_dict()
-    assert history(p)[-3:] == ["RUN /bin/sh -c echo t # buildkit", "COPY a /a # buildkit", "RUN /bin/sh -c child # buildkit"]
+    assert history(p)[-3:] == [
+        "RUN /bin/sh -c echo t # buildkit",
+        "COPY a /a # buildkit",
+        "RUN /bin/sh -c child # buildkit",
+    ]
 
 
 def test_onbuild_copy_from_adds_a_dependency() -> None:
@@ -103,8 +122,9 @@ def test_onbuild_copy_from_adds_a_dependency() -> None:
 
 def test_unresolved_images_are_planned_offline() -> None:
     p = plan("FROM alpine\nRUN x\n", base_image_configs={})
-    assert p.stages[0].base == p.stages[0].base.__class__("image", "docker.io/library/alpine:latest", resolved=False,
-                                                         platform="linux/amd64")
+    assert p.stages[0].base == p.stages[0].base.__class__(
+        "image", "docker.io/library/alpine:latest", resolved=False, platform="linux/amd64"
+    )
     assert any("unresolved" in k for k in p.known_after_execution)
 
 
@@ -113,7 +133,9 @@ def test_resolver_is_asked_for_missing_images() -> None:
 
     def resolver(ref: str, platform: str) -> ResolvedImage:
         asked.append((ref, platform))
-        return ResolvedImage.from_config(ref, "sha256:" + "e" * 64, {"os": "linux", "architecture": "amd64", "config": {}})
+        return ResolvedImage.from_config(
+            ref, "sha256:" + "e" * 64, {"os": "linux", "architecture": "amd64", "config": {}}
+        )
 
     p = plan("FROM alpine:3\n", base_image_configs={}, resolver=resolver, platform="linux/amd64")
     assert asked == [("docker.io/library/alpine:3", "linux/amd64")]

@@ -86,11 +86,13 @@ def parse_duration(text: str) -> int:
                 raise ValueError(f"time: missing unit in duration {go_quote(orig)}")
             if match is None:
                 unit = re.match(r"[\d.]*([^\d.]*)", text[pos:])
-                raise ValueError(f"time: unknown unit {go_quote(unit.group(1) if unit else '')} in duration {go_quote(orig)}")
+                raise ValueError(
+                    f"time: unknown unit {go_quote(unit.group(1) if unit else '')} in duration {go_quote(orig)}"
+                )
             raise ValueError(f"time: invalid duration {go_quote(orig)}")
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
-    return sign * int(round(total))
+    return sign * round(total)
 
 
 def format_duration(ns: int) -> str:

@@ -15,13 +15,19 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bakec.dockerfile import model as m
 from bakec.dockerfile._gofmt import format_duration, go_list, go_quote_list
 from bakec.dockerfile.errors import DockerfileError
-from bakec.dockerfile.instructions import Instruction, StageDef, parse_instruction, parse_instructions, suggest
+from bakec.dockerfile.instructions import (
+    Instruction,
+    StageDef,
+    parse_instruction,
+    parse_instructions,
+    suggest,
+)
 from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
@@ -32,7 +38,18 @@ __all__ = ["NamedContext", "compile"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _NON_ENV_ARGS = frozenset({"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"})
 _PROXY_ARGS = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy")
-_SECRET_TOKENS = ("apikey", "auth", "credential", "credentials", "key", "password", "pword", "passwd", "secret", "token")
+_SECRET_TOKENS = (
+    "apikey",
+    "auth",
+    "credential",
+    "credentials",
+    "key",
+    "password",
+    "pword",
+    "passwd",
+    "secret",
+    "token",
+)
 _SECRET_ALLOW = ("public",)
 
 
@@ -82,35 +99,77 @@ class _Image:
     diff_ids: int = 0
 
     def clone(self) -> _Image:
-        return _Image(self.os, self.architecture, self.variant, self.os_version, self.author,
-                      json.loads(json.dumps(self.config)), list(self.history), self.diff_ids)
+        return _Image(
+            self.os,
+            self.architecture,
+            self.variant,
+            self.os_version,
+            self.author,
+            json.loads(json.dumps(self.config)),
+            list(self.history),
+            self.diff_ids,
+        )
 
     @classmethod
     def empty(cls, platform: Platform) -> _Image:
-        return cls(platform.os, platform.architecture, platform.variant, platform.os_version,
-                   config={"WorkingDir": "/", "Env": ["PATH=" + DEFAULT_PATH]})
+        return cls(
+            platform.os,
+            platform.architecture,
+            platform.variant,
+            platform.os_version,
+            config={"WorkingDir": "/", "Env": ["PATH=" + DEFAULT_PATH]},
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> _Image:
         cfg = data.get("config") or {}
         keep = {}
-        for key in ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
-                    "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell"):
+        for key in (
+            "User",
+            "ExposedPorts",
+            "Env",
+            "Entrypoint",
+            "Cmd",
+            "Volumes",
+            "WorkingDir",
+            "Labels",
+            "StopSignal",
+            "ArgsEscaped",
+            "Healthcheck",
+            "OnBuild",
+            "Shell",
+        ):
             if key in cfg and cfg[key] not in (None, "", [], {}, False):
                 keep[key] = cfg[key]
         history = [
-            m.HistoryEntry(h.get("created_by", ""), bool(h.get("empty_layer", False)), h.get("comment", ""), h.get("created"))
+            m.HistoryEntry(
+                h.get("created_by", ""),
+                bool(h.get("empty_layer", False)),
+                h.get("comment", ""),
+                h.get("created"),
+            )
             for h in data.get("history") or []
         ]
-        return cls(data.get("os", ""), data.get("architecture", ""), data.get("variant", ""),
-                   data.get("os.version", ""), data.get("author", ""), keep, history,
-                   len((data.get("rootfs") or {}).get("diff_ids") or []))
+        return cls(
+            data.get("os", ""),
+            data.get("architecture", ""),
+            data.get("variant", ""),
+            data.get("os.version", ""),
+            data.get("author", ""),
+            keep,
+            history,
+            len((data.get("rootfs") or {}).get("diff_ids") or []),
+        )
 
     def frozen(self, created: str | None) -> m.ImageConfig:
         cfg = {k: v for k, v in self.config.items() if v not in (None, "", [], {}, False)}
         return m.ImageConfig(
-            os=self.os, architecture=self.architecture, variant=self.variant, os_version=self.os_version,
-            author=self.author, created=created,
+            os=self.os,
+            architecture=self.architecture,
+            variant=self.variant,
+            os_version=self.os_version,
+            author=self.author,
+            created=created,
             config=json.dumps(cfg, sort_keys=True, separators=(",", ":")),
             history=tuple(self.history),
         )
@@ -223,7 +282,9 @@ def compile(
         target=target,
         platform=platform,
         build_platform=build_platform,
-        named_contexts={k: (NamedContext.parse(v) if isinstance(v, str) else v) for k, v in (named_contexts or {}).items()},
+        named_contexts={
+            k: (NamedContext.parse(v) if isinstance(v, str) else v) for k, v in (named_contexts or {}).items()
+        },
         images=dict(base_image_configs or {}),
         resolver=resolver,
         labels=dict(labels or {}),
@@ -236,11 +297,23 @@ def compile(
 
 
 class _Converter:
-    def __init__(self, *, text: str, build_args: dict[str, str], target: str, platform: str | None,
-                 build_platform: str, named_contexts: dict[str, NamedContext],
-                 images: dict[str, m.ResolvedImage | dict[str, Any]], resolver: Resolver | None,
-                 labels: dict[str, str], entitlements: frozenset[str], check_entitlements: bool,
-                 multi_platform: bool, filename: str) -> None:
+    def __init__(
+        self,
+        *,
+        text: str,
+        build_args: dict[str, str],
+        target: str,
+        platform: str | None,
+        build_platform: str,
+        named_contexts: dict[str, NamedContext],
+        images: dict[str, m.ResolvedImage | dict[str, Any]],
+        resolver: Resolver | None,
+        labels: dict[str, str],
+        entitlements: frozenset[str],
+        check_entitlements: bool,
+        multi_platform: bool,
+        filename: str,
+    ) -> None:
         self.text = text
         self.build_args = build_args
         self.target_name = target
@@ -307,10 +380,17 @@ class _Converter:
     def _default_args(self, target_name: str) -> Env:
         bp, tp = self.build_platform, self.target_platform
         values = [
-            ("BUILDPLATFORM", str(bp)), ("BUILDOS", bp.os), ("BUILDOSVERSION", bp.os_version),
-            ("BUILDARCH", bp.architecture), ("BUILDVARIANT", bp.variant),
-            ("TARGETPLATFORM", tp.format_all()), ("TARGETOS", tp.os), ("TARGETOSVERSION", tp.os_version),
-            ("TARGETARCH", tp.architecture), ("TARGETVARIANT", tp.variant), ("TARGETSTAGE", target_name),
+            ("BUILDPLATFORM", str(bp)),
+            ("BUILDOS", bp.os),
+            ("BUILDOSVERSION", bp.os_version),
+            ("BUILDARCH", bp.architecture),
+            ("BUILDVARIANT", bp.variant),
+            ("TARGETPLATFORM", tp.format_all()),
+            ("TARGETOS", tp.os),
+            ("TARGETOSVERSION", tp.os_version),
+            ("TARGETARCH", tp.architecture),
+            ("TARGETVARIANT", tp.variant),
+            ("TARGETSTAGE", target_name),
         ]
         env = Env()
         for key, value in values:
@@ -335,10 +415,15 @@ class _Converter:
                 except RefError:
                     valid = False
             if not valid:
-                self.lint.run("InvalidDefaultArgInFrom", st.line,
-                              f"Default value for ARG {st.base_name} results in empty or invalid base image name")
+                self.lint.run(
+                    "InvalidDefaultArgInFrom",
+                    st.line,
+                    f"Default value for ARG {st.base_name} results in empty or invalid base image name",
+                )
 
-    def _build_meta_args(self, meta_args: list[Instruction], overrides: bool = True) -> tuple[Env, dict[str, str | None]]:
+    def _build_meta_args(
+        self, meta_args: list[Instruction], overrides: bool = True
+    ) -> tuple[Env, dict[str, str | None]]:
         env = self.global_args
         info: dict[str, str | None] = {}
         for cmd in meta_args:
@@ -368,7 +453,7 @@ class _Converter:
     def created(self) -> str | None:
         if self.epoch is None:
             return None
-        return datetime.fromtimestamp(self.epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(self.epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # -- lint ---------------------------------------------------------------
 
@@ -377,7 +462,11 @@ class _Converter:
         for node in nodes:
             if node.heredocs or node.end_line <= node.start_line:
                 continue
-            if any(rows[i - 1].strip() == "" for i in range(node.start_line + 1, node.end_line + 1) if i - 1 < len(rows)):
+            if any(
+                rows[i - 1].strip() == ""
+                for i in range(node.start_line + 1, node.end_line + 1)
+                if i - 1 < len(rows)
+            ):
                 self.lint.run("NoEmptyContinuation", node.start_line, "Empty continuation line")
 
     def _validate_stage_names(self, stages: list[StageDef]) -> None:
@@ -386,9 +475,17 @@ class _Converter:
             if not st.name:
                 continue
             if st.name in ("context", "scratch"):
-                self.lint.run("ReservedStageName", st.line, f"Stage name should not use the same name as reserved stage {st.name}")
+                self.lint.run(
+                    "ReservedStageName",
+                    st.line,
+                    f"Stage name should not use the same name as reserved stage {st.name}",
+                )
             if st.name in seen:
-                self.lint.run("DuplicateStageName", st.line, f'Duplicate stage name "{st.name}", stage names should be unique')
+                self.lint.run(
+                    "DuplicateStageName",
+                    st.line,
+                    f'Duplicate stage name "{st.name}", stage names should be unique',
+                )
             seen.add(st.name)
 
     def _validate_casing(self, stages: list[StageDef]) -> None:
@@ -401,9 +498,17 @@ class _Converter:
         majority_lower = lower > upper
         for name, line in names:
             if majority_lower and name.lower() != name:
-                self.lint.run("ConsistentInstructionCasing", line, f"Command '{name}' should match the case of the command majority (lowercase)")
+                self.lint.run(
+                    "ConsistentInstructionCasing",
+                    line,
+                    f"Command '{name}' should match the case of the command majority (lowercase)",
+                )
             elif not majority_lower and name.upper() != name:
-                self.lint.run("ConsistentInstructionCasing", line, f"Command '{name}' should match the case of the command majority (uppercase)")
+                self.lint.run(
+                    "ConsistentInstructionCasing",
+                    line,
+                    f"Command '{name}' should match the case of the command majority (uppercase)",
+                )
 
     # -- stages -------------------------------------------------------------
 
@@ -424,12 +529,19 @@ class _Converter:
                 try:
                     plat = self.shlex.process(st.platform, self.global_args)
                 except LexError as exc:
-                    raise self.error(f"failed to process arguments for platform {st.platform}: {exc}", st.line) from None
+                    raise self.error(
+                        f"failed to process arguments for platform {st.platform}: {exc}", st.line
+                    ) from None
                 if plat.result == "":
                     raise self.error(f"empty platform value from expression {st.platform}", st.line)
-                if plat.matched == {"TARGETPLATFORM"} and plat.result == self.global_args.get("TARGETPLATFORM"):
-                    self.lint.run("RedundantTargetPlatform", st.line,
-                                  f"Setting platform to predefined {st.platform} in FROM is redundant as this is the default behavior")
+                if plat.matched == {"TARGETPLATFORM"} and plat.result == self.global_args.get(
+                    "TARGETPLATFORM"
+                ):
+                    self.lint.run(
+                        "RedundantTargetPlatform",
+                        st.line,
+                        f"Setting platform to predefined {st.platform} in FROM is redundant as this is the default behavior",
+                    )
                 try:
                     ds.platform = parse_platform(plat.result, self.target_platform)
                 except RefError as exc:
@@ -437,8 +549,11 @@ class _Converter:
                 if not plat.matched and not plat.unmatched:
                     p = ds.platform
                     if not (st.name and (p.os in st.name or p.architecture in st.name)):
-                        self.lint.run("FromPlatformFlagConstDisallowed", st.line,
-                                      f'FROM --platform flag should not use constant value "{plat.result}"')
+                        self.lint.run(
+                            "FromPlatformFlagConstDisallowed",
+                            st.line,
+                            f'FROM --platform flag should not use constant value "{plat.result}"',
+                        )
             if st.name and st.name in self.named_contexts and st.name not in ("scratch", "context"):
                 ds.named_context = self.named_contexts[st.name]
                 self.states.add(ds)
@@ -484,7 +599,15 @@ class _Converter:
                     self.states.add(src)
 
     def _unregistered(self, name: str, inst: Instruction) -> _State:
-        st = StageDef(base_name=name, name="", cmd="FROM", platform="", line=inst.line, end_line=inst.end_line, source_code="")
+        st = StageDef(
+            base_name=name,
+            name="",
+            cmd="FROM",
+            platform="",
+            line=inst.line,
+            end_line=inst.end_line,
+            source_code="",
+        )
         return _State(stage=st, index=-1, stage_name="", base_name=name, unregistered=True)
 
     def _to_command(self, inst: Instruction) -> _Cmd:
@@ -497,7 +620,10 @@ class _Converter:
                 except LexError as exc:
                     raise self.error(str(exc), inst.line) from None
                 if res.result != src:
-                    raise self.error("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround", inst.line)
+                    raise self.error(
+                        "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround",
+                        inst.line,
+                    )
                 if re.fullmatch(r"[+-]?\d+", src):
                     index = int(src)
                     if index < 0 or index >= len(self.states.states):
@@ -518,7 +644,10 @@ class _Converter:
                     if key == "from" and value is not None:
                         idx = value.find("$")
                         if idx != -1 and idx != len(value) - 1:
-                            raise self.error("'from' doesn't support variable expansion, define alias stage instead", inst.line)
+                            raise self.error(
+                                "'from' doesn't support variable expansion, define alias stage instead",
+                                inst.line,
+                            )
                         src = value
                 if not src and mtype == "cache":
                     src = "scratch"
@@ -580,7 +709,9 @@ class _Converter:
             for st in reachable:
                 triggers = list(st.image.config.get("OnBuild") or [])
                 if st.base is not None and not st.onbuild_init:
-                    triggers += [c.inst.data["expression"] for c in st.base.commands if c.inst.name == "onbuild"]  # type: ignore[misc]
+                    triggers += [
+                        c.inst.data["expression"] for c in st.base.commands if c.inst.name == "onbuild"
+                    ]  # type: ignore[misc]
                     st.onbuild_init = True
                 if triggers:
                     if self._init_onbuild(st, triggers):  # type: ignore[arg-type]
@@ -597,8 +728,17 @@ class _Converter:
             if len(parsed.nodes) != 1:
                 raise self.error("onbuild trigger should be a single expression", st.stage.line)
             node = parsed.nodes[0]
-            node = Node(node.cmd, node.sub_cmd, node.json, node.original, st.stage.line, st.stage.end_line,
-                        node.flags, node.value, node.heredocs)
+            node = Node(
+                node.cmd,
+                node.sub_cmd,
+                node.json,
+                node.original,
+                st.stage.line,
+                st.stage.end_line,
+                node.flags,
+                node.value,
+                node.heredocs,
+            )
             inst = parse_instruction(node, None, self.filename)
             if isinstance(inst, StageDef):
                 raise self.error("FROM isn't allowed as an ONBUILD trigger", st.stage.line)
@@ -631,8 +771,7 @@ class _Converter:
         except RefError:
             return self.named_contexts.get(name)
         familiar = ref.familiar()
-        if familiar.endswith(":latest"):
-            familiar = familiar[: -len(":latest")]
+        familiar = familiar.removesuffix(":latest")
         return self.named_contexts.get(familiar) or self.named_contexts.get(name)
 
     def _resolve_base(self, st: _State) -> None:
@@ -652,7 +791,9 @@ class _Converter:
         try:
             ref = parse_ref(orig)
         except RefError as exc:
-            raise self.error(f'failed to parse stage name "{orig}": {exc}', st.stage.line, st.stage.end_line) from None
+            raise self.error(
+                f'failed to parse stage name "{orig}": {exc}', st.stage.line, st.stage.end_line
+            ) from None
         ref = ref.tag_name_only()
         nc = self._named_context_for(str(ref))
         if nc is not None:
@@ -673,13 +814,22 @@ class _Converter:
             full = ref.with_digest(digest) if digest and not ref.digest else ref
             st.image = image
             st.base_ref = full
-            if image.os and image.architecture and (image.os, image.architecture) != (platform.os, platform.architecture):
+            if (
+                image.os
+                and image.architecture
+                and (image.os, image.architecture) != (platform.os, platform.architecture)
+            ):
                 got = str(Platform(image.os, image.architecture, image.variant))
-                self.lint.run("InvalidBaseImagePlatform", st.stage.line,
-                              f'Base image {orig} was pulled with platform "{got}", expected "{platform}" for current build')
+                self.lint.run(
+                    "InvalidBaseImagePlatform",
+                    st.stage.line,
+                    f'Base image {orig} was pulled with platform "{got}", expected "{platform}" for current build',
+                )
             layers = image.diff_ids
             is_scratch = layers == 0 and not any(not h.empty_layer for h in image.history)
-            st.plan_base = m.Base("scratch" if is_scratch else "image", str(full), digest=digest, platform=str(platform))
+            st.plan_base = m.Base(
+                "scratch" if is_scratch else "image", str(full), digest=digest, platform=str(platform)
+            )
             st.layers = [m.Layer(f"pulled from {full}", True) for _ in range(layers)]
         else:
             st.image = _Image(platform.os, platform.architecture, platform.variant, platform.os_version)
@@ -692,11 +842,16 @@ class _Converter:
         if st.unregistered:
             st.dispatched = True
 
-    def _load_named_context(self, st: _State, nc: NamedContext, name: str, platform: Platform, stage_itself: bool) -> None:
+    def _load_named_context(
+        self, st: _State, nc: NamedContext, name: str, platform: Platform, stage_itself: bool
+    ) -> None:
         if nc.image is not None:
             data = nc.image.config_dict()
             st.image = _Image.from_json(data)
-            st.layers = [m.Layer(f"pulled from {nc.image.ref}@{nc.image.digest}", True) for _ in range(st.image.diff_ids)]
+            st.layers = [
+                m.Layer(f"pulled from {nc.image.ref}@{nc.image.digest}", True)
+                for _ in range(st.image.diff_ids)
+            ]
         elif nc.kind == "image":
             st.image = _Image(platform.os, platform.architecture, platform.variant, platform.os_version)
             st.layers = [m.Layer(f"pulled from {nc.value}", True)]
@@ -707,11 +862,18 @@ class _Converter:
             st.platform = Platform(st.image.os, st.image.architecture, st.image.variant, st.image.os_version)
         else:
             st.platform = platform
-        st.plan_base = m.Base("named-context", name, resolved=nc.image is not None or nc.kind == "local", platform=str(st.platform))
+        st.plan_base = m.Base(
+            "named-context",
+            name,
+            resolved=nc.image is not None or nc.kind == "local",
+            platform=str(st.platform),
+        )
 
     # -- dispatch -----------------------------------------------------------
 
-    def _prefix(self, st: _State, text: str, platform: Platform | None, env: Env, onbuild: bool = False) -> str:
+    def _prefix(
+        self, st: _State, text: str, platform: Platform | None, env: Env, onbuild: bool = False
+    ) -> str:
         if st.cmd_total == 0:
             return text
         out = "["
@@ -801,8 +963,14 @@ class _Converter:
 
     def _meta(self, st: _State, cmd: _Cmd, history: str | None) -> None:
         inst = cmd.inst
-        step = m.MetaStep(instruction=inst.code, line=inst.line, history=history or "", description="",
-                          onbuild=cmd.onbuild, name=inst.name)
+        step = m.MetaStep(
+            instruction=inst.code,
+            line=inst.line,
+            history=history or "",
+            description="",
+            onbuild=cmd.onbuild,
+            name=inst.name,
+        )
         st.steps.append(step)
         if history is not None:
             st.image.history.append(m.HistoryEntry(history, True, created=self.created))
@@ -813,25 +981,38 @@ class _Converter:
         if any(t in _SECRET_ALLOW for t in lowered):
             return
         if any(t in _SECRET_TOKENS for t in lowered):
-            self.lint.run("SecretsUsedInArgOrEnv", line, f'Do not use ARG or ENV instructions for sensitive data ({what} "{key}")')
+            self.lint.run(
+                "SecretsUsedInArgOrEnv",
+                line,
+                f'Do not use ARG or ENV instructions for sensitive data ({what} "{key}")',
+            )
 
     def _used_once(self, st: _State, cmd: _Cmd, what: str) -> None:
         if cmd.onbuild:
             return
         if what in st.used_once:
-            self.lint.run("MultipleInstructionsDisallowed", st.used_once[what],
-                          f"Multiple {what} instructions should not be used in the same stage because only the last one will be used")
+            self.lint.run(
+                "MultipleInstructionsDisallowed",
+                st.used_once[what],
+                f"Multiple {what} instructions should not be used in the same stage because only the last one will be used",
+            )
         st.used_once[what] = cmd.inst.line
 
     # each _do_* mirrors a dispatchX function of dockerfile2llb
 
     def _do_env(self, st: _State, cmd: _Cmd) -> None:
         inst = cmd.inst
-        pairs = [(self._expand(st, k, inst.line), self._expand(st, v, inst.line)) for k, v in inst.data["pairs"]]  # type: ignore[union-attr]
+        pairs = [
+            (self._expand(st, k, inst.line), self._expand(st, v, inst.line)) for k, v in inst.data["pairs"]
+        ]  # type: ignore[union-attr]
         parts = ["ENV"]
         for key, value in pairs:
             if inst.data["legacy"]:
-                self.lint.run("LegacyKeyValueFormat", inst.line, '"ENV key=value" should be used instead of legacy "ENV key value" format')
+                self.lint.run(
+                    "LegacyKeyValueFormat",
+                    inst.line,
+                    '"ENV key=value" should be used instead of legacy "ENV key value" format',
+                )
             self._secret_check("ENV", key, inst.line)
             parts.append(f"{key}={value}")
             st.env = st.env.set(key, value)
@@ -846,13 +1027,21 @@ class _Converter:
             key = self._expand(st, key, inst.line)
             value = self._expand(st, value, inst.line)
             if inst.data["legacy"]:
-                self.lint.run("LegacyKeyValueFormat", inst.line, '"LABEL key=value" should be used instead of legacy "LABEL key value" format')
+                self.lint.run(
+                    "LegacyKeyValueFormat",
+                    inst.line,
+                    '"LABEL key=value" should be used instead of legacy "LABEL key value" format',
+                )
             labels[key] = value
             parts.append(f"{key}={value}")
         self._meta(st, cmd, " ".join(parts))
 
     def _do_maintainer(self, st: _State, cmd: _Cmd) -> None:
-        self.lint.run("MaintainerDeprecated", cmd.inst.line, "Maintainer instruction is deprecated in favor of using label")
+        self.lint.run(
+            "MaintainerDeprecated",
+            cmd.inst.line,
+            "Maintainer instruction is deprecated in favor of using label",
+        )
         st.image.author = cmd.inst.args[0]
         self._meta(st, cmd, f"MAINTAINER {cmd.inst.args[0]}")
 
@@ -861,7 +1050,9 @@ class _Converter:
         self._meta(st, cmd, None)
 
     def _with_shell(self, st: _State, args: list[str]) -> list[str]:
-        shell = list(st.image.config.get("Shell") or []) or (["cmd", "/S", "/C"] if st.image.os == "windows" else ["/bin/sh", "-c"])
+        shell = list(st.image.config.get("Shell") or []) or (
+            ["cmd", "/S", "/C"] if st.image.os == "windows" else ["/bin/sh", "-c"]
+        )
         return shell + [" ".join(args)]
 
     def _do_cmd(self, st: _State, cmd: _Cmd) -> None:
@@ -870,7 +1061,11 @@ class _Converter:
         args: list[str] = list(inst.data["cmdline"])  # type: ignore[arg-type]
         if inst.data["prepend_shell"]:
             if not st.image.config.get("Shell"):
-                self.lint.run("JSONArgsRecommended", inst.line, "JSON arguments recommended for CMD to prevent unintended behavior related to OS signals")
+                self.lint.run(
+                    "JSONArgsRecommended",
+                    inst.line,
+                    "JSON arguments recommended for CMD to prevent unintended behavior related to OS signals",
+                )
             args = self._with_shell(st, args)
         st.image.config["Cmd"] = args
         st.image.config["ArgsEscaped"] = True
@@ -884,7 +1079,11 @@ class _Converter:
         args: list[str] | None = None if raw is None else list(raw)  # type: ignore[call-overload]
         if inst.data["prepend_shell"]:
             if not st.image.config.get("Shell"):
-                self.lint.run("JSONArgsRecommended", inst.line, "JSON arguments recommended for ENTRYPOINT to prevent unintended behavior related to OS signals")
+                self.lint.run(
+                    "JSONArgsRecommended",
+                    inst.line,
+                    "JSON arguments recommended for ENTRYPOINT to prevent unintended behavior related to OS signals",
+                )
             args = self._with_shell(st, args or [])
         st.image.config["Entrypoint"] = args
         if not st.cmd_set:
@@ -913,12 +1112,19 @@ class _Converter:
         specs: set[str] = set()
         for port in ports:
             if ":" in port:
-                self.lint.run("ExposeInvalidFormat", inst.line,
-                              f"EXPOSE instruction should not define an IP address or host-port mapping, found '{port}'")
+                self.lint.run(
+                    "ExposeInvalidFormat",
+                    inst.line,
+                    f"EXPOSE instruction should not define an IP address or host-port mapping, found '{port}'",
+                )
                 port = port.rsplit(":", 1)[1]
             number, _, proto = port.partition("/")
             if proto and proto.lower() != proto:
-                self.lint.run("ExposeProtoCasing", inst.line, f"Defined protocol '{port}' in EXPOSE instruction should be lowercase")
+                self.lint.run(
+                    "ExposeProtoCasing",
+                    inst.line,
+                    f"Defined protocol '{port}' in EXPOSE instruction should be lowercase",
+                )
             proto = (proto or "tcp").lower()
             low, sep, high = number.partition("-")
             try:
@@ -987,8 +1193,11 @@ class _Converter:
         inst = cmd.inst
         path = self._expand(st, inst.args[0], inst.line)
         if not st.workdir_set and not path.startswith("/"):
-            self.lint.run("WorkdirRelativePath", inst.line,
-                          f'Relative workdir "{path}" can have unexpected results if the base image changes')
+            self.lint.run(
+                "WorkdirRelativePath",
+                inst.line,
+                f'Relative workdir "{path}" can have unexpected results if the base image changes',
+            )
         st.workdir_set = True
         wd = _normalize_workdir(st.workdir, path)
         st.image.config["WorkingDir"] = wd
@@ -998,8 +1207,16 @@ class _Converter:
             return
         name = _uppercase_cmd(self._cmd_env_text(inst.code, st.env))
         desc = self._prefix(st, name, st.platform, st.env, cmd.onbuild)
-        step = m.WorkdirStep(instruction=inst.code, line=inst.line, history="WORKDIR " + wd, description=desc,
-                             onbuild=cmd.onbuild, path=wd, user=st.user, platform=str(st.platform))
+        step = m.WorkdirStep(
+            instruction=inst.code,
+            line=inst.line,
+            history="WORKDIR " + wd,
+            description=desc,
+            onbuild=cmd.onbuild,
+            path=wd,
+            user=st.user,
+            platform=str(st.platform),
+        )
         st.layers.append(m.Layer(desc, False))
         st.image.history.append(m.HistoryEntry("WORKDIR " + wd, False, created=self.created))
         st.steps.append(step)
@@ -1021,7 +1238,9 @@ class _Converter:
                 return m.Source("named-context", src.stage.base_name, platform=str(src.platform or ""))
             if src.stage.base_name == "scratch":
                 return m.Source("scratch")
-            return m.Source("image", str(src.base_ref or src.stage.base_name), platform=str(src.platform or ""))
+            return m.Source(
+                "image", str(src.base_ref or src.stage.base_name), platform=str(src.platform or "")
+            )
         if src.named_context is not None:
             return m.Source("named-context", src.stage.name, stage=src.index)
         return m.Source("stage", src.stage.name or src.stage_name, stage=src.index)
@@ -1053,7 +1272,8 @@ class _Converter:
         if not is_add and cmd.sources:
             src = cmd.sources[0]
             origin = self._source_for(
-                st, src,
+                st,
+                src,
                 f'cannot copy from stage "{f.string("from")}", it needs to be defined before current stage "{st.stage_name}"',
                 inst,
             )
@@ -1097,12 +1317,26 @@ class _Converter:
             for src in sources:
                 if not _is_http(src):
                     self.context_paths.add(posixpath.join("/", src))
-        common = dict(
-            instruction=inst.code, line=line, history=history + " # buildkit", description=desc, onbuild=cmd.onbuild,
-            origin=origin if not is_add else m.Source("context"), sources=tuple(sources), contents=tuple(contents),
-            dest=dest, chown=chown, chmod=chmod, link=link, parents=parents,
-            exclude=exclude, workdir=st.workdir or "/", user=st.user, platform=str(st.platform), merge=merge,
-        )
+        common: dict[str, Any] = {
+            "instruction": inst.code,
+            "line": line,
+            "history": history + " # buildkit",
+            "description": desc,
+            "onbuild": cmd.onbuild,
+            "origin": origin,
+            "sources": tuple(sources),
+            "contents": tuple(contents),
+            "dest": dest,
+            "chown": chown,
+            "chmod": chmod,
+            "link": link,
+            "parents": parents,
+            "exclude": exclude,
+            "workdir": st.workdir or "/",
+            "user": st.user,
+            "platform": str(st.platform),
+            "merge": merge,
+        }
         if is_add:
             unpack = f.boolean("unpack") if "unpack" in f.used else None
             keep = f.boolean("keep-git-dir") if "keep-git-dir" in f.used else None
@@ -1160,9 +1394,21 @@ class _Converter:
         history = "RUN " + self._run_command_string(st, args)
         proxy = tuple(self._proxy_env())
         step = m.RunStep(
-            instruction=inst.code, line=line, history=history + " # buildkit", description=desc, onbuild=cmd.onbuild,
-            args=tuple(args), env=env_items, user=st.user, workdir=st.workdir or "/", mounts=tuple(mounts),
-            network=network, security=security, platform=str(st.platform), proxy_env=proxy, files=tuple(files),
+            instruction=inst.code,
+            line=line,
+            history=history + " # buildkit",
+            description=desc,
+            onbuild=cmd.onbuild,
+            args=tuple(args),
+            env=env_items,
+            user=st.user,
+            workdir=st.workdir or "/",
+            mounts=tuple(mounts),
+            network=network,
+            security=security,
+            platform=str(st.platform),
+            proxy_env=proxy,
+            files=tuple(files),
         )
         st.layers.append(m.Layer("mount / from exec " + " ".join(args), False))
         st.image.history.append(m.HistoryEntry(history + " # buildkit", False, created=self.created))
@@ -1205,7 +1451,8 @@ class _Converter:
             src_state = cmd.sources[i] if i < len(cmd.sources) else None
             if mount["from"] and mount["type"] not in ("tmpfs", "secret", "ssh"):
                 origin = self._source_for(
-                    st, src_state,
+                    st,
+                    src_state,
                     f'cannot mount from stage "{mount["from"]}" to "{mount["target"]}", stage needs to be defined before current command',
                     inst,
                 )
@@ -1237,11 +1484,23 @@ class _Converter:
                     target = posixpath.join("/", st.workdir or "/", target)
                 if _clean(target) == "/":
                     raise self.error(f'invalid mount target "{target}"', inst.line)
-            out.append(m.Mount(
-                type=mtype, target=target, source=mount["source"], origin=origin, readonly=mount["readonly"],
-                id=mid, sharing=mount["sharing"] or ("shared" if mtype == "cache" else ""), required=mount["required"],
-                mode=mount["mode"], uid=mount["uid"], gid=mount["gid"], size=mount["size"], env=mount["env"],
-            ))
+            out.append(
+                m.Mount(
+                    type=mtype,
+                    target=target,
+                    source=mount["source"],
+                    origin=origin,
+                    readonly=mount["readonly"],
+                    id=mid,
+                    sharing=mount["sharing"] or ("shared" if mtype == "cache" else ""),
+                    required=mount["required"],
+                    mode=mount["mode"],
+                    uid=mount["uid"],
+                    gid=mount["gid"],
+                    size=mount["size"],
+                    env=mount["env"],
+                )
+            )
         return out
 
     # -- result -------------------------------------------------------------
@@ -1273,13 +1532,23 @@ class _Converter:
                     deps.append(dep.plan_index)
             base = st.plan_base or m.Base("scratch")
             if base.kind == "stage":
-                base = m.Base("stage", base.name, stage=st.base.plan_index if st.base else -1, platform=base.platform)
+                base = m.Base(
+                    "stage", base.name, stage=st.base.plan_index if st.base else -1, platform=base.platform
+                )
             steps = tuple(st.steps)
-            stages.append(m.Stage(
-                index=st.plan_index, name=st.stage.name, display_name=st.stage_name or st.stage.name,
-                base=base, platform=str(st.platform or self.target_platform), steps=steps,
-                image=st.image.frozen(self.created), layers=tuple(st.layers), deps=tuple(deps),
-            ))
+            stages.append(
+                m.Stage(
+                    index=st.plan_index,
+                    name=st.stage.name,
+                    display_name=st.stage_name or st.stage.name,
+                    base=base,
+                    platform=str(st.platform or self.target_platform),
+                    steps=steps,
+                    image=st.image.frozen(self.created),
+                    layers=tuple(st.layers),
+                    deps=tuple(deps),
+                )
+            )
         return m.BuildPlan(
             stages=tuple(_remap_sources(stages, ordered)),
             target=target.plan_index,
@@ -1298,15 +1567,26 @@ def _remap_sources(stages: list[m.Stage], ordered: list[_State]) -> list[m.Stage
     for stage in stages:
         steps = []
         for step in stage.steps:
-            if isinstance(step, m.CopyStep) and step.origin.kind in ("stage", "named-context") and step.origin.stage >= 0:
-                origin = m.Source(step.origin.kind, step.origin.name, mapping.get(step.origin.stage, -1), step.origin.platform)
+            if (
+                isinstance(step, m.CopyStep)
+                and step.origin.kind in ("stage", "named-context")
+                and step.origin.stage >= 0
+            ):
+                origin = m.Source(
+                    step.origin.kind,
+                    step.origin.name,
+                    mapping.get(step.origin.stage, -1),
+                    step.origin.platform,
+                )
                 step = _replace(step, origin=origin)
             elif isinstance(step, m.RunStep):
                 mounts = []
                 for mount in step.mounts:
                     o = mount.origin
                     if o is not None and o.kind in ("stage", "named-context") and o.stage >= 0:
-                        mount = _replace(mount, origin=m.Source(o.kind, o.name, mapping.get(o.stage, -1), o.platform))
+                        mount = _replace(
+                            mount, origin=m.Source(o.kind, o.name, mapping.get(o.stage, -1), o.platform)
+                        )
                     mounts.append(mount)
                 step = _replace(step, mounts=tuple(mounts))
             steps.append(step)
@@ -1361,22 +1641,54 @@ def _relative_to_workdir(workdir: str, dest: str) -> str:
 
 
 def _is_git(src: str) -> bool:
-    if src.startswith("git@") or src.startswith("git://"):
+    """Git sources as ``dfgitutil.ParseGitRef`` tells them apart from plain URLs."""
+    if src.startswith(("git@", "git://", "ssh://")):
         return True
-    if re.match(r"^https?://", src):
-        path = re.sub(r"[#?].*$", "", src)
-        return path.endswith(".git") or bool(re.match(r"^https?://(github\.com|gitlab\.com|bitbucket\.org)/[^/]+/[^/]+/?$", path) and ".git" in src)
+    if src.startswith(("http://", "https://")):
+        return re.sub(r"[#?].*$", "", src).rstrip("/").endswith(".git")
     return False
 
 
 def _is_http(src: str) -> bool:
-    return (src.startswith("http://") or src.startswith("https://")) and not _is_git(src)
+    return src.startswith(("http://", "https://")) and not _is_git(src)
 
 
 _SIGNALS = {
-    "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE", "POLL",
-    "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1",
-    "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "UNUSED",
+    "ABRT",
+    "ALRM",
+    "BUS",
+    "CHLD",
+    "CLD",
+    "CONT",
+    "FPE",
+    "HUP",
+    "ILL",
+    "INT",
+    "IO",
+    "IOT",
+    "KILL",
+    "PIPE",
+    "POLL",
+    "PROF",
+    "PWR",
+    "QUIT",
+    "SEGV",
+    "STKFLT",
+    "STOP",
+    "SYS",
+    "TERM",
+    "TRAP",
+    "TSTP",
+    "TTIN",
+    "TTOU",
+    "URG",
+    "USR1",
+    "USR2",
+    "VTALRM",
+    "WINCH",
+    "XCPU",
+    "XFSZ",
+    "UNUSED",
 }
 
 
@@ -1384,8 +1696,7 @@ def _valid_signal(sig: str) -> bool:
     if sig.isdigit():
         return int(sig) != 0
     name = sig.upper()
-    if name.startswith("SIG"):
-        name = name[3:]
+    name = name.removeprefix("SIG")
     if name in _SIGNALS:
         return True
     match = re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", name)
@@ -1468,8 +1779,19 @@ def _parse_bool(value: str) -> bool:
 def _parse_mount(raw: str, expand: Callable[[str], str]) -> dict[str, Any]:
     """BuildKit's ``parseMount`` with an expander (values after variable expansion)."""
     mount: dict[str, Any] = {
-        "type": "bind", "from": "", "source": "", "target": "", "readonly": False, "id": "", "sharing": "",
-        "required": False, "mode": None, "uid": None, "gid": None, "size": 0, "env": None,
+        "type": "bind",
+        "from": "",
+        "source": "",
+        "target": "",
+        "readonly": False,
+        "id": "",
+        "sharing": "",
+        "required": False,
+        "mode": None,
+        "uid": None,
+        "gid": None,
+        "size": 0,
+        "env": None,
     }
     ro_auto = True
     for key, value in _mount_fields(raw):

@@ -11,7 +11,9 @@ class DockerfileError(SpecError):
     ``summary`` holds BuildKit's wording; ``range`` the instruction's lines.
     """
 
-    def __init__(self, summary: str, *, filename: str = "Dockerfile", line: int = 0, end_line: int = 0) -> None:
+    def __init__(
+        self, summary: str, *, filename: str = "Dockerfile", line: int = 0, end_line: int = 0
+    ) -> None:
         rng = None
         if line > 0:
             rng = Range(filename, Pos(line, 1), Pos(max(end_line, line), 1))

@@ -14,11 +14,27 @@ from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.lint import Linter
 from bakec.dockerfile.parser import Flags, Node, chomp_heredoc, parse_heredoc
 
-__all__ = ["Instruction", "StageDef", "parse_instructions", "parse_instruction", "suggest"]
+__all__ = ["Instruction", "StageDef", "parse_instruction", "parse_instructions", "suggest"]
 
 INSTRUCTIONS = (
-    "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
-    "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir",
+    "add",
+    "arg",
+    "cmd",
+    "copy",
+    "entrypoint",
+    "env",
+    "expose",
+    "from",
+    "healthcheck",
+    "label",
+    "maintainer",
+    "onbuild",
+    "run",
+    "shell",
+    "stopsignal",
+    "user",
+    "volume",
+    "workdir",
 )
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _ONBUILD_PREFIX = re.compile(r"(?i)^\s*ONBUILD\s*")
@@ -93,8 +109,12 @@ def suggest(value: str, options: list[str], case_sensitive: bool = True) -> str 
 
 
 def _error(node: Node, message: str, filename: str) -> DockerfileError:
-    return DockerfileError(f"dockerfile parse error on line {node.start_line}: {message}",
-                           filename=filename, line=node.start_line, end_line=node.end_line)
+    return DockerfileError(
+        f"dockerfile parse error on line {node.start_line}: {message}",
+        filename=filename,
+        line=node.start_line,
+        end_line=node.end_line,
+    )
 
 
 def _json_args(node: Node) -> list[str]:
@@ -105,7 +125,9 @@ def _json_args(node: Node) -> list[str]:
     return [" ".join(node.value)]
 
 
-def parse_instruction(node: Node, lint: Linter | None, filename: str = "Dockerfile") -> Instruction | StageDef:
+def parse_instruction(
+    node: Node, lint: Linter | None, filename: str = "Dockerfile"
+) -> Instruction | StageDef:
     name = node.cmd.lower()
     args = list(node.value)
     flags = Flags(node.flags)
@@ -134,12 +156,16 @@ def _parse_from(node: Node, args: list[str], flags: Flags, lint: Linter | None) 
         if lower or upper:
             ok = args[1].lower() == args[1] if lower else args[1].upper() == args[1]
             if not ok:
-                lint.run("FromAsCasing", node.start_line, f"'{args[1]}' and '{cmd}' keywords' casing do not match")
+                lint.run(
+                    "FromAsCasing", node.start_line, f"'{args[1]}' and '{cmd}' keywords' casing do not match"
+                )
     stage_name = ""
     if len(args) == 3 and args[1].lower() == "as":
         stage_name = args[2].lower()
         if not _STAGE_NAME.match(stage_name):
-            raise ValueError(f'invalid name for build stage: "{args[2]}", name can\'t start with a number or contain symbols')
+            raise ValueError(
+                f'invalid name for build stage: "{args[2]}", name can\'t start with a number or contain symbols'
+            )
     elif len(args) != 1:
         raise ValueError("FROM requires either one or three arguments")
     flags.add_string("platform")
@@ -167,8 +193,8 @@ def _kvps(inst: Instruction, what: str) -> None:
         if not args[i]:
             raise ValueError(f"{what} names can not be blank")
         pairs.append((args[i], args[i + 1]))
-    rest = inst.code[len(inst.cmd):].lstrip()
-    legacy = len(pairs) == 1 and rest.startswith(pairs[0][0]) and rest[len(pairs[0][0]):][:1] in (" ", "\t")
+    rest = inst.code[len(inst.cmd) :].lstrip()
+    legacy = len(pairs) == 1 and rest.startswith(pairs[0][0]) and rest[len(pairs[0][0]) :][:1] in (" ", "\t")
     inst.data["pairs"] = pairs
     inst.data["legacy"] = legacy
 
@@ -211,7 +237,9 @@ def _sources_and_dest(inst: Instruction, what: str) -> None:
 
 def _parse_add(inst: Instruction) -> None:
     if len(inst.args) < 2:
-        raise ValueError("ADD requires at least two arguments, but only one was provided. Destination could not be determined")
+        raise ValueError(
+            "ADD requires at least two arguments, but only one was provided. Destination could not be determined"
+        )
     f = inst.flags
     f.add_strings("exclude")
     f.add_string("chown")
@@ -226,7 +254,9 @@ def _parse_add(inst: Instruction) -> None:
 
 def _parse_copy(inst: Instruction) -> None:
     if len(inst.args) < 2:
-        raise ValueError("COPY requires at least two arguments, but only one was provided. Destination could not be determined")
+        raise ValueError(
+            "COPY requires at least two arguments, but only one was provided. Destination could not be determined"
+        )
     f = inst.flags
     f.add_strings("exclude")
     f.add_bool("parents")
@@ -314,7 +344,14 @@ def _parse_healthcheck(inst: Instruction) -> None:
         if rest:
             raise ValueError("HEALTHCHECK NONE takes no arguments")
         inst.flags.parse()
-        inst.data["health"] = {"Test": ["NONE"], "Interval": 0, "Timeout": 0, "StartPeriod": 0, "StartInterval": 0, "Retries": 0}
+        inst.data["health"] = {
+            "Test": ["NONE"],
+            "Interval": 0,
+            "Timeout": 0,
+            "StartPeriod": 0,
+            "StartInterval": 0,
+            "Retries": 0,
+        }
         return
     f = inst.flags
     for name in ("interval", "timeout", "start-period", "start-interval", "retries"):
@@ -428,7 +465,9 @@ _PARSERS = {
 }
 
 
-def parse_instructions(nodes: list[Node], lint: Linter | None, filename: str = "Dockerfile") -> tuple[list[StageDef], list[Instruction]]:
+def parse_instructions(
+    nodes: list[Node], lint: Linter | None, filename: str = "Dockerfile"
+) -> tuple[list[StageDef], list[Instruction]]:
     """Split nodes into stages and the meta ARGs before the first FROM."""
     stages: list[StageDef] = []
     meta_args: list[Instruction] = []
@@ -441,6 +480,8 @@ def parse_instructions(nodes: list[Node], lint: Linter | None, filename: str = "
             if parsed.name == "arg":
                 meta_args.append(parsed)
                 continue
-            raise DockerfileError("no build stage in current context", filename=filename, line=node.start_line)
+            raise DockerfileError(
+                "no build stage in current context", filename=filename, line=node.start_line
+            )
         stages[-1].commands.append(parsed)
     return stages, meta_args

@@ -97,7 +97,7 @@ _EOF = ""
 
 
 class _Words:
-    __slots__ = ("buf", "words", "in_word")
+    __slots__ = ("buf", "in_word", "words")
 
     def __init__(self) -> None:
         self.buf: list[str] = []

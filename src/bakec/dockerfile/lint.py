@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bakec.dockerfile.errors import DockerfileError, LintError
 
-__all__ = ["LintConfig", "LintWarning", "Linter", "RULES"]
+__all__ = ["RULES", "LintConfig", "LintWarning", "Linter"]
 
 _DOCS = "https://docs.docker.com/go/dockerfile/rule/"
 
@@ -20,25 +20,52 @@ RULES: dict[str, tuple[str, bool]] = {
     "StageNameCasing": ("Stage names should be lowercase", False),
     "FromAsCasing": ("The 'as' keyword should match the case of the 'from' keyword", False),
     "NoEmptyContinuation": ("Empty continuation lines will become errors in a future release", False),
-    "ConsistentInstructionCasing": ("All commands within the Dockerfile should use the same casing (either upper or lower)", False),
+    "ConsistentInstructionCasing": (
+        "All commands within the Dockerfile should use the same casing (either upper or lower)",
+        False,
+    ),
     "DuplicateStageName": ("Stage names should be unique", False),
     "ReservedStageName": ("Reserved words should not be used as stage names", False),
-    "JSONArgsRecommended": ("JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals", False),
-    "MaintainerDeprecated": ("The MAINTAINER instruction is deprecated, use a label instead to define an image author", False),
+    "JSONArgsRecommended": (
+        "JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals",
+        False,
+    ),
+    "MaintainerDeprecated": (
+        "The MAINTAINER instruction is deprecated, use a label instead to define an image author",
+        False,
+    ),
     "UndefinedArgInFrom": ("FROM command must use declared ARGs", False),
-    "WorkdirRelativePath": ("Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes", False),
+    "WorkdirRelativePath": (
+        "Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes",
+        False,
+    ),
     "UndefinedVar": ("Variables should be defined before their use", False),
-    "MultipleInstructionsDisallowed": ("Multiple instructions of the same type should not be used in the same stage", False),
+    "MultipleInstructionsDisallowed": (
+        "Multiple instructions of the same type should not be used in the same stage",
+        False,
+    ),
     "LegacyKeyValueFormat": ("Legacy key/value format with whitespace separator should not be used", False),
     "InvalidBaseImagePlatform": ("Base image platform does not match expected target platform", False),
-    "RedundantTargetPlatform": ("Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior", False),
+    "RedundantTargetPlatform": (
+        "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior",
+        False,
+    ),
     "SecretsUsedInArgOrEnv": ("Sensitive data should not be used in the ARG or ENV commands", False),
-    "InvalidDefaultArgInFrom": ("Default value for global ARG results in an empty or invalid base image name", False),
+    "InvalidDefaultArgInFrom": (
+        "Default value for global ARG results in an empty or invalid base image name",
+        False,
+    ),
     "FromPlatformFlagConstDisallowed": ("FROM --platform flag should not use a constant value", False),
     "CopyIgnoredFile": ("Attempting to Copy file that is excluded by .dockerignore", True),
-    "InvalidDefinitionDescription": ("Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.", True),
+    "InvalidDefinitionDescription": (
+        "Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.",
+        True,
+    ),
     "ExposeProtoCasing": ("Protocol in EXPOSE instruction should be lowercase", False),
-    "ExposeInvalidFormat": ("IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release", False),
+    "ExposeInvalidFormat": (
+        "IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release",
+        False,
+    ),
 }
 
 
@@ -97,7 +124,9 @@ class LintConfig:
                 elif value.lower() in ("0", "f", "false"):
                     error = False
                 else:
-                    raise DockerfileError(f'failed to parse check options: strconv.ParseBool: parsing "{value}": invalid syntax')
+                    raise DockerfileError(
+                        f'failed to parse check options: strconv.ParseBool: parsing "{value}": invalid syntax'
+                    )
             elif key == "experimental":
                 if value == "all":
                     experimental_all = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from bakec.dockerfile.lint import LintWarning
 
@@ -189,7 +189,7 @@ class MetaStep(_StepBase):
     kind: Literal["meta"] = "meta"
 
 
-Step = Union[RunStep, CopyStep, AddStep, WorkdirStep, MetaStep]
+Step = RunStep | CopyStep | AddStep | WorkdirStep | MetaStep
 
 
 @dataclass(frozen=True)
@@ -321,14 +321,18 @@ class BuildPlan:
             history = fixed
             with_layer = len(layers)
         for layer in layers[with_layer:]:
-            history.append(HistoryEntry(layer.description, False, "buildkit.exporter.image.v0", image.created))
+            history.append(
+                HistoryEntry(layer.description, False, "buildkit.exporter.image.v0", image.created)
+            )
         return history
 
     def expected_config(self) -> dict[str, Any]:
         """The subset compared by the conformance corpus (``expected-config.json``)."""
         out: dict[str, Any] = {
             "config": self.image.config_dict(),
-            "history": [{"created_by": h.created_by, "empty_layer": h.empty_layer} for h in self.exported_history()],
+            "history": [
+                {"created_by": h.created_by, "empty_layer": h.empty_layer} for h in self.exported_history()
+            ],
             "layer_count": self.layer_count,
             "platform": self.image.platform,
         }

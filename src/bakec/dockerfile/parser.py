@@ -18,7 +18,7 @@ import dockerfile as _df
 from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.lexer import Env, Lex, LexError
 
-__all__ = ["Directives", "Heredoc", "Node", "parse", "parse_heredoc", "Flags"]
+__all__ = ["Directives", "Flags", "Heredoc", "Node", "parse", "parse_heredoc"]
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _KNOWN_DIRECTIVES = ("syntax", "escape", "check")
@@ -87,7 +87,9 @@ def read_directives(text: str) -> Directives:
     escape = values.get("escape", "\\")
     if escape not in ("`", "\\"):
         raise DockerfileError(f"invalid escape token '{escape}' does not match ` or \\")
-    return Directives(escape=escape, syntax=values.get("syntax", ""), check=values.get("check", ""), lines=tuple(lines))
+    return Directives(
+        escape=escape, syntax=values.get("syntax", ""), check=values.get("check", ""), lines=tuple(lines)
+    )
 
 
 def parse(text: str, filename: str = "Dockerfile") -> ParseResult:
@@ -108,8 +110,11 @@ def parse(text: str, filename: str = "Dockerfile") -> ParseResult:
         commands = _df.parse_string(source)
     except _df.GoParseError as exc:
         line = _locate_parse_error(source)
-        raise DockerfileError(f"dockerfile parse error on line {line}: {exc}" if line else str(exc),
-                              filename=filename, line=line) from None
+        raise DockerfileError(
+            f"dockerfile parse error on line {line}: {exc}" if line else str(exc),
+            filename=filename,
+            line=line,
+        ) from None
     nodes = [
         Node(
             cmd=c.cmd,

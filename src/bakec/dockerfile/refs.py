@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ImageRef", "Platform", "parse_ref", "parse_platform"]
+__all__ = ["ImageRef", "Platform", "parse_platform", "parse_ref"]
 
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$")
+_DOMAIN = re.compile(
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$"
+)
 
 
 class RefError(ValueError):
@@ -138,9 +140,7 @@ def normalize_platform(os_name: str, arch: str, variant: str = "", os_version: s
     if arch in _ARCH_ALIASES:
         arch, default_variant = _ARCH_ALIASES[arch]
         variant = variant or default_variant
-    if arch == "amd64" and variant == "v1":
-        variant = ""
-    elif arch == "arm64" and variant in ("8", "v8", "v8.0"):
+    if arch == "amd64" and variant == "v1" or arch == "arm64" and variant in ("8", "v8", "v8.0"):
         variant = ""
     elif arch == "arm":
         if variant == "":
@@ -161,7 +161,23 @@ def parse_platform(text: str, default: Platform | None = None) -> Platform:
     parts = raw.split("/")
     if any(not p for p in parts) or len(parts) > 3:
         raise RefError(f'"{text}": invalid platform specifier')
-    known_os = {"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "android", "illumos", "aix", "plan9", "dragonfly", "ios", "js", "wasip1"}
+    known_os = {
+        "linux",
+        "windows",
+        "darwin",
+        "freebsd",
+        "netbsd",
+        "openbsd",
+        "solaris",
+        "android",
+        "illumos",
+        "aix",
+        "plan9",
+        "dragonfly",
+        "ios",
+        "js",
+        "wasip1",
+    }
     if len(parts) == 1:
         if parts[0].lower() in known_os:
             base = default or Platform("linux", "amd64")
