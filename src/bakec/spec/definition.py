@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 from ..errors import BakecError, DiagnosticError, SpecError
 from . import files as bakefiles
 from .evaluation import BakeEvaluation, EvaluatedConfig
-from .model import Group, Target, Variable
+from .model import Group, Target, Variable, copy_target
 
 
 @dataclass
@@ -108,14 +108,20 @@ class Definition:
         raw = self.targets.get(name)
         if raw is None:
             raise SpecError(f"failed to find target {name}")
-        result = Target(name=name)
+        result: Target | None = None
         cyclic = False
         for parent in raw.inherits or []:
             resolved = self.resolve_target(parent, overrides, visited, memo)
-            if resolved is not None:
-                result = merge.merge(result, resolved)
-            else:
+            if resolved is None:
                 cyclic = True
+            elif result is None:
+                # a resolved target is already a merge result, so merging it onto an
+                # empty target would change nothing: take it as it is
+                result = copy_target(resolved, name=name)
+            else:
+                result = merge.merge(result, resolved)
+        if result is None:
+            result = Target(name=name)
         result = merge.merge(result, raw)
         result.inherits = None
         result = ovr.apply_overrides(result, overrides)

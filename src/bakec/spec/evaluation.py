@@ -132,7 +132,7 @@ class BakeEvaluation:
         self._attr_resolving: set[tuple[str, str, str]] = set()
         self.instances: list[BlockInstance] = []
         self.used: set[str] = set()
-        self._names: dict[int, frozenset[str]] = {}
+        self._names: dict[int, tuple[str, ...]] = {}
         self._attr_values: dict[tuple, Value] = {}
         self._collect()
 
@@ -493,9 +493,9 @@ class BakeEvaluation:
         if local:
             names = self._names.get(id(attr.expr))
             if names is None:
-                names = self._names[id(attr.expr)] = ast.names_in(attr.expr)
+                names = self._names[id(attr.expr)] = tuple(sorted(ast.names_in(attr.expr)))
             try:
-                key = (id(attr.expr), tuple((type(local[n]), local[n]) for n in sorted(names) if n in local))
+                key = (id(attr.expr), tuple((type(local[n]), local[n]) for n in names if n in local))
                 hash(key)
             except TypeError:  # a matrix value that is a list or object
                 key = None
