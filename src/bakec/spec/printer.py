@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from json.encoder import encode_basestring as _encode_str  # C-accelerated, keeps non-ASCII
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring as _encode_str  # C-accelerated, keeps non-ASCII
 from typing import Any
 
 from bakec.spec.hcl.values import format_number
@@ -56,7 +56,9 @@ def group_dict(group: Group) -> dict[str, Any]:
     return out
 
 
-_PRINTED_FIELDS = tuple((f.name, f.metadata["bake"]) for f in target_fields() if f.metadata.get("printed", True))
+_PRINTED_FIELDS = tuple(
+    (f.name, f.metadata["bake"]) for f in target_fields() if f.metadata.get("printed", True)
+)
 
 
 def target_dict(target: Target) -> dict[str, Any]:
@@ -129,8 +131,9 @@ class _NeedsGoEncoder(Exception):
     pass
 
 
-_HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_HTML_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
