@@ -29,6 +29,15 @@ class Resolved:
     groups: dict[str, Group]
     targets: dict[str, Target]
 
+    def to_dict(self) -> dict:
+        """Plain data keyed by bake names (through the cattrs converter), for library users."""
+        from .serialize import unstructure_group, unstructure_target
+
+        return {
+            "group": {name: unstructure_group(g) for name, g in self.groups.items()},
+            "target": {name: unstructure_target(t) for name, t in self.targets.items()},
+        }
+
 
 @dataclass
 class Definition:
