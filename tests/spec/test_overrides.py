@@ -282,7 +282,7 @@ def test_shorthand_order_matches_buildx():
         "*.call=lint",
         "*.no-cache=true",
         "*.pull=false",
-        "*.attest=type=sbom",
+        "*.attest=type=sbom,disabled=false",
         "*.attest=type=provenance,mode=max",
     ]
 

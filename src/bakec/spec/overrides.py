@@ -306,7 +306,7 @@ def canonicalize_attest(kind: str, value: str) -> str:
         return ""
     flag = parse_bool(value)
     if flag is not None:
-        return f"type={kind}" if flag else f"type={kind},disabled=true"
+        return f"type={kind},disabled={'false' if flag else 'true'}"
     return f"type={kind},{value}"
 
 
