@@ -427,7 +427,7 @@ class _Converter:
         env = self.global_args
         info: dict[str, str | None] = {}
         for cmd in meta_args:
-            for key, value in cmd.data["pairs"]:  # type: ignore[union-attr]
+            for key, value in cmd.data["pairs"]:
                 if overrides and key in self.build_args:
                     value = self.build_args[key]
                 elif value is not None:
@@ -711,10 +711,10 @@ class _Converter:
                 if st.base is not None and not st.onbuild_init:
                     triggers += [
                         c.inst.data["expression"] for c in st.base.commands if c.inst.name == "onbuild"
-                    ]  # type: ignore[misc]
+                    ]
                     st.onbuild_init = True
                 if triggers:
-                    if self._init_onbuild(st, triggers):  # type: ignore[arg-type]
+                    if self._init_onbuild(st, triggers):
                         new_deps = True
                     st.image.config.pop("OnBuild", None)
             if not new_deps:
@@ -1004,7 +1004,7 @@ class _Converter:
         inst = cmd.inst
         pairs = [
             (self._expand(st, k, inst.line), self._expand(st, v, inst.line)) for k, v in inst.data["pairs"]
-        ]  # type: ignore[union-attr]
+        ]
         parts = ["ENV"]
         for key, value in pairs:
             if inst.data["legacy"]:
@@ -1023,7 +1023,7 @@ class _Converter:
         inst = cmd.inst
         labels = st.image.config.setdefault("Labels", {})
         parts = ["LABEL"]
-        for key, value in inst.data["pairs"]:  # type: ignore[union-attr]
+        for key, value in inst.data["pairs"]:
             key = self._expand(st, key, inst.line)
             value = self._expand(st, value, inst.line)
             if inst.data["legacy"]:
@@ -1058,7 +1058,7 @@ class _Converter:
     def _do_cmd(self, st: _State, cmd: _Cmd) -> None:
         inst = cmd.inst
         self._used_once(st, cmd, "CMD")
-        args: list[str] = list(inst.data["cmdline"])  # type: ignore[arg-type]
+        args: list[str] = list(inst.data["cmdline"])
         if inst.data["prepend_shell"]:
             if not st.image.config.get("Shell"):
                 self.lint.run(
@@ -1076,7 +1076,7 @@ class _Converter:
         inst = cmd.inst
         self._used_once(st, cmd, "ENTRYPOINT")
         raw = inst.data["cmdline"]
-        args: list[str] | None = None if raw is None else list(raw)  # type: ignore[call-overload]
+        args: list[str] | None = None if raw is None else list(raw)
         if inst.data["prepend_shell"]:
             if not st.image.config.get("Shell"):
                 self.lint.run(
@@ -1092,7 +1092,7 @@ class _Converter:
 
     def _do_healthcheck(self, st: _State, cmd: _Cmd) -> None:
         self._used_once(st, cmd, "HEALTHCHECK")
-        health = dict(cmd.inst.data["health"])  # type: ignore[call-overload]
+        health = dict(cmd.inst.data["health"])
         st.image.config["Healthcheck"] = {k: v for k, v in health.items() if v not in (0, None, [])}
         text = (
             f"HEALTHCHECK {{Test:{go_list(health['Test'])} Interval:{format_duration(health['Interval'])} "
@@ -1148,7 +1148,7 @@ class _Converter:
         self._meta(st, cmd, f"USER {user}")
 
     def _do_volume(self, st: _State, cmd: _Cmd) -> None:
-        vols = [self._expand(st, v, cmd.inst.line) for v in cmd.inst.data["volumes"]]  # type: ignore[union-attr]
+        vols = [self._expand(st, v, cmd.inst.line) for v in cmd.inst.data["volumes"]]
         volumes = st.image.config.setdefault("Volumes", {})
         for v in vols:
             if v == "":
@@ -1164,14 +1164,14 @@ class _Converter:
         self._meta(st, cmd, f"STOPSIGNAL {sig}")
 
     def _do_shell(self, st: _State, cmd: _Cmd) -> None:
-        shell = list(cmd.inst.data["shell"])  # type: ignore[call-overload]
+        shell = list(cmd.inst.data["shell"])
         st.image.config["Shell"] = shell
         self._meta(st, cmd, f"SHELL {go_list(shell)}")
 
     def _do_arg(self, st: _State, cmd: _Cmd) -> None:
         inst = cmd.inst
         commits: list[str] = []
-        for key, value in inst.data["pairs"]:  # type: ignore[union-attr]
+        for key, value in inst.data["pairs"]:
             self._secret_check("ARG", key, inst.line)
             has_value = key in self.build_args
             has_default = value is not None
@@ -1182,7 +1182,7 @@ class _Converter:
             if has_value:
                 value = self.build_args[key]
             elif has_default:
-                value = self._expand(st, value, inst.line)  # type: ignore[arg-type]
+                value = self._expand(st, value, inst.line)
             if value is not None and key not in _NON_ENV_ARGS:
                 st.env = st.env.set(key, value)
             st.build_args.append((key, value))
@@ -1259,21 +1259,20 @@ class _Converter:
         chmod = self._expand(st, f.string("chmod"), line)
         checksum = self._expand(st, f.string("checksum"), line) if is_add else ""
         exclude = tuple(self._expand(st, p, line) for p in f.strings("exclude"))
-        sources = [self._expand(st, s, line) for s in inst.data["sources"]]  # type: ignore[union-attr]
-        dest_raw = self._expand(st, inst.data["dest"], line)  # type: ignore[arg-type]
+        sources = [self._expand(st, s, line) for s in inst.data["sources"]]
+        dest_raw = self._expand(st, inst.data["dest"], line)
         raw_lex = Lex("\\", skip_process_quotes=True)
         contents: list[m.InlineFile] = []
-        for hname, data, expand in inst.data["contents"]:  # type: ignore[union-attr]
+        for hname, data, expand in inst.data["contents"]:
             if expand:
                 data = self._process(st, data, line, raw_lex)
             contents.append(m.InlineFile(hname, data, 0o644))
 
         origin = m.Source("context")
         if not is_add and cmd.sources:
-            src = cmd.sources[0]
             origin = self._source_for(
                 st,
-                src,
+                cmd.sources[0],
                 f'cannot copy from stage "{f.string("from")}", it needs to be defined before current stage "{st.stage_name}"',
                 inst,
             )
@@ -1340,9 +1339,9 @@ class _Converter:
         if is_add:
             unpack = f.boolean("unpack") if "unpack" in f.used else None
             keep = f.boolean("keep-git-dir") if "keep-git-dir" in f.used else None
-            step: m.Step = m.AddStep(**common, checksum=checksum, keep_git_dir=keep, unpack=unpack)  # type: ignore[arg-type]
+            step: m.Step = m.AddStep(**common, checksum=checksum, keep_git_dir=keep, unpack=unpack)
         else:
-            step = m.CopyStep(**common)  # type: ignore[arg-type]
+            step = m.CopyStep(**common)
         st.layers.append(m.Layer(desc, False))
         st.image.history.append(m.HistoryEntry(history + " # buildkit", False, created=self.created))
         st.steps.append(step)
@@ -1350,9 +1349,9 @@ class _Converter:
     def _do_run(self, st: _State, cmd: _Cmd) -> None:
         inst = cmd.inst
         line = inst.line
-        args: list[str] = list(inst.data["cmdline"])  # type: ignore[call-overload]
+        args: list[str] = list(inst.data["cmdline"])
         files: list[m.InlineFile] = []
-        heredocs: list[tuple[str, str]] = list(inst.data["files"])  # type: ignore[call-overload]
+        heredocs: list[tuple[str, str]] = list(inst.data["files"])
         if heredocs:
             if len(args) != 1 or not inst.data["prepend_shell"]:
                 raise self.error(f"parsing produced an invalid run command: {go_list(args)}", line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from bakec.dockerfile._gofmt import parse_duration
 from bakec.dockerfile.errors import DockerfileError
@@ -48,7 +49,7 @@ class Instruction:
     args: list[str]
     json: bool
     flags: Flags
-    data: dict[str, object] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def line(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import dockerfile as _df
+import dockerfile as _df  # type: ignore[import-not-found]  # C extension without stubs
 
 from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.lexer import Env, Lex, LexError
