@@ -219,7 +219,16 @@ def test_shm_size_error_c288():
 
 
 @pytest.mark.parametrize(
-    "value", ["linux/amd64", "linux/arm/v7", "linux", "arm64", "linux/amd64,linux/arm64", "local"]
+    "value",
+    [
+        "linux/amd64",
+        "linux/arm/v7",
+        "linux",
+        "arm64",
+        "linux/amd64,linux/arm64",
+        "local",
+        "windows(10.0.17763)/amd64",
+    ],
 )
 def test_platforms_accepted(value):
     options.validate_platforms([value])
@@ -234,6 +243,8 @@ def test_platforms_accepted(value):
         ),
         ("banana", '"banana": unknown operating system or architecture: invalid argument'),
         ("linux/am d64", '"am d64" is an invalid component of "linux/am d64"'),
+        ("lin.ux/amd64", '"lin.ux" is an invalid OS component of "lin.ux/amd64"'),
+        ("linux/*", '"linux/*": wildcards not yet supported: invalid argument'),
     ],
 )
 def test_platform_errors_c289(value, message):

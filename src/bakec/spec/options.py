@@ -501,6 +501,7 @@ def parse_mem_bytes(value: str) -> int:
 
 
 _SPECIFIER_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_OS_VERSION_RE = re.compile(r"^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.-]*)\))?$")
 _KNOWN_OS = {
     "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux",
     "nacl", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "zos", "macos",
@@ -524,20 +525,24 @@ def validate_platforms(platforms: Iterable[str]) -> None:
 
 def _validate_platform(spec: str) -> None:
     if "*" in spec:
-        raise SpecError(f"{_go_quote(spec)}: wildcards not yet supported: not implemented")
-    base = spec
-    match = re.fullmatch(r"([^()]*)\(([^()]*)\)(.*)", spec)
-    if match:  # os(version)/arch
-        base = match.group(1) + match.group(3)
-    parts = base.split("/")
-    for part in parts:
-        if not _SPECIFIER_RE.match(part):
+        raise SpecError(f"{_go_quote(spec)}: wildcards not yet supported: invalid argument")
+    parts = spec.split("/", 3)
+    for i, part in enumerate(parts):
+        if i == 0:
+            match = _OS_VERSION_RE.match(part)
+            if not match:
+                raise SpecError(
+                    f"{_go_quote(part)} is an invalid OS component of {_go_quote(spec)}: OSAndVersion "
+                    f"specifier component must match {_go_quote(_OS_VERSION_RE.pattern)}: invalid argument"
+                )
+            os_name = match.group(1).lower()
+        elif not _SPECIFIER_RE.match(part):
             raise SpecError(
                 f"{_go_quote(part)} is an invalid component of {_go_quote(spec)}: platform specifier "
-                f'component must match "^[A-Za-z0-9_.-]+$": invalid argument'
+                f"component must match {_go_quote(_SPECIFIER_RE.pattern)}: invalid argument"
             )
     if len(parts) == 1:
-        if parts[0].lower() in _KNOWN_OS or parts[0].lower() in _KNOWN_ARCH:
+        if os_name in _KNOWN_OS or parts[0].lower() in _KNOWN_ARCH:
             return
         raise SpecError(f"{_go_quote(spec)}: unknown operating system or architecture: invalid argument")
     if len(parts) > 3:
