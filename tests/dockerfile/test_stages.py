@@ -157,3 +157,19 @@ def test_stage_name_validation() -> None:
 def test_instruction_before_from() -> None:
     with pytest.raises(DockerfileError, match="no build stage in current context"):
         plan("RUN x\nFROM scratch\n")
+
+
+def test_onbuild_heredocs_travel_with_the_trigger() -> None:
+    p = plan("FROM scratch AS p\nONBUILD COPY <<A /d/a\nbody\nA\nFROM p\n")
+    assert p.stages[0].image.config_dict()["OnBuild"] == ["COPY <<A /d/a\nbody\nA"]
+    step = p.target_stage.steps[0]
+    assert step.contents[0].data == "body\n" and step.onbuild
+
+
+def test_multi_platform_vertex_names_show_the_platform_and_cross_target() -> None:
+    p = plan(
+        f"FROM --platform=$BUILDPLATFORM {BUSYBOX}\nARG TARGETARCH\nRUN build\n",
+        platform="linux/arm64",
+        multi_platform=True,
+    )
+    assert p.target_stage.steps[-1].description == "[linux/amd64->arm64 2/2] RUN build"

@@ -31,7 +31,7 @@ from bakec.dockerfile.instructions import (
 from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
-from bakec.dockerfile.refs import ImageRef, Platform, RefError, parse_platform, parse_ref
+from bakec.dockerfile.refs import ImageRef, Platform, RefError, normalize_platform, parse_platform, parse_ref
 
 __all__ = ["NamedContext", "compile"]
 
@@ -878,7 +878,7 @@ class _Converter:
             return text
         out = "["
         if self.multi_platform and platform is not None:
-            out += platform.format_all() + " "
+            out += platform.format_all() + _format_target_platform(platform, env) + " "
         if st.stage_name:
             out += st.stage_name + " "
         st.cmd_index += 1
@@ -1600,6 +1600,33 @@ def _replace(obj: Any, **changes: Any) -> Any:
 
 
 _SPECIAL_NAMES = frozenset("@*#?-$!0123456789")
+
+
+def _format_target_platform(base: Platform, env: Env) -> str:
+    """The ``->arch`` suffix BuildKit adds to vertex names in cross builds."""
+    target: Platform | None = None
+    fields: dict[str, str] = {}
+    for key in env.keys():
+        value = env.get(key) or ""
+        if key == "TARGETPLATFORM":
+            try:
+                target = parse_platform(value)
+                break
+            except RefError:
+                continue
+        if key in ("TARGETOS", "TARGETARCH", "TARGETVARIANT"):
+            fields[key] = value
+    if target is None:
+        if not fields:
+            return ""
+        os_name = fields.get("TARGETOS") or base.os
+        arch = fields.get("TARGETARCH") or base.architecture
+        target = normalize_platform(os_name, arch, fields.get("TARGETVARIANT", ""))
+    if target.os == base.os and target.architecture != base.architecture:
+        return "->" + target.architecture + ("/" + target.variant if target.variant else "")
+    if target.os != base.os:
+        return "->" + target.format_all()
+    return ""
 
 
 def _uppercase_cmd(text: str) -> str:

@@ -115,6 +115,7 @@ def parse(text: str, filename: str = "Dockerfile") -> ParseResult:
             filename=filename,
             line=line,
         ) from None
+    rows = text.split("\n")
     nodes = [
         Node(
             cmd=c.cmd,
@@ -129,7 +130,31 @@ def parse(text: str, filename: str = "Dockerfile") -> ParseResult:
         )
         for c in commands
     ]
-    return ParseResult(directives, nodes)
+    return ParseResult(directives, [_onbuild_heredocs(node, rows) for node in nodes])
+
+
+def _onbuild_heredocs(node: Node, rows: list[str]) -> Node:
+    """Re-attach heredoc bodies the bundled parser drops for ONBUILD triggers.
+
+    BuildKit appends each body and its terminator to the trigger expression,
+    so the raw lines after the first one are exactly that text.
+    """
+    if node.cmd.lower() != "onbuild" or node.end_line <= node.start_line:
+        return node
+    if not any(parse_heredoc(word) for word in node.original.split()):
+        return node
+    body = "\n".join(row.rstrip("\r") for row in rows[node.start_line : node.end_line])
+    return Node(
+        node.cmd,
+        node.sub_cmd,
+        node.json,
+        node.original + "\n" + body,
+        node.start_line,
+        node.end_line,
+        node.flags,
+        node.value,
+        node.heredocs,
+    )
 
 
 def _locate_parse_error(source: str) -> int:
