@@ -1606,8 +1606,7 @@ def _format_target_platform(base: Platform, env: Env) -> str:
     """The ``->arch`` suffix BuildKit adds to vertex names in cross builds."""
     target: Platform | None = None
     fields: dict[str, str] = {}
-    for key in env.keys():
-        value = env.get(key) or ""
+    for key, value in env.items():
         if key == "TARGETPLATFORM":
             try:
                 target = parse_platform(value)
