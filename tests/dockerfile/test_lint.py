@@ -120,3 +120,19 @@ def test_warning_carries_line_and_url() -> None:
     (warning,) = plan("FROM scratch\nMAINTAINER me\n").warnings
     assert warning.line == 2
     assert warning.url == "https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/"
+
+
+def test_check_lints_every_stage_without_a_target() -> None:
+    from bakec.dockerfile import check
+
+    text = f"FROM {BUSYBOX} AS a\nCMD echo a\nFROM {BUSYBOX} AS b\nMAINTAINER x\n"
+    assert [w.rule for w in check(text)] == ["JSONArgsRecommended", "MaintainerDeprecated"]
+    assert [w.rule for w in check(text, target="b")] == ["MaintainerDeprecated"]
+
+
+def test_targets_lists_stages_with_descriptions() -> None:
+    from bakec.dockerfile import targets
+
+    text = "# syntax=docker/dockerfile:1\n# base is the shared base\nFROM scratch AS base\n\n# unrelated\nFROM base AS final\n"
+    got = [(t.name, t.description, t.default, t.base) for t in targets(text)]
+    assert got == [("base", "is the shared base", False, "scratch"), ("final", "", True, "base")]

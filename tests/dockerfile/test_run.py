@@ -132,3 +132,16 @@ def test_vertex_name_masks_secret_env_and_expands_known_variables() -> None:
     step = run('ARG V=1\nRUN --mount=type=secret,id=s,env=TOK echo "$V" $TOK $UNSET\n')
     assert step.description == '[2/2] RUN --mount=type=secret,id=s,env=TOK echo "1" **** $UNSET'
     assert step.layer_description == 'mount / from exec /bin/sh -c echo "$V" $TOK $UNSET'
+
+
+def test_definition_leaves_presentation_out_so_shared_steps_key_alike() -> None:
+    one = plan(f"FROM {BUSYBOX} AS a\nRUN make\n").stages[0].steps[0]
+    two = plan(f"FROM scratch AS x\nFROM {BUSYBOX} AS other\nENV\tX=1\nENV X=\nRUN make\n", target="other")
+    other = two.target_stage.steps[-1]
+    assert one.description != other.description
+    assert one.definition() != other.definition()  # X= is part of the environment
+    same = plan(
+        f"FROM scratch AS x\nFROM {BUSYBOX} AS other\nRUN  make\n", target="other"
+    ).target_stage.steps[-1]
+    assert same.definition()["args"] == ["/bin/sh", "-c", "make"]
+    assert same.definition() == one.definition()

@@ -6,7 +6,7 @@ computes the image config and history BuildKit would export. The graph layer
 turns the plan's steps into content-addressed operations.
 """
 
-from bakec.dockerfile.convert import NamedContext, compile
+from bakec.dockerfile.convert import NamedContext, TargetInfo, check, compile, targets
 from bakec.dockerfile.errors import DockerfileError, LintError
 from bakec.dockerfile.model import (
     AddStep,
@@ -46,6 +46,9 @@ __all__ = [
     "Source",
     "Stage",
     "Step",
+    "TargetInfo",
     "WorkdirStep",
+    "check",
     "compile",
+    "targets",
 ]

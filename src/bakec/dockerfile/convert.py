@@ -29,11 +29,11 @@ from bakec.dockerfile.instructions import (
     suggest,
 )
 from bakec.dockerfile.lexer import Env, Lex, LexError
-from bakec.dockerfile.lint import LintConfig, Linter
+from bakec.dockerfile.lint import LintConfig, Linter, LintWarning
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
 from bakec.dockerfile.refs import ImageRef, Platform, RefError, normalize_platform, parse_platform, parse_ref
 
-__all__ = ["NamedContext", "compile"]
+__all__ = ["NamedContext", "TargetInfo", "check", "compile", "targets"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _NON_ENV_ARGS = frozenset({"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"})
@@ -267,6 +267,7 @@ def compile(
     entitlements: frozenset[str] | set[str] | tuple[str, ...] = (),
     check_entitlements: bool = True,
     multi_platform: bool = False,
+    all_stages: bool = False,
     filename: str = "Dockerfile",
 ) -> m.BuildPlan:
     """Compile a Dockerfile for one target and platform into a :class:`BuildPlan`.
@@ -275,6 +276,8 @@ def compile(
     e.g. ``127.0.0.1:5000/busybox:latest``) to their resolved config; missing
     ones are asked of ``resolver(ref, platform)``; still missing ones are
     planned offline from the reference as written, with an empty config.
+    ``all_stages`` converts every stage, not only those the target needs
+    (BuildKit does so for ``--call check`` without a target).
     """
     conv = _Converter(
         text=dockerfile_text,
@@ -292,8 +295,47 @@ def compile(
         check_entitlements=check_entitlements,
         multi_platform=multi_platform,
         filename=filename,
+        all_stages=all_stages,
     )
     return conv.run()
+
+
+def check(dockerfile_text: str, **kwargs: Any) -> tuple[LintWarning, ...]:
+    """Build checks as ``--call check`` runs them: every stage when no target is given."""
+    kwargs.setdefault("all_stages", not kwargs.get("target"))
+    kwargs.setdefault("check_entitlements", False)
+    return compile(dockerfile_text, **kwargs).warnings
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """One stage as ``--call targets`` lists it."""
+
+    name: str
+    description: str
+    default: bool
+    base: str
+    platform: str
+    line: int
+
+
+def targets(dockerfile_text: str, filename: str = "Dockerfile") -> tuple[TargetInfo, ...]:
+    """The stages of a Dockerfile with their doc comments (``# name description``)."""
+    parsed = parse(dockerfile_text, filename)
+    stages, _ = parse_instructions(parsed.nodes, None, filename)
+    rows = dockerfile_text.split("\n")
+    out = []
+    for i, st in enumerate(stages):
+        comments: list[str] = []
+        row = st.line - 2
+        while row >= 0 and rows[row].lstrip().startswith("#") and row + 1 not in parsed.directives.lines:
+            comments.insert(0, rows[row].lstrip()[1:].strip())
+            row -= 1
+        description = ""
+        if st.name and comments and comments[-1].startswith(st.name + " "):
+            description = comments[-1][len(st.name) + 1 :]
+        out.append(TargetInfo(st.name, description, i == len(stages) - 1, st.base_name, st.platform, st.line))
+    return tuple(out)
 
 
 class _Converter:
@@ -313,6 +355,7 @@ class _Converter:
         check_entitlements: bool,
         multi_platform: bool,
         filename: str,
+        all_stages: bool = False,
     ) -> None:
         self.text = text
         self.build_args = build_args
@@ -325,6 +368,7 @@ class _Converter:
         self.entitlements = entitlements
         self.check_entitlements = check_entitlements
         self.multi_platform = multi_platform
+        self.all_stages = all_stages
         self.build_platform = parse_platform(build_platform)
         self.implicit_target = platform is None
         self.target_platform = parse_platform(platform) if platform else self.build_platform
@@ -683,6 +727,9 @@ class _Converter:
                 line = found[0].line if found and found[0] is not None else 0
                 raise self.error(f"circular dependency detected on stage: {st.stage_name}", line)
 
+    def _all_registered(self) -> list[_State]:
+        return [st for st in self.states.states if not st.unregistered]
+
     def _reachable(self, target: _State) -> list[_State]:
         seen: dict[_State, None] = {}
 
@@ -701,6 +748,11 @@ class _Converter:
     def _resolve_stages(self, target: _State) -> set[_State]:
         while True:
             reachable = self._reachable(target)
+            if self.all_stages:
+                for extra in self._all_registered():
+                    for st in self._reachable(extra):
+                        if st not in reachable:
+                            reachable.append(st)
             for st in self.states.states:
                 if st in reachable and st.base is None and not st.dispatched and not st.resolved:
                     st.resolved = True

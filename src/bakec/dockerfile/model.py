@@ -9,7 +9,7 @@ the image config and history BuildKit would write for the target.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from bakec.dockerfile.lint import LintWarning
@@ -111,6 +111,9 @@ class Mount:
     env: str | None = None
 
 
+_PRESENTATION = frozenset({"instruction", "line", "history", "description", "onbuild"})
+
+
 @dataclass(frozen=True)
 class _StepBase:
     instruction: str  # the instruction text as written (first line)
@@ -118,6 +121,27 @@ class _StepBase:
     history: str  # created_by of the history entry
     description: str  # BuildKit vertex name, e.g. "[2/3] COPY a /b"
     onbuild: bool
+
+    def definition(self) -> dict[str, Any]:
+        """The fields that define the operation, for content-addressed keys.
+
+        Presentation (instruction text, line, history, vertex name) is left out:
+        the same command on the same parent is the same operation whatever the
+        stage is called or where it sits in the Dockerfile.
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name not in _PRESENTATION:
+                out[f.name] = _plain(getattr(self, f.name))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
