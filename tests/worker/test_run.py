@@ -14,6 +14,7 @@ from bakec.worker.daemon import Daemon
 from bakec.worker.run import ContainerdExecutor, RunRequest
 from bakec.worker.runc import RuncExecutor
 
+from .busybox_layer import BUSYBOX
 from .conftest import requires_containerd
 
 pytestmark = requires_containerd
@@ -143,3 +144,35 @@ def test_parallel_runs(run) -> None:  # type: ignore[no-untyped-def]
         results = list(pool.map(lambda i: run(RunRequest(["sh", "-c", f"sleep 1; echo {i}"]))[0], range(4)))
     assert [r.stdout for r in results] == [b"0\n", b"1\n", b"2\n", b"3\n"]
     assert time.monotonic() - started < 3.5  # not 4 x 1 s one after another
+
+
+@pytest.mark.parametrize("executor", [ContainerdExecutor, RuncExecutor], ids=["containerd", "runc"])
+def test_snapshot_without_parent_is_a_bind_mount(executor, client: Client, daemon: Daemon) -> None:  # type: ignore[no-untyped-def]
+    key = f"scratch-{uuid.uuid4().hex}"
+    mounts = client.prepare(key)
+    assert mounts[0].type == "bind"
+    upper = rootfs.layers(mounts).upper
+    assert upper is not None
+    (upper / "bin").mkdir()
+    (upper / "bin" / "busybox").write_bytes(BUSYBOX.read_bytes())
+    (upper / "bin" / "busybox").chmod(0o755)
+    result = executor(client, daemon.paths).run(mounts, RunRequest(["/bin/busybox", "echo", "ok"]))
+    assert result.stdout == b"ok\n"
+
+
+@pytest.mark.parametrize("executor", [ContainerdExecutor, RuncExecutor], ids=["containerd", "runc"])
+def test_deep_layer_chain_beyond_one_page_of_mount_options(
+    executor, client: Client, daemon: Daemon, base_snapshot: str
+) -> None:  # type: ignore[no-untyped-def]
+    parent = base_snapshot
+    for i in range(60):
+        key = f"deep-{uuid.uuid4().hex}"
+        upper = rootfs.layers(client.prepare(key, parent)).upper
+        assert upper is not None
+        (upper / f"layer-{i}").write_text(str(i))
+        client.commit(f"{key}-c", key)
+        parent = f"{key}-c"
+    mounts = client.prepare(f"deep-run-{uuid.uuid4().hex}", parent)
+    assert len(",".join(mounts[0].options)) > 4096
+    result = executor(client, daemon.paths).run(mounts, RunRequest(["cat", "/layer-0", "/layer-59"]))
+    assert (result.exit_code, result.stdout) == (0, b"059")

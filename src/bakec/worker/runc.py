@@ -40,6 +40,7 @@ _FLAGS = {
     "rw": 0,
 }
 _PAGE = os.sysconf("SC_PAGESIZE")
+_LAYER_KEYS = ("lowerdir", "upperdir", "workdir")
 
 
 def mount(m: Mount, target: Path) -> None:
@@ -63,11 +64,17 @@ def mount(m: Mount, target: Path) -> None:
 
 def _mount_relative(m: Mount, data: str, target: Path) -> None:
     # Mount data is limited to one page; deep images exceed it with absolute lowerdirs.
-    # As containerd does, shorten them relative to their common parent, using a child
-    # process's cwd (chdir in this threaded process would affect every thread).
-    dirs = [v for opt in data.split(",") if "=" in opt for v in opt.split("=", 1)[1].split(":")]
+    # As containerd does, shorten the layer paths relative to their common parent, using a
+    # child process's cwd (chdir in this threaded process would affect every thread).
+    options = [opt.partition("=") for opt in data.split(",")]
+    dirs = [d for key, _, value in options if key in _LAYER_KEYS for d in value.split(":")]
     common = os.path.commonpath(dirs)
-    short = data.replace(common + "/", "")
+    short = ",".join(
+        f"{key}={':'.join(os.path.relpath(d, common) for d in value.split(':'))}"
+        if key in _LAYER_KEYS
+        else f"{key}{sep}{value}"
+        for key, sep, value in options
+    )
     subprocess.run(
         ["mount", "-t", m.type, "-o", short, m.source, str(target)],
         cwd=common,
