@@ -173,3 +173,14 @@ def test_multi_platform_vertex_names_show_the_platform_and_cross_target() -> Non
         multi_platform=True,
     )
     assert p.target_stage.steps[-1].description == "[linux/amd64->arm64 2/2] RUN build"
+
+
+def test_target_context_continues_from_the_planned_target() -> None:
+    base = plan(f"FROM {BUSYBOX}\nRUN one\n")
+    child = plan("FROM base\nENV A=1\n", named_contexts={"base": NamedContext("target", "base", plan=base)})
+    assert child.layer_count == 2
+    assert [h.created_by for h in child.exported_history()] == [
+        "RUN /bin/sh -c one # buildkit",
+        "ENV A=1",
+        "mount / from exec /bin/sh -c one",
+    ]

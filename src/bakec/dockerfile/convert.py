@@ -59,12 +59,14 @@ class NamedContext:
 
     kind: ``local`` (a directory), ``image`` (``docker-image://``), ``target``
     (bake's ``target:``), ``oci-layout``. ``image`` carries the resolved config
-    when the context provides one.
+    when the context provides one; ``plan`` the plan of a ``target:`` context,
+    whose image config and layers the stage then continues from.
     """
 
     kind: str
     value: str
     image: m.ResolvedImage | None = None
+    plan: m.BuildPlan | None = None  # bake's ``target:`` context, already planned
 
     @classmethod
     def parse(cls, text: str) -> NamedContext:
@@ -897,7 +899,20 @@ class _Converter:
     def _load_named_context(
         self, st: _State, nc: NamedContext, name: str, platform: Platform, stage_itself: bool
     ) -> None:
-        if nc.image is not None:
+        if nc.plan is not None:
+            img = nc.plan.image
+            st.image = _Image(
+                img.os,
+                img.architecture,
+                img.variant,
+                img.os_version,
+                img.author,
+                img.config_dict(),
+                list(img.history),
+                len(nc.plan.layers),
+            )
+            st.layers = list(nc.plan.layers)
+        elif nc.image is not None:
             data = nc.image.config_dict()
             st.image = _Image.from_json(data)
             st.layers = [
@@ -917,7 +932,7 @@ class _Converter:
         st.plan_base = m.Base(
             "named-context",
             name,
-            resolved=nc.image is not None or nc.kind == "local",
+            resolved=nc.image is not None or nc.plan is not None or nc.kind == "local",
             platform=str(st.platform),
         )
 
