@@ -31,6 +31,7 @@ from bakec.worker.client import LEASE_PREFIX, NAMESPACE, OWNER_LABEL, Client, Co
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runc import sweep_direct
 
+MIN_VERSION = (1, 6)
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 CGROUP_PARENT = "bakec"
@@ -173,6 +174,9 @@ class Daemon:
                 else:
                     self._start()
         client = self.connect()
+        version = client.version()[0]
+        if tuple(int(x) for x in version.split(".")[:2] if x.isdigit()) < MIN_VERSION:
+            raise EnvironmentProblem(f"containerd {version} is too old", "bakec needs containerd 1.6 or newer")
         sweep(client, self.paths)
         return client
 
