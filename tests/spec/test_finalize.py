@@ -10,11 +10,15 @@ from bakec.spec.model import Target
 
 
 def test_defaults_c001_c007():
-    t = normalize(Target(name="default"))
+    t = finalize(Target(name="default"), {}, "/")
     assert (t.context, t.dockerfile) == (".", "Dockerfile")
-    assert normalize(Target(name="d", dockerfile="")).dockerfile == "Dockerfile"
-    assert normalize(Target(name="d", context="")).context == ""  # cleaned to "." by finalize
+    assert finalize(Target(name="d", dockerfile=""), {}, "/").dockerfile == "Dockerfile"
     assert finalize(Target(name="d", context=""), {}, "/").context == "."
+
+
+def test_normalize_leaves_defaults_to_finalize_so_parents_do_not_hide_grandparents():
+    t = normalize(Target(name="parent"))
+    assert (t.context, t.dockerfile) == (None, None)
 
 
 def test_duplicates_and_empty_strings_dropped_c280():

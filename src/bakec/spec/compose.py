@@ -195,7 +195,12 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 def _load_file(data: bytes, name: str, env: Mapping[str, str], cwd: str = ".", seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """One file: every YAML document interpolated, ``extends`` applied, merged in order."""
     try:
-        docs = list(yaml.load_all(data.decode("utf-8"), Loader=_Loader))  # noqa: S506 - safe loader subclass
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SpecError(f"{name}:{line}: invalid UTF-8 in compose file") from None
+    try:
+        docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as err:
         raise SpecError(f"yaml: {_yaml_message(err)}") from err
     merged: dict[str, Any] = {}

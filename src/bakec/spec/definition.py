@@ -107,6 +107,7 @@ class Definition:
         a parent inherited by 4,000 matrix targets is resolved once (buildx does it each time).
         """
         from . import merge, overrides as ovr
+        from .finalize import normalize
 
         visited = {} if visited is None else visited
         if name in visited:
@@ -133,7 +134,7 @@ class Definition:
             result = Target(name=name)
         result = merge.merge(result, raw)
         result.inherits = None
-        result = ovr.apply_overrides(result, overrides)
+        result = normalize(ovr.apply_overrides(result, overrides))  # buildx normalizes parents too
         visited[name] = result
         if memo is not None and not cyclic:  # a cycle's partial result depends on where it was entered
             memo[name] = result
@@ -170,7 +171,7 @@ class Definition:
             group = groups["default"]
             groups["default"] = Group("default", sorted(set(group.targets)), group.description)
         for tname in list(targets):
-            targets[tname] = finalize.finalize(targets[tname], self.env, self.cwd)
+            targets[tname] = finalize.finalize(targets[tname], self.env, self.cwd, normalized=True)
         self._link(targets, parsed)
         return Resolved(groups, targets)
 
@@ -190,7 +191,7 @@ class Definition:
                     raise SpecError(f"target {name} cannot link to itself")
                 self._check_loop(name, linked, targets, overrides)
                 if linked not in targets:
-                    resolved = finalize.finalize(self.resolve_target(linked, overrides), self.env, self.cwd)
+                    resolved = finalize.finalize(self.resolve_target(linked, overrides), self.env, self.cwd, normalized=True)
                     resolved.output = [{"type": "cacheonly"}]
                     targets[linked] = resolved
                     pending.append(linked)

@@ -533,29 +533,32 @@ class BakeEvaluation:
         if kind is Kind.ENTRY_LIST:
             if not isinstance(value, list):
                 value = self._convert_attr(value, list_of(STRING), node)
-            entries = []
+            items = []
             for item in value:
-                if item is None or item == "":
-                    continue  # buildx drops empty entries (e.g. output = ["${DESTDIR}"] with DESTDIR unset)
                 if isinstance(item, dict):
                     item = {k: _entry_value(v) for k, v in item.items()}
-                elif not isinstance(item, str):
+                elif item is not None and not isinstance(item, str):
                     item = self._convert_attr(item, STRING, node)
-                try:
-                    entries.append(options.parse_entry(bake_name, item))
-                except ValueError as err:
-                    raise DiagnosticError("Invalid value", str(err), node.range) from None
-                except BakecError as err:
-                    raise DiagnosticError("Invalid value", err.message, node.range) from None
-            return entries
+                items.append(item)
+            try:  # empty items are dropped (output = ["${DESTDIR}"] with DESTDIR unset)
+                return options.parse_entries(bake_name, items)
+            except BakecError as err:
+                # buildx reports these as a decode error at the list's opening bracket
+                start = node.range.start
+                at = Range(node.range.filename, start, Pos(start.line, start.column + 1))
+                raise DiagnosticError("Unsuitable value type", f"Unsuitable value: {err.message}", at) from None
         if kind is Kind.OBJECT:
             if not isinstance(value, dict):
                 raise DiagnosticError("Unsuitable value type", f"Unsuitable value: object required, but have {type_name(value)}", node.range)
             return dict(value)
-        if kind is Kind.OBJECT_LIST:
+        if kind is Kind.OBJECT_LIST:  # policy: objects or CSV strings
             if not isinstance(value, list):
                 raise DiagnosticError("Unsuitable value type", f"Unsuitable value: list of object required, but have {type_name(value)}", node.range)
-            return [dict(v) for v in value if isinstance(v, dict)]
+            items = [{k: _entry_value(v) for k, v in v.items()} if isinstance(v, dict) else v for v in value]
+            try:
+                return options.parse_entries(bake_name, items)
+            except BakecError as err:
+                raise DiagnosticError("Unsuitable value type", f"Unsuitable value: {err.message}", node.range) from None
         return value  # pragma: no cover
 
 

@@ -66,21 +66,23 @@ def normalize(target: Target) -> Target:
     if t.policy is not None:
         t.policy = [p if _is_policy_config(p) else parse_entry("policy", p) for p in t.policy]
     t.inherits = None
-    if t.context is None:
-        t.context = "."
-    if not t.dockerfile:
-        t.dockerfile = "Dockerfile"
     return t
 
 
-def finalize(target: Target, env: Mapping[str, str], cwd: str) -> Target:
+def finalize(target: Target, env: Mapping[str, str], cwd: str, *, normalized: bool = False) -> Target:
     """Inject ``SOURCE_DATE_EPOCH``, validate build options, clean the context.
 
     ``env`` is the process environment (``SOURCE_DATE_EPOCH``, ``SSH_AUTH_SOCK``
     and secret ids are looked up there); ``cwd`` is where relative secret and
-    ssh key paths are resolved.
+    ssh key paths are resolved. ``normalized``: the target already went through
+    :func:`normalize` (as resolved targets have), so only a copy is made.
     """
-    t = normalize(target)
+    t = copy_target(target) if normalized else normalize(target)
+    # defaults come last (buildx's ResolveTarget), so a parent's default never hides a grandparent's value
+    if t.context is None:
+        t.context = "."
+    if not t.dockerfile:
+        t.dockerfile = "Dockerfile"
     epoch = env.get(SOURCE_DATE_EPOCH, "")
     if epoch and SOURCE_DATE_EPOCH not in (t.args or {}):
         t.args = {**(t.args or {}), SOURCE_DATE_EPOCH: epoch}

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import DiagnosticError, Pos, Range
 from . import ast
-from .parse import parse_expression, quote_template
+from .parse import decode_source, parse_expression, quote_template
 from .values import number
 
 _BLOCK_TYPES = ("variable", "function", "target", "group")
@@ -22,7 +22,7 @@ _BLOCK_TYPES = ("variable", "function", "target", "group")
 
 def parse_json(source: bytes | str, filename: str) -> ast.Body:
     """Parse a JSON bake file into a Body, or raise a positioned DiagnosticError."""
-    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    text = decode_source(source, filename)
     try:
         data = json.loads(text, parse_float=number, parse_int=number, object_pairs_hook=_pairs)
     except json.JSONDecodeError as err:
