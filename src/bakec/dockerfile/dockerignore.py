@@ -147,7 +147,8 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
             reg.append(ch)
             match_type = _REGEXP
         else:
-            reg.append(re.escape(ch) if ch == "^" else ch)
+            # Go's RE2 reads a bare "^" as an anchor too, so the rule never matches.
+            reg.append(ch)
         index += 1
     if match_type != _REGEXP:
         return match_type, None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import dockerfile as _df  # type: ignore[import-not-found]  # C extension without stubs
 
+from bakec.dockerfile._suggest import suggest
 from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.lexer import Env, Lex, LexError
 
@@ -222,12 +223,15 @@ class Flags:
             body = arg[2:]
             name, has_value, value = body.partition("=")
             if name not in self._kinds:
-                raise ValueError(f"unknown flag: {name}")
+                hint = suggest(name, list(self._kinds), True)
+                raise ValueError(f"unknown flag: {name}" + (f" (did you mean {hint}?)" if hint else ""))
             kind = self._kinds[name][0]
             if name in self.used and kind != "strings":
                 raise ValueError(f"duplicate flag specified: {name}")
             self.used.add(name)
             if kind == "bool":
+                if has_value and value == "":
+                    raise ValueError(f"missing a value on flag: {name}")
                 if has_value:
                     low = value.lower()
                     if low == "true":
