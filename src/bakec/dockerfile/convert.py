@@ -20,14 +20,9 @@ from typing import Any
 
 from bakec.dockerfile import model as m
 from bakec.dockerfile._gofmt import format_duration, go_list, go_quote_list
+from bakec.dockerfile._suggest import suggest
 from bakec.dockerfile.errors import DockerfileError
-from bakec.dockerfile.instructions import (
-    Instruction,
-    StageDef,
-    parse_instruction,
-    parse_instructions,
-    suggest,
-)
+from bakec.dockerfile.instructions import Instruction, StageDef, parse_instruction, parse_instructions
 from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter, LintWarning
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
