@@ -219,7 +219,6 @@ class _State:
     plan_base: m.Base | None = None
     steps: list[m.Step] = field(default_factory=list)
     layers: list[m.Layer] = field(default_factory=list)
-    pending_onbuild: list[str] = field(default_factory=list)
     used_once: dict[str, int] = field(default_factory=dict)
     plan_index: int = -1
 
@@ -1017,10 +1016,10 @@ class _Converter:
             self.lint.run("UndefinedVar", line, message)
         return res.result
 
-    def _commit(self, st: _State, cmd: _Cmd, history: str, layer: bool, buildkit: bool, step: m.Step) -> None:
-        if buildkit:
-            history += " # buildkit"
-        st.image.history.append(m.HistoryEntry(history, not layer, created=self.created))
+    def _commit_layer(self, st: _State, step: m.RunStep | m.CopyStep | m.WorkdirStep) -> None:
+        """A filesystem step: one layer and one non-empty history entry."""
+        st.layers.append(m.Layer(step.layer_description, False))
+        st.image.history.append(m.HistoryEntry(step.history, False, created=self.created))
         st.steps.append(step)
 
     def _meta(self, st: _State, cmd: _Cmd, history: str | None) -> None:
@@ -1279,9 +1278,7 @@ class _Converter:
             user=st.user,
             platform=str(st.platform),
         )
-        st.layers.append(m.Layer(desc, False))
-        st.image.history.append(m.HistoryEntry("WORKDIR " + wd, False, created=self.created))
-        st.steps.append(step)
+        self._commit_layer(st, step)
 
     def _cmd_env_text(self, text: str, env: Env, lex: Lex | None = None) -> str:
         try:
@@ -1401,12 +1398,10 @@ class _Converter:
         if is_add:
             unpack = f.boolean("unpack") if "unpack" in f.used else None
             keep = f.boolean("keep-git-dir") if "keep-git-dir" in f.used else None
-            step: m.Step = m.AddStep(**common, checksum=checksum, keep_git_dir=keep, unpack=unpack)
+            step: m.CopyStep = m.AddStep(**common, checksum=checksum, keep_git_dir=keep, unpack=unpack)
         else:
             step = m.CopyStep(**common)
-        st.layers.append(m.Layer(desc, False))
-        st.image.history.append(m.HistoryEntry(history + " # buildkit", False, created=self.created))
-        st.steps.append(step)
+        self._commit_layer(st, step)
 
     def _do_run(self, st: _State, cmd: _Cmd) -> None:
         inst = cmd.inst
@@ -1471,9 +1466,7 @@ class _Converter:
             proxy_env=proxy,
             files=tuple(files),
         )
-        st.layers.append(m.Layer("mount / from exec " + " ".join(args), False))
-        st.image.history.append(m.HistoryEntry(history + " # buildkit", False, created=self.created))
-        st.steps.append(step)
+        self._commit_layer(st, step)
 
     def _proxy_env(self) -> list[tuple[str, str]]:
         out = []
