@@ -438,23 +438,15 @@ class _Converter:
         return env
 
     def _validate_default_base_names(self, stages: list[StageDef], meta_args: list[Instruction]) -> None:
-        """InvalidDefaultArgInFrom: base names must stay valid without build args."""
+        """InvalidDefaultArgInFrom: every base name must parse as a reference with default args."""
         env, _ = self._build_meta_args(meta_args, overrides=False)
-        names = {st.name for st in stages if st.name}
         for st in stages:
             try:
                 res = self.shlex.process(st.base_name, env)
+                parse_ref(res.result)
             except LexError:
-                continue
-            if not res.matched and not res.unmatched:
-                continue
-            valid = res.result != ""
-            if valid and res.result not in names and res.result != "scratch":
-                try:
-                    parse_ref(res.result)
-                except RefError:
-                    valid = False
-            if not valid:
+                return
+            except RefError:
                 self.lint.run(
                     "InvalidDefaultArgInFrom",
                     st.line,
@@ -558,9 +550,14 @@ class _Converter:
                 result = self.shlex.process(st.base_name, self.global_args)
             except LexError as exc:
                 raise self.error(str(exc), st.line, st.end_line) from None
-            for name in sorted(result.unmatched):
-                if name not in self.meta_arg_info and name not in self.global_args:
-                    self.lint.run("UndefinedArgInFrom", st.line, f"FROM argument '{name}' is not declared")
+            known = set(self.meta_arg_info) | set(self.global_args.keys())
+            for name in sorted(result.unmatched - known):
+                hint = suggest(name, sorted(known), True)
+                self.lint.run(
+                    "UndefinedArgInFrom",
+                    st.line,
+                    f"FROM argument '{name}' is not declared" + (f" (did you mean {hint}?)" if hint else ""),
+                )
             if result.result == "":
                 raise self.error(f"base name ({st.base_name}) should not be blank", st.line, st.end_line)
             st.base_name = result.result
@@ -1005,7 +1002,7 @@ class _Converter:
         except LexError as exc:
             raise self.error(str(exc), line) from None
         for name in sorted(res.unmatched):
-            if name in st.env or name in _SPECIAL_NAMES:
+            if name in st.env:
                 continue
             if any(k == name for k, _ in st.build_args):
                 continue
@@ -1652,9 +1649,6 @@ def _replace(obj: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
-
-
-_SPECIAL_NAMES = frozenset("@*#?-$!0123456789")
 
 
 def _format_target_platform(base: Platform, env: Env) -> str:
