@@ -102,7 +102,7 @@ def test_expose_ranges_protocols_and_sorted_history() -> None:
         "8002/tcp",
         "9000/tcp",
     ]
-    assert history(p)[-1] == "EXPOSE [443/tcp 53/udp 80/tcp 8000/tcp 8001/tcp 8002/tcp 9000/tcp]"
+    assert history(p)[-1] == "EXPOSE [9000/tcp 443/tcp 53/udp 80/tcp 8000/tcp 8001/tcp 8002/tcp]"
 
 
 def test_volume_label_user_stopsignal_maintainer() -> None:
@@ -211,3 +211,12 @@ def test_expected_config_subset_includes_author() -> None:
     got = plan("FROM scratch\nMAINTAINER me\n").expected_config()
     assert got["author"] == "me"
     assert got["history"] == [{"created_by": "MAINTAINER me", "empty_layer": True}]
+
+
+def test_expose_sorts_raw_arguments_before_expansion_and_keeps_duplicates() -> None:
+    p = plan(BASE + "ARG P=9000\nEXPOSE 80 $P 80 1.2.3.4:8080:81/UDP\n")
+    assert history(p)[-1] == "EXPOSE [9000/tcp 81/udp 80/tcp 80/tcp]"
+    with pytest.raises(DockerfileError, match="invalid proto: icmp"):
+        plan(BASE + "EXPOSE 80/icmp\n")
+    with pytest.raises(DockerfileError, match="invalid containerPort: 99999"):
+        plan(BASE + "EXPOSE 99999\n")

@@ -1160,14 +1160,15 @@ class _Converter:
         self._meta(st, cmd, text)
 
     def _do_expose(self, st: _State, cmd: _Cmd) -> None:
+        """Raw arguments are sorted first (parseExpose), then expanded and parsed in order."""
         inst = cmd.inst
         ports: list[str] = []
-        for raw in inst.args:
+        for raw in sorted(inst.args):
             try:
                 ports.extend(self.shlex.process_words(raw, st.env))
             except LexError as exc:
                 raise self.error(str(exc), inst.line) from None
-        specs: set[str] = set()
+        specs: list[str] = []
         for port in ports:
             if ":" in port:
                 self.lint.run(
@@ -1175,29 +1176,21 @@ class _Converter:
                     inst.line,
                     f"EXPOSE instruction should not define an IP address or host-port mapping, found '{port}'",
                 )
-                port = port.rsplit(":", 1)[1]
-            number, _, proto = port.partition("/")
-            if proto and proto.lower() != proto:
+            proto = port.rsplit(":", 1)[-1].partition("/")[2]
+            if proto.lower() != proto:
                 self.lint.run(
                     "ExposeProtoCasing",
                     inst.line,
                     f"Defined protocol '{port}' in EXPOSE instruction should be lowercase",
                 )
-            proto = (proto or "tcp").lower()
-            low, sep, high = number.partition("-")
             try:
-                start = int(low)
-                end = int(high) if sep else start
-            except ValueError:
-                raise self.error(f"invalid containerPort: {number}", inst.line) from None
-            if end < start:
-                raise self.error(f"invalid range specified for container port: {number}", inst.line)
-            for p in range(start, end + 1):
-                specs.add(f"{p}/{proto}")
+                specs.extend(_parse_port_spec(port))
+            except ValueError as exc:
+                raise self.error(str(exc), inst.line) from None
         exposed = st.image.config.setdefault("ExposedPorts", {})
         for spec in specs:
             exposed[spec] = {}
-        self._meta(st, cmd, f"EXPOSE {go_list(sorted(specs))}")
+        self._meta(st, cmd, f"EXPOSE {go_list(specs)}")
 
     def _do_user(self, st: _State, cmd: _Cmd) -> None:
         user = self._expand(st, cmd.inst.args[0], cmd.inst.line)
@@ -1649,6 +1642,54 @@ def _replace(obj: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
+
+
+def _parse_port_range(ports: str) -> tuple[int, int]:
+    if ports == "":
+        raise ValueError("empty string specified for ports")
+
+    def number(text: str) -> int:
+        if not re.fullmatch(r"[0-9]+", text) or int(text) > 0xFFFF:
+            raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
+        return int(text)
+
+    if "-" not in ports:
+        start = number(ports)
+        return start, start
+    parts = ports.split("-")
+    if len(parts) != 2:
+        raise ValueError(f"invalid port range format: {ports}")
+    start, end = number(parts[0]), number(parts[1])
+    if end < start:
+        raise ValueError(f"invalid range specified for port: {ports}")
+    return start, end
+
+
+def _parse_port_spec(raw: str) -> list[str]:
+    """``[ip:][hostPort:]containerPort[/proto]`` → the exposed ``port/proto`` list."""
+    parts = raw.split(":")
+    host_port = parts[-2] if len(parts) >= 2 else ""
+    container = parts[-1]
+    port, _, proto = container.partition("/")
+    if port == "":
+        proto, port = "", ""
+    elif proto == "":
+        proto = "tcp"
+    proto = proto.lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        raise ValueError("invalid proto: " + proto)
+    if port == "":
+        raise ValueError(f"no port specified: {raw}<empty>")
+    try:
+        start, end = _parse_port_range(port)
+    except ValueError:
+        raise ValueError("invalid containerPort: " + port) from None
+    if host_port:
+        try:
+            _parse_port_range(host_port)
+        except ValueError:
+            raise ValueError("invalid hostPort: " + host_port) from None
+    return [f"{p}/{proto}" for p in range(start, end + 1)]
 
 
 def _format_target_platform(base: Platform, env: Env) -> str:
