@@ -94,8 +94,8 @@ def test_constant_platform_in_from() -> None:
 
 def test_expose_format_checks() -> None:
     assert rules("FROM scratch\nEXPOSE 80/TCP 127.0.0.1:8080:80\n") == [
-        "ExposeProtoCasing",
         "ExposeInvalidFormat",
+        "ExposeProtoCasing",
     ]
 
 
