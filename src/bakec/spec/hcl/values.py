@@ -106,11 +106,11 @@ def format_number(value: Decimal) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == value.to_integral_value():
         return str(int(value))
-    exact = _round_to_bits(Fraction(value))
-    return _shortest_decimal(exact)
+    exact = round_to_bits(Fraction(value))
+    return shortest_decimal(exact)
 
 
-def _round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
+def round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
     """Round a rational to the nearest binary float with ``bits`` of mantissa."""
     if value == 0:
         return value
@@ -125,14 +125,14 @@ def _round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
     return sign * Fraction(mantissa) / (Fraction(2) ** shift)
 
 
-def _shortest_decimal(exact: Fraction) -> str:
+def shortest_decimal(exact: Fraction) -> str:
     """The shortest plain decimal that rounds back to ``exact`` at 512 bits."""
     num, den = exact.numerator, exact.denominator
     ctx = decimal.Context(prec=400)
     full = ctx.divide(Decimal(num), Decimal(den))
     for digits in range(1, 170):
         candidate = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN).plus(full)
-        if _round_to_bits(Fraction(candidate)) == exact:
+        if round_to_bits(Fraction(candidate)) == exact:
             return _plain(candidate)
     return _plain(full)
 

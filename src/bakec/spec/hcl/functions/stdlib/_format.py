@@ -9,7 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ...types import BOOL, NUMBER, STRING, ConversionError, Type, convert
-from ...values import Value, _round_to_bits, _shortest_decimal
+from ...values import Value, round_to_bits, shortest_decimal
 from ._common import go_quote_rune, graphemes, json_encode, json_string
 
 
@@ -239,7 +239,7 @@ def _float_text(number: Decimal, mode: str, prec: int | None) -> str:
     """``big.Float.Text(mode, prec)`` for a 512-bit cty number (``prec=None`` means default)."""
     if not number.is_finite():
         return "+Inf" if number > 0 else "-Inf"
-    exact = _round_to_bits(Fraction(number))
+    exact = round_to_bits(Fraction(number))
     negative = exact < 0
     exact = abs(exact)
     shortest = False
@@ -249,7 +249,7 @@ def _float_text(number: Decimal, mode: str, prec: int | None) -> str:
         else:
             prec = 6
     if shortest:
-        digits, exp = _decimal_digits(Decimal(_shortest_decimal(exact)) if exact else Decimal(0))
+        digits, exp = _decimal_digits(Decimal(shortest_decimal(exact)) if exact else Decimal(0))
         prec = len(digits)
     else:
         digits, exp = _rounded_digits(exact, mode, prec)
