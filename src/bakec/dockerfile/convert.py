@@ -1046,13 +1046,12 @@ class _Converter:
             )
 
     def _used_once(self, st: _State, cmd: _Cmd, what: str) -> None:
-        if cmd.onbuild:
-            return
+        """MultipleInstructionsDisallowed, reported at the earlier (ignored) instruction."""
         if what in st.used_once:
             self.lint.run(
                 "MultipleInstructionsDisallowed",
                 st.used_once[what],
-                f"Multiple {what} instructions should not be used in the same stage because only the last one will be used",
+                f"Multiple {cmd.inst.cmd} instructions should not be used in the same stage because only the last one will be used",
             )
         st.used_once[what] = cmd.inst.line
 
@@ -1502,6 +1501,9 @@ class _Converter:
                 )
             elif mount["type"] == "bind":
                 origin = m.Source("context")
+            if not mount["from"] and mount["type"] in ("bind", "tmpfs"):
+                # As BuildKit: a tmpfs mount has no "from" either, so it asks for the
+                # whole context ("/" disables the context path filter).
                 self.context_paths.add(posixpath.join("/", mount["source"]))
             target = mount["target"]
             mtype = mount["type"]

@@ -289,6 +289,8 @@ class BuildPlan:
     build_args: tuple[tuple[str, str], ...]
     warnings: tuple[LintWarning, ...] = ()
     syntax: str = ""
+    # Paths of the main context the target reads (BuildKit's FollowPaths);
+    # "/" among them means the whole context.
     context_paths: tuple[str, ...] = field(default=())
 
     @property
