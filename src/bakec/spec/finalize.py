@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from bakec.errors import SpecError
+from bakec.gopath import clean as go_clean
 from bakec.spec.model import Target, copy_target
 from bakec.spec.options import (
     check_secrets,
@@ -120,28 +121,6 @@ def clean_context(context: str | None) -> str:
     if is_remote_url(path):
         return path
     return go_clean(path)
-
-
-def go_clean(path: str) -> str:
-    """Go's ``path.Clean``."""
-    if path == "":
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
 
 
 _GIT_SSH_RE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:(?!//)")

@@ -7,28 +7,7 @@ import pwd
 
 from ...types import STRING
 from .. import FunctionError, Param, function
-
-
-def go_clean(path: str) -> str:
-    """Go's ``path.Clean``: lexical normalisation of slashes, ``.`` and ``..``."""
-    if path == "":
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
+from bakec.gopath import clean as go_clean
 
 
 @function("basename", Param("path", STRING))
