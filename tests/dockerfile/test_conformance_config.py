@@ -78,9 +78,10 @@ def check_case(case_dir: Path) -> tuple[bool | None, str]:
         return False, f"expected an error containing {phrase!r}"
     expected = json.loads((case_dir / "expected-config.json").read_text())
     got = _actual(_compile_case(case_dir))
-    want = {
-        k: expected[k] for k in ("config", "history", "layer_count", "platform", "author") if k in expected
-    }
+    keys = ["config", "history", "layer_count", "platform", "author"]
+    if "created" in got:
+        keys += ["created", "history_created"]
+    want = {k: expected[k] for k in keys if k in expected}
     have = {k: got.get(k) for k in want}
     if have == want:
         return True, ""
