@@ -2,25 +2,28 @@
 
 Cases that must build are compared with ``expected-config.json`` (config,
 history with ``{BASE_DIGEST}``, platform, layer_count, author). Cases that must
-fail are split: parse/plan-time failures must raise an error containing
-``expected-error.txt``; failures that only execution can see (missing context
-files, exit codes, secrets, downloads) are listed and skipped here.
+fail are split: parse/plan-time failures (including the context preflight of
+COPY sources) must raise an error containing ``expected-error.txt``; failures
+that only execution can see (exit codes, secrets, downloads) are listed and
+skipped here.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from dockerfile_support import BASE_DIGEST, CORPUS, busybox_images
 
 from bakec.dockerfile import DockerfileError, NamedContext, compile
+from bakec.dockerfile.context import check_context_sources
 
 # Failures BuildKit reports while executing, not while converting the Dockerfile.
 EXECUTION_TIME_FAILURES = {
-    "091-fail-copy-missing-source": "needs the context: the copy source does not exist",
-    "092-fail-copy-dockerignored": "needs the context: the copy source is excluded by .dockerignore",
     "093-fail-run-exit-code": "needs a container run",
     "094-fail-secret-required": "needs the session's secrets",
     "099-fail-add-checksum-mismatch": "needs the HTTP download",
@@ -33,8 +36,38 @@ def _cases() -> list[Path]:
     return sorted(p for p in CORPUS.iterdir() if (p / "case.json").is_file())
 
 
+def _prepared_context(case_dir: Path, case: dict, into: Path) -> Path:
+    """A scratch copy of context/ with the case's context_setup applied (chown skipped)."""
+    ctx = into / "context"
+    shutil.copytree(case_dir / "context", ctx, symlinks=True)
+    for op, *args in case.get("context_setup", []):
+        target = ctx / args[-1] if op in ("symlink", "hardlink") else ctx / args[0]
+        if op == "chmod":
+            target.chmod(int(args[1], 8))
+        elif op == "mkdir":
+            target.mkdir(parents=True, exist_ok=True)
+            target.chmod(int(args[1], 8))
+        elif op == "symlink":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(args[0], target)
+        elif op == "hardlink":
+            os.link(ctx / args[0], target)
+        elif op == "write":
+            target.write_text(args[1])
+    return ctx
+
+
 def _compile_case(case_dir: Path):
+    """The plan, followed by the context preflight (missing or ignored COPY sources)."""
     case = json.loads((case_dir / "case.json").read_text())
+    plan = _plan_case(case_dir, case)
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = _prepared_context(case_dir, case, Path(tmp))
+        check_context_sources(plan, ctx, ctx / case.get("dockerfile", "Dockerfile"))
+    return plan
+
+
+def _plan_case(case_dir: Path, case: dict):
     dockerfile = case_dir / "context" / case.get("dockerfile", "Dockerfile")
     contexts = {
         name: NamedContext("local", str(case_dir / rel)) for name, rel in case.get("contexts", {}).items()

@@ -1,0 +1,66 @@
+"""Early check of COPY/ADD sources against the main build context.
+
+BuildKit notices a missing source only while computing the copy's cache key,
+with ``"/path": not found`` (the same for files removed by .dockerignore).
+With the context directory at hand the planner can report it before any work
+starts, in the same words.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+from bakec.dockerfile.dockerignore import PatternMatcher, find_ignore_file, read_patterns
+from bakec.dockerfile.errors import DockerfileError
+from bakec.dockerfile.model import AddStep, BuildPlan, CopyStep
+
+__all__ = ["check_context_sources"]
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _has_wildcard(path: str) -> bool:
+    i = 0
+    while i < len(path):
+        if path[i] == "\\":
+            i += 2
+            continue
+        if path[i] in _WILDCARDS:
+            return True
+        i += 1
+    return False
+
+
+def _is_remote(src: str) -> bool:
+    return src.startswith(("http://", "https://", "git@", "git://", "ssh://"))
+
+
+def check_context_sources(
+    plan: BuildPlan, context_dir: Path, dockerfile: Path | None = None, filename: str = "Dockerfile"
+) -> None:
+    """Raise the error BuildKit would for a COPY/ADD source missing from the sent context."""
+    ignore = find_ignore_file(context_dir, dockerfile)
+    matcher = PatternMatcher(read_patterns(ignore.read_text()) if ignore else [])
+    for stage in plan.stages:
+        for step in stage.steps:
+            if not isinstance(step, CopyStep) or step.origin.kind != "context":
+                continue
+            for src in step.sources:
+                if _is_remote(src) and isinstance(step, AddStep):
+                    continue
+                if step.parents and "/./" in src:
+                    src = src.replace("/./", "/", 1)
+                if _has_wildcard(src):
+                    continue
+                rel = posixpath.normpath(posixpath.join("/", src)).lstrip("/")
+                if rel in ("", "."):
+                    continue
+                excluded = matcher.patterns and matcher.matches(rel)
+                if excluded or not os.path.lexists(context_dir / rel):
+                    raise DockerfileError(
+                        f'failed to compute cache key: failed to calculate checksum of ref: "/{rel}": not found',
+                        filename=filename,
+                        line=step.line,
+                    )
