@@ -39,4 +39,8 @@ def test_ignored_source_is_missing_too(tmp_path: Path) -> None:
     p = plan("FROM scratch\nCOPY secret.txt /\n")
     with pytest.raises(DockerfileError, match='"/secret.txt": not found'):
         check_context_sources(p, _ctx(tmp_path, "secret.txt\n"))
-    check_context_sources(p, _ctx(tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path))
+
+
+def test_negated_rule_re_includes_the_source(tmp_path: Path) -> None:
+    p = plan("FROM scratch\nCOPY secret.txt /\n")
+    check_context_sources(p, _ctx(tmp_path, "*.txt\n!secret.txt\n"))
