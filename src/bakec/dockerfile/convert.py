@@ -1034,8 +1034,8 @@ class _Converter:
             st.image.history.append(m.HistoryEntry(history, True, created=self.created))
 
     def _secret_check(self, what: str, key: str, line: int) -> None:
-        tokens = [t for t in re.split(r"[_\-. ]|(?<=[a-z])(?=[A-Z])", key) if t]
-        lowered = [t.lower() for t in tokens]
+        # Words between underscores, case-insensitive: GITHUB_TOKEN yes, MYTOKEN no.
+        lowered = [t.lower() for t in key.split("_") if t]
         if any(t in _SECRET_ALLOW for t in lowered):
             return
         if any(t in _SECRET_TOKENS for t in lowered):
