@@ -79,9 +79,8 @@ class WordResult:
 
 
 def _go_isspace(ch: str) -> bool:
-    if ch in "\t\n\v\f\r \x85\xa0":
-        return True
-    return ord(ch) > 0xFF and unicodedata.category(ch) == "Zs"
+    """Go's ``unicode.IsSpace`` (the White_Space property)."""
+    return _GO_SPACE.fullmatch(ch) is not None
 
 
 def _is_letter(ch: str) -> bool:
@@ -93,6 +92,7 @@ def _is_digit(ch: str) -> bool:
 
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+_GO_SPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _EOF = ""
 
 
@@ -165,6 +165,10 @@ class Lex:
 
     def process(self, word: str, env: Env | Mapping[str, str]) -> WordResult:
         scope = env if isinstance(env, Env) else Env(env)
+        specials = "$" + self.escape + ("" if self.skip_process_quotes else "'\"")
+        if not any(ch in word for ch in specials):
+            # Nothing to expand, unquote or unescape: the word stands as written.
+            return WordResult(word, [w for w in _GO_SPACE.split(word) if w])
         state = _ShellWord(self, word, scope)
         try:
             result, words = state.process_stop_on(_EOF, self.raw_escapes)
