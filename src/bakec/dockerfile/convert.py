@@ -9,6 +9,7 @@ the history exactly as BuildKit does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import posixpath
@@ -1641,8 +1642,6 @@ def _remap_sources(stages: list[m.Stage], ordered: list[_State]) -> list[m.Stage
 
 
 def _replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
     return dataclasses.replace(obj, **changes)
 
 

@@ -165,10 +165,6 @@ class PatternMatcher:
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = [Pattern.compile(_clean(p.strip())) for p in patterns if p.strip()]
 
-    @property
-    def has_exclusions(self) -> bool:
-        return any(p.exclusion for p in self.patterns)
-
     def matches(self, path: str) -> bool:
         """True when ``path`` (relative, ``/``-separated) is excluded by the rules."""
         path = _clean(path).lstrip("/") or "."

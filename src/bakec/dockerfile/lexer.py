@@ -55,11 +55,6 @@ class Env:
         env._values[key] = value
         return env
 
-    def delete(self, key: str) -> Env:
-        env = Env(self._values)
-        env._values.pop(key, None)
-        return env
-
     def __contains__(self, key: object) -> bool:
         return key in self._values
 
