@@ -266,7 +266,7 @@ def load(
 ) -> Definition:
     """Read and evaluate bake files into a :class:`Definition` (buildx's file rules)."""
     from .hcl.jsonsyntax import body_from_data, parse_json
-    from .hcl.parse import parse_hcl
+    from .hcl.parsecache import parse_hcl_cached
 
     env = dict(os.environ if env is None else env)
     cwd = cwd or os.getcwd()
@@ -293,7 +293,7 @@ def load(
         elif kind == "json":
             bodies.append(parse_json(source.data, source.name))
         elif kind == "hcl":
-            bodies.append(parse_hcl(source.data, source.name))
+            bodies.append(parse_hcl_cached(source.data, source.name, _parse_cache_dir(env)))
         else:
             bodies.extend(_parse_unknown(source, compose_files, cwd, env))
     targets: dict[str, Target] = {}
@@ -367,6 +367,12 @@ def _yaml_numbers(data):
     if isinstance(data, Decimal):
         return data
     return str(data) if not isinstance(data, str) else data
+
+
+def _parse_cache_dir(env: Mapping[str, str]):
+    from ..state import resolve_state_dir
+
+    return resolve_state_dir(env=env) / "cache" / "hcl"
 
 
 def _truthy(value: str) -> bool:

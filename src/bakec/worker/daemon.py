@@ -30,6 +30,7 @@ from bakec.errors import EnvironmentProblem
 from bakec.worker.client import LEASE_PREFIX, NAMESPACE, OWNER_LABEL, Client, ContainerdError, owner_alive
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runc import sweep_direct
+from bakec.state import resolve_state_dir  # noqa: F401  (re-exported: part of the worker API)
 
 MIN_VERSION = (1, 6)
 START_TIMEOUT = 10.0
@@ -54,20 +55,6 @@ _REQUIRED_BINARIES = (
     ("containerd-shim-runc-v2", "containerd"),
     ("runc", "runc"),
 )
-
-
-def resolve_state_dir(cli_value: str | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """``--state-dir`` > ``BAKEC_STATE_DIR`` > ``$XDG_STATE_HOME/bakec`` > ``/var/lib/bakec`` (root)."""
-    env = os.environ if env is None else env
-    if cli_value:
-        return Path(cli_value).absolute()
-    if env.get("BAKEC_STATE_DIR"):
-        return Path(env["BAKEC_STATE_DIR"]).absolute()
-    if env.get("XDG_STATE_HOME"):
-        return Path(env["XDG_STATE_HOME"]).absolute() / "bakec"
-    if os.geteuid() == 0:
-        return Path("/var/lib/bakec")
-    return Path(env.get("HOME", "~")).expanduser().absolute() / ".local" / "state" / "bakec"
 
 
 def check_environment() -> None:
