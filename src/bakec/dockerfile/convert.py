@@ -9,6 +9,7 @@ the history exactly as BuildKit does.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -1851,8 +1852,7 @@ def _validate_digest(value: str, conv: _Converter, line: int) -> None:
 
 
 def _mount_fields(raw: str) -> list[tuple[str, str | None]]:
-    import csv
-
+    """The comma-separated ``key=value`` fields of a ``--mount`` (CSV quoting allowed)."""
     try:
         row = next(csv.reader([raw]))
     except (StopIteration, csv.Error):
