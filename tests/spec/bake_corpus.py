@@ -70,7 +70,8 @@ def run_case(case_dir: Path, corpus: str) -> Outcome:
         shutil.copytree(case_dir, work, symlinks=True)
         home = scratch / "home"
         (home / ".docker").mkdir(parents=True)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker")}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker"),
+               "BAKEC_STATE_DIR": str(scratch / "state")}  # bakec's parse cache stays in the scratch dir
         env.update(spec.get("env", {}))
         if os.environ.get("BAKEC_DEBUG"):
             env["BAKEC_DEBUG"] = "1"

@@ -14,7 +14,7 @@ def _run(tmp_path: Path, files: dict[str, str], *args: str, env: dict[str, str] 
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BAKEC_STATE_DIR": str(tmp_path / ".state")}
     return run_cli(list(args), tmp_path, {**base, **(env or {})})
 
 
@@ -131,3 +131,16 @@ def test_check_clean_file_exits_0(tmp_path):
     code, out, _ = _run(tmp_path, {"docker-bake.hcl": 'target "default" { tags = ["a"] }\n'}, "check")
     assert code == 0
     assert out.strip().endswith("0 error(s), 0 warning(s)")
+
+
+def test_parse_cache_gives_the_same_result_and_never_caches_errors(tmp_path):
+    files = {"docker-bake.hcl": 'variable "V" { default = "1" }\ntarget "default" { tags = ["a:${V}"] }\n'}
+    first = _run(tmp_path, files, "build", "--print")
+    cached = list((tmp_path / ".state" / "cache" / "hcl").glob("*.pickle"))
+    second = _run(tmp_path, files, "build", "--print")
+    assert first[0] == 0 and first[1] == second[1]
+    assert len(cached) == 1
+    broken = {"docker-bake.hcl": 'target "default" {\n  tags = ["a"\n}\n'}
+    code, _, err = _run(tmp_path, broken, "build", "--print")
+    assert code == 1 and "docker-bake.hcl:" in err
+    assert len(list((tmp_path / ".state" / "cache" / "hcl").glob("*.pickle"))) == 1

@@ -31,7 +31,7 @@ def _evaluate(files: dict[str, bytes], args: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bakec-prop-") as tmp:
         for name, data in files.items():
             Path(tmp, name).write_bytes(data)
-        env = {"PATH": "/usr/bin:/bin", "HOME": tmp}
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "BAKEC_STATE_DIR": str(Path(tmp, "state"))}
         try:
             definition = load(list(files), env=env, cwd=tmp)
             definition.print_json(args or [])
