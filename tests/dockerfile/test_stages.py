@@ -184,3 +184,20 @@ def test_target_context_continues_from_the_planned_target() -> None:
         "ENV A=1",
         "mount / from exec /bin/sh -c one",
     ]
+
+
+def test_per_platform_named_context_wins() -> None:
+    contexts = {"base": NamedContext("local", "/any"), "base::linux/arm64": NamedContext("local", "/arm")}
+    p = plan("FROM base\n", named_contexts=contexts, platform="linux/arm64")
+    assert p.stages[0].base.kind == "named-context"
+    assert (
+        plan(
+            "FROM base\n",
+            named_contexts={"base::linux/arm64": NamedContext("local", "/arm")},
+            platform="linux/amd64",
+            base_image_configs={},
+        )
+        .stages[0]
+        .base.kind
+        == "image"
+    )

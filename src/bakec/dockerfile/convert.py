@@ -810,16 +810,16 @@ class _Converter:
             return self.resolver(str(ref), str(platform))
         return None
 
-    def _named_context_for(self, name: str) -> NamedContext | None:
+    def _named_context_for(self, name: str, platform: Platform | None = None) -> NamedContext | None:
+        """dockerui's lookup: the familiar name without ``:latest``, per platform first."""
         if name.lower() in ("scratch", "context"):
             return None
         try:
-            ref = parse_ref(name)
+            key = parse_ref(name).familiar().removesuffix(":latest")
         except RefError:
-            return self.named_contexts.get(name)
-        familiar = ref.familiar()
-        familiar = familiar.removesuffix(":latest")
-        return self.named_contexts.get(familiar) or self.named_contexts.get(name)
+            key = name
+        platform = platform or self.target_platform
+        return self.named_contexts.get(f"{key}::{platform.format_all()}") or self.named_contexts.get(key)
 
     def _resolve_base(self, st: _State) -> None:
         platform = st.platform or self.target_platform
@@ -842,7 +842,7 @@ class _Converter:
                 f'failed to parse stage name "{orig}": {exc}', st.stage.line, st.stage.end_line
             ) from None
         ref = ref.tag_name_only()
-        nc = self._named_context_for(str(ref))
+        nc = self._named_context_for(str(ref), platform)
         if nc is not None:
             self._load_named_context(st, nc, orig, platform, stage_itself=False)
             if st.unregistered:
