@@ -18,6 +18,8 @@ from typing import Mapping, Sequence
 
 from ..errors import BakecError, DiagnosticError, SpecError
 from . import files as bakefiles
+from . import finalize, merge
+from . import overrides as ovr
 from .evaluation import BakeEvaluation, EvaluatedConfig
 from .model import Group, Target, Variable, copy_target
 
@@ -106,9 +108,6 @@ class Definition:
         ``memo`` shares fully resolved targets between calls with the same overrides, so
         a parent inherited by 4,000 matrix targets is resolved once (buildx does it each time).
         """
-        from . import merge, overrides as ovr
-        from .finalize import normalize
-
         visited = {} if visited is None else visited
         if name in visited:
             return visited[name]
@@ -134,7 +133,7 @@ class Definition:
             result = Target(name=name)
         result = merge.merge(result, raw)
         result.inherits = None
-        result = normalize(ovr.apply_overrides(result, overrides))  # buildx normalizes parents too
+        result = finalize.normalize(ovr.apply_overrides(result, overrides))  # buildx normalizes parents too
         visited[name] = result
         if memo is not None and not cyclic:  # a cycle's partial result depends on where it was entered
             memo[name] = result
@@ -142,7 +141,6 @@ class Definition:
 
     def resolve(self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()) -> Resolved:
         """Resolve requested names as ``docker buildx bake`` does before building or printing."""
-        from . import finalize, overrides as ovr
 
         requested = self.expand_names(list(names) or ["default"])
         specs = list(self.default_overrides) + list(overrides) + list(flag_overrides)
@@ -177,7 +175,6 @@ class Definition:
 
     def _link(self, targets: dict[str, Target], overrides: list) -> None:
         """Follow ``target:`` contexts: resolve linked targets, check loops and platforms."""
-        from . import finalize
 
         pending = list(targets)
         while pending:
