@@ -810,8 +810,13 @@ class _Converter:
             return self.resolver(str(ref), str(platform))
         return None
 
-    def _named_context_for(self, name: str, platform: Platform | None = None) -> NamedContext | None:
-        """dockerui's lookup: the familiar name without ``:latest``, per platform first."""
+    def _named_context_for(
+        self, name: str, platform: Platform | None = None
+    ) -> tuple[str, NamedContext] | None:
+        """dockerui's lookup: the familiar name without ``:latest``, per platform first.
+
+        Returns the matching ``named_contexts`` key with its context.
+        """
         if name.lower() in ("scratch", "context"):
             return None
         try:
@@ -819,7 +824,10 @@ class _Converter:
         except RefError:
             key = name
         platform = platform or self.target_platform
-        return self.named_contexts.get(f"{key}::{platform.format_all()}") or self.named_contexts.get(key)
+        for candidate in (f"{key}::{platform.format_all()}", key):
+            if candidate in self.named_contexts:
+                return candidate, self.named_contexts[candidate]
+        return None
 
     def _resolve_base(self, st: _State) -> None:
         platform = st.platform or self.target_platform
@@ -842,9 +850,9 @@ class _Converter:
                 f'failed to parse stage name "{orig}": {exc}', st.stage.line, st.stage.end_line
             ) from None
         ref = ref.tag_name_only()
-        nc = self._named_context_for(str(ref), platform)
-        if nc is not None:
-            self._load_named_context(st, nc, orig, platform, stage_itself=False)
+        found = self._named_context_for(str(ref), platform)
+        if found is not None:
+            self._load_named_context(st, found[1], found[0], platform, stage_itself=False)
             if st.unregistered:
                 st.dispatched = True
             return
@@ -1283,9 +1291,11 @@ class _Converter:
         if not src.dispatched:
             raise self.error(what, inst.line, inst.end_line)
         if src.unregistered:
-            nc = self._named_context_for(src.stage.base_name) if src.stage.base_name else None
-            if nc is not None:
-                return m.Source("named-context", src.stage.base_name, platform=str(src.platform or ""))
+            found = (
+                self._named_context_for(src.stage.base_name, src.platform) if src.stage.base_name else None
+            )
+            if found is not None:
+                return m.Source("named-context", found[0], platform=str(src.platform or ""))
             if src.stage.base_name == "scratch":
                 return m.Source("scratch")
             return m.Source(

@@ -61,8 +61,9 @@ class Source:
     """Where a COPY or mount reads from.
 
     kind: ``context`` (the main build context), ``stage`` (index into the plan's
-    stages), ``image`` (a reference), ``named-context`` (a ``--build-context``
-    name) or ``scratch``.
+    stages), ``image`` (a reference), ``named-context`` (the matching key of
+    ``compile(named_contexts=...)``, e.g. ``base`` or ``base::linux/arm64``) or
+    ``scratch``.
     """
 
     kind: Literal["context", "stage", "image", "named-context", "scratch"]
@@ -76,7 +77,8 @@ class Base:
     """The starting point of a stage."""
 
     kind: Literal["scratch", "image", "stage", "named-context"]
-    name: str = ""  # normalised image ref (with digest when resolved) / context name
+    # normalised image ref (with digest when resolved) / stage name / named_contexts key
+    name: str = ""
     stage: int = -1
     digest: str = ""
     resolved: bool = True
