@@ -42,6 +42,11 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"])
     build.add_argument("targets", nargs="*", metavar="TARGET")
 
+    daemon = sub.add_parser("daemon", help="the embedded containerd: status or stop")
+    daemon.add_argument("action", choices=["status", "stop"])
+    daemon.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+                        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
+
     check = sub.add_parser("check", help="validate bake files without building")
     _add_definition_flags(check)
     check.add_argument("targets", nargs="*", metavar="TARGET")
@@ -78,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .build import run_build
 
             return run_build(args, sources)
+        if args.command == "daemon":
+            from .daemon import run_daemon
+
+            return run_daemon(args, sources)
         if args.command == "check":
             from .check import run_check
 
