@@ -512,7 +512,7 @@ class _Converter:
                 self.lint.run(
                     "ReservedStageName",
                     st.line,
-                    f"Stage name should not use the same name as reserved stage {st.name}",
+                    f'Stage name should not use the same name as reserved stage "{st.name}"',
                 )
             if st.name in seen:
                 self.lint.run(
@@ -1078,7 +1078,7 @@ class _Converter:
                 self.lint.run(
                     "LegacyKeyValueFormat",
                     inst.line,
-                    '"ENV key=value" should be used instead of legacy "ENV key value" format',
+                    f'"{inst.cmd} key=value" should be used instead of legacy "{inst.cmd} key value" format',
                 )
             self._secret_check("ENV", key, inst.line)
             parts.append(f"{key}={value}")
@@ -1097,7 +1097,7 @@ class _Converter:
                 self.lint.run(
                     "LegacyKeyValueFormat",
                     inst.line,
-                    '"LABEL key=value" should be used instead of legacy "LABEL key value" format',
+                    f'"{inst.cmd} key=value" should be used instead of legacy "{inst.cmd} key value" format',
                 )
             labels[key] = value
             parts.append(f"{key}={value}")
@@ -1131,7 +1131,7 @@ class _Converter:
                 self.lint.run(
                     "JSONArgsRecommended",
                     inst.line,
-                    "JSON arguments recommended for CMD to prevent unintended behavior related to OS signals",
+                    f"JSON arguments recommended for {inst.cmd} to prevent unintended behavior related to OS signals",
                 )
             args = self._with_shell(st, args)
         st.image.config["Cmd"] = args
@@ -1149,7 +1149,7 @@ class _Converter:
                 self.lint.run(
                     "JSONArgsRecommended",
                     inst.line,
-                    "JSON arguments recommended for ENTRYPOINT to prevent unintended behavior related to OS signals",
+                    f"JSON arguments recommended for {inst.cmd} to prevent unintended behavior related to OS signals",
                 )
             args = self._with_shell(st, args or [])
         st.image.config["Entrypoint"] = args
