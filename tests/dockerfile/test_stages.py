@@ -201,3 +201,20 @@ def test_per_platform_named_context_wins() -> None:
         .base.kind
         == "image"
     )
+
+
+def test_outline_lists_used_args_secrets_and_ssh() -> None:
+    text = (
+        "# IMG the base image\nARG IMG=127.0.0.1:5000/busybox:latest\nARG UNUSED=1\nFROM $IMG AS build\n"
+        "# MODE build mode\nARG MODE=release\nRUN --mount=type=secret,id=tok,required --mount=type=ssh make\n"
+    )
+    got = plan(text, build_args={"MODE": "debug"}).outline()
+    assert got == {
+        "name": "build",
+        "args": [
+            {"name": "IMG", "description": "the base image", "value": BUSYBOX},
+            {"name": "MODE", "description": "build mode", "value": "debug"},
+        ],
+        "secrets": [{"name": "tok", "required": True}],
+        "ssh": [{"name": "default"}],
+    }

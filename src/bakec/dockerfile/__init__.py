@@ -10,6 +10,7 @@ from bakec.dockerfile.convert import NamedContext, TargetInfo, check, compile, t
 from bakec.dockerfile.errors import DockerfileError, LintError
 from bakec.dockerfile.model import (
     AddStep,
+    ArgInfo,
     Base,
     BuildPlan,
     CopyStep,
@@ -29,6 +30,7 @@ from bakec.dockerfile.model import (
 
 __all__ = [
     "AddStep",
+    "ArgInfo",
     "Base",
     "BuildPlan",
     "CopyStep",

@@ -222,6 +222,8 @@ class _State:
     steps: list[m.Step] = field(default_factory=list)
     layers: list[m.Layer] = field(default_factory=list)
     used_once: dict[str, int] = field(default_factory=dict)
+    used_meta_args: set[str] = field(default_factory=set)
+    declared_args: dict[str, tuple[str | None, int]] = field(default_factory=dict)
     plan_index: int = -1
 
     def __hash__(self) -> int:
@@ -404,6 +406,7 @@ class _Converter:
         self.global_args = self._default_args(target_name)
         self._validate_default_base_names(stages, meta_args)
         self.global_args, self.meta_arg_info = self._build_meta_args(meta_args)
+        self.meta_arg_lines = {key: cmd.line for cmd in meta_args for key, _ in cmd.data["pairs"]}
         self.epoch = self._epoch()
 
         self._register_stages(stages)
@@ -564,6 +567,7 @@ class _Converter:
                 raise self.error(f"base name ({st.base_name}) should not be blank", st.line, st.end_line)
             st.base_name = result.result
             ds = _State(stage=st, index=i, stage_name=st.name, base_name=st.base_name)
+            ds.used_meta_args.update(result.matched)
             if st.platform:
                 try:
                     plat = self.shlex.process(st.platform, self.global_args)
@@ -581,6 +585,7 @@ class _Converter:
                         st.line,
                         f"Setting platform to predefined {st.platform} in FROM is redundant as this is the default behavior",
                     )
+                ds.used_meta_args.update(plat.matched)
                 try:
                     ds.platform = parse_platform(plat.result, self.target_platform)
                 except RefError as exc:
@@ -1246,6 +1251,10 @@ class _Converter:
             if value is not None and key not in _NON_ENV_ARGS:
                 st.env = st.env.set(key, value)
             st.build_args.append((key, value))
+            if has_default or has_value or key not in self.meta_arg_info:
+                st.declared_args.setdefault(key, (value, inst.line))
+            else:
+                st.used_meta_args.add(key)
             commits.append(key if value is None else f"{key}={value}")
         self._meta(st, cmd, "ARG " + " ".join(commits))
 
@@ -1576,6 +1585,21 @@ class _Converter:
             if tp.os_version or not same:
                 target.image.os_version = tp.os_version
 
+    def _outline_args(self, ordered: list[_State]) -> tuple[m.ArgInfo, ...]:
+        """Build arguments the target uses: global ones read by FROM lines, stage ARGs."""
+        rows = self.text.split("\n")
+        found: dict[str, m.ArgInfo] = {}
+        for st in ordered:
+            for key in st.used_meta_args:
+                if key in self.meta_arg_info and key not in found:
+                    line = self.meta_arg_lines[key]
+                    value = self.meta_arg_info[key] or ""
+                    found[key] = m.ArgInfo(key, value, _doc_comment(rows, line, key), line)
+            for key, (value, line) in st.declared_args.items():
+                if key not in found:
+                    found[key] = m.ArgInfo(key, value or "", _doc_comment(rows, line, key), line)
+        return tuple(sorted(found.values(), key=lambda a: (a.line, a.name)))
+
     def _plan(self, target: _State, reachable: set[_State]) -> m.BuildPlan:
         ordered = [st for st in self.states.states if st in reachable and not st.unregistered]
         for i, st in enumerate(ordered):
@@ -1608,6 +1632,7 @@ class _Converter:
                 )
             )
         return m.BuildPlan(
+            args=self._outline_args(ordered),
             stages=tuple(_remap_sources(stages, ordered)),
             target=target.plan_index,
             platform=str(self.target_platform),
@@ -1616,6 +1641,17 @@ class _Converter:
             syntax=self.directives.syntax,
             context_paths=tuple(sorted(self.context_paths)),
         )
+
+
+def _doc_comment(rows: list[str], line: int, name: str) -> str:
+    """``getComment``: a comment line right above ``line`` reading ``# <name> <text>``."""
+    row = line - 2
+    while row >= 0 and rows[row].lstrip().startswith("#"):
+        text = rows[row].lstrip()[1:].strip()
+        if name and text.startswith(name + " "):
+            return text[len(name) + 1 :]
+        row -= 1
+    return ""
 
 
 def _remap_sources(stages: list[m.Stage], ordered: list[_State]) -> list[m.Stage]:

@@ -16,6 +16,7 @@ from bakec.dockerfile.lint import LintWarning
 
 __all__ = [
     "AddStep",
+    "ArgInfo",
     "Base",
     "BuildPlan",
     "CopyStep",
@@ -282,6 +283,16 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class ArgInfo:
+    """A build argument the target uses (``--call outline``)."""
+
+    name: str
+    value: str
+    description: str
+    line: int
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     """Everything the frontend decides for one Dockerfile, target and platform."""
 
@@ -294,6 +305,30 @@ class BuildPlan:
     # Paths of the main context the target reads (BuildKit's FollowPaths);
     # "/" among them means the whole context.
     context_paths: tuple[str, ...] = field(default=())
+    args: tuple[ArgInfo, ...] = ()
+
+    def outline(self) -> dict[str, Any]:
+        """``--call outline``: the target's arguments, secrets and ssh ids."""
+        secrets: dict[str, bool] = {}
+        ssh: dict[str, bool] = {}
+        for stage in self.stages:
+            for step in stage.steps:
+                for mount in getattr(step, "mounts", ()):
+                    if mount.type == "secret":
+                        secrets[mount.id] = secrets.get(mount.id, False) or mount.required
+                    elif mount.type == "ssh":
+                        ssh[mount.id] = ssh.get(mount.id, False) or mount.required
+        out: dict[str, Any] = {"name": self.target_stage.name}
+        if self.args:
+            out["args"] = [
+                {k: v for k, v in (("name", a.name), ("description", a.description), ("value", a.value)) if v}
+                for a in self.args
+            ]
+        if secrets:
+            out["secrets"] = [{"name": k, **({"required": True} if v else {})} for k, v in secrets.items()]
+        if ssh:
+            out["ssh"] = [{"name": k, **({"required": True} if v else {})} for k, v in ssh.items()]
+        return out
 
     @property
     def target_stage(self) -> Stage:
