@@ -50,6 +50,11 @@ def _build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate bake files without building")
     _add_definition_flags(check)
     check.add_argument("targets", nargs="*", metavar="TARGET")
+
+    plan = sub.add_parser("plan", help="show the combined build graph of the targets")
+    _add_definition_flags(plan)
+    plan.add_argument("--format", default="text", choices=["text", "json", "dot", "html"], help="output format")
+    plan.add_argument("targets", nargs="*", metavar="TARGET")
     return parser
 
 
@@ -91,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .check import run_check
 
             return run_check(args, sources)
+        if args.command == "plan":
+            from .plan import run_plan
+
+            return run_plan(args, sources)
         raise UsageError(f"unknown command {args.command}")
     except BakecError as err:
         sys.stderr.write(render(err, sources))

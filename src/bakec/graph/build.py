@@ -1,0 +1,529 @@
+"""Every requested target × platform → ops → ONE graph where equal ops are one node.
+
+For each build the Dockerfile frontend gives a :class:`~bakec.dockerfile.BuildPlan`;
+its stages and steps become :mod:`bakec.graph.ops`, each identified by its
+digest. Ops land in a single ``networkx.DiGraph`` keyed by digest (edges run
+input → consumer), so a stage shared by 24 targets, or the same command on the
+same parent in six Dockerfiles, is one node. ``target:`` contexts are planned
+first and their final op feeds the referencing target.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from bakec.errors import BakecError, SpecError
+from bakec.graph import ops as o
+from bakec.graph.context import ContextHasher, ContextIndex, select_key
+from bakec.graph.resolve import ImageResolver, OfflineResolver
+
+if TYPE_CHECKING:
+    from bakec.dockerfile import BuildPlan, NamedContext, ResolvedImage, Stage
+    from bakec.spec.model import Target
+
+__all__ = ["Build", "Graph", "build_graph"]
+
+_STEP_NUMBER = re.compile(r"^\[(?:.* )?(\d+)/(\d+)\] ")
+
+
+@dataclass
+class Build:
+    """One requested target on one platform."""
+
+    target: str
+    platform: str
+    output: str  # digest of the final op ("" when the result is an empty filesystem)
+    plan: BuildPlan
+    context: str
+    dockerfile: str
+    ops: int = 0  # operations this build needs (its output and everything upstream)
+
+
+@dataclass
+class Graph:
+    """The combined DAG and what produced it."""
+
+    graph: nx.DiGraph
+    builds: list[Build]
+    images: dict[tuple[str, str], ResolvedImage | None] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)
+
+    def order(self) -> list[str]:
+        """Node ids in build order (every op after its inputs, then first-planned first)."""
+        g = self.graph
+        return list(nx.lexicographical_topological_sort(g, key=lambda n: g.nodes[n]["order"]))
+
+    def critical_path(self) -> list[str]:
+        """The longest chain of operations (by count) in the graph."""
+        if not self.graph:
+            return []
+        return list(nx.dag_longest_path(self.graph, topo_order=self.order()))
+
+    def summary(self) -> dict[str, Any]:
+        requested = sum(b.ops for b in self.builds)
+        unique = self.graph.number_of_nodes()
+        shared = sum(1 for _, d in self.graph.nodes(data=True) if len(d["targets"]) > 1)
+        return {
+            "targets": len({b.target for b in self.builds}),
+            "builds": len(self.builds),
+            "requested": requested,
+            "unique": unique,
+            "shared": shared,
+            "saved": requested - unique,
+            "critical_path": len(self.critical_path()),
+        }
+
+
+def build_graph(
+    targets: Mapping[str, Target],
+    *,
+    cwd: str | os.PathLike[str],
+    requested: Sequence[str] | None = None,
+    resolver: ImageResolver | None = None,
+    hasher: ContextHasher | None = None,
+    build_platform: str | None = None,
+) -> Graph:
+    """Compile ``requested`` targets (default: all of ``targets``) into one graph.
+
+    ``targets`` are resolved bake targets (``Definition.resolve(...).targets``);
+    relative contexts are taken from ``cwd``. A ``target:`` cycle raises
+    :class:`~bakec.errors.SpecError` naming the path.
+    """
+    if build_platform is None:
+        from bakec.spec.definition import local_platform
+
+        build_platform = local_platform()
+    own_hasher = hasher is None
+    builder = _Builder(
+        targets,
+        Path(cwd),
+        resolver or OfflineResolver(),
+        hasher or ContextHasher(),
+        build_platform,
+    )
+    try:
+        names = list(requested) if requested is not None else list(targets)
+        for name in names:
+            for platform in builder.platforms_of(name):
+                builder.build(name, platform, ())
+        # linked targets were planned on demand; list them after the requested ones
+        builds = [b for b in builder.builds.values() if b.target in names]
+        builds += [b for b in builder.builds.values() if b.target not in names]
+        graph = Graph(builder.g, builds, builder.images, names)
+        _attribute(graph)
+        return graph
+    finally:
+        if own_hasher:
+            builder.hasher.close()
+
+
+def _attribute(graph: Graph) -> None:
+    g = graph.graph
+    for build in graph.builds:
+        if not build.output:
+            continue
+        closure = nx.ancestors(g, build.output)
+        closure.add(build.output)
+        build.ops = len(closure)
+        for node in closure:
+            g.nodes[node]["targets"].add(build.target)
+
+
+class _Builder:
+    def __init__(
+        self,
+        targets: Mapping[str, Target],
+        cwd: Path,
+        resolver: ImageResolver,
+        hasher: ContextHasher,
+        build_platform: str,
+    ) -> None:
+        self.targets = targets
+        self.cwd = cwd
+        self.resolver = resolver
+        self.hasher = hasher
+        self.build_platform = build_platform
+        self.g = nx.DiGraph()
+        self.builds: dict[tuple[str, str], Build] = {}
+        self.images: dict[tuple[str, str], ResolvedImage | None] = {}
+        self._texts: dict[str, str] = {}
+        self._counter = 0
+
+    # -- targets -------------------------------------------------------------------
+    def platforms_of(self, name: str) -> list[str]:
+        target = self._target(name)
+        return list(target.platforms or [""])
+
+    def _target(self, name: str) -> Target:
+        target = self.targets.get(name)
+        if target is None:
+            raise SpecError(f"failed to find target {name}")
+        return target
+
+    def build(self, name: str, platform: str, stack: tuple[str, ...]) -> Build:
+        key = (name, platform)
+        found = self.builds.get(key)
+        if found is not None:
+            return found
+        if name in stack:
+            path = " -> ".join(stack[stack.index(name) :] + (name,))
+            raise SpecError(f"target cycle: {path}")
+        target = self._target(name)
+        stack = stack + (name,)
+        context_dir = self._local_path(target.context or ".", name, "context")
+        text, dockerfile = self._dockerfile(target, context_dir)
+        named, linked = self._named_contexts(target, platform, stack)
+        multi = len(target.platforms or []) > 1
+        from bakec.dockerfile import compile
+
+        plan = compile(
+            text,
+            build_args={k: v for k, v in (target.args or {}).items() if v is not None},
+            target=target.target or "",
+            platform=platform or None,
+            build_platform=self.build_platform,
+            named_contexts=named,
+            resolver=self._resolve,
+            labels={k: v for k, v in (target.labels or {}).items() if v is not None},
+            entitlements=tuple(target.entitlements or ()),
+            # entitlements are granted when building; a plan shows what would run
+            check_entitlements=False,
+            multi_platform=multi,
+            filename=os.path.basename(dockerfile) or "Dockerfile",
+        )
+        ignore = self._ignore_patterns(context_dir, Path(dockerfile) if target.dockerfile_inline is None else None)
+        output = _Translator(self, name, plan, context_dir, ignore, named, linked).run()
+        build = Build(name, platform or plan.platform, output, plan, target.context or ".", dockerfile)
+        self.builds[key] = build
+        return build
+
+    def _local_path(self, value: str, name: str, what: str) -> Path:
+        if "://" in value or value.startswith("git@"):
+            raise BakecError(f"target {name}: remote {what} {value!r} cannot be planned yet (only local paths)")
+        return (self.cwd / value).resolve()
+
+    def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
+        if target.dockerfile_inline is not None:
+            return target.dockerfile_inline, "Dockerfile"
+        name = target.dockerfile or "Dockerfile"
+        path = name if os.path.isabs(name) else str(context_dir / name)
+        text = self._texts.get(path)
+        if text is None:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as exc:
+                raise BakecError(f"failed to read dockerfile: open {name}: {exc.strerror.lower()}") from None
+            self._texts[path] = text
+        return text, path
+
+    def _ignore_patterns(self, context_dir: Path, dockerfile: Path | None) -> tuple[str, ...]:
+        from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
+
+        found = find_ignore_file(context_dir, dockerfile)
+        if found is None:
+            return ()
+        return tuple(read_patterns(found.read_text(encoding="utf-8", errors="surrogateescape")))
+
+    def _named_contexts(
+        self, target: Target, platform: str, stack: tuple[str, ...]
+    ) -> tuple[dict[str, NamedContext], dict[str, str]]:
+        """Named contexts for the frontend, and the final op of each ``target:`` one."""
+        from bakec.dockerfile import NamedContext
+
+        out: dict[str, NamedContext] = {}
+        linked: dict[str, str] = {}
+        for key, value in (target.contexts or {}).items():
+            nc = NamedContext.parse(value)
+            if nc.kind == "target":
+                build = self.build(nc.value, platform, stack)
+                linked[key] = build.output
+                nc = NamedContext("target", nc.value, plan=build.plan)
+            elif nc.kind == "image":
+                nc = NamedContext("image", nc.value, image=self._resolve(nc.value, platform or self.build_platform))
+            elif nc.kind == "local":
+                nc = NamedContext("local", str(self._local_path(nc.value, stack[-1], f"context {key!r}")))
+            out[key] = nc
+        return out, linked
+
+    def _resolve(self, ref: str, platform: str) -> ResolvedImage | None:
+        key = (ref, platform)
+        if key not in self.images:
+            self.images[key] = self.resolver.resolve(ref, platform)
+        return self.images[key]
+
+    # -- the graph -----------------------------------------------------------------
+    def add(self, op: o.Op, target: str, **attrs: Any) -> str:
+        digest = op.digest
+        if digest not in self.g:
+            self._counter += 1
+            self.g.add_node(digest, op=op, targets=set(), order=self._counter, first_target=target, **attrs)
+            for dep in op.inputs:
+                self.g.add_edge(dep, digest)
+        return digest
+
+
+class _Translator:
+    """One BuildPlan's stages and steps → ops in the shared graph."""
+
+    def __init__(
+        self,
+        builder: _Builder,
+        target: str,
+        plan: BuildPlan,
+        context_dir: Path,
+        ignore: tuple[str, ...],
+        named: Mapping[str, NamedContext],
+        linked: Mapping[str, str],
+    ) -> None:
+        self.b = builder
+        self.target = target
+        self.plan = plan
+        self.context_dir = context_dir
+        self.ignore = ignore
+        self.named = named
+        self.linked = linked
+        self.outputs: list[str] = []
+
+    def run(self) -> str:
+        for stage in self.plan.stages:
+            self.outputs.append(self._stage(stage))
+        return self.outputs[self.plan.target]
+
+    # -- sources -------------------------------------------------------------------
+    def _context(self) -> ContextIndex:
+        return self.b.hasher.index(self.context_dir, self.ignore, "context")
+
+    def _local(self, index: ContextIndex, sources: Sequence[str]) -> str:
+        include = select_key(sources)
+        op = o.LocalSource(index.digest(include), include, index.exclude, name=index.name, path=str(index.root))
+        shown = " ".join(s or "." for s in include)
+        name = "context" if index.name == "context" else f"context {index.name}"
+        return self.b.add(
+            op,
+            self.target,
+            description=f"load build {name}: {shown}",
+            label=f"[{self.target} internal] load build {name} ({shown})",
+            platform="",
+            stage="internal",
+        )
+
+    def _image(self, ref: str, platform: str, stage: Stage | None = None) -> str:
+        name, _, digest = ref.partition("@")
+        resolved = self.b.images.get((name, platform))
+        config = resolved.config if resolved is not None else ""
+        if not digest and resolved is not None:
+            digest = resolved.digest
+        op = o.ImageSource(name, platform, digest, config=config)
+        label = f"[{self.target} internal] load metadata for {name}"
+        if stage is not None:
+            label = self._label(stage, f"FROM {ref}", first=True)
+        return self.b.add(op, self.target, description=f"FROM {ref}", label=label, platform=platform,
+                          stage=stage.display_name if stage else "internal")
+
+    def _named_key(self, name: str) -> str | None:
+        """The ``contexts`` key serving ``name``, looked up as the frontend does."""
+        if name in self.named:
+            return name
+        from bakec.dockerfile.refs import RefError, parse_ref
+
+        try:
+            familiar = parse_ref(name).familiar().removesuffix(":latest")
+        except RefError:
+            return None
+        return familiar if familiar in self.named else None
+
+    def _named(self, name: str, platform: str) -> str:
+        key = self._named_key(name)
+        if key is None:
+            return self._image(name, platform)
+        name, nc = key, self.named[key]
+        if nc.kind == "target":
+            return self.linked[name]
+        if nc.kind == "local":
+            patterns = self.b._ignore_patterns(Path(nc.value), None)
+            index = self.b.hasher.index(nc.value, patterns, name)
+            return self._local(index, ("/",))
+        if nc.kind == "oci-layout":
+            return self._image("oci-layout://" + nc.value, platform)
+        return self._image(nc.value, platform)
+
+    def _source(self, kind: str, name: str, stage_index: int, platform: str) -> str:
+        if kind == "stage":
+            return self.outputs[stage_index]
+        if kind == "named-context":
+            if 0 <= stage_index < len(self.outputs):
+                return self.outputs[stage_index]
+            return self._named(name, platform)
+        if kind == "image":
+            return self._image(name, platform)
+        if kind == "scratch":
+            return o.SCRATCH
+        raise AssertionError(kind)
+
+    # -- stages --------------------------------------------------------------------
+    def _stage(self, stage: Stage) -> str:
+        base = stage.base
+        if base.kind == "scratch":
+            state = o.SCRATCH
+        elif base.kind == "image":
+            state = self._image(base.name, base.platform or stage.platform, stage)
+        elif base.kind == "stage":
+            state = self.outputs[base.stage]
+        else:
+            state = self._named(base.name, base.platform or stage.platform)
+        for step in stage.steps:
+            kind = step.kind
+            if kind == "run":
+                state = self._run(stage, step, state)
+            elif kind in ("copy", "add"):
+                state = self._copy(stage, step, state)
+            elif kind == "workdir":
+                op = o.FileOp(state, (o.Mkdir(step.path, 0o755, step.user, True),), (), step.platform)
+                state = self._add(op, stage, step)
+        return state
+
+    def _label(self, stage: Stage, text: str, first: bool = False) -> str:
+        """BuildKit's vertex name with the target in front: ``[api-dev-slim build 2/3] RUN ...``."""
+        prefix = self.target + (" " + stage.display_name if stage.display_name else "")
+        if first:
+            total = 1
+            for step in stage.steps:
+                m = _STEP_NUMBER.match(step.description)
+                if m:
+                    total = int(m.group(2))
+                    break
+            return f"[{prefix} {1:>{len(str(total))}}/{total}] {text}"
+        return f"[{prefix}] {text}"
+
+    def _add(self, op: o.Op, stage: Stage, step: Any, kind_prefix: str = "") -> str:
+        desc = step.description
+        if desc.startswith("["):
+            label = "[" + self.target + (" " if not desc.startswith("[ ") else "") + desc[1:]
+        else:
+            label = f"[{self.target}] {desc}"
+        return self.b.add(
+            op,
+            self.target,
+            description=kind_prefix + step.instruction,
+            label=kind_prefix + label,
+            platform=step.platform,
+            stage=stage.display_name,
+        )
+
+    def _run(self, stage: Stage, step: Any, state: str) -> str:
+        mounts = []
+        for m in step.mounts:
+            source = o.SCRATCH
+            if m.type in ("bind", "cache") and m.origin is not None:
+                origin = m.origin
+                if origin.kind == "context":
+                    source = self._local(self._context(), (m.source or "/",))
+                else:
+                    source = self._source(origin.kind, origin.name, origin.stage, origin.platform or step.platform)
+            mounts.append(
+                o.ExecMount(
+                    type=m.type,
+                    target=m.target,
+                    input=source,
+                    selector=m.source if m.type in ("bind", "cache") else "",
+                    readonly=m.readonly,
+                    id=m.id,
+                    sharing=m.sharing,
+                    required=m.required,
+                    mode=m.mode,
+                    uid=m.uid,
+                    gid=m.gid,
+                    size=m.size,
+                    env=m.env,
+                )
+            )
+        op = o.Exec(
+            root=state,
+            args=tuple(step.args),
+            env=tuple(f"{k}={v}" for k, v in step.env),
+            cwd=step.workdir or "/",
+            user=step.user,
+            mounts=tuple(mounts),
+            network=step.network or "default",
+            security=step.security or "sandbox",
+            platform=step.platform,
+            files=tuple(o.InlineFile(f.name, f.data, f.mode) for f in step.files),
+            proxy_env=tuple(f"{k}={v}" for k, v in step.proxy_env),
+        )
+        return self._add(op, stage, step)
+
+    def _copy(self, stage: Stage, step: Any, state: str) -> str:
+        is_add = step.kind == "add"
+        sources: list[str] = []
+        actions: list[Any] = []
+        dest = step.dest
+        many = len(step.sources) + len(step.contents) > 1
+        into_dir = dest.endswith("/") or many
+        local: list[str] = []
+        for src in step.sources:
+            if is_add and _is_url(src):
+                if _is_git(src):
+                    url, _, frag = src.partition("#")
+                    ref, _, subdir = frag.partition(":")
+                    op: o.Op = o.GitSource(url, ref, subdir, bool(step.keep_git_dir), step.checksum)
+                    label = f"[{self.target} internal] git {src}"
+                    src_path = "/"
+                else:
+                    op = o.HttpSource(src, step.checksum, posixpath.basename(src.rstrip("/")))
+                    label = f"[{self.target} internal] https {src}"
+                    src_path = "/" + (posixpath.basename(src.split("?")[0].rstrip("/")) or "index.html")
+                digest = self.b.add(op, self.target, description=src, label=label, platform="", stage="internal")
+                sources.append(digest)
+                actions.append(
+                    o.Copy(len(sources) - 1, src_path, dest, step.chown, step.chmod or ("600" if not _is_git(src) else ""),
+                           unpack=step.unpack is True, exclude=step.exclude)
+                )
+            else:
+                local.append(src)
+        if local:
+            origin = step.origin
+            if origin.kind == "context":
+                digest = self._local(self._context(), local)
+            else:
+                digest = self._source(origin.kind, origin.name, origin.stage, origin.platform or step.platform)
+            sources.append(digest)
+            for src in local:
+                actions.append(
+                    o.Copy(
+                        len(sources) - 1,
+                        src,
+                        dest,
+                        step.chown,
+                        step.chmod,
+                        parents=step.parents,
+                        exclude=step.exclude,
+                        unpack=is_add and step.unpack is not False,
+                    )
+                )
+        for f in step.contents:
+            path = posixpath.join(dest, f.name) if into_dir else dest
+            mode = int(step.chmod, 8) if re.fullmatch(r"[0-7]{3,4}", step.chmod or "") else f.mode
+            actions.append(o.Mkfile(path, f.data, mode, step.chown))
+        if step.merge:
+            copied = self._add(o.FileOp(o.SCRATCH, tuple(actions), tuple(sources), step.platform), stage, step)
+            if state == o.SCRATCH:
+                return copied
+            return self._add(o.Merge((state, copied)), stage, step, kind_prefix="merge ")
+        return self._add(o.FileOp(state, tuple(actions), tuple(sources), step.platform), stage, step)
+
+
+def _is_url(src: str) -> bool:
+    return src.startswith(("http://", "https://")) or _is_git(src)
+
+
+def _is_git(src: str) -> bool:
+    return src.startswith("git@") or src.startswith("git://") or bool(re.match(r"^https?://.*\.git(#.*)?$", src))

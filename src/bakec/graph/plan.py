@@ -1,0 +1,222 @@
+"""``bakec plan``: the combined graph of a bake definition, as text, JSON, dot or HTML.
+
+:func:`plan` is the library face (definition + names → :class:`Graph`); the
+``render_*`` functions are pure views of a graph. Every view lists operations
+in build order and says how many targets share each one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bakec.graph.build import Graph, build_graph
+from bakec.graph.context import ContextHasher
+from bakec.graph.ops import _key_dict
+from bakec.graph.resolve import ImageResolver
+
+if TYPE_CHECKING:
+    from bakec.spec.definition import Definition
+
+__all__ = ["FORMATS", "plan", "render", "render_dot", "render_html", "render_json", "render_text", "to_dict"]
+
+FORMATS = ("text", "json", "dot", "html")
+
+
+def plan(
+    definition: Definition,
+    names: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    *,
+    resolver: ImageResolver | None = None,
+    cache_dir: str | Path | None = None,
+    build_platform: str | None = None,
+) -> Graph:
+    """Resolve ``names`` (default group when empty) and compile them into one graph."""
+    resolved = definition.resolve(list(names), list(overrides))
+    requested = [n for n in resolved.targets if resolved.targets[n].output != [{"type": "cacheonly"}]]
+    # targets pulled in only through ``target:`` links are planned as dependencies
+    with ContextHasher(cache_dir) as hasher:
+        return build_graph(
+            resolved.targets,
+            cwd=definition.cwd,
+            requested=requested or list(resolved.targets),
+            resolver=resolver,
+            hasher=hasher,
+            build_platform=build_platform,
+        )
+
+
+def render(graph: Graph, fmt: str) -> str:
+    return {"text": render_text, "json": render_json, "dot": render_dot, "html": render_html}[fmt](graph)
+
+
+# -- text -------------------------------------------------------------------------
+
+
+def render_text(graph: Graph) -> str:
+    g = graph.graph
+    order = graph.order()
+    width = len(str(len(order)))
+    lines = []
+    for i, node in enumerate(order, 1):
+        d = g.nodes[node]
+        shared = len(d["targets"])
+        lines.append(f"#{i:<{width}} x{shared:<3} {d['label']}")
+    s = graph.summary()
+    builds = f" ({s['builds']} builds)" if s["builds"] != s["targets"] else ""
+    lines.append("")
+    lines.append(
+        f"{s['targets']} targets{builds}, {s['requested']} operations requested, "
+        f"{s['unique']} unique ({s['shared']} shared)"
+    )
+    path = graph.critical_path()
+    lines.append(f"critical path: {len(path)} operations")
+    for j, node in enumerate(path):
+        lines.append(("  " if j == 0 else "  -> ") + g.nodes[node]["label"])
+    return "\n".join(lines) + "\n"
+
+
+# -- json -------------------------------------------------------------------------
+
+
+def to_dict(graph: Graph) -> dict[str, Any]:
+    """The JSON plan (documented in the README): targets, nodes in build order, summary."""
+    g = graph.graph
+    targets: dict[str, Any] = {}
+    for b in graph.builds:
+        entry = targets.setdefault(
+            b.target,
+            {
+                "context": b.context,
+                "dockerfile": b.dockerfile,
+                "target": b.plan.target_stage.name,
+                "platforms": {},
+                "requested": b.target in graph.requested,
+            },
+        )
+        entry["platforms"][b.platform] = {
+            "output": b.output or None,
+            "operations": b.ops,
+            "layers": b.plan.layer_count,
+        }
+    nodes = []
+    for node in graph.order():
+        d = g.nodes[node]
+        op = d["op"]
+        item: dict[str, Any] = {
+            "id": node,
+            "kind": op.kind,
+            "description": d["description"],
+            "name": d["label"],
+            "deps": [dep for dep in op.inputs],
+            "targets": sorted(d["targets"]),
+            "platform": d["platform"] or None,
+            "stage": d["stage"],
+            "op": _key_dict(op),
+        }
+        if op.kind == "local":
+            item["path"] = op.path
+        nodes.append(item)
+    images = [
+        {"ref": ref, "platform": platform, "digest": r.digest if r else None, "config": r.config_dict() if r else None}
+        for (ref, platform), r in sorted(graph.images.items())
+    ]
+    return {
+        "targets": targets,
+        "nodes": nodes,
+        "images": images,
+        "summary": graph.summary(),
+        "critical_path": graph.critical_path(),
+    }
+
+
+def render_json(graph: Graph) -> str:
+    return json.dumps(to_dict(graph), indent=2) + "\n"
+
+
+# -- dot --------------------------------------------------------------------------
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def render_dot(graph: Graph) -> str:
+    g = graph.graph
+    critical = graph.critical_path()
+    on_path = set(critical)
+    path_edges = set(zip(critical, critical[1:]))
+    lines = ["digraph plan {", "  rankdir=LR;", '  node [shape=box, fontname="monospace", fontsize=10];']
+    for node in graph.order():
+        d = g.nodes[node]
+        text = d["label"] + "\n" + f"{d['op'].kind} {node[7:19]} x{len(d['targets'])}"
+        attrs = [f"label={_dot_quote(text)}"]
+        if len(d["targets"]) > 1:
+            attrs.append('style=filled, fillcolor="#ffe9a8"')
+        if node in on_path:
+            attrs.append('color="#d62728", penwidth=2')
+        lines.append(f"  {_dot_quote(node)} [{', '.join(attrs)}];")
+    for a, b in g.edges:
+        extra = ' [color="#d62728", penwidth=2]' if (a, b) in path_edges else ""
+        lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)}{extra};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -- html -------------------------------------------------------------------------
+
+
+def _layout(graph: Graph) -> dict[str, tuple[int, int]]:
+    """A layered layout: column = longest distance from a source, rows in build order."""
+    g = graph.graph
+    layer: dict[str, int] = {}
+    rows: dict[int, int] = {}
+    out: dict[str, tuple[int, int]] = {}
+    for node in graph.order():
+        col = max((layer[p] + 1 for p in g.predecessors(node)), default=0)
+        layer[node] = col
+        out[node] = (col, rows.get(col, 0))
+        rows[col] = rows.get(col, 0) + 1
+    return out
+
+
+def _script_json(data: Any) -> str:
+    text = json.dumps(data, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_html(graph: Graph) -> str:
+    import jinja2
+    from markupsafe import Markup
+
+    g = graph.graph
+    layout = _layout(graph)
+    critical = graph.critical_path()
+    nodes = []
+    for node in graph.order():
+        d = g.nodes[node]
+        col, row = layout[node]
+        nodes.append(
+            {
+                "id": node,
+                "kind": d["op"].kind,
+                "label": d["label"],
+                "targets": sorted(d["targets"]),
+                "deps": list(d["op"].inputs),
+                "col": col,
+                "row": row,
+                "critical": node in set(critical),
+            }
+        )
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bakec.graph", "templates"), autoescape=True, keep_trailing_newline=True
+    )
+    data = {"nodes": nodes, "critical": critical, "summary": graph.summary()}
+    return env.get_template("plan.html.j2").render(
+        summary=graph.summary(),
+        data=Markup(_script_json(data)),
+        targets=sorted({b.target for b in graph.builds}),
+    )

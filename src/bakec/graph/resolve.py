@@ -1,0 +1,74 @@
+"""Base-image resolution: a separate, swappable step before planning.
+
+An :class:`ImageResolver` answers "what is ``ref`` for ``platform``" with the
+manifest digest and image config (the frontend's
+:class:`~bakec.dockerfile.ResolvedImage`), or ``None`` to plan from the
+reference as written. :class:`OfflineResolver` never answers;
+:class:`RegistryResolver` adapts any client with a ``resolve_image`` method
+(the registry package's client, or a fake in tests) and memoises per
+reference and platform, so 24 targets on one base cost one lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bakec.dockerfile.model import ResolvedImage
+
+__all__ = [
+    "ImageResolver",
+    "OfflineResolver",
+    "RegistryClient",
+    "RegistryResolver",
+    "StaticResolver",
+]
+
+
+class ImageResolver(Protocol):
+    def resolve(self, ref: str, platform: str) -> ResolvedImage | None:
+        """The pinned digest and config of ``ref`` on ``platform`` (``os/arch[/variant]``)."""
+        ...
+
+
+class RegistryClient(Protocol):
+    """What :class:`RegistryResolver` needs from a registry client.
+
+    ``resolve_image`` follows an index to the manifest for ``platform`` and
+    returns ``(manifest digest, image config JSON object)``, or raises.
+    """
+
+    def resolve_image(self, ref: str, platform: str) -> tuple[str, dict[str, Any]]: ...
+
+
+class OfflineResolver:
+    """Plans with references as written: no digests, empty base configs."""
+
+    def resolve(self, ref: str, platform: str) -> ResolvedImage | None:
+        return None
+
+
+class StaticResolver:
+    """Answers from a fixed table ``{ref: ResolvedImage}`` or ``{(ref, platform): ResolvedImage}``."""
+
+    def __init__(self, images: Mapping[Any, ResolvedImage]) -> None:
+        self.images = dict(images)
+
+    def resolve(self, ref: str, platform: str) -> ResolvedImage | None:
+        return self.images.get((ref, platform)) or self.images.get(ref)
+
+
+class RegistryResolver:
+    """Pins digest and config per platform through a registry client, memoised."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+        self._memo: dict[tuple[str, str], ResolvedImage] = {}
+
+    def resolve(self, ref: str, platform: str) -> ResolvedImage | None:
+        key = (ref, platform)
+        found = self._memo.get(key)
+        if found is None:
+            digest, config = self.client.resolve_image(ref, platform)
+            found = self._memo[key] = ResolvedImage.from_config(ref, digest, config)
+        return found
