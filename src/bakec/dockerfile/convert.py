@@ -1593,11 +1593,11 @@ class _Converter:
             for key in st.used_meta_args:
                 if key in self.meta_arg_info and key not in found:
                     line = self.meta_arg_lines[key]
-                    value = self.meta_arg_info[key] or ""
-                    found[key] = m.ArgInfo(key, value, _doc_comment(rows, line, key), line)
-            for key, (value, line) in st.declared_args.items():
+                    default = self.meta_arg_info[key] or ""
+                    found[key] = m.ArgInfo(key, default, _doc_comment(rows, line, key), line)
+            for key, (declared, line) in st.declared_args.items():
                 if key not in found:
-                    found[key] = m.ArgInfo(key, value or "", _doc_comment(rows, line, key), line)
+                    found[key] = m.ArgInfo(key, declared or "", _doc_comment(rows, line, key), line)
         return tuple(sorted(found.values(), key=lambda a: (a.line, a.name)))
 
     def _plan(self, target: _State, reachable: set[_State]) -> m.BuildPlan:
