@@ -1,0 +1,146 @@
+"""Run a DAG of operations with maximal parallelism, each node exactly once.
+
+The scheduler knows nothing about what a node does: ``execute(node_id)`` is
+called in a worker thread once every dependency has succeeded. A node whose
+dependency failed is *skipped*; without ``keep_going`` the first failure
+stops new work from starting (running nodes finish or are cancelled by the
+caller's executor), with ``keep_going`` independent branches run to the end.
+Ctrl-C / SIGTERM set :attr:`Scheduler.cancelled`; executors poll it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Mapping
+
+
+class State(enum.Enum):
+    DONE = "done"
+    CACHED = "cached"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a dependency failed, or the run stopped first
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class NodeResult:
+    state: State
+    value: Any = None
+    error: BaseException | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.finished - self.started)
+
+
+@dataclass
+class RunOutcome:
+    results: dict[Hashable, NodeResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.state in (State.DONE, State.CACHED) for r in self.results.values())
+
+    def failed(self) -> list[Hashable]:
+        return [n for n, r in self.results.items() if r.state is State.FAILED]
+
+
+class Cached:
+    """What an executor returns (not raises) to say its result came from the cache."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+
+class Scheduler:
+    """Dependency-ordered parallel execution of a DAG given as ``{node: [dependencies]}``."""
+
+    def __init__(self, max_parallelism: int | None = None, keep_going: bool = False) -> None:
+        self.max_parallelism = max(1, max_parallelism or os.cpu_count() or 1)
+        self.keep_going = keep_going
+        self.cancelled = threading.Event()
+
+    def run(
+        self,
+        dependencies: Mapping[Hashable, Iterable[Hashable]],
+        execute: Callable[[Hashable], Any],
+        on_state: Callable[[Hashable, NodeResult], None] | None = None,
+    ) -> RunOutcome:
+        deps = {node: set(ds) for node, ds in dependencies.items()}
+        for node, ds in deps.items():
+            missing = ds - deps.keys()
+            if missing:
+                raise ValueError(f"node {node!r} depends on unknown nodes {sorted(map(str, missing))}")
+        dependents: dict[Hashable, list[Hashable]] = {n: [] for n in deps}
+        for node, ds in deps.items():
+            for d in ds:
+                dependents[d].append(node)
+        waiting = {n: len(ds) for n, ds in deps.items()}
+        ready = [n for n, count in waiting.items() if count == 0]
+        outcome = RunOutcome()
+        stop = False
+        running: dict[Future, Hashable] = {}
+
+        def finish(node: Hashable, result: NodeResult) -> None:
+            outcome.results[node] = result
+            if on_state is not None:
+                on_state(node, result)
+
+        def skip_downstream(node: Hashable) -> None:
+            stack = list(dependents[node])
+            while stack:
+                nxt = stack.pop()
+                if nxt in outcome.results:
+                    continue
+                finish(nxt, NodeResult(State.SKIPPED))
+                stack.extend(dependents[nxt])
+
+        with ThreadPoolExecutor(max_workers=self.max_parallelism, thread_name_prefix="bakec-op") as pool:
+            while ready or running:
+                while ready and len(running) < self.max_parallelism and not stop and not self.cancelled.is_set():
+                    node = ready.pop(0)
+                    if node in outcome.results:  # skipped meanwhile
+                        continue
+                    running[pool.submit(self._timed, execute, node)] = node
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    node = running.pop(future)
+                    result = future.result()
+                    finish(node, result)
+                    if result.state in (State.DONE, State.CACHED):
+                        for nxt in dependents[node]:
+                            waiting[nxt] -= 1
+                            if waiting[nxt] == 0 and nxt not in outcome.results:
+                                ready.append(nxt)
+                    else:
+                        skip_downstream(node)
+                        if not self.keep_going:
+                            stop = True
+        for node in deps:
+            if node not in outcome.results:
+                finish(node, NodeResult(State.CANCELLED if self.cancelled.is_set() else State.SKIPPED))
+        return outcome
+
+    def _timed(self, execute: Callable[[Hashable], Any], node: Hashable) -> NodeResult:
+        started = time.monotonic()
+        if self.cancelled.is_set():
+            return NodeResult(State.CANCELLED, started=started, finished=started)
+        try:
+            value = execute(node)
+        except BaseException as err:  # noqa: BLE001 - reported per node, never lost
+            state = State.CANCELLED if self.cancelled.is_set() else State.FAILED
+            return NodeResult(state, error=err, started=started, finished=time.monotonic())
+        if isinstance(value, Cached):
+            return NodeResult(State.CACHED, value.value, started=started, finished=time.monotonic())
+        return NodeResult(State.DONE, value, started=started, finished=time.monotonic())
