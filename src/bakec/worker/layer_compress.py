@@ -1,0 +1,205 @@
+"""Layer compression: gzip (ISA-L when installed), zstd, or none, as streaming objects.
+
+Measured on this 2-core host (256 MiB of random data, the ``bigimage`` case): zlib
+≈ 30 MB/s at any level, pigz ≈ 50 MB/s, ISA-L (PyPI ``isal``, levels 1-2) ≈ 330 MB/s,
+zstd level 3 (PyPI ``zstandard``) ≈ 560 MB/s. So gzip goes through ``isal`` when it is
+importable and falls back to zlib; zstd uses ``zstandard`` and falls back to the ``zstd``
+program. ISA-L has levels 0-3 only; ``compression-level`` 0-9 maps onto them (0 stays a
+stored stream via zlib, 1-3 → 1, 4-6 → 2, 7-9 → 3) and the default is ISA-L's 2, which
+ratios like zlib's 6 on text.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Protocol
+
+from bakec.errors import BuildError
+
+try:
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - depends on the environment
+    _isal = None
+try:
+    import zstandard as _zstd
+except ImportError:  # pragma: no cover
+    _zstd = None
+
+GZIP = "gzip"
+ZSTD = "zstd"
+UNCOMPRESSED = "uncompressed"
+
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+_DOCKER_SUFFIX = {GZIP: ".gzip", ZSTD: ".zstd", UNCOMPRESSED: ""}
+_OCI_SUFFIX = {GZIP: "+gzip", ZSTD: "+zstd", UNCOMPRESSED: ""}
+
+
+@dataclass(frozen=True)
+class Compression:
+    """``compression`` and ``compression-level`` of an exporter; level None is the default."""
+
+    kind: str = GZIP
+    level: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in (GZIP, ZSTD, UNCOMPRESSED):
+            raise BuildError(f"unsupported compression type {self.kind}")
+        top = 22 if self.kind == ZSTD else 9
+        if self.level is not None and not (0 <= self.level <= top) and self.kind != UNCOMPRESSED:
+            raise BuildError(f"compression-level {self.level} out of range for {self.kind} (0-{top})")
+
+    def media_type(self, oci: bool = True) -> str:
+        if oci:
+            return OCI_LAYER + _OCI_SUFFIX[self.kind]
+        if self.kind == ZSTD:
+            return OCI_LAYER + "+zstd"  # Docker has no zstd type; BuildKit uses OCI's
+        return DOCKER_LAYER + _DOCKER_SUFFIX[self.kind]
+
+    def compressor(self) -> Compressor:
+        if self.kind == GZIP:
+            return _gzip(self.level)
+        if self.kind == ZSTD:
+            return _zstd_compressor(3 if self.level is None else self.level)
+        return _Identity()
+
+
+def kind_of(media_type: str) -> str:
+    """The compression of a layer media type (OCI or Docker)."""
+    if media_type.endswith(("+gzip", ".gzip", ".tar.gzip")):
+        return GZIP
+    if media_type.endswith(("+zstd", ".zstd")):
+        return ZSTD
+    return UNCOMPRESSED
+
+
+class Compressor(Protocol):
+    def compress(self, data: bytes | memoryview) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+class _Identity:
+    def compress(self, data: bytes | memoryview) -> bytes:
+        return bytes(data)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+def _gzip(level: int | None) -> Compressor:
+    # wbits 31: a gzip member with a zero mtime and no name, like Go's gzip writer.
+    if level == 0 or _isal is None:
+        return zlib.compressobj(6 if level is None else level, zlib.DEFLATED, 31)
+    isal_level = 2 if level is None else (1 if level <= 3 else 2 if level <= 6 else 3)
+    return _isal.compressobj(isal_level, _isal.DEFLATED, 31)
+
+
+class _ZstdCli:
+    """``zstd`` as a subprocess; output is drained by a thread so the pipe never blocks."""
+
+    def __init__(self, level: int) -> None:
+        exe = shutil.which("zstd")
+        if exe is None:
+            raise BuildError("zstd compression needs the zstandard module or the zstd program")
+        self._proc = subprocess.Popen(
+            [exe, "-q", "-c", f"-{level}", *(["--ultra"] if level > 19 else [])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._out: list[bytes] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self._proc.stdout is not None
+        while chunk := self._proc.stdout.read1(1 << 20):
+            with self._lock:
+                self._out.append(chunk)
+
+    def _take(self) -> bytes:
+        with self._lock:
+            out, self._out = b"".join(self._out), []
+        return out
+
+    def compress(self, data: bytes | memoryview) -> bytes:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(data)
+        return self._take()
+
+    def flush(self) -> bytes:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        self._reader.join()
+        if self._proc.wait() != 0:
+            raise BuildError("zstd failed")
+        return self._take()
+
+
+def _zstd_compressor(level: int) -> Compressor:
+    if _zstd is not None:
+        return _zstd.ZstdCompressor(level=level).compressobj()
+    return _ZstdCli(level)
+
+
+def decompress_stream(chunks: Iterable[bytes], kind: str) -> Iterator[bytes]:
+    """Decompress a layer blob given as chunks (gzip may hold several members)."""
+    if kind == UNCOMPRESSED:
+        yield from chunks
+        return
+    if kind == ZSTD:
+        if _zstd is None:
+            raise BuildError("reading zstd layers needs the zstandard module")
+        d = _zstd.ZstdDecompressor().decompressobj()
+        for c in chunks:
+            if out := d.decompress(c):
+                yield out
+        return
+    mod = _isal if _isal is not None else zlib
+    d = mod.decompressobj(47)
+    for c in chunks:
+        while c:
+            out = d.decompress(c)
+            if out:
+                yield out
+            if d.eof:
+                c = d.unused_data
+                d = mod.decompressobj(47)
+            else:
+                c = b""
+    if tail := d.flush():
+        yield tail
+
+
+def open_decompressed(f: IO[bytes], kind: str) -> IO[bytes]:
+    """A readable file of the uncompressed stream of blob file ``f``."""
+    return _IterReader(decompress_stream(iter(lambda: f.read(1 << 20), b""), kind))
+
+
+class _IterReader:
+    """A minimal read()-able file over an iterator of chunks (what tarfile's stream mode needs)."""
+
+    def __init__(self, it: Iterator[bytes]) -> None:
+        self._it = it
+        self._buf = bytearray()
+        self._eof = False
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._eof and (n < 0 or len(self._buf) < n):
+            try:
+                self._buf += next(self._it)
+            except StopIteration:
+                self._eof = True
+        if n < 0:
+            n = len(self._buf)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def close(self) -> None:
+        pass
