@@ -1,0 +1,55 @@
+"""Workloads for the graph tests: the shared monorepo generator and small bake projects."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+BASE = "127.0.0.1:5000/busybox:latest"
+GEN = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "gen_workloads.py"
+
+
+def _generator():
+    if not GEN.is_file():
+        pytest.skip(f"{GEN} not found (the shared bench workloads)")
+    spec = importlib.util.spec_from_file_location("gen_workloads", GEN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def make_monorepo(tmp_path):
+    """``make_monorepo(name)`` writes the 25-target monorepo under tmp_path/name."""
+
+    def make(name: str = "monorepo") -> Path:
+        root = tmp_path / name
+        _generator().monorepo(str(root), BASE)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+    return tmp_path / "cache"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def age(root: Path, seconds: float = 100) -> None:
+    """Move every mtime into the past, so the stat cache may trust the files."""
+    past = time.time() - seconds
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            os.utime(os.path.join(dirpath, name), (past, past))
