@@ -100,3 +100,7 @@ def test_onbuild_restrictions() -> None:
 def test_shell_requires_json() -> None:
     with pytest.raises(DockerfileError, match="SHELL requires the arguments to be in JSON form"):
         plan("FROM scratch\nSHELL /bin/bash -c\n")
+
+
+def test_lone_continuation_at_the_end_is_ignored() -> None:
+    assert plan("FROM scratch\n\\\n").stages[0].steps == ()

@@ -130,6 +130,8 @@ def parse(text: str, filename: str = "Dockerfile") -> ParseResult:
             heredocs=tuple((h.name, h.content) for h in c.heredocs),
         )
         for c in commands
+        # A lone continuation at the very end yields an empty node: nothing to run.
+        if c.cmd is not None
     ]
     return ParseResult(directives, [_onbuild_heredocs(node, rows) for node in nodes])
 
