@@ -1,0 +1,1064 @@
+"""The OCI distribution client: resolve images, fetch blobs, push blobs and manifests.
+
+Every request goes through one path: scheme policy (plain http only for
+loopback or insecure registries), pooled connections, redirects (GET/HEAD; the
+Authorization header never leaves the registry's host), auth (anonymous, Basic,
+or the Bearer token flow on a ``WWW-Authenticate`` challenge, with docker's
+credentials), and bounded retries with exponential backoff on connection
+errors, 5xx and 429.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import http.client
+import json
+import os
+import random
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, NoReturn
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+from bakec.registry import _auth
+from bakec.registry._http import BodyFactory, Response, Transport, is_loopback
+from bakec.registry.credentials import Credentials, DockerConfig
+from bakec.registry.errors import (
+    AuthenticationError,
+    DigestMismatch,
+    NoMatchingPlatform,
+    NotFound,
+    RegistryError,
+)
+from bakec.registry.platform import Matcher, Platform, default_platform, only
+from bakec.registry.reference import Reference, parse_normalized_named, parse_reference, validate_digest
+
+__all__ = [
+    "MEDIA_TYPE_DOCKER_MANIFEST",
+    "MEDIA_TYPE_DOCKER_MANIFEST_LIST",
+    "MEDIA_TYPE_OCI_INDEX",
+    "MEDIA_TYPE_OCI_MANIFEST",
+    "Manifest",
+    "PushResult",
+    "RegistryClient",
+    "ResolvedImage",
+]
+
+MEDIA_TYPE_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_TYPE_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_TYPE_DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MEDIA_TYPE_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+_INDEX_TYPES = frozenset({MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST_LIST})
+_MANIFEST_TYPES = frozenset({MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST})
+_SCHEMA1_TYPES = frozenset(
+    {
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+)
+# containerd's order; no */*, so an old registry cannot answer with schema 1.
+_ACCEPT = ", ".join(
+    [MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX]
+)
+
+_MAX_MANIFEST = 4 << 20  # containerd's limit
+_MAX_CONFIG = 64 << 20
+_MAX_ERROR_BODY = 64 << 10
+_MAX_REDIRECTS = 10
+_MAX_INDEX_DEPTH = 4
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+_HUB_ENDPOINT = "registry-1.docker.io"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest or index exactly as the registry sent it, with its verified digest."""
+
+    digest: str
+    media_type: str
+    data: bytes
+    content: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in _INDEX_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedImage:
+    """One platform's image: its manifest and config, both digest-verified.
+
+    ``index_digest`` is the digest of the index it was selected from ("" when the
+    reference named a manifest directly); ``platform`` comes from the config.
+    """
+
+    reference: Reference
+    manifest_digest: str
+    media_type: str
+    manifest: dict[str, Any] = field(repr=False)
+    manifest_bytes: bytes = field(repr=False)
+    config_digest: str
+    config: dict[str, Any] = field(repr=False)
+    config_bytes: bytes = field(repr=False)
+    platform: Platform
+    index_digest: str = ""
+
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        """The layer descriptors (``mediaType``, ``digest``, ``size``, …), base first."""
+        return list(self.manifest.get("layers") or [])
+
+
+class PushResult(enum.Enum):
+    """What :meth:`RegistryClient.push_blob` had to do."""
+
+    EXISTS = "exists"
+    MOUNTED = "mounted"
+    UPLOADED = "uploaded"
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    """What a request is for, to name it in errors."""
+
+    action: str
+    registry: str
+    repository: str
+    push: bool = False
+
+
+def _pull_scope(path: str) -> str:
+    return f"repository:{path}:pull"
+
+
+def _push_scope(path: str) -> str:
+    return f"repository:{path}:pull,push"
+
+
+def _hasher(digest: str) -> Any:
+    validate_digest(digest)
+    return _HASHES[digest.partition(":")[0]]()
+
+
+def _digest_of(data: bytes, like: str = "sha256:") -> str:
+    algorithm = like.partition(":")[0] or "sha256"
+    return f"{algorithm}:{_HASHES[algorithm](data).hexdigest()}"
+
+
+def _with_query(url: str, params: Mapping[str, str]) -> str:
+    parts = urlsplit(url)
+    extra = urlencode(params)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+class RegistryClient:
+    """A client for OCI distribution registries, shared safely between threads.
+
+    ``insecure`` lists registry hosts (``host:port``) that may be reached over
+    plain http or https without certificate checks; loopback registries always
+    use plain http. ``docker_config`` defaults to docker's ``config.json``.
+    ``chunk_size`` switches uploads larger than it to chunked PATCH uploads.
+    """
+
+    def __init__(
+        self,
+        *,
+        docker_config: DockerConfig | None = None,
+        insecure: Iterable[str] = (),
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        timeout: float = 60.0,
+        chunk_size: int | None = None,
+        user_agent: str = "bakec/0.1",
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._docker_config = docker_config
+        self._insecure = frozenset(h.lower() for h in insecure)
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.chunk_size = chunk_size
+        self._transport = Transport(timeout=timeout, user_agent=user_agent)
+        self._tokens = _auth.TokenCache()
+        self._challenges: dict[str, _auth.Challenge] = {}
+        self._plain: set[str] = set()  # insecure hosts found to speak plain http
+        self._lock = threading.Lock()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def resolve(self, ref: Reference | str, platform: Platform | str | None = None) -> ResolvedImage:
+        """Resolve a reference to one image for ``platform`` (default: this host's).
+
+        An index is searched with containerd's matcher (``linux/arm64`` also takes
+        ``arm64/v8``); a reference that names a single manifest is returned as is,
+        whatever its platform (as containerd does), so check ``.platform``.
+        """
+        ref = parse_reference(ref)
+        wanted = Platform.parse(platform) if isinstance(platform, str) else (platform or default_platform())
+        ctx = _Ctx(f"resolving {ref}", ref.domain, ref.path)
+        top = self.fetch_manifest(ref)
+        config: tuple[str, bytes] | None = None
+        index_digest = ""
+        manifest = top
+        if top.is_index:
+            index_digest = top.digest
+            manifest, config = self._select(ref, top, only(wanted), ctx, depth=1)
+        elif top.media_type not in _MANIFEST_TYPES:
+            raise RegistryError(
+                f"{ctx.action}: unsupported manifest media type {top.media_type!r}",
+                f"registry {ref.domain}, repository {ref.path}",
+                registry=ref.domain,
+                repository=ref.path,
+            )
+        if config is None:
+            config = self._read_config(ref, manifest, ctx)
+        config_digest, config_bytes = config
+        config_content = self._json(config_bytes, f"config {config_digest}", ctx)
+        return ResolvedImage(
+            reference=ref,
+            manifest_digest=manifest.digest,
+            media_type=manifest.media_type,
+            manifest=manifest.content,
+            manifest_bytes=manifest.data,
+            config_digest=config_digest,
+            config=config_content,
+            config_bytes=config_bytes,
+            platform=Platform.from_json(config_content),
+            index_digest=index_digest,
+        )
+
+    def fetch_manifest(self, ref: Reference | str) -> Manifest:
+        """GET a manifest or index by tag or digest; its digest is verified."""
+        ref = parse_reference(ref)
+        ctx = _Ctx(f"resolving {ref}", ref.domain, ref.path)
+        return self._get_manifest(ref, ref.object, ctx, size=None)
+
+    def manifest_digest(self, ref: Reference | str) -> str | None:
+        """The digest a tag points at (HEAD), or None when the tag or repository is unknown."""
+        ref = parse_reference(ref)
+        ctx = _Ctx(f"checking {ref}", ref.domain, ref.path)
+        resp = self._request(
+            "HEAD", ref, f"/v2/{ref.path}/manifests/{ref.object}", ctx,
+            scopes=[_pull_scope(ref.path)], headers={"Accept": _ACCEPT},
+        )
+        with resp:
+            if resp.status == 404:
+                return None
+            if resp.status != 200:
+                self._fail(resp, ctx)
+            digest = resp.header("Docker-Content-Digest")
+        if digest:
+            return digest
+        return self.fetch_manifest(ref).digest
+
+    def fetch_blob(
+        self, repo: Reference | str, digest: str, dest: Path | str | IO[bytes], *, size: int | None = None
+    ) -> int:
+        """Stream a blob into ``dest`` (a path, written atomically, or a binary writer).
+
+        The content is hashed as it arrives; a digest or size mismatch raises
+        :class:`DigestMismatch` and a path destination is left untouched. A
+        connection lost mid-stream resumes with a Range request when the registry
+        allows it. Returns the number of bytes written.
+        """
+        repository = self._repository(repo)
+        ctx = _Ctx(f"fetching blob {digest} from {repository.name}", repository.domain, repository.path)
+        _hasher(digest)
+        if isinstance(dest, (str, os.PathLike)):
+            path = Path(dest)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+            except OSError as e:
+                raise RegistryError(f"{ctx.action}: cannot write {path}", str(e)) from None
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    written = self._download(repository, digest, out, size, ctx)
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+            return written
+        return self._download(repository, digest, dest, size, ctx)
+
+    def read_blob(self, repo: Reference | str, digest: str, *, limit: int = _MAX_CONFIG) -> bytes:
+        """A small blob (a config, say) in memory, digest-verified."""
+        repository = self._repository(repo)
+        ctx = _Ctx(f"fetching blob {digest} from {repository.name}", repository.domain, repository.path)
+        return self._read_small_blob(repository, digest, None, limit, ctx)
+
+    def blob_exists(self, repo: Reference | str, digest: str) -> bool:
+        """HEAD the blob: True if the repository already has it."""
+        repository = self._repository(repo)
+        validate_digest(digest)
+        ctx = _Ctx(f"checking blob {digest} in {repository.name}", repository.domain, repository.path)
+        resp = self._request(
+            "HEAD", repository, f"/v2/{repository.path}/blobs/{digest}", ctx, scopes=[_pull_scope(repository.path)]
+        )
+        with resp:
+            if resp.status == 200:
+                return True
+            if resp.status == 404:
+                return False
+            self._fail(resp, ctx)
+
+    def mount_blob(self, repo: Reference | str, digest: str, from_repo: Reference | str) -> bool:
+        """Cross-repository mount within one registry; False when the registry declined."""
+        repository = self._repository(repo)
+        source = self._repository(from_repo)
+        ctx = _Ctx(f"mounting blob {digest} into {repository.name}", repository.domain, repository.path, push=True)
+        location = self._start_upload(repository, ctx, digest=digest, mount_from=source)
+        if location is None:
+            return True
+        self._cancel_upload(repository, location, ctx)
+        return False
+
+    def push_blob(
+        self,
+        repo: Reference | str,
+        digest: str,
+        source: bytes | Path | str,
+        *,
+        mount_from: Iterable[Reference | str] = (),
+    ) -> PushResult:
+        """Make the repository have a blob: skip it if present, else mount it, else upload it.
+
+        ``source`` is the content (bytes, or a file path read as many times as
+        retries need). Mounts are tried from each of ``mount_from`` that lives on
+        the same registry. The upload is monolithic, or chunked (PATCH) above
+        ``chunk_size``; a failed upload restarts from a new session.
+        """
+        repository = self._repository(repo)
+        validate_digest(digest)
+        if self.blob_exists(repository, digest):
+            return PushResult.EXISTS
+        ctx = _Ctx(f"pushing blob {digest} to {repository.name}", repository.domain, repository.path, push=True)
+        location: str | None = None
+        for candidate in mount_from:
+            origin = self._repository(candidate)
+            if origin.domain != repository.domain or origin.path == repository.path:
+                continue
+            location = self._start_upload(repository, ctx, digest=digest, mount_from=origin)
+            if location is None:
+                return PushResult.MOUNTED
+            break  # the registry opened an upload session instead; use it
+        self._upload(repository, digest, source, ctx, location)
+        return PushResult.UPLOADED
+
+    def push_manifest(
+        self, repo: Reference | str, manifest: bytes, media_type: str, *, tag: str | None = None
+    ) -> str:
+        """PUT a manifest or index by ``tag`` (or by its digest when no tag); returns its digest."""
+        repository = self._repository(repo)
+        digest = _digest_of(manifest)
+        target = tag if tag is not None else digest
+        if tag is not None:
+            repository.with_tag(tag)  # validates the tag
+        ctx = _Ctx(f"pushing manifest {repository.name}:{target}", repository.domain, repository.path, push=True)
+        resp = self._request(
+            "PUT", repository, f"/v2/{repository.path}/manifests/{target}", ctx,
+            scopes=[_push_scope(repository.path)],
+            headers={"Content-Type": media_type, "Content-Length": str(len(manifest))},
+            body=lambda: manifest,
+        )
+        with resp:
+            if resp.status not in (200, 201):
+                self._fail(resp, ctx)
+            announced = resp.header("Docker-Content-Digest")
+            resp.read(_MAX_ERROR_BODY)
+        if announced and announced.partition(":")[0] == "sha256" and announced != digest:
+            raise DigestMismatch(
+                f"{ctx.action}: the registry stored it as {announced}, expected {digest}",
+                f"registry {repository.domain}, repository {repository.path}",
+                registry=repository.domain,
+                repository=repository.path,
+            )
+        return digest
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- resolution --------------------------------------------------------------------------
+
+    def _select(
+        self, ref: Reference, index: Manifest, matcher: Matcher, ctx: _Ctx, depth: int
+    ) -> tuple[Manifest, tuple[str, bytes] | None]:
+        """containerd's ``images.Manifest`` over an index: best match first, platform-less entries last."""
+        children = index.content.get("manifests") or []
+        ranked: list[tuple[int, int, dict[str, Any]]] = []
+        for i, desc in enumerate(children):
+            if not isinstance(desc, dict):
+                continue
+            if desc.get("platform") is None:
+                ranked.append((1 << 30, i, desc))
+                continue
+            rank = matcher.rank(Platform.from_json(desc["platform"]))
+            if rank is not None:
+                ranked.append((rank, i, desc))
+        ranked.sort(key=lambda item: item[:2])
+        for _, _, desc in ranked:
+            child = self._get_manifest(ref, str(desc.get("digest", "")), ctx, size=desc.get("size"))
+            if child.is_index:
+                if depth >= _MAX_INDEX_DEPTH:
+                    raise RegistryError(f"{ctx.action}: indexes nested deeper than {_MAX_INDEX_DEPTH} levels")
+                try:
+                    return self._select(ref, child, matcher, ctx, depth + 1)
+                except NoMatchingPlatform:
+                    continue
+            if child.media_type not in _MANIFEST_TYPES:
+                continue
+            if desc.get("platform") is None:
+                config = self._read_config(ref, child, ctx)
+                if not matcher.match(Platform.from_json(self._json(config[1], "config", ctx))):
+                    continue
+                return child, config
+            return child, None
+        available = sorted(
+            {str(Platform.from_json(d["platform"])) for d in children if isinstance(d, dict) and d.get("platform")}
+        )
+        raise NoMatchingPlatform(
+            f"{ctx.action}: no match for platform {matcher} in manifest {index.digest}",
+            f"available: {', '.join(available) or 'none'}",
+            registry=ref.domain,
+            repository=ref.path,
+        )
+
+    def _get_manifest(self, ref: Reference, obj: str, ctx: _Ctx, size: int | None) -> Manifest:
+        by_digest = ":" in obj
+        if by_digest:
+            validate_digest(obj)
+        resp = self._request(
+            "GET", ref, f"/v2/{ref.path}/manifests/{obj}", ctx,
+            scopes=[_pull_scope(ref.path)], headers={"Accept": _ACCEPT},
+        )
+        with resp:
+            if resp.status != 200:
+                self._fail(resp, ctx)
+            length = resp.header("Content-Length")
+            if length.isdigit() and int(length) > _MAX_MANIFEST:
+                self._too_large(ctx, "manifest", int(length), _MAX_MANIFEST)
+            data = resp.read(_MAX_MANIFEST + 1)
+            header_type = resp.header("Content-Type").partition(";")[0].strip()
+            announced = resp.header("Docker-Content-Digest")
+        if len(data) > _MAX_MANIFEST:
+            self._too_large(ctx, "manifest", len(data), _MAX_MANIFEST)
+        if announced.partition(":")[0] not in _HASHES:
+            announced = ""
+        expected = obj if by_digest else announced
+        digest = _digest_of(data, expected or "sha256:")
+        if expected and digest != expected:
+            self._mismatch(ctx, f"manifest {obj}", expected, digest, len(data))
+        if size is not None and len(data) != size:
+            raise DigestMismatch(
+                f"{ctx.action}: manifest {obj} is {len(data)} bytes, its descriptor says {size}",
+                registry=ctx.registry, repository=ctx.repository,
+            )
+        content = self._json(data, f"manifest {obj}", ctx)
+        media_type = str(content.get("mediaType") or "") or header_type
+        if content.get("schemaVersion") == 1 or media_type in _SCHEMA1_TYPES:
+            raise RegistryError(
+                f"{ctx.action}: {ref.name} is a schema 1 image, which is not supported",
+                "push it again with a current client (docker removed schema 1 support too)",
+                registry=ctx.registry, repository=ctx.repository,
+            )
+        if media_type not in _INDEX_TYPES | _MANIFEST_TYPES:
+            if isinstance(content.get("manifests"), list):
+                media_type = MEDIA_TYPE_OCI_INDEX
+            elif "config" in content and "layers" in content:
+                media_type = MEDIA_TYPE_OCI_MANIFEST
+        return Manifest(digest, media_type, data, content)
+
+    def _read_config(self, ref: Reference, manifest: Manifest, ctx: _Ctx) -> tuple[str, bytes]:
+        desc = manifest.content.get("config")
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise RegistryError(f"{ctx.action}: manifest {manifest.digest} has no config descriptor")
+        digest = desc["digest"]
+        size = desc.get("size") if isinstance(desc.get("size"), int) else None
+        return digest, self._read_small_blob(ref.repository(), digest, size, _MAX_CONFIG, ctx)
+
+    def _read_small_blob(self, repo: Reference, digest: str, size: int | None, limit: int, ctx: _Ctx) -> bytes:
+        hasher = _hasher(digest)
+        resp = self._request("GET", repo, f"/v2/{repo.path}/blobs/{digest}", ctx, scopes=[_pull_scope(repo.path)])
+        with resp:
+            if resp.status != 200:
+                self._fail(resp, ctx)
+            data = resp.read(limit + 1)
+        if len(data) > limit:
+            self._too_large(ctx, f"blob {digest}", len(data), limit)
+        hasher.update(data)
+        got = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
+        if got != digest:
+            self._mismatch(ctx, f"blob {digest}", digest, got, len(data))
+        if size is not None and len(data) != size:
+            raise DigestMismatch(
+                f"{ctx.action}: blob {digest} is {len(data)} bytes, its descriptor says {size}",
+                registry=ctx.registry, repository=ctx.repository,
+            )
+        return data
+
+    def _download(self, repo: Reference, digest: str, out: IO[bytes], size: int | None, ctx: _Ctx) -> int:
+        hasher = _hasher(digest)
+        start = out.tell() if out.seekable() else 0
+        received = 0
+        resumable = False
+        failures = 0
+        while True:
+            headers = {"Range": f"bytes={received}-"} if received and resumable else {}
+            resp = self._request(
+                "GET", repo, f"/v2/{repo.path}/blobs/{digest}", ctx,
+                scopes=[_pull_scope(repo.path)], headers=headers,
+            )
+            with resp:
+                if resp.status == 206 and headers and _range_start(resp.header("Content-Range")) == received:
+                    pass  # continues where the lost connection stopped
+                elif resp.status == 200:
+                    if received:
+                        if not out.seekable():
+                            raise RegistryError(
+                                f"{ctx.action}: the connection was lost after {received} bytes and the "
+                                "destination cannot be rewound", registry=ctx.registry, repository=ctx.repository,
+                            )
+                        out.seek(start)
+                        out.truncate()
+                        hasher, received = _hasher(digest), 0
+                    resumable = resp.header("Accept-Ranges").lower() == "bytes"
+                else:
+                    self._fail(resp, ctx)
+                chunks = resp.iter_bytes()
+                while True:
+                    try:
+                        chunk = next(chunks, b"")
+                    except (OSError, http.client.HTTPException) as e:
+                        lost: Exception | None = e
+                        break
+                    if not chunk:
+                        lost = None
+                        break
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    received += len(chunk)
+                    if size is not None and received > size:
+                        lost = None
+                        break
+            if lost is None:
+                break
+            failures += 1
+            if failures >= self.max_attempts:
+                raise RegistryError(
+                    f"{ctx.action}: the connection failed after {received} bytes",
+                    f"{lost} ({failures} attempts)", registry=ctx.registry, repository=ctx.repository,
+                )
+            time.sleep(self._delay(failures - 1, ""))
+        got = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
+        if size is not None and received != size:
+            raise DigestMismatch(
+                f"{ctx.action}: got {received}{'+' if received > size else ''} bytes, expected {size}",
+                f"registry {ctx.registry}, repository {ctx.repository}",
+                registry=ctx.registry, repository=ctx.repository,
+            )
+        if got != digest:
+            self._mismatch(ctx, f"blob {digest}", digest, got, received)
+        return received
+
+    # -- pushing -----------------------------------------------------------------------------
+
+    def _start_upload(
+        self, repo: Reference, ctx: _Ctx, *, digest: str = "", mount_from: Reference | None = None
+    ) -> str | None:
+        """POST an upload session; None when a mount succeeded instead (201), else the Location."""
+        path = f"/v2/{repo.path}/blobs/uploads/"
+        scopes = [_push_scope(repo.path)]
+        if mount_from is not None:
+            path += "?" + urlencode({"mount": digest, "from": mount_from.path})
+            scopes.append(_pull_scope(mount_from.path))
+        resp = self._request("POST", repo, path, ctx, scopes=scopes, headers={"Content-Length": "0"})
+        with resp:
+            if mount_from is not None and resp.status == 201:
+                resp.read(_MAX_ERROR_BODY)
+                return None
+            if resp.status != 202:
+                self._fail(resp, ctx)
+            location = resp.header("Location")
+            resp.read(_MAX_ERROR_BODY)
+        if not location:
+            raise RegistryError(f"{ctx.action}: the registry opened an upload without a Location")
+        return urljoin(self._base_url(repo.domain) + path, location)
+
+    def _cancel_upload(self, repo: Reference, location: str, ctx: _Ctx) -> None:
+        try:
+            resp = self._request("DELETE", repo, "", ctx, scopes=[_push_scope(repo.path)], url=location, attempts=1)
+            resp.read(_MAX_ERROR_BODY)
+        except RegistryError:
+            pass  # an abandoned session only costs the registry some bookkeeping
+
+    def _upload(self, repo: Reference, digest: str, source: bytes | Path | str, ctx: _Ctx, location: str | None) -> None:
+        if isinstance(source, bytes):
+            size = len(source)
+        else:
+            try:
+                size = Path(source).stat().st_size
+            except OSError as e:
+                raise RegistryError(f"{ctx.action}: cannot read {source}", str(e)) from None
+        chunked = self.chunk_size is not None and size > self.chunk_size
+        failures = 0
+        while True:
+            try:
+                if location is None:
+                    location = self._start_upload(repo, ctx)
+                if chunked:
+                    assert self.chunk_size is not None
+                    offset = 0
+                    while offset < size:
+                        length = min(self.chunk_size, size - offset)
+                        location = self._send_part(repo, location, source, offset, length, ctx)
+                        offset += length
+                    self._finish_upload(repo, location, digest, source, 0, 0, ctx)
+                else:
+                    self._finish_upload(repo, location, digest, source, 0, size, ctx)
+                return
+            except _Transient as e:
+                location = None
+                failures += 1
+                if failures >= self.max_attempts:
+                    raise RegistryError(
+                        f"{ctx.action}: upload failed", f"{e} ({failures} attempts)",
+                        registry=ctx.registry, repository=ctx.repository,
+                    ) from None
+                time.sleep(self._delay(failures - 1, e.retry_after))
+
+    def _body(self, source: bytes | Path | str, offset: int, length: int) -> BodyFactory:
+        if isinstance(source, bytes):
+            part = source[offset : offset + length] if (offset or length != len(source)) else source
+            return lambda: part
+
+        def open_part() -> IO[bytes]:
+            f = open(source, "rb")  # noqa: SIM115 - http.client reads and the pool outlives this frame
+            f.seek(offset)
+            return _Limited(f, length)
+
+        return open_part
+
+    def _send_part(
+        self, repo: Reference, location: str, source: bytes | Path | str, offset: int, length: int, ctx: _Ctx
+    ) -> str:
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(length),
+            "Content-Range": f"{offset}-{offset + length - 1}",
+        }
+        resp = self._upload_request("PATCH", repo, location, headers, self._body(source, offset, length), ctx)
+        with resp:
+            if resp.status != 202:
+                self._fail(resp, ctx)
+            next_location = resp.header("Location")
+            resp.read(_MAX_ERROR_BODY)
+        return urljoin(location, next_location) if next_location else location
+
+    def _finish_upload(
+        self, repo: Reference, location: str, digest: str, source: bytes | Path | str, offset: int, length: int,
+        ctx: _Ctx,
+    ) -> None:
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
+        body = self._body(source, offset, length) if length else None
+        resp = self._upload_request("PUT", repo, _with_query(location, {"digest": digest}), headers, body, ctx)
+        with resp:
+            if resp.status not in (201, 204):
+                self._fail(resp, ctx)
+            announced = resp.header("Docker-Content-Digest")
+            resp.read(_MAX_ERROR_BODY)
+        if announced and announced != digest:
+            self._mismatch(ctx, "uploaded blob", digest, announced, length)
+
+    def _upload_request(
+        self, method: str, repo: Reference, url: str, headers: dict[str, str], body: BodyFactory | None, ctx: _Ctx
+    ) -> Response:
+        """One attempt; a transient failure surfaces as _Transient so the whole upload restarts."""
+        resp = self._request(
+            method, repo, "", ctx, scopes=[_push_scope(repo.path)], headers=headers, body=body, url=url,
+            attempts=1, transient_errors=True,
+        )
+        if resp.status in _RETRY_STATUSES:
+            retry_after = resp.header("Retry-After")
+            resp.close()
+            raise _Transient(f"{resp.status} {resp.reason}", retry_after)
+        return resp
+
+    # -- the request path ----------------------------------------------------------------------
+
+    def _repository(self, repo: Reference | str) -> Reference:
+        ref = repo if isinstance(repo, Reference) else parse_normalized_named(repo)
+        return ref.repository()
+
+    def _endpoint(self, domain: str) -> str:
+        return _HUB_ENDPOINT if domain == "docker.io" else domain
+
+    def _base_url(self, domain: str) -> str:
+        host = self._endpoint(domain)
+        plain = is_loopback(host) or host.lower() in self._plain
+        return f"{'http' if plain else 'https'}://{host}"
+
+    def _credentials(self, domain: str) -> Credentials:
+        if self._docker_config is None:
+            self._docker_config = DockerConfig.load()
+        return self._docker_config.credentials(domain)
+
+    def _check_url(self, url: str, ctx: _Ctx) -> bool:
+        """Enforce the scheme policy on a URL; returns whether TLS must be verified."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.lower()
+        if parts.scheme == "http":
+            if not (is_loopback(netloc) or netloc in self._insecure):
+                raise RegistryError(
+                    f"{ctx.action}: refusing plain http to {netloc}",
+                    "plain http is only used for loopback registries or registries marked insecure",
+                    registry=ctx.registry, repository=ctx.repository,
+                )
+            return True
+        if parts.scheme != "https":
+            raise RegistryError(f"{ctx.action}: unsupported URL {url!r}", registry=ctx.registry)
+        return netloc not in self._insecure
+
+    def _request(
+        self,
+        method: str,
+        repo: Reference,
+        path: str,
+        ctx: _Ctx,
+        *,
+        scopes: Sequence[str],
+        headers: Mapping[str, str] | None = None,
+        body: BodyFactory | None = None,
+        url: str | None = None,
+        attempts: int | None = None,
+        transient_errors: bool = False,
+    ) -> Response:
+        """One registry request with auth, redirects and retries; the caller checks the status."""
+        domain = repo.domain
+        scopes = list(scopes)
+        for auth_round in range(2):
+            target = url or self._base_url(domain) + path
+            send_headers = dict(headers or {})
+            authorization = self._authorization(domain, scopes, ctx)
+            if authorization:
+                send_headers["Authorization"] = authorization
+            resp = self._exchange(
+                method, target, send_headers, body, ctx, attempts or self.max_attempts, transient_errors,
+                auth_host=self._endpoint(domain),
+            )
+            if resp.status != 401 or auth_round:
+                return resp
+            # Learn (or re-learn) the challenge and retry once: the first request to a
+            # registry, an expired or revoked token, or a scope the registry added.
+            challenges = _auth.parse_challenges(resp.headers.get_all("WWW-Authenticate") or [])
+            chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next(
+                (c for c in challenges if c.scheme == "basic"), None
+            )
+            if chosen is None:
+                return resp
+            with self._lock:
+                self._challenges[domain] = chosen
+            if authorization and chosen.scheme == "bearer":
+                self._tokens.drop(self._token_key(domain, chosen, scopes))
+            extra = chosen.params.get("scope", "")
+            if extra and extra not in scopes:
+                scopes.append(extra)
+            resp.read(_MAX_ERROR_BODY)
+        raise AssertionError("unreachable")
+
+    def _authorization(self, domain: str, scopes: Sequence[str], ctx: _Ctx) -> str | None:
+        with self._lock:
+            challenge = self._challenges.get(domain)
+        if challenge is None:
+            return None  # credentials are looked up only once the registry asks for them
+        creds = self._credentials(domain)
+        if creds.registry_token:
+            return f"Bearer {creds.registry_token}"
+        if challenge.scheme == "basic":
+            if creds.username or creds.password:
+                raw = f"{creds.username}:{creds.password}".encode()
+                return "Basic " + base64.b64encode(raw).decode("ascii")
+            return None
+        return f"Bearer {self._token(domain, challenge, scopes, creds, ctx)}"
+
+    def _token_key(self, domain: str, challenge: _auth.Challenge, scopes: Sequence[str]) -> tuple[str, ...]:
+        creds = self._credentials(domain)
+        identity = creds.username or ("<identity-token>" if creds.identity_token else "")
+        return _auth.TokenCache.key(challenge.realm, challenge.params.get("service", ""), scopes, identity)
+
+    def _token(
+        self, domain: str, challenge: _auth.Challenge, scopes: Sequence[str], creds: Credentials, ctx: _Ctx
+    ) -> str:
+        key = self._token_key(domain, challenge, scopes)
+        cached = self._tokens.get(key)
+        if cached is not None:
+            return cached
+        realm = challenge.realm
+        if not realm:
+            raise AuthenticationError(
+                f"{ctx.action}: registry {domain} asked for a bearer token without a realm",
+                registry=ctx.registry, repository=ctx.repository,
+            )
+        service = challenge.params.get("service", "")
+        token_ctx = _Ctx(ctx.action, ctx.registry, ctx.repository, ctx.push)
+        resp: Response | None = None
+        if creds.identity_token:
+            # docker's OAuth refresh-token grant; containerd falls back to GET when it is unsupported.
+            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token, "client_id": "bakec"}
+            if service:
+                form["service"] = service
+            if scopes:
+                form["scope"] = " ".join(scopes)
+            data = urlencode(form).encode()
+            resp = self._exchange(
+                "POST", realm,
+                {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(data))},
+                lambda: data, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc,
+            )
+            if resp.status in (404, 405):
+                resp.read(_MAX_ERROR_BODY)
+                resp = None
+        if resp is None:
+            params: list[tuple[str, str]] = []
+            if service:
+                params.append(("service", service))
+            params += [("scope", s) for s in scopes]
+            headers = {}
+            if creds.username or creds.password:
+                params.append(("account", creds.username))
+                raw = f"{creds.username}:{creds.password}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+            sep = "&" if urlsplit(realm).query else "?"
+            url = realm + (sep + urlencode(params) if params else "")
+            resp = self._exchange(
+                "GET", url, headers, None, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc
+            )
+        with resp:
+            if resp.status in (401, 403):
+                detail = self._error_detail(resp, f"token server {urlsplit(realm).netloc}")
+                who = f"as {creds.username!r}" if creds.username else "anonymously"
+                raise AuthenticationError(
+                    f"{ctx.action}: {'push' if ctx.push else 'pull'} access denied for {domain}/{ctx.repository}"
+                    f" (authenticating {who})",
+                    detail, registry=ctx.registry, repository=ctx.repository, status=resp.status,
+                )
+            if resp.status != 200:
+                detail = self._error_detail(resp, f"token server {urlsplit(realm).netloc}")
+                raise AuthenticationError(
+                    f"{ctx.action}: cannot get a token from {realm}", detail,
+                    registry=ctx.registry, repository=ctx.repository, status=resp.status,
+                )
+            body = resp.read(_MAX_ERROR_BODY)
+        try:
+            answer = json.loads(body)
+            token = str(answer.get("token") or answer.get("access_token") or "")
+            expires_in = float(answer.get("expires_in") or 0)
+        except (ValueError, AttributeError, TypeError):
+            raise AuthenticationError(f"{ctx.action}: the token server {realm} sent no JSON") from None
+        if not token:
+            raise AuthenticationError(f"{ctx.action}: the token server {realm} sent no token")
+        self._tokens.put(key, token, expires_in)
+        return token
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: BodyFactory | None,
+        ctx: _Ctx,
+        attempts: int,
+        transient_errors: bool,
+        *,
+        auth_host: str,
+    ) -> Response:
+        """Send with redirects, retrying connection errors, 5xx and 429 with backoff."""
+        attempt = 0
+        while True:
+            try:
+                resp = self._send_following(method, url, headers, body, ctx, auth_host)
+            except ssl.SSLCertVerificationError as e:
+                raise RegistryError(
+                    f"{ctx.action}: the TLS certificate of {urlsplit(url).netloc} is not trusted", str(e),
+                    registry=ctx.registry, repository=ctx.repository,
+                ) from None
+            except (OSError, http.client.HTTPException) as e:
+                attempt += 1
+                if attempt < attempts:
+                    time.sleep(self._delay(attempt - 1, ""))
+                    continue
+                if transient_errors:
+                    raise _Transient(str(e) or type(e).__name__, "") from None
+                raise RegistryError(
+                    f"{ctx.action}: cannot reach {urlsplit(url).netloc}",
+                    f"{e or type(e).__name__} (after {attempts} attempt{'s' if attempts > 1 else ''})",
+                    registry=ctx.registry, repository=ctx.repository,
+                ) from None
+            if resp.status in _RETRY_STATUSES and attempt + 1 < attempts:
+                attempt += 1
+                retry_after = resp.header("Retry-After")
+                resp.read(_MAX_ERROR_BODY)
+                time.sleep(self._delay(attempt - 1, retry_after))
+                continue
+            return resp
+
+    def _send_following(
+        self, method: str, url: str, headers: dict[str, str], body: BodyFactory | None, ctx: _Ctx, auth_host: str
+    ) -> Response:
+        for _ in range(_MAX_REDIRECTS + 1):
+            verify = self._check_url(url, ctx)
+            netloc = urlsplit(url).netloc.lower()
+            send_headers = headers
+            if "Authorization" in headers and netloc != auth_host.lower():
+                send_headers = {k: v for k, v in headers.items() if k != "Authorization"}
+            try:
+                resp = self._transport.send(method, url, send_headers, body, verify=verify)
+            except (ssl.SSLError, ConnectionRefusedError):
+                # An insecure registry may speak plain http: docker tries https first, then http.
+                if url.startswith("https://") and netloc in self._insecure:
+                    with self._lock:
+                        self._plain.add(netloc)
+                    url = "http://" + url[len("https://") :]
+                    continue
+                raise
+            if resp.status not in _REDIRECT_STATUSES or method not in ("GET", "HEAD"):
+                return resp
+            location = resp.header("Location")
+            resp.read(_MAX_ERROR_BODY)
+            if not location:
+                raise RegistryError(f"{ctx.action}: redirect without a Location", registry=ctx.registry)
+            url = urljoin(url, location)
+        raise RegistryError(f"{ctx.action}: too many redirects", registry=ctx.registry, repository=ctx.repository)
+
+    def _delay(self, attempt: int, retry_after: str) -> float:
+        delay = min(self.max_backoff, self.backoff * (2**attempt))
+        delay *= 0.8 + 0.4 * random.random()
+        if retry_after.strip().isdigit():
+            delay = max(delay, min(float(retry_after), self.max_backoff))
+        return delay
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _json(data: bytes, what: str, ctx: _Ctx) -> dict[str, Any]:
+        try:
+            value = json.loads(data)
+        except ValueError as e:
+            raise RegistryError(f"{ctx.action}: {what} is not valid JSON", str(e)) from None
+        if not isinstance(value, dict):
+            raise RegistryError(f"{ctx.action}: {what} is not a JSON object")
+        return value
+
+    @staticmethod
+    def _registry_errors(resp: Response) -> tuple[str, str, list[dict[str, Any]]]:
+        body = resp.read(_MAX_ERROR_BODY) if resp.header("Content-Length") != "0" else b""
+        try:
+            errors = json.loads(body).get("errors") or []
+            errors = [e for e in errors if isinstance(e, dict)]
+        except (ValueError, AttributeError):
+            errors = []
+        if errors:
+            return str(errors[0].get("code", "")), str(errors[0].get("message", "")), errors
+        text = body.decode("utf-8", "replace").strip()
+        return "", text[:200], []
+
+    def _error_detail(self, resp: Response, who: str) -> str:
+        code, message, _ = self._registry_errors(resp)
+        return f"{who} answered {resp.status} {code or resp.reason}" + (f": {message}" if message else "")
+
+    def _fail(self, resp: Response, ctx: _Ctx) -> NoReturn:
+        code, message, _ = self._registry_errors(resp)
+        status = resp.status
+        detail = f"registry {ctx.registry}, repository {ctx.repository}: {status} {code or resp.reason}"
+        if message:
+            detail += f" ({message})"
+        kw: dict[str, Any] = {"registry": ctx.registry, "repository": ctx.repository, "code": code, "status": status}
+        if status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
+            access = "push" if ctx.push else "pull"
+            hint = "may require 'docker login'" if ctx.push else (
+                "repository does not exist or may require 'docker login'"
+            )
+            raise AuthenticationError(
+                f"{ctx.action}: {access} access denied for {ctx.registry}/{ctx.repository}, {hint}", detail, **kw
+            )
+        if code == "MANIFEST_UNKNOWN":
+            raise NotFound(f"{ctx.action}: manifest unknown", detail, **kw)
+        if code == "NAME_UNKNOWN":
+            raise NotFound(f"{ctx.action}: repository {ctx.registry}/{ctx.repository} not found", detail, **kw)
+        if code == "BLOB_UNKNOWN":
+            raise NotFound(f"{ctx.action}: blob unknown", detail, **kw)
+        if code == "DIGEST_INVALID":
+            raise DigestMismatch(f"{ctx.action}: the registry rejected the digest", detail, **kw)
+        if status == 404:
+            raise NotFound(f"{ctx.action}: not found", detail, **kw)
+        raise RegistryError(f"{ctx.action}: {message or code or resp.reason or 'failed'}", detail, **kw)
+
+    @staticmethod
+    def _mismatch(ctx: _Ctx, what: str, expected: str, got: str, size: int) -> NoReturn:
+        raise DigestMismatch(
+            f"{ctx.action}: digest mismatch for {what}",
+            f"expected {expected}, got {got} ({size} bytes) from registry {ctx.registry}, "
+            f"repository {ctx.repository}",
+            registry=ctx.registry, repository=ctx.repository,
+        )
+
+    @staticmethod
+    def _too_large(ctx: _Ctx, what: str, size: int, limit: int) -> NoReturn:
+        raise RegistryError(
+            f"{ctx.action}: {what} is larger than {limit} bytes ({size})",
+            registry=ctx.registry, repository=ctx.repository,
+        )
+
+
+def _range_start(content_range: str) -> int | None:
+    """The first byte of ``Content-Range: bytes START-END/TOTAL``."""
+    unit, _, spec = content_range.strip().partition(" ")
+    first = spec.partition("-")[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
+
+
+class _Transient(Exception):
+    """A retryable upload failure (connection error, 5xx, 429): restart the upload."""
+
+    def __init__(self, message: str, retry_after: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Limited:
+    """``length`` bytes of a file from its current position, for a request body; closes the file at EOF."""
+
+    def __init__(self, f: IO[bytes], length: int) -> None:
+        self._f = f
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            self._f.close()
+            return b""
+        n = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        if not data:
+            self._f.close()
+        return data
