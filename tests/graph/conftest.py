@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -37,19 +35,3 @@ def make_monorepo(tmp_path):
 @pytest.fixture
 def cache_dir(tmp_path):
     return tmp_path / "cache"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
-def age(root: Path, seconds: float = 100) -> None:
-    """Move every mtime into the past, so the stat cache may trust the files."""
-    past = time.time() - seconds
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            os.utime(os.path.join(dirpath, name), (past, past))

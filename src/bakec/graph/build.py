@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Build", "Graph", "build_graph"]
 
-_STEP_NUMBER = re.compile(r"^\[(?:.* )?(\d+)/(\d+)\] ")
+_STEP_NUMBER = re.compile(r"^\[(.*?) ?(\d+)/(\d+)\] ")
 
 
 @dataclass
@@ -199,7 +199,9 @@ class _Builder:
             multi_platform=multi,
             filename=os.path.basename(dockerfile) or "Dockerfile",
         )
-        ignore = self._ignore_patterns(context_dir, Path(dockerfile) if target.dockerfile_inline is None else None)
+        ignore = self._ignore_patterns(
+            context_dir, Path(dockerfile) if target.dockerfile_inline is None else None
+        )
         output = _Translator(self, name, plan, context_dir, ignore, named, linked).run()
         build = Build(name, platform or plan.platform, output, plan, target.context or ".", dockerfile)
         self.builds[key] = build
@@ -207,7 +209,9 @@ class _Builder:
 
     def _local_path(self, value: str, name: str, what: str) -> Path:
         if "://" in value or value.startswith("git@"):
-            raise BakecError(f"target {name}: remote {what} {value!r} cannot be planned yet (only local paths)")
+            raise BakecError(
+                f"target {name}: remote {what} {value!r} cannot be planned yet (only local paths)"
+            )
         return (self.cwd / value).resolve()
 
     def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
@@ -248,7 +252,9 @@ class _Builder:
                 linked[key] = build.output
                 nc = NamedContext("target", nc.value, plan=build.plan)
             elif nc.kind == "image":
-                nc = NamedContext("image", nc.value, image=self._resolve(nc.value, platform or self.build_platform))
+                nc = NamedContext(
+                    "image", nc.value, image=self._resolve(nc.value, platform or self.build_platform)
+                )
             elif nc.kind == "local":
                 nc = NamedContext("local", str(self._local_path(nc.value, stack[-1], f"context {key!r}")))
             out[key] = nc
@@ -304,7 +310,9 @@ class _Translator:
 
     def _local(self, index: ContextIndex, sources: Sequence[str]) -> str:
         include = select_key(sources)
-        op = o.LocalSource(index.digest(include), include, index.exclude, name=index.name, path=str(index.root))
+        op = o.LocalSource(
+            index.digest(include), include, index.exclude, name=index.name, path=str(index.root)
+        )
         shown = " ".join(s or "." for s in include)
         name = "context" if index.name == "context" else f"context {index.name}"
         return self.b.add(
@@ -325,9 +333,15 @@ class _Translator:
         op = o.ImageSource(name, platform, digest, config=config)
         label = f"[{self.target} internal] load metadata for {name}"
         if stage is not None:
-            label = self._label(stage, f"FROM {ref}", first=True)
-        return self.b.add(op, self.target, description=f"FROM {ref}", label=label, platform=platform,
-                          stage=stage.display_name if stage else "internal")
+            label = self._label(stage, f"FROM {ref}")
+        return self.b.add(
+            op,
+            self.target,
+            description=f"FROM {ref}",
+            label=label,
+            platform=platform,
+            stage=stage.display_name if stage else "internal",
+        )
 
     def _named_key(self, name: str) -> str | None:
         """The ``contexts`` key serving ``name``, looked up as the frontend does."""
@@ -391,18 +405,16 @@ class _Translator:
                 state = self._add(op, stage, step)
         return state
 
-    def _label(self, stage: Stage, text: str, first: bool = False) -> str:
-        """BuildKit's vertex name with the target in front: ``[api-dev-slim build 2/3] RUN ...``."""
-        prefix = self.target + (" " + stage.display_name if stage.display_name else "")
-        if first:
-            total = 1
-            for step in stage.steps:
-                m = _STEP_NUMBER.match(step.description)
-                if m:
-                    total = int(m.group(2))
-                    break
-            return f"[{prefix} {1:>{len(str(total))}}/{total}] {text}"
-        return f"[{prefix}] {text}"
+    def _label(self, stage: Stage, text: str) -> str:
+        """The FROM vertex of a stage, numbered and prefixed like the stage's other steps."""
+        prefix, total = stage.display_name, 1
+        for step in stage.steps:
+            m = _STEP_NUMBER.match(step.description)
+            if m:
+                prefix, total = m.group(1), int(m.group(3))
+                break
+        head = f"{self.target} {prefix}".rstrip()
+        return f"[{head} {1:>{len(str(total))}}/{total}] {text}"
 
     def _add(self, op: o.Op, stage: Stage, step: Any, kind_prefix: str = "") -> str:
         desc = step.description
@@ -428,7 +440,9 @@ class _Translator:
                 if origin.kind == "context":
                     source = self._local(self._context(), (m.source or "/",))
                 else:
-                    source = self._source(origin.kind, origin.name, origin.stage, origin.platform or step.platform)
+                    source = self._source(
+                        origin.kind, origin.name, origin.stage, origin.platform or step.platform
+                    )
             mounts.append(
                 o.ExecMount(
                     type=m.type,
@@ -481,11 +495,20 @@ class _Translator:
                     op = o.HttpSource(src, step.checksum, posixpath.basename(src.rstrip("/")))
                     label = f"[{self.target} internal] https {src}"
                     src_path = "/" + (posixpath.basename(src.split("?")[0].rstrip("/")) or "index.html")
-                digest = self.b.add(op, self.target, description=src, label=label, platform="", stage="internal")
+                digest = self.b.add(
+                    op, self.target, description=src, label=label, platform="", stage="internal"
+                )
                 sources.append(digest)
                 actions.append(
-                    o.Copy(len(sources) - 1, src_path, dest, step.chown, step.chmod or ("600" if not _is_git(src) else ""),
-                           unpack=step.unpack is True, exclude=step.exclude)
+                    o.Copy(
+                        len(sources) - 1,
+                        src_path,
+                        dest,
+                        step.chown,
+                        step.chmod or ("600" if not _is_git(src) else ""),
+                        unpack=step.unpack is True,
+                        exclude=step.exclude,
+                    )
                 )
             else:
                 local.append(src)
@@ -494,7 +517,9 @@ class _Translator:
             if origin.kind == "context":
                 digest = self._local(self._context(), local)
             else:
-                digest = self._source(origin.kind, origin.name, origin.stage, origin.platform or step.platform)
+                digest = self._source(
+                    origin.kind, origin.name, origin.stage, origin.platform or step.platform
+                )
             sources.append(digest)
             for src in local:
                 actions.append(
@@ -514,7 +539,9 @@ class _Translator:
             mode = int(step.chmod, 8) if re.fullmatch(r"[0-7]{3,4}", step.chmod or "") else f.mode
             actions.append(o.Mkfile(path, f.data, mode, step.chown))
         if step.merge:
-            copied = self._add(o.FileOp(o.SCRATCH, tuple(actions), tuple(sources), step.platform), stage, step)
+            copied = self._add(
+                o.FileOp(o.SCRATCH, tuple(actions), tuple(sources), step.platform), stage, step
+            )
             if state == o.SCRATCH:
                 return copied
             return self._add(o.Merge((state, copied)), stage, step, kind_prefix="merge ")
@@ -526,4 +553,4 @@ def _is_url(src: str) -> bool:
 
 
 def _is_git(src: str) -> bool:
-    return src.startswith("git@") or src.startswith("git://") or bool(re.match(r"^https?://.*\.git(#.*)?$", src))
+    return src.startswith(("git@", "git://")) or bool(re.match(r"^https?://.*\.git(#.*)?$", src))

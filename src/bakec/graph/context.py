@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from bakec.errors import BakecError
 
@@ -169,7 +170,7 @@ class ContextHasher:
             self._db.close()
             self._db = None
 
-    def __enter__(self) -> ContextHasher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

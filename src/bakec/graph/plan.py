@@ -7,6 +7,7 @@ in build order and says how many targets share each one.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,7 +122,12 @@ def to_dict(graph: Graph) -> dict[str, Any]:
             item["path"] = op.path
         nodes.append(item)
     images = [
-        {"ref": ref, "platform": platform, "digest": r.digest if r else None, "config": r.config_dict() if r else None}
+        {
+            "ref": ref,
+            "platform": platform,
+            "digest": r.digest if r else None,
+            "config": r.config_dict() if r else None,
+        }
         for (ref, platform), r in sorted(graph.images.items())
     ]
     return {
@@ -148,7 +154,7 @@ def render_dot(graph: Graph) -> str:
     g = graph.graph
     critical = graph.critical_path()
     on_path = set(critical)
-    path_edges = set(zip(critical, critical[1:]))
+    path_edges = set(itertools.pairwise(critical))
     lines = ["digraph plan {", "  rankdir=LR;", '  node [shape=box, fontname="monospace", fontsize=10];']
     for node in graph.order():
         d = g.nodes[node]
