@@ -69,6 +69,9 @@ class Compression:
         return _Identity()
 
 
+DEFAULT = Compression()
+
+
 def kind_of(media_type: str) -> str:
     """The compression of a layer media type (OCI or Docker)."""
     if media_type.endswith(("+gzip", ".gzip", ".tar.gzip")):

@@ -80,7 +80,7 @@ class Writer:
             pass
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> Writer:
+    def __enter__(self) -> Writer:  # noqa: PYI034
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:

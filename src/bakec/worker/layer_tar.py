@@ -91,8 +91,14 @@ def _checksum_block(block: bytearray) -> bytes:
     return bytes(block)
 
 
-def _raw(name: bytes, linkname: bytes, h: Header, prefix: bytes = b"", typeflag: bytes | None = None,
-         size: int | None = None) -> bytes:
+def _raw(
+    name: bytes,
+    linkname: bytes,
+    h: Header,
+    prefix: bytes = b"",
+    typeflag: bytes | None = None,
+    size: int | None = None,
+) -> bytes:
     b = bytearray(BLOCK)
     b[0:100] = _field(name, 100)
     b[100:108] = _octal(h.mode, 8)
@@ -139,7 +145,12 @@ def encode_header(h: Header) -> bytes:
         pax["path"] = h.name
     if not link.isascii():
         pax["linkpath"] = h.linkname
-    for key, value, width in (("uid", h.uid, 8), ("gid", h.gid, 8), ("size", h.size, 12), ("mtime", h.mtime, 12)):
+    for key, value, width in (
+        ("uid", h.uid, 8),
+        ("gid", h.gid, 8),
+        ("size", h.size, 12),
+        ("mtime", h.mtime, 12),
+    ):
         if not _fits_octal(width, value):
             pax[key] = str(value)
     if not pax:
@@ -150,9 +161,11 @@ def encode_header(h: Header) -> bytes:
     main_name = bytes(c if c < 0x80 else 0 for c in (prefix + b"/" + name if prefix else name))
     data = b"".join(_pax_record(k, pax[k]) for k in sorted(pax))
     dirname, _, base = h.name.rstrip("/").rpartition("/")
-    xname = (f"{dirname}/PaxHeaders.0/{base}" if dirname else f"PaxHeaders.0/{base}").encode(
-        "ascii", "replace"
-    )[:100].rstrip(b"/")
+    xname = (
+        (f"{dirname}/PaxHeaders.0/{base}" if dirname else f"PaxHeaders.0/{base}")
+        .encode("ascii", "replace")[:100]
+        .rstrip(b"/")
+    )
     xh = Header(name="", typeflag=TYPE_PAX)
     ext = _raw(xname, b"", xh, typeflag=TYPE_PAX, size=len(data))
     ext += data + bytes(-len(data) % BLOCK)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from bakec.errors import BuildError
 from bakec.worker.layer_compress import (
+    DEFAULT,
     Compression,
     Compressor,
     decompress_stream,
@@ -207,7 +208,12 @@ ChangeFn = Callable[[str, str, "os.stat_result | None"], None]
 
 
 def changes(
-    upper: Path | str, lower: LowerView, fn: ChangeFn, *, skip: Iterable[str] = (), opaque_markers: bool = False
+    upper: Path | str,
+    lower: LowerView,
+    fn: ChangeFn,
+    *,
+    skip: Iterable[str] = (),
+    opaque_markers: bool = False,
 ) -> None:
     """Call ``fn(kind, path, stat)`` for each change in ``upper`` over ``lower``, in tar order."""
     upper = os.fspath(upper)
@@ -256,7 +262,9 @@ def changes(
     def double_walk(rel: str) -> None:
         # BuildKit runs continuity's two-tree walk (lower vs. upper without whiteouts) here.
         host_dir = os.path.join(upper, rel.lstrip("/"))
-        ups = {e.name: e for e in _sorted_entries(host_dir) if not _is_whiteout(e.stat(follow_symlinks=False))}
+        ups = {
+            e.name: e for e in _sorted_entries(host_dir) if not _is_whiteout(e.stat(follow_symlinks=False))
+        }
         names = sorted(set(ups) | lower.listdir(rel), key=os.fsencode)
         for name in names:
             path = f"{rel}/{name}"
@@ -332,7 +340,14 @@ class _ChangeWriter:
         if stat.S_ISSOCK(mode):
             return
         host = os.path.join(self.upper, rel)
-        h = Header(name=rel, typeflag=TYPE_REG, mode=mode & 0o7777, uid=st.st_uid, gid=st.st_gid, mtime=self._mtime(st))
+        h = Header(
+            name=rel,
+            typeflag=TYPE_REG,
+            mode=mode & 0o7777,
+            uid=st.st_uid,
+            gid=st.st_gid,
+            mtime=self._mtime(st),
+        )
         if stat.S_ISREG(mode):
             h.size = st.st_size
         elif stat.S_ISDIR(mode):
@@ -366,7 +381,13 @@ class _ChangeWriter:
             self._copy(host, h.size)
         for other in extra:
             link = Header(
-                name=other, typeflag=TYPE_LINK, mode=h.mode, uid=h.uid, gid=h.gid, mtime=h.mtime, linkname=h.name
+                name=other,
+                typeflag=TYPE_LINK,
+                mode=h.mode,
+                uid=h.uid,
+                gid=h.gid,
+                mtime=h.mtime,
+                linkname=h.name,
             )
             self._include_parents(other, False)
             self.tw.header(link)
@@ -409,7 +430,7 @@ class _Sink:
                     self._writer.write(out)
             if self._error is None and (tail := self._comp.flush()):
                 self._writer.write(tail)
-        except BaseException as e:  # handed to the producer thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the producer thread
             self._error = e
             while self._q.get() is not None:
                 pass
@@ -483,7 +504,7 @@ def write_layer(
     upper: Path | str,
     lowers: Sequence[Path | str] = (),
     *,
-    compression: Compression = Compression(),
+    compression: Compression = DEFAULT,
     skip: Iterable[str] = (),
     rewrite_timestamp: int | None = None,
     opaque_markers: bool = False,
