@@ -198,7 +198,7 @@ class ContextHasher:
                     digest = hit[4]
                 else:
                     digest = self._hash_file(full, rel)
-                    if max(st.st_mtime_ns, st.st_ctime_ns) / 1e9 < now - _RACY_SECONDS:
+                    if st.st_mtime_ns / 1e9 < now - _RACY_SECONDS:
                         fresh.append((full, *sig, digest))
                 entries.append(Entry(rel, "f", perm, st.st_size, "", digest))
             elif stat.S_ISDIR(mode):

@@ -1,0 +1,91 @@
+"""Local-context hashing: what is hashed, what is not, and the stat cache."""
+
+from __future__ import annotations
+
+import os
+
+from graph_helpers import age, write
+
+from bakec.graph.context import ContextHasher, select_key
+
+
+def test_unchanged_context_is_not_read_again(tmp_path):
+    root = write(tmp_path / "ctx", {f"pkg/f{i:03d}.py": f"v = {i}\n" for i in range(300)})
+    age(root)
+    with ContextHasher(tmp_path / "cache") as first:
+        digest = first.index(root).digest()
+        assert first.files_read == 300
+    with ContextHasher(tmp_path / "cache") as second:
+        assert second.index(root).digest() == digest
+        assert second.files_read == 0
+    changed = root / "pkg/f007.py"
+    changed.write_text("v = 'changed'\n")
+    os.utime(changed, (changed.stat().st_mtime - 100,) * 2)  # only this file's ctime moves
+    with ContextHasher(tmp_path / "cache") as third:
+        assert third.index(root).digest() != digest
+        assert third.files_read == 1
+
+
+def test_recently_changed_files_are_not_trusted_from_the_cache(tmp_path):
+    root = write(tmp_path / "ctx", {"a": "1"})
+    with ContextHasher(tmp_path / "cache") as h:
+        h.index(root)
+    with ContextHasher(tmp_path / "cache") as h:
+        h.index(root)
+        assert h.files_read == 1  # too fresh to cache: its mtime tick may not be over
+
+
+def test_mtime_and_location_do_not_change_the_key(tmp_path):
+    files = {"a.txt": "a", "d/b.txt": "b", "d/e/c": "c"}
+    one = write(tmp_path / "one", files)
+    two = write(tmp_path / "elsewhere" / "two", files)
+    age(two, 5000)
+    hasher = ContextHasher(persist=False)
+    assert hasher.index(one).digest() == hasher.index(two).digest()
+
+
+def test_mode_symlink_target_and_empty_dirs_change_the_key(tmp_path):
+    root = write(tmp_path / "ctx", {"run.sh": "echo"})
+    base = ContextHasher(persist=False).index(root).digest()
+    os.chmod(root / "run.sh", 0o755)
+    chmodded = ContextHasher(persist=False).index(root).digest()
+    assert chmodded != base
+    (root / "empty").mkdir()
+    with_dir = ContextHasher(persist=False).index(root).digest()
+    assert with_dir != chmodded
+    os.symlink("run.sh", root / "link")
+    linked = ContextHasher(persist=False).index(root).digest()
+    os.remove(root / "link")
+    os.symlink("other", root / "link")
+    assert ContextHasher(persist=False).index(root).digest() != linked
+
+
+def test_dockerignore_patterns_exclude_files_from_the_key(tmp_path):
+    root = write(tmp_path / "ctx", {"src/a.py": "a", "src/a.log": "x", "docs/README.md": "r", "docs/x": "y"})
+    patterns = ("**/*.log", "docs", "!docs/README.md")
+    index = ContextHasher(persist=False).index(root, patterns)
+    assert [e.path for e in index.entries] == ["docs", "docs/README.md", "src", "src/a.py"]
+    before = index.digest()
+    (root / "src/a.log").write_text("changed")
+    (root / "docs/x").write_text("changed")
+    assert ContextHasher(persist=False).index(root, patterns).digest() == before
+
+
+def test_selection_follows_copy_semantics(tmp_path):
+    root = write(
+        tmp_path / "ctx", {"src/a.py": "a", "src/sub/b.py": "b", "srcx/c": "c", "top.txt": "t", "x.md": "m"}
+    )
+    os.symlink("src", root / "alias")
+    index = ContextHasher(persist=False).index(root)
+
+    def paths(*sources):
+        return [e.path for e in index.select(sources)]
+
+    assert paths("src/") == ["src", "src/a.py", "src/sub", "src/sub/b.py"]
+    assert paths("./src") == paths("/src") == paths("../src") == paths("src/")
+    assert paths("*.txt", "*.md") == ["top.txt", "x.md"]
+    assert paths("src/*.py") == ["src/a.py"]
+    assert paths("alias") == ["alias", "src", "src/a.py", "src/sub", "src/sub/b.py"]
+    assert paths(".") == [e.path for e in index.entries]
+    assert index.digest(["src"]) == index.digest(["./src/"])
+    assert select_key(["b", "/a/", "a"]) == ("a", "b")
