@@ -57,26 +57,44 @@ class Response:
         self.reason = raw.reason
         self.headers = raw.headers
         self.url = url
+        self._body: bytes | None = None
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default) or default
 
     def read(self, limit: int | None = None) -> bytes:
-        """The whole body (at most ``limit`` bytes; a longer body is cut and the connection dropped)."""
+        """The whole body (at most ``limit`` bytes; a longer body is cut and the connection dropped).
+
+        The body is kept, so a second call returns it again. A body cut short by
+        the peer raises ``http.client.IncompleteRead``.
+        """
+        if self._body is not None:
+            return self._body
         try:
             data = self._raw.read() if limit is None else self._raw.read(limit)
+            if limit is not None and len(data) < limit:
+                self._check_complete(data)
         finally:
             if limit is not None and not self._raw.isclosed():
                 self._drop()
             self.close()
+        self._body = data
         return data
 
     def iter_bytes(self, size: int = _BLOCK) -> Iterator[bytes]:
+        """The body in chunks; a body cut short raises ``http.client.IncompleteRead``."""
         while True:
             chunk = self._raw.read(size)
             if not chunk:
+                self._check_complete(b"")
                 return
             yield chunk
+
+    def _check_complete(self, data: bytes) -> None:
+        # http.client's read(n) returns short data silently when the peer closes early.
+        remaining = self._raw.length
+        if remaining:
+            raise http.client.IncompleteRead(data, remaining)
 
     def _drop(self) -> None:
         if self._conn is not None:

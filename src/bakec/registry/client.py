@@ -380,7 +380,7 @@ class RegistryClient:
             if resp.status not in (200, 201):
                 self._fail(resp, ctx)
             announced = resp.header("Docker-Content-Digest")
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
         if announced and announced.partition(":")[0] == "sha256" and announced != digest:
             raise DigestMismatch(
                 f"{ctx.action}: the registry stored it as {announced}, expected {digest}",
@@ -450,7 +450,7 @@ class RegistryClient:
             validate_digest(obj)
         resp = self._request(
             "GET", ref, f"/v2/{ref.path}/manifests/{obj}", ctx,
-            scopes=[_pull_scope(ref.path)], headers={"Accept": _ACCEPT},
+            scopes=[_pull_scope(ref.path)], headers={"Accept": _ACCEPT}, preload=_MAX_MANIFEST + 1,
         )
         with resp:
             if resp.status != 200:
@@ -499,7 +499,9 @@ class RegistryClient:
 
     def _read_small_blob(self, repo: Reference, digest: str, size: int | None, limit: int, ctx: _Ctx) -> bytes:
         hasher = _hasher(digest)
-        resp = self._request("GET", repo, f"/v2/{repo.path}/blobs/{digest}", ctx, scopes=[_pull_scope(repo.path)])
+        resp = self._request(
+            "GET", repo, f"/v2/{repo.path}/blobs/{digest}", ctx, scopes=[_pull_scope(repo.path)], preload=limit + 1
+        )
         with resp:
             if resp.status != 200:
                 self._fail(resp, ctx)
@@ -595,12 +597,12 @@ class RegistryClient:
         resp = self._request("POST", repo, path, ctx, scopes=scopes, headers={"Content-Length": "0"})
         with resp:
             if mount_from is not None and resp.status == 201:
-                resp.read(_MAX_ERROR_BODY)
+                _drain(resp)
                 return None
             if resp.status != 202:
                 self._fail(resp, ctx)
             location = resp.header("Location")
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
         if not location:
             raise RegistryError(f"{ctx.action}: the registry opened an upload without a Location")
         return urljoin(self._base_url(repo.domain) + path, location)
@@ -608,7 +610,7 @@ class RegistryClient:
     def _cancel_upload(self, repo: Reference, location: str, ctx: _Ctx) -> None:
         try:
             resp = self._request("DELETE", repo, "", ctx, scopes=[_push_scope(repo.path)], url=location, attempts=1)
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
         except RegistryError:
             pass  # an abandoned session only costs the registry some bookkeeping
 
@@ -672,7 +674,7 @@ class RegistryClient:
             if resp.status != 202:
                 self._fail(resp, ctx)
             next_location = resp.header("Location")
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
         return urljoin(location, next_location) if next_location else location
 
     def _finish_upload(
@@ -686,7 +688,7 @@ class RegistryClient:
             if resp.status not in (201, 204):
                 self._fail(resp, ctx)
             announced = resp.header("Docker-Content-Digest")
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
         if announced and announced != digest:
             self._mismatch(ctx, "uploaded blob", digest, announced, length)
 
@@ -752,6 +754,7 @@ class RegistryClient:
         url: str | None = None,
         attempts: int | None = None,
         transient_errors: bool = False,
+        preload: int | None = None,
     ) -> Response:
         """One registry request with auth, redirects and retries; the caller checks the status."""
         domain = repo.domain
@@ -764,7 +767,7 @@ class RegistryClient:
                 send_headers["Authorization"] = authorization
             resp = self._exchange(
                 method, target, send_headers, body, ctx, attempts or self.max_attempts, transient_errors,
-                auth_host=self._endpoint(domain),
+                auth_host=self._endpoint(domain), preload=preload,
             )
             if resp.status != 401 or auth_round:
                 return resp
@@ -783,7 +786,7 @@ class RegistryClient:
             extra = chosen.params.get("scope", "")
             if extra and extra not in scopes:
                 scopes.append(extra)
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
         raise AssertionError("unreachable")
 
     def _authorization(self, domain: str, scopes: Sequence[str], ctx: _Ctx) -> str | None:
@@ -834,9 +837,10 @@ class RegistryClient:
                 "POST", realm,
                 {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(data))},
                 lambda: data, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc,
+                preload=_MAX_ERROR_BODY,
             )
             if resp.status in (404, 405):
-                resp.read(_MAX_ERROR_BODY)
+                _drain(resp)
                 resp = None
         if resp is None:
             params: list[tuple[str, str]] = []
@@ -851,7 +855,8 @@ class RegistryClient:
             sep = "&" if urlsplit(realm).query else "?"
             url = realm + (sep + urlencode(params) if params else "")
             resp = self._exchange(
-                "GET", url, headers, None, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc
+                "GET", url, headers, None, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc,
+                preload=_MAX_ERROR_BODY,
             )
         with resp:
             if resp.status in (401, 403):
@@ -891,12 +896,19 @@ class RegistryClient:
         transient_errors: bool,
         *,
         auth_host: str,
+        preload: int | None = None,
     ) -> Response:
-        """Send with redirects, retrying connection errors, 5xx and 429 with backoff."""
+        """Send with redirects, retrying connection errors, 5xx and 429 with backoff.
+
+        With ``preload``, the body (up to that many bytes) is read here too, so a
+        connection lost while reading it is retried like one lost before the answer.
+        """
         attempt = 0
         while True:
             try:
                 resp = self._send_following(method, url, headers, body, ctx, auth_host)
+                if preload is not None and resp.status not in _RETRY_STATUSES:
+                    resp.read(preload)
             except ssl.SSLCertVerificationError as e:
                 raise RegistryError(
                     f"{ctx.action}: the TLS certificate of {urlsplit(url).netloc} is not trusted", str(e),
@@ -909,15 +921,16 @@ class RegistryClient:
                     continue
                 if transient_errors:
                     raise _Transient(str(e) or type(e).__name__, "") from None
+                where = urlsplit(url)
                 raise RegistryError(
-                    f"{ctx.action}: cannot reach {urlsplit(url).netloc}",
+                    f"{ctx.action}: cannot reach {where.scheme}://{where.netloc}",
                     f"{e or type(e).__name__} (after {attempts} attempt{'s' if attempts > 1 else ''})",
                     registry=ctx.registry, repository=ctx.repository,
                 ) from None
             if resp.status in _RETRY_STATUSES and attempt + 1 < attempts:
                 attempt += 1
                 retry_after = resp.header("Retry-After")
-                resp.read(_MAX_ERROR_BODY)
+                _drain(resp)
                 time.sleep(self._delay(attempt - 1, retry_after))
                 continue
             return resp
@@ -944,7 +957,7 @@ class RegistryClient:
             if resp.status not in _REDIRECT_STATUSES or method not in ("GET", "HEAD"):
                 return resp
             location = resp.header("Location")
-            resp.read(_MAX_ERROR_BODY)
+            _drain(resp)
             if not location:
                 raise RegistryError(f"{ctx.action}: redirect without a Location", registry=ctx.registry)
             url = urljoin(url, location)
@@ -971,7 +984,10 @@ class RegistryClient:
 
     @staticmethod
     def _registry_errors(resp: Response) -> tuple[str, str, list[dict[str, Any]]]:
-        body = resp.read(_MAX_ERROR_BODY) if resp.header("Content-Length") != "0" else b""
+        try:
+            body = resp.read(_MAX_ERROR_BODY)
+        except (OSError, http.client.HTTPException):
+            body = b""
         try:
             errors = json.loads(body).get("errors") or []
             errors = [e for e in errors if isinstance(e, dict)]
@@ -1028,6 +1044,14 @@ class RegistryClient:
             f"{ctx.action}: {what} is larger than {limit} bytes ({size})",
             registry=ctx.registry, repository=ctx.repository,
         )
+
+
+def _drain(resp: Response) -> None:
+    """Read what is left of a small answer so the connection can be reused; errors do not matter."""
+    try:
+        resp.read(_MAX_ERROR_BODY)
+    except (OSError, http.client.HTTPException):
+        pass
 
 
 def _range_start(content_range: str) -> int | None:
