@@ -33,7 +33,9 @@ OLD = 1_600_000_000
 
 class Overlay:
     def __init__(self, root: Path) -> None:
-        self.lower, self.upper, self.work, self.merged = (root / n for n in ("lower", "upper", "work", "merged"))
+        self.lower, self.upper, self.work, self.merged = (
+            root / n for n in ("lower", "upper", "work", "merged")
+        )
         for d in (self.lower, self.upper, self.work, self.merged):
             d.mkdir()
         self.mounted = False
@@ -85,7 +87,11 @@ def make_base(lower: Path) -> None:
 
 
 def entries(store: ContentStore, blob: LayerBlob) -> list[tarfile.TarInfo]:
-    raw = gzip.decompress(store.read(blob.digest)) if blob.media_type.endswith("gzip") else store.read(blob.digest)
+    raw = (
+        gzip.decompress(store.read(blob.digest))
+        if blob.media_type.endswith("gzip")
+        else store.read(blob.digest)
+    )
     with tarfile.open(fileobj=io.BytesIO(raw)) as t:
         return t.getmembers()
 
@@ -129,8 +135,11 @@ def test_copy_up_without_change_is_left_out_and_links_kept(ovl: Overlay, store: 
     # oracle 030: ln /one.txt /hard copies one.txt up; only /hard is new.
     make_base(ovl.lower)
     ovl.mount()
-    run_in(ovl.merged, "ln one.txt hard && ln -s /one.txt link && mkfifo fifo && mkdir -p a/b/c && "
-           "echo deep > a/b/c/f && chmod 0640 a/b/c/f && touch etc && echo 2 > a/x && ln a/x a/y")
+    run_in(
+        ovl.merged,
+        "ln one.txt hard && ln -s /one.txt link && mkfifo fifo && mkdir -p a/b/c && "
+        "echo deep > a/b/c/f && chmod 0640 a/b/c/f && touch etc && echo 2 > a/x && ln a/x a/y",
+    )
     ovl.umount()
     assert (ovl.upper / "one.txt").exists()
     ms = {m.name: m for m in entries(store, write_layer(store, ovl.upper, [ovl.lower]))}
@@ -169,7 +178,9 @@ def test_capabilities_and_long_names_in_pax(ovl: Overlay, store: ContentStore) -
     raw = store.read(blob.digest)
     with tarfile.open(fileobj=io.BytesIO(raw)) as t:
         ms = {m.name: m for m in t.getmembers()}
-    assert ms["ping"].pax_headers["SCHILY.xattr.security.capability"].encode("utf-8", "surrogateescape") == caps
+    assert (
+        ms["ping"].pax_headers["SCHILY.xattr.security.capability"].encode("utf-8", "surrogateescape") == caps
+    )
     assert f"{long_dir}/{'f' * 90}" in ms and "n" * 160 in ms
     # Go's writer: the 211-byte path splits into ustar prefix + name (no PAX); PAX records for the
     # 120-byte dir name (no slash to split at), the capability and the 160-byte name.
@@ -178,7 +189,9 @@ def test_capabilities_and_long_names_in_pax(ovl: Overlay, store: ContentStore) -
     assert raw.endswith(bytes(1024)) and len(raw) % 512 == 0 and len(raw) % 10240 != 0
 
 
-def test_digests_and_formats_read_by_independent_tools(ovl: Overlay, store: ContentStore, tmp_path: Path) -> None:
+def test_digests_and_formats_read_by_independent_tools(
+    ovl: Overlay, store: ContentStore, tmp_path: Path
+) -> None:
     put(ovl.upper / "big", "z" * 3_000_000)
     put(ovl.upper / "small", "s")
     for comp, tool in ((Compression("gzip"), ["gzip", "-dc"]), (Compression("zstd", 9), ["zstd", "-dc"])):
@@ -187,7 +200,9 @@ def test_digests_and_formats_read_by_independent_tools(ovl: Overlay, store: Cont
         assert blob.digest == "sha256:" + hashlib.sha256(data).hexdigest() and blob.size == len(data)
         raw = subprocess.run(tool, input=data, capture_output=True, check=True).stdout
         assert blob.diff_id == "sha256:" + hashlib.sha256(raw).hexdigest()
-        listing = subprocess.run(["tar", "-tvf", "-"], input=raw, capture_output=True, check=True).stdout.decode()
+        listing = subprocess.run(
+            ["tar", "-tvf", "-"], input=raw, capture_output=True, check=True
+        ).stdout.decode()
         assert "big" in listing and "small" in listing
     # recompression keeps the diffID
     gz = write_layer(store, ovl.upper)

@@ -242,7 +242,7 @@ def layout_index(committed: Committed, names: Sequence[str]) -> bytes:
     for name in names or [""]:
         ann = dict(committed.root.annotations)
         if name:
-            ann[ANNOTATION_IMAGE_NAME] = name
+            ann[ANNOTATION_IMAGE_NAME] = normalize_name(name)
             ann[ANNOTATION_REF_NAME] = ref_name(name)
         entries.append(replace(committed.root, annotations=ann).json())
     return canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})

@@ -84,22 +84,25 @@ def _remove(host: str) -> None:
 
 
 def _ensure_dir(root: str, rel: str) -> str:
-    """The host path of dir ``rel``, creating missing parts (0755) inside ``root``."""
+    """The host path of dir ``rel`` inside ``root``, creating missing dirs (0755) on the way.
+
+    The resolved path has no symlinks left in its existing part, so creating along it
+    cannot leave ``root``; a non-dir where a dir is needed is replaced, as tar does.
+    """
     host = resolve_in_root(root, rel)
-    if not os.path.isdir(host):
-        # Create component by component so a symlink created meanwhile is resolved again.
-        current = ""
-        for part in [p for p in rel.split("/") if p]:
-            current = f"{current}/{part}"
-            h = resolve_in_root(root, current)
-            try:
-                st = os.lstat(h)
-                if not stat.S_ISDIR(st.st_mode):
-                    os.unlink(h)
-                    os.mkdir(h, 0o755)
-            except FileNotFoundError:
-                os.mkdir(h, 0o755)
-        host = resolve_in_root(root, rel)
+    current = root
+    for part in os.path.relpath(host, root).split(os.sep):
+        if part in (".", ""):
+            continue
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current, 0o755)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(current)
+            os.mkdir(current, 0o755)
     return host
 
 
