@@ -87,6 +87,7 @@ def test_html_renders_one_element_per_node_in_chromium(monorepo_graph, tmp_path)
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
     dom = out.stdout
     assert out.returncode == 0, out.stderr[-2000:]

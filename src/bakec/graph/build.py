@@ -182,6 +182,7 @@ class _Builder:
         text, dockerfile = self._dockerfile(target, context_dir)
         named, linked = self._named_contexts(target, platform, stack)
         multi = len(target.platforms or []) > 1
+        inline = target.dockerfile_inline is not None
         from bakec.dockerfile import compile
 
         plan = compile(
@@ -197,13 +198,12 @@ class _Builder:
             # entitlements are granted when building; a plan shows what would run
             check_entitlements=False,
             multi_platform=multi,
-            filename=os.path.basename(dockerfile) or "Dockerfile",
+            filename="Dockerfile" if inline else os.path.basename(dockerfile),
         )
-        ignore = self._ignore_patterns(
-            context_dir, Path(dockerfile) if target.dockerfile_inline is None else None
-        )
+        ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
         output = _Translator(self, name, plan, context_dir, ignore, named, linked).run()
-        build = Build(name, platform or plan.platform, output, plan, target.context or ".", dockerfile)
+        shown = dockerfile if inline else (target.dockerfile or "Dockerfile")
+        build = Build(name, platform or plan.platform, output, plan, target.context or ".", shown)
         self.builds[key] = build
         return build
 
@@ -216,7 +216,7 @@ class _Builder:
 
     def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
         if target.dockerfile_inline is not None:
-            return target.dockerfile_inline, "Dockerfile"
+            return target.dockerfile_inline, "<inline>"
         name = target.dockerfile or "Dockerfile"
         path = name if os.path.isabs(name) else str(context_dir / name)
         text = self._texts.get(path)

@@ -43,15 +43,24 @@ def _meta(default: Any = "") -> Any:
     return field(default=default, compare=False, metadata={"key": False})
 
 
+_KEY_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _key_fields(cls: type) -> tuple[str, ...]:
+    names = _KEY_FIELDS.get(cls)
+    if names is None:
+        names = _KEY_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.metadata.get("key", True))
+    return names
+
+
 def _key_dict(obj: Any) -> Any:
-    if hasattr(obj, "__dataclass_fields__"):
-        out: dict[str, Any] = {}
-        for f in fields(obj):
-            if f.metadata.get("key", True):
-                out[f.name] = _key_dict(getattr(obj, f.name))
-        return out
+    """Plain data of an op's key fields (nested dataclasses and tuples included)."""
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
     if isinstance(obj, (tuple, list)):
         return [_key_dict(v) for v in obj]
+    if hasattr(obj, "__dataclass_fields__"):
+        return {name: _key_dict(getattr(obj, name)) for name in _key_fields(type(obj))}
     return obj
 
 
