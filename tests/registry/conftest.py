@@ -49,7 +49,7 @@ def sha256(data: bytes) -> str:
 
 
 @dataclass
-class TestImage:
+class Image:
     layer: bytes
     config: bytes
     manifest: bytes
@@ -67,7 +67,7 @@ class TestImage:
         return sha256(self.manifest)
 
 
-def make_image(content: bytes | None = None, arch: str = "amd64") -> TestImage:
+def make_image(content: bytes | None = None, arch: str = "amd64") -> Image:
     """A small valid OCI image with one gzip layer holding one file of random content."""
     content = content if content is not None else uuid.uuid4().bytes * 64
     raw = io.BytesIO()
@@ -93,4 +93,4 @@ def make_image(content: bytes | None = None, arch: str = "amd64") -> TestImage:
         },
         sort_keys=True,
     ).encode()
-    return TestImage(layer, config, manifest)
+    return Image(layer, config, manifest)

@@ -204,9 +204,11 @@ class Gate:
 
     # -- configuration ---------------------------------------------------------------------
 
-    def fail(self, times: int, status: int = 503, *, retry_after: str = "", path: str = "") -> None:
+    def fail(self, times: int, status: int = 503, *, retry_after: str = "", path: str = "", method: str = "") -> None:
         for _ in range(times):
-            self.faults.append(Fault("status", lambda m, p: path in p, status=status, retry_after=retry_after))
+            self.faults.append(Fault(
+                "status", lambda m, p: path in p and method in ("", m), status=status, retry_after=retry_after
+            ))
 
     def drop(self, times: int, *, path: str = "") -> None:
         for _ in range(times):

@@ -340,7 +340,7 @@ class RegistryClient:
 
         ``source`` is the content (bytes, or a file path read as many times as
         retries need). Mounts are tried from each of ``mount_from`` that lives on
-        the same registry. The upload is monolithic, or chunked (PATCH) above
+        the same registry, in order. The upload is monolithic, or chunked (PATCH) above
         ``chunk_size``; a failed upload restarts from a new session.
         """
         repository = self._repository(repo)
@@ -348,15 +348,19 @@ class RegistryClient:
         if self.blob_exists(repository, digest):
             return PushResult.EXISTS
         ctx = _Ctx(f"pushing blob {digest} to {repository.name}", repository.domain, repository.path, push=True)
+        # As docker: each declined mount opens an upload session; the last one
+        # carries the upload, the earlier ones are cancelled.
         location: str | None = None
         for candidate in mount_from:
             origin = self._repository(candidate)
             if origin.domain != repository.domain or origin.path == repository.path:
                 continue
-            location = self._start_upload(repository, ctx, digest=digest, mount_from=origin)
-            if location is None:
+            opened = self._start_upload(repository, ctx, digest=digest, mount_from=origin)
+            if location is not None:
+                self._cancel_upload(repository, location, ctx)
+            if opened is None:
                 return PushResult.MOUNTED
-            break  # the registry opened an upload session instead; use it
+            location = opened
         self._upload(repository, digest, source, ctx, location)
         return PushResult.UPLOADED
 
@@ -592,7 +596,7 @@ class RegistryClient:
         path = f"/v2/{repo.path}/blobs/uploads/"
         scopes = [_push_scope(repo.path)]
         if mount_from is not None:
-            path += "?" + urlencode({"mount": digest, "from": mount_from.path})
+            path += "?" + urlencode({"mount": digest, "from": mount_from.path}, safe=":/")
             scopes.append(_pull_scope(mount_from.path))
         resp = self._request("POST", repo, path, ctx, scopes=scopes, headers={"Content-Length": "0"})
         with resp:
