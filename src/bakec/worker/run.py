@@ -26,8 +26,19 @@ from typing import Any
 from bakec.errors import BuildError
 from bakec.worker import rootfs
 from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
+from bakec.worker.entitlements import Entitlements
+from bakec.worker.network import NetworkProvider, resolv_conf
 from bakec.worker.paths import DaemonPaths
-from bakec.worker.spec import DEFAULT_HOSTNAME, Network, ProcessSpec, Rlimit, SpecMount, build_spec, spec_json
+from bakec.worker.spec import (
+    DEFAULT_HOSTNAME,
+    Network,
+    ProcessSpec,
+    Rlimit,
+    Security,
+    SpecMount,
+    build_spec,
+    spec_json,
+)
 
 OutputCallback = Callable[[int, bytes], None]
 """Called with (1 or 2, chunk) as stdout/stderr output arrives."""
@@ -44,6 +55,9 @@ class RunRequest:
     hostname: str = DEFAULT_HOSTNAME
     mounts: Sequence[SpecMount] = ()
     network: Network = "none"
+    """``default`` (CNI bridge, else the host's), ``none`` or ``host`` (needs ``network.host``)."""
+    security: Security = "sandbox"
+    """``insecure`` (needs ``security.insecure``) grants every capability, as BuildKit's insecure mode."""
     extra_hosts: Sequence[tuple[str, str]] = ()
     shm_size: int = 64 << 20
     rlimits: Sequence[Rlimit] | None = None
@@ -59,11 +73,24 @@ class RunResult:
 
 
 class Executor:
-    """Shared preparation and cleanup; subclasses implement :meth:`_execute`."""
+    """Shared preparation and cleanup; subclasses implement :meth:`_execute`.
 
-    def __init__(self, client: Client, paths: DaemonPaths) -> None:
+    ``allow`` holds the entitlements the build was granted (``--allow``); ``network`` the
+    namespaces for ``default`` RUNs (by default, the state dir's pool).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        paths: DaemonPaths,
+        *,
+        allow: Entitlements | None = None,
+        network: NetworkProvider | None = None,
+    ) -> None:
         self.client = client
         self.paths = paths
+        self.allow = allow or Entitlements()
+        self.network = network or NetworkProvider(paths.state_dir)
 
     def run(
         self, mounts: Sequence[Mount], request: RunRequest, on_output: OutputCallback | None = None
@@ -71,16 +98,19 @@ class Executor:
         """Run ``request`` with ``mounts`` (an active snapshot's) as the root filesystem.
 
         Returns the exit code and captured output; a process that cannot be started at all
-        (unknown user, missing executable) raises :class:`BuildError`.
+        (unknown user, missing executable) raises :class:`BuildError`, as does a network or
+        security mode whose entitlement was not granted.
         """
+        self.allow.check_exec(request.network, request.security)
         clock = Clock()
         cid = f"bakec-{uuid.uuid4().hex[:20]}"
         lay = rootfs.layers(mounts)
         uid, gid, gids = rootfs.resolve_user(lay, request.user)
         run_dir = self.paths.runs_dir / cid
         run_dir.mkdir(parents=True)
+        sandbox = self.network.acquire(request.network)
         try:
-            spec_mounts = [*_etc_mounts(run_dir, request), *request.mounts]
+            spec_mounts = [*_etc_mounts(run_dir, request, sandbox.mode), *request.mounts]
             process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids)
             if request.rlimits is not None:
                 process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids, request.rlimits)
@@ -89,7 +119,9 @@ class Executor:
                 process,
                 hostname=request.hostname,
                 mounts=spec_mounts,
-                network=request.network,
+                network=sandbox.mode,
+                netns=sandbox.netns,
+                security=request.security,
                 shm_size=request.shm_size,
                 annotations={"bakec.owner": owner_label()},
             )
@@ -98,6 +130,8 @@ class Executor:
             clock.lap("prepare")
             exit_code, out, err = self._execute(cid, mounts, spec, run_dir, on_output, clock)
         finally:
+            # An insecure RUN (CAP_NET_ADMIN) may have reconfigured its namespace: not reused.
+            self.network.release(sandbox, reuse=request.security != "insecure")
             shutil.rmtree(run_dir, ignore_errors=True)
         if lay.upper is not None:
             rootfs.remove_stubs(lay.upper, stubs)
@@ -186,7 +220,7 @@ class ContainerdExecutor(Executor):
         return exit_code, out, err
 
 
-def _etc_mounts(run_dir: Path, request: RunRequest) -> list[SpecMount]:
+def _etc_mounts(run_dir: Path, request: RunRequest, network: Network) -> list[SpecMount]:
     """/etc/hosts and /etc/resolv.conf, generated per run as BuildKit does."""
     hosts = run_dir / "hosts"
     lines = [f"127.0.0.1\tlocalhost {request.hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
@@ -194,7 +228,7 @@ def _etc_mounts(run_dir: Path, request: RunRequest) -> list[SpecMount]:
     hosts.write_text("\n".join(lines) + "\n")
     resolv = run_dir / "resolv.conf"
     try:
-        shutil.copyfile("/etc/resolv.conf", resolv)
+        resolv.write_text(resolv_conf(Path("/etc/resolv.conf").read_text(), network))
     except OSError:
         resolv.write_text("")
     return [SpecMount("/etc/hosts", str(hosts)), SpecMount("/etc/resolv.conf", str(resolv))]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bakec.errors import BuildError
+from bakec.worker import network
 from bakec.worker.client import Mount, owner_alive
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.run import Clock, Executor, OutputCallback, drain
@@ -174,7 +175,21 @@ def _runc_error(log: Path) -> str:
 
 
 def sweep_direct(paths: DaemonPaths, *, everything: bool = False) -> None:
-    """Kill and delete runc containers whose owning bakec process is gone, and unmount them."""
+    """Kill and delete runc containers whose owning bakec process is gone, and unmount them.
+
+    Also sweeps half-made network namespaces; ``everything`` (``Daemon.stop()``) tears the
+    whole CNI network down: namespaces, bridge, firewall chains.
+    """
+    try:
+        _sweep_containers(paths, everything)
+    finally:
+        if everything:
+            network.teardown(paths.state_dir)
+        else:
+            network.sweep(paths.state_dir)
+
+
+def _sweep_containers(paths: DaemonPaths, everything: bool) -> None:
     root = paths.direct_runc_root
     if not root.is_dir():
         return

@@ -3,17 +3,23 @@
 It follows containerd's default Linux spec (which BuildKit also starts from): Docker's
 default capabilities, proc/dev/devpts/shm/mqueue/sysfs/cgroup mounts, masked and
 read-only /proc paths, a deny-all device rule (runc adds its default devices back), and
-fresh pid/ipc/uts/mount namespaces, plus a network namespace unless the network is "host".
+fresh pid/ipc/uts/mount namespaces, plus a network namespace unless the network is "host"
+(for "default", the pooled CNI namespace that bakec.worker.network attached to its bridge).
+``security="insecure"`` is BuildKit's insecure mode: every capability, no masked or read-only
+paths, writable /sys and cgroupfs, all devices allowed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Network = Literal["none", "host"]
+Network = Literal["default", "none", "host"]
+Security = Literal["sandbox", "insecure"]
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_HOSTNAME = "buildkitsandbox"
@@ -50,6 +56,44 @@ MASKED_PATHS = [
 ]
 
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+# BuildKit's WithInsecureSpec adds these to the default set.
+INSECURE_CAPABILITIES = [
+    "CAP_MAC_ADMIN",
+    "CAP_MAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_MODULE",
+    "CAP_SYSLOG",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_ADMIN",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_SYS_TIME",
+    "CAP_WAKE_ALARM",
+    "CAP_AUDIT_READ",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SYS_RESOURCE",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_LEASE",
+    "CAP_NET_ADMIN",
+    "CAP_NET_BROADCAST",
+]
+
+# (path, major, minor) of the character devices BuildKit's insecure mode creates.
+INSECURE_DEVICES = [
+    ("/dev/kmsg", 1, 11),
+    ("/dev/cuse", 10, 203),
+    ("/dev/fuse", 10, 229),
+    ("/dev/kvm", 10, 232),
+    ("/dev/net/tun", 10, 200),
+    ("/dev/loop-control", 10, 237),
+]
 
 
 @dataclass(frozen=True)
@@ -126,19 +170,25 @@ def build_spec(
     hostname: str = DEFAULT_HOSTNAME,
     mounts: Sequence[SpecMount] = (),
     network: Network = "none",
+    netns: str | None = None,
+    security: Security = "sandbox",
     shm_size: int = 64 << 20,
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The full OCI spec as a dict; ``mounts`` come after the system mounts (so they win)."""
+    """The full OCI spec as a dict; ``mounts`` come after the system mounts (so they win).
+
+    ``netns`` is the path of a network namespace to join; without it a fresh one is made
+    (only loopback), unless ``network`` is "host".
+    """
     env = list(process.env)
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, DEFAULT_PATH)
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if network != "host":
         # runc brings up loopback in a fresh network namespace; nothing else is reachable.
-        namespaces.append({"type": "network"})
+        namespaces.append({"type": "network", "path": netns} if netns else {"type": "network"})
     caps = list(CAPABILITIES)
-    return {
+    spec: dict[str, Any] = {
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": False,
@@ -162,6 +212,46 @@ def build_spec(
             "readonlyPaths": READONLY_PATHS,
         },
     }
+    if security == "insecure":
+        _make_insecure(spec)
+    return spec
+
+
+def _make_insecure(spec: dict[str, Any]) -> None:
+    """BuildKit's insecure mode (WithInsecureSpec, writable sysfs and cgroupfs)."""
+    caps = CAPABILITIES + INSECURE_CAPABILITIES
+    spec["process"]["capabilities"] = {
+        k: list(caps) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")
+    }
+    linux = spec["linux"]
+    linux["maskedPaths"] = []
+    linux["readonlyPaths"] = []
+    linux["resources"]["devices"] = [
+        {"allow": True, "type": "c", "access": "rwm"},
+        {"allow": True, "type": "b", "access": "rwm"},
+    ]
+    devices = [{"path": p, "type": "c", "major": ma, "minor": mi} for p, ma, mi in INSECURE_DEVICES]
+    devices += [
+        {"path": f"/dev/loop{i}", "type": "b", "major": 7, "minor": i} for i in range(_free_loop() + 8)
+    ]
+    linux["devices"] = devices
+    for m in spec["mounts"]:
+        if m["destination"] in ("/sys", "/sys/fs/cgroup"):
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+
+
+def _free_loop() -> int:
+    """The first free loop device number (LOOP_CTL_GET_FREE), 0 if unknown."""
+    try:
+        fd = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        return max(fcntl.ioctl(fd, 0x4C82), 0)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
 
 
 def spec_json(spec: dict[str, Any]) -> bytes:
