@@ -137,7 +137,8 @@ class DockerConfig:
     def from_dict(cls, data: Mapping[str, Any], path: Path | None = None) -> DockerConfig:
         where = path or Path("config.json")
         auths: dict[str, Credentials] = {}
-        raw_auths = data.get("auths") or {}
+        raw_auths = data.get("auths")
+        raw_auths = {} if raw_auths is None else raw_auths
         if not isinstance(raw_auths, dict):
             raise RegistryError(f"invalid docker config {where}", "auths is not an object")
         for key, entry in raw_auths.items():
@@ -153,7 +154,8 @@ class DockerConfig:
                 identity_token=str(entry.get("identitytoken") or ""),
                 registry_token=str(entry.get("registrytoken") or ""),
             )
-        helpers = data.get("credHelpers") or {}
+        helpers = data.get("credHelpers")
+        helpers = {} if helpers is None else helpers
         if not isinstance(helpers, dict):
             raise RegistryError(f"invalid docker config {where}", "credHelpers is not an object")
         return cls(auths, str(data.get("credsStore") or ""), {str(k): str(v) for k, v in helpers.items()}, path)

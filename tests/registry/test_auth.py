@@ -1,0 +1,223 @@
+"""Auth against the real registry behind the gate: Bearer token flow, Basic, docker credentials.
+
+The gate challenges like Docker Hub does (``WWW-Authenticate: Bearer realm=…,
+service=…, scope=…``) and accepts only tokens the loopback token server issued
+with the scopes the request needs; the content comes from the real registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakec.registry import (
+    AuthenticationError,
+    Credentials,
+    DockerConfig,
+    PushResult,
+    RegistryClient,
+    RegistryError,
+)
+
+from .conftest import make_image
+from .gate import Gate, TokenServer
+
+HOST = "127.0.0.1:5000"
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def bearer_gate(gate: Gate, token_server: TokenServer) -> Gate:
+    gate.auth = "bearer"
+    gate.token_server = token_server
+    token_server.users["alice"] = "wonder"
+    return gate
+
+
+def client_with(creds: dict[str, Credentials], **options: object) -> RegistryClient:
+    return RegistryClient(docker_config=DockerConfig(auths=creds), backoff=0.01, **options)  # type: ignore[arg-type]
+
+
+def test_anonymous_bearer_token_flow(bearer_gate: Gate, token_server: TokenServer, busybox_image: object) -> None:
+    with client_with({}) as client:
+        image = client.resolve(f"{bearer_gate.host}/busybox:latest")
+        assert image.manifest_digest == busybox_image.digest  # type: ignore[attr-defined]
+        client.resolve(f"{bearer_gate.host}/busybox:arm64")
+    # one token for the repository, fetched after the first 401, then reused
+    assert len(token_server.requests) == 1
+    request = token_server.requests[0]
+    assert request["query"] == {"service": ["gate"], "scope": ["repository:busybox:pull"]}
+    assert request["authorization"] == ""
+    first, second = bearer_gate.seen[0], bearer_gate.seen[1]
+    assert first.status == 401 and "Authorization" not in first.headers
+    assert second.status == 200 and second.headers["Authorization"].startswith("Bearer ")
+    assert all(s.status == 200 for s in bearer_gate.seen[1:])
+
+
+def test_token_with_basic_credentials_for_a_private_repository(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object
+) -> None:
+    token_server.anonymous_pull = False
+    with client_with({bearer_gate.host: Credentials("alice", "wonder")}) as client:
+        client.resolve(f"{bearer_gate.host}/busybox:latest")
+    request = token_server.requests[0]
+    assert request["authorization"] == basic("alice", "wonder")
+    assert request["query"]["account"] == ["alice"]  # type: ignore[index]
+
+
+def test_wrong_password_is_an_auth_error(bearer_gate: Gate, busybox_image: object) -> None:
+    with client_with({bearer_gate.host: Credentials("alice", "wrong")}) as client:
+        with pytest.raises(AuthenticationError) as info:
+            client.resolve(f"{bearer_gate.host}/busybox:latest")
+    err = info.value
+    assert err.summary == (
+        f"resolving {bearer_gate.host}/busybox:latest: pull access denied for {bearer_gate.host}/busybox"
+        " (authenticating as 'alice')"
+    )
+    assert "answered 401" in err.detail and "wrong" not in str(err)
+    assert (err.registry, err.repository, err.status) == (bearer_gate.host, "busybox", 401)
+
+
+def test_anonymous_pull_of_a_private_repository_is_denied(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object
+) -> None:
+    token_server.anonymous_pull = False
+    with client_with({}) as client:
+        with pytest.raises(AuthenticationError) as info:
+            client.resolve(f"{bearer_gate.host}/busybox:latest")
+    assert info.value.summary == (
+        f"resolving {bearer_gate.host}/busybox:latest: pull access denied for {bearer_gate.host}/busybox,"
+        " repository does not exist or may require 'docker login'"
+    )
+    assert info.value.code == "UNAUTHORIZED"
+
+
+def test_identity_token_uses_the_refresh_token_grant(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object
+) -> None:
+    token_server.anonymous_pull = False
+    token_server.refresh_tokens["refresh-123"] = "alice"
+    with client_with({bearer_gate.host: Credentials(identity_token="refresh-123")}) as client:
+        client.resolve(f"{bearer_gate.host}/busybox:latest")
+    request = token_server.requests[0]
+    assert request["method"] == "POST"
+    assert request["form"] == {
+        "grant_type": ["refresh_token"], "refresh_token": ["refresh-123"], "client_id": ["bakec"],
+        "service": ["gate"], "scope": ["repository:busybox:pull"],
+    }
+
+
+def test_credentials_from_config_json_and_a_helper_on_path(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token_server.anonymous_pull = False
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-bakectest"
+    helper.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "assert sys.argv[1] == 'get'\n"
+        "server = sys.stdin.read()\n"
+        f"open({str(tmp_path / 'asked')!r}, 'a').write(server + '\\n')\n"
+        "print(json.dumps({'ServerURL': server, 'Username': 'alice', 'Secret': 'wonder'}))\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    conf = tmp_path / "docker"
+    conf.mkdir()
+    (conf / "config.json").write_text(json.dumps({"credHelpers": {bearer_gate.host: "bakectest"}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(conf))
+    with RegistryClient(backoff=0.01) as client:  # the default: docker's config.json
+        client.resolve(f"{bearer_gate.host}/busybox:latest")
+        client.resolve(f"{HOST}/busybox:latest")  # no challenge there: no credential lookup
+    assert (tmp_path / "asked").read_text() == f"{bearer_gate.host}\n"
+    assert token_server.requests[0]["authorization"] == basic("alice", "wonder")
+
+
+def test_push_asks_for_push_and_mount_scopes(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object, unique_repo: str
+) -> None:
+    image = make_image()
+    with client_with({bearer_gate.host: Credentials("alice", "wonder")}) as client:
+        repo = f"{bearer_gate.host}/{unique_repo}"
+        assert client.push_blob(repo, image.layer_digest, image.layer) is PushResult.UPLOADED
+        assert client.push_blob(
+            f"{repo}-b", image.layer_digest, image.layer, mount_from=[repo]
+        ) is PushResult.MOUNTED
+    scopes = [r["query"].get("scope") for r in token_server.requests]  # type: ignore[union-attr]
+    assert [f"repository:{unique_repo}:pull"] in scopes  # the HEAD before the upload
+    assert [f"repository:{unique_repo}:pull,push"] in scopes
+    assert [f"repository:{unique_repo}-b:pull,push", f"repository:{unique_repo}:pull"] in scopes
+
+
+def test_anonymous_push_is_denied(bearer_gate: Gate, busybox_image: object, unique_repo: str) -> None:
+    with client_with({}) as client:
+        with pytest.raises(AuthenticationError) as info:
+            client.push_blob(f"{bearer_gate.host}/{unique_repo}", make_image().layer_digest, b"x")
+    assert info.value.summary.endswith(
+        f"push access denied for {bearer_gate.host}/{unique_repo}, may require 'docker login'"
+    )
+
+
+def test_basic_auth(gate: Gate, busybox_image: object) -> None:
+    gate.auth = "basic"
+    gate.basic_users["bob"] = "builder"
+    with client_with({gate.host: Credentials("bob", "builder")}) as client:
+        client.resolve(f"{gate.host}/busybox:latest")
+    assert gate.seen[0].status == 401
+    assert gate.seen[1].headers["Authorization"] == basic("bob", "builder")
+    with client_with({}) as client:
+        with pytest.raises(AuthenticationError, match="pull access denied"):
+            client.resolve(f"{gate.host}/busybox:latest")
+
+
+def test_authorization_is_not_sent_to_a_redirect_on_another_host(bearer_gate: Gate, busybox_image: object) -> None:
+    storage = Gate()  # stands in for a blob store on another host
+    try:
+        with client_with({}) as client:
+            image = client.resolve(f"{bearer_gate.host}/busybox:latest")
+            bearer_gate.redirect_blobs_to = f"http://{storage.host}"
+            data = client.read_blob(f"{bearer_gate.host}/busybox", image.layers[0]["digest"])
+        assert len(data) == image.layers[0]["size"]
+        assert bearer_gate.seen[-1].headers["Authorization"].startswith("Bearer ")
+        assert [s.status for s in storage.seen] == [200]
+        assert "Authorization" not in storage.seen[0].headers
+    finally:
+        storage.close()
+
+
+def _loopback_alias() -> str:
+    """A host name that resolves to 127.0.0.1 but is not 'localhost' (the machine's name, usually)."""
+    name = socket.gethostname()
+    try:
+        if name and name != "localhost" and socket.gethostbyname(name).startswith("127."):
+            return name
+    except OSError:
+        pass
+    pytest.skip("the host name does not resolve to a loopback address")
+
+
+def test_plain_http_only_when_marked_insecure(gate: Gate, busybox_image: object) -> None:
+    # A registry whose name is not a loopback name gets https, which the plain-http
+    # gate cannot speak; marked insecure, the client falls back to http as docker does.
+    host = f"{_loopback_alias()}:{gate.port}"
+    with RegistryClient(docker_config=DockerConfig(), max_attempts=2, backoff=0.01) as client:
+        with pytest.raises(RegistryError) as info:
+            client.resolve(f"{host}/busybox:latest")
+    assert info.value.summary == f"resolving {host}/busybox:latest: cannot reach https://{host}"
+    assert gate.seen == []
+    with RegistryClient(docker_config=DockerConfig(), insecure=[host], backoff=0.01) as client:
+        image = client.resolve(f"{host}/busybox:latest")
+    assert image.manifest_digest == busybox_image.digest  # type: ignore[attr-defined]
+    assert gate.seen and all(s.status == 200 for s in gate.seen)
