@@ -355,7 +355,7 @@ class _Translator:
             return None
         return familiar if familiar in self.named else None
 
-    def _named(self, name: str, platform: str) -> str:
+    def _named(self, name: str, platform: str, select: Sequence[str] = ("/",)) -> str:
         key = self._named_key(name)
         if key is None:
             return self._image(name, platform)
@@ -365,18 +365,21 @@ class _Translator:
         if nc.kind == "local":
             patterns = self.b._ignore_patterns(Path(nc.value), None)
             index = self.b.hasher.index(nc.value, patterns, name)
-            return self._local(index, ("/",))
+            return self._local(index, select)
         if nc.kind == "oci-layout":
             return self._image("oci-layout://" + nc.value, platform)
         return self._image(nc.value, platform)
 
-    def _source(self, kind: str, name: str, stage_index: int, platform: str) -> str:
+    def _source(
+        self, kind: str, name: str, stage_index: int, platform: str, select: Sequence[str] = ("/",)
+    ) -> str:
+        """The op a COPY or mount reads; a local named context narrowed to ``select``."""
         if kind == "stage":
             return self.outputs[stage_index]
         if kind == "named-context":
             if 0 <= stage_index < len(self.outputs):
                 return self.outputs[stage_index]
-            return self._named(name, platform)
+            return self._named(name, platform, select)
         if kind == "image":
             return self._image(name, platform)
         if kind == "scratch":
@@ -441,7 +444,11 @@ class _Translator:
                     source = self._local(self._context(), (m.source or "/",))
                 else:
                     source = self._source(
-                        origin.kind, origin.name, origin.stage, origin.platform or step.platform
+                        origin.kind,
+                        origin.name,
+                        origin.stage,
+                        origin.platform or step.platform,
+                        (m.source or "/",),
                     )
             mounts.append(
                 o.ExecMount(
@@ -518,7 +525,7 @@ class _Translator:
                 digest = self._local(self._context(), local)
             else:
                 digest = self._source(
-                    origin.kind, origin.name, origin.stage, origin.platform or step.platform
+                    origin.kind, origin.name, origin.stage, origin.platform or step.platform, local
                 )
             sources.append(digest)
             for src in local:
