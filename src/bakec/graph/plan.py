@@ -190,16 +190,26 @@ def render_dot(graph: Graph) -> str:
 
 
 def _layout(graph: Graph) -> dict[str, tuple[int, int]]:
-    """A layered layout: column = longest distance from a source, rows in build order."""
+    """A layered layout: column = longest distance from a source, rows in build order.
+
+    Sources with no inputs (contexts, images) sit just left of their first consumer, so a
+    context loaded for a late COPY does not draw an edge across the whole page.
+    """
     g = graph.graph
-    layer: dict[str, int] = {}
+    order = graph.order()
+    col: dict[str, int] = {}
+    for node in order:
+        col[node] = max((col[p] + 1 for p in g.predecessors(node)), default=0)
+    for node in order:
+        succ = [col[s] for s in g.successors(node)]
+        if g.in_degree(node) == 0 and succ:
+            col[node] = max(0, min(succ) - 1)
     rows: dict[int, int] = {}
     out: dict[str, tuple[int, int]] = {}
-    for node in graph.order():
-        col = max((layer[p] + 1 for p in g.predecessors(node)), default=0)
-        layer[node] = col
-        out[node] = (col, rows.get(col, 0))
-        rows[col] = rows.get(col, 0) + 1
+    for node in order:
+        c = col[node]
+        out[node] = (c, rows.get(c, 0))
+        rows[c] = rows.get(c, 0) + 1
     return out
 
 
