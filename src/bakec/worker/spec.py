@@ -85,6 +85,48 @@ INSECURE_CAPABILITIES = [
     "CAP_NET_BROADCAST",
 ]
 
+# Linux capability numbers (linux/capability.h), to filter by what this host can grant.
+CAPABILITY_NUMBERS = {
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_DAC_READ_SEARCH": 2,
+    "CAP_FOWNER": 3,
+    "CAP_FSETID": 4,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_NET_BROADCAST": 11,
+    "CAP_NET_ADMIN": 12,
+    "CAP_NET_RAW": 13,
+    "CAP_IPC_LOCK": 14,
+    "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16,
+    "CAP_SYS_RAWIO": 17,
+    "CAP_SYS_CHROOT": 18,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_BOOT": 22,
+    "CAP_SYS_NICE": 23,
+    "CAP_SYS_RESOURCE": 24,
+    "CAP_SYS_TIME": 25,
+    "CAP_SYS_TTY_CONFIG": 26,
+    "CAP_MKNOD": 27,
+    "CAP_LEASE": 28,
+    "CAP_AUDIT_WRITE": 29,
+    "CAP_AUDIT_CONTROL": 30,
+    "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32,
+    "CAP_MAC_ADMIN": 33,
+    "CAP_SYSLOG": 34,
+    "CAP_WAKE_ALARM": 35,
+    "CAP_BLOCK_SUSPEND": 36,
+    "CAP_AUDIT_READ": 37,
+}
+
 # (path, major, minor) of the character devices BuildKit's insecure mode creates.
 INSECURE_DEVICES = [
     ("/dev/kmsg", 1, 11),
@@ -219,7 +261,10 @@ def build_spec(
 
 def _make_insecure(spec: dict[str, Any]) -> None:
     """BuildKit's insecure mode (WithInsecureSpec, writable sysfs and cgroupfs)."""
-    caps = CAPABILITIES + INSECURE_CAPABILITIES
+    # Only what this process may grant: runc fails on a capability outside our bounding set
+    # (sandboxed hosts drop e.g. CAP_SYS_RESOURCE), where BuildKit would fail the RUN.
+    bounding = _bounding_set()
+    caps = [c for c in CAPABILITIES + INSECURE_CAPABILITIES if bounding >> CAPABILITY_NUMBERS[c] & 1]
     spec["process"]["capabilities"] = {
         k: list(caps) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")
     }
@@ -238,6 +283,17 @@ def _make_insecure(spec: dict[str, Any]) -> None:
     for m in spec["mounts"]:
         if m["destination"] in ("/sys", "/sys/fs/cgroup"):
             m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+
+
+def _bounding_set() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return (1 << 64) - 1
 
 
 def _free_loop() -> int:
