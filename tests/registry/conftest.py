@@ -78,18 +78,30 @@ def make_image(content: bytes | None = None, arch: str = "amd64") -> Image:
     layer = gzip.compress(raw.getvalue(), mtime=0)
     diff_id = sha256(raw.getvalue())
     config = json.dumps(
-        {"architecture": arch, "os": "linux", "config": {"Cmd": ["/hello"]},
-         "rootfs": {"type": "layers", "diff_ids": [diff_id]}},
+        {
+            "architecture": arch,
+            "os": "linux",
+            "config": {"Cmd": ["/hello"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        },
         sort_keys=True,
     ).encode()
     manifest = json.dumps(
         {
             "schemaVersion": 2,
             "mediaType": MEDIA_TYPE_OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": sha256(config), "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "digest": sha256(layer), "size": len(layer)}],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": sha256(layer),
+                    "size": len(layer),
+                }
+            ],
         },
         sort_keys=True,
     ).encode()

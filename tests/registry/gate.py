@@ -84,7 +84,9 @@ class TokenServer:
                 user = outer.refresh_tokens.get(form.get("refresh_token", [""])[0])
                 if user is None:
                     return self._answer(401, {"error": "invalid_grant"})
-                self._grant(user, form.get("scope", [""])[0].split(), form.get("service", [""])[0], oauth=True)
+                self._grant(
+                    user, form.get("scope", [""])[0].split(), form.get("service", [""])[0], oauth=True
+                )
 
             def _grant(self, user: str, scopes: list[str], service: str, oauth: bool = False) -> None:
                 granted: set[str] = set()
@@ -154,13 +156,19 @@ class Gate:
                 if fault is not None and fault.kind == "status":
                     record.status = fault.status
                     extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                    return self._send(fault.status, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}',
-                                      {"Content-Type": "application/json", **extra})
+                    return self._send(
+                        fault.status,
+                        b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}',
+                        {"Content-Type": "application/json", **extra},
+                    )
                 denied = gate._check_auth(self.command, self.path, self.headers.get("Authorization", ""))
                 if denied is not None:
                     record.status = 401
-                    return self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                                      {"Content-Type": "application/json", "WWW-Authenticate": denied})
+                    return self._send(
+                        401,
+                        b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                        {"Content-Type": "application/json", "WWW-Authenticate": denied},
+                    )
                 if gate.redirect_blobs_to and self.command == "GET" and "/blobs/sha256:" in self.path:
                     record.status = 307
                     return self._send(307, b"", {"Location": gate.redirect_blobs_to + self.path})
@@ -204,11 +212,18 @@ class Gate:
 
     # -- configuration ---------------------------------------------------------------------
 
-    def fail(self, times: int, status: int = 503, *, retry_after: str = "", path: str = "", method: str = "") -> None:
+    def fail(
+        self, times: int, status: int = 503, *, retry_after: str = "", path: str = "", method: str = ""
+    ) -> None:
         for _ in range(times):
-            self.faults.append(Fault(
-                "status", lambda m, p: path in p and method in ("", m), status=status, retry_after=retry_after
-            ))
+            self.faults.append(
+                Fault(
+                    "status",
+                    lambda m, p: path in p and method in ("", m),
+                    status=status,
+                    retry_after=retry_after,
+                )
+            )
 
     def drop(self, times: int, *, path: str = "") -> None:
         for _ in range(times):
@@ -263,18 +278,23 @@ class Gate:
             challenge += f',scope="repository:{name}:{actions}"'
         return challenge
 
-    def _forward(self, method: str, path: str, headers: object, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _forward(
+        self, method: str, path: str, headers: object, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         conn = http.client.HTTPConnection(self.upstream, timeout=30)
         try:
             send = {
-                k: v for k, v in headers.items()  # type: ignore[attr-defined]
+                k: v
+                for k, v in headers.items()  # type: ignore[attr-defined]
                 if k.lower() not in ("authorization", "connection", "content-length")
             }
             send["Content-Length"] = str(len(body))
             conn.request(method, path, body=body if body else None, headers=send)
             resp = conn.getresponse()
             data = resp.read()
-            kept = [(k, v) for k, v in resp.getheaders() if k.lower() not in ("connection", "transfer-encoding")]
+            kept = [
+                (k, v) for k, v in resp.getheaders() if k.lower() not in ("connection", "transfer-encoding")
+            ]
             if not any(k.lower() == "content-length" for k, _ in kept) and method != "HEAD":
                 kept.append(("Content-Length", str(len(data))))
             return resp.status, kept, data

@@ -47,7 +47,9 @@ def client_with(creds: dict[str, Credentials], **options: object) -> RegistryCli
     return RegistryClient(docker_config=DockerConfig(auths=creds), backoff=0.01, **options)  # type: ignore[arg-type]
 
 
-def test_anonymous_bearer_token_flow(bearer_gate: Gate, token_server: TokenServer, busybox_image: object) -> None:
+def test_anonymous_bearer_token_flow(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object
+) -> None:
     with client_with({}) as client:
         image = client.resolve(f"{bearer_gate.host}/busybox:latest")
         assert image.manifest_digest == busybox_image.digest  # type: ignore[attr-defined]
@@ -75,9 +77,11 @@ def test_token_with_basic_credentials_for_a_private_repository(
 
 
 def test_wrong_password_is_an_auth_error(bearer_gate: Gate, busybox_image: object) -> None:
-    with client_with({bearer_gate.host: Credentials("alice", "wrong")}) as client:
-        with pytest.raises(AuthenticationError) as info:
-            client.resolve(f"{bearer_gate.host}/busybox:latest")
+    with (
+        client_with({bearer_gate.host: Credentials("alice", "wrong")}) as client,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        client.resolve(f"{bearer_gate.host}/busybox:latest")
     err = info.value
     assert err.summary == (
         f"resolving {bearer_gate.host}/busybox:latest: pull access denied for {bearer_gate.host}/busybox"
@@ -91,9 +95,8 @@ def test_anonymous_pull_of_a_private_repository_is_denied(
     bearer_gate: Gate, token_server: TokenServer, busybox_image: object
 ) -> None:
     token_server.anonymous_pull = False
-    with client_with({}) as client:
-        with pytest.raises(AuthenticationError) as info:
-            client.resolve(f"{bearer_gate.host}/busybox:latest")
+    with client_with({}) as client, pytest.raises(AuthenticationError) as info:
+        client.resolve(f"{bearer_gate.host}/busybox:latest")
     assert info.value.summary == (
         f"resolving {bearer_gate.host}/busybox:latest: pull access denied for {bearer_gate.host}/busybox,"
         " repository does not exist or may require 'docker login'"
@@ -111,13 +114,19 @@ def test_identity_token_uses_the_refresh_token_grant(
     request = token_server.requests[0]
     assert request["method"] == "POST"
     assert request["form"] == {
-        "grant_type": ["refresh_token"], "refresh_token": ["refresh-123"], "client_id": ["bakec"],
-        "service": ["gate"], "scope": ["repository:busybox:pull"],
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["refresh-123"],
+        "client_id": ["bakec"],
+        "service": ["gate"],
+        "scope": ["repository:busybox:pull"],
     }
 
 
 def test_credentials_from_config_json_and_a_helper_on_path(
-    bearer_gate: Gate, token_server: TokenServer, busybox_image: object, tmp_path: Path,
+    bearer_gate: Gate,
+    token_server: TokenServer,
+    busybox_image: object,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token_server.anonymous_pull = False
@@ -152,9 +161,10 @@ def test_push_asks_for_push_and_mount_scopes(
     with client_with({bearer_gate.host: Credentials("alice", "wonder")}) as client:
         repo = f"{bearer_gate.host}/{unique_repo}"
         assert client.push_blob(repo, image.layer_digest, image.layer) is PushResult.UPLOADED
-        assert client.push_blob(
-            f"{repo}-b", image.layer_digest, image.layer, mount_from=[repo]
-        ) is PushResult.MOUNTED
+        assert (
+            client.push_blob(f"{repo}-b", image.layer_digest, image.layer, mount_from=[repo])
+            is PushResult.MOUNTED
+        )
     scopes = [r["query"].get("scope") for r in token_server.requests]  # type: ignore[union-attr]
     assert [f"repository:{unique_repo}:pull"] in scopes  # the HEAD before the upload
     assert [f"repository:{unique_repo}:pull,push"] in scopes
@@ -162,9 +172,8 @@ def test_push_asks_for_push_and_mount_scopes(
 
 
 def test_anonymous_push_is_denied(bearer_gate: Gate, busybox_image: object, unique_repo: str) -> None:
-    with client_with({}) as client:
-        with pytest.raises(AuthenticationError) as info:
-            client.push_blob(f"{bearer_gate.host}/{unique_repo}", make_image().layer_digest, b"x")
+    with client_with({}) as client, pytest.raises(AuthenticationError) as info:
+        client.push_blob(f"{bearer_gate.host}/{unique_repo}", make_image().layer_digest, b"x")
     assert info.value.summary.endswith(
         f"push access denied for {bearer_gate.host}/{unique_repo}, may require 'docker login'"
     )
@@ -177,12 +186,13 @@ def test_basic_auth(gate: Gate, busybox_image: object) -> None:
         client.resolve(f"{gate.host}/busybox:latest")
     assert gate.seen[0].status == 401
     assert gate.seen[1].headers["Authorization"] == basic("bob", "builder")
-    with client_with({}) as client:
-        with pytest.raises(AuthenticationError, match="pull access denied"):
-            client.resolve(f"{gate.host}/busybox:latest")
+    with client_with({}) as client, pytest.raises(AuthenticationError, match="pull access denied"):
+        client.resolve(f"{gate.host}/busybox:latest")
 
 
-def test_authorization_is_not_sent_to_a_redirect_on_another_host(bearer_gate: Gate, busybox_image: object) -> None:
+def test_authorization_is_not_sent_to_a_redirect_on_another_host(
+    bearer_gate: Gate, busybox_image: object
+) -> None:
     storage = Gate()  # stands in for a blob store on another host
     try:
         with client_with({}) as client:
@@ -212,9 +222,11 @@ def test_plain_http_only_when_marked_insecure(gate: Gate, busybox_image: object)
     # A registry whose name is not a loopback name gets https, which the plain-http
     # gate cannot speak; marked insecure, the client falls back to http as docker does.
     host = f"{_loopback_alias()}:{gate.port}"
-    with RegistryClient(docker_config=DockerConfig(), max_attempts=2, backoff=0.01) as client:
-        with pytest.raises(RegistryError) as info:
-            client.resolve(f"{host}/busybox:latest")
+    with (
+        RegistryClient(docker_config=DockerConfig(), max_attempts=2, backoff=0.01) as client,
+        pytest.raises(RegistryError) as info,
+    ):
+        client.resolve(f"{host}/busybox:latest")
     assert info.value.summary == f"resolving {host}/busybox:latest: cannot reach https://{host}"
     assert gate.seen == []
     with RegistryClient(docker_config=DockerConfig(), insecure=[host], backoff=0.01) as client:

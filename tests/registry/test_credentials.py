@@ -68,13 +68,20 @@ def calls(helpers: Path) -> list[str]:
 
 
 def test_auths_with_base64_auth_and_fields(tmp_path: Path) -> None:
-    config = DockerConfig.load(write_config(tmp_path, {"auths": {
-        "127.0.0.1:5000": {"auth": b64("alice:s3cr:et")},
-        "ghcr.io": {"username": "bob", "password": "pw"},
-        "quay.io": {"identitytoken": "refresh-me"},
-        "r.example": {"registrytoken": "bearer-me"},
-        INDEX_SERVER: {"auth": b64("hubuser:hubpass")},
-    }}))
+    config = DockerConfig.load(
+        write_config(
+            tmp_path,
+            {
+                "auths": {
+                    "127.0.0.1:5000": {"auth": b64("alice:s3cr:et")},
+                    "ghcr.io": {"username": "bob", "password": "pw"},
+                    "quay.io": {"identitytoken": "refresh-me"},
+                    "r.example": {"registrytoken": "bearer-me"},
+                    INDEX_SERVER: {"auth": b64("hubuser:hubpass")},
+                }
+            },
+        )
+    )
     assert config.credentials("127.0.0.1:5000") == Credentials("alice", "s3cr:et")
     assert config.credentials("ghcr.io") == Credentials("bob", "pw")
     assert config.credentials("quay.io") == Credentials(identity_token="refresh-me")
@@ -85,10 +92,17 @@ def test_auths_with_base64_auth_and_fields(tmp_path: Path) -> None:
 
 
 def test_auth_keys_written_as_urls_match_their_host(tmp_path: Path) -> None:
-    config = DockerConfig.load(write_config(tmp_path, {"auths": {
-        "https://registry.example:5000/v1/": {"auth": b64("u:p")},
-        "http://plain.example": {"auth": b64("v:q")},
-    }}))
+    config = DockerConfig.load(
+        write_config(
+            tmp_path,
+            {
+                "auths": {
+                    "https://registry.example:5000/v1/": {"auth": b64("u:p")},
+                    "http://plain.example": {"auth": b64("v:q")},
+                }
+            },
+        )
+    )
     assert config.credentials("registry.example:5000") == Credentials("u", "p")
     assert config.credentials("plain.example") == Credentials("v", "q")
     assert config.credentials("registry.example") == Credentials()
@@ -131,15 +145,23 @@ def test_broken_config_files_fail_clearly(tmp_path: Path, content: str, message:
 
 
 def test_cred_helpers_win_over_creds_store_and_auths(tmp_path: Path, helpers: Path) -> None:
-    set_answers(helpers, {
-        "docker-credential-one": {"a.example": ["from-one", "pw1"]},
-        "docker-credential-two": {"b.example": ["from-two", "pw2"], INDEX_SERVER: ["hub", "pw3"]},
-    })
-    config = DockerConfig.load(write_config(tmp_path, {
-        "auths": {"a.example": {"auth": b64("file:pw")}, "c.example": {"auth": b64("file:pw")}},
-        "credHelpers": {"a.example": "one"},
-        "credsStore": "two",
-    }))
+    set_answers(
+        helpers,
+        {
+            "docker-credential-one": {"a.example": ["from-one", "pw1"]},
+            "docker-credential-two": {"b.example": ["from-two", "pw2"], INDEX_SERVER: ["hub", "pw3"]},
+        },
+    )
+    config = DockerConfig.load(
+        write_config(
+            tmp_path,
+            {
+                "auths": {"a.example": {"auth": b64("file:pw")}, "c.example": {"auth": b64("file:pw")}},
+                "credHelpers": {"a.example": "one"},
+                "credsStore": "two",
+            },
+        )
+    )
     assert config.credentials("a.example") == Credentials("from-one", "pw1")
     assert config.credentials("b.example") == Credentials("from-two", "pw2")
     assert config.credentials("docker.io") == Credentials("hub", "pw3")

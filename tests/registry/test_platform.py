@@ -90,7 +90,16 @@ def test_only_prefers_the_exact_platform_then_older_variants() -> None:
     matcher = only("linux/arm64")
     ranks = {
         str(p): matcher.rank(p)
-        for p in [Platform("linux", "arm", "v5"), Platform("linux", "arm", "v7"),
-                  Platform("linux", "arm64", "v8"), Platform("linux", "arm", "v8")]
+        for p in [
+            Platform("linux", "arm", "v5"),
+            Platform("linux", "arm", "v7"),
+            Platform("linux", "arm64", "v8"),
+            Platform("linux", "arm", "v8"),
+        ]
     }
-    assert sorted(ranks, key=lambda k: ranks[k]) == ["linux/arm64/v8", "linux/arm/v8", "linux/arm/v7", "linux/arm/v5"]
+    assert sorted(ranks, key=lambda k: ranks[k]) == [
+        "linux/arm64/v8",
+        "linux/arm/v8",
+        "linux/arm/v7",
+        "linux/arm/v5",
+    ]

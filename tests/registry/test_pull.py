@@ -37,7 +37,9 @@ def digests(busybox_image: object, client: RegistryClient) -> dict[str, str]:
     }
 
 
-def test_resolve_single_amd64_manifest(client: RegistryClient, busybox_image: object, digests: dict[str, str]) -> None:
+def test_resolve_single_amd64_manifest(
+    client: RegistryClient, busybox_image: object, digests: dict[str, str]
+) -> None:
     image = client.resolve(f"{HOST}/busybox", "linux/amd64")
     assert str(image.reference) == f"{HOST}/busybox:latest"
     assert image.manifest_digest == digests["amd64"] == busybox_image.digest  # type: ignore[attr-defined]
@@ -50,7 +52,9 @@ def test_resolve_single_amd64_manifest(client: RegistryClient, busybox_image: ob
     assert len(image.layers) == 1
 
 
-def test_resolve_single_arm64_manifest_whatever_the_platform(client: RegistryClient, digests: dict[str, str]) -> None:
+def test_resolve_single_arm64_manifest_whatever_the_platform(
+    client: RegistryClient, digests: dict[str, str]
+) -> None:
     # containerd returns a single manifest as is; the caller sees its platform
     image = client.resolve(f"{HOST}/busybox:arm64", "linux/amd64")
     assert image.manifest_digest == digests["arm64"]
@@ -59,8 +63,13 @@ def test_resolve_single_arm64_manifest_whatever_the_platform(client: RegistryCli
 
 @pytest.mark.parametrize(
     ("platform", "expected"),
-    [("linux/amd64", "amd64"), ("linux/arm64", "arm64"), ("linux/arm64/v8", "arm64"), ("linux/aarch64", "arm64"),
-     (Platform("linux", "amd64"), "amd64")],
+    [
+        ("linux/amd64", "amd64"),
+        ("linux/arm64", "arm64"),
+        ("linux/arm64/v8", "arm64"),
+        ("linux/aarch64", "arm64"),
+        (Platform("linux", "amd64"), "amd64"),
+    ],
 )
 def test_resolve_selects_from_the_index(
     client: RegistryClient, digests: dict[str, str], platform: str | Platform, expected: str
@@ -72,11 +81,15 @@ def test_resolve_selects_from_the_index(
 
 
 @pytest.mark.parametrize("platform", ["linux/s390x", "linux/arm/v7", "windows/amd64"])
-def test_resolve_without_a_matching_platform(client: RegistryClient, digests: dict[str, str], platform: str) -> None:
+def test_resolve_without_a_matching_platform(
+    client: RegistryClient, digests: dict[str, str], platform: str
+) -> None:
     with pytest.raises(NoMatchingPlatform) as info:
         client.resolve(f"{HOST}/busybox-multi", platform)
     message = str(info.value)
-    assert f"resolving {HOST}/busybox-multi:latest: no match for platform {Platform.parse(platform)}" in message
+    assert (
+        f"resolving {HOST}/busybox-multi:latest: no match for platform {Platform.parse(platform)}" in message
+    )
     assert "available: linux/amd64, linux/arm64" in message
 
 
@@ -139,8 +152,9 @@ def test_fetch_blob_with_a_wrong_size_fails(client: RegistryClient, tmp_path: Pa
 # -- through the gate: corrupted content, faults and retries -----------------------------------
 
 
-def test_corrupted_blob_is_a_digest_mismatch_and_leaves_nothing(client: RegistryClient, gate: Gate, tmp_path: Path,
-                                                                  busybox_image: object) -> None:
+def test_corrupted_blob_is_a_digest_mismatch_and_leaves_nothing(
+    client: RegistryClient, gate: Gate, tmp_path: Path, busybox_image: object
+) -> None:
     gate.corrupt_blobs = True
     image = client.resolve(f"{HOST}/busybox:latest")
     layer = image.layers[0]["digest"]
@@ -165,7 +179,9 @@ def test_retries_5xx_then_succeeds(client: RegistryClient, gate: Gate, digests: 
     assert statuses == [503, 503, 200]
 
 
-def test_retries_429_and_dropped_connections(client: RegistryClient, gate: Gate, digests: dict[str, str]) -> None:
+def test_retries_429_and_dropped_connections(
+    client: RegistryClient, gate: Gate, digests: dict[str, str]
+) -> None:
     gate.fail(1, 429, retry_after="0")
     gate.drop(2)
     assert client.manifest_digest(f"{gate.host}/busybox:arm64") == digests["arm64"]
@@ -174,9 +190,11 @@ def test_retries_429_and_dropped_connections(client: RegistryClient, gate: Gate,
 
 def test_retries_are_bounded(gate: Gate, busybox_image: object) -> None:
     gate.fail(10, 502)
-    with RegistryClient(docker_config=DockerConfig(), max_attempts=3, backoff=0.01) as client:
-        with pytest.raises(RegistryError) as info:
-            client.resolve(f"{gate.host}/busybox:latest")
+    with (
+        RegistryClient(docker_config=DockerConfig(), max_attempts=3, backoff=0.01) as client,
+        pytest.raises(RegistryError) as info,
+    ):
+        client.resolve(f"{gate.host}/busybox:latest")
     assert len(gate.seen) == 3
     assert info.value.status == 502
     assert f"registry {gate.host}, repository busybox: 502" in str(info.value)
@@ -186,9 +204,11 @@ def test_unreachable_registry_is_reported_after_retries(busybox_image: object) -
     probe = Gate()
     host = probe.host
     probe.close()  # nothing listens there any more
-    with RegistryClient(docker_config=DockerConfig(), max_attempts=2, backoff=0.01) as client:
-        with pytest.raises(RegistryError) as info:
-            client.resolve(f"{host}/busybox")
+    with (
+        RegistryClient(docker_config=DockerConfig(), max_attempts=2, backoff=0.01) as client,
+        pytest.raises(RegistryError) as info,
+    ):
+        client.resolve(f"{host}/busybox")
     assert info.value.summary == f"resolving {host}/busybox:latest: cannot reach http://{host}"
     assert "after 2 attempts" in info.value.detail
 

@@ -81,7 +81,9 @@ def test_push_a_new_image_and_read_it_back(
     assert client.resolve(f"{repo}@{image.digest}").config_bytes == image.config
 
 
-def test_existing_blobs_are_skipped_after_a_head(client: RegistryClient, registry: object, unique_repo: str) -> None:
+def test_existing_blobs_are_skipped_after_a_head(
+    client: RegistryClient, registry: object, unique_repo: str
+) -> None:
     repo = f"{HOST}/{unique_repo}"
     image = make_image()
     push_image(client, repo, image)
@@ -92,7 +94,9 @@ def test_existing_blobs_are_skipped_after_a_head(client: RegistryClient, registr
     assert [(m, s) for m, _, s in seen] == [("HEAD", 200), ("HEAD", 200)]
 
 
-def test_cross_repository_mount_tries_each_source(client: RegistryClient, registry: object, unique_repo: str) -> None:
+def test_cross_repository_mount_tries_each_source(
+    client: RegistryClient, registry: object, unique_repo: str
+) -> None:
     source, target = f"{HOST}/{unique_repo}", f"{HOST}/{unique_repo}-b"
     image = make_image()
     push_image(client, source, image)
@@ -115,7 +119,9 @@ def test_mount_from_the_right_repository(client: RegistryClient, registry: objec
     image = make_image()
     push_image(client, source, image)
     offset = registry.log_offset()  # type: ignore[attr-defined]
-    assert client.push_blob(target, image.layer_digest, image.layer, mount_from=[source]) is PushResult.MOUNTED
+    assert (
+        client.push_blob(target, image.layer_digest, image.layer, mount_from=[source]) is PushResult.MOUNTED
+    )
     seen = log_requests(registry, offset, f"{unique_repo}-c")
     assert seen == [
         ("HEAD", f"/v2/{unique_repo}-c/blobs/{image.layer_digest}", 404),
@@ -124,7 +130,9 @@ def test_mount_from_the_right_repository(client: RegistryClient, registry: objec
     assert client.blob_exists(target, image.layer_digest)
 
 
-def test_mount_blob_reports_a_declined_mount(client: RegistryClient, registry: object, unique_repo: str) -> None:
+def test_mount_blob_reports_a_declined_mount(
+    client: RegistryClient, registry: object, unique_repo: str
+) -> None:
     source = f"{HOST}/{unique_repo}"
     image = make_image()
     push_image(client, source, image)
@@ -141,7 +149,9 @@ def test_declined_mount_continues_in_the_opened_session(
 ) -> None:
     image = make_image()
     offset = registry.log_offset()  # type: ignore[attr-defined]
-    result = client.push_blob(f"{HOST}/{unique_repo}", image.layer_digest, image.layer, mount_from=[f"{HOST}/busybox"])
+    result = client.push_blob(
+        f"{HOST}/{unique_repo}", image.layer_digest, image.layer, mount_from=[f"{HOST}/busybox"]
+    )
     assert result is PushResult.UPLOADED
     seen = log_requests(registry, offset, unique_repo)
     assert [(m, s) for m, _, s in seen] == [("HEAD", 404), ("POST", 202), ("PUT", 201)]
@@ -158,11 +168,19 @@ def test_chunked_upload_from_a_file(registry: object, unique_repo: str, tmp_path
         assert client.push_blob(repo, digest, path) is PushResult.UPLOADED
         assert client.read_blob(repo, digest) == data
     seen = log_requests(registry, offset, unique_repo)
-    assert [m for m, _, _ in seen if m in ("POST", "PATCH", "PUT")] == ["POST", "PATCH", "PATCH", "PATCH", "PATCH", "PUT"]
+    assert [m for m, _, _ in seen if m in ("POST", "PATCH", "PUT")] == [
+        "POST",
+        "PATCH",
+        "PATCH",
+        "PATCH",
+        "PATCH",
+        "PUT",
+    ]
 
 
-def test_monolithic_upload_from_a_file(client: RegistryClient, registry: object, unique_repo: str,
-                                       tmp_path: Path) -> None:
+def test_monolithic_upload_from_a_file(
+    client: RegistryClient, registry: object, unique_repo: str, tmp_path: Path
+) -> None:
     data = os.urandom(300_000)
     path = tmp_path / "blob"
     path.write_bytes(data)
@@ -174,23 +192,33 @@ def test_monolithic_upload_from_a_file(client: RegistryClient, registry: object,
     assert client.read_blob(repo, sha256(data)) == data
 
 
-def test_a_failed_upload_restarts_in_a_new_session(client: RegistryClient, gate: Gate, unique_repo: str) -> None:
+def test_a_failed_upload_restarts_in_a_new_session(
+    client: RegistryClient, gate: Gate, unique_repo: str
+) -> None:
     gate.fail(1, 503, method="PUT", path="/blobs/uploads/")
     data = os.urandom(10_000)
     assert client.push_blob(f"{gate.host}/{unique_repo}", sha256(data), data) is PushResult.UPLOADED
     assert [(s.method, s.status) for s in gate.seen] == [
-        ("HEAD", 404), ("POST", 202), ("PUT", 503), ("POST", 202), ("PUT", 201)
+        ("HEAD", 404),
+        ("POST", 202),
+        ("PUT", 503),
+        ("POST", 202),
+        ("PUT", 201),
     ]
     assert client.read_blob(f"{HOST}/{unique_repo}", sha256(data)) == data
 
 
-def test_wrong_digest_is_rejected_by_the_registry(client: RegistryClient, registry: object, unique_repo: str) -> None:
+def test_wrong_digest_is_rejected_by_the_registry(
+    client: RegistryClient, registry: object, unique_repo: str
+) -> None:
     data = b"some content"
     wrong = sha256(b"other content")
     with pytest.raises(DigestMismatch) as info:
         client.push_blob(f"{HOST}/{unique_repo}", wrong, data)
     assert info.value.code == "DIGEST_INVALID"
-    assert f"pushing blob {wrong} to {HOST}/{unique_repo}: the registry rejected the digest" in str(info.value)
+    assert f"pushing blob {wrong} to {HOST}/{unique_repo}: the registry rejected the digest" in str(
+        info.value
+    )
 
 
 def test_manifest_with_missing_blobs_names_what_failed(
@@ -212,7 +240,9 @@ def _index(*entries: tuple[str, int, dict[str, str] | None]) -> bytes:
         if platform is not None:
             desc["platform"] = platform
         manifests.append(desc)
-    return json.dumps({"schemaVersion": 2, "mediaType": MEDIA_TYPE_OCI_INDEX, "manifests": manifests}).encode()
+    return json.dumps(
+        {"schemaVersion": 2, "mediaType": MEDIA_TYPE_OCI_INDEX, "manifests": manifests}
+    ).encode()
 
 
 def test_push_an_index_and_select_from_it(client: RegistryClient, registry: object, unique_repo: str) -> None:
@@ -255,10 +285,17 @@ def test_nested_index(client: RegistryClient, registry: object, unique_repo: str
     repo = f"{HOST}/{unique_repo}"
     arm64 = make_image(arch="arm64")
     push_image(client, repo, arm64, tag=None)
-    inner = _index((arm64.digest, len(arm64.manifest), {"os": "linux", "architecture": "arm64", "variant": "v8"}))
+    inner = _index(
+        (arm64.digest, len(arm64.manifest), {"os": "linux", "architecture": "arm64", "variant": "v8"})
+    )
     inner_digest = client.push_manifest(repo, inner, MEDIA_TYPE_OCI_INDEX)
-    outer = json.dumps({"schemaVersion": 2, "mediaType": MEDIA_TYPE_OCI_INDEX, "manifests": [
-        {"mediaType": MEDIA_TYPE_OCI_INDEX, "digest": inner_digest, "size": len(inner)}]}).encode()
+    outer = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_OCI_INDEX,
+            "manifests": [{"mediaType": MEDIA_TYPE_OCI_INDEX, "digest": inner_digest, "size": len(inner)}],
+        }
+    ).encode()
     client.push_manifest(repo, outer, MEDIA_TYPE_OCI_INDEX, tag="nested")
     image = client.resolve(f"{repo}:nested", "linux/arm64")
     assert image.manifest_digest == arm64.digest

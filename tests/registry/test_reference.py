@@ -35,7 +35,9 @@ NORMALISED = [
 
 
 @pytest.mark.parametrize(("text", "domain", "path", "tag", "digest"), NORMALISED)
-def test_parse_reference_normalises_like_docker(text: str, domain: str, path: str, tag: str, digest: str) -> None:
+def test_parse_reference_normalises_like_docker(
+    text: str, domain: str, path: str, tag: str, digest: str
+) -> None:
     assert parse_reference(text) == Reference(domain, path, tag, digest)
 
 

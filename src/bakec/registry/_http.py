@@ -13,7 +13,7 @@ import ipaddress
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Self
 from urllib.parse import urlsplit
 
 Body = bytes | BinaryIO | None
@@ -46,8 +46,12 @@ class Response:
     """A response whose body may still be unread; :meth:`close` returns the connection to the pool."""
 
     def __init__(
-        self, transport: Transport, key: tuple[str, str, bool], conn: http.client.HTTPConnection,
-        raw: http.client.HTTPResponse, url: str,
+        self,
+        transport: Transport,
+        key: tuple[str, str, bool],
+        conn: http.client.HTTPConnection,
+        raw: http.client.HTTPResponse,
+        url: str,
     ) -> None:
         self._transport = transport
         self._key = key
@@ -110,7 +114,7 @@ class Response:
         else:
             self._drop()
 
-    def __enter__(self) -> Response:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +135,13 @@ class Transport:
         self._unverified.verify_mode = ssl.CERT_NONE
 
     def send(
-        self, method: str, url: str, headers: dict[str, str], body: BodyFactory | None = None, *, verify: bool = True
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: BodyFactory | None = None,
+        *,
+        verify: bool = True,
     ) -> Response:
         """Send one request and return once the status line and headers are in."""
         parts = urlsplit(url)
@@ -165,7 +175,9 @@ class Transport:
         scheme, netloc, verify = key
         if scheme == "https":
             context = self._verified if verify else self._unverified
-            return http.client.HTTPSConnection(netloc, timeout=self.timeout, context=context, blocksize=_BLOCK), False
+            return http.client.HTTPSConnection(
+                netloc, timeout=self.timeout, context=context, blocksize=_BLOCK
+            ), False
         return http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=_BLOCK), False
 
     def _release(self, key: tuple[str, str, bool], conn: http.client.HTTPConnection) -> None:

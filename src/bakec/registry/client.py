@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, Self
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from bakec.registry import _auth
@@ -64,8 +64,9 @@ _SCHEMA1_TYPES = frozenset(
     }
 )
 # containerd's order; no */*, so an old registry cannot answer with schema 1.
-_ACCEPT = ", ".join(
-    [MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX]
+_ACCEPT = (
+    f"{MEDIA_TYPE_DOCKER_MANIFEST}, {MEDIA_TYPE_DOCKER_MANIFEST_LIST}, "
+    f"{MEDIA_TYPE_OCI_MANIFEST}, {MEDIA_TYPE_OCI_INDEX}"
 )
 
 _MAX_MANIFEST = 4 << 20  # containerd's limit
@@ -251,8 +252,12 @@ class RegistryClient:
         ref = parse_reference(ref)
         ctx = _Ctx(f"checking {ref}", ref.domain, ref.path)
         resp = self._request(
-            "HEAD", ref, f"/v2/{ref.path}/manifests/{ref.object}", ctx,
-            scopes=[_pull_scope(ref.path)], headers={"Accept": _ACCEPT},
+            "HEAD",
+            ref,
+            f"/v2/{ref.path}/manifests/{ref.object}",
+            ctx,
+            scopes=[_pull_scope(ref.path)],
+            headers={"Accept": _ACCEPT},
         )
         with resp:
             if resp.status == 404:
@@ -308,7 +313,11 @@ class RegistryClient:
         validate_digest(digest)
         ctx = _Ctx(f"checking blob {digest} in {repository.name}", repository.domain, repository.path)
         resp = self._request(
-            "HEAD", repository, f"/v2/{repository.path}/blobs/{digest}", ctx, scopes=[_pull_scope(repository.path)]
+            "HEAD",
+            repository,
+            f"/v2/{repository.path}/blobs/{digest}",
+            ctx,
+            scopes=[_pull_scope(repository.path)],
         )
         with resp:
             if resp.status == 200:
@@ -321,7 +330,9 @@ class RegistryClient:
         """Cross-repository mount within one registry; False when the registry declined."""
         repository = self._repository(repo)
         source = self._repository(from_repo)
-        ctx = _Ctx(f"mounting blob {digest} into {repository.name}", repository.domain, repository.path, push=True)
+        ctx = _Ctx(
+            f"mounting blob {digest} into {repository.name}", repository.domain, repository.path, push=True
+        )
         location = self._start_upload(repository, ctx, digest=digest, mount_from=source)
         if location is None:
             return True
@@ -347,7 +358,9 @@ class RegistryClient:
         validate_digest(digest)
         if self.blob_exists(repository, digest):
             return PushResult.EXISTS
-        ctx = _Ctx(f"pushing blob {digest} to {repository.name}", repository.domain, repository.path, push=True)
+        ctx = _Ctx(
+            f"pushing blob {digest} to {repository.name}", repository.domain, repository.path, push=True
+        )
         # As docker: each declined mount opens an upload session; the last one
         # carries the upload, the earlier ones are cancelled.
         location: str | None = None
@@ -373,9 +386,14 @@ class RegistryClient:
         target = tag if tag is not None else digest
         if tag is not None:
             repository.with_tag(tag)  # validates the tag
-        ctx = _Ctx(f"pushing manifest {repository.name}:{target}", repository.domain, repository.path, push=True)
+        ctx = _Ctx(
+            f"pushing manifest {repository.name}:{target}", repository.domain, repository.path, push=True
+        )
         resp = self._request(
-            "PUT", repository, f"/v2/{repository.path}/manifests/{target}", ctx,
+            "PUT",
+            repository,
+            f"/v2/{repository.path}/manifests/{target}",
+            ctx,
             scopes=[_push_scope(repository.path)],
             headers={"Content-Type": media_type, "Content-Length": str(len(manifest))},
             body=lambda: manifest,
@@ -397,7 +415,7 @@ class RegistryClient:
     def close(self) -> None:
         self._transport.close()
 
-    def __enter__(self) -> RegistryClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -439,7 +457,11 @@ class RegistryClient:
                 return child, config
             return child, None
         available = sorted(
-            {str(Platform.from_json(d["platform"])) for d in children if isinstance(d, dict) and d.get("platform")}
+            {
+                str(Platform.from_json(d["platform"]))
+                for d in children
+                if isinstance(d, dict) and d.get("platform")
+            }
         )
         raise NoMatchingPlatform(
             f"{ctx.action}: no match for platform {matcher} in manifest {index.digest}",
@@ -453,8 +475,13 @@ class RegistryClient:
         if by_digest:
             validate_digest(obj)
         resp = self._request(
-            "GET", ref, f"/v2/{ref.path}/manifests/{obj}", ctx,
-            scopes=[_pull_scope(ref.path)], headers={"Accept": _ACCEPT}, preload=_MAX_MANIFEST + 1,
+            "GET",
+            ref,
+            f"/v2/{ref.path}/manifests/{obj}",
+            ctx,
+            scopes=[_pull_scope(ref.path)],
+            headers={"Accept": _ACCEPT},
+            preload=_MAX_MANIFEST + 1,
         )
         with resp:
             if resp.status != 200:
@@ -476,7 +503,8 @@ class RegistryClient:
         if size is not None and len(data) != size:
             raise DigestMismatch(
                 f"{ctx.action}: manifest {obj} is {len(data)} bytes, its descriptor says {size}",
-                registry=ctx.registry, repository=ctx.repository,
+                registry=ctx.registry,
+                repository=ctx.repository,
             )
         content = self._json(data, f"manifest {obj}", ctx)
         media_type = str(content.get("mediaType") or "") or header_type
@@ -484,7 +512,8 @@ class RegistryClient:
             raise RegistryError(
                 f"{ctx.action}: {ref.name} is a schema 1 image, which is not supported",
                 "push it again with a current client (docker removed schema 1 support too)",
-                registry=ctx.registry, repository=ctx.repository,
+                registry=ctx.registry,
+                repository=ctx.repository,
             )
         if media_type not in _INDEX_TYPES | _MANIFEST_TYPES:
             if isinstance(content.get("manifests"), list):
@@ -501,10 +530,17 @@ class RegistryClient:
         size = desc.get("size") if isinstance(desc.get("size"), int) else None
         return digest, self._read_small_blob(ref.repository(), digest, size, _MAX_CONFIG, ctx)
 
-    def _read_small_blob(self, repo: Reference, digest: str, size: int | None, limit: int, ctx: _Ctx) -> bytes:
+    def _read_small_blob(
+        self, repo: Reference, digest: str, size: int | None, limit: int, ctx: _Ctx
+    ) -> bytes:
         hasher = _hasher(digest)
         resp = self._request(
-            "GET", repo, f"/v2/{repo.path}/blobs/{digest}", ctx, scopes=[_pull_scope(repo.path)], preload=limit + 1
+            "GET",
+            repo,
+            f"/v2/{repo.path}/blobs/{digest}",
+            ctx,
+            scopes=[_pull_scope(repo.path)],
+            preload=limit + 1,
         )
         with resp:
             if resp.status != 200:
@@ -519,7 +555,8 @@ class RegistryClient:
         if size is not None and len(data) != size:
             raise DigestMismatch(
                 f"{ctx.action}: blob {digest} is {len(data)} bytes, its descriptor says {size}",
-                registry=ctx.registry, repository=ctx.repository,
+                registry=ctx.registry,
+                repository=ctx.repository,
             )
         return data
 
@@ -532,8 +569,12 @@ class RegistryClient:
         while True:
             headers = {"Range": f"bytes={received}-"} if received and resumable else {}
             resp = self._request(
-                "GET", repo, f"/v2/{repo.path}/blobs/{digest}", ctx,
-                scopes=[_pull_scope(repo.path)], headers=headers,
+                "GET",
+                repo,
+                f"/v2/{repo.path}/blobs/{digest}",
+                ctx,
+                scopes=[_pull_scope(repo.path)],
+                headers=headers,
             )
             with resp:
                 if resp.status == 206 and headers and _range_start(resp.header("Content-Range")) == received:
@@ -543,7 +584,9 @@ class RegistryClient:
                         if not out.seekable():
                             raise RegistryError(
                                 f"{ctx.action}: the connection was lost after {received} bytes and the "
-                                "destination cannot be rewound", registry=ctx.registry, repository=ctx.repository,
+                                "destination cannot be rewound",
+                                registry=ctx.registry,
+                                repository=ctx.repository,
                             )
                         out.seek(start)
                         out.truncate()
@@ -573,7 +616,9 @@ class RegistryClient:
             if failures >= self.max_attempts:
                 raise RegistryError(
                     f"{ctx.action}: the connection failed after {received} bytes",
-                    f"{lost} ({failures} attempts)", registry=ctx.registry, repository=ctx.repository,
+                    f"{lost} ({failures} attempts)",
+                    registry=ctx.registry,
+                    repository=ctx.repository,
                 )
             time.sleep(self._delay(failures - 1, ""))
         got = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
@@ -581,7 +626,8 @@ class RegistryClient:
             raise DigestMismatch(
                 f"{ctx.action}: got {received}{'+' if received > size else ''} bytes, expected {size}",
                 f"registry {ctx.registry}, repository {ctx.repository}",
-                registry=ctx.registry, repository=ctx.repository,
+                registry=ctx.registry,
+                repository=ctx.repository,
             )
         if got != digest:
             self._mismatch(ctx, f"blob {digest}", digest, got, received)
@@ -613,12 +659,16 @@ class RegistryClient:
 
     def _cancel_upload(self, repo: Reference, location: str, ctx: _Ctx) -> None:
         try:
-            resp = self._request("DELETE", repo, "", ctx, scopes=[_push_scope(repo.path)], url=location, attempts=1)
+            resp = self._request(
+                "DELETE", repo, "", ctx, scopes=[_push_scope(repo.path)], url=location, attempts=1
+            )
             _drain(resp)
         except RegistryError:
             pass  # an abandoned session only costs the registry some bookkeeping
 
-    def _upload(self, repo: Reference, digest: str, source: bytes | Path | str, ctx: _Ctx, location: str | None) -> None:
+    def _upload(
+        self, repo: Reference, digest: str, source: bytes | Path | str, ctx: _Ctx, location: str | None
+    ) -> None:
         if isinstance(source, bytes):
             size = len(source)
         else:
@@ -648,8 +698,10 @@ class RegistryClient:
                 failures += 1
                 if failures >= self.max_attempts:
                     raise RegistryError(
-                        f"{ctx.action}: upload failed", f"{e} ({failures} attempts)",
-                        registry=ctx.registry, repository=ctx.repository,
+                        f"{ctx.action}: upload failed",
+                        f"{e} ({failures} attempts)",
+                        registry=ctx.registry,
+                        repository=ctx.repository,
                     ) from None
                 time.sleep(self._delay(failures - 1, e.retry_after))
 
@@ -682,12 +734,20 @@ class RegistryClient:
         return urljoin(location, next_location) if next_location else location
 
     def _finish_upload(
-        self, repo: Reference, location: str, digest: str, source: bytes | Path | str, offset: int, length: int,
+        self,
+        repo: Reference,
+        location: str,
+        digest: str,
+        source: bytes | Path | str,
+        offset: int,
+        length: int,
         ctx: _Ctx,
     ) -> None:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
         body = self._body(source, offset, length) if length else None
-        resp = self._upload_request("PUT", repo, _with_query(location, {"digest": digest}), headers, body, ctx)
+        resp = self._upload_request(
+            "PUT", repo, _with_query(location, {"digest": digest}), headers, body, ctx
+        )
         with resp:
             if resp.status not in (201, 204):
                 self._fail(resp, ctx)
@@ -697,12 +757,26 @@ class RegistryClient:
             self._mismatch(ctx, "uploaded blob", digest, announced, length)
 
     def _upload_request(
-        self, method: str, repo: Reference, url: str, headers: dict[str, str], body: BodyFactory | None, ctx: _Ctx
+        self,
+        method: str,
+        repo: Reference,
+        url: str,
+        headers: dict[str, str],
+        body: BodyFactory | None,
+        ctx: _Ctx,
     ) -> Response:
         """One attempt; a transient failure surfaces as _Transient so the whole upload restarts."""
         resp = self._request(
-            method, repo, "", ctx, scopes=[_push_scope(repo.path)], headers=headers, body=body, url=url,
-            attempts=1, transient_errors=True,
+            method,
+            repo,
+            "",
+            ctx,
+            scopes=[_push_scope(repo.path)],
+            headers=headers,
+            body=body,
+            url=url,
+            attempts=1,
+            transient_errors=True,
         )
         if resp.status in _RETRY_STATUSES:
             retry_after = resp.header("Retry-After")
@@ -738,7 +812,8 @@ class RegistryClient:
                 raise RegistryError(
                     f"{ctx.action}: refusing plain http to {netloc}",
                     "plain http is only used for loopback registries or registries marked insecure",
-                    registry=ctx.registry, repository=ctx.repository,
+                    registry=ctx.registry,
+                    repository=ctx.repository,
                 )
             return True
         if parts.scheme != "https":
@@ -770,8 +845,15 @@ class RegistryClient:
             if authorization:
                 send_headers["Authorization"] = authorization
             resp = self._exchange(
-                method, target, send_headers, body, ctx, attempts or self.max_attempts, transient_errors,
-                auth_host=self._endpoint(domain), preload=preload,
+                method,
+                target,
+                send_headers,
+                body,
+                ctx,
+                attempts or self.max_attempts,
+                transient_errors,
+                auth_host=self._endpoint(domain),
+                preload=preload,
             )
             if resp.status != 401 or auth_round:
                 return resp
@@ -824,23 +906,33 @@ class RegistryClient:
         if not realm:
             raise AuthenticationError(
                 f"{ctx.action}: registry {domain} asked for a bearer token without a realm",
-                registry=ctx.registry, repository=ctx.repository,
+                registry=ctx.registry,
+                repository=ctx.repository,
             )
         service = challenge.params.get("service", "")
         token_ctx = _Ctx(ctx.action, ctx.registry, ctx.repository, ctx.push)
         resp: Response | None = None
         if creds.identity_token:
             # docker's OAuth refresh-token grant; containerd falls back to GET when it is unsupported.
-            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token, "client_id": "bakec"}
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "client_id": "bakec",
+            }
             if service:
                 form["service"] = service
             if scopes:
                 form["scope"] = " ".join(scopes)
             data = urlencode(form).encode()
             resp = self._exchange(
-                "POST", realm,
+                "POST",
+                realm,
                 {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(data))},
-                lambda: data, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc,
+                lambda: data,
+                token_ctx,
+                self.max_attempts,
+                False,
+                auth_host=urlsplit(realm).netloc,
                 preload=_MAX_ERROR_BODY,
             )
             if resp.status in (404, 405):
@@ -859,7 +951,14 @@ class RegistryClient:
             sep = "&" if urlsplit(realm).query else "?"
             url = realm + (sep + urlencode(params) if params else "")
             resp = self._exchange(
-                "GET", url, headers, None, token_ctx, self.max_attempts, False, auth_host=urlsplit(realm).netloc,
+                "GET",
+                url,
+                headers,
+                None,
+                token_ctx,
+                self.max_attempts,
+                False,
+                auth_host=urlsplit(realm).netloc,
                 preload=_MAX_ERROR_BODY,
             )
         with resp:
@@ -869,13 +968,19 @@ class RegistryClient:
                 raise AuthenticationError(
                     f"{ctx.action}: {'push' if ctx.push else 'pull'} access denied for {domain}/{ctx.repository}"
                     f" (authenticating {who})",
-                    detail, registry=ctx.registry, repository=ctx.repository, status=resp.status,
+                    detail,
+                    registry=ctx.registry,
+                    repository=ctx.repository,
+                    status=resp.status,
                 )
             if resp.status != 200:
                 detail = self._error_detail(resp, f"token server {urlsplit(realm).netloc}")
                 raise AuthenticationError(
-                    f"{ctx.action}: cannot get a token from {realm}", detail,
-                    registry=ctx.registry, repository=ctx.repository, status=resp.status,
+                    f"{ctx.action}: cannot get a token from {realm}",
+                    detail,
+                    registry=ctx.registry,
+                    repository=ctx.repository,
+                    status=resp.status,
                 )
             body = resp.read(_MAX_ERROR_BODY)
         try:
@@ -915,8 +1020,10 @@ class RegistryClient:
                     resp.read(preload)
             except ssl.SSLCertVerificationError as e:
                 raise RegistryError(
-                    f"{ctx.action}: the TLS certificate of {urlsplit(url).netloc} is not trusted", str(e),
-                    registry=ctx.registry, repository=ctx.repository,
+                    f"{ctx.action}: the TLS certificate of {urlsplit(url).netloc} is not trusted",
+                    str(e),
+                    registry=ctx.registry,
+                    repository=ctx.repository,
                 ) from None
             except (OSError, http.client.HTTPException) as e:
                 attempt += 1
@@ -929,7 +1036,8 @@ class RegistryClient:
                 raise RegistryError(
                     f"{ctx.action}: cannot reach {where.scheme}://{where.netloc}",
                     f"{e or type(e).__name__} (after {attempts} attempt{'s' if attempts > 1 else ''})",
-                    registry=ctx.registry, repository=ctx.repository,
+                    registry=ctx.registry,
+                    repository=ctx.repository,
                 ) from None
             if resp.status in _RETRY_STATUSES and attempt + 1 < attempts:
                 attempt += 1
@@ -940,7 +1048,13 @@ class RegistryClient:
             return resp
 
     def _send_following(
-        self, method: str, url: str, headers: dict[str, str], body: BodyFactory | None, ctx: _Ctx, auth_host: str
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: BodyFactory | None,
+        ctx: _Ctx,
+        auth_host: str,
     ) -> Response:
         for _ in range(_MAX_REDIRECTS + 1):
             verify = self._check_url(url, ctx)
@@ -965,7 +1079,9 @@ class RegistryClient:
             if not location:
                 raise RegistryError(f"{ctx.action}: redirect without a Location", registry=ctx.registry)
             url = urljoin(url, location)
-        raise RegistryError(f"{ctx.action}: too many redirects", registry=ctx.registry, repository=ctx.repository)
+        raise RegistryError(
+            f"{ctx.action}: too many redirects", registry=ctx.registry, repository=ctx.repository
+        )
 
     def _delay(self, attempt: int, retry_after: str) -> float:
         delay = min(self.max_backoff, self.backoff * (2**attempt))
@@ -1012,19 +1128,30 @@ class RegistryClient:
         detail = f"registry {ctx.registry}, repository {ctx.repository}: {status} {code or resp.reason}"
         if message:
             detail += f" ({message})"
-        kw: dict[str, Any] = {"registry": ctx.registry, "repository": ctx.repository, "code": code, "status": status}
+        kw: dict[str, Any] = {
+            "registry": ctx.registry,
+            "repository": ctx.repository,
+            "code": code,
+            "status": status,
+        }
         if status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
             access = "push" if ctx.push else "pull"
-            hint = "may require 'docker login'" if ctx.push else (
-                "repository does not exist or may require 'docker login'"
+            hint = (
+                "may require 'docker login'"
+                if ctx.push
+                else ("repository does not exist or may require 'docker login'")
             )
             raise AuthenticationError(
-                f"{ctx.action}: {access} access denied for {ctx.registry}/{ctx.repository}, {hint}", detail, **kw
+                f"{ctx.action}: {access} access denied for {ctx.registry}/{ctx.repository}, {hint}",
+                detail,
+                **kw,
             )
         if code == "MANIFEST_UNKNOWN":
             raise NotFound(f"{ctx.action}: manifest unknown", detail, **kw)
         if code == "NAME_UNKNOWN":
-            raise NotFound(f"{ctx.action}: repository {ctx.registry}/{ctx.repository} not found", detail, **kw)
+            raise NotFound(
+                f"{ctx.action}: repository {ctx.registry}/{ctx.repository} not found", detail, **kw
+            )
         if code == "BLOB_UNKNOWN":
             raise NotFound(f"{ctx.action}: blob unknown", detail, **kw)
         if code == "DIGEST_INVALID":
@@ -1039,14 +1166,16 @@ class RegistryClient:
             f"{ctx.action}: digest mismatch for {what}",
             f"expected {expected}, got {got} ({size} bytes) from registry {ctx.registry}, "
             f"repository {ctx.repository}",
-            registry=ctx.registry, repository=ctx.repository,
+            registry=ctx.registry,
+            repository=ctx.repository,
         )
 
     @staticmethod
     def _too_large(ctx: _Ctx, what: str, size: int, limit: int) -> NoReturn:
         raise RegistryError(
             f"{ctx.action}: {what} is larger than {limit} bytes ({size})",
-            registry=ctx.registry, repository=ctx.repository,
+            registry=ctx.registry,
+            repository=ctx.repository,
         )
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from bakec.registry.errors import RegistryError
 
-__all__ = ["Credentials", "DockerConfig", "INDEX_SERVER", "auth_key"]
+__all__ = ["INDEX_SERVER", "Credentials", "DockerConfig", "auth_key"]
 
 INDEX_SERVER = "https://index.docker.io/v1/"
 _TOKEN_USERNAME = "<token>"
@@ -158,7 +158,9 @@ class DockerConfig:
         helpers = {} if helpers is None else helpers
         if not isinstance(helpers, dict):
             raise RegistryError(f"invalid docker config {where}", "credHelpers is not an object")
-        return cls(auths, str(data.get("credsStore") or ""), {str(k): str(v) for k, v in helpers.items()}, path)
+        return cls(
+            auths, str(data.get("credsStore") or ""), {str(k): str(v) for k, v in helpers.items()}, path
+        )
 
     def credentials(self, registry: str) -> Credentials:
         """Credentials for a registry host (``docker.io``, ``ghcr.io``, ``127.0.0.1:5000``)."""
@@ -198,7 +200,9 @@ class DockerConfig:
                 registry=key,
             ) from None
         except (OSError, subprocess.TimeoutExpired) as e:
-            raise RegistryError(f"cannot get credentials for {key} from {program}", str(e), registry=key) from None
+            raise RegistryError(
+                f"cannot get credentials for {key} from {program}", str(e), registry=key
+            ) from None
         out = proc.stdout.decode("utf-8", "replace").strip()
         if proc.returncode != 0:
             if out == _NOT_FOUND_MESSAGE:
@@ -214,7 +218,9 @@ class DockerConfig:
             username, secret = str(answer.get("Username") or ""), str(answer.get("Secret") or "")
         except (ValueError, AttributeError):
             raise RegistryError(
-                f"cannot get credentials for {key} from {program}", "its answer is not a JSON object", registry=key
+                f"cannot get credentials for {key} from {program}",
+                "its answer is not a JSON object",
+                registry=key,
             ) from None
         if username == _TOKEN_USERNAME:
             return Credentials(identity_token=secret)

@@ -17,8 +17,8 @@ from bakec.registry.errors import InvalidReference
 __all__ = [
     "DEFAULT_DOMAIN",
     "Reference",
-    "parse_reference",
     "parse_normalized_named",
+    "parse_reference",
     "validate_digest",
 ]
 
