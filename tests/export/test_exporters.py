@@ -245,7 +245,9 @@ def test_docker_tarball_is_imported_by_containerd(
     ns = f"exporttest-{uuid.uuid4().hex[:8]}"
     ctr = ["ctr", "--address", daemon.address, "--namespace", ns]
     try:
-        out = subprocess.run([*ctr, "images", "import", str(dest)], capture_output=True, text=True)
+        out = subprocess.run(
+            [*ctr, "images", "import", str(dest)], capture_output=True, text=True, check=False
+        )
         assert out.returncode == 0, out.stderr
         listing = subprocess.run([*ctr, "images", "ls"], capture_output=True, text=True, check=True).stdout
         assert "docker.io/bakec-test/app:v1" in listing
@@ -266,7 +268,9 @@ def test_docker_tarball_is_imported_by_containerd(
         finally:
             subprocess.run([*ctr, "images", "unmount", "--rm", str(mnt)], check=True, capture_output=True)
     finally:
-        subprocess.run([*ctr, "images", "rm", "--sync", "docker.io/bakec-test/app:v1"], capture_output=True)
+        subprocess.run(
+            [*ctr, "images", "rm", "--sync", "docker.io/bakec-test/app:v1"], capture_output=True, check=False
+        )
 
 
 # --- type=local / type=tar -----------------------------------------------------------------

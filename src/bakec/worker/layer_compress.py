@@ -11,20 +11,24 @@ ratios like zlib's 6 on text.
 
 from __future__ import annotations
 
+import io
+import queue
 import shutil
 import subprocess
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from bakec.errors import BuildError
 
 try:
+    from isal import igzip_threaded as _igzip_threaded
     from isal import isal_zlib as _isal
 except ImportError:  # pragma: no cover - depends on the environment
     _isal = None
+    _igzip_threaded = None
 try:
     import zstandard as _zstd
 except ImportError:  # pragma: no cover
@@ -67,6 +71,85 @@ class Compression:
         if self.kind == ZSTD:
             return _zstd_compressor(3 if self.level is None else self.level)
         return _Identity()
+
+    def open_writer(self, out: Callable[[bytes], object]) -> StreamWriter:
+        """A writer whose compressed output goes to ``out``, compressing on another thread.
+
+        gzip uses ISA-L's threaded writer (it releases the GIL; python-isal's plain
+        compressobj does not), the others a thread of ours (zlib and zstd release it).
+        Output is deterministic: ISA-L's block size is fixed and its header mtime is 0.
+        """
+        if self.kind == UNCOMPRESSED:
+            return _Direct(out)
+        if self.kind == GZIP and self.level != 0 and _igzip_threaded is not None:
+            level = 2 if self.level is None else (1 if self.level <= 3 else 2 if self.level <= 6 else 3)
+            return _igzip_threaded.open(_RawOut(out), "wb", compresslevel=level, threads=1)  # type: ignore[no-any-return]
+        return _Threaded(self.compressor(), out)
+
+
+def threaded_output(out: Callable[[bytes], object]) -> StreamWriter:
+    """``out`` run on a thread of its own (hashing and writing the blob beside compression)."""
+    return _Threaded(_Identity(), out)
+
+
+class StreamWriter(Protocol):
+    def write(self, data: bytes) -> object: ...
+    def close(self) -> None: ...
+
+
+class _Direct:
+    def __init__(self, out: Callable[[bytes], object]) -> None:
+        self.write = out
+
+    def close(self) -> None:
+        pass
+
+
+class _RawOut(io.RawIOBase):
+    def __init__(self, out: Callable[[bytes], object]) -> None:
+        self._out = out
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self._out(bytes(b))
+        return len(b)
+
+
+class _Threaded:
+    """Compresses on a worker thread; errors surface on the next write or at close."""
+
+    def __init__(self, compressor: Compressor, out: Callable[[bytes], object]) -> None:
+        self._comp = compressor
+        self._out = out
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="layer-compress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (chunk := self._q.get()) is not None:
+                if self._error is None and (out := self._comp.compress(chunk)):
+                    self._out(out)
+            if self._error is None and (tail := self._comp.flush()):
+                self._out(tail)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the producer thread
+            self._error = e
+            while self._q.get() is not None:
+                pass
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(data)
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 DEFAULT = Compression()

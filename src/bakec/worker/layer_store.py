@@ -13,6 +13,7 @@ its digest, so a killed build never leaves a partial blob under a final name.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import tempfile
@@ -20,6 +21,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _CHUNK = 1 << 20
+_WRITEBACK_EVERY = 16 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _start_writeback_fn() -> object:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+# Starting writeback while the blob is still being written makes the final fsync cheap
+# (measured: 0.45-0.6 s → ~0.1 s for a 270 MB layer here).
+_start_writeback = _start_writeback_fn()
 
 
 def _hex(digest: str) -> str:
@@ -39,6 +57,7 @@ class Writer:
         self._tmp = Path(name)
         self._hash = hashlib.sha256()
         self.size = 0
+        self._synced = 0
 
     def write(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
@@ -47,6 +66,9 @@ class Writer:
             n = os.write(self._fd, view)
             view = view[n:]
         self.size += len(data)
+        if _start_writeback is not None and self.size - self._synced >= _WRITEBACK_EVERY:
+            _start_writeback(self._fd, self._synced, self.size - self._synced, _SYNC_FILE_RANGE_WRITE)  # type: ignore[operator]
+            self._synced = self.size
 
     @property
     def digest(self) -> str:

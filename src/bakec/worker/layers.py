@@ -23,16 +23,16 @@ newer than it (SOURCE_DATE_EPOCH with ``rewrite-timestamp=true``); whiteouts get
 time too, or 0, so layers are reproducible.
 
 The work is split across two threads: this one reads files and hashes the tar, the
-other compresses and writes the blob; hashlib, ISA-L and zstd release the GIL.
+other compresses, hashes and writes the blob (see ``Compression.open_writer``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
-import queue
 import stat
 import tarfile
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +41,10 @@ from bakec.errors import BuildError
 from bakec.worker.layer_compress import (
     DEFAULT,
     Compression,
-    Compressor,
     decompress_stream,
     kind_of,
     open_decompressed,
+    threaded_output,
 )
 from bakec.worker.layer_store import ContentStore, Writer
 from bakec.worker.layer_tar import (
@@ -408,39 +408,19 @@ class _ChangeWriter:
 
 
 class _Sink:
-    """Hashes the uncompressed stream here; a thread compresses and writes the blob."""
+    """Buffers small writes, hashes the uncompressed stream, hands it to the compressor."""
 
-    def __init__(self, compressor: Compressor, writer: Writer) -> None:
-        import hashlib
-
+    def __init__(self, compression: Compression, writer: Writer) -> None:
         self.diff = hashlib.sha256()
         self.usize = 0
         self._buf = bytearray()
-        self._comp = compressor
-        self._writer = writer
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="layer-compress", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while (chunk := self._q.get()) is not None:
-                if self._error is None and (out := self._comp.compress(chunk)):
-                    self._writer.write(out)
-            if self._error is None and (tail := self._comp.flush()):
-                self._writer.write(tail)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the producer thread
-            self._error = e
-            while self._q.get() is not None:
-                pass
+        self._out = threaded_output(writer.write)
+        self._stream = compression.open_writer(self._out.write)
 
     def _emit(self, data: bytes) -> None:
-        if self._error is not None:
-            raise self._error
         self.diff.update(data)
         self.usize += len(data)
-        self._q.put(data)
+        self._stream.write(data)
 
     def write(self, data: bytes | memoryview) -> None:
         if len(data) < 65536:
@@ -458,15 +438,14 @@ class _Sink:
         if self._buf:
             self._emit(bytes(self._buf))
             self._buf.clear()
-        self._q.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self._stream.close()
+        self._out.close()
 
     def abort(self) -> None:
-        self._error = self._error or BuildError("aborted")
-        self._q.put(None)
-        self._thread.join()
+        with contextlib.suppress(Exception):  # the original error is what matters
+            self._stream.close()
+        with contextlib.suppress(Exception):
+            self._out.close()
 
 
 def _write_stream(
@@ -478,7 +457,7 @@ def _write_stream(
     close_tar: bool = True,
 ) -> LayerBlob:
     writer = store.writer()
-    sink = _Sink(compression.compressor(), writer)
+    sink = _Sink(compression, writer)
     try:
         tw = TarWriter(sink.write)
         produce(tw)
