@@ -274,3 +274,32 @@ def test_build_print_does_not_import_the_graph(make_monorepo):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_registry_resolution_pins_the_loopback_busybox(
+    make_monorepo, cache_dir, busybox_image, capsys, monkeypatch
+):
+    pytest.importorskip("bakec.registry")
+    from bakec.cli.main import main
+
+    root = make_monorepo()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir))
+    args = [
+        "plan",
+        "--format",
+        "json",
+        "--resolve",
+        "registry",
+        "--set",
+        "*.platform=linux/amd64",
+        "api-dev-slim",
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    data = json.loads(capsys.readouterr().out)
+    (image,) = [n for n in data["nodes"] if n["kind"] == "image"]
+    assert image["op"]["manifest"].startswith("sha256:")
+    (pinned,) = data["images"]
+    assert pinned["digest"] == image["op"]["manifest"]
+    assert pinned["config"]["architecture"] == "amd64" and pinned["config"]["rootfs"]["diff_ids"]
+    assert data["targets"]["api-dev-slim"]["platforms"]["linux/amd64"]["layers"] > 1

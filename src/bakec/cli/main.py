@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show the combined build graph of the targets")
     _add_definition_flags(plan)
     plan.add_argument("--format", default="text", choices=["text", "json", "dot", "html"], help="output format")
+    plan.add_argument("--resolve", default="offline", choices=["offline", "registry"],
+                      help="pin base images: offline uses references as written, registry asks the registry")
     plan.add_argument("targets", nargs="*", metavar="TARGET")
     return parser
 

@@ -11,6 +11,16 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
     from ..graph.plan import plan, render
 
     definition = load_definition(args, sources)
-    graph = plan(definition, list(args.targets), list(args.overrides))
+    resolver = None
+    if args.resolve == "registry":
+        from ..graph.resolve import RegistryResolver
+        from ..registry import RegistryClient
+
+        resolver = RegistryResolver(RegistryClient())
+    try:
+        graph = plan(definition, list(args.targets), list(args.overrides), resolver=resolver)
+    finally:
+        if resolver is not None:
+            resolver.client.close()
     sys.stdout.write(render(graph, args.format))
     return 0

@@ -4,9 +4,11 @@ An :class:`ImageResolver` answers "what is ``ref`` for ``platform``" with the
 manifest digest and image config (the frontend's
 :class:`~bakec.dockerfile.ResolvedImage`), or ``None`` to plan from the
 reference as written. :class:`OfflineResolver` never answers;
-:class:`RegistryResolver` adapts any client with a ``resolve_image`` method
-(the registry package's client, or a fake in tests) and memoises per
-reference and platform, so 24 targets on one base cost one lookup.
+:class:`RegistryResolver` adapts :class:`bakec.registry.RegistryClient` (its
+``resolve(ref, platform)`` → ``.manifest_digest``/``.config``) or any client
+with ``resolve_image(ref, platform) -> (digest, config)`` (fakes in tests),
+and memoises per reference and platform, so 24 targets on one base cost one
+lookup. The graph layer imports no registry code: the CLI passes a client in.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ class ImageResolver(Protocol):
 
 
 class RegistryClient(Protocol):
-    """What :class:`RegistryResolver` needs from a registry client.
+    """The minimal client shape: follow an index to ``platform``'s manifest.
 
-    ``resolve_image`` follows an index to the manifest for ``platform`` and
-    returns ``(manifest digest, image config JSON object)``, or raises.
+    Returns ``(manifest digest, image config JSON object)``, or raises.
+    ``bakec.registry.RegistryClient`` is adapted by :class:`RegistryResolver` too.
     """
 
     def resolve_image(self, ref: str, platform: str) -> tuple[str, dict[str, Any]]: ...
@@ -61,7 +63,7 @@ class StaticResolver:
 class RegistryResolver:
     """Pins digest and config per platform through a registry client, memoised."""
 
-    def __init__(self, client: RegistryClient) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
         self._memo: dict[tuple[str, str], ResolvedImage] = {}
 
@@ -69,6 +71,10 @@ class RegistryResolver:
         key = (ref, platform)
         found = self._memo.get(key)
         if found is None:
-            digest, config = self.client.resolve_image(ref, platform)
+            if hasattr(self.client, "resolve_image"):
+                digest, config = self.client.resolve_image(ref, platform)
+            else:  # bakec.registry.RegistryClient
+                image = self.client.resolve(ref, platform)
+                digest, config = image.manifest_digest, image.config
             found = self._memo[key] = ResolvedImage.from_config(ref, digest, config)
         return found
