@@ -245,3 +245,114 @@ def _no_stray_mounts(tmp_path: Path) -> Iterator[None]:
     with open("/proc/self/mounts") as f:
         assert str(tmp_path) not in f.read()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# --- RUN layers against BuildKit's (the dockerfile conformance corpus) ---------------------------
+
+CORPUS = (
+    Path(os.environ.get("BAKEC_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+    / "conformance/dockerfile"
+)
+BASE_LAYOUT = Path(os.environ.get("BAKEC_BASE_IMAGES_DIR", "/var/cache/bakec-base-images")) / "oci"
+ORACLE_RUNS = {
+    "030-run-basic": [
+        "echo one > /one.txt",
+        "mkdir -p /a/b/c && echo deep > /a/b/c/f",
+        "echo exec > /exec.txt",
+        "busybox ln -s /one.txt /link && busybox ln /one.txt /hard && busybox mkfifo /fifo && "
+        "busybox chmod 0640 /a/b/c/f",
+        "busybox ls /sys/class/net > /ifaces",
+        "echo sandboxed > /sandbox",
+    ],
+    "031-run-whiteout": [
+        "mkdir -p /data/sub /keep && echo x > /data/sub/f && echo y > /data/keep && echo z > /keep/z",
+        "busybox rm /bin/cat /bin/sleep && busybox rm -r /data/sub",
+        "busybox rm -rf /keep && mkdir /keep && echo new > /keep/new",
+    ],
+}
+
+
+def oracle_entries(store: ContentStore, blob: LayerBlob) -> list[dict[str, object]]:
+    """A layer's entries the way the corpus README derives expected-layers.json."""
+    out: list[dict[str, object]] = []
+    raw = gzip.decompress(store.read(blob.digest))
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        for m in t.getmembers():
+            path = "/" + m.name.rstrip("/")
+            base = os.path.basename(path)
+            if base == ".wh..wh..opq":
+                out.append({"path": os.path.dirname(path), "type": "opaque"})
+                continue
+            if base.startswith(".wh."):
+                out.append({"path": os.path.join(os.path.dirname(path), base[4:]), "type": "whiteout"})
+                continue
+            e: dict[str, object] = {
+                "path": path,
+                "mode": f"{m.mode & 0o7777:04o}",
+                "uid": m.uid,
+                "gid": m.gid,
+            }
+            if m.isreg():
+                f = t.extractfile(m)
+                assert f is not None
+                data = f.read()
+                e.update(type="file", size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            elif m.isdir():
+                e["type"] = "dir"
+            elif m.issym():
+                e.update(type="symlink", target=m.linkname)
+            elif m.islnk():
+                e.update(type="hardlink", target="/" + m.linkname)
+            elif m.isfifo():
+                e["type"] = "fifo"
+            out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(ORACLE_RUNS))
+def test_run_layers_equal_buildkits(case: str, client, daemon, store: ContentStore) -> None:  # type: ignore[no-untyped-def]
+    """RUN steps of corpus cases on the corpus base image give BuildKit's layers, entry for entry."""
+    import json
+
+    from bakec.worker.rootfs import layers as snapshot_layers
+    from bakec.worker.run import RunRequest
+    from bakec.worker.runc import RuncExecutor
+
+    if not (CORPUS / case).is_dir() or not (BASE_LAYOUT / "index.json").exists():
+        pytest.skip("conformance corpus or base image layout (scripts/make-base-images) missing")
+    index = json.loads((BASE_LAYOUT / "index.json").read_text())
+    (entry,) = [
+        m
+        for m in index["manifests"]
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "amd64"
+    ]
+    manifest = json.loads((BASE_LAYOUT / "blobs/sha256" / entry["digest"][7:]).read_text())
+    (layer,) = manifest["layers"]
+    blob = (BASE_LAYOUT / "blobs/sha256" / layer["digest"][7:]).read_bytes()
+    digest = client.write_content(f"base-{uuid.uuid4().hex}", blob)
+    key = f"extract-{uuid.uuid4().hex}"
+    applied = client.apply(
+        Descriptor(media_type=layer["mediaType"], digest=digest, size=len(blob)), client.prepare(key)
+    )
+    parent = f"base-{uuid.uuid4().hex}"
+    client.commit(parent, key)
+
+    executor = RuncExecutor(client, daemon.paths)
+    got = []
+    for i, cmd in enumerate(ORACLE_RUNS[case]):
+        key = f"run-{uuid.uuid4().hex}"
+        mounts = client.prepare(key, parent)
+        result = executor.run(mounts, RunRequest(["/bin/sh", "-c", cmd], env=["PATH=/bin"]))
+        assert result.exit_code == 0, result.stderr
+        lay = snapshot_layers(mounts)
+        got.append(oracle_entries(store, write_layer(store, lay.upper, lay.lowers)))
+        parent = f"layer-{i}-{uuid.uuid4().hex}"
+        client.commit(parent, key)
+    assert applied.digest
+    expected = json.loads((CORPUS / case / "expected-layers.json").read_text())
+    # BuildKit keeps the /dev, /proc and /sys dirs runc creates in a base without them; bakec's
+    # executor (run.py, rootfs.remove_stubs) removes them, so they are compared apart from the rest.
+    stubs = {"/dev", "/proc", "/sys"}
+    assert [[e for e in layer if e["path"] not in stubs] for layer in got] == [
+        [e for e in layer if e["path"] not in stubs] for layer in expected
+    ]
