@@ -259,8 +259,10 @@ ORACLE_RUNS = {
         "echo one > /one.txt",
         "mkdir -p /a/b/c && echo deep > /a/b/c/f",
         "echo exec > /exec.txt",
-        "busybox ln -s /one.txt /link && busybox ln /one.txt /hard && busybox mkfifo /fifo && "
-        "busybox chmod 0640 /a/b/c/f",
+        (
+            "busybox ln -s /one.txt /link && busybox ln /one.txt /hard && busybox mkfifo /fifo && "
+            "busybox chmod 0640 /a/b/c/f"
+        ),
         "busybox ls /sys/class/net > /ifaces",
         "echo sandboxed > /sandbox",
     ],
