@@ -14,6 +14,7 @@ import http.client
 import json
 import re
 import secrets
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,6 +132,7 @@ class Gate:
     seen: list[Seen] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     redirect_blobs_to: str = ""
+    tls: ssl.SSLContext | None = None  # serve https with this server context
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -206,6 +208,8 @@ class Gate:
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         self._server = _Server(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()

@@ -8,13 +8,20 @@ with the scopes the request needs; the content comes from the real registry.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import socket
+import ssl
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from bakec.registry import (
     AuthenticationError,
@@ -233,3 +240,74 @@ def test_plain_http_only_when_marked_insecure(gate: Gate, busybox_image: object)
         image = client.resolve(f"{host}/busybox:latest")
     assert image.manifest_digest == busybox_image.digest  # type: ignore[attr-defined]
     assert gate.seen and all(s.status == 200 for s in gate.seen)
+
+
+def test_a_revoked_token_is_fetched_again(
+    bearer_gate: Gate, token_server: TokenServer, busybox_image: object
+) -> None:
+    with client_with({}) as client:
+        client.resolve(f"{bearer_gate.host}/busybox:latest")
+        token_server.tokens.clear()  # the registry no longer accepts the cached token
+        client.resolve(f"{bearer_gate.host}/busybox:arm64")
+    assert len(token_server.requests) == 2
+
+
+def test_parallel_pulls_share_one_client(bearer_gate: Gate, busybox_image: object) -> None:
+    with client_with({}) as client:
+        image = client.resolve(f"{HOST}/busybox:latest")
+        digest = image.layers[0]["digest"]
+        refs = [f"{bearer_gate.host}/busybox:latest", f"{bearer_gate.host}/busybox-multi:latest"] * 4
+        with ThreadPoolExecutor(8) as pool:
+            resolved = list(pool.map(lambda r: client.resolve(r, "linux/amd64").manifest_digest, refs))
+            blobs = list(
+                pool.map(lambda _: len(client.read_blob(f"{bearer_gate.host}/busybox", digest)), range(8))
+            )
+    assert set(resolved) == {image.manifest_digest}
+    assert blobs == [image.layers[0]["size"]] * 8
+
+
+def _self_signed(tmp_path: Path, name: str) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def test_untrusted_tls_needs_insecure(registry: object, busybox_image: object, tmp_path: Path) -> None:
+    name = _loopback_alias()
+    gate = Gate(tls=_self_signed(tmp_path, name))
+    host = f"{name}:{gate.port}"
+    try:
+        with client_with({}) as client, pytest.raises(RegistryError) as info:
+            client.resolve(f"{host}/busybox:latest")
+        assert (
+            info.value.summary
+            == f"resolving {host}/busybox:latest: the TLS certificate of {host} is not trusted"
+        )
+        assert gate.seen == []
+        with client_with({}, insecure=[host]) as client:
+            image = client.resolve(f"{host}/busybox:latest")
+        assert image.manifest_digest == busybox_image.digest  # type: ignore[attr-defined]
+        assert gate.seen and all(s.status == 200 for s in gate.seen)
+    finally:
+        gate.close()

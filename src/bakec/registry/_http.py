@@ -13,10 +13,15 @@ import ipaddress
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Self
+from typing import Protocol, Self
 from urllib.parse import urlsplit
 
-Body = bytes | BinaryIO | None
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+Body = bytes | Readable | None
 BodyFactory = Callable[[], Body]
 
 _BLOCK = 1 << 20

@@ -657,6 +657,11 @@ class RegistryClient:
             raise RegistryError(f"{ctx.action}: the registry opened an upload without a Location")
         return urljoin(self._base_url(repo.domain) + path, location)
 
+    def _open_upload(self, repo: Reference, ctx: _Ctx) -> str:
+        location = self._start_upload(repo, ctx)
+        assert location is not None  # only a mount answers without a session
+        return location
+
     def _cancel_upload(self, repo: Reference, location: str, ctx: _Ctx) -> None:
         try:
             resp = self._request(
@@ -681,7 +686,7 @@ class RegistryClient:
         while True:
             try:
                 if location is None:
-                    location = self._start_upload(repo, ctx)
+                    location = self._open_upload(repo, ctx)
                 if chunked:
                     assert self.chunk_size is not None
                     offset = 0
@@ -710,7 +715,7 @@ class RegistryClient:
             part = source[offset : offset + length] if (offset or length != len(source)) else source
             return lambda: part
 
-        def open_part() -> IO[bytes]:
+        def open_part() -> _Limited:
             f = open(source, "rb")  # noqa: SIM115 - http.client reads and the pool outlives this frame
             f.seek(offset)
             return _Limited(f, length)
@@ -1084,7 +1089,7 @@ class RegistryClient:
         )
 
     def _delay(self, attempt: int, retry_after: str) -> float:
-        delay = min(self.max_backoff, self.backoff * (2**attempt))
+        delay = min(self.max_backoff, self.backoff * 2.0**attempt)
         delay *= 0.8 + 0.4 * random.random()
         if retry_after.strip().isdigit():
             delay = max(delay, min(float(retry_after), self.max_backoff))
