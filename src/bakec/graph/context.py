@@ -183,12 +183,8 @@ class ContextHasher:
         now = time.time()
         entries: list[Entry] = []
         root_s = str(root)
-        for rel in _walk(root, patterns):
-            full = os.path.join(root_s, rel)
-            try:
-                st = os.lstat(full)
-            except OSError as exc:
-                raise BakecError(f"unable to read context file {rel}: {exc.strerror}") from None
+        for rel, st in _walk(root, patterns):
+            full = root_s + "/" + rel
             mode = st.st_mode
             perm = stat.S_IMODE(mode)
             if stat.S_ISREG(mode):
@@ -270,24 +266,29 @@ class ContextHasher:
             pass
 
 
-def _walk(root: Path, patterns: tuple[str, ...]) -> Iterator[str]:
+def _walk(root: Path, patterns: tuple[str, ...]) -> Iterator[tuple[str, os.stat_result]]:
+    """Relative paths the client would send, with their lstat."""
+    root_s = str(root)
     if patterns:
         from bakec.dockerfile.dockerignore import walk
 
-        yield from walk(root, patterns)
+        for rel in walk(root, patterns):
+            try:
+                yield rel, os.lstat(os.path.join(root_s, rel))
+            except OSError as exc:
+                raise BakecError(f"unable to read context file {rel}: {exc.strerror}") from None
         return
     # nothing ignored: a plain scandir walk (about 3x fewer syscalls than the matcher's walk)
     stack = [""]
-    root_s = str(root)
     while stack:
         rel_dir = stack.pop()
         try:
             with os.scandir(os.path.join(root_s, rel_dir) if rel_dir else root_s) as it:
-                items = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-        except OSError:
-            continue
-        for name, is_dir in items:
+                items = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+        except OSError as exc:
+            raise BakecError(f"unable to read context directory {rel_dir or '.'}: {exc.strerror}") from None
+        for name, st in items:
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            yield rel
-            if is_dir:
+            yield rel, st
+            if stat.S_ISDIR(st.st_mode):
                 stack.append(rel)
