@@ -271,6 +271,19 @@ def test_teardown_removes_namespaces_bridge_and_rules() -> None:
         shutil.rmtree(state, ignore_errors=True)
 
 
+@needs_cni
+def test_namespaces_lost_in_a_reboot_are_replaced(runc_run, provider: NetworkProvider) -> None:  # type: ignore[no-untyped-def]
+    with provider.sandbox("default"):
+        pass
+    pooled = [p.with_suffix("") for p in provider.paths.ns_dir.glob("*.json")]
+    assert pooled
+    for path in pooled:  # what a reboot does: the mounts go, the files stay
+        subprocess.run(["umount", "-l", str(path)], check=True)
+    result = runc_run(RunRequest(["busybox", "ip", "-4", "-o", "addr", "show", "eth0"], network="default"))
+    assert result.exit_code == 0 and b"inet" in result.stdout
+    assert not any(p.exists() for p in pooled)
+
+
 def test_sweep_removes_half_made_namespaces_only(net_state: Path) -> None:
     paths = NetPaths(net_state)
     paths.ns_dir.mkdir(parents=True, exist_ok=True)

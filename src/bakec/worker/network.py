@@ -40,6 +40,7 @@ import ipaddress
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import threading
@@ -217,6 +218,13 @@ class NetworkProvider:
                 (ns_dir / f"{ns_id}.lock").unlink(missing_ok=True)
                 os.close(fd)
                 continue
+            if not _pinned(ns_dir / ns_id):
+                # The namespace died with its mount (a reboot): free its address, drop it.
+                try:
+                    self._destroy(ns_id)
+                finally:
+                    os.close(fd)
+                continue
             return _sandbox(ns_id, ns_dir / ns_id, result, fd)
         return None
 
@@ -291,6 +299,14 @@ def _try_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _pinned(path: Path) -> bool:
+    """Whether a namespace is still bind-mounted on ``path`` (nsfs, not the plain file)."""
+    try:
+        return os.stat(path).st_dev != os.stat(path.parent).st_dev
+    except OSError:
+        return False
 
 
 def _new_netns(path: Path) -> None:
@@ -463,27 +479,52 @@ def _destroy(paths: NetPaths, ns_id: str, config: dict[str, Any] | None) -> None
     if config is None:
         with suppress(OSError, ValueError):
             config = json.loads(paths.config.read_text())
+    if not _pinned(path):
+        # No namespace behind the path (setup failed early, or a reboot): the bridge plugin
+        # then only frees the address, and only if the path does not exist at all.
+        path.unlink(missing_ok=True)
     plugins = plugin_dir()
-    if config is not None and plugins is not None and path.exists():
+    if config is not None and plugins is not None:
         for plugin in reversed(config.get("plugins", [])):
             try:
                 _invoke(plugins, "DEL", config, plugin, ns_id, path, result)
             except CniError as failure:
                 log.debug("%s", failure)
-    if _libc.umount2(os.fsencode(path), _MNT_DETACH) != 0:
-        pass  # never mounted (setup failed early)
+        # Without the namespace the bridge plugin cannot tell its address, so it leaves its
+        # NAT rules; they carry the container id in a comment.
+        _remove_nat_rules(f'name: "{config.get("name")}" id: "bakec-{ns_id}"')
+    _libc.umount2(os.fsencode(path), _MNT_DETACH)  # fails harmlessly when never mounted
     for name in (ns_id, f"{ns_id}.tmp", f"{ns_id}.lock"):
         (ns_dir / name).unlink(missing_ok=True)
 
 
+def _remove_nat_rules(comment: str) -> None:
+    """Delete the nat POSTROUTING jumps commented ``comment`` and the chains they jump to."""
+    rules = _iptables("-t", "nat", "-S", "POSTROUTING")
+    if not rules:
+        return
+    for rule in rules:
+        try:
+            words = shlex.split(rule)
+        except ValueError:
+            continue
+        if words[:2] != ["-A", "POSTROUTING"] or comment not in words or "-j" not in words:
+            continue
+        chain = words[words.index("-j") + 1]
+        _iptables("-t", "nat", "-D", *words[1:])
+        if chain.startswith("CNI-"):
+            _iptables("-t", "nat", "-F", chain)
+            _iptables("-t", "nat", "-X", chain)
+
+
 def sweep(state_dir: Path) -> None:
-    """Remove half-made namespaces of crashed processes (no result, lock free)."""
+    """Remove half-made namespaces of crashed processes and ones lost in a reboot (lock free)."""
     paths = NetPaths(Path(state_dir))
     if not paths.ns_dir.is_dir():
         return
     ids = {p.name.split(".")[0] for p in paths.ns_dir.iterdir()}
     for ns_id in ids:
-        if (paths.ns_dir / f"{ns_id}.json").exists():
+        if (paths.ns_dir / f"{ns_id}.json").exists() and _pinned(paths.ns_dir / ns_id):
             continue
         fd = _try_lock(paths.ns_dir / f"{ns_id}.lock")
         if fd is None:
@@ -523,8 +564,6 @@ def teardown(state_dir: Path) -> None:
 
 def _remove_idle_firewall_chains() -> None:
     """The firewall plugin never removes its chains; drop them when only its skeleton is left."""
-    if shutil.which("iptables") is None:
-        return
     admin_jump = '-A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN'
     forward = _iptables("-S", "CNI-FORWARD")
     admin = _iptables("-S", "CNI-ADMIN")
@@ -539,7 +578,10 @@ def _remove_idle_firewall_chains() -> None:
 
 
 def _iptables(*args: str) -> list[str] | None:
-    proc = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True, check=False)
+    except OSError:
+        return None  # no iptables: the plugins could not have added rules either
     return proc.stdout.splitlines() if proc.returncode == 0 else None
 
 
