@@ -14,11 +14,13 @@ import http.client
 import json
 import re
 import secrets
+import socket
 import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 _REPO_PATH = re.compile(r"^/v2/(.+?)/(manifests|blobs|tags)/")
@@ -44,6 +46,13 @@ class Fault:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        # http.server writes headers and body separately; without this, Nagle and
+        # delayed ACKs add ~40 ms to every answer.
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
 
 
 class TokenServer:
