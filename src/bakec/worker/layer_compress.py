@@ -27,12 +27,12 @@ try:
     from isal import igzip_threaded as _igzip_threaded
     from isal import isal_zlib as _isal
 except ImportError:  # pragma: no cover - depends on the environment
-    _isal = None
-    _igzip_threaded = None
+    _isal = None  # type: ignore[assignment]
+    _igzip_threaded = None  # type: ignore[assignment]
 try:
     import zstandard as _zstd
 except ImportError:  # pragma: no cover
-    _zstd = None
+    _zstd = None  # type: ignore[assignment]
 
 GZIP = "gzip"
 ZSTD = "zstd"
@@ -204,7 +204,7 @@ class _ZstdCli:
 
     def _drain(self) -> None:
         assert self._proc.stdout is not None
-        while chunk := self._proc.stdout.read1(1 << 20):
+        while chunk := self._proc.stdout.read1(1 << 20):  # type: ignore[attr-defined]
             with self._lock:
                 self._out.append(chunk)
 
@@ -262,20 +262,26 @@ def decompress_stream(chunks: Iterable[bytes], kind: str) -> Iterator[bytes]:
         yield tail
 
 
-def open_decompressed(f: IO[bytes], kind: str) -> IO[bytes]:
+def open_decompressed(f: IO[bytes], kind: str) -> _IterReader:
     """A readable file of the uncompressed stream of blob file ``f``."""
     return _IterReader(decompress_stream(iter(lambda: f.read(1 << 20), b""), kind))
 
 
-class _IterReader:
+class _IterReader(io.RawIOBase):
     """A minimal read()-able file over an iterator of chunks (what tarfile's stream mode needs)."""
 
     def __init__(self, it: Iterator[bytes]) -> None:
+        super().__init__()
         self._it = it
         self._buf = bytearray()
         self._eof = False
 
-    def read(self, n: int = -1) -> bytes:
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None:
+            n = -1
         while not self._eof and (n < 0 or len(self._buf) < n):
             try:
                 self._buf += next(self._it)
@@ -286,6 +292,3 @@ class _IterReader:
         out = bytes(self._buf[:n])
         del self._buf[:n]
         return out
-
-    def close(self) -> None:
-        pass

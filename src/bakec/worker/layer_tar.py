@@ -177,7 +177,7 @@ def encode_header(h: Header) -> bytes:
 class TarWriter:
     """Writes entries to ``write`` (a callable taking bytes); file data is padded to blocks."""
 
-    def __init__(self, write: Callable[[bytes], object]) -> None:
+    def __init__(self, write: Callable[[bytes | memoryview], object]) -> None:
         self._write = write
 
     def header(self, h: Header) -> None:
