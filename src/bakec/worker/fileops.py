@@ -791,7 +791,7 @@ def _copy_one(
     ):
         base = safepath.split(match.rstrip("/"))[1] or os.path.basename(src_host)
         dst = dst + "/" + base if dst != "/" else "/" + base
-    target = os.path.dirname(dst)
+    target = os.path.dirname(dst) if dst != (root.rstrip("/") or "/") else dst
     if action.contents_only and src_is_dir and dst_is_dir is None:
         target = dst
     safepath.mkdir_all(root, target, 0o755, c.owner, c.timestamp_ns)
