@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 
+from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
 from bakec.errors import BakecError, SpecError
 from bakec.graph import ops as o
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
@@ -225,7 +226,9 @@ class _Builder:
                 with open(path, encoding="utf-8") as f:
                     text = f.read()
             except OSError as exc:
-                raise BakecError(f"failed to read dockerfile: open {name}: {exc.strerror.lower()}") from None
+                raise BakecError(
+                    f"failed to read dockerfile: open {name}: {(exc.strerror or str(exc)).lower()}"
+                ) from None
             self._texts[path] = text
         return text, path
 
@@ -398,12 +401,11 @@ class _Translator:
         else:
             state = self._named(base.name, base.platform or stage.platform)
         for step in stage.steps:
-            kind = step.kind
-            if kind == "run":
+            if isinstance(step, RunStep):
                 state = self._run(stage, step, state)
-            elif kind in ("copy", "add"):
+            elif isinstance(step, CopyStep):  # AddStep included
                 state = self._copy(stage, step, state)
-            elif kind == "workdir":
+            elif isinstance(step, WorkdirStep):
                 op = o.FileOp(state, (o.Mkdir(step.path, 0o755, step.user, True),), (), step.platform)
                 state = self._add(op, stage, step)
         return state

@@ -113,9 +113,9 @@ class ContextIndex:
             if path == cleaned or path.startswith(cleaned + "/"):
                 chosen[path] = self.entries[i]
             i += 1
-        entry = self._by_path.get(cleaned)
-        if entry is not None:
-            self._follow(entry, chosen, depth)
+        named = self._by_path.get(cleaned)
+        if named is not None:
+            self._follow(named, chosen, depth)
 
     def _follow(self, entry: Entry, chosen: dict[str, Entry], depth: int) -> None:
         # a symlink named as a source is followed: the target's content is copied
