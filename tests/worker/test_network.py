@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -136,7 +137,7 @@ def test_default_network_gets_eth0_on_the_bridge_and_reaches_the_host(run, provi
     subnet = ipaddress.ip_network(probe.address, strict=False)
     server = _Server(gateway)
     try:
-        script = f"busybox ip -4 addr show eth0; echo ping | busybox nc -w 10 {gateway} {server.port}; echo"
+        script = f"busybox ip -4 addr show eth0; busybox ip route; echo ping | busybox nc -w 10 {gateway} {server.port}; echo"
         result = run(RunRequest(["sh", "-c", script], network="default"))
     finally:
         server.close()
@@ -145,6 +146,7 @@ def test_default_network_gets_eth0_on_the_bridge_and_reaches_the_host(run, provi
     address = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/24", out)
     assert address and ipaddress.ip_address(address.group(1)) in subnet, out
     assert "pong:ping" in out
+    assert f"default via {gateway} dev eth0" in out
     assert server.peers == [address.group(1)]  # reached from the RUN's own address, not the host's
 
 
@@ -282,6 +284,66 @@ def test_namespaces_lost_in_a_reboot_are_replaced(runc_run, provider: NetworkPro
     result = runc_run(RunRequest(["busybox", "ip", "-4", "-o", "addr", "show", "eth0"], network="default"))
     assert result.exit_code == 0 and b"inet" in result.stdout
     assert not any(p.exists() for p in pooled)
+
+
+@needs_cni
+def test_pool_is_shared_across_processes_and_survives_a_killed_owner(provider: NetworkProvider) -> None:
+    script = (
+        "import sys; from pathlib import Path; from bakec.worker.network import NetworkProvider\n"
+        f"s = NetworkProvider(Path({str(provider.paths.state_dir)!r})).acquire('default')\n"
+        "print(s.netns, flush=True); sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(network.__file__).parents[2])},
+    )
+    try:
+        assert holder.stdout is not None
+        held = holder.stdout.readline().strip()
+        assert held.startswith(str(provider.paths.ns_dir))
+        with provider.sandbox("default") as mine:
+            assert mine.netns != held  # in use by the other process
+    finally:
+        holder.kill()  # no release: the flock goes with the process
+        holder.wait()
+    taken = [provider.acquire("default") for _ in range(len(list(provider.paths.ns_dir.glob("*.json"))))]
+    try:
+        assert held in {s.netns for s in taken}
+    finally:
+        for sandbox in taken:
+            provider.release(sandbox)
+
+
+@needs_cni
+def test_daemon_stop_tears_the_network_down(client: Client, base_snapshot: str) -> None:
+    """The executor's default pool lives in the daemon's state dir; ``Daemon.stop()`` removes it."""
+    state = short_state_dir()
+    rules, links = _iptables_rules(), _links()
+    own = Daemon(state)
+    try:
+        with own.ensure() as c, c.lease() as lc:
+            blob_key = f"net-{uuid.uuid4().hex}"
+            lc.prepare(blob_key)  # an empty snapshot: the executor only needs a rootfs with busybox
+            upper = Path(lc.mounts(blob_key)[0].source)
+            (upper / "bin").mkdir()
+            shutil.copy2("/bin/busybox", upper / "bin" / "busybox")
+            result = RuncExecutor(lc, own.paths).run(
+                lc.mounts(blob_key),
+                RunRequest(["/bin/busybox", "cat", "/proc/net/dev"], network="default"),
+            )
+            assert "eth0" in _interfaces(result.stdout)
+            assert _links() - links and _mounts_under(state)
+    finally:
+        own.stop()
+        try:
+            assert _links() == links
+            assert _iptables_rules() == rules
+            assert not _mounts_under(state)
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def test_sweep_removes_half_made_namespaces_only(net_state: Path) -> None:
