@@ -129,7 +129,7 @@ def mkdir_all(
         raise ValueError(f"{host!r} is not below {root!r}")
     try:
         st = os.lstat(host)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         pass
     else:
         if stat.S_ISDIR(st.st_mode):
