@@ -146,6 +146,18 @@ def _push_scope(path: str) -> str:
     return f"repository:{path}:pull,push"
 
 
+def _merge_scopes(scopes: Sequence[str], extra: Iterable[str]) -> list[str]:
+    """Scopes with the actions of the same resource merged (``…:pull`` is within ``…:pull,push``)."""
+    actions: dict[str, list[str]] = {}
+    for scope in [*scopes, *extra]:
+        resource, _, wanted = scope.rpartition(":")
+        if not resource:
+            continue
+        known = actions.setdefault(resource, [])
+        known += [a for a in wanted.split(",") if a and a not in known]
+    return [f"{resource}:{','.join(acts)}" for resource, acts in actions.items()]
+
+
 def _hasher(digest: str) -> Any:
     validate_digest(digest)
     return _HASHES[digest.partition(":")[0]]()
@@ -312,13 +324,13 @@ class RegistryClient:
         repository = self._repository(repo)
         validate_digest(digest)
         ctx = _Ctx(f"checking blob {digest} in {repository.name}", repository.domain, repository.path)
-        resp = self._request(
-            "HEAD",
-            repository,
-            f"/v2/{repository.path}/blobs/{digest}",
-            ctx,
-            scopes=[_pull_scope(repository.path)],
-        )
+        return self._blob_exists(repository, digest, ctx)
+
+    def _blob_exists(self, repository: Reference, digest: str, ctx: _Ctx) -> bool:
+        # While pushing, ask for the push scope from the start, as docker does: a
+        # registry may refuse a pull-only token for a repository that does not exist yet.
+        scope = _push_scope(repository.path) if ctx.push else _pull_scope(repository.path)
+        resp = self._request("HEAD", repository, f"/v2/{repository.path}/blobs/{digest}", ctx, scopes=[scope])
         with resp:
             if resp.status == 200:
                 return True
@@ -356,11 +368,11 @@ class RegistryClient:
         """
         repository = self._repository(repo)
         validate_digest(digest)
-        if self.blob_exists(repository, digest):
-            return PushResult.EXISTS
         ctx = _Ctx(
             f"pushing blob {digest} to {repository.name}", repository.domain, repository.path, push=True
         )
+        if self._blob_exists(repository, digest, ctx):
+            return PushResult.EXISTS
         # As docker: each declined mount opens an upload session; the last one
         # carries the upload, the earlier ones are cancelled.
         location: str | None = None
@@ -386,9 +398,8 @@ class RegistryClient:
         target = tag if tag is not None else digest
         if tag is not None:
             repository.with_tag(tag)  # validates the tag
-        ctx = _Ctx(
-            f"pushing manifest {repository.name}:{target}", repository.domain, repository.path, push=True
-        )
+        named = f"{repository.name}:{tag}" if tag is not None else f"{repository.name}@{digest}"
+        ctx = _Ctx(f"pushing manifest {named}", repository.domain, repository.path, push=True)
         resp = self._request(
             "PUT",
             repository,
@@ -430,17 +441,27 @@ class RegistryClient:
         children = index.content.get("manifests") or []
         ranked: list[tuple[int, int, dict[str, Any]]] = []
         for i, desc in enumerate(children):
-            if not isinstance(desc, dict):
+            if (
+                not isinstance(desc, dict)
+                or not isinstance(desc.get("digest"), str)
+                or ":" not in desc["digest"]
+            ):
+                raise RegistryError(
+                    f"{ctx.action}: entry {i} of index {index.digest} is not a valid descriptor",
+                    registry=ctx.registry,
+                    repository=ctx.repository,
+                )
+            platform = desc.get("platform")
+            if not isinstance(platform, dict):
+                ranked.append((1 << 30, i, desc))  # containerd: entries without a platform come last
                 continue
-            if desc.get("platform") is None:
-                ranked.append((1 << 30, i, desc))
-                continue
-            rank = matcher.rank(Platform.from_json(desc["platform"]))
+            rank = matcher.rank(Platform.from_json(platform))
             if rank is not None:
                 ranked.append((rank, i, desc))
         ranked.sort(key=lambda item: item[:2])
         for _, _, desc in ranked:
-            child = self._get_manifest(ref, str(desc.get("digest", "")), ctx, size=desc.get("size"))
+            size = desc.get("size") if isinstance(desc.get("size"), int) else None
+            child = self._get_manifest(ref, desc["digest"], ctx, size=size)
             if child.is_index:
                 if depth >= _MAX_INDEX_DEPTH:
                     raise RegistryError(f"{ctx.action}: indexes nested deeper than {_MAX_INDEX_DEPTH} levels")
@@ -450,18 +471,14 @@ class RegistryClient:
                     continue
             if child.media_type not in _MANIFEST_TYPES:
                 continue
-            if desc.get("platform") is None:
+            if not isinstance(desc.get("platform"), dict):
                 config = self._read_config(ref, child, ctx)
                 if not matcher.match(Platform.from_json(self._json(config[1], "config", ctx))):
                     continue
                 return child, config
             return child, None
         available = sorted(
-            {
-                str(Platform.from_json(d["platform"]))
-                for d in children
-                if isinstance(d, dict) and d.get("platform")
-            }
+            {str(Platform.from_json(d["platform"])) for d in children if isinstance(d.get("platform"), dict)}
         )
         raise NoMatchingPlatform(
             f"{ctx.action}: no match for platform {matcher} in manifest {index.digest}",
@@ -874,9 +891,7 @@ class RegistryClient:
                 self._challenges[domain] = chosen
             if authorization and chosen.scheme == "bearer":
                 self._tokens.drop(self._token_key(domain, chosen, scopes))
-            extra = chosen.params.get("scope", "")
-            if extra and extra not in scopes:
-                scopes.append(extra)
+            scopes = _merge_scopes(scopes, chosen.params.get("scope", "").split())
             _drain(resp)
         raise AssertionError("unreachable")
 
