@@ -75,7 +75,11 @@ def _parse_header(text: str) -> list[Challenge]:
             if j < n and text[j] == '"':
                 value, j = _quoted(text, j)
             else:
-                value, j = token(j)
+                # RFC 7235 wants a token here; accept an unquoted URL too (some servers send one).
+                start = j
+                while j < n and text[j] not in ", \t":
+                    j += 1
+                value = text[start:j]
             current.params[name.lower()] = value
             i = j
     return challenges
