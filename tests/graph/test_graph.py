@@ -303,3 +303,39 @@ def test_registry_resolution_pins_the_loopback_busybox(
     assert pinned["digest"] == image["op"]["manifest"]
     assert pinned["config"]["architecture"] == "amd64" and pinned["config"]["rootfs"]["diff_ids"]
     assert data["targets"]["api-dev-slim"]["platforms"]["linux/amd64"]["layers"] > 1
+
+
+def test_no_cache_filter_marks_the_stage_ops_of_that_target(tmp_path, cache_dir):
+    root = write(
+        tmp_path / "p",
+        {
+            "Dockerfile": "FROM busybox AS deps\nRUN echo deps\nFROM deps AS build\nRUN echo build\n",
+            "docker-bake.hcl": 'target "a" {\n  no-cache-filter = ["build"]\n}\ntarget "b" {\n  target = "deps"\n}\n'
+            'group "default" { targets = ["a", "b"] }\n',
+        },
+    )
+    nodes = {n["description"]: n for n in _nodes(_graph(root, cache_dir))}
+    assert nodes["RUN echo build"]["no_cache"] is True
+    assert nodes["RUN echo deps"]["no_cache"] is False
+    assert nodes["RUN echo deps"]["targets"] == ["a", "b"]
+
+
+def test_dockerfile_specific_ignore_file_replaces_the_root_one(tmp_path, cache_dir):
+    root = write(
+        tmp_path / "p",
+        {
+            "build/app.Dockerfile": "FROM scratch\nCOPY . /\n",
+            "build/app.Dockerfile.dockerignore": "secret.txt\n",
+            ".dockerignore": "keep.txt\n",
+            "secret.txt": "s",
+            "keep.txt": "k",
+            "docker-bake.hcl": 'target "default" {\n  dockerfile = "build/app.Dockerfile"\n}\n',
+        },
+    )
+    before = _nodes(_graph(root, cache_dir))
+    (root / "secret.txt").write_text("changed")
+    assert _nodes(_graph(root, cache_dir)) == before
+    (root / "keep.txt").write_text("changed")
+    assert [n["id"] for n in _nodes(_graph(root, cache_dir))] != [n["id"] for n in before]
+    (local,) = [n for n in before if n["kind"] == "local"]
+    assert local["op"]["exclude"] == ["secret.txt"]

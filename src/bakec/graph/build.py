@@ -202,7 +202,10 @@ class _Builder:
             filename="Dockerfile" if inline else os.path.basename(dockerfile),
         )
         ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
-        output = _Translator(self, name, plan, context_dir, ignore, named, linked).run()
+        translator = _Translator(self, name, plan, context_dir, ignore, named, linked)
+        translator.no_cache = bool(target.no_cache)
+        translator.no_cache_stages = {s.lower() for s in target.no_cache_filter or ()}
+        output = translator.run()
         shown = dockerfile if inline else (target.dockerfile or "Dockerfile")
         build = Build(name, platform or plan.platform, output, plan, target.context or ".", shown)
         self.builds[key] = build
@@ -270,13 +273,24 @@ class _Builder:
         return self.images[key]
 
     # -- the graph -----------------------------------------------------------------
-    def add(self, op: o.Op, target: str, **attrs: Any) -> str:
+    def add(self, op: o.Op, target: str, no_cache: bool = False, **attrs: Any) -> str:
+        """Add ``op`` unless an equal one is there; ``no_cache`` (never unset) asks for a re-run."""
         digest = op.digest
         if digest not in self.g:
             self._counter += 1
-            self.g.add_node(digest, op=op, targets=set(), order=self._counter, first_target=target, **attrs)
+            self.g.add_node(
+                digest,
+                op=op,
+                targets=set(),
+                order=self._counter,
+                first_target=target,
+                no_cache=False,
+                **attrs,
+            )
             for dep in op.inputs:
                 self.g.add_edge(dep, digest)
+        if no_cache:
+            self.g.nodes[digest]["no_cache"] = True
         return digest
 
 
@@ -301,6 +315,8 @@ class _Translator:
         self.named = named
         self.linked = linked
         self.outputs: list[str] = []
+        self.no_cache = False  # bake's no-cache: every op of this build re-runs
+        self.no_cache_stages: set[str] = set()  # bake's no-cache-filter
 
     def run(self) -> str:
         for stage in self.plan.stages:
@@ -325,6 +341,7 @@ class _Translator:
             label=f"[{self.target} internal] load build {name} ({shown})",
             platform="",
             stage="internal",
+            no_cache=self.no_cache,
         )
 
     def _image(self, ref: str, platform: str, stage: Stage | None = None) -> str:
@@ -344,6 +361,7 @@ class _Translator:
             label=label,
             platform=platform,
             stage=stage.display_name if stage else "internal",
+            no_cache=self._uncached(stage),
         )
 
     def _named_key(self, name: str) -> str | None:
@@ -421,6 +439,9 @@ class _Translator:
         head = f"{self.target} {prefix}".rstrip()
         return f"[{head} {1:>{len(str(total))}}/{total}] {text}"
 
+    def _uncached(self, stage: Stage | None) -> bool:
+        return self.no_cache or (stage is not None and stage.name in self.no_cache_stages)
+
     def _add(self, op: o.Op, stage: Stage, step: Any, kind_prefix: str = "") -> str:
         desc = step.description
         if desc.startswith("["):
@@ -434,6 +455,7 @@ class _Translator:
             label=kind_prefix + label,
             platform=step.platform,
             stage=stage.display_name,
+            no_cache=self._uncached(stage),
         )
 
     def _run(self, stage: Stage, step: Any, state: str) -> str:
@@ -505,7 +527,13 @@ class _Translator:
                     label = f"[{self.target} internal] https {src}"
                     src_path = "/" + (posixpath.basename(src.split("?")[0].rstrip("/")) or "index.html")
                 digest = self.b.add(
-                    op, self.target, description=src, label=label, platform="", stage="internal"
+                    op,
+                    self.target,
+                    description=src,
+                    label=label,
+                    platform="",
+                    stage="internal",
+                    no_cache=self._uncached(stage),
                 )
                 sources.append(digest)
                 actions.append(

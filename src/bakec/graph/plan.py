@@ -116,6 +116,7 @@ def to_dict(graph: Graph) -> dict[str, Any]:
             "targets": sorted(d["targets"]),
             "platform": d["platform"] or None,
             "stage": d["stage"],
+            "no_cache": d["no_cache"],
             "op": _key_dict(op),
         }
         if op.kind == "local":
