@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -300,3 +302,101 @@ def test_nested_index(client: RegistryClient, registry: object, unique_repo: str
     image = client.resolve(f"{repo}:nested", "linux/arm64")
     assert image.manifest_digest == arm64.digest
     assert image.index_digest == sha256(outer)
+
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def _docker_image(image: Image) -> bytes:
+    manifest = json.loads(image.manifest)
+    manifest["mediaType"] = DOCKER_MANIFEST
+    manifest["config"]["mediaType"] = "application/vnd.docker.container.image.v1+json"
+    manifest["layers"][0]["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    return json.dumps(manifest).encode()
+
+
+def test_docker_media_types(client: RegistryClient, registry: object, unique_repo: str) -> None:
+    repo = f"{HOST}/{unique_repo}"
+    image = make_image(arch="arm64")
+    push_image(client, repo, image, tag=None)
+    manifest = _docker_image(image)
+    client.push_manifest(repo, manifest, DOCKER_MANIFEST, tag="single")
+    listing = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_LIST,
+            "manifests": [
+                {
+                    "mediaType": DOCKER_MANIFEST,
+                    "digest": sha256(manifest),
+                    "size": len(manifest),
+                    "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+                }
+            ],
+        }
+    ).encode()
+    client.push_manifest(repo, listing, DOCKER_LIST, tag="list")
+    single = client.resolve(f"{repo}:single")
+    assert (single.media_type, single.manifest_digest) == (DOCKER_MANIFEST, sha256(manifest))
+    listed = client.resolve(f"{repo}:list", "linux/arm64")
+    assert listed.index_digest == sha256(listing)
+    assert (listed.media_type, listed.manifest_digest) == (DOCKER_MANIFEST, sha256(manifest))
+    assert client.fetch_manifest(f"{repo}:list").media_type == DOCKER_LIST
+
+
+def test_pulls_send_every_manifest_media_type(
+    client: RegistryClient, gate: Gate, busybox_image: object
+) -> None:
+    client.resolve(f"{gate.host}/busybox-multi:latest", "linux/arm64")
+    accepts = [s.headers.get("Accept", "") for s in gate.requests("GET", "/manifests/")]
+    assert len(accepts) == 2
+    for accept in accepts:
+        assert {a.strip() for a in accept.split(",")} == {
+            MEDIA_TYPE_OCI_INDEX,
+            MEDIA_TYPE_OCI_MANIFEST,
+            DOCKER_MANIFEST,
+            DOCKER_LIST,
+        }
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+def test_skopeo_reads_back_what_was_pushed(
+    client: RegistryClient, registry: object, unique_repo: str, tmp_path: Path
+) -> None:
+    repo = f"{HOST}/{unique_repo}"
+    amd64, arm64 = make_image(arch="amd64"), make_image(arch="arm64")
+    push_image(client, repo, amd64, tag=None)
+    push_image(client, repo, arm64, tag=None)
+    index = _index(
+        (amd64.digest, len(amd64.manifest), {"os": "linux", "architecture": "amd64"}),
+        (arm64.digest, len(arm64.manifest), {"os": "linux", "architecture": "arm64"}),
+    )
+    digest = client.push_manifest(repo, index, MEDIA_TYPE_OCI_INDEX, tag="v1")
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{repo}@{digest}"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert raw == index
+    layout = tmp_path / "oci"
+    subprocess.run(
+        [
+            "skopeo",
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            "--preserve-digests",
+            f"docker://{repo}:v1",
+            f"oci:{layout}:v1",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    blobs = layout / "blobs" / "sha256"
+    for image in (amd64, arm64):
+        for data in (image.manifest, image.config, image.layer):
+            assert (blobs / sha256(data).split(":")[1]).read_bytes() == data
+    assert (blobs / digest.split(":")[1]).read_bytes() == index
