@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import BakecError, UsageError
+from ..errors import UsageError
 from .main import load_definition
 
 
@@ -43,11 +43,20 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     if args.print_:
         sys.stdout.write(definition.print_json(targets, args.overrides, flag_overrides=flag_overrides))
         return 0
-    resolved = definition.resolve(targets, args.overrides, flag_overrides=flag_overrides)
-    raise BakecError(
-        f"cannot build yet: bakec resolved {len(resolved.targets)} target(s), but its executor has not landed; "
-        "use --print or --list"
+    from ..builder import BuildOptions, build
+
+    options = BuildOptions(
+        state_dir=args.state_dir,
+        builder=args.builder,
+        progress=args.progress,
+        max_parallelism=args.max_parallelism,
+        keep_going=args.keep_going,
+        no_cache=bool(args.no_cache),
+        allow=args.allow,
+        metadata_file=args.metadata_file,
     )
+    build(definition, targets, args.overrides, flag_overrides=flag_overrides, options=options)
+    return 0
 
 
 def _expand_all(definition, targets: list[str]) -> list[str]:

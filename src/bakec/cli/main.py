@@ -40,6 +40,11 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--allow", action="append", default=[], help="allow build to access specified resources")
     build.add_argument("--metadata-file", help="write build result metadata to a file")
     build.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"])
+    build.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+                       "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
+    build.add_argument("--builder", help="unix socket of a containerd to use instead of the embedded one")
+    build.add_argument("--max-parallelism", type=int, default=None, help="operations run at once (default: cores)")
+    build.add_argument("--keep-going", action="store_true", help="let independent targets finish when one fails")
     build.add_argument("targets", nargs="*", metavar="TARGET")
 
     daemon = sub.add_parser("daemon", help="the embedded containerd: status or stop")

@@ -1,0 +1,242 @@
+"""``bakec build``: resolved targets → one graph → solved on containerd → exported outputs.
+
+This is the library face ``bakec.build()`` and the CLI's engine. It wires the
+layers together and owns nothing else: the graph (``bakec.graph``), the
+solver (``bakec.solver``), the worker (``bakec.worker``) and the exporters
+(``bakec.export``) do the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as host_platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakec.errors import BakecError, BuildError
+
+
+@dataclass
+class BuildOptions:
+    state_dir: str | None = None
+    builder: str | None = None  # containerd address instead of the embedded daemon
+    progress: str = "auto"
+    max_parallelism: int | None = None
+    keep_going: bool = False
+    no_cache: bool = False
+    allow: Sequence[str] = ()
+    metadata_file: str | None = None
+
+
+@dataclass
+class TargetReport:
+    name: str
+    state: str
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BuildReport:
+    targets: dict[str, TargetReport]
+    executed: list[str]
+    cached: int
+
+    @property
+    def ok(self) -> bool:
+        return all(t.state == "done" for t in self.targets.values())
+
+
+def _emulated(platform: str) -> bool:
+    if not platform:
+        return False
+    machine = host_platform.machine().lower()
+    native = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    return platform.split("/")[1:2] != [native]
+
+
+def _secrets(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str) -> Any:
+    from bakec.worker.ops import Secrets
+
+    secrets = Secrets()
+    for target in targets.values():
+        for entry in target.secret or []:
+            sid = entry.get("id")
+            if not sid:
+                continue
+            if entry.get("src"):
+                path = Path(cwd, entry["src"])
+                secrets.values[sid] = path.read_bytes()
+            elif entry.get("env") or sid in env:
+                value = env.get(entry.get("env") or sid)
+                if value is not None:
+                    secrets.values[sid] = value.encode()
+    return secrets
+
+
+def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), *,
+          flag_overrides: Sequence[str] = (), options: BuildOptions | None = None) -> BuildReport:
+    """Build the requested targets; raise :class:`BuildError` when a target fails."""
+    import sys
+
+    from bakec.graph.build import build_graph
+    from bakec.graph.resolve import RegistryResolver
+    from bakec.registry import RegistryClient
+    from bakec.solver.cache import CacheIndex
+    from bakec.solver.progress import Progress, renderer
+    from bakec.solver.solve import solve
+    from bakec.state import resolve_state_dir
+    from bakec.worker.daemon import Daemon
+    from bakec.worker.entitlements import Entitlements
+    from bakec.worker.layer_store import ContentStore
+    from bakec.worker.ops import OpRunner
+    from bakec.worker.paths import DaemonPaths
+    from bakec.worker.runc import RuncExecutor
+
+    options = options or BuildOptions()
+    started = time.monotonic()
+    resolved = definition.resolve(list(names), list(overrides), flag_overrides=list(flag_overrides))
+    state_dir = resolve_state_dir(options.state_dir, definition.env)
+    registry = RegistryClient()
+    graph = build_graph(resolved.targets, cwd=definition.cwd, requested=list(resolved.targets),
+                        resolver=RegistryResolver(registry))
+    progress = Progress(renderer(options.progress, sys.stderr))
+    daemon = Daemon(state_dir)
+    client = daemon.ensure()
+    paths = DaemonPaths(state_dir)
+    store = ContentStore(state_dir / "content")
+    cache = CacheIndex(state_dir / "cache.db")
+    try:
+        with client.lease() as leased:
+            executor = RuncExecutor(leased, paths, allow=Entitlements.parse(options.allow))
+            runner = OpRunner(leased, paths, store, executor, registry=registry,
+                              secrets=_secrets(resolved.targets, definition.env, definition.cwd))
+            solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
+                           keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated)
+            reports = _export(graph, solved, resolved.targets, store, leased, definition, progress)
+    finally:
+        cache.close()
+        client.close()
+    summary = {name: {"state": r.state, "seconds": round(r.seconds or (time.monotonic() - started), 3)}
+               for name, r in reports.items()}
+    progress.emit({"type": "summary", "targets": summary, "seconds": round(time.monotonic() - started, 3)})
+    if options.metadata_file:
+        Path(options.metadata_file).write_text(
+            json.dumps({name: r.metadata for name, r in reports.items() if r.metadata}, indent=2) + "\n"
+        )
+    cached = sum(1 for r in solved.outcome.results.values() if r.state.value == "cached")
+    report = BuildReport(reports, solved.executed, cached)
+    if not report.ok:
+        failed = [n for n, r in reports.items() if r.state != "done"]
+        errors = [str(r.error) for r in solved.outcome.results.values() if r.error is not None]
+        detail = errors[0] if errors else ""
+        raise BuildError(f"failed to build {', '.join(sorted(failed))}", detail)
+    return report
+
+
+def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
+            progress: Any) -> dict[str, TargetReport]:
+    from bakec.export.image import ExportOptions, Image, Platform
+    from bakec.worker.ops import image_config
+
+    reports: dict[str, TargetReport] = {}
+    by_target: dict[str, list[Any]] = {}
+    for b in graph.builds:
+        by_target.setdefault(b.target, []).append(b)
+    for name, builds in by_target.items():
+        images = []
+        state = "done"
+        for b in builds:
+            if b.output and b.output not in solved.results:
+                state = "failed"
+                break
+            result = solved.results.get(b.output) if b.output else None
+            layers = tuple(result.layers) if result is not None else ()
+            images.append(Image(image_config(b.plan, b.platform), layers, Platform.parse(b.plan.image.platform)))
+        report = TargetReport(name, state)
+        reports[name] = report
+        if state != "done":
+            continue
+        target = targets[name]
+        epoch = (target.args or {}).get("SOURCE_DATE_EPOCH")
+        outputs = target.output if target.output is not None else [{"type": "image", "name": ",".join(target.tags or [])}]
+        for out in outputs:
+            kind = out.get("type", "")
+            attrs = {k: v for k, v in out.items() if k != "type"}
+            try:
+                report.metadata.update(_write_output(kind, attrs, images, store, client, definition.cwd,
+                                                     int(epoch) if epoch else None, target))
+            except BakecError:
+                raise
+            except OSError as err:
+                raise BuildError(f"target {name}: exporting {kind} output failed: {err}") from None
+    return reports
+
+
+def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: Any, client: Any, cwd: str,
+                  epoch: int | None, target: Any) -> dict[str, Any]:
+    from bakec.export import docker as docker_export
+    from bakec.export import local as local_export
+    from bakec.export import oci as oci_export
+    from bakec.export import tar as tar_export
+    from bakec.export.image import ExportOptions, commit_images
+
+    dest = attrs.get("dest")
+    if dest and dest != "-" and not os.path.isabs(dest):
+        attrs = {**attrs, "dest": os.path.join(cwd, dest)}
+        Path(attrs["dest"]).parent.mkdir(parents=True, exist_ok=True)
+    if kind == "cacheonly":
+        return {}
+    if kind == "local":
+        local_export.export(store, images, attrs["dest"])
+        return {}
+    if kind == "tar":
+        tar_export.export(store, images, attrs.get("dest"))
+        return {}
+    if kind in ("oci", "docker"):
+        if "name" not in attrs and target.tags:
+            attrs = {**attrs, "name": ",".join(target.tags)}
+        opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
+        committed = (oci_export if kind == "oci" else docker_export).export(store, images, opts)
+        return _metadata(committed, opts, store)
+    if kind == "image":
+        opts = ExportOptions.parse({k: v for k, v in attrs.items() if k not in ("push",)}, kind="oci",
+                                   source_date_epoch=epoch)
+        committed = commit_images(store, images, opts)
+        _load_into_containerd(client, store, committed, opts.names)
+        if attrs.get("push", "false").lower() in ("true", "1"):
+            raise BuildError("push=true is not supported yet (issue #5)")
+        return _metadata(committed, opts, store)
+    if kind == "registry":
+        raise BuildError("type=registry outputs are not supported yet (issue #5)")
+    raise BuildError(f"unknown output type {kind!r}")
+
+
+def _metadata(committed: Any, opts: Any, store: Any) -> dict[str, Any]:
+    root = committed.root
+    config = committed.manifests[0][3] if len(committed.manifests) == 1 else None
+    out: dict[str, Any] = {"containerimage.digest": root.digest, "containerimage.descriptor": root.json()}
+    if config is not None:
+        out["containerimage.config.digest"] = config.digest
+    if opts.names:
+        out["image.name"] = ",".join(opts.names)
+    return out
+
+
+def _load_into_containerd(client: Any, store: Any, committed: Any, names: Sequence[str]) -> None:
+    """Put the image's blobs into containerd's content store and name it there."""
+    from bakec.export.oci import blobs_of
+    from bakec.worker.client import Descriptor
+
+    for digest in blobs_of(committed):
+        if not client.has_content(digest):
+            client.write_content(f"bakec-{digest}", store.chunks(digest), expected=digest, total=store.size(digest))
+    root = committed.root
+    for name in names:
+        from bakec.export.image import normalize_name
+
+        client.put_image(normalize_name(name), Descriptor(media_type=root.media_type, digest=root.digest, size=root.size))

@@ -1,0 +1,109 @@
+"""Solve the combined graph: every unique op once, cached results reused across runs.
+
+For each node the solver first asks the persistent cache index; a hit whose
+snapshot and blobs still exist is reused without running anything. Otherwise
+the worker runs the op and the record is committed only after the op fully
+succeeded (so a kill never leaves a half-written entry). Progress events are
+emitted for every vertex.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bakec.solver.cache import CacheIndex, CacheRecord
+from bakec.solver.progress import Progress
+from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
+
+
+@dataclass
+class SolveResult:
+    outcome: RunOutcome
+    results: dict[str, Any] = field(default_factory=dict)  # node id -> OpResult
+    executed: list[str] = field(default_factory=list)  # node ids that really ran
+    vertex_ids: dict[str, int] = field(default_factory=dict)
+
+
+_UNCACHED_KINDS = ("local",)  # cheap to redo and keyed by content anyway
+
+
+def solve(
+    graph: Any,
+    runner: Any,
+    cache: CacheIndex,
+    progress: Progress,
+    *,
+    max_parallelism: int | None = None,
+    keep_going: bool = False,
+    no_cache: bool = False,
+    emulated: Callable[[str], bool] = lambda platform: False,
+    scheduler: Scheduler | None = None,
+) -> SolveResult:
+    """Run ``graph`` (a :class:`bakec.graph.build.Graph`) with ``runner`` (an ``OpRunner``)."""
+    g = graph.graph
+    order = graph.order()
+    result = SolveResult(RunOutcome(), vertex_ids={node: i + 1 for i, node in enumerate(order)})
+    lock = threading.Lock()
+    scheduler = scheduler or Scheduler(max_parallelism=max_parallelism, keep_going=keep_going)
+
+    def vertex(node: str, state: str, **extra: Any) -> None:
+        data = g.nodes[node]
+        progress.emit({
+            "type": "vertex",
+            "id": result.vertex_ids[node],
+            "digest": node,
+            "name": data.get("description") or data["op"].kind,
+            "state": state,
+            "targets": sorted(data.get("targets", ())),
+            "emulated": emulated(getattr(data["op"], "platform", "") or ""),
+            **extra,
+        })
+
+    def execute(node: str) -> Any:
+        data = g.nodes[node]
+        op = data["op"]
+        inputs = {d: result.results[d] for d in op.inputs if d}
+        skip_cache = no_cache or data.get("no_cache", False) or op.kind in _UNCACHED_KINDS
+        if not skip_cache:
+            record = cache.get(node)
+            if record is not None:
+                from bakec.worker.ops import OpResult
+
+                cached = OpResult.from_meta(record.meta)
+                if runner.snapshot_exists(cached.snapshot) and all(runner.store.has(b.digest) for b in cached.layers):
+                    with lock:
+                        result.results[node] = cached
+                    vertex(node, "cached")
+                    return Cached(cached)
+        started = time.monotonic()
+        vertex(node, "started")
+
+        def log(stream: int, chunk: bytes) -> None:
+            progress.emit({"type": "log", "id": result.vertex_ids[node], "stream": "stdout" if stream == 1 else "stderr",
+                           "data": chunk.decode("utf-8", "replace")})
+
+        try:
+            op_result = runner.run(op, inputs, log)
+        except BaseException as err:
+            vertex(node, "failed", seconds=time.monotonic() - started, error=str(err))
+            raise
+        if op.kind not in _UNCACHED_KINDS:
+            size = sum(b.size for b in op_result.layers[-1:]) if op_result.layers else 0
+            cache.put(CacheRecord(node, op.kind, op_result.snapshot or None, None, op_result.to_meta(), size))
+        with lock:
+            result.results[node] = op_result
+            if op.kind not in _UNCACHED_KINDS:
+                result.executed.append(node)
+        vertex(node, "done", seconds=time.monotonic() - started)
+        return op_result
+
+    dependencies: Mapping[str, list[str]] = {node: list(g.predecessors(node)) for node in order}
+    result.outcome = scheduler.run(dependencies, execute)
+    for node, node_result in result.outcome.results.items():
+        if node_result.state in (State.SKIPPED, State.CANCELLED):
+            vertex(node, node_result.state.value)
+    return result

@@ -1,0 +1,347 @@
+"""Execute one graph operation on containerd snapshots.
+
+:class:`OpRunner` binds the op vocabulary (:mod:`bakec.graph.ops`) to the
+worker's pieces: the registry client pulls base images into the content store
+and unpacks them into snapshots named by chain ID; ``Exec`` runs a process with
+the runc executor on an active snapshot of its root; ``FileOp`` applies file
+actions on a mounted snapshot; ``Merge`` stacks layers. Every result is a
+committed snapshot plus the chain of layer blobs from the base, so an image is
+the layers of its final op. Committed snapshots carry containerd's gc.root
+label: bakec's cache index owns them and ``bakec prune`` removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakec.errors import BuildError
+from bakec.graph import ops as o
+from bakec.worker.client import Client, Mount, NotFoundError
+from bakec.worker.layer_store import ContentStore
+from bakec.worker.layers import LayerBlob, layer_from_mounts
+from bakec.worker.paths import DaemonPaths
+from bakec.worker.run import Executor, RunRequest
+from bakec.worker.runc import mount, unmount
+from bakec.worker.spec import SpecMount
+
+GC_ROOT = "containerd.io/gc.root"
+
+
+@dataclass(frozen=True)
+class OpResult:
+    """What an op produced: a committed snapshot and its layer chain (or a local dir)."""
+
+    snapshot: str = ""  # "" for an empty filesystem
+    layers: tuple[LayerBlob, ...] = ()
+    path: str = ""  # a local source's directory on this machine
+    ignore: tuple[str, ...] = ()  # a local source's .dockerignore patterns
+    config: Mapping[str, Any] | None = None  # an image source's config
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "snapshot": self.snapshot,
+            "layers": [[b.digest, b.diff_id, b.size, b.media_type] for b in self.layers],
+            "config": self.config,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> OpResult:
+        layers = tuple(LayerBlob(d, i, s, m) for d, i, s, m in meta.get("layers", []))
+        return cls(meta.get("snapshot", ""), layers, config=meta.get("config"))
+
+
+@dataclass
+class Secrets:
+    """Secret values by id (from bake's ``secret`` attribute); never logged or keyed."""
+
+    values: dict[str, bytes] = field(default_factory=dict)
+
+
+LogFn = Callable[[int, bytes], None]
+
+
+def chain_id(diff_ids: Sequence[str]) -> str:
+    """OCI chain ID of a layer stack."""
+    chain = ""
+    for diff_id in diff_ids:
+        chain = diff_id if not chain else "sha256:" + hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
+    return chain
+
+
+class OpRunner:
+    """Runs ops; thread-safe as long as each op is run once (the scheduler's guarantee)."""
+
+    def __init__(
+        self,
+        client: Client,
+        paths: DaemonPaths,
+        store: ContentStore,
+        executor: Executor,
+        *,
+        registry: Any = None,
+        secrets: Secrets | None = None,
+        cache_mounts: Path | None = None,
+    ) -> None:
+        self.client = client
+        self.paths = paths
+        self.store = store
+        self.executor = executor
+        self.registry = registry
+        self.secrets = secrets or Secrets()
+        self.cache_mounts = cache_mounts or paths.state_dir / "cache-mounts"
+        self.tmp = paths.state_dir / "tmp"  # mount points and scratch files, on the state dir's disk
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    # -- entry -----------------------------------------------------------------------
+    def run(self, op: o.Op, inputs: Mapping[str, OpResult], log: LogFn | None = None) -> OpResult:
+        if isinstance(op, o.ImageSource):
+            return self._image(op)
+        if isinstance(op, o.LocalSource):
+            return OpResult(path=op.path, ignore=tuple(op.exclude))
+        if isinstance(op, o.Exec):
+            return self._exec(op, inputs, log)
+        if isinstance(op, o.FileOp):
+            return self._file(op, inputs)
+        if isinstance(op, o.Merge):
+            return self._merge(op, inputs)
+        raise BuildError(f"{op.kind} operations are not supported by this executor yet")
+
+    def snapshot_exists(self, name: str) -> bool:
+        if not name:
+            return True
+        try:
+            self.client.stat_snapshot(name)
+            return True
+        except NotFoundError:
+            return False
+
+    # -- snapshots -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _active(self, parent: str) -> Iterator[tuple[str, list[Mount]]]:
+        key = f"bakec/active/{uuid.uuid4().hex}"
+        mounts = self.client.prepare(key, parent)
+        try:
+            yield key, mounts
+        finally:
+            with contextlib.suppress(NotFoundError):
+                self.client.remove_snapshot(key)
+
+    def _commit(self, name: str, key: str) -> None:
+        try:
+            self.client.commit(name, key, labels={GC_ROOT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        except Exception:
+            if not self.snapshot_exists(name):  # a concurrent build committed the same op first
+                raise
+
+    @contextlib.contextmanager
+    def _mounted(self, mounts: Sequence[Mount]) -> Iterator[str]:
+        target = Path(tempfile.mkdtemp(prefix="m", dir=self.tmp))
+        mount(mounts[0], target)
+        try:
+            yield str(target)
+        finally:
+            unmount(target)
+            with contextlib.suppress(OSError):
+                target.rmdir()
+
+    @contextlib.contextmanager
+    def _view(self, snapshot: str) -> Iterator[str]:
+        """A read-only mount of a committed snapshot (an empty dir for scratch)."""
+        if not snapshot:
+            empty = tempfile.mkdtemp(prefix="e", dir=self.tmp)
+            try:
+                yield empty
+            finally:
+                shutil.rmtree(empty, ignore_errors=True)
+            return
+        key = f"bakec/view/{uuid.uuid4().hex}"
+        mounts = self.client.view(key, snapshot)
+        try:
+            with self._mounted(mounts) as path:
+                yield path
+        finally:
+            with contextlib.suppress(NotFoundError):
+                self.client.remove_snapshot(key)
+
+    # -- image sources ------------------------------------------------------------------------
+    def _image(self, op: o.ImageSource) -> OpResult:
+        if self.registry is None:
+            raise BuildError(f"cannot pull {op.ref}: no registry client")
+        ref = op.ref if not op.manifest else f"{op.ref.split('@')[0]}@{op.manifest}"
+        image = self.registry.resolve(ref, op.platform)
+        diff_ids = list(image.config.get("rootfs", {}).get("diff_ids", []))
+        descriptors = image.layers
+        if len(diff_ids) != len(descriptors):
+            raise BuildError(f"image {op.ref}: {len(descriptors)} layers but {len(diff_ids)} diff ids")
+        blobs: list[LayerBlob] = []
+        parent = ""
+        for desc, diff_id in zip(descriptors, diff_ids):
+            digest = desc["digest"]
+            if not self.store.has(digest):  # written atomically and digest-verified by the client
+                self.registry.fetch_blob(image.reference, digest, self.store.path(digest), size=desc.get("size"))
+            blob = LayerBlob(digest, diff_id, int(desc["size"]), desc["mediaType"])
+            blobs.append(blob)
+            name = "bakec/chain/" + chain_id([b.diff_id for b in blobs])
+            if not self.snapshot_exists(name):
+                from bakec.export.local import apply_layer
+
+                with self._active(parent) as (key, mounts):
+                    with self._mounted(mounts) as root:
+                        apply_layer(root, self.store, blob)
+                    self._commit(name, key)
+            parent = name
+        return OpResult(parent, tuple(blobs), config=image.config)
+
+    # -- exec ---------------------------------------------------------------------------------
+    def _exec(self, op: o.Exec, inputs: Mapping[str, OpResult], log: LogFn | None) -> OpResult:
+        root = inputs[op.root] if op.root else OpResult()
+        with contextlib.ExitStack() as stack:
+            key, mounts = stack.enter_context(self._active(root.snapshot))
+            spec_mounts = [self._spec_mount(m, inputs, stack) for m in op.mounts]
+            env = list(op.env) + [e for e in op.proxy_env if e.split("=", 1)[0] not in {x.split("=", 1)[0] for x in op.env}]
+            files_dir = None
+            if op.files:
+                files_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="f", dir=self.tmp)))
+                for f in op.files:
+                    (files_dir / f.name).write_text(f.data)
+                    os.chmod(files_dir / f.name, f.mode)
+                spec_mounts.append(SpecMount("/dev/pipes", str(files_dir), "bind", ("rbind", "ro")))
+            request = RunRequest(
+                args=list(op.args),
+                env=env,
+                cwd=op.cwd or "/",
+                user=op.user,
+                mounts=spec_mounts,
+                network=op.network if op.network in ("none", "host", "default") else "default",
+                security=op.security if op.security in ("sandbox", "insecure") else "sandbox",
+            )
+            result = self.executor.run(mounts, request, on_output=log)
+            if result.exit_code != 0:
+                raise BuildError(
+                    f'process "{_shell_words(op.args)}" did not complete successfully: exit code: {result.exit_code}'
+                )
+            blob = layer_from_mounts(self.store, mounts)
+            name = "bakec/op/" + op.digest
+            self._commit(name, key)
+        return OpResult(name, root.layers + (blob,))
+
+    def _spec_mount(self, m: o.ExecMount, inputs: Mapping[str, OpResult], stack: contextlib.ExitStack) -> SpecMount:
+        if m.type == "tmpfs":
+            size = f",size={m.size}" if m.size else ""
+            return SpecMount(m.target, "tmpfs", "tmpfs", tuple(f"nosuid,nodev,mode=1777{size}".split(",")))
+        if m.type == "bind":
+            source = inputs[m.input] if m.input else OpResult()
+            base = source.path or stack.enter_context(self._view(source.snapshot))
+            path = os.path.join(base, m.selector.lstrip("/")) if m.selector else base
+            if m.readonly:
+                return SpecMount(m.target, path, "bind", ("rbind", "ro"))
+            copy = stack.enter_context(tempfile.TemporaryDirectory(prefix="b", dir=self.tmp))
+            shutil.copytree(path, copy, symlinks=True, dirs_exist_ok=True)  # rw writes are discarded
+            return SpecMount(m.target, copy, "bind", ("rbind", "rw"))
+        if m.type == "cache":
+            cache_id = m.id or m.target
+            directory = self.cache_mounts / hashlib.sha256(cache_id.encode()).hexdigest()[:32]
+            directory.mkdir(parents=True, exist_ok=True)
+            if m.mode is not None:
+                os.chmod(directory, m.mode)
+            if m.uid is not None or m.gid is not None:
+                os.chown(directory, m.uid or 0, m.gid or 0)
+            return SpecMount(m.target, str(directory), "bind", ("rbind", "rw"))
+        if m.type == "secret":
+            value = self.secrets.values.get(m.id)
+            if value is None:
+                if m.required:
+                    raise BuildError(f"secret {m.id} not found")
+                empty = stack.enter_context(tempfile.TemporaryDirectory(prefix="s"))
+                return SpecMount(m.target, empty, "bind", ("rbind", "ro"))
+            holder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="s", dir="/dev/shm")))
+            secret_file = holder / "secret"
+            secret_file.write_bytes(value)
+            os.chmod(secret_file, m.mode if m.mode is not None else 0o400)
+            os.chown(secret_file, m.uid or 0, m.gid or 0)
+            return SpecMount(m.target, str(secret_file), "bind", ("rbind", "ro"))
+        raise BuildError(f"RUN --mount=type={m.type} is not supported by this executor yet")
+
+    # -- file ---------------------------------------------------------------------------------
+    def _file(self, op: o.FileOp, inputs: Mapping[str, OpResult]) -> OpResult:
+        from bakec.worker import fileops
+
+        root = inputs[op.root] if op.root else OpResult()
+        name = "bakec/op/" + op.digest
+        with self._active(root.snapshot) as (key, mounts):
+            with contextlib.ExitStack() as stack:  # everything is unmounted before the diff
+                target = stack.enter_context(self._mounted(mounts))
+                sources: list[fileops.Source] = []
+                for digest in op.sources:
+                    src = inputs[digest] if digest else OpResult()
+                    if src.path:
+                        sources.append(fileops.Source(src.path, local=True, ignore=src.ignore, name="context"))
+                    else:
+                        sources.append(fileops.Source(stack.enter_context(self._view(src.snapshot))))
+                fileops.apply(target, op.actions, sources)
+            blob = layer_from_mounts(self.store, mounts)
+            self._commit(name, key)
+        return OpResult(name, root.layers + (blob,))
+
+    # -- merge --------------------------------------------------------------------------------
+    def _merge(self, op: o.Merge, inputs: Mapping[str, OpResult]) -> OpResult:
+        from bakec.export.local import apply_layer
+
+        parts = [inputs[d] for d in op.layers if d]
+        if not parts:
+            return OpResult()
+        base, rest = parts[0], parts[1:]
+        layers = list(base.layers)
+        parent = base.snapshot
+        for part in rest:
+            for blob in part.layers:
+                layers.append(blob)
+                name = "bakec/chain/" + chain_id([b.diff_id for b in layers])
+                if not self.snapshot_exists(name):
+                    with self._active(parent) as (key, mounts):
+                        with self._mounted(mounts) as root:
+                            apply_layer(root, self.store, blob)
+                        self._commit(name, key)
+                parent = name
+        return OpResult(parent, tuple(layers))
+
+
+def _shell_words(args: Sequence[str]) -> str:
+    return " ".join(args)
+
+
+def image_config(plan: Any, platform: str) -> dict[str, Any]:
+    """The image config BuildKit's exporter writes for a build plan (rootfs added at export)."""
+    image = plan.image
+    config: dict[str, Any] = {}
+    # without SOURCE_DATE_EPOCH the image and its new history entries are stamped with the build time
+    now = image.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    config["created"] = now
+    if image.author:
+        config["author"] = image.author
+    config["architecture"] = image.architecture
+    config["os"] = image.os
+    if image.variant:
+        config["variant"] = image.variant
+    config["config"] = image.config_dict()
+    history = []
+    for entry in plan.exported_history():
+        item = entry.to_dict()
+        if "created" not in item and entry.comment != "":
+            item = {"created": now, **item}
+        history.append(item)
+    config["history"] = history
+    return config
+
+
+__all__ = ["OpResult", "OpRunner", "Secrets", "chain_id", "image_config"]
