@@ -107,9 +107,9 @@ class Executor:
         lay = rootfs.layers(mounts)
         uid, gid, gids = rootfs.resolve_user(lay, request.user)
         run_dir = self.paths.runs_dir / cid
-        run_dir.mkdir(parents=True)
         sandbox = self.network.acquire(request.network)
         try:
+            run_dir.mkdir(parents=True)
             spec_mounts = [*_etc_mounts(run_dir, request, sandbox.mode), *request.mounts]
             process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids)
             if request.rlimits is not None:
