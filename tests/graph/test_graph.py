@@ -339,3 +339,18 @@ def test_dockerfile_specific_ignore_file_replaces_the_root_one(tmp_path, cache_d
     assert [n["id"] for n in _nodes(_graph(root, cache_dir))] != [n["id"] for n in before]
     (local,) = [n for n in before if n["kind"] == "local"]
     assert local["op"]["exclude"] == ["secret.txt"]
+
+
+def test_linked_target_with_one_platform_keeps_it(tmp_path, cache_dir):
+    root = write(
+        tmp_path / "p",
+        {
+            "docker-bake.hcl": 'target "base" {\n  dockerfile-inline = "FROM busybox\\nRUN echo base"\n'
+            '  platforms = ["linux/arm64"]\n}\n'
+            'target "app" {\n  dockerfile-inline = "FROM base\\nRUN echo app"\n  contexts = { base = "target:base" }\n}\n'
+        },
+    )
+    data = to_dict(_graph(root, cache_dir, ["app"]))
+    assert list(data["targets"]["base"]["platforms"]) == ["linux/arm64"]
+    base_run = next(n for n in data["nodes"] if n["description"] == "RUN echo base")
+    assert base_run["platform"] == "linux/arm64" and base_run["targets"] == ["app", "base"]

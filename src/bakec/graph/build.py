@@ -254,7 +254,11 @@ class _Builder:
         for key, value in (target.contexts or {}).items():
             nc = NamedContext.parse(value)
             if nc.kind == "target":
-                build = self.build(nc.value, platform, stack)
+                other = self._target(nc.value).platforms or []
+                # an implicit platform takes the linked target's only platform, as buildx does
+                build = self.build(
+                    nc.value, other[0] if not platform and len(other) == 1 else platform, stack
+                )
                 linked[key] = build.output
                 nc = NamedContext("target", nc.value, plan=build.plan)
             elif nc.kind == "image":
