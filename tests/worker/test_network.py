@@ -148,6 +148,12 @@ def test_default_network_gets_eth0_on_the_bridge_and_reaches_the_host(run, provi
     assert "pong:ping" in out
     assert f"default via {gateway} dev eth0" in out
     assert server.peers == [address.group(1)]  # reached from the RUN's own address, not the host's
+    # Outbound traffic is masqueraded (checked on the rules: the tests send nothing outside).
+    nat = subprocess.run(
+        ["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=True
+    ).stdout
+    chain = re.search(rf"-A POSTROUTING -s {re.escape(address.group(1))}/32 .* -j (CNI-\w+)", nat)
+    assert chain and f"-A {chain.group(1)} ! -d 224.0.0.0/4" in nat and "MASQUERADE" in nat
 
 
 @needs_cni
