@@ -32,6 +32,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     status: int = 0
+    peer: int = 0  # the client's port: one per connection
 
 
 @dataclass
@@ -154,7 +155,9 @@ class Gate:
                 pass
 
             def _handle(self) -> None:
-                record = Seen(self.command, self.path, dict(self.headers.items()))
+                record = Seen(
+                    self.command, self.path, dict(self.headers.items()), peer=self.client_address[1]
+                )
                 gate.seen.append(record)
                 length = int(self.headers.get("Content-Length", "0") or 0)
                 body = self.rfile.read(length) if length else b""

@@ -241,3 +241,13 @@ def test_redirect_on_loopback_is_followed(client: RegistryClient, gate: Gate) ->
     out = io.BytesIO()
     client.fetch_blob(f"{gate.host}/busybox", image.layers[0]["digest"], out)
     assert sha256(out.getvalue()) == image.layers[0]["digest"]
+
+
+def test_one_keep_alive_connection_serves_sequential_requests(client: RegistryClient, gate: Gate) -> None:
+    image = client.resolve(f"{gate.host}/busybox:latest")
+    assert client.blob_exists(f"{gate.host}/busybox", image.layers[0]["digest"])
+    assert not client.blob_exists(f"{gate.host}/busybox", "sha256:" + "0" * 64)
+    assert client.manifest_digest(f"{gate.host}/busybox:no-such-tag") is None
+    client.read_blob(f"{gate.host}/busybox", image.config_digest)
+    assert len(gate.seen) == 6
+    assert len({s.peer for s in gate.seen}) == 1

@@ -113,6 +113,8 @@ class Response:
     def close(self) -> None:
         if self._conn is None:
             return
+        if not self._raw.isclosed() and self._raw.length == 0:
+            self._raw.read()  # an empty body (HEAD, 204, Content-Length: 0): marks it complete
         if self._raw.isclosed() and not self._raw.will_close:
             self._transport._release(self._key, self._conn)
             self._conn = None
