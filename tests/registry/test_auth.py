@@ -31,6 +31,7 @@ from bakec.registry import (
     RegistryClient,
     RegistryError,
 )
+from bakec.registry._http import is_loopback
 
 from .conftest import make_image
 from .gate import Gate, TokenServer
@@ -311,3 +312,29 @@ def test_untrusted_tls_needs_insecure(registry: object, busybox_image: object, t
         assert gate.seen and all(s.status == 200 for s in gate.seen)
     finally:
         gate.close()
+
+
+@pytest.mark.parametrize(
+    ("netloc", "loopback"),
+    [
+        ("localhost", True),
+        ("localhost:5000", True),
+        ("127.0.0.1:5000", True),
+        ("127.9.9.9", True),
+        ("[::1]:5000", True),
+        ("::1", True),
+        ("LOCALHOST:1", True),
+        ("10.0.0.1:5000", False),
+        ("example.com", False),
+        ("localhost.example.com", False),
+        ("[2001:db8::1]:5000", False),
+    ],
+)
+def test_loopback_hosts(netloc: str, loopback: bool) -> None:
+    assert is_loopback(netloc) is loopback
+
+
+def test_localhost_by_name_is_plain_http(client: RegistryClient, gate: Gate, busybox_image: object) -> None:
+    image = client.resolve(f"localhost:{gate.port}/busybox:latest")
+    assert image.manifest_digest == busybox_image.digest  # type: ignore[attr-defined]
+    assert gate.seen[0].headers["Host"] == f"localhost:{gate.port}"

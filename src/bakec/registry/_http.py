@@ -2,8 +2,7 @@
 
 No auth, no redirects, no retries here: the client layers those on top. What
 this module owns is connection reuse (a stale keep-alive connection is replaced
-once, transparently) and the scheme policy: plain http only for loopback hosts
-or hosts the user marked insecure.
+once, transparently) and the loopback test behind the client's scheme policy.
 """
 
 from __future__ import annotations

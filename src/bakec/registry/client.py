@@ -930,7 +930,6 @@ class RegistryClient:
                 repository=ctx.repository,
             )
         service = challenge.params.get("service", "")
-        token_ctx = _Ctx(ctx.action, ctx.registry, ctx.repository, ctx.push)
         resp: Response | None = None
         if creds.identity_token:
             # docker's OAuth refresh-token grant; containerd falls back to GET when it is unsupported.
@@ -949,7 +948,7 @@ class RegistryClient:
                 realm,
                 {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(data))},
                 lambda: data,
-                token_ctx,
+                ctx,
                 self.max_attempts,
                 False,
                 auth_host=urlsplit(realm).netloc,
@@ -975,7 +974,7 @@ class RegistryClient:
                 url,
                 headers,
                 None,
-                token_ctx,
+                ctx,
                 self.max_attempts,
                 False,
                 auth_host=urlsplit(realm).netloc,
