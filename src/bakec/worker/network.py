@@ -174,7 +174,7 @@ class NetworkProvider:
             try:
                 return self._take() or self._create()
             except (CniError, OSError) as failure:
-                self._unavailable = str(failure) or type(failure).__name__
+                self._unavailable = " ".join(str(failure).split()) or type(failure).__name__
         _warn_once(
             f"{self.paths.state_dir}:{self._unavailable}",
             f"WARNING: CNI network unavailable ({self._unavailable}); RUN uses the host network",
