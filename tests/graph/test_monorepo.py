@@ -117,3 +117,9 @@ def test_cli_plan_json_matches_library(make_monorepo, cache_dir, monkeypatch, ca
     assert set(data["targets"]) == {"api-dev-slim", "base"}
     assert data["summary"]["targets"] == 2
     assert all(set(n["targets"]) <= {"api-dev-slim", "base"} for n in data["nodes"])
+
+
+def test_a_linked_target_named_on_the_command_line_is_requested(make_monorepo, cache_dir):
+    data = _plan(make_monorepo(), cache_dir, ["base", "web-dev-full"])
+    assert data["targets"]["base"]["requested"] is True
+    assert list(data["targets"]) == ["base", "web-dev-full"]

@@ -37,13 +37,15 @@ def plan(
 ) -> Graph:
     """Resolve ``names`` (default group when empty) and compile them into one graph."""
     resolved = definition.resolve(list(names), list(overrides))
-    requested = [n for n in resolved.targets if resolved.targets[n].output != [{"type": "cacheonly"}]]
-    # targets pulled in only through ``target:`` links are planned as dependencies
+    # targets pulled in only through ``target:`` links are planned as dependencies, listed last
+    requested: dict[str, None] = {}
+    for name in definition.expand_names(list(names) or ["default"]):
+        requested.update(dict.fromkeys(t for t in definition.resolve_group(name)[0] if t in resolved.targets))
     with ContextHasher(cache_dir) as hasher:
         return build_graph(
             resolved.targets,
             cwd=definition.cwd,
-            requested=requested or list(resolved.targets),
+            requested=list(requested) or list(resolved.targets),
             resolver=resolver,
             hasher=hasher,
             build_platform=build_platform,
