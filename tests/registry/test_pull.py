@@ -44,6 +44,7 @@ def test_resolve_single_amd64_manifest(
     assert str(image.reference) == f"{HOST}/busybox:latest"
     assert image.manifest_digest == digests["amd64"] == busybox_image.digest  # type: ignore[attr-defined]
     assert image.index_digest == ""
+    assert str(image.pinned) == f"{HOST}/busybox:latest@{image.manifest_digest}"
     assert image.media_type == MEDIA_TYPE_OCI_MANIFEST
     assert sha256(image.manifest_bytes) == image.manifest_digest
     assert sha256(image.config_bytes) == image.config_digest == image.manifest["config"]["digest"]
@@ -76,6 +77,7 @@ def test_resolve_selects_from_the_index(
 ) -> None:
     image = client.resolve(f"{HOST}/busybox-multi:latest", platform)
     assert image.index_digest == digests["multi"]
+    assert str(image.pinned) == f"{HOST}/busybox-multi:latest@{digests['multi']}"
     assert image.manifest_digest == digests[expected]
     assert image.platform.architecture == expected
 

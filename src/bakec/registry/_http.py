@@ -135,10 +135,7 @@ class Transport:
         self.user_agent = user_agent
         self._idle: dict[tuple[str, str, bool], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
-        self._verified = ssl.create_default_context()
-        self._unverified = ssl.create_default_context()
-        self._unverified.check_hostname = False
-        self._unverified.verify_mode = ssl.CERT_NONE
+        self._contexts: dict[bool, ssl.SSLContext] = {}
 
     def send(
         self,
@@ -180,11 +177,24 @@ class Transport:
                     return idle.pop(), True
         scheme, netloc, verify = key
         if scheme == "https":
-            context = self._verified if verify else self._unverified
+            context = self._context(verify)
             return http.client.HTTPSConnection(
                 netloc, timeout=self.timeout, context=context, blocksize=_BLOCK
             ), False
         return http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=_BLOCK), False
+
+    def _context(self, verify: bool) -> ssl.SSLContext:
+        # Made on first use: loading the CA bundle takes a quarter of a second,
+        # which a client that only talks to a loopback registry never needs.
+        with self._lock:
+            context = self._contexts.get(verify)
+            if context is None:
+                context = ssl.create_default_context()
+                if not verify:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                self._contexts[verify] = context
+            return context
 
     def _release(self, key: tuple[str, str, bool], conn: http.client.HTTPConnection) -> None:
         with self._lock:

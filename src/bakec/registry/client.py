@@ -115,6 +115,11 @@ class ResolvedImage:
     index_digest: str = ""
 
     @property
+    def pinned(self) -> Reference:
+        """The reference pinned to what it resolved to (the index when there was one), as BuildKit records it."""
+        return self.reference.with_digest(self.index_digest or self.manifest_digest)
+
+    @property
     def layers(self) -> list[dict[str, Any]]:
         """The layer descriptors (``mediaType``, ``digest``, ``size``, …), base first."""
         return list(self.manifest.get("layers") or [])
