@@ -56,6 +56,8 @@ class Graph:
     builds: list[Build]
     images: dict[tuple[str, str], ResolvedImage | None] = field(default_factory=dict)
     requested: list[str] = field(default_factory=list)
+    # the resolved bake targets: secrets, ssh, outputs and cache options for the solver
+    targets: Mapping[str, Target] = field(default_factory=dict)
 
     def order(self) -> list[str]:
         """Node ids in build order (every op after its inputs, then first-planned first)."""
@@ -118,7 +120,7 @@ def build_graph(
         # linked targets were planned on demand; list them after the requested ones
         builds = [b for b in builder.builds.values() if b.target in names]
         builds += [b for b in builder.builds.values() if b.target not in names]
-        graph = Graph(builder.g, builds, builder.images, names)
+        graph = Graph(builder.g, builds, builder.images, names, targets)
         _attribute(graph)
         return graph
     finally:
