@@ -165,18 +165,21 @@ def test_credentials_from_config_json_and_a_helper_on_path(
 def test_push_asks_for_push_and_mount_scopes(
     bearer_gate: Gate, token_server: TokenServer, busybox_image: object, unique_repo: str
 ) -> None:
-    image = make_image()
-    with client_with({bearer_gate.host: Credentials("alice", "wonder")}) as client:
+    image = make_image(os.urandom(5000))
+    with client_with({bearer_gate.host: Credentials("alice", "wonder")}, chunk_size=2048) as client:
         repo = f"{bearer_gate.host}/{unique_repo}"
         assert client.push_blob(repo, image.layer_digest, image.layer) is PushResult.UPLOADED
         assert (
             client.push_blob(f"{repo}-b", image.layer_digest, image.layer, mount_from=[repo])
             is PushResult.MOUNTED
         )
+        assert client.read_blob(f"{repo}-b", image.layer_digest) == image.layer
     scopes = [r["query"].get("scope") for r in token_server.requests]  # type: ignore[union-attr]
     # one token per repository set: the HEAD before the upload already asks for push
     assert scopes[0] == [f"repository:{unique_repo}:pull,push"]
     assert [f"repository:{unique_repo}-b:pull,push", f"repository:{unique_repo}:pull"] in scopes
+    patches = bearer_gate.requests("PATCH")
+    assert len(patches) == 3 and all(p.status == 202 and p.headers["Authorization"] for p in patches)
 
 
 def test_anonymous_push_is_denied(bearer_gate: Gate, busybox_image: object, unique_repo: str) -> None:
