@@ -1,42 +1,39 @@
 """The OCI distribution client: resolve images, fetch blobs, push blobs and manifests.
 
-Every request goes through one path: scheme policy (plain http only for
-loopback or insecure registries), pooled connections, redirects (GET/HEAD; the
-Authorization header never leaves the registry's host), auth (anonymous, Basic,
-or the Bearer token flow on a ``WWW-Authenticate`` challenge, with docker's
-credentials), and bounded retries with exponential backoff on connection
-errors, 5xx and 429.
+This module is the operations (what to ask for, what to verify); every request
+goes through ``_session.Session``: scheme policy, auth, redirects, retries and
+the mapping of registry answers to errors.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import http.client
-import json
 import os
-import random
-import ssl
 import tempfile
-import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NoReturn, Self
+from typing import IO, Any, Self
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
-from bakec.registry import _auth
-from bakec.registry._http import BodyFactory, Response, Transport, is_loopback
-from bakec.registry.credentials import Credentials, DockerConfig
-from bakec.registry.errors import (
-    AuthenticationError,
-    DigestMismatch,
-    NoMatchingPlatform,
-    NotFound,
-    RegistryError,
+from bakec.registry._http import BodyFactory, Response
+from bakec.registry._session import (
+    RETRY_STATUSES,
+    Ctx,
+    Session,
+    Transient,
+    drain,
+    mismatch,
+    parse_json,
+    pull_scope,
+    push_scope,
+    too_large,
 )
+from bakec.registry.credentials import DockerConfig
+from bakec.registry.errors import DigestMismatch, NoMatchingPlatform, RegistryError
 from bakec.registry.platform import Matcher, Platform, default_platform, only
 from bakec.registry.reference import Reference, parse_normalized_named, parse_reference, validate_digest
 
@@ -71,14 +68,8 @@ _ACCEPT = (
 
 _MAX_MANIFEST = 4 << 20  # containerd's limit
 _MAX_CONFIG = 64 << 20
-_MAX_ERROR_BODY = 64 << 10
-_MAX_REDIRECTS = 10
 _MAX_INDEX_DEPTH = 4
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
-_HUB_ENDPOINT = "registry-1.docker.io"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,36 +124,6 @@ class PushResult(enum.Enum):
     UPLOADED = "uploaded"
 
 
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    """What a request is for, to name it in errors."""
-
-    action: str
-    registry: str
-    repository: str
-    push: bool = False
-
-
-def _pull_scope(path: str) -> str:
-    return f"repository:{path}:pull"
-
-
-def _push_scope(path: str) -> str:
-    return f"repository:{path}:pull,push"
-
-
-def _merge_scopes(scopes: Sequence[str], extra: Iterable[str]) -> list[str]:
-    """Scopes with the actions of the same resource merged (``…:pull`` is within ``…:pull,push``)."""
-    actions: dict[str, list[str]] = {}
-    for scope in [*scopes, *extra]:
-        resource, _, wanted = scope.rpartition(":")
-        if not resource:
-            continue
-        known = actions.setdefault(resource, [])
-        known += [a for a in wanted.split(",") if a and a not in known]
-    return [f"{resource}:{','.join(acts)}" for resource, acts in actions.items()]
-
-
 def _hasher(digest: str) -> Any:
     validate_digest(digest)
     return _HASHES[digest.partition(":")[0]]()
@@ -201,19 +162,16 @@ class RegistryClient:
         chunk_size: int | None = None,
         user_agent: str = "bakec/0.1",
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self._docker_config = docker_config
-        self._insecure = frozenset(h.lower() for h in insecure)
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self._session = Session(
+            docker_config=docker_config,
+            insecure=insecure,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            timeout=timeout,
+            user_agent=user_agent,
+        )
         self.chunk_size = chunk_size
-        self._transport = Transport(timeout=timeout, user_agent=user_agent)
-        self._tokens = _auth.TokenCache()
-        self._challenges: dict[str, _auth.Challenge] = {}
-        self._plain: set[str] = set()  # insecure hosts found to speak plain http
-        self._lock = threading.Lock()
 
     # -- public API ------------------------------------------------------------------------
 
@@ -226,7 +184,7 @@ class RegistryClient:
         """
         ref = parse_reference(ref)
         wanted = Platform.parse(platform) if isinstance(platform, str) else (platform or default_platform())
-        ctx = _Ctx(f"resolving {ref}", ref.domain, ref.path)
+        ctx = Ctx(f"resolving {ref}", ref.domain, ref.path)
         top = self.fetch_manifest(ref)
         config: tuple[str, bytes] | None = None
         index_digest = ""
@@ -244,7 +202,7 @@ class RegistryClient:
         if config is None:
             config = self._read_config(ref, manifest, ctx)
         config_digest, config_bytes = config
-        config_content = self._json(config_bytes, f"config {config_digest}", ctx)
+        config_content = parse_json(config_bytes, f"config {config_digest}", ctx)
         return ResolvedImage(
             reference=ref,
             manifest_digest=manifest.digest,
@@ -261,26 +219,26 @@ class RegistryClient:
     def fetch_manifest(self, ref: Reference | str) -> Manifest:
         """GET a manifest or index by tag or digest; its digest is verified."""
         ref = parse_reference(ref)
-        ctx = _Ctx(f"resolving {ref}", ref.domain, ref.path)
+        ctx = Ctx(f"resolving {ref}", ref.domain, ref.path)
         return self._get_manifest(ref, ref.object, ctx, size=None)
 
     def manifest_digest(self, ref: Reference | str) -> str | None:
         """The digest a tag points at (HEAD), or None when the tag or repository is unknown."""
         ref = parse_reference(ref)
-        ctx = _Ctx(f"checking {ref}", ref.domain, ref.path)
-        resp = self._request(
+        ctx = Ctx(f"checking {ref}", ref.domain, ref.path)
+        resp = self._session.request(
             "HEAD",
             ref,
             f"/v2/{ref.path}/manifests/{ref.object}",
             ctx,
-            scopes=[_pull_scope(ref.path)],
+            scopes=[pull_scope(ref.path)],
             headers={"Accept": _ACCEPT},
         )
         with resp:
             if resp.status == 404:
                 return None
             if resp.status != 200:
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             digest = resp.header("Docker-Content-Digest")
         if digest:
             return digest
@@ -297,7 +255,7 @@ class RegistryClient:
         allows it. Returns the number of bytes written.
         """
         repository = self._repository(repo)
-        ctx = _Ctx(f"fetching blob {digest} from {repository.name}", repository.domain, repository.path)
+        ctx = Ctx(f"fetching blob {digest} from {repository.name}", repository.domain, repository.path)
         _hasher(digest)
         if isinstance(dest, (str, os.PathLike)):
             path = Path(dest)
@@ -321,33 +279,35 @@ class RegistryClient:
     def read_blob(self, repo: Reference | str, digest: str, *, limit: int = _MAX_CONFIG) -> bytes:
         """A small blob (a config, say) in memory, digest-verified."""
         repository = self._repository(repo)
-        ctx = _Ctx(f"fetching blob {digest} from {repository.name}", repository.domain, repository.path)
+        ctx = Ctx(f"fetching blob {digest} from {repository.name}", repository.domain, repository.path)
         return self._read_small_blob(repository, digest, None, limit, ctx)
 
     def blob_exists(self, repo: Reference | str, digest: str) -> bool:
         """HEAD the blob: True if the repository already has it."""
         repository = self._repository(repo)
         validate_digest(digest)
-        ctx = _Ctx(f"checking blob {digest} in {repository.name}", repository.domain, repository.path)
+        ctx = Ctx(f"checking blob {digest} in {repository.name}", repository.domain, repository.path)
         return self._blob_exists(repository, digest, ctx)
 
-    def _blob_exists(self, repository: Reference, digest: str, ctx: _Ctx) -> bool:
+    def _blob_exists(self, repository: Reference, digest: str, ctx: Ctx) -> bool:
         # While pushing, ask for the push scope from the start, as docker does: a
         # registry may refuse a pull-only token for a repository that does not exist yet.
-        scope = _push_scope(repository.path) if ctx.push else _pull_scope(repository.path)
-        resp = self._request("HEAD", repository, f"/v2/{repository.path}/blobs/{digest}", ctx, scopes=[scope])
+        scope = push_scope(repository.path) if ctx.push else pull_scope(repository.path)
+        resp = self._session.request(
+            "HEAD", repository, f"/v2/{repository.path}/blobs/{digest}", ctx, scopes=[scope]
+        )
         with resp:
             if resp.status == 200:
                 return True
             if resp.status == 404:
                 return False
-            self._fail(resp, ctx)
+            self._session.fail(resp, ctx)
 
     def mount_blob(self, repo: Reference | str, digest: str, from_repo: Reference | str) -> bool:
         """Cross-repository mount within one registry; False when the registry declined."""
         repository = self._repository(repo)
         source = self._repository(from_repo)
-        ctx = _Ctx(
+        ctx = Ctx(
             f"mounting blob {digest} into {repository.name}", repository.domain, repository.path, push=True
         )
         location = self._start_upload(repository, ctx, digest=digest, mount_from=source)
@@ -373,7 +333,7 @@ class RegistryClient:
         """
         repository = self._repository(repo)
         validate_digest(digest)
-        ctx = _Ctx(
+        ctx = Ctx(
             f"pushing blob {digest} to {repository.name}", repository.domain, repository.path, push=True
         )
         if self._blob_exists(repository, digest, ctx):
@@ -404,21 +364,21 @@ class RegistryClient:
         if tag is not None:
             repository.with_tag(tag)  # validates the tag
         named = f"{repository.name}:{tag}" if tag is not None else f"{repository.name}@{digest}"
-        ctx = _Ctx(f"pushing manifest {named}", repository.domain, repository.path, push=True)
-        resp = self._request(
+        ctx = Ctx(f"pushing manifest {named}", repository.domain, repository.path, push=True)
+        resp = self._session.request(
             "PUT",
             repository,
             f"/v2/{repository.path}/manifests/{target}",
             ctx,
-            scopes=[_push_scope(repository.path)],
+            scopes=[push_scope(repository.path)],
             headers={"Content-Type": media_type, "Content-Length": str(len(manifest))},
             body=lambda: manifest,
         )
         with resp:
             if resp.status not in (200, 201):
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             announced = resp.header("Docker-Content-Digest")
-            _drain(resp)
+            drain(resp)
         if announced and announced.partition(":")[0] == "sha256" and announced != digest:
             raise DigestMismatch(
                 f"{ctx.action}: the registry stored it as {announced}, expected {digest}",
@@ -429,7 +389,7 @@ class RegistryClient:
         return digest
 
     def close(self) -> None:
-        self._transport.close()
+        self._session.close()
 
     def __enter__(self) -> Self:
         return self
@@ -437,10 +397,14 @@ class RegistryClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _repository(self, repo: Reference | str) -> Reference:
+        ref = repo if isinstance(repo, Reference) else parse_normalized_named(repo)
+        return ref.repository()
+
     # -- resolution --------------------------------------------------------------------------
 
     def _select(
-        self, ref: Reference, index: Manifest, matcher: Matcher, ctx: _Ctx, depth: int
+        self, ref: Reference, index: Manifest, matcher: Matcher, ctx: Ctx, depth: int
     ) -> tuple[Manifest, tuple[str, bytes] | None]:
         """containerd's ``images.Manifest`` over an index: best match first, platform-less entries last."""
         children = index.content.get("manifests") or []
@@ -478,7 +442,7 @@ class RegistryClient:
                 continue
             if not isinstance(desc.get("platform"), dict):
                 config = self._read_config(ref, child, ctx)
-                if not matcher.match(Platform.from_json(self._json(config[1], "config", ctx))):
+                if not matcher.match(Platform.from_json(parse_json(config[1], "config", ctx))):
                     continue
                 return child, config
             return child, None
@@ -492,43 +456,43 @@ class RegistryClient:
             repository=ref.path,
         )
 
-    def _get_manifest(self, ref: Reference, obj: str, ctx: _Ctx, size: int | None) -> Manifest:
+    def _get_manifest(self, ref: Reference, obj: str, ctx: Ctx, size: int | None) -> Manifest:
         by_digest = ":" in obj
         if by_digest:
             validate_digest(obj)
-        resp = self._request(
+        resp = self._session.request(
             "GET",
             ref,
             f"/v2/{ref.path}/manifests/{obj}",
             ctx,
-            scopes=[_pull_scope(ref.path)],
+            scopes=[pull_scope(ref.path)],
             headers={"Accept": _ACCEPT},
             preload=_MAX_MANIFEST + 1,
         )
         with resp:
             if resp.status != 200:
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             length = resp.header("Content-Length")
             if length.isdigit() and int(length) > _MAX_MANIFEST:
-                self._too_large(ctx, "manifest", int(length), _MAX_MANIFEST)
+                too_large(ctx, "manifest", int(length), _MAX_MANIFEST)
             data = resp.read(_MAX_MANIFEST + 1)
             header_type = resp.header("Content-Type").partition(";")[0].strip()
             announced = resp.header("Docker-Content-Digest")
         if len(data) > _MAX_MANIFEST:
-            self._too_large(ctx, "manifest", len(data), _MAX_MANIFEST)
+            too_large(ctx, "manifest", len(data), _MAX_MANIFEST)
         if announced.partition(":")[0] not in _HASHES:
             announced = ""
         expected = obj if by_digest else announced
         digest = _digest_of(data, expected or "sha256:")
         if expected and digest != expected:
-            self._mismatch(ctx, f"manifest {obj}", expected, digest, len(data))
+            mismatch(ctx, f"manifest {obj}", expected, digest, len(data))
         if size is not None and len(data) != size:
             raise DigestMismatch(
                 f"{ctx.action}: manifest {obj} is {len(data)} bytes, its descriptor says {size}",
                 registry=ctx.registry,
                 repository=ctx.repository,
             )
-        content = self._json(data, f"manifest {obj}", ctx)
+        content = parse_json(data, f"manifest {obj}", ctx)
         media_type = str(content.get("mediaType") or "") or header_type
         if content.get("schemaVersion") == 1 or media_type in _SCHEMA1_TYPES:
             raise RegistryError(
@@ -544,7 +508,7 @@ class RegistryClient:
                 media_type = MEDIA_TYPE_OCI_MANIFEST
         return Manifest(digest, media_type, data, content)
 
-    def _read_config(self, ref: Reference, manifest: Manifest, ctx: _Ctx) -> tuple[str, bytes]:
+    def _read_config(self, ref: Reference, manifest: Manifest, ctx: Ctx) -> tuple[str, bytes]:
         desc = manifest.content.get("config")
         if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
             raise RegistryError(f"{ctx.action}: manifest {manifest.digest} has no config descriptor")
@@ -552,28 +516,26 @@ class RegistryClient:
         size = desc.get("size") if isinstance(desc.get("size"), int) else None
         return digest, self._read_small_blob(ref.repository(), digest, size, _MAX_CONFIG, ctx)
 
-    def _read_small_blob(
-        self, repo: Reference, digest: str, size: int | None, limit: int, ctx: _Ctx
-    ) -> bytes:
+    def _read_small_blob(self, repo: Reference, digest: str, size: int | None, limit: int, ctx: Ctx) -> bytes:
         hasher = _hasher(digest)
-        resp = self._request(
+        resp = self._session.request(
             "GET",
             repo,
             f"/v2/{repo.path}/blobs/{digest}",
             ctx,
-            scopes=[_pull_scope(repo.path)],
+            scopes=[pull_scope(repo.path)],
             preload=limit + 1,
         )
         with resp:
             if resp.status != 200:
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             data = resp.read(limit + 1)
         if len(data) > limit:
-            self._too_large(ctx, f"blob {digest}", len(data), limit)
+            too_large(ctx, f"blob {digest}", len(data), limit)
         hasher.update(data)
         got = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
         if got != digest:
-            self._mismatch(ctx, f"blob {digest}", digest, got, len(data))
+            mismatch(ctx, f"blob {digest}", digest, got, len(data))
         if size is not None and len(data) != size:
             raise DigestMismatch(
                 f"{ctx.action}: blob {digest} is {len(data)} bytes, its descriptor says {size}",
@@ -582,7 +544,7 @@ class RegistryClient:
             )
         return data
 
-    def _download(self, repo: Reference, digest: str, out: IO[bytes], size: int | None, ctx: _Ctx) -> int:
+    def _download(self, repo: Reference, digest: str, out: IO[bytes], size: int | None, ctx: Ctx) -> int:
         hasher = _hasher(digest)
         start = out.tell() if out.seekable() else 0
         received = 0
@@ -590,12 +552,12 @@ class RegistryClient:
         failures = 0
         while True:
             headers = {"Range": f"bytes={received}-"} if received and resumable else {}
-            resp = self._request(
+            resp = self._session.request(
                 "GET",
                 repo,
                 f"/v2/{repo.path}/blobs/{digest}",
                 ctx,
-                scopes=[_pull_scope(repo.path)],
+                scopes=[pull_scope(repo.path)],
                 headers=headers,
             )
             with resp:
@@ -615,7 +577,7 @@ class RegistryClient:
                         hasher, received = _hasher(digest), 0
                     resumable = resp.header("Accept-Ranges").lower() == "bytes"
                 else:
-                    self._fail(resp, ctx)
+                    self._session.fail(resp, ctx)
                 chunks = resp.iter_bytes()
                 while True:
                     try:
@@ -635,14 +597,14 @@ class RegistryClient:
             if lost is None:
                 break
             failures += 1
-            if failures >= self.max_attempts:
+            if failures >= self._session.max_attempts:
                 raise RegistryError(
                     f"{ctx.action}: the connection failed after {received} bytes",
                     f"{lost} ({failures} attempts)",
                     registry=ctx.registry,
                     repository=ctx.repository,
                 )
-            time.sleep(self._delay(failures - 1, ""))
+            time.sleep(self._session.delay(failures - 1, ""))
         got = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
         if size is not None and received != size:
             raise DigestMismatch(
@@ -652,49 +614,49 @@ class RegistryClient:
                 repository=ctx.repository,
             )
         if got != digest:
-            self._mismatch(ctx, f"blob {digest}", digest, got, received)
+            mismatch(ctx, f"blob {digest}", digest, got, received)
         return received
 
     # -- pushing -----------------------------------------------------------------------------
 
     def _start_upload(
-        self, repo: Reference, ctx: _Ctx, *, digest: str = "", mount_from: Reference | None = None
+        self, repo: Reference, ctx: Ctx, *, digest: str = "", mount_from: Reference | None = None
     ) -> str | None:
         """POST an upload session; None when a mount succeeded instead (201), else the Location."""
         path = f"/v2/{repo.path}/blobs/uploads/"
-        scopes = [_push_scope(repo.path)]
+        scopes = [push_scope(repo.path)]
         if mount_from is not None:
             path += "?" + urlencode({"mount": digest, "from": mount_from.path}, safe=":/")
-            scopes.append(_pull_scope(mount_from.path))
-        resp = self._request("POST", repo, path, ctx, scopes=scopes, headers={"Content-Length": "0"})
+            scopes.append(pull_scope(mount_from.path))
+        resp = self._session.request("POST", repo, path, ctx, scopes=scopes, headers={"Content-Length": "0"})
         with resp:
             if mount_from is not None and resp.status == 201:
-                _drain(resp)
+                drain(resp)
                 return None
             if resp.status != 202:
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             location = resp.header("Location")
-            _drain(resp)
+            drain(resp)
         if not location:
             raise RegistryError(f"{ctx.action}: the registry opened an upload without a Location")
-        return urljoin(self._base_url(repo.domain) + path, location)
+        return urljoin(self._session.base_url(repo.domain) + path, location)
 
-    def _open_upload(self, repo: Reference, ctx: _Ctx) -> str:
+    def _open_upload(self, repo: Reference, ctx: Ctx) -> str:
         location = self._start_upload(repo, ctx)
         assert location is not None  # only a mount answers without a session
         return location
 
-    def _cancel_upload(self, repo: Reference, location: str, ctx: _Ctx) -> None:
+    def _cancel_upload(self, repo: Reference, location: str, ctx: Ctx) -> None:
         try:
-            resp = self._request(
-                "DELETE", repo, "", ctx, scopes=[_push_scope(repo.path)], url=location, attempts=1
+            resp = self._session.request(
+                "DELETE", repo, "", ctx, scopes=[push_scope(repo.path)], url=location, attempts=1
             )
-            _drain(resp)
+            drain(resp)
         except RegistryError:
             pass  # an abandoned session only costs the registry some bookkeeping
 
     def _upload(
-        self, repo: Reference, digest: str, source: bytes | Path | str, ctx: _Ctx, location: str | None
+        self, repo: Reference, digest: str, source: bytes | Path | str, ctx: Ctx, location: str | None
     ) -> None:
         if isinstance(source, bytes):
             size = len(source)
@@ -720,17 +682,17 @@ class RegistryClient:
                 else:
                     self._finish_upload(repo, location, digest, source, 0, size, ctx)
                 return
-            except _Transient as e:
+            except Transient as e:
                 location = None
                 failures += 1
-                if failures >= self.max_attempts:
+                if failures >= self._session.max_attempts:
                     raise RegistryError(
                         f"{ctx.action}: upload failed",
                         f"{e} ({failures} attempts)",
                         registry=ctx.registry,
                         repository=ctx.repository,
                     ) from None
-                time.sleep(self._delay(failures - 1, e.retry_after))
+                time.sleep(self._session.delay(failures - 1, e.retry_after))
 
     def _body(self, source: bytes | Path | str, offset: int, length: int) -> BodyFactory:
         if isinstance(source, bytes):
@@ -745,7 +707,7 @@ class RegistryClient:
         return open_part
 
     def _send_part(
-        self, repo: Reference, location: str, source: bytes | Path | str, offset: int, length: int, ctx: _Ctx
+        self, repo: Reference, location: str, source: bytes | Path | str, offset: int, length: int, ctx: Ctx
     ) -> str:
         headers = {
             "Content-Type": "application/octet-stream",
@@ -755,9 +717,9 @@ class RegistryClient:
         resp = self._upload_request("PATCH", repo, location, headers, self._body(source, offset, length), ctx)
         with resp:
             if resp.status != 202:
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             next_location = resp.header("Location")
-            _drain(resp)
+            drain(resp)
         return urljoin(location, next_location) if next_location else location
 
     def _finish_upload(
@@ -768,7 +730,7 @@ class RegistryClient:
         source: bytes | Path | str,
         offset: int,
         length: int,
-        ctx: _Ctx,
+        ctx: Ctx,
     ) -> None:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
         body = self._body(source, offset, length) if length else None
@@ -777,11 +739,11 @@ class RegistryClient:
         )
         with resp:
             if resp.status not in (201, 204):
-                self._fail(resp, ctx)
+                self._session.fail(resp, ctx)
             announced = resp.header("Docker-Content-Digest")
-            _drain(resp)
+            drain(resp)
         if announced and announced != digest:
-            self._mismatch(ctx, "uploaded blob", digest, announced, length)
+            mismatch(ctx, "uploaded blob", digest, announced, length)
 
     def _upload_request(
         self,
@@ -790,425 +752,26 @@ class RegistryClient:
         url: str,
         headers: dict[str, str],
         body: BodyFactory | None,
-        ctx: _Ctx,
+        ctx: Ctx,
     ) -> Response:
-        """One attempt; a transient failure surfaces as _Transient so the whole upload restarts."""
-        resp = self._request(
+        """One attempt; a transient failure surfaces as Transient so the whole upload restarts."""
+        resp = self._session.request(
             method,
             repo,
             "",
             ctx,
-            scopes=[_push_scope(repo.path)],
+            scopes=[push_scope(repo.path)],
             headers=headers,
             body=body,
             url=url,
             attempts=1,
             transient_errors=True,
         )
-        if resp.status in _RETRY_STATUSES:
+        if resp.status in RETRY_STATUSES:
             retry_after = resp.header("Retry-After")
             resp.close()
-            raise _Transient(f"{resp.status} {resp.reason}", retry_after)
+            raise Transient(f"{resp.status} {resp.reason}", retry_after)
         return resp
-
-    # -- the request path ----------------------------------------------------------------------
-
-    def _repository(self, repo: Reference | str) -> Reference:
-        ref = repo if isinstance(repo, Reference) else parse_normalized_named(repo)
-        return ref.repository()
-
-    def _endpoint(self, domain: str) -> str:
-        return _HUB_ENDPOINT if domain == "docker.io" else domain
-
-    def _base_url(self, domain: str) -> str:
-        host = self._endpoint(domain)
-        plain = is_loopback(host) or host.lower() in self._plain
-        return f"{'http' if plain else 'https'}://{host}"
-
-    def _credentials(self, domain: str) -> Credentials:
-        if self._docker_config is None:
-            self._docker_config = DockerConfig.load()
-        return self._docker_config.credentials(domain)
-
-    def _check_url(self, url: str, ctx: _Ctx) -> bool:
-        """Enforce the scheme policy on a URL; returns whether TLS must be verified."""
-        parts = urlsplit(url)
-        netloc = parts.netloc.lower()
-        if parts.scheme == "http":
-            if not (is_loopback(netloc) or netloc in self._insecure):
-                raise RegistryError(
-                    f"{ctx.action}: refusing plain http to {netloc}",
-                    "plain http is only used for loopback registries or registries marked insecure",
-                    registry=ctx.registry,
-                    repository=ctx.repository,
-                )
-            return True
-        if parts.scheme != "https":
-            raise RegistryError(f"{ctx.action}: unsupported URL {url!r}", registry=ctx.registry)
-        return netloc not in self._insecure
-
-    def _request(
-        self,
-        method: str,
-        repo: Reference,
-        path: str,
-        ctx: _Ctx,
-        *,
-        scopes: Sequence[str],
-        headers: Mapping[str, str] | None = None,
-        body: BodyFactory | None = None,
-        url: str | None = None,
-        attempts: int | None = None,
-        transient_errors: bool = False,
-        preload: int | None = None,
-    ) -> Response:
-        """One registry request with auth, redirects and retries; the caller checks the status."""
-        domain = repo.domain
-        scopes = list(scopes)
-        for auth_round in range(2):
-            target = url or self._base_url(domain) + path
-            send_headers = dict(headers or {})
-            authorization = self._authorization(domain, scopes, ctx)
-            if authorization:
-                send_headers["Authorization"] = authorization
-            resp = self._exchange(
-                method,
-                target,
-                send_headers,
-                body,
-                ctx,
-                attempts or self.max_attempts,
-                transient_errors,
-                auth_host=self._endpoint(domain),
-                preload=preload,
-            )
-            if resp.status != 401 or auth_round:
-                return resp
-            # Learn (or re-learn) the challenge and retry once: the first request to a
-            # registry, an expired or revoked token, or a scope the registry added.
-            challenges = _auth.parse_challenges(resp.headers.get_all("WWW-Authenticate") or [])
-            chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next(
-                (c for c in challenges if c.scheme == "basic"), None
-            )
-            if chosen is None:
-                return resp
-            with self._lock:
-                self._challenges[domain] = chosen
-            if authorization and chosen.scheme == "bearer":
-                self._tokens.drop(self._token_key(domain, chosen, scopes))
-            scopes = _merge_scopes(scopes, chosen.params.get("scope", "").split())
-            _drain(resp)
-        raise AssertionError("unreachable")
-
-    def _authorization(self, domain: str, scopes: Sequence[str], ctx: _Ctx) -> str | None:
-        with self._lock:
-            challenge = self._challenges.get(domain)
-        if challenge is None:
-            return None  # credentials are looked up only once the registry asks for them
-        creds = self._credentials(domain)
-        if creds.registry_token:
-            return f"Bearer {creds.registry_token}"
-        if challenge.scheme == "basic":
-            if creds.username or creds.password:
-                raw = f"{creds.username}:{creds.password}".encode()
-                return "Basic " + base64.b64encode(raw).decode("ascii")
-            return None
-        return f"Bearer {self._token(domain, challenge, scopes, creds, ctx)}"
-
-    def _token_key(self, domain: str, challenge: _auth.Challenge, scopes: Sequence[str]) -> tuple[str, ...]:
-        creds = self._credentials(domain)
-        identity = creds.username or ("<identity-token>" if creds.identity_token else "")
-        return _auth.TokenCache.key(challenge.realm, challenge.params.get("service", ""), scopes, identity)
-
-    def _token(
-        self, domain: str, challenge: _auth.Challenge, scopes: Sequence[str], creds: Credentials, ctx: _Ctx
-    ) -> str:
-        key = self._token_key(domain, challenge, scopes)
-        cached = self._tokens.get(key)
-        if cached is not None:
-            return cached
-        realm = challenge.realm
-        if not realm:
-            raise AuthenticationError(
-                f"{ctx.action}: registry {domain} asked for a bearer token without a realm",
-                registry=ctx.registry,
-                repository=ctx.repository,
-            )
-        service = challenge.params.get("service", "")
-        resp: Response | None = None
-        if creds.identity_token:
-            # docker's OAuth refresh-token grant; containerd falls back to GET when it is unsupported.
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": creds.identity_token,
-                "client_id": "bakec",
-            }
-            if service:
-                form["service"] = service
-            if scopes:
-                form["scope"] = " ".join(scopes)
-            data = urlencode(form).encode()
-            resp = self._exchange(
-                "POST",
-                realm,
-                {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(data))},
-                lambda: data,
-                ctx,
-                self.max_attempts,
-                False,
-                auth_host=urlsplit(realm).netloc,
-                preload=_MAX_ERROR_BODY,
-            )
-            if resp.status in (404, 405):
-                _drain(resp)
-                resp = None
-        if resp is None:
-            params: list[tuple[str, str]] = []
-            if service:
-                params.append(("service", service))
-            params += [("scope", s) for s in scopes]
-            headers = {}
-            if creds.username or creds.password:
-                params.append(("account", creds.username))
-                raw = f"{creds.username}:{creds.password}".encode()
-                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
-            sep = "&" if urlsplit(realm).query else "?"
-            url = realm + (sep + urlencode(params) if params else "")
-            resp = self._exchange(
-                "GET",
-                url,
-                headers,
-                None,
-                ctx,
-                self.max_attempts,
-                False,
-                auth_host=urlsplit(realm).netloc,
-                preload=_MAX_ERROR_BODY,
-            )
-        with resp:
-            if resp.status in (401, 403):
-                detail = self._error_detail(resp, f"token server {urlsplit(realm).netloc}")
-                who = f"as {creds.username!r}" if creds.username else "anonymously"
-                raise AuthenticationError(
-                    f"{ctx.action}: {'push' if ctx.push else 'pull'} access denied for {domain}/{ctx.repository}"
-                    f" (authenticating {who})",
-                    detail,
-                    registry=ctx.registry,
-                    repository=ctx.repository,
-                    status=resp.status,
-                )
-            if resp.status != 200:
-                detail = self._error_detail(resp, f"token server {urlsplit(realm).netloc}")
-                raise AuthenticationError(
-                    f"{ctx.action}: cannot get a token from {realm}",
-                    detail,
-                    registry=ctx.registry,
-                    repository=ctx.repository,
-                    status=resp.status,
-                )
-            body = resp.read(_MAX_ERROR_BODY)
-        try:
-            answer = json.loads(body)
-            token = str(answer.get("token") or answer.get("access_token") or "")
-            expires_in = float(answer.get("expires_in") or 0)
-        except (ValueError, AttributeError, TypeError):
-            raise AuthenticationError(f"{ctx.action}: the token server {realm} sent no JSON") from None
-        if not token:
-            raise AuthenticationError(f"{ctx.action}: the token server {realm} sent no token")
-        self._tokens.put(key, token, expires_in)
-        return token
-
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: BodyFactory | None,
-        ctx: _Ctx,
-        attempts: int,
-        transient_errors: bool,
-        *,
-        auth_host: str,
-        preload: int | None = None,
-    ) -> Response:
-        """Send with redirects, retrying connection errors, 5xx and 429 with backoff.
-
-        With ``preload``, the body (up to that many bytes) is read here too, so a
-        connection lost while reading it is retried like one lost before the answer.
-        """
-        attempt = 0
-        while True:
-            try:
-                resp = self._send_following(method, url, headers, body, ctx, auth_host)
-                if preload is not None and resp.status not in _RETRY_STATUSES:
-                    resp.read(preload)
-            except ssl.SSLCertVerificationError as e:
-                raise RegistryError(
-                    f"{ctx.action}: the TLS certificate of {urlsplit(url).netloc} is not trusted",
-                    str(e),
-                    registry=ctx.registry,
-                    repository=ctx.repository,
-                ) from None
-            except (OSError, http.client.HTTPException) as e:
-                attempt += 1
-                if attempt < attempts:
-                    time.sleep(self._delay(attempt - 1, ""))
-                    continue
-                if transient_errors:
-                    raise _Transient(str(e) or type(e).__name__, "") from None
-                where = urlsplit(url)
-                raise RegistryError(
-                    f"{ctx.action}: cannot reach {where.scheme}://{where.netloc}",
-                    f"{e or type(e).__name__} (after {attempts} attempt{'s' if attempts > 1 else ''})",
-                    registry=ctx.registry,
-                    repository=ctx.repository,
-                ) from None
-            if resp.status in _RETRY_STATUSES and attempt + 1 < attempts:
-                attempt += 1
-                retry_after = resp.header("Retry-After")
-                _drain(resp)
-                time.sleep(self._delay(attempt - 1, retry_after))
-                continue
-            return resp
-
-    def _send_following(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: BodyFactory | None,
-        ctx: _Ctx,
-        auth_host: str,
-    ) -> Response:
-        for _ in range(_MAX_REDIRECTS + 1):
-            verify = self._check_url(url, ctx)
-            netloc = urlsplit(url).netloc.lower()
-            send_headers = headers
-            if "Authorization" in headers and netloc != auth_host.lower():
-                send_headers = {k: v for k, v in headers.items() if k != "Authorization"}
-            try:
-                resp = self._transport.send(method, url, send_headers, body, verify=verify)
-            except (ssl.SSLError, ConnectionRefusedError):
-                # An insecure registry may speak plain http: docker tries https first, then http.
-                if url.startswith("https://") and netloc in self._insecure:
-                    with self._lock:
-                        self._plain.add(netloc)
-                    url = "http://" + url[len("https://") :]
-                    continue
-                raise
-            if resp.status not in _REDIRECT_STATUSES or method not in ("GET", "HEAD"):
-                return resp
-            location = resp.header("Location")
-            _drain(resp)
-            if not location:
-                raise RegistryError(f"{ctx.action}: redirect without a Location", registry=ctx.registry)
-            url = urljoin(url, location)
-        raise RegistryError(
-            f"{ctx.action}: too many redirects", registry=ctx.registry, repository=ctx.repository
-        )
-
-    def _delay(self, attempt: int, retry_after: str) -> float:
-        delay = min(self.max_backoff, self.backoff * 2.0**attempt)
-        delay *= 0.8 + 0.4 * random.random()
-        if retry_after.strip().isdigit():
-            delay = max(delay, min(float(retry_after), self.max_backoff))
-        return delay
-
-    # -- errors ----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _json(data: bytes, what: str, ctx: _Ctx) -> dict[str, Any]:
-        try:
-            value = json.loads(data)
-        except ValueError as e:
-            raise RegistryError(f"{ctx.action}: {what} is not valid JSON", str(e)) from None
-        if not isinstance(value, dict):
-            raise RegistryError(f"{ctx.action}: {what} is not a JSON object")
-        return value
-
-    @staticmethod
-    def _registry_errors(resp: Response) -> tuple[str, str, list[dict[str, Any]]]:
-        try:
-            body = resp.read(_MAX_ERROR_BODY)
-        except (OSError, http.client.HTTPException):
-            body = b""
-        try:
-            errors = json.loads(body).get("errors") or []
-            errors = [e for e in errors if isinstance(e, dict)]
-        except (ValueError, AttributeError):
-            errors = []
-        if errors:
-            return str(errors[0].get("code", "")), str(errors[0].get("message", "")), errors
-        text = body.decode("utf-8", "replace").strip()
-        return "", text[:200], []
-
-    def _error_detail(self, resp: Response, who: str) -> str:
-        code, message, _ = self._registry_errors(resp)
-        return f"{who} answered {resp.status} {code or resp.reason}" + (f": {message}" if message else "")
-
-    def _fail(self, resp: Response, ctx: _Ctx) -> NoReturn:
-        code, message, _ = self._registry_errors(resp)
-        status = resp.status
-        detail = f"registry {ctx.registry}, repository {ctx.repository}: {status} {code or resp.reason}"
-        if message:
-            detail += f" ({message})"
-        kw: dict[str, Any] = {
-            "registry": ctx.registry,
-            "repository": ctx.repository,
-            "code": code,
-            "status": status,
-        }
-        if status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
-            access = "push" if ctx.push else "pull"
-            hint = (
-                "may require 'docker login'"
-                if ctx.push
-                else ("repository does not exist or may require 'docker login'")
-            )
-            raise AuthenticationError(
-                f"{ctx.action}: {access} access denied for {ctx.registry}/{ctx.repository}, {hint}",
-                detail,
-                **kw,
-            )
-        if code == "MANIFEST_UNKNOWN":
-            raise NotFound(f"{ctx.action}: manifest unknown", detail, **kw)
-        if code == "NAME_UNKNOWN":
-            raise NotFound(
-                f"{ctx.action}: repository {ctx.registry}/{ctx.repository} not found", detail, **kw
-            )
-        if code == "BLOB_UNKNOWN":
-            raise NotFound(f"{ctx.action}: blob unknown", detail, **kw)
-        if code == "DIGEST_INVALID":
-            raise DigestMismatch(f"{ctx.action}: the registry rejected the digest", detail, **kw)
-        if status == 404:
-            raise NotFound(f"{ctx.action}: not found", detail, **kw)
-        raise RegistryError(f"{ctx.action}: {message or code or resp.reason or 'failed'}", detail, **kw)
-
-    @staticmethod
-    def _mismatch(ctx: _Ctx, what: str, expected: str, got: str, size: int) -> NoReturn:
-        raise DigestMismatch(
-            f"{ctx.action}: digest mismatch for {what}",
-            f"expected {expected}, got {got} ({size} bytes) from registry {ctx.registry}, "
-            f"repository {ctx.repository}",
-            registry=ctx.registry,
-            repository=ctx.repository,
-        )
-
-    @staticmethod
-    def _too_large(ctx: _Ctx, what: str, size: int, limit: int) -> NoReturn:
-        raise RegistryError(
-            f"{ctx.action}: {what} is larger than {limit} bytes ({size})",
-            registry=ctx.registry,
-            repository=ctx.repository,
-        )
-
-
-def _drain(resp: Response) -> None:
-    """Read what is left of a small answer so the connection can be reused; errors do not matter."""
-    try:
-        resp.read(_MAX_ERROR_BODY)
-    except (OSError, http.client.HTTPException):
-        pass
 
 
 def _range_start(content_range: str) -> int | None:
@@ -1216,14 +779,6 @@ def _range_start(content_range: str) -> int | None:
     unit, _, spec = content_range.strip().partition(" ")
     first = spec.partition("-")[0]
     return int(first) if unit == "bytes" and first.isdigit() else None
-
-
-class _Transient(Exception):
-    """A retryable upload failure (connection error, 5xx, 429): restart the upload."""
-
-    def __init__(self, message: str, retry_after: str) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class _Limited:
