@@ -57,6 +57,14 @@ def _file(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     os.utime(path, (T, T))
 
 
+def _freeze(root: Path) -> None:
+    """Every mtime (dirs and symlinks too) set to T, so layers are byte-reproducible."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.utime(os.path.join(dirpath, name), (T, T), follow_symlinks=False)
+    os.utime(root, (T, T))
+
+
 def build_layers(root: Path, store: ContentStore, compression: Compression | None = None) -> list[LayerBlob]:
     comp = compression or Compression()
     base = root / "l1"
@@ -80,6 +88,8 @@ def build_layers(root: Path, store: ContentStore, compression: Compression | Non
     l3 = root / "l3"
     _whiteout(l3 / "opt/gone")
     _file(l3 / "etc/motd", "changed\n")
+    for d in (base, l2, l3):
+        _freeze(d)
     return [
         write_layer(store, base, compression=comp),
         write_layer(store, l2, [base], compression=comp),

@@ -11,10 +11,10 @@ both work). Several platforms go to ``dest/<os>_<arch>[_<variant>]``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
-import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +22,16 @@ from bakec.errors import BuildError
 from bakec.export.image import Image, Platform
 from bakec.worker.layer_compress import kind_of, open_decompressed
 from bakec.worker.layer_store import ContentStore
+from bakec.worker.layer_tar import (
+    TYPE_BLOCK,
+    TYPE_CHAR,
+    TYPE_FIFO,
+    TYPE_LINK,
+    TYPE_REG,
+    TYPE_SYMLINK,
+    Entry,
+    TarReader,
+)
 from bakec.worker.layers import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerBlob
 
 _MAX_LINKS = 255
@@ -117,15 +127,21 @@ def apply_layer(
     root = os.fspath(root)
     added: set[str] = set()
     dir_times: list[tuple[str, int]] = []
-    with (
-        open(store.path(blob.digest), "rb") as f,
-        tarfile.open(
-            fileobj=open_decompressed(f, kind_of(blob.media_type)),
-            mode="r|",  # type: ignore[call-overload]
-        ) as tar,
-    ):
-        for m in tar:
-            rel = _clean(m.name)
+    # Resolved parent dirs; dropped whenever a symlink appears or something is removed,
+    # since either can change what a path resolves to.
+    parents: dict[str, str] = {}
+    me = (os.geteuid(), os.getegid())
+
+    def parent_of(rel: str) -> str:
+        host = parents.get(rel)
+        if host is None:
+            host = parents[rel] = _ensure_dir(root, rel)
+        return host
+
+    with open(store.path(blob.digest), "rb") as f:
+        reader = TarReader(open_decompressed(f, kind_of(blob.media_type)).read)
+        for e in reader:
+            rel = _clean(e.name)
             if rel is None or rel == "":
                 continue
             parent, _, base = rel.rpartition("/")
@@ -135,62 +151,81 @@ def apply_layer(
                     for child in os.listdir(host_dir):
                         if f"{parent}/{child}".lstrip("/") not in added:
                             _remove(os.path.join(host_dir, child))
+                    parents.clear()
                 continue
             if base.startswith(WHITEOUT_PREFIX):
                 _remove(os.path.join(resolve_in_root(root, parent), base[len(WHITEOUT_PREFIX) :]))
+                parents.clear()
                 continue
-            host = os.path.join(_ensure_dir(root, parent), base)
+            host = os.path.join(parent_of(parent), base)
             added.add(rel)
+            is_dir = e.is_dir()
             try:
                 st = os.lstat(host)
             except FileNotFoundError:
                 st = None
-            if st is not None and not (m.isdir() and stat.S_ISDIR(st.st_mode)):
+            if st is not None and not (is_dir and stat.S_ISDIR(st.st_mode)):
                 _remove(host)
-            if m.isreg():
-                fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    src = tar.extractfile(m)
-                    assert src is not None
-                    shutil.copyfileobj(src, out, 1 << 20)
-            elif m.isdir():
+                parents.clear()
+            uid, gid = owner if owner is not None else (e.uid, e.gid)
+            t = e.typeflag
+            if is_dir:
                 if st is None or not stat.S_ISDIR(st.st_mode):
                     os.mkdir(host, 0o700)
-            elif m.issym():
-                os.symlink(m.linkname, host)
-            elif m.islnk():
-                target = _clean(m.linkname)
+                if (uid, gid) != me or st is not None:
+                    os.lchown(host, uid, gid)
+                os.chmod(host, e.mode & 0o7777)
+                dir_times.append((host, e.mtime))
+                _xattrs(host, e)
+                continue
+            if t in (TYPE_REG, b"\x00", b"7"):
+                fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                try:
+                    for chunk in reader.read_data(e):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(fd, view) :]
+                    if (uid, gid) != me:
+                        os.fchown(fd, uid, gid)
+                    os.fchmod(fd, e.mode & 0o7777)
+                    os.utime(fd, (e.mtime, e.mtime))
+                finally:
+                    os.close(fd)
+                _xattrs(host, e)
+                continue
+            if t == TYPE_LINK:
+                target = _clean(e.linkname)
                 if target is None:
-                    raise BuildError(f"hardlink {m.name} points outside the root")
+                    raise BuildError(f"hardlink {e.name} points outside the root")
                 tparent, _, tbase = target.rpartition("/")
                 os.link(os.path.join(resolve_in_root(root, tparent), tbase), host, follow_symlinks=False)
                 continue  # a hardlink shares the target's metadata
-            elif m.isfifo():
+            if t == TYPE_SYMLINK:
+                os.symlink(e.linkname, host)
+                parents.clear()
+            elif t == TYPE_FIFO:
                 os.mkfifo(host, 0o600)
-            elif m.ischr() or m.isblk():
-                kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
-                os.mknod(host, kind | 0o600, os.makedev(m.devmajor, m.devminor))
+            elif t in (TYPE_CHAR, TYPE_BLOCK):
+                kind = stat.S_IFCHR if t == TYPE_CHAR else stat.S_IFBLK
+                os.mknod(host, kind | 0o600, os.makedev(e.devmajor, e.devminor))
             else:
                 continue
-            uid, gid = owner if owner is not None else (m.uid, m.gid)
             os.lchown(host, uid, gid)
-            if not m.issym():
-                os.chmod(host, m.mode & 0o7777)
-            for key, value in m.pax_headers.items():
-                if key.startswith("SCHILY.xattr.") and not m.issym():
-                    try:
-                        os.setxattr(
-                            host, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False
-                        )
-                    except OSError:
-                        pass
-            if m.isdir():
-                dir_times.append((host, int(m.mtime)))
-            else:
-                os.utime(host, (m.mtime, m.mtime), follow_symlinks=False)
+            if t != TYPE_SYMLINK:
+                os.chmod(host, e.mode & 0o7777)
+                _xattrs(host, e)
+            os.utime(host, (e.mtime, e.mtime), follow_symlinks=False)
     for host, mtime in reversed(dir_times):
         if os.path.isdir(host):
             os.utime(host, (mtime, mtime), follow_symlinks=False)
+
+
+def _xattrs(host: str, e: Entry) -> None:
+    for key, value in e.pax.items():
+        if key.startswith("SCHILY.xattr."):
+            # security.capability etc.; a filesystem without xattrs just loses them
+            with contextlib.suppress(OSError):
+                os.setxattr(host, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
 
 
 def platform_dir(p: Platform) -> str:

@@ -15,7 +15,7 @@ blocks and no record padding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 BLOCK = 512
@@ -50,21 +50,22 @@ class Header:
     pax: dict[str, str] = field(default_factory=dict)
 
 
+_OCTAL_LIMIT = {w: 8 ** (w - 1) for w in (8, 12)}
+
+
 def _fits_octal(width: int, x: int) -> bool:
     # A field of n bytes holds n-1 octal digits and a NUL.
-    return 0 <= x < 8 ** (width - 1)
+    return 0 <= x < _OCTAL_LIMIT[width]
 
 
 def _octal(x: int, width: int) -> bytes:
-    if not _fits_octal(width, x):
+    if not 0 <= x < _OCTAL_LIMIT[width]:
         x = 0  # Go's last resort; the value is then carried by a PAX record
     return b"%0*o\x00" % (width - 1, x)
 
 
 def _field(s: bytes, width: int) -> bytes:
-    if len(s) >= width:
-        return s[:width]
-    return s + bytes(width - len(s))
+    return s[:width] if len(s) >= width else s.ljust(width, b"\x00")
 
 
 def _split_ustar(name: bytes) -> tuple[bytes, bytes] | None:
@@ -83,14 +84,6 @@ def _split_ustar(name: bytes) -> tuple[bytes, bytes] | None:
     return name[:i], name[i + 1 :]
 
 
-def _checksum_block(block: bytearray) -> bytes:
-    block[148:156] = b"        "
-    chksum = sum(block)
-    block[148:155] = b"%06o\x00" % chksum
-    block[155:156] = b" "
-    return bytes(block)
-
-
 def _raw(
     name: bytes,
     linkname: bytes,
@@ -99,23 +92,31 @@ def _raw(
     typeflag: bytes | None = None,
     size: int | None = None,
 ) -> bytes:
-    b = bytearray(BLOCK)
-    b[0:100] = _field(name, 100)
-    b[100:108] = _octal(h.mode, 8)
-    b[108:116] = _octal(h.uid, 8)
-    b[116:124] = _octal(h.gid, 8)
-    b[124:136] = _octal(h.size if size is None else size, 12)
-    b[136:148] = _octal(h.mtime, 12)
-    b[156:157] = typeflag or h.typeflag
-    b[157:257] = _field(linkname, 100)
-    b[257:263] = b"ustar\x00"
-    b[263:265] = b"00"
-    b[265:297] = _field(h.uname.encode(), 32)
-    b[297:329] = _field(h.gname.encode(), 32)
-    b[329:337] = _octal(h.devmajor, 8)
-    b[337:345] = _octal(h.devminor, 8)
-    b[345:500] = _field(prefix, 155)
-    return _checksum_block(b)
+    block = b"".join(
+        (
+            _field(name, 100),
+            _octal(h.mode, 8),
+            _octal(h.uid, 8),
+            _octal(h.gid, 8),
+            _octal(h.size if size is None else size, 12),
+            _octal(h.mtime, 12),
+            b"        ",
+            typeflag or h.typeflag,
+            _field(linkname, 100),
+            b"ustar\x0000",
+            _field(h.uname.encode(), 32),
+            _field(h.gname.encode(), 32),
+            _octal(h.devmajor, 8),
+            _octal(h.devminor, 8),
+            _field(prefix, 155),
+            _PAD12,
+        )
+    )
+    # The checksum field is summed as spaces, then written as 6 octal digits, NUL, space.
+    return block[:148] + b"%06o\x00 " % sum(block) + block[156:]
+
+
+_PAD12 = bytes(12)
 
 
 def _pax_record(key: str, value: str) -> bytes:
@@ -192,3 +193,159 @@ class TarWriter:
 
     def close(self) -> None:
         self._write(_ZERO_BLOCK * 2)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """A tar entry as read back: the header fields plus the PAX records that applied to it."""
+
+    name: str
+    typeflag: bytes
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: int
+    linkname: str
+    uname: str
+    gname: str
+    devmajor: int
+    devminor: int
+    pax: dict[str, str]
+
+    def is_dir(self) -> bool:
+        return self.typeflag == TYPE_DIR or (self.typeflag in (TYPE_REG, b"\x00") and self.name.endswith("/"))
+
+
+def _num(field: bytes) -> int:
+    if field and field[0] & 0x80:  # base-256 (GNU)
+        value = int.from_bytes(field[1:], "big")
+        return -value if field[0] & 0x40 else value
+    field = field.split(b"\x00", 1)[0].strip()
+    return int(field, 8) if field else 0
+
+
+def _str(field: bytes) -> str:
+    return field.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _parse_pax(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        sp = data.index(b" ", pos)
+        length = int(data[pos:sp])
+        record = data[sp + 1 : pos + length - 1]
+        key, _, value = record.partition(b"=")
+        out[key.decode()] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+class TarReader:
+    """Reads a tar stream (USTAR, PAX, GNU long names) from ``read(n)``, in order.
+
+    Iterate for entries; after each, ``read_data(entry)`` yields its content in chunks or
+    ``skip_data`` passes over it (done automatically when the next entry is requested).
+    """
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read = read
+        self._buf = b""
+        self._pos = 0  # read offset in _buf: slicing from the front would copy the rest each time
+        self._pending = 0  # data bytes (padded) of the current entry not consumed yet
+
+    def _fill(self) -> bool:
+        chunk = self._read(1 << 20)
+        if not chunk:
+            return False
+        rest = self._buf[self._pos :]
+        self._buf = rest + chunk if rest else chunk
+        self._pos = 0
+        return True
+
+    def _take(self, n: int) -> bytes:
+        while len(self._buf) - self._pos < n:
+            if not self._fill():
+                raise ValueError("unexpected end of tar stream")
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return out
+
+    def _skip(self, n: int) -> None:
+        while n > 0:
+            avail = len(self._buf) - self._pos
+            if avail >= n:
+                self._pos += n
+                return
+            n -= avail
+            self._buf, self._pos = b"", 0
+            if not self._fill():
+                raise ValueError("unexpected end of tar stream")
+
+    def read_data(self, entry: Entry) -> Iterator[bytes]:
+        left = entry.size
+        while left > 0:
+            if self._pos >= len(self._buf) and not self._fill():
+                raise ValueError("unexpected end of tar stream")
+            n = min(left, len(self._buf) - self._pos)
+            chunk = self._buf[self._pos : self._pos + n]
+            self._pos += n
+            left -= n
+            self._pending -= n
+            yield chunk
+
+    def __iter__(self) -> Iterator[Entry]:
+        pax_global: dict[str, str] = {}
+        pax: dict[str, str] = {}
+        longname = longlink = None
+        while True:
+            if self._pending:
+                self._skip(self._pending)
+                self._pending = 0
+            block = self._take(BLOCK)
+            if block == _ZERO_BLOCK:
+                return
+            typeflag = block[156:157]
+            size = _num(block[124:136])
+            padded = size + (-size % BLOCK)
+            if typeflag in (b"x", b"g", b"L", b"K"):
+                data = self._take(padded)[:size]
+                if typeflag == b"x":
+                    pax = _parse_pax(data)
+                elif typeflag == b"g":
+                    pax_global.update(_parse_pax(data))
+                elif typeflag == b"L":
+                    longname = data.rstrip(b"\x00").decode("utf-8", "surrogateescape")
+                else:
+                    longlink = data.rstrip(b"\x00").decode("utf-8", "surrogateescape")
+                continue
+            name = _str(block[0:100])
+            if block[257:263] == b"ustar\x00" and block[345:346] != b"\x00":
+                name = _str(block[345:500]) + "/" + name
+            records = {**pax_global, **pax}
+            e = Entry(
+                name=records.get("path", longname or name),
+                typeflag=typeflag,
+                mode=_num(block[100:108]),
+                uid=int(records["uid"]) if "uid" in records else _num(block[108:116]),
+                gid=int(records["gid"]) if "gid" in records else _num(block[116:124]),
+                size=int(records["size"]) if "size" in records else size,
+                mtime=int(float(records["mtime"])) if "mtime" in records else _num(block[136:148]),
+                linkname=records.get("linkpath", longlink or _str(block[157:257])),
+                uname=records.get("uname", _str(block[265:297])),
+                gname=records.get("gname", _str(block[297:329])),
+                devmajor=_num(block[329:337]),
+                devminor=_num(block[337:345]),
+                pax=records,
+            )
+            pax, longname, longlink = {}, None, None
+            if e.typeflag in (TYPE_REG, b"\x00", b"7"):
+                self._pending = e.size + (-e.size % BLOCK)
+            else:
+                self._pending = padded  # hardlinks etc. normally have none
+                e.size = e.size if e.typeflag == TYPE_REG else 0
+            yield e

@@ -32,7 +32,6 @@ import contextlib
 import hashlib
 import os
 import stat
-import tarfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ from bakec.worker.layer_tar import (
     TYPE_REG,
     TYPE_SYMLINK,
     Header,
+    TarReader,
     TarWriter,
 )
 
@@ -540,44 +540,35 @@ def convert_layer(
 
     def produce(tw: TarWriter) -> None:
         with open(store.path(blob.digest), "rb") as f:
-            _repack(open_decompressed(f, kind), tw, rewrite_timestamp)
+            _repack(open_decompressed(f, kind).read, tw, rewrite_timestamp)
 
     return _write_stream(store, compression, oci_mediatypes, produce)
 
 
-def _repack(src: object, tw: TarWriter, epoch: int) -> None:
-    types = {
-        tarfile.REGTYPE: TYPE_REG,
-        tarfile.AREGTYPE: TYPE_REG,
-        tarfile.LNKTYPE: TYPE_LINK,
-        tarfile.SYMTYPE: TYPE_SYMLINK,
-        tarfile.CHRTYPE: TYPE_CHAR,
-        tarfile.BLKTYPE: TYPE_BLOCK,
-        tarfile.DIRTYPE: TYPE_DIR,
-        tarfile.FIFOTYPE: TYPE_FIFO,
-    }
-    with tarfile.open(fileobj=src, mode="r|") as tar:  # type: ignore[call-overload]
-        for m in tar:
-            name = m.name + "/" if m.isdir() and not m.name.endswith("/") else m.name
-            h = Header(
-                name=name,
-                typeflag=types.get(m.type, m.type),
-                mode=m.mode,
-                uid=m.uid,
-                gid=m.gid,
-                size=m.size if m.isreg() else 0,
-                mtime=min(int(m.mtime), epoch),
-                linkname=m.linkname,
-                uname=m.uname,
-                gname=m.gname,
-                devmajor=m.devmajor if m.ischr() or m.isblk() else 0,
-                devminor=m.devminor if m.ischr() or m.isblk() else 0,
-                pax={k: v for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")},
-            )
-            tw.header(h)
-            if m.isreg() and m.size:
-                f = tar.extractfile(m)
-                assert f is not None
-                while chunk := f.read(_CHUNK):
-                    tw.data(chunk)
-                tw.pad(m.size)
+def _repack(src: Callable[[int], bytes], tw: TarWriter, epoch: int) -> None:
+    reader = TarReader(src)
+    for e in reader:
+        typeflag = TYPE_REG if e.typeflag in (b"\x00", b"7") else e.typeflag
+        name = e.name
+        if typeflag == TYPE_DIR and not name.endswith("/"):
+            name += "/"
+        h = Header(
+            name=name,
+            typeflag=typeflag,
+            mode=e.mode,
+            uid=e.uid,
+            gid=e.gid,
+            size=e.size if typeflag == TYPE_REG else 0,
+            mtime=min(e.mtime, epoch),
+            linkname=e.linkname,
+            uname=e.uname,
+            gname=e.gname,
+            devmajor=e.devmajor,
+            devminor=e.devminor,
+            pax={k: v for k, v in e.pax.items() if k.startswith("SCHILY.xattr.")},
+        )
+        tw.header(h)
+        if typeflag == TYPE_REG and e.size:
+            for chunk in reader.read_data(e):
+                tw.data(chunk)
+            tw.pad(e.size)
