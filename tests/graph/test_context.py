@@ -89,3 +89,20 @@ def test_selection_follows_copy_semantics(tmp_path):
     assert paths(".") == [e.path for e in index.entries]
     assert index.digest(["src"]) == index.digest(["./src/"])
     assert select_key(["b", "/a/", "a"]) == ("a", "b")
+
+
+def test_copy_exclude_patterns_match_relative_to_each_source(tmp_path):
+    root = write(tmp_path / "ctx", {"dir/keep": "k", "dir/skip1": "s", "dir/sub/skip2": "s", "skip0": "x"})
+    index = ContextHasher(persist=False).index(root)
+
+    def paths(sources, exclude):
+        return [e.path for e in index.select(sources, exclude)]
+
+    assert paths(["dir"], ["skip*"]) == ["dir", "dir/keep", "dir/sub", "dir/sub/skip2"]
+    assert paths(["dir"], ["**/skip*"]) == ["dir", "dir/keep", "dir/sub"]
+    assert paths(["."], ["skip*"]) == ["dir", "dir/keep", "dir/skip1", "dir/sub", "dir/sub/skip2"]
+    before = index.digest(["dir"], ["skip*"])
+    (root / "dir/skip1").write_text("changed")
+    after = ContextHasher(persist=False).index(root)
+    assert after.digest(["dir"], ["skip*"]) == before
+    assert after.digest(["dir"]) != index.digest(["dir"])

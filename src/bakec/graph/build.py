@@ -333,10 +333,15 @@ class _Translator:
     def _context(self) -> ContextIndex:
         return self.b.hasher.index(self.context_dir, self.ignore, "context")
 
-    def _local(self, index: ContextIndex, sources: Sequence[str]) -> str:
+    def _local(self, index: ContextIndex, sources: Sequence[str], exclude: Sequence[str] = ()) -> str:
         include = select_key(sources)
         op = o.LocalSource(
-            index.digest(include), include, index.exclude, name=index.name, path=str(index.root)
+            index.digest(include, exclude),
+            include,
+            index.exclude,
+            tuple(exclude),
+            name=index.name,
+            path=str(index.root),
         )
         shown = " ".join(s or "." for s in include)
         name = "context" if index.name == "context" else f"context {index.name}"
@@ -382,7 +387,9 @@ class _Translator:
             return None
         return familiar if familiar in self.named else None
 
-    def _named(self, name: str, platform: str, select: Sequence[str] = ("/",)) -> str:
+    def _named(
+        self, name: str, platform: str, select: Sequence[str] = ("/",), exclude: Sequence[str] = ()
+    ) -> str:
         key = self._named_key(name)
         if key is None:
             return self._image(name, platform)
@@ -392,13 +399,19 @@ class _Translator:
         if nc.kind == "local":
             patterns = self.b._ignore_patterns(Path(nc.value), None)
             index = self.b.hasher.index(nc.value, patterns, name)
-            return self._local(index, select)
+            return self._local(index, select, exclude)
         if nc.kind == "oci-layout":
             return self._image("oci-layout://" + nc.value, platform)
         return self._image(nc.value, platform)
 
     def _source(
-        self, kind: str, name: str, stage_index: int, platform: str, select: Sequence[str] = ("/",)
+        self,
+        kind: str,
+        name: str,
+        stage_index: int,
+        platform: str,
+        select: Sequence[str] = ("/",),
+        exclude: Sequence[str] = (),
     ) -> str:
         """The op a COPY or mount reads; a local named context narrowed to ``select``."""
         if kind == "stage":
@@ -406,7 +419,7 @@ class _Translator:
         if kind == "named-context":
             if 0 <= stage_index < len(self.outputs):
                 return self.outputs[stage_index]
-            return self._named(name, platform, select)
+            return self._named(name, platform, select, exclude)
         if kind == "image":
             return self._image(name, platform)
         if kind == "scratch":
@@ -558,10 +571,15 @@ class _Translator:
         if local:
             origin = step.origin
             if origin.kind == "context":
-                digest = self._local(self._context(), local)
+                digest = self._local(self._context(), local, step.exclude)
             else:
                 digest = self._source(
-                    origin.kind, origin.name, origin.stage, origin.platform or step.platform, local
+                    origin.kind,
+                    origin.name,
+                    origin.stage,
+                    origin.platform or step.platform,
+                    local,
+                    step.exclude,
                 )
             sources.append(digest)
             for src in local:

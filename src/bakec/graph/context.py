@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from bakec.errors import BakecError
 
@@ -70,32 +70,48 @@ class ContextIndex:
         self.entries = entries
         self._paths = [e.path for e in entries]
         self._by_path = {e.path: e for e in entries}
-        self._digests: dict[tuple[str, ...], str] = {}
+        self._digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def select(self, sources: Sequence[str]) -> list[Entry]:
-        """Entries a COPY of ``sources`` reads (directories recursively, symlink sources followed)."""
+    def select(self, sources: Sequence[str], exclude: Sequence[str] = ()) -> list[Entry]:
+        """Entries a COPY of ``sources`` reads (directories recursively, symlink sources followed).
+
+        ``exclude`` are COPY ``--exclude`` patterns, matched relative to each source's root.
+        """
+        matcher = None
+        if exclude:
+            from bakec.dockerfile.dockerignore import PatternMatcher
+
+            matcher = PatternMatcher(exclude)
         chosen: dict[str, Entry] = {}
         for src in sources:
-            self._select_one(_clean_source(src), chosen, depth=0)
+            self._select_one(_clean_source(src), chosen, 0, matcher)
         return [chosen[p] for p in sorted(chosen)]
 
-    def digest(self, sources: Sequence[str] = ("/",)) -> str:
+    def digest(self, sources: Sequence[str] = ("/",), exclude: Sequence[str] = ()) -> str:
         """sha256 over the selected entries' records (paths relative to the context root)."""
-        key = select_key(sources)
+        key = (select_key(sources), tuple(exclude))
         found = self._digests.get(key)
         if found is None:
             h = hashlib.sha256()
-            for entry in self.select(key):
+            for entry in self.select(key[0], key[1]):
                 h.update(entry.record().encode("utf-8", "surrogateescape"))
             found = self._digests[key] = "sha256:" + h.hexdigest()
         return found
 
-    def _select_one(self, cleaned: str, chosen: dict[str, Entry], depth: int) -> None:
+    def _select_one(self, cleaned: str, chosen: dict[str, Entry], depth: int, matcher: Any) -> None:
+        def take(entry: Entry, root: str) -> None:
+            if matcher is not None:
+                rel = entry.path[len(root) + 1 :] if root else entry.path
+                if matcher.matches(rel or posixpath.basename(entry.path)):
+                    return
+            chosen[entry.path] = entry
+
         if cleaned == "":
-            chosen.update(self._by_path)
+            for entry in self.entries:
+                take(entry, "")
             return
         if _has_glob(cleaned):
             parts = cleaned.split("/")
@@ -103,25 +119,27 @@ class ContextIndex:
             for entry in self.entries:
                 segs = entry.path.split("/")
                 if len(segs) >= len(pats) and all(fnmatch.fnmatchcase(s, p) for s, p in zip(segs, pats)):
-                    chosen[entry.path] = entry
+                    take(entry, "/".join(segs[: len(pats) - 1]))
                     if len(segs) == len(pats):
-                        self._follow(entry, chosen, depth)
+                        self._follow(entry, chosen, depth, matcher)
             return
         i = bisect.bisect_left(self._paths, cleaned)
         while i < len(self._paths) and self._paths[i].startswith(cleaned):
             path = self._paths[i]
-            if path == cleaned or path.startswith(cleaned + "/"):
-                chosen[path] = self.entries[i]
+            if path == cleaned:
+                take(self.entries[i], posixpath.dirname(cleaned))
+            elif path.startswith(cleaned + "/"):
+                take(self.entries[i], cleaned)
             i += 1
         named = self._by_path.get(cleaned)
         if named is not None:
-            self._follow(named, chosen, depth)
+            self._follow(named, chosen, depth, matcher)
 
-    def _follow(self, entry: Entry, chosen: dict[str, Entry], depth: int) -> None:
+    def _follow(self, entry: Entry, chosen: dict[str, Entry], depth: int, matcher: Any) -> None:
         # a symlink named as a source is followed: the target's content is copied
         if entry.type == "l" and depth < 16:
             target = posixpath.join(posixpath.dirname("/" + entry.path), entry.link)
-            self._select_one(_clean_source(target), chosen, depth + 1)
+            self._select_one(_clean_source(target), chosen, depth + 1, matcher)
 
 
 def select_key(sources: Iterable[str]) -> tuple[str, ...]:

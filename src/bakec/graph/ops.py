@@ -110,7 +110,8 @@ class LocalSource(Op):
     kind: ClassVar[str] = "local"
     content: str
     include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # .dockerignore patterns, relative to the context root
+    exclude_selected: tuple[str, ...] = ()  # COPY --exclude patterns, relative to each include
     name: str = _meta("context")
     path: str = _meta()
 
