@@ -253,3 +253,16 @@ def test_one_keep_alive_connection_serves_sequential_requests(client: RegistryCl
     client.read_blob(f"{gate.host}/busybox", image.config_digest)
     assert len(gate.seen) == 6
     assert len({s.peer for s in gate.seen}) == 1
+
+
+def test_a_failing_destination_is_a_registry_error(client: RegistryClient) -> None:
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+    image = client.resolve(f"{HOST}/busybox:latest")
+    with pytest.raises(RegistryError, match="cannot write the blob; .*No space left on device"):
+        client.fetch_blob(f"{HOST}/busybox", image.layers[0]["digest"], Full())

@@ -589,7 +589,15 @@ class RegistryClient:
                         lost = None
                         break
                     hasher.update(chunk)
-                    out.write(chunk)
+                    try:
+                        out.write(chunk)
+                    except OSError as e:
+                        raise RegistryError(
+                            f"{ctx.action}: cannot write the blob",
+                            str(e),
+                            registry=ctx.registry,
+                            repository=ctx.repository,
+                        ) from None
                     received += len(chunk)
                     if size is not None and received > size:
                         lost = None
