@@ -1,0 +1,58 @@
+"""The 25-target monorepo workload: shared steps run once, a second build runs nothing.
+
+Counted twice, independently: from bakec's rawjson events, and from containerd's own
+snapshot metadata (every executed RUN/COPY commits exactly one ``bakec/op/<digest>``
+snapshot, so their number is the number of unique operations that ran).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import bakec
+
+GEN = Path(__file__).resolve().parents[3] / "shared" / "bench" / "gen_workloads.py"
+
+
+def _ran(stderr: str) -> list[str]:
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return [e["name"] for e in events if e.get("type") == "vertex" and e["state"] == "started"]
+
+
+def _op_snapshots(state: Path) -> set[str]:
+    from bakec.worker.client import Client
+
+    client = Client(str(state / "c.sock"))
+    try:
+        return {s.name for s in client.list_snapshots() if s.name.startswith("bakec/op/")}
+    finally:
+        client.close()
+
+
+def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
+    import pytest
+
+    if not GEN.exists():
+        pytest.skip(f"benchmark generator not found at {GEN}")
+    subprocess.run([sys.executable, str(GEN), str(tmp_path), "--base", "127.0.0.1:5000/busybox:latest"],
+                   check=True, capture_output=True)
+    project = tmp_path / "monorepo"
+    before = _op_snapshots(state_dir) if (state_dir / "c.sock").exists() else set()
+    first = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert first.returncode == 0, first.stderr[-3000:]
+    ran = _ran(first.stderr)
+    assert sum("busybox dd if=/dev/zero" in n for n in ran) == 1
+    assert sum("echo deps-$FLAVOUR" in n for n in ran) == 2
+    assert sum("busybox tar -cf /app.tar /src" in n for n in ran) == 24
+    created = _op_snapshots(state_dir) - before
+    executed = [n for n in ran if " RUN " in f" {n} " or " COPY " in f" {n} "]
+    assert len(created) == len(executed)
+    assert len(list((project / "out").glob("*.tar"))) == 24
+    second = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = [n for n in _ran(second.stderr) if "RUN" in n or "COPY" in n]
+    assert again == [], (again[:5], second.stderr[:3000])
+    assert _op_snapshots(state_dir) - before == created
