@@ -100,6 +100,12 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     options = options or BuildOptions()
     started = time.monotonic()
     resolved = definition.resolve(list(names), list(overrides), flag_overrides=list(flag_overrides))
+    from bakec.worker.entitlements import grant
+
+    allowed = Entitlements.parse(options.allow)
+    requested = {e for t in resolved.targets.values() for e in (t.entitlements or [])}
+    grant(requested, allowed, argv=sys.argv, interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+          out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"))
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
     graph = build_graph(resolved.targets, cwd=definition.cwd, requested=list(resolved.targets),
@@ -112,7 +118,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     cache = CacheIndex(state_dir / "cache.db")
     try:
         with client.lease() as leased:
-            executor = RuncExecutor(leased, paths, allow=Entitlements.parse(options.allow))
+            executor = RuncExecutor(leased, paths, allow=allowed)
             runner = OpRunner(leased, paths, store, executor, registry=registry,
                               secrets=_secrets(resolved.targets, definition.env, definition.cwd))
             solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
