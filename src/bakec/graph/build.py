@@ -158,6 +158,7 @@ class _Builder:
         self.builds: dict[tuple[str, str], Build] = {}
         self.images: dict[tuple[str, str], ResolvedImage | None] = {}
         self._texts: dict[str, str] = {}
+        self._ignores: dict[tuple[Path, Path | None], tuple[str, ...]] = {}
         self._counter = 0
 
     # -- targets -------------------------------------------------------------------
@@ -238,12 +239,15 @@ class _Builder:
         return text, path
 
     def _ignore_patterns(self, context_dir: Path, dockerfile: Path | None) -> tuple[str, ...]:
-        from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
-
-        found = find_ignore_file(context_dir, dockerfile)
+        key = (context_dir, dockerfile)
+        found = self._ignores.get(key)
         if found is None:
-            return ()
-        return tuple(read_patterns(found.read_text(encoding="utf-8", errors="surrogateescape")))
+            from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
+
+            path = find_ignore_file(context_dir, dockerfile)
+            text = path.read_text(encoding="utf-8", errors="surrogateescape") if path is not None else ""
+            found = self._ignores[key] = tuple(read_patterns(text))
+        return found
 
     def _named_contexts(
         self, target: Target, platform: str, stack: tuple[str, ...]
