@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bakec.export import oci  # noqa: E402
-from bakec.export.image import ExportOptions, Image  # noqa: E402
-from bakec.worker.layer_compress import Compression  # noqa: E402
-from bakec.worker.layer_store import ContentStore  # noqa: E402
-from bakec.worker.layers import write_layer  # noqa: E402
+from bakec.export import oci
+from bakec.export.image import ExportOptions, Image
+from bakec.worker.layer_compress import Compression
+from bakec.worker.layer_store import ContentStore
+from bakec.worker.layers import write_layer
 
 
 def make_tree(root: Path, mib: int) -> tuple[Path, Path]:
@@ -36,8 +36,7 @@ def make_tree(root: Path, mib: int) -> tuple[Path, Path]:
     upper = root / "upper"
     upper.mkdir()
     with open(upper / "blob", "wb") as f:
-        for _ in range(mib):
-            f.write(os.urandom(1 << 20))
+        f.writelines(os.urandom(1 << 20) for _ in range(mib))
     with open(upper / "text", "w") as f:
         f.write("".join(f"{i}\n" for i in range(1, 2_000_001)))
     return base, upper
@@ -69,7 +68,11 @@ def main() -> None:
             t1 = time.perf_counter()
             image = Image(config={"config": {"Env": ["PATH=/bin"]}}, layers=[base_layer, layer])
             opts = ExportOptions.parse(
-                {"dest": str(root / f"out{i}.tar"), "compression": args.compression, "name": "bigimage:latest"}
+                {
+                    "dest": str(root / f"out{i}.tar"),
+                    "compression": args.compression,
+                    "name": "bigimage:latest",
+                }
             )
             oci.export(store, [image], opts)
             t2 = time.perf_counter()

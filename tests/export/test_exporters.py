@@ -22,7 +22,7 @@ from bakec.export import tar as tar_export
 from bakec.export.image import ExportOptions, Image, Platform
 from bakec.worker.layer_compress import Compression
 from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import LayerBlob
+from bakec.worker.layers import LayerBlob, write_layer
 
 from .conftest import MISSING, skopeo
 
@@ -397,3 +397,45 @@ def test_layer_tar_matches_expected_entries(tmp_path: Path, store: ContentStore,
         ("opt/link", tarfile.SYMTYPE, 0o777, 0, "/etc/motd"),
         ("opt/tool", tarfile.REGTYPE, 0o4755, 0, ""),
     ]
+
+
+def test_oci_layout_dir_with_tar_false(tmp_path: Path, store: ContentStore, image: Image) -> None:
+    dest = tmp_path / "layout"
+    oci.export(store, [image], ExportOptions.parse({"dest": str(dest), "tar": "false", "name": "app:v2"}))
+    info = json.loads(skopeo("inspect", f"oci:{dest}:v2"))
+    assert info["Layers"] == [b.digest for b in image.layers]
+
+
+def test_opaque_marker_layers_unpack_like_umoci(tmp_path: Path, store: ContentStore, image: Image) -> None:
+    """A layer with ``.wh..wh..opq`` (opaque_markers=True) empties the dir of lower entries only."""
+    if shutil.which("umoci") is None:
+        pytest.skip("umoci not installed")
+    upper = tmp_path / "l4"
+    (upper / "opt/data").mkdir(parents=True)
+    (upper / "opt/data/new.txt").write_text("new\n")
+    os.setxattr(upper / "opt/data", "trusted.overlay.opaque", b"y")
+    lowers = [tmp_path / "src" / n for n in ("l3", "l2", "l1")]
+    layer = write_layer(store, upper, lowers, opaque_markers=True)
+    img = Image(config=image.config, layers=[*image.layers, layer])
+    dest = tmp_path / "o.tar"
+    oci.export(store, [img], ExportOptions.parse({"dest": str(dest), "name": "x:t"}))
+    skopeo("copy", "--quiet", f"oci-archive:{dest}", f"oci:{tmp_path / 'layout'}:t")
+    subprocess.run(
+        ["umoci", "raw", "unpack", "--image", f"{tmp_path / 'layout'}:t", str(tmp_path / "umoci")],
+        check=True,
+        capture_output=True,
+    )
+    local.export(store, [img], tmp_path / "local")
+    assert tree(tmp_path / "local") == tree(tmp_path / "umoci")
+    assert sorted(os.listdir(tmp_path / "local/opt/data")) == ["new.txt"]
+
+
+def test_local_export_over_existing_dest(tmp_path: Path, store: ContentStore, image: Image) -> None:
+    dest = tmp_path / "dest"
+    (dest / "etc/motd").mkdir(parents=True)  # a dir where the image has a file
+    (dest / "extra").write_text("kept")
+    local.export(store, [image], dest)
+    assert (dest / "etc/motd").read_text() == "changed\n"
+    assert (dest / "extra").read_text() == "kept"
+    local.export(store, [image], dest, mode="delete")
+    assert not (dest / "extra").exists()

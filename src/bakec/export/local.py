@@ -131,6 +131,7 @@ def apply_layer(
     # since either can change what a path resolves to.
     parents: dict[str, str] = {}
     me = (os.geteuid(), os.getegid())
+    fresh: set[str] = set()  # dirs this call created: nothing in them needs an lstat
 
     def parent_of(rel: str) -> str:
         host = parents.get(rel)
@@ -152,26 +153,31 @@ def apply_layer(
                         if f"{parent}/{child}".lstrip("/") not in added:
                             _remove(os.path.join(host_dir, child))
                     parents.clear()
+                    fresh.clear()
                 continue
             if base.startswith(WHITEOUT_PREFIX):
                 _remove(os.path.join(resolve_in_root(root, parent), base[len(WHITEOUT_PREFIX) :]))
                 parents.clear()
+                fresh.clear()
                 continue
-            host = os.path.join(parent_of(parent), base)
-            added.add(rel)
+            phost = parent_of(parent)
+            host = os.path.join(phost, base)
             is_dir = e.is_dir()
-            try:
-                st = os.lstat(host)
-            except FileNotFoundError:
-                st = None
+            st: os.stat_result | None = None
+            if phost not in fresh or rel in added:
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.lstat(host)
+            added.add(rel)
             if st is not None and not (is_dir and stat.S_ISDIR(st.st_mode)):
                 _remove(host)
                 parents.clear()
+                fresh.clear()
             uid, gid = owner if owner is not None else (e.uid, e.gid)
             t = e.typeflag
             if is_dir:
                 if st is None or not stat.S_ISDIR(st.st_mode):
                     os.mkdir(host, 0o700)
+                    fresh.add(host)
                 if (uid, gid) != me or st is not None:
                     os.lchown(host, uid, gid)
                 os.chmod(host, e.mode & 0o7777)
