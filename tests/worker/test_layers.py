@@ -358,3 +358,28 @@ def test_run_layers_equal_buildkits(case: str, client, daemon, store: ContentSto
     assert [[e for e in layer if e["path"] not in stubs] for layer in got] == [
         [e for e in layer if e["path"] not in stubs] for layer in expected
     ]
+
+
+def test_fallbacks_without_isal_or_zstandard(
+    tmp_path: Path, store: ContentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zlib and the zstd program stand in when the PyPI packages are missing; the tar is the same."""
+    from bakec.worker import layer_compress
+
+    put(tmp_path / "d/a", "a" * 100_000)
+    put(tmp_path / "d/b", "b")
+    fast_gz = write_layer(store, tmp_path / "d")
+    fast_zs = write_layer(store, tmp_path / "d", compression=Compression("zstd"))
+    monkeypatch.setattr(layer_compress, "_igzip_threaded", None)
+    monkeypatch.setattr(layer_compress, "_isal", None)
+    monkeypatch.setattr(layer_compress, "_zstd", None)
+    if shutil.which("zstd") is None:
+        pytest.skip("zstd program missing")
+    slow_gz = write_layer(store, tmp_path / "d")
+    slow_zs = write_layer(store, tmp_path / "d", compression=Compression("zstd"))
+    assert fast_gz.diff_id == slow_gz.diff_id == fast_zs.diff_id == slow_zs.diff_id
+    for blob, tool in ((slow_gz, "gzip"), (slow_zs, "zstd")):
+        raw = subprocess.run(
+            [tool, "-dc"], input=store.read(blob.digest), capture_output=True, check=True
+        ).stdout
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == blob.diff_id
