@@ -383,3 +383,109 @@ def test_fallbacks_without_isal_or_zstandard(
             [tool, "-dc"], input=store.read(blob.digest), capture_output=True, check=True
         ).stdout
         assert "sha256:" + hashlib.sha256(raw).hexdigest() == blob.diff_id
+
+
+# --- byte-for-byte against Go's archive/tar (what BuildKit's differ writes with) ------------------
+
+GO_REWRITER = r"""
+package main
+
+import (
+	"archive/tar"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+func main() {
+	tr := tar.NewReader(os.Stdin)
+	tw := tar.NewWriter(os.Stdout)
+	for {
+		in, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			panic(err)
+		}
+		var hdr *tar.Header
+		if strings.HasPrefix(path.Base(in.Name), ".wh.") {
+			t := in.ModTime
+			hdr = &tar.Header{Typeflag: tar.TypeReg, Name: in.Name, Size: 0, ModTime: t, AccessTime: t, ChangeTime: t}
+		} else {
+			hdr = &tar.Header{
+				Typeflag: in.Typeflag, Name: in.Name, Linkname: in.Linkname, Size: in.Size, Mode: in.Mode,
+				Uid: in.Uid, Gid: in.Gid, ModTime: time.Unix(in.ModTime.Unix(), 0).Truncate(time.Second),
+				Devmajor: in.Devmajor, Devminor: in.Devminor, Format: tar.FormatPAX,
+			}
+			for k, v := range in.PAXRecords {
+				if strings.HasPrefix(k, "SCHILY.xattr.") {
+					if hdr.PAXRecords == nil {
+						hdr.PAXRecords = map[string]string{}
+					}
+					hdr.PAXRecords[k] = v
+				}
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			panic(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			panic(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		panic(err)
+	}
+}
+"""
+
+
+def test_tar_bytes_equal_go_archive_tar(tmp_path: Path, store: ContentStore) -> None:
+    """Rewriting our layer with Go's tar.Writer, as containerd's ChangeWriter sets the headers,
+    gives the same bytes: USTAR prefix splits, PAX records, non-ASCII names, devices, big ids."""
+    if shutil.which("go") is None:
+        pytest.skip("go not installed (apt-get install golang-go)")
+    src = tmp_path / "gotar"
+    src.mkdir()
+    (src / "main.go").write_text(GO_REWRITER)
+    (src / "go.mod").write_text("module gotar\n\ngo 1.19\n")
+    env = {
+        **os.environ,
+        "GOFLAGS": "-mod=mod",
+        "GOCACHE": str(tmp_path / "gocache"),
+        "GOPATH": str(tmp_path / "gopath"),
+    }
+    subprocess.run(["go", "build", "-o", str(src / "gotar"), "."], cwd=src, env=env, check=True)
+
+    up, low = tmp_path / "up", tmp_path / "low"
+    (up / "d/d/d").mkdir(parents=True)
+    put(up / "plain", "x" * 1000)
+    os.utime(up / "plain", (0, 9_999_999_999))  # needs a PAX mtime
+    for n in (99, 100, 101):
+        put(up / ("n" * n), str(n))
+    put(up / ("p" * 150) / ("q" * 99), "split")
+    (up / ("r" * 99)).mkdir()
+    put(up / "héllo-ünïcode", "u")
+    (up / "longlink").symlink_to("t" * 150)
+    (up / "unilink").symlink_to("ßymlink")
+    os.link(up / "plain", up / "plainhard")
+    os.mkfifo(up / "fifo")
+    os.mknod(up / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.mknod(up / "blk", stat.S_IFBLK | 0o600, os.makedev(8, 1))
+    put(up / "suid", "s", 0o6755)
+    put(up / "bigid", "b")
+    os.chown(up / "bigid", 3_000_000, 2_500_000)
+    put(up / "cap", "c")
+    os.setxattr(up / "cap", "security.capability", bytes.fromhex("0100000200200000000000000000000000000000"))
+    put(low / "gone/x", "x")
+    put(low / "gonefile", "g")
+    put(low / ("w" * 97), "w")
+    for name in ("gone", "gonefile", "w" * 97):
+        os.mknod(up / name, stat.S_IFCHR, 0)
+    blob = write_layer(store, up, [low], compression=Compression("uncompressed"))
+    ours = store.read(blob.digest)
+    go = subprocess.run([str(src / "gotar")], input=ours, capture_output=True, check=True).stdout
+    assert ours == go

@@ -15,6 +15,7 @@ blocks and no record padding.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ def _raw(
     prefix: bytes = b"",
     typeflag: bytes | None = None,
     size: int | None = None,
+    devices: bool = True,
 ) -> bytes:
     block = b"".join(
         (
@@ -106,8 +108,8 @@ def _raw(
             b"ustar\x0000",
             _field(h.uname.encode(), 32),
             _field(h.gname.encode(), 32),
-            _octal(h.devmajor, 8),
-            _octal(h.devminor, 8),
+            _octal(h.devmajor, 8) if devices else _NUL8,
+            _octal(h.devminor, 8) if devices else _NUL8,
             _field(prefix, 155),
             _PAD12,
         )
@@ -117,6 +119,7 @@ def _raw(
 
 
 _PAD12 = bytes(12)
+_NUL8 = bytes(8)
 
 
 def _pax_record(key: str, value: str) -> bytes:
@@ -156,23 +159,39 @@ def encode_header(h: Header) -> bytes:
             pax[key] = str(value)
     if not pax:
         return _raw(name, link, h, prefix)
-    if "path" in pax:
-        name, prefix = h.name.encode("utf-8", "surrogateescape"), b""
-    # Go writes the PAX main header with the full (possibly cut) name, ASCII only.
-    main_name = bytes(c if c < 0x80 else 0 for c in (prefix + b"/" + name if prefix else name))
     data = b"".join(_pax_record(k, pax[k]) for k in sorted(pax))
-    dirname, _, base = h.name.rstrip("/").rpartition("/")
-    xname = (
-        (f"{dirname}/PaxHeaders.0/{base}" if dirname else f"PaxHeaders.0/{base}")
-        .encode("ascii", "replace")[:100]
-        .rstrip(b"/")
-    )
-    xh = Header(name="", typeflag=TYPE_PAX)
-    ext = _raw(xname, b"", xh, typeflag=TYPE_PAX, size=len(data))
+    # Go's writeRawFile: name path.Join(dir, "PaxHeaders.0", file) where dir keeps the last
+    # slash (so a dir "a/b/" gives "a/b/PaxHeaders.0"), ASCII only, cut to 100, no trailing
+    # slash; only name, mode, uid, gid, size and mtime are filled in.
+    dirpart, _, filepart = h.name.rpartition("/")
+    xname = _to_ascii(posixpath.join(dirpart + "/" if dirpart else "", "PaxHeaders.0", filepart))
+    xname = xname[:100].rstrip(b"/")
+    ext = _raw(xname, b"", _EMPTY_PAX, typeflag=TYPE_PAX, size=len(data), devices=False)
     ext += data + bytes(-len(data) % BLOCK)
-    if len(main_name) > 100 and main_name[99:100] == b"/":
-        main_name = main_name[:100].rstrip(b"/")
-    return ext + _raw(main_name, bytes(c if c < 0x80 else 0 for c in link), h)
+    # The main header carries the whole name (no prefix split), ASCII only, cut to 100.
+    return ext + _raw(_go_field(_to_ascii(h.name), 100), _go_field(_to_ascii(h.linkname), 100), h)
+
+
+_EMPTY_PAX = Header(name="", typeflag=TYPE_PAX)
+
+
+def _to_ascii(s: str) -> bytes:
+    """Go's toASCII: non-ASCII characters (and NULs) are dropped."""
+    raw = s.encode("utf-8", "surrogateescape")
+    if raw.isascii() and b"\x00" not in raw:
+        return raw
+    return bytes(c for c in s.encode("ascii", "ignore") if c)
+
+
+def _go_field(s: bytes, width: int) -> bytes:
+    """Go's formatString on a too-long value: cut, and never end the cut with a slash."""
+    if len(s) <= width:
+        return s
+    cut = bytearray(s[:width])
+    if cut[-1:] == b"/":
+        n = len(s[: width - 1].rstrip(b"/"))
+        cut[n] = 0
+    return bytes(cut)
 
 
 class TarWriter:
