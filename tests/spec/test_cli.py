@@ -97,12 +97,6 @@ def test_error_has_position_excerpt_and_suggestion(tmp_path):
     )
 
 
-def test_build_without_executor_says_so(tmp_path):
-    code, _, err = _run(tmp_path, {"docker-bake.hcl": HCL}, "build", "api")
-    assert code == 1
-    assert "cannot build yet" in err
-
-
 def test_usage_error_exits_2(tmp_path):
     code, _, err = _run(tmp_path, {"docker-bake.hcl": HCL}, "build", "--no-such-flag")
     assert code == 2
