@@ -466,29 +466,11 @@ class _Copier:
             self.inodes[key] = dst
         uid, gid = self.owner_of(st)
         mode = self.mode_of(st)
-        sfd = os.open(src, _O_READ)
-        try:
-            try:
-                dfd = os.open(dst, _O_CREATE, mode & 0o777)
-            except FileExistsError:
-                _make_room(dst)
-                dfd = os.open(dst, _O_CREATE, mode & 0o777)
-            try:
-                size = st.st_size
-                if size:
-                    _copy_data(sfd, dfd, size)
-                    self.stats.bytes += size
-                if uid != self.euid or gid != self.egid or not fresh:
-                    os.fchown(dfd, uid, gid)
-                if mode != (mode & 0o777 & ~self.umask) or not fresh:
-                    os.fchmod(dfd, mode)
-                _copy_xattrs(src, dfd)
-                os.utime(dfd, ns=self.times(st))
-            finally:
-                os.close(dfd)
-        finally:
-            os.close(sfd)
+        chown = uid != self.euid or gid != self.egid or not fresh
+        chmod = mode != (mode & 0o777 & ~self.umask) or not fresh
+        _write_file((src, dst, st.st_size, uid, gid, mode, chown, chmod, self.times(st)))
         self.stats.files += 1
+        self.stats.bytes += st.st_size
 
     def copy_special(self, src: str, dst: str, st: os.stat_result, fresh: bool) -> None:
         mode = st.st_mode
@@ -625,6 +607,33 @@ class _Copier:
         """Metadata of a copied directory, after its contents (which change its mtime)."""
         if apply:
             self.apply_info(dst, st, src)
+
+
+_FileJob = tuple[str, str, int, int, int, int, bool, bool, tuple[int, int]]
+
+
+def _write_file(job: _FileJob) -> None:
+    src, dst, size, uid, gid, mode, chown, chmod, times = job
+    sfd = os.open(src, _O_READ)
+    try:
+        try:
+            dfd = os.open(dst, _O_CREATE, mode & 0o777)
+        except FileExistsError:
+            _make_room(dst)
+            dfd = os.open(dst, _O_CREATE, mode & 0o777)
+        try:
+            if size:
+                _copy_data(sfd, dfd, size)
+            if chown:
+                os.fchown(dfd, uid, gid)
+            if chmod:
+                os.fchmod(dfd, mode)
+            _copy_xattrs(src, dfd)
+            os.utime(dfd, ns=times)
+        finally:
+            os.close(dfd)
+    finally:
+        os.close(sfd)
 
 
 def _name(e: os.DirEntry[str]) -> str:
