@@ -49,6 +49,8 @@ class _Proc(io.RawIOBase):
     """A readable stream over a decompressor process's stdout."""
 
     def __init__(self, argv: list[str], src: IO[bytes]) -> None:
+        # The child reads the descriptor: move its offset to where the buffered reader stands.
+        os.lseek(src.fileno(), src.tell(), os.SEEK_SET)
         self.proc = subprocess.Popen(argv, stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         self.out = self.proc.stdout
