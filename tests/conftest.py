@@ -9,6 +9,8 @@ Fixtures
 ``busybox_image``  the corpus base image ``127.0.0.1:5000/busybox:latest``
                    (pushed by ``scripts/make-base-images`` when missing); a
                    :class:`BaseImage` with ``ref`` and ``digest``.
+``state_dir``      a private state dir (own embedded containerd) shared by all
+                   build tests of the session.
 ``conformance_dir`` a callable: ``conformance_dir("dockerfile")`` is the path
                    of ``../shared/conformance/dockerfile`` or skips the test.
 
@@ -19,10 +21,13 @@ failure: CI runs ``scripts/setup`` first, so it must work there.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -169,3 +174,29 @@ def conformance_dir() -> Callable[[str], Path]:
     """``conformance_dir("bake")`` -> Path to ../shared/conformance/bake, or skip."""
     return find_conformance_dir
 
+
+def _build_missing() -> str | None:
+    if os.geteuid() != 0:
+        return "builds need root (containerd, overlayfs, runc)"
+    for binary, package in (("containerd", "containerd"), ("runc", "runc")):
+        if shutil.which(binary) is None:
+            return f"{binary} not installed (apt-get install {package})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def state_dir(busybox_image) -> Iterator[Path]:
+    """A private, short state dir shared by every build test; its embedded containerd is stopped at the end."""
+    missing = _build_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    state = Path(tempfile.mkdtemp(prefix="bk", dir="/tmp"))
+    try:
+        yield state
+    finally:
+        from bakec.worker.daemon import Daemon
+
+        Daemon(state).stop()
+        shutil.rmtree(state, ignore_errors=True)

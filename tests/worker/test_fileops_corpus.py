@@ -1,27 +1,28 @@
 """Helpers to replay conformance cases' COPY/ADD steps with bakec.worker.fileops on real directories.
 
 A case's ``context/`` is copied to a scratch directory and normalised the way the
-corpus README says (dirs 0755, files 0644, then ``context_setup``). The result of
-the steps is walked like ``expected-fs.json``: owners, modes, symlink targets,
-hard-link groups, sizes and sha256; for images on the busybox base only what
-differs from the base is kept.
+corpus README says, and the result of the steps is walked like ``expected-fs.json``
+(the corpus rules live in tests/conformance/dockerfile_oracle.py, shared with the
+executor-level corpus test tests/conformance/test_dockerfile_build.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
-import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-SHARED = Path(os.environ.get("BAKEC_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
-CORPUS = SHARED / "conformance" / "dockerfile"
-BUSYBOX_APPLETS = ("sh", "ls", "echo", "cat", "mkdir", "touch", "sleep")
+from conformance.dockerfile_oracle import (
+    BUSYBOX_APPLETS,
+    COMPARED,
+    CORPUS,
+    expected_fs,
+    expected_layers,
+    fs_result,
+    make_context,
+    walk,
+)
 
 
 def case_dir(prefix: str) -> Path:
@@ -31,50 +32,6 @@ def case_dir(prefix: str) -> Path:
     if not found:
         pytest.skip(f"case {prefix} missing")
     return found[0]
-
-
-def expected_fs(case: Path) -> list[dict[str, Any]]:
-    out = json.loads((case / "expected-fs.json").read_text())
-    for e in out:
-        e.pop("content", None)
-    return out
-
-
-def expected_layers(case: Path) -> list[list[dict[str, Any]]]:
-    return json.loads((case / "expected-layers.json").read_text())
-
-
-def make_context(case: Path, dest: Path) -> Path:
-    """The case's context, copied and set up as the corpus README prescribes."""
-    ctx = dest / "context"
-    shutil.copytree(case / "context", ctx, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(ctx):
-        os.chmod(dirpath, 0o755)
-        for name in filenames:
-            p = os.path.join(dirpath, name)
-            if not os.path.islink(p):
-                os.chmod(p, 0o644)
-    spec = json.loads((case / "case.json").read_text())
-    for op in spec.get("context_setup", []):
-        kind, args = op[0], op[1:]
-        if kind == "chmod":
-            os.chmod(ctx / args[0], int(args[1], 8))
-        elif kind == "mkdir":
-            (ctx / args[0]).mkdir()
-            os.chmod(ctx / args[0], int(args[1], 8))
-        elif kind == "hardlink":
-            os.link(ctx / args[0], ctx / args[1])
-        elif kind == "symlink":
-            os.symlink(args[0], ctx / args[1])
-        elif kind == "chown":
-            os.lchown(ctx / args[0], int(args[1]), int(args[2]))
-        elif kind == "mtime":
-            os.utime(ctx / args[0], (int(args[1]), int(args[1])))
-        elif kind == "write":
-            (ctx / args[0]).write_text(args[1])
-        else:
-            raise AssertionError(f"unknown context_setup op {kind}")
-    return ctx
 
 
 def busybox_root(dest: Path) -> Path:
@@ -101,75 +58,13 @@ def run_stubs(root: Path) -> None:
             os.chmod(p, 0o755)
 
 
-def walk(root: Path) -> dict[str, dict[str, Any]]:
-    """Every entry below ``root`` as expected-fs.json describes it (plus ``_mtime`` and ``_ino``)."""
-    out: dict[str, dict[str, Any]] = {}
-    inodes: dict[tuple[int, int], list[str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            rel = "/" + os.path.relpath(p, root)
-            e: dict[str, Any] = {
-                "path": rel,
-                "mode": f"{stat.S_IMODE(st.st_mode):04o}",
-                "uid": st.st_uid,
-                "gid": st.st_gid,
-                "_mtime": st.st_mtime_ns,
-            }
-            if stat.S_ISDIR(st.st_mode):
-                e["type"] = "dir"
-            elif stat.S_ISLNK(st.st_mode):
-                e["type"] = "symlink"
-                e["target"] = os.readlink(p)
-            elif stat.S_ISREG(st.st_mode):
-                e["type"] = "file"
-                e["size"] = st.st_size
-                e["sha256"] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
-                if st.st_nlink > 1:
-                    inodes.setdefault((st.st_dev, st.st_ino), []).append(rel)
-            elif stat.S_ISFIFO(st.st_mode):
-                e["type"] = "fifo"
-            else:
-                e["type"] = "other"
-            out[rel] = e
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-    for paths in inodes.values():
-        if len(paths) > 1:
-            first = sorted(paths)[0]
-            for p in paths:
-                out[p]["hardlink_group"] = first
-    return out
-
-
-_COMPARED = ("type", "mode", "uid", "gid", "size", "sha256", "target")
-
-
-def fs_result(root: Path, base: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The expected-fs.json view of ``root`` (diffed against ``base`` when given)."""
-    now = walk(root)
-    out = []
-    for path in sorted(now):
-        e = {k: v for k, v in now[path].items() if not k.startswith("_")}
-        if base is not None and path in base:
-            b = base[path]
-            if all(b.get(k) == e.get(k) for k in _COMPARED) and "hardlink_group" not in e:
-                continue
-        out.append(e)
-    if base is not None:
-        for path in sorted(set(base) - set(now)):
-            out.append({"path": path, "type": "deleted"})
-        out.sort(key=lambda e: e["path"])
-    return out
-
-
 def layer_paths(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
     """Paths a layer between two walks would hold: new or changed entries (dir mtimes count)."""
     out = []
     for path in sorted(after):
         a = after[path]
         b = before.get(path)
-        if b is None or any(a.get(k) != b.get(k) for k in _COMPARED + ("_mtime",)):
+        if b is None or any(a.get(k) != b.get(k) for k in COMPARED + ("_mtime",)):
             out.append(path)
     return out
 

@@ -43,6 +43,9 @@ from bakec.worker.spec import (
 OutputCallback = Callable[[int, bytes], None]
 """Called with (1 or 2, chunk) as stdout/stderr output arrives."""
 
+KEPT_STUBS = frozenset({"/dev", "/proc", "/sys"})
+"""Mount targets runc creates that BuildKit leaves in the layer (the others are removed again)."""
+
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -126,7 +129,9 @@ class Executor:
                 annotations={"bakec.owner": owner_label()},
             )
             # runc creates missing mount targets in the rootfs; note them to remove afterwards.
-            stubs = rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
+            # /dev, /proc and /sys stay, as they do in BuildKit's layers.
+            stubs = [p for p in rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
+                     if p not in KEPT_STUBS]
             clock.lap("prepare")
             exit_code, out, err = self._execute(cid, mounts, spec, run_dir, on_output, clock)
         finally:
