@@ -83,6 +83,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     """Build the requested targets; raise :class:`BuildError` when a target fails."""
     import sys
 
+    from bakec.export.publish import Publisher
     from bakec.graph.build import build_graph
     from bakec.graph.resolve import RegistryResolver
     from bakec.registry import RegistryClient
@@ -123,10 +124,17 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
                               secrets=_secrets(resolved.targets, definition.env, definition.cwd))
             solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
                            keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated)
-            reports = _export(graph, solved, resolved.targets, store, leased, definition, progress)
+            publisher = Publisher.for_state_dir(registry, store, state_dir, emit=progress.emit,
+                                                first_vertex=len(solved.vertex_ids) + 1)
+            publisher.known_images((d["op"].ref, [b.digest for b in solved.results[n].layers])
+                                   for n, d in graph.graph.nodes(data=True)
+                                   if d["op"].kind == "image" and n in solved.results)
+            reports = _export(graph, solved, resolved.targets, store, leased, definition, progress, publisher)
     finally:
         cache.close()
         client.close()
+    if all(r.state == "done" for r in reports.values()):
+        publisher.publish()  # every target built: now every blob, then every manifest and tag
     summary = {name: {"state": r.state, "seconds": round(r.seconds or (time.monotonic() - started), 3)}
                for name, r in reports.items()}
     progress.emit({"type": "summary", "targets": summary, "seconds": round(time.monotonic() - started, 3)})
@@ -145,7 +153,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 
 
 def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
-            progress: Any) -> dict[str, TargetReport]:
+            progress: Any, publisher: Any) -> dict[str, TargetReport]:
     from bakec.export.image import ExportOptions, Image, Platform
     from bakec.worker.ops import image_config
 
@@ -175,7 +183,7 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
             attrs = {k: v for k, v in out.items() if k != "type"}
             try:
                 report.metadata.update(_write_output(kind, attrs, images, store, client, definition.cwd,
-                                                     int(epoch) if epoch else None, target))
+                                                     int(epoch) if epoch else None, target, publisher))
             except BakecError:
                 raise
             except OSError as err:
@@ -184,7 +192,7 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
 
 
 def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: Any, client: Any, cwd: str,
-                  epoch: int | None, target: Any) -> dict[str, Any]:
+                  epoch: int | None, target: Any, publisher: Any) -> dict[str, Any]:
     from bakec.export import docker as docker_export
     from bakec.export import local as local_export
     from bakec.export import oci as oci_export
@@ -203,23 +211,47 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
     if kind == "tar":
         tar_export.export(store, images, attrs.get("dest"))
         return {}
+    if kind == "docker" and not attrs.get("dest"):
+        return _load(attrs, images, store, client, epoch, target)
     if kind in ("oci", "docker"):
         if "name" not in attrs and target.tags:
             attrs = {**attrs, "name": ",".join(target.tags)}
         opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
         committed = (oci_export if kind == "oci" else docker_export).export(store, images, opts)
         return _metadata(committed, opts, store)
-    if kind == "image":
-        opts = ExportOptions.parse({k: v for k, v in attrs.items() if k not in ("push",)}, kind="oci",
-                                   source_date_epoch=epoch)
+    if kind in ("image", "registry"):  # buildx: registry is image,push=true; tags replace name=
+        from bakec.export.publish import attr_flag as _flag
+        from bakec.export.publish import image_names
+
+        names = image_names(attrs, target.tags)
+        push = kind == "registry" or _flag(attrs, "push", False)
+        opts = ExportOptions.parse({**attrs, "name": ",".join(names)}, kind="oci", source_date_epoch=epoch)
+        if push and not names:
+            raise BuildError("tag is needed when pushing to registry")
         committed = commit_images(store, images, opts)
-        _load_into_containerd(client, store, committed, opts.names)
-        if attrs.get("push", "false").lower() in ("true", "1"):
-            raise BuildError("push=true is not supported yet (issue #5)")
+        if _flag(attrs, "store", True):
+            _load_into_containerd(client, store, committed, opts.names)
+        if push:
+            publisher.add(target.name, opts.names, committed, by_digest=_flag(attrs, "push-by-digest", False))
         return _metadata(committed, opts, store)
-    if kind == "registry":
-        raise BuildError("type=registry outputs are not supported yet (issue #5)")
     raise BuildError(f"unknown output type {kind!r}")
+
+
+def _load(attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None,
+          target: Any) -> dict[str, Any]:
+    """``type=docker`` without ``dest`` (``--load``): into bakec's containerd, and docker's daemon if one answers."""
+    from bakec.export import docker_daemon
+    from bakec.export.image import ExportOptions, commit_images
+
+    if "name" not in attrs and target.tags:
+        attrs = {**attrs, "name": ",".join(target.tags)}
+    if len(images) != 1:
+        raise BuildError("docker exporter does not currently support exporting manifest lists")
+    opts = ExportOptions.parse(attrs, kind="docker", source_date_epoch=epoch)
+    committed = commit_images(store, images, opts)
+    _load_into_containerd(client, store, committed, opts.names)
+    docker_daemon.load(store, committed, opts.names, tmp_dir=store.root.parent / "tmp")
+    return _metadata(committed, opts, store)
 
 
 def _metadata(committed: Any, opts: Any, store: Any) -> dict[str, Any]:

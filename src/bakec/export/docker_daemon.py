@@ -1,0 +1,110 @@
+"""``--load`` into a Docker daemon: stream the ``type=docker`` archive to ``POST /images/load``.
+
+Only when a daemon answers on its socket (``DOCKER_HOST=unix://...``, else
+``/var/run/docker.sock``); without one, loading into Docker is skipped silently
+and the image is only in bakec's containerd store.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bakec.errors import BuildError
+from bakec.export._archive import open_dest
+from bakec.export.docker import docker_files
+from bakec.export.image import Committed
+from bakec.export.oci import write_layout_tar
+from bakec.worker.layer_store import ContentStore
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+_API = "/v1.41"  # Docker 20.10; every newer daemon accepts it
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+def socket_path(env: Mapping[str, str] | None = None) -> str | None:
+    """The daemon's unix socket: ``DOCKER_HOST`` when it is ``unix://``, else the default; None for tcp hosts."""
+    env = os.environ if env is None else env
+    host = env.get("DOCKER_HOST", "")
+    if not host:
+        return DEFAULT_SOCKET
+    if host.startswith("unix://"):
+        return host.removeprefix("unix://")
+    return None
+
+
+def answers(path: str, timeout: float = 2.0) -> bool:
+    """True when a Docker daemon answers ``GET /_ping`` on ``path``."""
+    if not os.path.exists(path):
+        return False
+    conn = _UnixConnection(path, timeout)
+    try:
+        conn.request("GET", "/_ping")
+        resp = conn.getresponse()
+        return resp.status == 200 and resp.read(16).strip() == b"OK"
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def load(store: ContentStore, committed: Committed, names: Sequence[str], *, tmp_dir: Path,
+         env: Mapping[str, str] | None = None) -> bool:
+    """``docker load`` the image if a daemon answers; False (nothing done) when none does."""
+    path = socket_path(env)
+    if path is None or not answers(path):
+        return False
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="load", dir=tmp_dir) as work:
+        archive = Path(work) / "image.tar"
+        with open_dest(str(archive)) as out:
+            write_layout_tar(out, store, committed, names, docker_files(committed, names))
+        _post(path, archive)
+    return True
+
+
+def _post(path: str, archive: Path) -> None:
+    conn = _UnixConnection(path, timeout=600)
+    try:
+        with open(archive, "rb") as body:
+            conn.request("POST", f"{_API}/images/load?quiet=1", body=body,
+                         headers={"Content-Type": "application/x-tar",
+                                  "Content-Length": str(archive.stat().st_size)})
+        resp = conn.getresponse()
+        text = resp.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as err:
+        raise BuildError("loading the image into docker failed", str(err)) from None
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise BuildError(f"loading the image into docker failed: {resp.status} {resp.reason}", _message(text))
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("error"):
+            raise BuildError("loading the image into docker failed", str(event["error"]))
+
+
+def _message(text: str) -> str:
+    try:
+        return str(json.loads(text).get("message", text))
+    except (ValueError, AttributeError):
+        return text.strip()

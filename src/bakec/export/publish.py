@@ -1,0 +1,269 @@
+"""Publishing the images a run pushes: every blob of every image first, then every manifest and tag.
+
+Exporters do not push. They hand each image to a :class:`Publisher` (``add``), and
+the builder calls :meth:`Publisher.publish` once, after every target of the run has
+built and exported. Publishing then goes in two phases:
+
+1. **Blobs.** Every layer and config of every pushed image is made present in every
+   repository it is pushed to: skipped when the registry already has it (HEAD),
+   mounted from another repository of the same registry when bakec knows one that
+   holds it (a base image it was pulled from, an earlier push of this run or of an
+   earlier run), uploaded otherwise. Uploads run a few at a time.
+2. **Manifests and tags.** Only when phase 1 finished for every image: the
+   platform manifests of multi-platform images by digest, then each image's root
+   (manifest, or index / manifest list) under each of its tags.
+
+So a run that fails anywhere before phase 2 leaves no new manifest or tag behind:
+blobs without a manifest are invisible to users (and garbage to the registry). The
+limit: registries have no transactions, so a failure *during* phase 2 (a refused
+manifest, a lost connection after retries) can leave some tags moved and others not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bakec.errors import BuildError
+from bakec.export.image import Committed
+from bakec.registry import PushResult, RegistryClient
+from bakec.registry.errors import InvalidReference
+from bakec.registry.reference import Reference, parse_normalized_named
+from bakec.worker.layer_store import ContentStore
+
+__all__ = ["BlobSources", "Publisher", "PushedImage", "attr_flag", "image_names"]
+
+_UPLOAD_JOBS = 4
+_SOURCES_FILE = "blob-sources.json"
+_MAX_SOURCES = 20000  # digests remembered; the oldest are forgotten first
+_REPOS_PER_BLOB = 4
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def image_names(attrs: Mapping[str, str], tags: Sequence[str] | None) -> tuple[str, ...]:
+    """The names an ``image``/``registry`` output gets: the target's tags when it has any, else ``name=``.
+
+    As buildx does (``build.toSolveOpt``): tags replace the exporter's ``name``.
+    """
+    if tags:
+        return tuple(t for t in tags if t)
+    return tuple(n.strip() for n in attrs.get("name", "").split(",") if n.strip())
+
+
+def attr_flag(attrs: Mapping[str, str], key: str, default: bool) -> bool:
+    """A boolean exporter attribute (``push``, ``store``, ``push-by-digest``); bare ``key`` means true."""
+    value = attrs.get(key)
+    if value is None:
+        return default
+    if value.lower() in ("true", "1", ""):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise BuildError(f"invalid boolean value {value!r} for {key}")
+
+
+@dataclass(frozen=True)
+class PushedImage:
+    """One image to publish: the target it came from, its references and what was committed."""
+
+    target: str
+    references: tuple[Reference, ...]
+    committed: Committed
+    by_digest: bool = False  # push-by-digest=true: manifests only, no tag
+
+    def blobs(self) -> list[tuple[str, int]]:
+        """(digest, size) of every layer and config, deduplicated."""
+        seen: dict[str, int] = {}
+        for _mdesc, _image, layers, cdesc in self.committed.manifests:
+            for layer in layers:
+                seen.setdefault(layer.digest, layer.size)
+            seen.setdefault(cdesc.digest, cdesc.size)
+        return list(seen.items())
+
+    def repositories(self) -> list[Reference]:
+        unique: dict[str, Reference] = {}
+        for ref in self.references:
+            unique.setdefault(ref.name, ref.repository())
+        return list(unique.values())
+
+
+class BlobSources:
+    """Which repositories are known to hold a blob (``digest → ["host/repo", ...]``), kept across runs.
+
+    Like containerd's ``distribution.source`` labels: it only serves to try a
+    cross-repository mount before uploading, so a stale entry costs one declined mount.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._repos: dict[str, list[str]] = {}
+        if path is not None:
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                data = {}
+            if isinstance(data, dict):
+                self._repos = {k: [r for r in v if isinstance(r, str)] for k, v in data.items() if isinstance(v, list)}
+
+    def get(self, digest: str) -> list[str]:
+        return list(self._repos.get(digest, ()))
+
+    def add(self, digest: str, repository: str) -> None:
+        repos = [r for r in self._repos.pop(digest, []) if r != repository]
+        self._repos[digest] = [repository, *repos][:_REPOS_PER_BLOB]  # most recent first, and last in the dict
+
+    def add_image(self, repository: str, digests: Iterable[str]) -> None:
+        for digest in digests:
+            self.add(digest, repository)
+
+    def save(self) -> None:
+        """Write the record atomically (the newest entries win when it is too long)."""
+        if self.path is None:
+            return
+        items = list(self._repos.items())[-_MAX_SOURCES:]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(dict(items), out, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+
+
+class Publisher:
+    """Collects the images a run pushes and publishes them all at once (see the module docstring)."""
+
+    def __init__(
+        self,
+        registry: RegistryClient,
+        store: ContentStore,
+        *,
+        sources: BlobSources | None = None,
+        emit: Emit | None = None,
+        first_vertex: int = 1,
+        jobs: int = _UPLOAD_JOBS,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.sources = sources or BlobSources()
+        self.images: list[PushedImage] = []
+        self.uploaded: list[tuple[str, str, PushResult]] = []  # (repository, digest, what was done)
+        self._emit = emit or (lambda event: None)
+        self._vertex = first_vertex
+        self._jobs = max(1, jobs)
+
+    @classmethod
+    def for_state_dir(cls, registry: RegistryClient, store: ContentStore, state_dir: Path, **kw: Any) -> Publisher:
+        """A publisher whose mount sources persist in ``state_dir``."""
+        return cls(registry, store, sources=BlobSources(Path(state_dir) / _SOURCES_FILE), **kw)
+
+    def add(self, target: str, names: Sequence[str], committed: Committed, *, by_digest: bool = False) -> PushedImage:
+        """Queue an image for publishing under ``names``; nothing is sent yet."""
+        if not names:
+            raise BuildError("tag is needed when pushing to registry")
+        refs = []
+        for name in names:
+            try:
+                ref = parse_normalized_named(name)
+            except InvalidReference as err:
+                raise BuildError(f"target {target}: {err.summary}") from None
+            if ref.digest:
+                raise BuildError(f"target {target}: cannot push to {name}: a pushed name takes a tag, not a digest")
+            refs.append(ref)
+        image = PushedImage(target, tuple(refs), committed, by_digest)
+        self.images.append(image)
+        return image
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.images)
+
+    def known_images(self, images: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """Record where the run's base images came from: (reference, layer digests) pairs."""
+        for ref, digests in images:
+            try:
+                repository = parse_normalized_named(ref).name
+            except InvalidReference:
+                continue
+            self.sources.add_image(repository, digests)
+
+    def publish(self) -> None:
+        """Phase 1 (every blob of every image), then phase 2 (manifests, then tags)."""
+        if not self.images:
+            return
+        try:
+            self._step("pushing layers", self._push_blobs)
+        finally:
+            self.sources.save()
+        self._step("pushing manifests and tags", self._put_manifests)
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    def _push_blobs(self) -> None:
+        # One job per (registry, digest): its first repository uploads (or mounts from a
+        # known source), the others then mount from that one.
+        groups: dict[tuple[str, str], tuple[int, list[Reference]]] = {}
+        for image in self.images:
+            for repo in image.repositories():
+                for digest, size in image.blobs():
+                    _, repos = groups.setdefault((repo.domain, digest), (size, []))
+                    if all(r.name != repo.name for r in repos):
+                        repos.append(repo)
+        jobs = sorted(groups.items(), key=lambda item: -item[1][0])  # largest first
+        with ThreadPoolExecutor(max_workers=self._jobs, thread_name_prefix="bakec-push") as pool:
+            futures = [pool.submit(self._push_one_blob, digest, repos) for (_, digest), (_, repos) in jobs]
+            errors = []
+            for future in futures:
+                try:
+                    future.result()
+                except BaseException as err:  # noqa: BLE001 - every job finishes, the first error is raised
+                    errors.append(err)
+            if errors:
+                raise errors[0]
+
+    def _push_one_blob(self, digest: str, repos: Sequence[Reference]) -> None:
+        path = self.store.path(digest)
+        if not path.exists():
+            raise BuildError(f"cannot push blob {digest}: it is missing from bakec's content store")
+        for repo in repos:
+            mount_from = [r for r in self.sources.get(digest) if r != repo.name]
+            result = self.registry.push_blob(repo, digest, path, mount_from=mount_from)
+            self.sources.add(digest, repo.name)
+            self.uploaded.append((repo.name, digest, result))
+
+    def _put_manifests(self) -> None:
+        for image in self.images:
+            children = image.committed.manifests if len(image.committed.manifests) > 1 else ()
+            for repo in image.repositories():
+                for mdesc, *_ in children:
+                    self.registry.push_manifest(repo, self.store.read(mdesc.digest), mdesc.media_type)
+        for image in self.images:
+            root = image.committed.root
+            data = self.store.read(root.digest)
+            for ref in image.references:
+                tag = None if image.by_digest else (ref.tag or "latest")
+                self.registry.push_manifest(ref.repository(), data, root.media_type, tag=tag)
+
+    def _step(self, name: str, run: Callable[[], None]) -> None:
+        vertex = self._vertex
+        self._vertex += 1
+        started = time.monotonic()
+        self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "started",
+                    "targets": sorted({i.target for i in self.images})})
+        try:
+            run()
+        except BaseException as err:
+            self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "failed",
+                        "error": str(err), "seconds": round(time.monotonic() - started, 3)})
+            raise
+        self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "done",
+                    "seconds": round(time.monotonic() - started, 3)})
