@@ -59,16 +59,21 @@ def expected_layers(case: Path) -> list[list[dict[str, Any]]]:
     return json.loads((case / "expected-layers.json").read_text())
 
 
-def make_context(case: Path, dest: Path) -> Path:
-    """The case's context, copied to ``dest/context`` and set up as the corpus README prescribes."""
-    ctx = dest / "context"
-    shutil.copytree(case / "context", ctx, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(ctx):
+def copy_normalised(src: Path, dest: Path) -> Path:
+    """A copy of ``src`` with every directory 0755 and every regular file 0644."""
+    shutil.copytree(src, dest, symlinks=True)
+    for dirpath, dirnames, filenames in os.walk(dest):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             p = os.path.join(dirpath, name)
             if not os.path.islink(p):
                 os.chmod(p, 0o644)
+    return dest
+
+
+def make_context(case: Path, dest: Path) -> Path:
+    """The case's context, copied to ``dest/context`` and set up as the corpus README prescribes."""
+    ctx = copy_normalised(case / "context", dest / "context")
     for op in case_spec(case).get("context_setup", []):
         kind, args = op[0], op[1:]
         if kind == "chmod":

@@ -40,6 +40,7 @@ from conformance.dockerfile_oracle import (
     case_spec,
     cases,
     config_view,
+    copy_normalised,
     expected_fs,
     expected_layers,
     exported_fs,
@@ -140,9 +141,7 @@ class Corpus:
         if spec.get("contexts"):
             target["contexts"] = {}
             for name, rel in spec["contexts"].items():
-                copy = tmp / "named" / name
-                shutil.copytree(case / rel, copy, symlinks=True)
-                target["contexts"][name] = str(copy)
+                target["contexts"][name] = str(copy_normalised(case / rel, tmp / "named" / name))
         if spec.get("secrets"):
             target["secret"] = [f"id={sid},src={case / rel}" for sid, rel in spec["secrets"].items()]
         if spec.get("ssh"):

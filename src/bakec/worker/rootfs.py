@@ -107,8 +107,15 @@ def resolve_user(lay: Layers, user: str) -> tuple[int, int, list[int]]:
 
     A name (or a number found in /etc/passwd) takes its primary group from passwd; with
     no explicit group, its supplementary groups are those in /etc/group listing it.
-    "" and "uid:gid" are taken as numbers without any lookup, as BuildKit does.
+    "" and "uid:gid" are taken as numbers without any lookup, as BuildKit does. The
+    additional gids always start with the primary gid, as in BuildKit since the
+    supplementary-groups fix (CVE-2023-25173): ``id`` shows ``groups=0`` for root.
     """
+    uid, gid, extra = _lookup_user(lay, user)
+    return uid, gid, [gid] + [g for g in dict.fromkeys(extra) if g != gid]
+
+
+def _lookup_user(lay: Layers, user: str) -> tuple[int, int, list[int]]:
     name, _, group = user.partition(":")
     if not user or (name.isdigit() and group.isdigit()):
         # BuildKit's fast path: no passwd lookup, so no supplementary groups either.
