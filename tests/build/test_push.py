@@ -336,3 +336,26 @@ def test_load_streams_a_docker_archive_to_a_daemon_that_answers(tmp_path, state_
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest[0]["RepoTags"] == ["example.local/loaded:1"]
+
+
+def test_a_push_that_fails_before_the_manifests_leaves_no_tag_in_any_registry(tmp_path, state_dir, registry):
+    # Nothing listens on port 1: the second image's blobs cannot be pushed (after the client's
+    # retries), so the first image, whose blobs did go up, gets no manifest and no tag either.
+    repo = _repo("unreachable")
+    project = _project(tmp_path, f"""\
+        target "good" {{
+          tags = ["{HOST}/{repo}:v1"]
+          output = ["type=registry"]
+        }}
+        target "bad" {{
+          tags = ["127.0.0.1:1/{repo}:v1"]
+          output = ["type=registry"]
+        }}
+        group "default" {{
+          targets = ["good", "bad"]
+        }}
+        """)
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 1, proc.stderr
+    assert "127.0.0.1:1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not _tags(repo)

@@ -45,6 +45,8 @@ _SOURCES_FILE = "blob-sources.json"
 _MAX_SOURCES = 20000  # digests remembered; the oldest are forgotten first
 _REPOS_PER_BLOB = 4
 
+_DONE = {PushResult.EXISTS: "already there", PushResult.MOUNTED: "mounted", PushResult.UPLOADED: "uploaded"}
+
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -159,6 +161,7 @@ class Publisher:
         self.uploaded: list[tuple[str, str, PushResult]] = []  # (repository, digest, what was done)
         self._emit = emit or (lambda event: None)
         self._vertex = first_vertex
+        self._current = first_vertex
         self._jobs = max(1, jobs)
 
     @classmethod
@@ -229,6 +232,8 @@ class Publisher:
                     errors.append(err)
             if errors:
                 raise errors[0]
+        done = [result for _, _, result in self.uploaded]
+        self._log("blobs: " + ", ".join(f"{done.count(r)} {_DONE[r]}" for r in PushResult if done.count(r)))
 
     def _push_one_blob(self, digest: str, repos: Sequence[Reference]) -> None:
         path = self.store.path(digest)
@@ -252,9 +257,13 @@ class Publisher:
             for ref in image.references:
                 tag = None if image.by_digest else (ref.tag or "latest")
                 self.registry.push_manifest(ref.repository(), data, root.media_type, tag=tag)
+                self._log(f"pushing manifest for {ref.name}{':' + tag if tag else ''}@{root.digest}")
+
+    def _log(self, line: str) -> None:
+        self._emit({"type": "log", "id": self._current, "stream": "stderr", "data": line + "\n"})
 
     def _step(self, name: str, run: Callable[[], None]) -> None:
-        vertex = self._vertex
+        vertex = self._current = self._vertex
         self._vertex += 1
         started = time.monotonic()
         self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "started",
