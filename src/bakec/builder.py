@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform as host_platform
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,11 +51,9 @@ class BuildReport:
 
 
 def _emulated(platform: str) -> bool:
-    if not platform:
-        return False
-    machine = host_platform.machine().lower()
-    native = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
-    return platform.split("/")[1:2] != [native]
+    from bakec.worker.emulation import emulated
+
+    return emulated(platform)
 
 
 def _secrets(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str) -> Any:
@@ -135,7 +132,11 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
         client.close()
     if all(r.state == "done" for r in reports.values()):
         publisher.publish()  # every target built: now every blob, then every manifest and tag
-    summary = {name: {"state": r.state, "seconds": round(r.seconds or (time.monotonic() - started), 3)}
+    from bakec.solver.emulated import emulated_seconds
+
+    emulated_time = emulated_seconds(graph, solved.outcome, _emulated)
+    summary = {name: {"state": r.state, "seconds": round(r.seconds or (time.monotonic() - started), 3),
+                      "emulated_seconds": round(emulated_time.get(name, 0.0), 3)}
                for name, r in reports.items()}
     progress.emit({"type": "summary", "targets": summary, "seconds": round(time.monotonic() - started, 3)})
     if options.metadata_file:

@@ -9,10 +9,13 @@ emits, one JSON object per line (documented in the README):
 
 ``{"type": "log", "id": 3, "stream": "stdout|stderr", "data": "..."}``
 
-``{"type": "summary", "targets": {"api": {"state": "done", "seconds": 3.2}}, "seconds": 4.0}``
+``{"type": "summary", "targets": {"api": {"state": "done", "seconds": 3.2, "emulated_seconds": 0.0}},
+   "seconds": 4.0}`` (``emulated_seconds``: time in this target's RUN steps that ran under QEMU)
 
 ``plain`` renders them as buildx does: ``#3 [api build 2/3] RUN make``, the
-command's output as ``#3 0.512 <line>``, then ``#3 DONE 1.2s`` / ``#3 CACHED``.
+command's output as ``#3 0.512 <line>``, then ``#3 DONE 1.2s`` / ``#3 CACHED``;
+a step that runs under emulation is marked ``(emulated)``, and so is the
+emulated share of a target's time in the summary.
 """
 
 from __future__ import annotations
@@ -98,7 +101,9 @@ def render_summary(event: Event) -> str:
     """The table that ends every run: each target's result and time."""
     lines = ["", "TARGET".ljust(32) + "RESULT".ljust(10) + "TIME"]
     for name, info in sorted(event.get("targets", {}).items()):
-        lines.append(name.ljust(32) + str(info.get("state", "?")).ljust(10) + f"{info.get('seconds', 0):.1f}s")
+        emulated = f" (emulated {info['emulated_seconds']:.1f}s)" if info.get("emulated_seconds") else ""
+        lines.append(name.ljust(32) + str(info.get("state", "?")).ljust(10) + f"{info.get('seconds', 0):.1f}s"
+                     + emulated)
     lines.append(f"total {event.get('seconds', 0):.1f}s")
     return "\n".join(lines) + "\n"
 

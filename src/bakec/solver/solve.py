@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bakec.solver.cache import CacheIndex, CacheRecord
+from bakec.solver.emulated import is_emulated
 from bakec.solver.progress import Progress
 from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
 
@@ -59,7 +60,7 @@ def solve(
             "name": data.get("description") or data["op"].kind,
             "state": state,
             "targets": sorted(data.get("targets", ())),
-            "emulated": emulated(getattr(data["op"], "platform", "") or ""),
+            "emulated": is_emulated(data["op"], emulated),
             **extra,
         })
 

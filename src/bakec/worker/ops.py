@@ -26,6 +26,7 @@ from typing import Any
 
 from bakec.errors import BuildError
 from bakec.graph import ops as o
+from bakec.worker import emulation
 from bakec.worker.client import Client, Mount, NotFoundError
 from bakec.worker.layer_store import ContentStore
 from bakec.worker.layers import LayerBlob, layer_from_mounts
@@ -204,6 +205,7 @@ class OpRunner:
 
     # -- exec ---------------------------------------------------------------------------------
     def _exec(self, op: o.Exec, inputs: Mapping[str, OpResult], log: LogFn | None) -> OpResult:
+        emulation.require(op.platform)  # a foreign platform's binaries need a registered emulator
         root = inputs[op.root] if op.root else OpResult()
         with contextlib.ExitStack() as stack:
             key, mounts = stack.enter_context(self._active(root.snapshot))

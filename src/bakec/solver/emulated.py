@@ -1,0 +1,25 @@
+"""Time spent in emulated steps, per target, for the build summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bakec.solver.scheduler import RunOutcome, State
+
+
+def is_emulated(op: Any, emulated: Callable[[str], bool]) -> bool:
+    """Whether ``op`` runs through an emulator: only processes do (file ops and pulls are native)."""
+    return op.kind == "exec" and emulated(getattr(op, "platform", "") or "")
+
+
+def emulated_seconds(graph: Any, outcome: RunOutcome, emulated: Callable[[str], bool]) -> dict[str, float]:
+    """Seconds each target's emulated steps ran in this build (an op shared by targets counts for each)."""
+    g = graph.graph
+    totals: dict[str, float] = {}
+    for node, result in outcome.results.items():
+        if result.state not in (State.DONE, State.FAILED) or not is_emulated(g.nodes[node]["op"], emulated):
+            continue
+        for target in g.nodes[node].get("targets", ()):
+            totals[target] = totals.get(target, 0.0) + result.seconds
+    return totals

@@ -1,0 +1,203 @@
+"""Multi-platform builds end to end: one target, several platforms, foreign RUNs under qemu-user-static."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bakec.errors import BuildError
+from bakec.worker import emulation
+
+from .conftest import bakec
+
+MULTI = "127.0.0.1:5000/busybox-multi:latest"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+ACCEPT = ", ".join([OCI_INDEX, "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.docker.distribution.manifest.v2+json"])
+
+
+def _runnable(*platforms: str) -> None:
+    """Skip unless RUN steps of every platform can execute on this machine."""
+    for platform in platforms:
+        try:
+            emulation.require(platform)
+        except BuildError as err:
+            pytest.skip(str(err))
+
+
+def _project(tmp: Path, dockerfile: str, platforms: list[str], outputs: str) -> Path:
+    (tmp / "Dockerfile").write_text(textwrap.dedent(dockerfile))
+    (tmp / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
+        target "default" {{
+          tags = ["example.local/multi:1"]
+          platforms = {json.dumps(platforms)}
+          output = [{outputs}]
+        }}
+        """))
+    return tmp
+
+
+def _events(stderr: str) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def _registry_json(path: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:5000/v2/{path}", headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _layout(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def _blob(files: dict[str, bytes], digest: str) -> dict:
+    return json.loads(files["blobs/sha256/" + digest.split(":", 1)[1]])
+
+
+def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_path, state_dir):
+    _runnable("linux/amd64", "linux/arm64")
+    project = _project(tmp_path, f"""\
+        FROM {MULTI}
+        RUN busybox uname -m > /arch
+        """, ["linux/amd64", "linux/arm64"], '"type=oci,dest=out/multi.tar", "type=local,dest=out/rootfs"')
+    proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+
+    rootfs = project / "out" / "rootfs"
+    assert (rootfs / "linux_amd64" / "arch").read_text() == "x86_64\n"
+    assert (rootfs / "linux_arm64" / "arch").read_text() == "aarch64\n"
+
+    # index.json -> the image index -> one manifest per platform, as BuildKit's oci exporter writes it
+    files = _layout(project / "out" / "multi.tar")
+    top = json.loads(files["index.json"])
+    assert [m["mediaType"] for m in top["manifests"]] == [OCI_INDEX]
+    index = _blob(files, top["manifests"][0]["digest"])
+    assert index["mediaType"] == OCI_INDEX
+    assert [m["platform"] for m in index["manifests"]] == [
+        {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux"}]
+
+    # each platform's image starts from that platform's manifest in the base image's index
+    base_index = _registry_json("busybox-multi/manifests/latest")
+    for entry in index["manifests"]:
+        arch = entry["platform"]["architecture"]
+        manifest = _blob(files, entry["digest"])
+        assert _blob(files, manifest["config"]["digest"])["architecture"] == arch
+        base_entry = next(m for m in base_index["manifests"] if m["platform"]["architecture"] == arch)
+        base = _registry_json(f"busybox-multi/manifests/{base_entry['digest']}")
+        assert manifest["layers"][0]["digest"] == base["layers"][0]["digest"]
+        assert len(manifest["layers"]) == 2
+
+    # only the arm64 RUN is emulated; the summary carries the emulated time per target
+    events = _events(proc.stderr)
+    started = [e for e in events if e.get("type") == "vertex" and e["state"] == "started"]
+    emulated = sorted((e["name"].split(" ", 1)[0], e["emulated"]) for e in started)
+    assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
+    summary = next(e for e in events if e.get("type") == "summary")
+    assert summary["targets"]["default"]["emulated_seconds"] > 0
+
+
+def test_plain_progress_marks_emulated_steps_and_their_time(tmp_path, state_dir):
+    _runnable("linux/arm64")
+    project = _project(tmp_path, f"""\
+        FROM {MULTI}
+        RUN busybox uname -m > /arch
+        """, ["linux/arm64"], '"type=cacheonly"')
+    proc = bakec(project, state_dir, "build", "--progress", "plain", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    run_lines = [line for line in proc.stderr.splitlines() if "RUN busybox uname -m" in line]
+    assert run_lines and all(line.endswith(" (emulated)") for line in run_lines)
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("#") and "FROM" in line
+                and line.endswith("(emulated)")]
+    summary = next(line for line in proc.stderr.splitlines() if line.startswith("default "))
+    assert "(emulated " in summary
+
+
+def test_docker_exporter_refuses_several_platforms(tmp_path, state_dir):
+    project = _project(tmp_path, f"""\
+        FROM {MULTI}
+        COPY Dockerfile /
+        """, ["linux/amd64", "linux/arm64"], '"type=docker,dest=out/multi.tar"')
+    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    assert proc.returncode == 1
+    assert "ERROR: docker exporter does not currently support exporting manifest lists" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (project / "out" / "multi.tar").exists()
+
+
+def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, state_dir):
+    names = ["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+             "BUILDPLATFORM", "BUILDOS", "BUILDARCH"]
+    values = "|".join(f"${n}" for n in names)
+    project = _project(tmp_path, f"""\
+        FROM --platform=$BUILDPLATFORM {MULTI} AS build
+        ARG {" ".join(names)}
+        RUN echo "{values}" > /args && busybox uname -m > /build-arch
+        FROM scratch
+        ARG {" ".join(names)}
+        COPY --from=build /args /build-args
+        COPY --from=build /build-arch /build-arch
+        """, ["linux/amd64", "linux/arm64", "linux/arm/v7"],
+        '"type=local,dest=out/rootfs", "type=oci,dest=out/multi.tar"')
+    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert proc.returncode == 0, proc.stderr
+
+    host = emulation.host_arch()
+    build = f"linux/{host}|linux|{host}"
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(host, host)
+    rootfs = project / "out" / "rootfs"
+    assert (rootfs / "linux_amd64" / "build-args").read_text() == f"linux/amd64|linux|amd64||{build}\n"
+    assert (rootfs / "linux_arm64" / "build-args").read_text() == f"linux/arm64|linux|arm64||{build}\n"
+    assert (rootfs / "linux_arm_v7" / "build-args").read_text() == f"linux/arm/v7|linux|arm|v7|{build}\n"
+    for platform in ("linux_amd64", "linux_arm64", "linux_arm_v7"):
+        assert (rootfs / platform / "build-arch").read_text() == machine + "\n"  # ran natively
+
+    # the build stage runs on the build platform: nothing is emulated
+    assert not [e for e in _events(proc.stderr) if e.get("type") == "vertex" and e.get("emulated")]
+    files = _layout(project / "out" / "multi.tar")
+    index = _blob(files, json.loads(files["index.json"])["manifests"][0]["digest"])
+    assert [m["platform"] for m in index["manifests"]] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux"},
+        {"architecture": "arm", "os": "linux", "variant": "v7"},
+    ]
+    for entry in index["manifests"]:
+        config = _blob(files, _blob(files, entry["digest"])["config"]["digest"])
+        assert (config["architecture"], config.get("variant", "")) == (
+            entry["platform"]["architecture"], entry["platform"].get("variant", ""))
+
+
+def _unregistered_arch() -> str:
+    for arch in ("riscv64", "s390x", "ppc64le", "mips64le", "loong64"):
+        if arch != emulation.host_arch() and emulation.handler_for(arch) is None:
+            return arch
+    pytest.skip("every candidate architecture has a binfmt_misc handler on this machine")
+
+
+def test_missing_emulator_fails_before_the_step_runs(tmp_path, state_dir):
+    arch = _unregistered_arch()
+    # The RUN executes the host's own busybox: without the check it would simply succeed natively.
+    shutil.copy("/bin/busybox", tmp_path / "busybox")
+    project = _project(tmp_path, """\
+        FROM scratch
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "true"]
+        """, [f"linux/{arch}"], '"type=local,dest=out"')
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 1, proc.stderr
+    fmt = emulation.binfmt_format(arch)
+    expected = (f"RUN for linux/{arch} needs emulation, but no binfmt_misc handler for {arch} binaries "
+                f"is registered")
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"ERROR: failed to build default; {expected}")
+    assert error.endswith(f"update-binfmts --enable {fmt}")
+    assert "Traceback" not in proc.stderr
+    assert not (project / "out").exists()
