@@ -219,9 +219,12 @@ def mkfile(root: str, action: Mkfile, *, owner: tuple[int, int] | None = None, t
     """``Mkfile``: write ``data`` with exactly ``mode``, replacing a file that is there.
 
     Its one user is a heredoc ``COPY``, which BuildKit writes to scratch and then
-    copies over the destination, so the result is a new file with the mode asked for.
+    copies over the destination, so the result is a new file with the mode asked for,
+    and missing parent directories are created as that copy creates them (0755, owned
+    by the ``--chown`` user).
     """
     path = safepath.resolve(root, safepath.clean(action.path))
+    safepath.mkdir_all(root, os.path.dirname(path), 0o755, owner, timestamp_ns)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
