@@ -8,6 +8,7 @@ solver (``bakec.solver``), the worker (``bakec.worker``) and the exporters
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -85,6 +86,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     from bakec.graph.resolve import RegistryResolver
     from bakec.registry import RegistryClient
     from bakec.solver.cache import CacheIndex
+    from bakec.solver import statelock
     from bakec.solver.progress import Progress, renderer
     from bakec.solver.solve import solve
     from bakec.state import resolve_state_dir
@@ -109,6 +111,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     graph = build_graph(resolved.targets, cwd=definition.cwd, requested=list(resolved.targets),
                         resolver=RegistryResolver(registry))
     progress = Progress(renderer(options.progress, sys.stderr))
+    lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
     daemon = Daemon(state_dir)
     client = daemon.ensure()
     paths = DaemonPaths(state_dir)
@@ -171,7 +174,9 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
                 break
             result = solved.results.get(b.output) if b.output else None
             layers = tuple(result.layers) if result is not None else ()
-            images.append(Image(image_config(b.plan, b.platform), layers, Platform.parse(b.plan.image.platform)))
+            base = len(list(itertools.takewhile(lambda layer: layer.from_base, b.plan.layers)))
+            images.append(Image(image_config(b.plan, b.platform), layers, Platform.parse(b.plan.image.platform),
+                                base_layers=base))
         report = TargetReport(name, state)
         reports[name] = report
         if state != "done":

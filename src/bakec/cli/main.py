@@ -52,6 +52,13 @@ def _build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
                         "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
 
+    prune = sub.add_parser("prune", help="remove build cache")
+    prune.add_argument("-a", "--all", action="store_true", help="include base images and cache mounts")
+    prune.add_argument("--keep-storage", metavar="SIZE", help="amount of disk space to keep for cache (e.g. 512MB)")
+    prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation (bakec never does)")
+    prune.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+                       "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
+
     check = sub.add_parser("check", help="validate bake files without building")
     _add_definition_flags(check)
     check.add_argument("targets", nargs="*", metavar="TARGET")
@@ -99,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .daemon import run_daemon
 
             return run_daemon(args, sources)
+        if args.command == "prune":
+            from .prune import run_prune
+
+            return run_prune(args, sources)
         if args.command == "check":
             from .check import run_check
 
@@ -128,10 +139,17 @@ def load_definition(args, sources: dict[str, bytes]):
     from ..spec.definition import load
     from ..spec import files as bakefiles
 
+    from ..spec.remote import load_remote, split_remote_args
+
     cli_vars = _parse_vars(args.vars)
     env = dict(os.environ)
+    url, cmd_context, args.targets = split_remote_args(args.targets)
     try:
-        definition = load(args.files, env=env, cwd=os.getcwd(), vars=cli_vars)
+        if url:
+            definition = load_remote(url, args.files, env=env, cwd=os.getcwd(), vars=cli_vars,
+                                     state_dir=getattr(args, "state_dir", None), cmd_context=cmd_context)
+        else:
+            definition = load(args.files, env=env, cwd=os.getcwd(), vars=cli_vars)
     except BakecError as err:
         _remember_sources(args.files, env, sources, bakefiles)
         raise err

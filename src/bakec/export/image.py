@@ -77,6 +77,7 @@ class Image:
     config: Mapping[str, Any]
     layers: Sequence[LayerBlob]
     platform: Platform = Platform()
+    base_layers: int = 0  # leading layers pulled with the base image (kept as is by rewrite-timestamp)
 
 
 def _bool(key: str, value: str) -> bool:
@@ -172,17 +173,26 @@ class Committed:
     ]  # desc, image, layers, config
 
 
-def _layer_for_export(store: ContentStore, blob: LayerBlob, opts: ExportOptions) -> LayerBlob:
+def _layer_for_export(store: ContentStore, blob: LayerBlob, opts: ExportOptions, *, base: bool = False) -> LayerBlob:
+    """``blob`` as the options want it: re-compressed and/or with mtimes clamped to the epoch.
+
+    As BuildKit's ``rewrite-timestamp``, layers of the base image are kept as pulled,
+    and a layer with no entry newer than the epoch keeps its blob.
+    """
     want = opts.compression
     have = kind_of(blob.media_type)
-    epoch = opts.source_date_epoch if opts.rewrite_timestamp else None
-    if opts.rewrite_timestamp and epoch is None:
+    epoch = opts.source_date_epoch if opts.rewrite_timestamp and not base else None
+    if opts.rewrite_timestamp and opts.source_date_epoch is None:
         raise BuildError("rewrite-timestamp needs SOURCE_DATE_EPOCH (build arg or source-date-epoch=)")
-    needs = epoch is not None or (have != want.kind and (opts.force_compression or have == UNCOMPRESSED))
+    recompress = have != want.kind and (opts.force_compression or have == UNCOMPRESSED)
     if opts.force_compression and want.level is not None:
-        needs = True
-    if needs:
-        blob = convert_layer(store, blob, want, rewrite_timestamp=epoch, oci_mediatypes=opts.oci_mediatypes)
+        recompress = True
+    if epoch is not None:
+        rewritten = convert_layer(store, blob, want, rewrite_timestamp=epoch, oci_mediatypes=opts.oci_mediatypes)
+        if rewritten.diff_id != blob.diff_id or recompress:
+            blob = rewritten
+    elif recompress:
+        blob = convert_layer(store, blob, want, oci_mediatypes=opts.oci_mediatypes)
     mt = Compression(kind_of(blob.media_type)).media_type(opts.oci_mediatypes)
     return replace(blob, media_type=mt)
 
@@ -193,7 +203,7 @@ def commit_images(store: ContentStore, images: Sequence[Image], opts: ExportOpti
         raise BuildError("nothing to export")
     manifests = []
     for image in images:
-        layers = tuple(_layer_for_export(store, b, opts) for b in image.layers)
+        layers = tuple(_layer_for_export(store, b, opts, base=i < image.base_layers) for i, b in enumerate(image.layers))
         config = dict(image.config)
         config.setdefault("architecture", image.platform.architecture)
         config.setdefault("os", image.platform.os)

@@ -24,6 +24,7 @@ from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
 from bakec.errors import BakecError, SpecError
 from bakec.graph import ops as o
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
+from bakec.graph.remote import GitFetcher, is_git_url, redact
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 
 if TYPE_CHECKING:
@@ -93,11 +94,13 @@ def build_graph(
     resolver: ImageResolver | None = None,
     hasher: ContextHasher | None = None,
     build_platform: str | None = None,
+    fetcher: GitFetcher | None = None,
 ) -> Graph:
     """Compile ``requested`` targets (default: all of ``targets``) into one graph.
 
     ``targets`` are resolved bake targets (``Definition.resolve(...).targets``);
-    relative contexts are taken from ``cwd``. A ``target:`` cycle raises
+    relative contexts are taken from ``cwd``; git contexts are fetched by ``fetcher``
+    (default: into the default state dir). A ``target:`` cycle raises
     :class:`~bakec.errors.SpecError` naming the path.
     """
     if build_platform is None:
@@ -111,6 +114,7 @@ def build_graph(
         resolver or OfflineResolver(),
         hasher or ContextHasher(),
         build_platform,
+        fetcher,
     )
     try:
         names = list(requested) if requested is not None else list(targets)
@@ -148,11 +152,13 @@ class _Builder:
         resolver: ImageResolver,
         hasher: ContextHasher,
         build_platform: str,
+        fetcher: GitFetcher | None = None,
     ) -> None:
         self.targets = targets
         self.cwd = cwd
         self.resolver = resolver
         self.hasher = hasher
+        self.fetcher = fetcher
         self.build_platform = build_platform
         self.g = nx.DiGraph()
         self.builds: dict[tuple[str, str], Build] = {}
@@ -215,16 +221,23 @@ class _Builder:
         return build
 
     def _local_path(self, value: str, name: str, what: str) -> Path:
-        if "://" in value or value.startswith("git@"):
-            raise BakecError(
-                f"target {name}: remote {what} {value!r} cannot be planned yet (only local paths)"
-            )
+        """The directory a context names: a local path, or the checked-out tree of a git URL."""
+        if value.startswith("cwd://"):
+            value = value[len("cwd://") :] or "."
+        elif is_git_url(value):
+            if self.fetcher is None:
+                self.fetcher = GitFetcher.default()
+            return self.fetcher.context_dir(value)
+        elif "://" in value:
+            raise BakecError(f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported")
         return (self.cwd / value).resolve()
 
     def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
         if target.dockerfile_inline is not None:
             return target.dockerfile_inline, "<inline>"
         name = target.dockerfile or "Dockerfile"
+        if name.startswith("cwd://"):  # a local Dockerfile for a remote definition or context
+            name = str(self.cwd / name[len("cwd://") :])
         path = name if os.path.isabs(name) else str(context_dir / name)
         text = self._texts.get(path)
         if text is None:

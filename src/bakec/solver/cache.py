@@ -97,6 +97,15 @@ class CacheIndex:
         for row in rows:
             yield CacheRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, json.loads(row[4]), row[5])
 
+    def rows_by_age(self) -> list[tuple[CacheRecord, float]]:
+        """Every record with its last use (a Unix time), least recently used first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, kind, snapshot, layer, meta, size, last_used FROM results ORDER BY last_used ASC"
+            ).fetchall()
+        return [(CacheRecord(r[0], r[1], r[2], json.loads(r[3]) if r[3] else None, json.loads(r[4]), r[5]), r[6])
+                for r in rows]
+
     def total_size(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM results").fetchone()[0])
 

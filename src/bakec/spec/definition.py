@@ -55,6 +55,7 @@ class Definition:
     bodies: list = field(default_factory=list)  # the HCL/JSON ASTs, for `bakec check`
     default_overrides: list[str] = field(default_factory=list)  # `--set` values given to bakec.load()
     block_labels: dict[str, str] = field(default_factory=dict)
+    remote: str | None = None  # the git URL of a remote definition (spec/remote.py)
 
     # -- names ----------------------------------------------------------------------
     def target_names(self) -> list[str]:
@@ -169,7 +170,8 @@ class Definition:
             group = groups["default"]
             groups["default"] = Group("default", sorted(set(group.targets)), group.description)
         for tname in list(targets):
-            targets[tname] = finalize.finalize(targets[tname], self.env, self.cwd, normalized=True)
+            targets[tname] = finalize.finalize(targets[tname], self.env, self.cwd, normalized=True,
+                                               remote=self.remote)
         self._link(targets, parsed)
         return Resolved(groups, targets)
 
@@ -188,7 +190,8 @@ class Definition:
                     raise SpecError(f"target {name} cannot link to itself")
                 self._check_loop(name, linked, targets, overrides)
                 if linked not in targets:
-                    resolved = finalize.finalize(self.resolve_target(linked, overrides), self.env, self.cwd, normalized=True)
+                    resolved = finalize.finalize(self.resolve_target(linked, overrides), self.env, self.cwd,
+                                                 normalized=True, remote=self.remote)
                     resolved.output = [{"type": "cacheonly"}]
                     targets[linked] = resolved
                     pending.append(linked)
@@ -260,8 +263,12 @@ def load(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     vars: Mapping[str, str] | None = None,
+    cmd_context: str = "cwd://",
 ) -> Definition:
-    """Read and evaluate bake files into a :class:`Definition` (buildx's file rules)."""
+    """Read and evaluate bake files into a :class:`Definition` (buildx's file rules).
+
+    ``cmd_context`` is ``BAKE_CMD_CONTEXT`` (a remote definition's second URL).
+    """
     from .hcl.jsonsyntax import body_from_data, parse_json
     from .hcl.parsecache import parse_hcl_cached
 
@@ -301,7 +308,7 @@ def load(
         composed = load_compose(compose_files, {**env, **cli_vars}, cwd)
         targets.update(composed.targets)
         groups.update(composed.groups)
-    builtins = {"BAKE_CMD_CONTEXT": "cwd://", "BAKE_LOCAL_PLATFORM": local_platform()}
+    builtins = {"BAKE_CMD_CONTEXT": cmd_context, "BAKE_LOCAL_PLATFORM": local_platform()}
     env_lookup = not _truthy(env.get("BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP", ""))
     evaluation = BakeEvaluation(
         bodies, env, cli_vars, builtins, env_lookup=env_lookup,

@@ -70,13 +70,16 @@ def normalize(target: Target) -> Target:
     return t
 
 
-def finalize(target: Target, env: Mapping[str, str], cwd: str, *, normalized: bool = False) -> Target:
+def finalize(
+    target: Target, env: Mapping[str, str], cwd: str, *, normalized: bool = False, remote: str | None = None
+) -> Target:
     """Inject ``SOURCE_DATE_EPOCH``, validate build options, clean the context.
 
     ``env`` is the process environment (``SOURCE_DATE_EPOCH``, ``SSH_AUTH_SOCK``
     and secret ids are looked up there); ``cwd`` is where relative secret and
     ssh key paths are resolved. ``normalized``: the target already went through
     :func:`normalize` (as resolved targets have), so only a copy is made.
+    ``remote``: the URL of a remote definition, which local contexts are taken from.
     """
     t = copy_target(target) if normalized else normalize(target)
     # defaults come last (buildx's ResolveTarget), so a parent's default never hides a grandparent's value
@@ -88,6 +91,10 @@ def finalize(target: Target, env: Mapping[str, str], cwd: str, *, normalized: bo
     if epoch and SOURCE_DATE_EPOCH not in (t.args or {}):
         t.args = {**(t.args or {}), SOURCE_DATE_EPOCH: epoch}
     validate(t, env, cwd)
+    if remote:
+        from bakec.spec.remote import remote_contexts
+
+        t.context, t.contexts = remote_contexts(t.context, t.contexts, remote)
     t.context = clean_context(t.context)
     return t
 

@@ -402,6 +402,11 @@ class Client:
         req = snapshots_pb2.StatSnapshotRequest(snapshotter=SNAPSHOTTER, key=key)
         return self._call("Snapshots.Stat", self._snapshots.Stat, req).info
 
+    def snapshot_usage(self, key: str) -> int:
+        """Bytes a snapshot's own layer occupies on disk (not its parents')."""
+        req = snapshots_pb2.UsageRequest(snapshotter=SNAPSHOTTER, key=key)
+        return int(self._call("Snapshots.Usage", self._snapshots.Usage, req).size)
+
     def list_snapshots(self, *filters: str) -> list[SnapshotInfo]:
         req = snapshots_pb2.ListSnapshotsRequest(snapshotter=SNAPSHOTTER, filters=filters)
         return [

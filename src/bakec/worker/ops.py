@@ -137,12 +137,26 @@ class OpRunner:
             with contextlib.suppress(NotFoundError):
                 self.client.remove_snapshot(key)
 
-    def _commit(self, name: str, key: str) -> None:
+    def _commit(self, name: str, key: str, *, unique: bool = False) -> str:
+        """Commit active ``key`` as ``name`` and return the name it got.
+
+        A chain snapshot that exists already has the same content (a concurrent build won).
+        An op snapshot (``unique``) that exists is an older run's -- a ``--no-cache`` re-run,
+        or a run a crash left unrecorded -- so this run's gets a name of its own, always
+        matching the layer just written; ``bakec prune`` drops the unreferenced one.
+        """
+        labels = {GC_ROOT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         try:
-            self.client.commit(name, key, labels={GC_ROOT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            self.client.commit(name, key, labels=labels)
+            return name
         except Exception:
-            if not self.snapshot_exists(name):  # a concurrent build committed the same op first
+            if not self.snapshot_exists(name):
                 raise
+        if not unique:
+            return name
+        name = f"{name}-{uuid.uuid4().hex[:12]}"
+        self.client.commit(name, key, labels=labels)
+        return name
 
     @contextlib.contextmanager
     def _mounted(self, mounts: Sequence[Mount]) -> Iterator[str]:
@@ -233,8 +247,7 @@ class OpRunner:
                     f'process "{_shell_words(op.args)}" did not complete successfully: exit code: {result.exit_code}'
                 )
             blob = layer_from_mounts(self.store, mounts)
-            name = "bakec/op/" + op.digest
-            self._commit(name, key)
+            name = self._commit("bakec/op/" + op.digest, key, unique=True)
         return OpResult(name, root.layers + (blob,))
 
     def _spec_mount(self, m: o.ExecMount, inputs: Mapping[str, OpResult], stack: contextlib.ExitStack) -> SpecMount:
@@ -292,7 +305,7 @@ class OpRunner:
                         sources.append(fileops.Source(stack.enter_context(self._view(src.snapshot))))
                 fileops.apply(target, op.actions, sources)
             blob = layer_from_mounts(self.store, mounts)
-            self._commit(name, key)
+            name = self._commit(name, key, unique=True)
         return OpResult(name, root.layers + (blob,))
 
     # -- merge --------------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""``bakec prune [--all] [--keep-storage SIZE]``: remove build cache, as ``docker buildx prune -f``."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import UsageError
+
+
+def run_prune(args, sources: dict[str, bytes]) -> int:
+    from ..solver.cache import CacheIndex, parse_size
+    from ..solver.prune import ago, human_size, prune
+    from ..solver.statelock import hold
+    from ..state import resolve_state_dir
+    from ..worker.daemon import Daemon
+    from ..worker.layer_store import ContentStore
+
+    try:
+        keep = parse_size(args.keep_storage) if args.keep_storage else 0
+    except ValueError as err:
+        raise UsageError(f"invalid argument {args.keep_storage!r} for \"--keep-storage\" flag: {err}") from None
+    state_dir = resolve_state_dir(args.state_dir)
+    with hold(state_dir, exclusive=True,
+              waiting=lambda: sys.stderr.write("waiting for running builds to finish...\n")):
+        client = Daemon(state_dir).ensure()
+        cache = CacheIndex(state_dir / "cache.db")
+        try:
+            reclaimed = prune(client, cache, ContentStore(state_dir / "content"), everything=args.all,
+                              keep_storage=keep, cache_mounts=state_dir / "cache-mounts")
+        finally:
+            cache.close()
+            client.close()
+    out = sys.stdout
+    if reclaimed.entries:
+        out.write(f"{'ID':<72}{'RECLAIMABLE':<14}{'SIZE':<12}LAST ACCESSED\n")
+        for entry in reclaimed.entries:
+            out.write(f"{entry.key:<72}{'true':<14}{human_size(entry.size):<12}{ago(entry.last_used)}\n")
+    out.write(f"Total:\t{human_size(reclaimed.bytes)}\n")
+    return 0

@@ -1,0 +1,121 @@
+"""``bakec prune`` end to end: cache rows, snapshots and blobs go; the next build runs again."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import textwrap
+from pathlib import Path
+
+from .solver_helpers import BUSYBOX, cli, fresh_state, vertices, write_project
+
+DOCKERFILE = f"""\
+FROM {BUSYBOX}
+RUN echo one > /one && dd if=/dev/zero of=/blob bs=1024 count=300 2>/dev/null
+COPY app.txt /app.txt
+RUN cat /app.txt > /copy
+"""
+
+BAKE = textwrap.dedent("""\
+    target "default" {
+      output = ["type=cacheonly"]
+    }
+    """)
+
+STEPS = ("RUN echo one", "COPY app.txt", "RUN cat /app.txt")
+
+
+def _rows(state: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(state / "cache.db") as db:
+        return db.execute("SELECT key, kind FROM results").fetchall()
+
+
+def _snapshots(state: Path) -> list[str]:
+    from bakec.worker.daemon import Daemon
+
+    with Daemon(state).connect() as client:
+        return sorted(s.name for s in client.list_snapshots() if s.name.startswith("bakec/"))
+
+
+def _blobs(state: Path) -> list[str]:
+    return sorted(p.name for p in (state / "content" / "blobs" / "sha256").iterdir())
+
+
+def _ran(stderr: str) -> list[str]:
+    """The steps of DOCKERFILE (as named in STEPS) that ran."""
+    return [step for name in vertices(stderr, "started") for step in STEPS if name.startswith(step)]
+
+
+def test_prune_all_removes_every_entry_and_the_next_build_runs_every_step(tmp_path):
+    project = write_project(tmp_path / "p", DOCKERFILE, BAKE, {"app.txt": "app\n"})
+    with fresh_state() as state:
+        first = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert first.returncode == 0, first.stderr
+        assert sorted(_ran(first.stderr)) == sorted(STEPS)
+        again = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert _ran(again.stderr) == []
+        assert len(_rows(state)) == 4  # FROM, RUN, COPY, RUN
+        assert any(name.startswith("bakec/op/") for name in _snapshots(state))
+
+        pruned = cli(project, "prune", "--all", "--state-dir", str(state))
+        assert pruned.returncode == 0, pruned.stderr
+        lines = pruned.stdout.splitlines()
+        assert lines[0].split() == ["ID", "RECLAIMABLE", "SIZE", "LAST", "ACCESSED"]
+        assert len([line for line in lines if line.startswith("sha256:")]) == 4
+        total = re.fullmatch(r"Total:\t([\d.]+)(B|kB|MB)", lines[-1])
+        assert total is not None and total.group(2) == "MB"  # the busybox layer and the 300 KiB RUN at least
+        assert _rows(state) == []
+        assert _snapshots(state) == []
+        assert _blobs(state) == []
+
+        rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert sorted(_ran(rebuilt.stderr)) == sorted(STEPS)
+        assert vertices(rebuilt.stderr, "cached") == []
+
+
+def test_prune_without_all_keeps_base_images_and_what_fits_in_keep_storage(tmp_path):
+    project = write_project(tmp_path / "p", DOCKERFILE, BAKE, {"app.txt": "app\n"})
+    with fresh_state() as state:
+        assert cli(project, "build", "--state-dir", str(state)).returncode == 0
+        kept = cli(project, "prune", "--keep-storage", "1GB", "--state-dir", str(state))
+        assert kept.returncode == 0, kept.stderr
+        assert kept.stdout == "Total:\t0B\n"
+        assert len(_rows(state)) == 4
+
+        pruned = cli(project, "prune", "--state-dir", str(state))
+        assert pruned.returncode == 0, pruned.stderr
+        assert len([line for line in pruned.stdout.splitlines() if line.startswith("sha256:")]) == 3
+        assert [kind for _, kind in _rows(state)] == ["image"]
+        assert [name for name in _snapshots(state) if name.startswith("bakec/op/")] == []
+        assert len(_blobs(state)) == 1  # busybox's layer
+
+        rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert sorted(_ran(rebuilt.stderr)) == sorted(STEPS)
+        assert [name for name in vertices(rebuilt.stderr, "cached") if name.startswith("FROM")] != []
+
+
+def test_prune_removes_snapshots_a_no_cache_rerun_left_unreferenced(tmp_path):
+    project = write_project(tmp_path / "p", DOCKERFILE, BAKE, {"app.txt": "app\n"})
+    with fresh_state() as state:
+        assert cli(project, "build", "--state-dir", str(state)).returncode == 0
+        before = _snapshots(state)
+        rerun = cli(project, "build", "--no-cache", "--state-dir", str(state), "--progress", "rawjson")
+        assert rerun.returncode == 0, rerun.stderr
+        assert sorted(_ran(rerun.stderr)) == sorted(STEPS)
+        after = _snapshots(state)
+        assert len([n for n in after if n.startswith("bakec/op/")]) == 2 * len(
+            [n for n in before if n.startswith("bakec/op/")])
+        pruned = cli(project, "prune", "--keep-storage", "1GB", "--state-dir", str(state))
+        assert pruned.returncode == 0, pruned.stderr
+        assert _snapshots(state) != after
+        assert len(_snapshots(state)) == len(before)
+        cached = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert _ran(cached.stderr) == []
+
+
+def test_prune_rejects_a_bad_size(tmp_path):
+    proc = cli(tmp_path, "prune", "--keep-storage", "lots", "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 2
+    assert 'invalid argument \'lots\' for "--keep-storage" flag' in proc.stderr

@@ -1,0 +1,235 @@
+"""Git contexts and remote bake definitions, fetched from a repository served by ``git daemon`` on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import bakec
+
+BASE = "127.0.0.1:5000/busybox:latest"
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def _commit(repo: Path, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", message)
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GitServer:
+    def __init__(self, base: Path, port: int) -> None:
+        self.base = base
+        self.port = port
+
+    def url(self, repo: str, fragment: str = "") -> str:
+        return f"git://127.0.0.1:{self.port}/{repo}" + (f"#{fragment}" if fragment else "")
+
+    def repo(self, name: str) -> Path:
+        path = self.base / name
+        if not path.exists():
+            path.mkdir(parents=True)
+            subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+        return path
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory) -> Iterator[GitServer]:
+    base = tmp_path_factory.mktemp("git-served")
+    port = _free_port()
+    proc = subprocess.Popen(["git", "daemon", "--export-all", f"--base-path={base}", "--listen=127.0.0.1",
+                             f"--port={port}", "--reuseaddr", str(base)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield GitServer(base, port)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def _bake(project: Path, body: str) -> Path:
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "docker-bake.hcl").write_text(textwrap.dedent(body))
+    return project
+
+
+def _started(stderr: str) -> list[str]:
+    """The RUN and COPY steps that ran (vertex names without a ``[target n/m]`` prefix)."""
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    names = [re.sub(r"^\[[^]]*\] ", "", e["name"]) for e in events
+             if e.get("type") == "vertex" and e.get("state") == "started"]
+    return [name for name in names if name.startswith(("RUN", "COPY"))]
+
+
+def test_git_context_is_the_checked_out_subdir_with_dockerignore_applied(tmp_path, state_dir, git_server):
+    repo = git_server.repo("ctx-basic")
+    _commit(repo, {"sub/Dockerfile": f"FROM {BASE}\nCOPY . /ctx/\n", "sub/a.txt": "a\n",
+                   "sub/ignored.txt": "no\n", "sub/.dockerignore": "ignored.txt\n", "top.txt": "top\n"}, "one")
+    project = _bake(tmp_path, f"""\
+        target "default" {{
+          context = "{git_server.url('ctx-basic', 'main:sub')}"
+          output = ["type=local,dest=out"]
+        }}
+        """)
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    ctx = project / "out" / "ctx"
+    assert sorted(p.name for p in ctx.iterdir()) == [".dockerignore", "Dockerfile", "a.txt"]
+    assert (ctx / "a.txt").read_text() == "a\n"
+    # fetched into the state dir, one bare repository per URL and ref, no .git in the checkout
+    checkouts = list((state_dir / "git").glob("*/trees/*"))
+    assert checkouts and all(not (c / ".git").exists() for c in checkouts)
+
+
+def test_a_new_commit_reruns_only_what_its_files_change(tmp_path, state_dir, git_server):
+    repo = git_server.repo("ctx-commits")
+    _commit(repo, {"Dockerfile": f"FROM {BASE}\nRUN echo base > /base\nCOPY app/ /app/\n",
+                   "app/a.txt": "one\n", "notes.md": "x\n", ".dockerignore": "notes.md\n"}, "one")
+    project = _bake(tmp_path, f"""\
+        target "default" {{
+          context = "{git_server.url('ctx-commits')}"
+          output = ["type=local,dest=out"]
+        }}
+        """)
+    first = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert first.returncode == 0, first.stderr
+    assert (project / "out" / "app" / "a.txt").read_text() == "one\n"
+    again = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert again.returncode == 0, again.stderr
+    assert _started(again.stderr) == []
+    _commit(repo, {"notes.md": "only ignored files change\n"}, "two")
+    ignored = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert ignored.returncode == 0, ignored.stderr
+    assert _started(ignored.stderr) == []
+    _commit(repo, {"app/a.txt": "two\n"}, "three")
+    changed = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert changed.returncode == 0, changed.stderr
+    assert _started(changed.stderr) == ["COPY app/ /app/"]
+    assert (project / "out" / "app" / "a.txt").read_text() == "two\n"
+
+
+def test_named_git_contexts_at_a_tag_and_a_commit(tmp_path, state_dir, git_server):
+    repo = git_server.repo("ctx-named")
+    first = _commit(repo, {"lib/v.txt": "v1\n"}, "one")
+    _git(repo, "tag", "v1")
+    _commit(repo, {"lib/v.txt": "v2\n"}, "two")
+    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nCOPY --from=tagged v.txt /tagged.txt\n"
+                                         "COPY --from=pinned v.txt /pinned.txt\nCOPY --from=head lib/v.txt /head.txt\n")
+    project = _bake(tmp_path, f"""\
+        target "default" {{
+          contexts = {{
+            tagged = "{git_server.url('ctx-named', 'v1:lib')}"
+            pinned = "{git_server.url('ctx-named', first + ':lib')}"
+            head = "{git_server.url('ctx-named')}"
+          }}
+          output = ["type=local,dest=out"]
+        }}
+        """)
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    out = project / "out"
+    assert (out / "tagged.txt").read_text() == "v1\n"
+    assert (out / "pinned.txt").read_text() == "v1\n"
+    assert (out / "head.txt").read_text() == "v2\n"
+
+
+def test_remote_definition_reads_the_bake_file_and_contexts_from_the_repository(tmp_path, state_dir, git_server):
+    repo = git_server.repo("def-remote")
+    _commit(repo, {
+        "docker-bake.hcl": textwrap.dedent("""\
+            group "default" { targets = ["app", "local"] }
+            target "app" {
+              context = "svc"
+              output = ["type=local,dest=out/app"]
+            }
+            target "local" {
+              context = BAKE_CMD_CONTEXT
+              dockerfile-inline = "FROM 127.0.0.1:5000/busybox:latest\\nCOPY mine.txt /mine.txt\\n"
+              output = ["type=local,dest=out/local"]
+            }
+            """),
+        "svc/Dockerfile": f"FROM {BASE}\nCOPY hello.txt /hello.txt\n",
+        "svc/hello.txt": "from the repository\n",
+    }, "one")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mine.txt").write_text("from the working directory\n")
+    url = git_server.url("def-remote", "main")
+    printed = bakec(work, state_dir, "build", url, "--print")
+    assert printed.returncode == 0, printed.stderr
+    targets = json.loads(printed.stdout)["target"]
+    assert targets["app"]["context"] == url + ":svc"
+    assert targets["local"]["context"] == "."
+    proc = bakec(work, state_dir, "build", url, "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "out" / "app" / "hello.txt").read_text() == "from the repository\n"
+    assert (work / "out" / "local" / "mine.txt").read_text() == "from the working directory\n"
+    only = bakec(work, state_dir, "build", url, "app", "--print")
+    assert list(json.loads(only.stdout)["target"]) == ["app"]
+
+
+def test_remote_definition_with_a_local_file_and_no_files_in_the_repository(tmp_path, state_dir, git_server):
+    repo = git_server.repo("def-empty")
+    _commit(repo, {"Dockerfile": f"FROM {BASE}\nCOPY . /src/\n", "x.txt": "x\n"}, "one")
+    url = git_server.url("def-empty")
+    missing = bakec(tmp_path, state_dir, "build", url, "--print")
+    assert missing.returncode == 1
+    assert "couldn't find a bake definition" in missing.stderr and "Traceback" not in missing.stderr
+    (tmp_path / "local.hcl").write_text('target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+    proc = bakec(tmp_path, state_dir, "build", url, "-f", "cwd://local.hcl", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "src" / "x.txt").read_text() == "x\n"
+
+
+def test_unknown_ref_and_unreachable_remote_fail_with_a_message(tmp_path, state_dir, git_server):
+    repo = git_server.repo("ctx-errors")
+    _commit(repo, {"Dockerfile": f"FROM {BASE}\n"}, "one")
+    project = _bake(tmp_path, f"""\
+        target "default" {{
+          context = "{git_server.url('ctx-errors', 'no-such-branch')}"
+        }}
+        target "creds" {{
+          context = "http://user:s3cr3t-token@127.0.0.1:{_free_port()}/repo.git"
+        }}
+        """)
+    proc = bakec(project, state_dir, "build")
+    assert proc.returncode == 1
+    assert "failed to fetch git context" in proc.stderr and "no-such-branch" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    creds = bakec(project, state_dir, "build", "creds")
+    assert creds.returncode == 1
+    assert "failed to fetch git context http://user:xxxxx@127.0.0.1" in creds.stderr
+    assert "s3cr3t-token" not in creds.stderr + creds.stdout
+    assert not any("s3cr3t-token" in p.read_text(errors="replace")
+                   for p in (state_dir / "git").rglob("config") if p.is_file())
+    assert os.path.isdir(state_dir / "git")
