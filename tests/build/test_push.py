@@ -75,8 +75,8 @@ def _tags(repo: str) -> list[str] | None:
         raise
 
 
-def _requests(registry, offset: int, repo: str) -> list[tuple[str, str, int]]:
-    """(method, path, status) the registry logged for ``repo`` after ``offset``."""
+def _requests(registry, offset: int, *repos: str) -> list[tuple[str, str, int]]:
+    """(method, path, status) the registry logged for ``repos`` after ``offset``, in order."""
     if registry.access_log is None:
         pytest.skip("the registry on 127.0.0.1:5000 was not started by scripts/registry (no access log)")
     lines: list[str] = []
@@ -89,7 +89,7 @@ def _requests(registry, offset: int, repo: str) -> list[tuple[str, str, int]]:
     out = []
     for line in lines:
         match = _LOG_LINE.search(line)
-        if match and match.group(2).startswith(f"/v2/{repo}/"):
+        if match and match.group(2).startswith(tuple(f"/v2/{repo}/" for repo in repos)):
             out.append((match.group(1), match.group(2), int(match.group(3))))
     return out
 
@@ -116,9 +116,17 @@ def test_pushed_image_reads_back_identical_to_the_local_oci_export(tmp_path, sta
           output = ["type=oci,dest=out/layout,tar=false", "type=registry"]
         }}
         """)
+    offset = registry.log_offset()
     _build(project, state_dir, "--metadata-file", "out/meta.json")
     layout = project / "out" / "layout"
     root = json.loads((layout / "index.json").read_text())["manifests"][0]
+
+    # The base layer is mounted from the repository it was pulled from, the others are uploaded.
+    base_layer = json.loads(_raw(f"{HOST}/busybox:latest"))["layers"][0]["digest"]
+    writes = _blob_writes(_requests(registry, offset, repo))
+    mounts = [p for m, p, s in writes if "mount=" in p and s == 201]
+    assert len(mounts) == 1 and f"mount={base_layer}" in mounts[0] and "from=busybox" in mounts[0], writes
+    assert not [p for m, p, s in writes if m == "PUT" and base_layer in p]
 
     raw = _raw(f"{HOST}/{repo}:v1")
     assert raw == _layout_blob(layout, root["digest"])
@@ -193,13 +201,23 @@ def test_a_failing_target_publishes_no_tag_of_the_others(tmp_path, state_dir, re
     proc = bakec(project, state_dir, "build", "--progress", "plain", "--keep-going")
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+    for name in "ab":  # built and exported: only the publishing waited
+        assert re.search(rf"^{name}\s+done\b", proc.stderr, re.M), proc.stderr
     for repo in repos:
         assert not _tags(repo), repo  # 404 or no tag: nothing was put
 
+    offset = registry.log_offset()
     _build(project, state_dir, "--set", "c.args.OK=yes")
     for repo in repos:
         assert sorted(_tags(repo) or []) == ["stable", "v1"], repo
         assert json.loads(_raw(f"{HOST}/{repo}:v1"))["mediaType"] == MT_MANIFEST
+    # Across the three repositories, every blob went up before the first manifest was put.
+    sent = _requests(registry, offset, *repos)
+    blobs = _blob_writes(sent)
+    kinds = ["blob" if r in blobs else "manifest" for r in sent
+             if r in blobs or (r[0] == "PUT" and "/manifests/" in r[1])]
+    assert kinds.count("manifest") == 6 and kinds.count("blob") >= 3
+    assert kinds == sorted(kinds), kinds  # "blob" < "manifest": no blob after a manifest
 
 
 def test_two_platforms_push_an_index_or_a_manifest_list(tmp_path, state_dir, registry):
