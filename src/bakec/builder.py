@@ -122,8 +122,15 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
             executor = RuncExecutor(leased, paths, allow=allowed)
             runner = OpRunner(leased, paths, store, executor, registry=registry,
                               secrets=_secrets(resolved.targets, definition.env, definition.cwd))
+            from bakec import cache as cache_io
+
+            cache_steps = cache_io.Steps(progress, graph.graph.number_of_nodes() + 1000)
+            imported = cache_io.import_caches(resolved.targets, store=store, registry=registry,
+                                              cwd=definition.cwd, steps=cache_steps)
             solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
-                           keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated)
+                           keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated,
+                           imported=imported)
+            cache_io.prefetch_outputs(graph, solved, imported)
             publisher = Publisher.for_state_dir(registry, store, state_dir, emit=progress.emit,
                                                 first_vertex=len(solved.vertex_ids) + 1)
             publisher.known_images((d["op"].ref, [b.digest for b in solved.results[n].layers])
@@ -135,6 +142,8 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
         client.close()
     if all(r.state == "done" for r in reports.values()):
         publisher.publish()  # every target built: now every blob, then every manifest and tag
+        cache_io.export_caches(graph, solved, resolved.targets, store=store, registry=registry,
+                               imported=imported, cwd=definition.cwd, steps=cache_steps)
     from bakec.solver.emulated import emulated_seconds
 
     emulated_time = emulated_seconds(graph, solved.outcome, _emulated)
@@ -159,6 +168,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
             progress: Any, publisher: Any) -> dict[str, TargetReport]:
     from bakec.export.image import ExportOptions, Image, Platform
+    from bakec.cache import with_inline_cache
     from bakec.worker.ops import image_config
 
     reports: dict[str, TargetReport] = {}
@@ -175,7 +185,8 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
             result = solved.results.get(b.output) if b.output else None
             layers = tuple(result.layers) if result is not None else ()
             base = len(list(itertools.takewhile(lambda layer: layer.from_base, b.plan.layers)))
-            images.append(Image(image_config(b.plan, b.platform), layers, Platform.parse(b.plan.image.platform),
+            config = with_inline_cache(image_config(b.plan, b.platform), targets[name], graph, solved, b)
+            images.append(Image(config, layers, Platform.parse(b.plan.image.platform),
                                 base_layers=base))
         report = TargetReport(name, state)
         reports[name] = report

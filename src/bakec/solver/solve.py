@@ -43,13 +43,35 @@ def solve(
     no_cache: bool = False,
     emulated: Callable[[str], bool] = lambda platform: False,
     scheduler: Scheduler | None = None,
+    imported: Any = None,
 ) -> SolveResult:
-    """Run ``graph`` (a :class:`bakec.graph.build.Graph`) with ``runner`` (an ``OpRunner``)."""
+    """Run ``graph`` (a :class:`bakec.graph.build.Graph`) with ``runner`` (an ``OpRunner``).
+
+    ``imported`` (a :class:`bakec.cache.ImportedCache`) serves ops the local index
+    misses; its results get a snapshot only when an op has to run on them.
+    """
     g = graph.graph
     order = graph.order()
     result = SolveResult(RunOutcome(), vertex_ids={node: i + 1 for i, node in enumerate(order)})
     lock = threading.Lock()
     scheduler = scheduler or Scheduler(max_parallelism=max_parallelism, keep_going=keep_going)
+    unpacked: dict[str, threading.Lock] = {}  # imported results without a snapshot yet
+
+    def ready(node: str) -> Any:
+        """The result of ``node`` with a snapshot (unpacking an imported one the first time)."""
+        lock_of = unpacked.get(node)
+        if lock_of is None:
+            return result.results[node]
+        with lock_of:
+            if node in unpacked:
+                op_result = imported.materialise(result.results[node], runner)
+                kind = g.nodes[node]["op"].kind
+                size = sum(b.size for b in op_result.layers[-1:])
+                cache.put(CacheRecord(node, kind, op_result.snapshot or None, None, op_result.to_meta(), size))
+                with lock:
+                    result.results[node] = op_result
+                    del unpacked[node]
+        return result.results[node]
 
     def vertex(node: str, state: str, **extra: Any) -> None:
         data = g.nodes[node]
@@ -80,6 +102,14 @@ def solve(
                         result.results[node] = cached
                     vertex(node, "cached")
                     return Cached(cached)
+            hit = imported.lookup(node) if imported is not None else None
+            if hit is not None:
+                with lock:
+                    result.results[node] = hit
+                    unpacked[node] = threading.Lock()
+                vertex(node, "cached")
+                return Cached(hit)
+        inputs = {d: ready(d) for d in inputs}
         started = time.monotonic()
         vertex(node, "started")
 

@@ -217,6 +217,24 @@ class OpRunner:
             parent = name
         return OpResult(parent, tuple(blobs), config=image.config)
 
+    def unpack(self, blobs: Sequence[LayerBlob]) -> str:
+        """Unpack a layer chain (blobs already in the store) into chain snapshots; the top one's name.
+
+        Used for imported cache results that an op has to run on (``bakec.cache``).
+        """
+        from bakec.export.local import apply_layer
+
+        parent = ""
+        for depth, blob in enumerate(blobs, 1):
+            name = "bakec/chain/" + chain_id([b.diff_id for b in blobs[:depth]])
+            if not self.snapshot_exists(name):
+                with self._active(parent) as (key, mounts):
+                    with self._mounted(mounts) as root:
+                        apply_layer(root, self.store, blob)
+                    self._commit(name, key)
+            parent = name
+        return parent
+
     # -- exec ---------------------------------------------------------------------------------
     def _exec(self, op: o.Exec, inputs: Mapping[str, OpResult], log: LogFn | None) -> OpResult:
         emulation.require(op.platform)  # a foreign platform's binaries need a registered emulator

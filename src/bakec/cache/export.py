@@ -1,0 +1,245 @@
+"""``cache-to``: write a target's solved ops as a BuildKit-format cache (local, registry, inline).
+
+``mode=min`` (the default) keeps the ops whose result is a prefix of the target's
+final layer chain (the final stage); ``mode=max`` keeps every op the target needs.
+Layers are the very blobs the build produced or imported (converted only when
+``compression``/``force-compression`` ask for it), so a build from this cache
+exports byte-identical images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bakec.cache import format as fmt
+from bakec.errors import BakecError, BuildError
+from bakec.worker.layer_store import ContentStore
+from bakec.worker.layers import LayerBlob
+
+Step = Callable[[str, Callable[[], None]], None]
+
+
+def _bool(key: str, value: str) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0", ""):
+        return False
+    raise BuildError(f"invalid value {value!r} for cache-to {key}: expected true or false")
+
+
+def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[fmt.Record]:
+    """The cache records of ``builds`` (one target's platforms) for ``mode`` (min or max), inputs first."""
+    import networkx as nx  # type: ignore[import-untyped]
+
+    if mode not in ("min", "max"):
+        raise BuildError(f"invalid cache-to mode {mode!r}: expected min or max")
+    g = graph.graph
+    wanted: set[str] = set()
+    for build in builds:
+        if not build.output or build.output not in solved.results:
+            continue
+        needed = nx.ancestors(g, build.output) | {build.output}
+        if mode == "min":
+            final = tuple(b.digest for b in solved.results[build.output].layers)
+            needed = {n for n in needed if _chain(solved, n) and _chain(solved, n) == final[: len(_chain(solved, n))]}
+        wanted |= needed
+    out = []
+    for node in graph.order():
+        if node not in wanted or node not in solved.results:
+            continue
+        op = g.nodes[node]["op"]
+        layers = tuple(solved.results[node].layers)
+        out.append(fmt.Record(node, tuple(op.inputs), layers or None))
+    return out
+
+
+def _chain(solved: Any, node: str) -> tuple[str, ...]:
+    result = solved.results.get(node)
+    return tuple(b.digest for b in result.layers) if result is not None else ()
+
+
+def wants_inline(target: Any) -> bool:
+    """``cache-to type=inline`` or the ``BUILDKIT_INLINE_CACHE`` build arg."""
+    if any(e.get("type") == "inline" for e in target.cache_to or []):
+        return True
+    return (target.args or {}).get("BUILDKIT_INLINE_CACHE", "").lower() in ("1", "true")
+
+
+def with_inline_cache(config: dict[str, Any], target: Any, graph: Any, solved: Any, build: Any) -> dict[str, Any]:
+    """``config`` with the inline cache of ``build`` when the target asks for it (always mode=min)."""
+    if not wants_inline(target) or not build.output or build.output not in solved.results:
+        return config
+    layers = solved.results[build.output].layers
+    value = fmt.inline_value(records(graph, solved, [build], "min"), layers, config.get("created", ""))
+    return {**config, fmt.INLINE_KEY: value} if value else config
+
+
+def _created(target: Any) -> str:
+    epoch = (target.args or {}).get("SOURCE_DATE_EPOCH")
+    seconds = int(epoch) if epoch and epoch.isdigit() else int(time.time())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _convert(store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool) -> list[fmt.Record]:
+    """Records with their layers in the requested compression and media types."""
+    from bakec.worker.layer_compress import UNCOMPRESSED, Compression, kind_of
+    from bakec.worker.layers import convert_layer
+
+    kind = attrs.get("compression", "gzip")
+    level = attrs.get("compression-level")
+    try:
+        want = Compression(kind, int(level) if level else None)
+    except (ValueError, TypeError) as err:
+        raise BuildError(f"invalid cache-to compression: {err}") from None
+    force = _bool("force-compression", attrs.get("force-compression", "false"))
+    done: dict[str, LayerBlob] = {}
+
+    def one(blob: LayerBlob) -> LayerBlob:
+        if blob.digest not in done:
+            have = kind_of(blob.media_type)
+            out = blob
+            if (have != want.kind and (force or have == UNCOMPRESSED)) or (force and want.level is not None):
+                out = convert_layer(store, blob, want, oci_mediatypes=oci)
+            done[blob.digest] = replace(out, media_type=Compression(kind_of(out.media_type)).media_type(oci))
+        return done[blob.digest]
+
+    return [replace(r, layers=tuple(one(b) for b in r.layers)) if r.layers else r for r in recs]
+
+
+def export(
+    graph: Any,
+    solved: Any,
+    targets: Mapping[str, Any],
+    *,
+    store: ContentStore,
+    registry: Any,
+    imported: Any,
+    cwd: str,
+    step: Step,
+    warn: Callable[[str], None],
+) -> None:
+    """Write every ``cache-to`` (except inline, which lives in the image) of every built target."""
+    by_target: dict[str, list[Any]] = {}
+    for build in graph.builds:
+        by_target.setdefault(build.target, []).append(build)
+    for name, builds in by_target.items():
+        target = targets.get(name)
+        if target is None:
+            continue
+        for entry in target.cache_to or []:
+            kind = entry.get("type", "")
+            if kind == "inline":
+                continue
+            try:
+                if kind not in ("local", "registry"):
+                    raise BuildError(f"cache-to type={kind} is not supported by bakec (local, registry, inline)")
+                _export_one(kind, entry, graph, solved, builds, target, store, registry, imported, cwd, step)
+            except (BakecError, OSError) as err:
+                if _bool("ignore-error", entry.get("ignore-error", "false")):
+                    warn(f"target {name}: exporting cache to {_where(entry)} failed (ignored): {err}")
+                    continue
+                if isinstance(err, BakecError):
+                    raise
+                raise BuildError(f"target {name}: exporting cache to {_where(entry)} failed: {err}") from None
+
+
+def _where(entry: Mapping[str, str]) -> str:
+    return entry.get("ref") or entry.get("dest") or entry.get("type", "")
+
+
+def _export_one(kind: str, entry: Mapping[str, str], graph: Any, solved: Any, builds: list[Any], target: Any,
+                store: ContentStore, registry: Any, imported: Any, cwd: str, step: Step) -> None:
+    oci = _bool("oci-mediatypes", entry.get("oci-mediatypes", "true"))
+    image_manifest = _bool("image-manifest", entry.get("image-manifest", "true" if oci else "false"))
+    recs = records(graph, solved, builds, entry.get("mode", "min"))
+    blobs = [b for r in recs for b in r.layers or ()]
+    if imported is not None:
+        imported.fetch(blobs)
+    recs = _convert(store, recs, entry, oci)
+    created = _created(target)
+    config, layers = fmt.build_config(recs, created)
+    raw_config = fmt.serialise(config)
+    manifest, media_type = fmt.build_manifest(raw_config, layers, created, image_manifest=image_manifest, oci=oci)
+    if kind == "local":
+        dest = entry.get("dest")
+        if not dest:
+            raise BuildError("cache-to type=local needs dest=")
+        path = Path(cwd, dest)
+        step(f"exporting cache to {dest}",
+             lambda: write_layout(path, entry.get("tag") or "latest", store, layers, raw_config, manifest, media_type))
+    else:
+        ref = entry.get("ref")
+        if not ref:
+            raise BuildError("cache-to type=registry needs ref=")
+        step(f"exporting cache to {ref}", lambda: push(registry, ref, store, layers, raw_config, manifest, media_type))
+
+
+def write_layout(dest: Path, tag: str, store: ContentStore, layers: Sequence[LayerBlob], config: bytes,
+                 manifest: bytes, media_type: str) -> None:
+    """Add the cache to the OCI layout at ``dest``, replacing the index entry named ``tag``."""
+    import hashlib
+    import shutil
+
+    blobs = dest / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    for layer in layers:
+        target = blobs / layer.digest.partition(":")[2]
+        if not target.exists():
+            _atomic(target, lambda tmp, src=store.path(layer.digest): shutil.copyfile(src, tmp))  # type: ignore[misc]
+    digests = {}
+    for data in (config, manifest):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digests[data] = digest
+        target = blobs / digest.partition(":")[2]
+        if not target.exists():
+            _atomic(target, lambda tmp, d=data: Path(tmp).write_bytes(d))  # type: ignore[misc]
+    layout = dest / "oci-layout"
+    if not layout.exists():
+        _atomic(layout, lambda tmp: Path(tmp).write_text('{"imageLayoutVersion":"1.0.0"}'))
+    index_path = dest / "index.json"
+    index: dict[str, Any] = {"schemaVersion": 2, "mediaType": fmt.OCI_INDEX, "manifests": []}
+    if index_path.exists():
+        index = json.loads(index_path.read_text())
+    entries = [m for m in index.get("manifests") or []
+               if (m.get("annotations") or {}).get(fmt.ANNOTATION_REF_NAME) != tag]
+    entries.append({"mediaType": media_type, "digest": digests[manifest], "size": len(manifest),
+                    "annotations": {fmt.ANNOTATION_REF_NAME: tag}})
+    index["manifests"] = entries
+    raw = json.dumps(index, separators=(",", ":")).encode()
+    _atomic(index_path, lambda tmp: Path(tmp).write_bytes(raw))
+
+
+def _atomic(target: Path, write: Callable[[str], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def push(registry: Any, ref: str, store: ContentStore, layers: Sequence[LayerBlob], config: bytes,
+         manifest: bytes, media_type: str) -> None:
+    """Push the cache blobs, its config and, last, the manifest under ``ref``'s tag (default latest)."""
+    import hashlib
+
+    from bakec.registry.reference import parse_reference
+
+    reference = parse_reference(ref)
+    if reference.digest and not reference.tag:
+        raise BuildError(f"cache-to ref {ref} must name a tag, not a digest")
+    repository = reference.repository()
+    for layer in layers:
+        registry.push_blob(repository, layer.digest, store.path(layer.digest))
+    registry.push_blob(repository, "sha256:" + hashlib.sha256(config).hexdigest(), config)
+    registry.push_manifest(repository, manifest, media_type, tag=reference.tag or "latest")

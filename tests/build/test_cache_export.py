@@ -1,0 +1,203 @@
+"""``cache-to`` / ``cache-from`` end to end: local, registry and inline caches into brand-new state dirs.
+
+Each "second" build runs on a fresh state dir (its own containerd, empty content
+store and cache index), so anything it does not run came from the imported cache.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import textwrap
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import bakec
+
+HOST = "127.0.0.1:5000"
+EPOCH = "1700000000"
+CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
+
+DOCKERFILE = """\
+FROM 127.0.0.1:5000/busybox:latest
+RUN sleep 4 && date > /t
+COPY app/ /app/
+RUN echo "$(cat /app/main.txt) built" > /built
+"""
+
+
+@pytest.fixture
+def fresh_state(state_dir: Path) -> Iterator[Callable[[], Path]]:
+    """New, empty state dirs on demand (``state_dir`` only for its skip checks); daemons stopped at the end."""
+    made: list[Path] = []
+
+    def make() -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix="bkc", dir="/tmp")))
+        return made[-1]
+
+    yield make
+    from bakec.worker.daemon import Daemon
+
+    for state in made:
+        Daemon(state).stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _project(tmp: Path, hcl: str, dockerfile: str = DOCKERFILE) -> Path:
+    (tmp / "app").mkdir(parents=True, exist_ok=True)
+    (tmp / "app" / "main.txt").write_text(f"main {uuid.uuid4().hex}\n")  # no other test has these ops cached
+    (tmp / "Dockerfile").write_text(dockerfile)
+    (tmp / "docker-bake.hcl").write_text(textwrap.dedent(hcl))
+    return tmp
+
+
+def _build(project: Path, state: Path, *args: str) -> tuple[list[dict], dict]:
+    meta = project / f"meta-{uuid.uuid4().hex[:6]}.json"
+    proc = bakec(project, state, "build", "--progress", "rawjson", "--metadata-file", str(meta), *args)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    return events, json.loads(meta.read_text())
+
+
+def _ran(events: list[dict]) -> list[str]:
+    """Names of the RUN/COPY vertices that really executed (not served from a cache)."""
+    return [e["name"] for e in events if e.get("type") == "vertex" and e["state"] in ("started", "done")
+            and e["name"].startswith(("RUN", "COPY"))]
+
+
+def _cached(events: list[dict]) -> list[str]:
+    return [e["name"] for e in events if e.get("type") == "vertex" and e["state"] == "cached"]
+
+
+def _target(name: str, cache_to: str, cache_from: str, output: str = '"type=oci,dest=out/image.tar"') -> str:
+    return f"""\
+        target "{name}" {{
+          args = {{ SOURCE_DATE_EPOCH = "{EPOCH}" }}
+          output = [{output}]
+          cache-to = [{cache_to}]
+          cache-from = [{cache_from}]
+        }}
+        """
+
+
+def _registry_json(path: str, accept: str = "application/vnd.oci.image.manifest.v1+json") -> dict:
+    req = urllib.request.Request(f"http://{HOST}/v2/{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _local_cache_config(cache_dir: Path) -> tuple[dict, dict]:
+    index = json.loads((cache_dir / "index.json").read_text())
+    [entry] = index["manifests"]
+    assert entry["annotations"]["org.opencontainers.image.ref.name"] == "latest"
+    manifest = json.loads((cache_dir / "blobs/sha256" / entry["digest"][7:]).read_text())
+    config = json.loads((cache_dir / "blobs/sha256" / manifest["config"]["digest"][7:]).read_text())
+    return manifest, config
+
+
+def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
+    project = _project(tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"'))
+    first, meta1 = _build(project, fresh_state())
+    assert "RUN sleep 4 && date > /t" in _ran(first)
+    manifest, config = _local_cache_config(project / "cache")
+    assert manifest["config"]["mediaType"] == CACHE_CONFIG
+    assert all("containerd.io/uncompressed" in layer["annotations"] for layer in manifest["layers"])
+    assert {layer["blob"] for layer in config["layers"]} == {layer["digest"] for layer in manifest["layers"]}
+    assert sum(1 for r in config["records"] if r.get("layers")) == 4  # FROM, RUN, COPY, RUN
+
+    second, meta2 = _build(project, fresh_state())
+    assert _ran(second) == []
+    assert {"RUN sleep 4 && date > /t", "COPY app/ /app/"} <= set(_cached(second))
+    assert meta2["default"]["containerimage.digest"] == meta1["default"]["containerimage.digest"]
+
+
+def test_an_op_that_must_run_runs_on_the_imported_layers(tmp_path, fresh_state):
+    project = _project(tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"',
+                                         '"type=local,dest=rootfs"'))
+    first, _ = _build(project, fresh_state())
+    stamped = (project / "rootfs" / "t").read_text()
+    (project / "Dockerfile").write_text(DOCKERFILE.replace(") built", ") rebuilt"))
+    second, _ = _build(project, fresh_state())
+    assert _ran(second) == ['RUN echo "$(cat /app/main.txt) rebuilt" > /built'] * 2  # started, done
+    assert (project / "rootfs" / "t").read_text() == stamped  # the imported RUN's file, not a new date
+    assert (project / "rootfs" / "built").read_text().endswith(" rebuilt\n")
+
+
+def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, registry):
+    repo = f"bakec-test/cache-{uuid.uuid4().hex[:10]}"
+    ref = f"{HOST}/{repo}:buildcache"
+    project = _project(tmp_path, _target("default", f'"type=registry,ref={ref},mode=max"',
+                                         f'"type=registry,ref={ref}"'))
+    first, meta1 = _build(project, fresh_state())
+    assert "RUN sleep 4 && date > /t" in _ran(first)
+    manifest = _registry_json(f"{repo}/manifests/buildcache")
+    assert manifest["config"]["mediaType"] == CACHE_CONFIG
+
+    second, meta2 = _build(project, fresh_state())
+    assert _ran(second) == []
+    assert meta2["default"]["containerimage.digest"] == meta1["default"]["containerimage.digest"]
+
+
+def test_registry_cache_as_an_index_with_docker_media_types(tmp_path, fresh_state, registry):
+    repo = f"bakec-test/cache-{uuid.uuid4().hex[:10]}"
+    ref = f"{HOST}/{repo}"
+    project = _project(tmp_path, _target(
+        "default", f'"type=registry,ref={ref},mode=max,image-manifest=false,oci-mediatypes=false"',
+        f'"type=registry,ref={ref}"'))
+    _build(project, fresh_state())
+    index = _registry_json(f"{repo}/manifests/latest", "application/vnd.docker.distribution.manifest.list.v2+json")
+    assert index["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+    assert index["manifests"][-1]["mediaType"] == CACHE_CONFIG
+    assert all(m["mediaType"].startswith("application/vnd.docker.image.rootfs") for m in index["manifests"][:-1])
+    second, _ = _build(project, fresh_state())
+    assert _ran(second) == []
+
+
+def test_two_targets_each_with_its_own_cache_from_both_hit(tmp_path, fresh_state):
+    hcl = "".join(
+        _target(name, f'"type=local,dest=cache-{name},mode=max"', f'"type=local,src=cache-{name}"',
+                f'"type=oci,dest=out/{name}.tar"').replace(
+            "args = {", f'dockerfile = "{name}.Dockerfile"\n  args = {{')
+        for name in ("a", "b")
+    )
+    project = _project(tmp_path, 'group "default" {\n  targets = ["a", "b"]\n}\n' + hcl)
+    for name in ("a", "b"):
+        (project / f"{name}.Dockerfile").write_text(DOCKERFILE.replace("sleep 4", f"sleep 4 && echo {name}"))
+    first, meta1 = _build(project, fresh_state())
+    assert len([n for n in _ran(first) if n.startswith("RUN sleep")]) == 4  # a and b: started, done
+    second, meta2 = _build(project, fresh_state())
+    assert _ran(second) == []
+    assert len([n for n in _cached(second) if n.startswith("RUN sleep")]) == 2
+    for name in ("a", "b"):
+        assert meta2[name]["containerimage.digest"] == meta1[name]["containerimage.digest"]
+
+
+def test_inline_cache_pushed_with_the_image_serves_a_fresh_state_dir(tmp_path, fresh_state, registry):
+    repo = f"bakec-test/inline-{uuid.uuid4().hex[:10]}"
+    image = f"{HOST}/{repo}:1"
+    project = _project(tmp_path, _target("default", '"type=inline"', f'"type=registry,ref={image}"',
+                                         f'"type=registry,name={image}"'))
+    first, meta1 = _build(project, fresh_state())
+    assert "RUN sleep 4 && date > /t" in _ran(first)
+    manifest = _registry_json(f"{repo}/manifests/1")
+    config = _registry_json(f"{repo}/blobs/{manifest['config']['digest']}")
+    assert "moby.buildkit.cache.v0" in config
+
+    second, meta2 = _build(project, fresh_state())
+    assert _ran(second) == []
+    assert meta2["default"]["containerimage.digest"] == meta1["default"]["containerimage.digest"]
+
+
+def test_a_missing_cache_source_is_a_warning(tmp_path, fresh_state, registry):
+    project = _project(tmp_path, _target("default", '"type=local,dest=cache"',
+                                         f'"type=local,src=nowhere", "type=registry,ref={HOST}/bakec-test/none:x"'))
+    proc = bakec(project, fresh_state(), "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING: local cache import at nowhere not found" in proc.stderr
+    assert f"importing cache manifest from {HOST}/bakec-test/none:x" in proc.stderr
+    assert (project / "cache" / "index.json").exists()
