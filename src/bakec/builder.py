@@ -108,8 +108,10 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
           out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"))
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
+    from bakec.graph.remote import GitFetcher
+
     graph = build_graph(resolved.targets, cwd=definition.cwd, requested=list(resolved.targets),
-                        resolver=RegistryResolver(registry))
+                        resolver=RegistryResolver(registry), fetcher=GitFetcher(state_dir / "git"))
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
     daemon = Daemon(state_dir)
