@@ -286,14 +286,6 @@ def _metadata(committed: Any, opts: Any, store: Any) -> dict[str, Any]:
 
 def _load_into_containerd(client: Any, store: Any, committed: Any, names: Sequence[str]) -> None:
     """Put the image's blobs into containerd's content store and name it there."""
-    from bakec.export.oci import blobs_of
-    from bakec.worker.client import Descriptor
+    from bakec.export.containerd_store import store_image
 
-    for digest in blobs_of(committed):
-        if not client.has_content(digest):
-            client.write_content(f"bakec-{digest}", store.chunks(digest), expected=digest, total=store.size(digest))
-    root = committed.root
-    for name in names:
-        from bakec.export.image import normalize_name
-
-        client.put_image(normalize_name(name), Descriptor(media_type=root.media_type, digest=root.digest, size=root.size))
+    store_image(client, store, committed, names)

@@ -201,3 +201,28 @@ def test_missing_emulator_fails_before_the_step_runs(tmp_path, state_dir):
     assert error.endswith(f"update-binfmts --enable {fmt}")
     assert "Traceback" not in proc.stderr
     assert not (project / "out").exists()
+
+
+def test_image_output_keeps_the_whole_index_in_containerd(tmp_path, state_dir):
+    from bakec.worker.daemon import Daemon
+
+    project = _project(tmp_path, f"""\
+        FROM {MULTI}
+        COPY Dockerfile /
+        """, ["linux/amd64", "linux/arm64"], '"type=image"')
+    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    assert proc.returncode == 0, proc.stderr
+    # the build's lease is gone (deleted with a synchronous GC): the image's labels alone keep its blobs
+    client = Daemon(state_dir).ensure()
+    try:
+        root = client.get_image("example.local/multi:1").target
+        assert root.media_type == OCI_INDEX
+        index = json.loads(client.read_blob(root.digest))
+        assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+        for entry in index["manifests"]:
+            manifest = json.loads(client.read_blob(entry["digest"]))
+            config = json.loads(client.read_blob(manifest["config"]["digest"]))
+            assert config["architecture"] == entry["platform"]["architecture"]
+            assert all(client.has_content(layer["digest"]) for layer in manifest["layers"])
+    finally:
+        client.close()
