@@ -251,7 +251,7 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
         if _flag(attrs, "store", True):
             _load_into_containerd(client, store, committed, opts.names)
         if push:
-            publisher.add(target.name, opts.names, committed, by_digest=_flag(attrs, "push-by-digest", False))
+            publisher.add(target.name, opts.names, committed, attrs)
         return _metadata(committed, opts, store)
     raise BuildError(f"unknown output type {kind!r}")
 

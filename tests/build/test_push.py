@@ -377,3 +377,17 @@ def test_a_push_that_fails_before_the_manifests_leaves_no_tag_in_any_registry(tm
     assert proc.returncode == 1, proc.stderr
     assert "127.0.0.1:1" in proc.stderr and "Traceback" not in proc.stderr
     assert not _tags(repo)
+
+
+def test_push_by_digest_puts_the_manifest_without_a_tag(tmp_path, state_dir, registry):
+    repo = _repo("by-digest")
+    project = _project(tmp_path, f"""\
+        target "default" {{
+          output = ["type=image,name={HOST}/{repo},push=true,push-by-digest=true,registry.insecure=true"]
+        }}
+        """)
+    _build(project, state_dir, "--metadata-file", "meta.json")
+    digest = json.loads((project / "meta.json").read_text())["default"]["containerimage.digest"]
+    assert not _tags(repo)
+    raw = _raw(f"{HOST}/{repo}@{digest}")
+    assert f"sha256:{hashlib.sha256(raw).hexdigest()}" == digest

@@ -158,6 +158,7 @@ class Publisher:
         self.store = store
         self.sources = sources or BlobSources()
         self.images: list[PushedImage] = []
+        self.insecure: set[str] = set()  # registry hosts marked registry.insecure=true
         self.uploaded: list[tuple[str, str, PushResult]] = []  # (repository, digest, what was done)
         self._emit = emit or (lambda event: None)
         self._vertex = first_vertex
@@ -169,8 +170,15 @@ class Publisher:
         """A publisher whose mount sources persist in ``state_dir``."""
         return cls(registry, store, sources=BlobSources(Path(state_dir) / _SOURCES_FILE), **kw)
 
-    def add(self, target: str, names: Sequence[str], committed: Committed, *, by_digest: bool = False) -> PushedImage:
-        """Queue an image for publishing under ``names``; nothing is sent yet."""
+    def add(self, target: str, names: Sequence[str], committed: Committed,
+            attrs: Mapping[str, str] | None = None) -> PushedImage:
+        """Queue an image for publishing under ``names``; nothing is sent yet.
+
+        ``attrs`` are the output's attributes: ``push-by-digest=true`` puts the
+        manifests without a tag, ``registry.insecure=true`` allows plain http or an
+        unverified certificate for the registries of ``names``.
+        """
+        attrs = attrs or {}
         if not names:
             raise BuildError("tag is needed when pushing to registry")
         refs = []
@@ -182,7 +190,9 @@ class Publisher:
             if ref.digest:
                 raise BuildError(f"target {target}: cannot push to {name}: a pushed name takes a tag, not a digest")
             refs.append(ref)
-        image = PushedImage(target, tuple(refs), committed, by_digest)
+        image = PushedImage(target, tuple(refs), committed, attr_flag(attrs, "push-by-digest", False))
+        if attr_flag(attrs, "registry.insecure", False):
+            self.insecure.update(ref.domain for ref in refs)
         self.images.append(image)
         return image
 
@@ -203,6 +213,8 @@ class Publisher:
         """Phase 1 (every blob of every image), then phase 2 (manifests, then tags)."""
         if not self.images:
             return
+        if self.insecure:
+            self.registry = RegistryClient(insecure=sorted(self.insecure))
         try:
             self._step("pushing layers", self._push_blobs)
         finally:
