@@ -115,6 +115,8 @@ class OpRunner:
             return self._file(op, inputs)
         if isinstance(op, o.Merge):
             return self._merge(op, inputs)
+        if isinstance(op, o.HttpSource):
+            return self._http(op)
         raise BuildError(f"{op.kind} operations are not supported by this executor yet")
 
     def snapshot_exists(self, name: str) -> bool:
@@ -325,6 +327,18 @@ class OpRunner:
             blob = layer_from_mounts(self.store, mounts)
             name = self._commit(name, key, unique=True)
         return OpResult(name, root.layers + (blob,))
+
+    # -- http sources -------------------------------------------------------------------------
+    def _http(self, op: o.HttpSource) -> OpResult:
+        """``ADD <url>``: a snapshot holding the downloaded file (bakec.worker.http_source)."""
+        from bakec.worker import http_source
+
+        name = "bakec/op/" + op.digest
+        with self._active("") as (key, mounts):
+            with self._mounted(mounts) as root:
+                http_source.download(op, root)
+            self._commit(name, key)
+        return OpResult(name)
 
     # -- merge --------------------------------------------------------------------------------
     def _merge(self, op: o.Merge, inputs: Mapping[str, OpResult]) -> OpResult:
