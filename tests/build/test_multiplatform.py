@@ -48,6 +48,11 @@ def _events(stderr: str) -> list[dict]:
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
+def _instruction(name: str) -> str:
+    """``FROM``/``RUN``/... of a vertex name, with or without buildx's ``[target platform n/m]`` prefix."""
+    return name.split("] ", 1)[-1].split(" ", 1)[0]
+
+
 def _registry_json(path: str) -> dict:
     request = urllib.request.Request(f"http://127.0.0.1:5000/v2/{path}", headers={"Accept": ACCEPT})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -99,7 +104,7 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     # only the arm64 RUN is emulated; the summary carries the emulated time per target
     events = _events(proc.stderr)
     started = [e for e in events if e.get("type") == "vertex" and e["state"] == "started"]
-    emulated = sorted((e["name"].split(" ", 1)[0], e["emulated"]) for e in started)
+    emulated = sorted((_instruction(e["name"]), e["emulated"]) for e in started)
     assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
     summary = next(e for e in events if e.get("type") == "summary")
     assert summary["targets"]["default"]["emulated_seconds"] > 0
@@ -226,3 +231,23 @@ def test_image_output_keeps_the_whole_index_in_containerd(tmp_path, state_dir):
             assert all(client.has_content(layer["digest"]) for layer in manifest["layers"])
     finally:
         client.close()
+
+
+def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tmp_path, state_dir):
+    _runnable("linux/arm64")
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent(f"""\
+        FROM --platform=linux/arm64 {MULTI} AS tool
+        ARG TARGETPLATFORM
+        RUN busybox uname -m > /tool-arch && echo "$TARGETPLATFORM" > /tool-target
+        FROM {MULTI}
+        COPY --from=tool /tool-arch /tool-target /
+        """))
+    (tmp_path / "docker-bake.hcl").write_text('target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+    proc = bakec(tmp_path, state_dir, "build", "--progress", "rawjson", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "tool-arch").read_text() == "aarch64\n"
+    host = emulation.host_arch()
+    assert (tmp_path / "out" / "tool-target").read_text() == f"linux/{host}\n"  # TARGETPLATFORM is the target's
+    runs = [e for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
+            and _instruction(e["name"]) == "RUN"]
+    assert [e["emulated"] for e in runs] == [host != "arm64"]
