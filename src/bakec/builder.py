@@ -57,23 +57,14 @@ def _emulated(platform: str) -> bool:
     return emulated(platform)
 
 
-def _secrets(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str) -> Any:
-    from bakec.worker.ops import Secrets
+def _forwards(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path) -> tuple[Any, Any]:
+    """The build's secret sources and ssh agents (``RUN --mount=type=secret|ssh``; bakec.worker.mounts)."""
+    from bakec.worker.secrets import SecretStore
+    from bakec.worker.ssh import SshForwards
 
-    secrets = Secrets()
-    for target in targets.values():
-        for entry in target.secret or []:
-            sid = entry.get("id")
-            if not sid:
-                continue
-            if entry.get("src"):
-                path = Path(cwd, entry["src"])
-                secrets.values[sid] = path.read_bytes()
-            elif entry.get("env") or sid in env:
-                value = env.get(entry.get("env") or sid)
-                if value is not None:
-                    secrets.values[sid] = value.encode()
-    return secrets
+    secrets = SecretStore.from_entries([e for t in targets.values() for e in t.secret or []], env, cwd)
+    ssh = SshForwards.from_entries([e for t in targets.values() for e in t.ssh or []], env, cwd, state_dir / "tmp")
+    return secrets, ssh
 
 
 def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), *,
@@ -119,11 +110,12 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     paths = DaemonPaths(state_dir)
     store = ContentStore(state_dir / "content")
     cache = CacheIndex(state_dir / "cache.db")
+    secrets, ssh = _forwards(resolved.targets, definition.env, definition.cwd, state_dir)
     try:
         with client.lease() as leased:
             executor = RuncExecutor(leased, paths, allow=allowed)
             runner = OpRunner(leased, paths, store, executor, registry=registry,
-                              secrets=_secrets(resolved.targets, definition.env, definition.cwd))
+                              secrets=secrets, ssh=ssh)
             from bakec import cache as cache_io
 
             cache_steps = cache_io.Steps(progress, graph.graph.number_of_nodes() + 1000)
@@ -140,6 +132,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
                                    if d["op"].kind == "image" and n in solved.results)
             reports = _export(graph, solved, resolved.targets, store, leased, definition, progress, publisher)
     finally:
+        ssh.close()
         cache.close()
         client.close()
     if all(r.state == "done" for r in reports.values()):

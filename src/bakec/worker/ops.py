@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,16 @@ from bakec.errors import BuildError
 from bakec.graph import ops as o
 from bakec.worker import emulation
 from bakec.worker.client import Client, Mount, NotFoundError
+from bakec.worker.cachemounts import CacheMounts
 from bakec.worker.layer_store import ContentStore
 from bakec.worker.layers import LayerBlob, layer_from_mounts
+from bakec.worker.mounts import MountPreparer, redacting
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.run import Executor, RunRequest
 from bakec.worker.runc import mount, unmount
+from bakec.worker.secrets import SecretStore
 from bakec.worker.spec import SpecMount
+from bakec.worker.ssh import SshForwards
 
 GC_ROOT = "containerd.io/gc.root"
 
@@ -61,13 +65,6 @@ class OpResult:
         return cls(meta.get("snapshot", ""), layers, config=meta.get("config"))
 
 
-@dataclass
-class Secrets:
-    """Secret values by id (from bake's ``secret`` attribute); never logged or keyed."""
-
-    values: dict[str, bytes] = field(default_factory=dict)
-
-
 LogFn = Callable[[int, bytes], None]
 
 
@@ -90,7 +87,8 @@ class OpRunner:
         executor: Executor,
         *,
         registry: Any = None,
-        secrets: Secrets | None = None,
+        secrets: SecretStore | None = None,
+        ssh: SshForwards | None = None,
         cache_mounts: Path | None = None,
     ) -> None:
         self.client = client
@@ -98,10 +96,10 @@ class OpRunner:
         self.store = store
         self.executor = executor
         self.registry = registry
-        self.secrets = secrets or Secrets()
         self.cache_mounts = cache_mounts or paths.state_dir / "cache-mounts"
         self.tmp = paths.state_dir / "tmp"  # mount points and scratch files, on the state dir's disk
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.mounts = MountPreparer(self.tmp, CacheMounts(self.cache_mounts), self._view, secrets=secrets, ssh=ssh)
 
     # -- entry -----------------------------------------------------------------------
     def run(self, op: o.Op, inputs: Mapping[str, OpResult], log: LogFn | None = None) -> OpResult:
@@ -243,8 +241,13 @@ class OpRunner:
         root = inputs[op.root] if op.root else OpResult()
         with contextlib.ExitStack() as stack:
             key, mounts = stack.enter_context(self._active(root.snapshot))
-            spec_mounts = [self._spec_mount(m, inputs, stack) for m in op.mounts]
+            prepared = self.mounts.prepare(op, inputs, stack)  # RUN --mount: bakec.worker.mounts
+            spec_mounts = prepared.mounts
             env = list(op.env) + [e for e in op.proxy_env if e.split("=", 1)[0] not in {x.split("=", 1)[0] for x in op.env}]
+            added = {e.split("=", 1)[0] for e in prepared.env}
+            env = [e for e in env if e.split("=", 1)[0] not in added] + prepared.env
+            if prepared.redact and log is not None:
+                log = stack.enter_context(redacting(log, prepared.redact))
             files_dir = None
             if op.files:
                 files_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="f", dir=self.tmp)))
@@ -260,6 +263,7 @@ class OpRunner:
                 mounts=spec_mounts,
                 network=op.network if op.network in ("none", "host", "default") else "default",
                 security=op.security if op.security in ("sandbox", "insecure") else "sandbox",
+                private=bool(prepared.redact),
             )
             result = self.executor.run(mounts, request, on_output=log)
             if result.exit_code != 0:
@@ -269,43 +273,6 @@ class OpRunner:
             blob = layer_from_mounts(self.store, mounts)
             name = self._commit("bakec/op/" + op.digest, key, unique=True)
         return OpResult(name, root.layers + (blob,))
-
-    def _spec_mount(self, m: o.ExecMount, inputs: Mapping[str, OpResult], stack: contextlib.ExitStack) -> SpecMount:
-        if m.type == "tmpfs":
-            size = f",size={m.size}" if m.size else ""
-            return SpecMount(m.target, "tmpfs", "tmpfs", tuple(f"nosuid,nodev,mode=1777{size}".split(",")))
-        if m.type == "bind":
-            source = inputs[m.input] if m.input else OpResult()
-            base = source.path or stack.enter_context(self._view(source.snapshot))
-            path = os.path.join(base, m.selector.lstrip("/")) if m.selector else base
-            if m.readonly:
-                return SpecMount(m.target, path, "bind", ("rbind", "ro"))
-            copy = stack.enter_context(tempfile.TemporaryDirectory(prefix="b", dir=self.tmp))
-            shutil.copytree(path, copy, symlinks=True, dirs_exist_ok=True)  # rw writes are discarded
-            return SpecMount(m.target, copy, "bind", ("rbind", "rw"))
-        if m.type == "cache":
-            cache_id = m.id or m.target
-            directory = self.cache_mounts / hashlib.sha256(cache_id.encode()).hexdigest()[:32]
-            directory.mkdir(parents=True, exist_ok=True)
-            if m.mode is not None:
-                os.chmod(directory, m.mode)
-            if m.uid is not None or m.gid is not None:
-                os.chown(directory, m.uid or 0, m.gid or 0)
-            return SpecMount(m.target, str(directory), "bind", ("rbind", "rw"))
-        if m.type == "secret":
-            value = self.secrets.values.get(m.id)
-            if value is None:
-                if m.required:
-                    raise BuildError(f"secret {m.id} not found")
-                empty = stack.enter_context(tempfile.TemporaryDirectory(prefix="s"))
-                return SpecMount(m.target, empty, "bind", ("rbind", "ro"))
-            holder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="s", dir="/dev/shm")))
-            secret_file = holder / "secret"
-            secret_file.write_bytes(value)
-            os.chmod(secret_file, m.mode if m.mode is not None else 0o400)
-            os.chown(secret_file, m.uid or 0, m.gid or 0)
-            return SpecMount(m.target, str(secret_file), "bind", ("rbind", "ro"))
-        raise BuildError(f"RUN --mount=type={m.type} is not supported by this executor yet")
 
     # -- file ---------------------------------------------------------------------------------
     def _file(self, op: o.FileOp, inputs: Mapping[str, OpResult]) -> OpResult:
@@ -391,4 +358,4 @@ def image_config(plan: Any, platform: str) -> dict[str, Any]:
     return config
 
 
-__all__ = ["OpResult", "OpRunner", "Secrets", "chain_id", "image_config"]
+__all__ = ["OpResult", "OpRunner", "chain_id", "image_config"]

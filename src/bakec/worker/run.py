@@ -64,6 +64,8 @@ class RunRequest:
     extra_hosts: Sequence[tuple[str, str]] = ()
     shm_size: int = 64 << 20
     rlimits: Sequence[Rlimit] | None = None
+    private: bool = False
+    """The spec carries secret values (``RUN --mount=type=secret,env=``): keep the run dir on a tmpfs."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class Executor:
         sandbox = self.network.acquire(request.network)
         try:
             run_dir.mkdir(parents=True)
+            if request.private:
+                _mount_tmpfs(run_dir)
             spec_mounts = [*_etc_mounts(run_dir, request, sandbox.mode), *request.mounts]
             process = ProcessSpec(request.args, request.env, request.cwd, uid, gid, gids)
             if request.rlimits is not None:
@@ -137,6 +141,10 @@ class Executor:
         finally:
             # An insecure RUN (CAP_NET_ADMIN) may have reconfigured its namespace: not reused.
             self.network.release(sandbox, reuse=request.security != "insecure")
+            if request.private and os.path.ismount(run_dir):
+                from bakec.worker.runc import unmount
+
+                unmount(run_dir)
             shutil.rmtree(run_dir, ignore_errors=True)
         if lay.upper is not None:
             rootfs.remove_stubs(lay.upper, stubs)
@@ -223,6 +231,12 @@ class ContainerdExecutor(Executor):
             client.delete_task(cid)
             clock.lap("task_delete")
         return exit_code, out, err
+
+
+def _mount_tmpfs(path: Path) -> None:
+    from bakec.worker.runc import mount
+
+    mount(Mount(type="tmpfs", source="tmpfs", options=["nosuid", "nodev", "mode=0700", "size=16m"]), path)
 
 
 def _etc_mounts(run_dir: Path, request: RunRequest, network: Network) -> list[SpecMount]:

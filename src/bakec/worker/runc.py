@@ -208,4 +208,6 @@ def _sweep_containers(paths: DaemonPaths, everything: bool) -> None:
         run_dir = paths.runs_dir / cid
         if (run_dir / "rootfs").is_dir():
             unmount(run_dir / "rootfs")
+        if os.path.ismount(run_dir):  # a private run dir (secret env) is a tmpfs
+            unmount(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)

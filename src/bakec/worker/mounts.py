@@ -1,0 +1,325 @@
+"""Host-side preparation of a RUN's ``--mount`` list, as BuildKit's exec op does it.
+
+:meth:`MountPreparer.prepare` turns an :class:`~bakec.graph.ops.Exec`'s mounts into OCI
+mounts (plus environment entries) and registers every cleanup on the caller's
+``ExitStack``, so everything is unmounted and removed when the RUN ends, whatever happens:
+
+* ``bind``: a read-only view of a stage, image or named context (``source`` resolved
+  inside it, symlinks bounded by its root); ``rw`` gets an overlay whose upper dir is
+  thrown away, so the source snapshot never changes. A local context with
+  ``.dockerignore`` patterns is copied first, so ignored files stay invisible.
+* ``cache``: a persistent directory (:mod:`bakec.worker.cachemounts`).
+* ``tmpfs``: a tmpfs with ``size``.
+* ``secret``: the value is written to a tmpfs that bakec mounts for this RUN only
+  (never the disk), with the mount's mode/uid/gid, and/or put in the environment
+  (``env=``). A missing secret fails only with ``required=true``.
+* ``ssh``: a socket in that tmpfs relaying to the forwarded agent, and ``SSH_AUTH_SOCK``.
+
+runc creates missing mount targets in the rootfs; the executor removes those stubs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakec.errors import BuildError
+from bakec.graph import ops as o
+from bakec.worker import safepath
+from bakec.worker.cachemounts import CacheKey, CacheMounts
+from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
+from bakec.worker.spec import SpecMount
+from bakec.worker.ssh import SshForwards, relay
+
+View = Callable[[str], AbstractContextManager[str]]
+"""Opens a read-only host view of a committed snapshot ("" = an empty directory)."""
+
+_SECRET_OPTIONS = ("rbind", "ro", "nodev", "nosuid", "noexec")
+_REDACT_MIN = 4  # shorter values would mask ordinary output
+_LINE_MAX = 64 << 10
+
+
+@dataclass
+class Prepared:
+    """OCI mounts for the RUN, environment entries to add, and secret values to redact from logs."""
+
+    mounts: list[SpecMount] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    redact: list[bytes] = field(default_factory=list, repr=False)
+
+
+class MountPreparer:
+    """Prepares mounts with the build's secrets, ssh forwards and cache directories."""
+
+    def __init__(
+        self,
+        scratch: Path,
+        caches: CacheMounts,
+        view: View,
+        *,
+        secrets: SecretStore | None = None,
+        ssh: SshForwards | None = None,
+    ) -> None:
+        self.scratch = scratch  # on the state dir's disk, for mount points and throw-away uppers
+        self.caches = caches
+        self.view = view
+        self.secrets = secrets or SecretStore()
+        self.ssh = ssh or SshForwards(scratch=scratch)
+
+    def prepare(self, op: o.Exec, inputs: Mapping[str, Any], stack: contextlib.ExitStack) -> Prepared:
+        """OCI mounts for ``op.mounts``; cleanups go on ``stack``.
+
+        ``inputs`` maps op digests to results with ``snapshot``, ``path`` (a local
+        context's directory) and ``ignore`` (its ``.dockerignore`` patterns).
+        """
+        out = Prepared()
+        private = _PrivateTmpfs(self.scratch, op.mounts, stack)
+        caches = self._hold_caches(op.mounts, inputs, stack)
+        by_target: list[tuple[int, SpecMount]] = []
+        for i, m in enumerate(op.mounts):
+            spec: SpecMount | None
+            if m.type == "bind":
+                spec = self._bind(m, inputs, stack)
+            elif m.type == "cache":
+                spec = SpecMount(m.target, caches[i], "bind", ("rbind", "ro" if m.readonly else "rw"))
+            elif m.type == "tmpfs":
+                size = (f"size={m.size}",) if m.size else ()
+                spec = SpecMount(m.target, "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777", *size))
+            elif m.type == "secret":
+                spec = self._secret(m, private, out)
+            elif m.type == "ssh":
+                spec = self._ssh(m, private, stack)
+            else:
+                raise BuildError(f"RUN --mount=type={m.type} is not supported")
+            if spec is not None:
+                by_target.append((i, spec))
+        # parents before children, so a mount inside another mount's target lands on top of it
+        by_target.sort(key=lambda item: (_depth(item[1].destination), item[0]))
+        out.mounts = [spec for _, spec in by_target]
+        ssh_targets = [m.target for m in op.mounts if m.type == "ssh"]
+        if ssh_targets and not any(e.startswith("SSH_AUTH_SOCK=") for e in op.env):
+            out.env.append(f"SSH_AUTH_SOCK={ssh_targets[0]}")  # as BuildKit's llb.AddSSHSocket
+        return out
+
+    # -- bind ---------------------------------------------------------------------------
+    def _bind(self, m: o.ExecMount, inputs: Mapping[str, Any], stack: contextlib.ExitStack) -> SpecMount:
+        source = inputs.get(m.input) if m.input else None
+        selector = m.selector or "/"
+        if source is not None and source.path:
+            host = self._local(source, selector, stack)
+        else:
+            root = stack.enter_context(self.view(source.snapshot if source is not None else ""))
+            host = safepath.resolve(root, selector)
+            if not os.path.lexists(host):
+                raise BuildError(f'failed to calculate checksum of ref {m.input or "scratch"}: "{selector}": not found')
+        if m.readonly:
+            return SpecMount(m.target, host, "bind", ("rbind", "ro"))
+        return SpecMount(m.target, self._writable(host, stack), "bind", ("rbind", "rw"))
+
+    def _local(self, source: Any, selector: str, stack: contextlib.ExitStack) -> str:
+        """A local context path as the client would have sent it (``.dockerignore`` applied)."""
+        if not source.ignore:
+            host = safepath.resolve(source.path, selector)
+            if not os.path.lexists(host):
+                raise BuildError(f'failed to calculate checksum of ref context: "{selector}": not found')
+            return host
+        from bakec.worker import fileops
+
+        copy_root = stack.enter_context(tempfile.TemporaryDirectory(prefix="c", dir=self.scratch))
+        action = o.Copy(0, selector, "/m", allow_wildcard=False, allow_empty_wildcard=False)
+        fileops.copy(copy_root, action, fileops.Source(source.path, local=True, ignore=tuple(source.ignore), name="context"))
+        return os.path.join(copy_root, "m")
+
+    def _writable(self, host: str, stack: contextlib.ExitStack) -> str:
+        """A writable stand-in for ``host`` whose writes are thrown away after the RUN."""
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="w", dir=self.scratch))
+        if not os.path.isdir(host):
+            shutil.copy2(host, os.path.join(work, "f"), follow_symlinks=False)
+            return os.path.join(work, "f")
+        upper, workdir, merged = (os.path.join(work, d) for d in ("u", "w", "m"))
+        for d in (upper, workdir, merged):
+            os.mkdir(d)
+        from bakec.worker.client import Mount
+        from bakec.worker.runc import mount, unmount
+
+        lower = host.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+        try:
+            mount(Mount(type="overlay", source="overlay",
+                        options=[f"lowerdir={lower}", f"upperdir={upper}", f"workdir={workdir}"]), Path(merged))
+        except OSError:
+            # a lower overlay cannot take (e.g. an unusual filesystem): a copy does the same job
+            done = subprocess.run(["cp", "-a", "--", f"{host}/.", upper], capture_output=True)
+            if done.returncode != 0:
+                raise BuildError("rw bind mount: copying the source failed", done.stderr.decode(errors="replace")) from None
+            return upper
+        stack.callback(unmount, Path(merged))
+        return merged
+
+    # -- cache --------------------------------------------------------------------------
+    def _hold_caches(
+        self, mounts: Sequence[o.ExecMount], inputs: Mapping[str, Any], stack: contextlib.ExitStack
+    ) -> dict[int, str]:
+        """Cache directories by mount index, locked in one global order (no lock-order deadlocks)."""
+        wanted: dict[tuple[str, str], list[int]] = {}
+        keys: dict[tuple[str, str], tuple[CacheKey, o.ExecMount]] = {}
+        for i, m in enumerate(mounts):
+            if m.type != "cache":
+                continue
+            key = CacheKey(m.id or m.target, m.input, m.selector if m.input else "", m.mode, m.uid, m.gid)
+            slot = (key.digest(), m.sharing or "shared")
+            wanted.setdefault(slot, []).append(i)  # the same cache twice in one RUN is held once
+            keys[slot] = (key, m)
+        held: dict[int, str] = {}
+        for slot in sorted(wanted):
+            key, m = keys[slot]
+            seed = self._seed(m, inputs, stack) if m.input else None
+            directory = stack.enter_context(self.caches.hold(key, slot[1], seed))
+            for i in wanted[slot]:
+                held[i] = directory
+        return held
+
+    def _seed(self, m: o.ExecMount, inputs: Mapping[str, Any], stack: contextlib.ExitStack) -> Callable[[], str]:
+        def path() -> str:
+            source = inputs[m.input]
+            root = source.path or stack.enter_context(self.view(source.snapshot))
+            return safepath.resolve(root, m.selector or "/")
+
+        return path
+
+    # -- secrets and ssh ----------------------------------------------------------------
+    def _secret(self, m: o.ExecMount, private: _PrivateTmpfs, out: Prepared) -> SpecMount | None:
+        value = self.secrets.read(m.id)
+        if value is None:
+            if m.required:
+                raise BuildError(f"secret {m.id}: not found")
+            return None  # BuildKit skips an optional secret that was not given
+        if len(value) >= _REDACT_MIN:
+            out.redact.append(value)
+        if m.env:
+            text = value.decode("utf-8", "surrogateescape")
+            out.env.append(f"{m.env}={text}")
+        if not m.target:
+            return None
+        path = private.file(value, m.mode if m.mode is not None else 0o400, m.uid or 0, m.gid or 0)
+        return SpecMount(m.target, path, "bind", _SECRET_OPTIONS)
+
+    def _ssh(self, m: o.ExecMount, private: _PrivateTmpfs, stack: contextlib.ExitStack) -> SpecMount | None:
+        sid = m.id or "default"
+        upstream = self.ssh.socket(sid)
+        if upstream is None:
+            if m.required:
+                raise self.ssh.missing_error(sid)
+            return None
+        path = private.name("ssh")
+        stack.enter_context(relay(path, upstream, mode=m.mode if m.mode is not None else 0o600,
+                                  uid=m.uid or 0, gid=m.gid or 0))
+        return SpecMount(m.target, path, "bind", ("rbind",))
+
+
+class _PrivateTmpfs:
+    """A tmpfs (mode 0700) mounted for one RUN on first use; secret files and agent sockets live there."""
+
+    def __init__(self, scratch: Path, mounts: Sequence[o.ExecMount], stack: contextlib.ExitStack) -> None:
+        self.scratch = scratch
+        self.stack = stack
+        secrets = sum(1 for m in mounts if m.type == "secret")
+        self.size = secrets * (MAX_SECRET_SIZE + 4096) + (64 << 10)
+        self.path: str | None = None
+        self.count = 0
+
+    def name(self, prefix: str) -> str:
+        if self.path is None:
+            self.path = self._mount()
+        self.count += 1
+        return os.path.join(self.path, f"{prefix}{self.count}")
+
+    def file(self, data: bytes, mode: int, uid: int, gid: int) -> str:
+        path = self.name("secret")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        return path
+
+    def _mount(self) -> str:
+        from bakec.worker.client import Mount
+        from bakec.worker.runc import mount, unmount
+
+        path = tempfile.mkdtemp(prefix="s", dir=self.scratch)
+        # registered before mounting: rmdir after unmount (the stack runs in reverse)
+        self.stack.callback(_rmdir, path)
+        options = ["nosuid", "nodev", "noexec", "mode=0700", f"size={self.size}"]
+        mount(Mount(type="tmpfs", source="tmpfs", options=options), Path(path))
+        self.stack.callback(unmount, Path(path))
+        return path
+
+
+def _rmdir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _depth(target: str) -> int:
+    return len([p for p in target.split("/") if p])
+
+
+class Redactor:
+    """Wraps a log callback so secret values never reach it (replaced by ``****``).
+
+    Output is passed on a line at a time (a value split across chunks is still
+    caught); a multi-line value is also masked line by line. A line longer than
+    ``_LINE_MAX`` is passed on without its tail; :meth:`flush` emits what is left.
+    """
+
+    def __init__(self, log: Callable[[int, bytes], None], values: Sequence[bytes]) -> None:
+        self.log = log
+        masked = set(values)
+        for value in values:
+            masked.update(line.strip() for line in value.splitlines() if len(line.strip()) >= _REDACT_MIN)
+        self.values = sorted(masked, key=len, reverse=True)
+        self.keep = max(len(v) for v in self.values)
+        self.pending: dict[int, bytes] = {}
+
+    def __call__(self, stream: int, chunk: bytes) -> None:
+        data = self._mask(self.pending.pop(stream, b"") + chunk)
+        end = data.rfind(b"\n") + 1
+        if not end and len(data) > _LINE_MAX:
+            end = len(data) - self.keep  # a value still arriving starts in the kept tail
+        if end:
+            self.log(stream, data[:end])
+        if data[end:]:
+            self.pending[stream] = data[end:]
+
+    def _mask(self, data: bytes) -> bytes:
+        for value in self.values:
+            data = data.replace(value, b"****")
+        return data
+
+    def flush(self) -> None:
+        for stream, data in sorted(self.pending.items()):
+            self.log(stream, data)
+        self.pending.clear()
+
+
+@contextlib.contextmanager
+def redacting(log: Callable[[int, bytes], None], values: Sequence[bytes]) -> Iterator[Redactor]:
+    """A :class:`Redactor` over ``log``, flushed when the block ends."""
+    redactor = Redactor(log, values)
+    try:
+        yield redactor
+    finally:
+        redactor.flush()
+
+
+__all__ = ["MountPreparer", "Prepared", "Redactor", "View", "redacting"]

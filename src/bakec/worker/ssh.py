@@ -1,0 +1,247 @@
+"""SSH agent forwarding for ``RUN --mount=type=ssh``.
+
+Bake's ``ssh`` entries name agent sources by id: ``default`` (``SSH_AUTH_SOCK``), a socket
+path, or private key files. Key files are loaded into a private ``ssh-agent`` that bakec
+starts on first use and stops at the end of the build, so keys stay in that agent's memory.
+
+Inside a RUN the agent appears as a socket that bakec creates (its mode, uid and gid are
+the mount's, as in BuildKit) and that relays every connection to the real agent socket;
+the user's own socket is never bind-mounted or chmod-ed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakec.errors import BuildError, EnvironmentProblem
+
+_SUN_PATH_MAX = 107
+
+
+@dataclass(frozen=True)
+class AgentSource:
+    """One ssh id: an agent socket, or key files to load into a private agent."""
+
+    socket: str = ""
+    keys: tuple[str, ...] = ()
+
+
+@dataclass
+class SshForwards:
+    """The ssh ids a build forwards; ``socket(id)`` gives a host agent socket for one."""
+
+    sources: dict[str, AgentSource] = field(default_factory=dict)
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    _agents: dict[str, tuple[subprocess.Popen[bytes], str]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_entries(
+        cls, entries: Iterable[Mapping[str, Any]], environ: Mapping[str, str], cwd: str, scratch: Path | None = None
+    ) -> SshForwards:
+        """Sources from bake ``ssh`` entries (``{"id": ..., "paths": [...]}``); already validated by the spec layer."""
+        forwards = cls(scratch=scratch or Path(tempfile.gettempdir()))
+        for entry in entries:
+            sid = entry.get("id") or "default"
+            if sid in forwards.sources:
+                continue
+            paths = [p for p in entry.get("paths") or [] if p]
+            if not paths:
+                agent = environ.get("SSH_AUTH_SOCK", "")
+                if agent:
+                    forwards.sources[sid] = AgentSource(socket=agent)
+                continue
+            full = [os.path.join(cwd, p) for p in paths]
+            if len(full) == 1 and _is_socket(full[0]):
+                forwards.sources[sid] = AgentSource(socket=full[0])
+            else:
+                forwards.sources[sid] = AgentSource(keys=tuple(full))
+        return forwards
+
+    def missing_error(self, sid: str) -> BuildError:
+        """BuildKit's error for a required ssh mount whose id the build does not forward."""
+        if not self.sources:
+            return BuildError(f'no SSH key "{sid}" forwarded from the client')
+        return BuildError(f"unset ssh forward key {sid}")
+
+    def socket(self, sid: str) -> str | None:
+        """The host agent socket for ``sid`` (starting its private agent if needed), or None."""
+        source = self.sources.get(sid)
+        if source is None:
+            return None
+        if source.socket:
+            return source.socket
+        with self._lock:
+            if sid not in self._agents:
+                self._agents[sid] = self._start_agent(sid, source.keys)
+            return self._agents[sid][1]
+
+    def _start_agent(self, sid: str, keys: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], str]:
+        if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
+            raise EnvironmentProblem(f"ssh {sid}: forwarding key files needs ssh-agent and ssh-add (apt-get install openssh-client)")
+        directory = _short_dir(self.scratch, "ssh")
+        sock = os.path.join(directory, "agent.sock")
+        # -D: foreground, so the agent is our child and stops with close()
+        agent = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", sock], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert agent.stdout is not None
+        agent.stdout.readline()  # "SSH_AUTH_SOCK=...; export SSH_AUTH_SOCK;" once it listens
+        if agent.poll() is not None or not _is_socket(sock):
+            err = agent.stderr.read().decode(errors="replace").strip() if agent.stderr else ""
+            shutil.rmtree(directory, ignore_errors=True)
+            raise BuildError(f"ssh {sid}: ssh-agent did not start", err)
+        added = subprocess.run(
+            ["ssh-add", "-q", *keys],
+            env={"SSH_AUTH_SOCK": sock, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+        if added.returncode != 0:
+            _stop(agent, directory)
+            raise BuildError(f"ssh {sid}: loading the key files failed", added.stderr.decode(errors="replace").strip())
+        return agent, sock
+
+    def close(self) -> None:
+        """Stop the private agents this build started."""
+        with self._lock:
+            for agent, sock in self._agents.values():
+                _stop(agent, os.path.dirname(sock))
+            self._agents.clear()
+
+
+def _stop(agent: subprocess.Popen[bytes], directory: str) -> None:
+    agent.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        agent.wait(timeout=5)
+    if agent.poll() is None:
+        agent.kill()
+        agent.wait()
+    for stream in (agent.stdout, agent.stderr):
+        if stream is not None:
+            stream.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _short_dir(base: Path, prefix: str) -> str:
+    """A private (0700) directory whose socket paths fit in ``sun_path``."""
+    base.mkdir(parents=True, exist_ok=True)
+    parent = str(base) if len(str(base)) + 30 < _SUN_PATH_MAX else tempfile.gettempdir()
+    return tempfile.mkdtemp(prefix=prefix, dir=parent)
+
+
+class SocketRelay:
+    """A listening Unix socket at ``path`` whose connections are relayed to ``upstream``.
+
+    One thread serves every connection with a selector; ``close()`` stops it and
+    removes the socket file.
+    """
+
+    def __init__(self, path: str, upstream: str, *, mode: int = 0o600, uid: int = 0, gid: int = 0) -> None:
+        self.path = path
+        self.upstream = upstream
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+        self._listener.listen(16)
+        self._listener.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._thread = threading.Thread(target=self._serve, name="bakec-ssh-relay", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        peers: dict[socket.socket, socket.socket] = {}
+        try:
+            while True:
+                for key, _ in self._selector.select():
+                    sock = key.fileobj
+                    if sock is self._wake_r:
+                        return
+                    if sock is self._listener:
+                        self._accept(peers)
+                        continue
+                    assert isinstance(sock, socket.socket)
+                    self._pump(sock, peers)
+        finally:
+            for sock in list(peers):
+                sock.close()
+            self._selector.close()
+
+    def _accept(self, peers: dict[socket.socket, socket.socket]) -> None:
+        try:
+            client, _ = self._listener.accept()
+        except BlockingIOError:
+            return
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(self.upstream)
+        except OSError:
+            client.close()
+            upstream.close()
+            return
+        for sock in (client, upstream):
+            sock.setblocking(True)
+        peers[client], peers[upstream] = upstream, client
+        self._selector.register(client, selectors.EVENT_READ, None)
+        self._selector.register(upstream, selectors.EVENT_READ, None)
+
+    def _pump(self, sock: socket.socket, peers: dict[socket.socket, socket.socket]) -> None:
+        peer = peers.get(sock)
+        if peer is None:
+            return
+        try:
+            data = sock.recv(1 << 16)
+            if data:
+                peer.sendall(data)
+                return
+        except OSError:
+            pass
+        for s in (sock, peer):  # one side closed: close the pair
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(s)
+            peers.pop(s, None)
+            s.close()
+
+    def close(self) -> None:
+        self._wake_w.send(b"x")
+        self._thread.join()
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+@contextlib.contextmanager
+def relay(path: str, upstream: str, *, mode: int, uid: int, gid: int) -> Iterator[SocketRelay]:
+    """A :class:`SocketRelay` for the duration of the block."""
+    r = SocketRelay(path, upstream, mode=mode, uid=uid, gid=gid)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+__all__ = ["AgentSource", "SocketRelay", "SshForwards", "relay"]

@@ -1,0 +1,157 @@
+"""The host side of RUN mounts without a build: secret sources, log redaction, cache-dir sharing, ssh relay."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bakec.errors import BuildError
+from bakec.worker.cachemounts import CacheKey, CacheMounts
+from bakec.worker.mounts import Redactor
+from bakec.worker.secrets import SecretStore
+from bakec.worker.ssh import SshForwards, relay
+
+# -- secrets ------------------------------------------------------------------------------------
+
+
+def test_secret_sources_follow_buildkits_lookup(tmp_path):
+    (tmp_path / "file.txt").write_bytes(b"from-file")
+    (tmp_path / "BARE").write_bytes(b"bare-file")
+    environ = {"VAR": "from-env", "SAME": "same-name-env"}
+    store = SecretStore.from_entries(
+        [{"id": "a", "src": "file.txt"}, {"id": "b", "env": "VAR"}, {"id": "SAME"}, {"id": "BARE"},
+         {"id": "a", "src": "other"}],
+        environ, str(tmp_path))
+    assert store.read("a") == b"from-file"  # the first entry of an id wins
+    assert store.read("b") == b"from-env"
+    assert store.read("SAME") == b"same-name-env"  # no src/env: the variable named like the id when set
+    assert store.read("BARE") == b"bare-file"  # else the file named like it
+    assert store.read("unknown") is None
+    assert "from-env" not in repr(store) and "same-name-env" not in repr(store)
+
+
+def test_secret_larger_than_buildkits_limit_fails(tmp_path):
+    (tmp_path / "big").write_bytes(b"x" * (500 * 1024 + 1))
+    store = SecretStore.from_entries([{"id": "big", "src": "big"}], {}, str(tmp_path))
+    with pytest.raises(BuildError, match="secret big too big"):
+        store.read("big")
+
+
+def test_redactor_masks_values_split_across_chunks_and_lines():
+    out: list[tuple[int, bytes]] = []
+    redactor = Redactor(lambda stream, data: out.append((stream, data)), [b"hunter22", b"-----KEY\nsecond-line\n"])
+    for chunk in (b"pw=hun", b"ter22 ok\nnext", b" line\n", b"second-line\n", b"tail hunter"):
+        redactor(1, chunk)
+    redactor(2, b"err hunter22\n")
+    redactor.flush()
+    text = b"".join(data for _, data in out)
+    assert b"hunter22" not in text and b"second-line" not in text
+    assert out[0] == (1, b"pw=**** ok\n")
+    assert (2, b"err ****\n") in out
+    assert out[-1] == (1, b"tail hunter")  # not a value: passed on at the end
+
+
+# -- cache directories --------------------------------------------------------------------------
+
+
+def _probe(path: Path, flags: int) -> bool:
+    """Whether a lock on ``path`` could be taken right now."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, flags | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_cache_sharing_modes(tmp_path):
+    caches = CacheMounts(tmp_path)
+    key = CacheKey("go-build")
+    base = tmp_path / key.digest()
+    with caches.hold(key, "shared") as first, caches.hold(key, "shared") as second:
+        assert first == second == str(base / "0")
+        with caches.hold(key, "private") as private:
+            assert private == str(base / "1")  # the shared copy is in use
+        assert not _probe(base / "0.lock", fcntl.LOCK_EX)  # a locked user waits for shared ones
+    with caches.hold(key, "locked") as locked:
+        assert locked == str(base / "0")
+        assert not _probe(base / "0.lock", fcntl.LOCK_SH)
+        with caches.hold(key, "private") as private:
+            assert private == str(base / "1")
+    with caches.hold(key, "private") as private:
+        assert private == str(base / "0")  # nobody holds the main copy: private takes it
+    assert _probe(base / "0.lock", fcntl.LOCK_EX)
+
+
+def test_fresh_cache_dir_gets_mode_and_owner_once(tmp_path):
+    caches = CacheMounts(tmp_path)
+    key = CacheKey("owned", mode=0o700, uid=1000, gid=1001)
+    with caches.hold(key, "shared") as directory:
+        st = os.stat(directory)
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o700, 1000, 1001)
+        os.chmod(directory, 0o755)  # a RUN may change it; later RUNs keep what it left
+    with caches.hold(key, "shared") as directory:
+        assert os.stat(directory).st_mode & 0o7777 == 0o755
+    assert CacheKey("owned").digest() != key.digest()  # as BuildKit: another base, another cache
+
+
+def test_cache_seeded_from_a_directory(tmp_path):
+    seed = tmp_path / "seed"
+    (seed / "sub").mkdir(parents=True)
+    (seed / "sub" / "f").write_text("seeded\n")
+    caches = CacheMounts(tmp_path / "caches")
+    calls = []
+
+    def source() -> str:
+        calls.append(1)
+        return str(seed)
+
+    key = CacheKey("s", seed="sha256:abc", source="/")
+    with caches.hold(key, "shared", source) as directory:
+        assert Path(directory, "sub", "f").read_text() == "seeded\n"
+        Path(directory, "sub", "f").write_text("changed\n")
+    with caches.hold(key, "shared", source) as directory:
+        assert Path(directory, "sub", "f").read_text() == "changed\n"
+    assert calls == [1] and (seed / "sub" / "f").read_text() == "seeded\n"
+
+
+# -- ssh --------------------------------------------------------------------------------------------
+
+
+def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
+    if shutil.which("ssh-agent") is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-client is not installed")
+    key = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bakec-test", "-f", str(key)], check=True)
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
+    forwards = SshForwards.from_entries([{"id": "deploy", "paths": ["id"]}], {}, str(tmp_path), tmp_path / "scratch")
+    assert forwards.socket("other") is None
+    assert str(forwards.missing_error("other")).startswith("unset ssh forward key other")
+    try:
+        upstream = forwards.socket("deploy")
+        assert upstream is not None and forwards.socket("deploy") == upstream  # one agent per id
+        path = str(tmp_path / "relay.sock")
+        with relay(path, upstream, mode=0o660, uid=0, gid=0):
+            st = os.stat(path)
+            assert st.st_mode & 0o777 == 0o660
+            for _ in range(2):  # each connection is relayed on its own
+                listed = subprocess.run(["ssh-add", "-l"], env={"SSH_AUTH_SOCK": path}, capture_output=True,
+                                        text=True)
+                assert listed.returncode == 0, listed.stderr
+                assert fingerprint in listed.stdout
+        assert not os.path.exists(path)
+    finally:
+        forwards.close()
+    assert not list((tmp_path / "scratch").glob("ssh*"))
+
+
+def test_no_ssh_forwards_at_all_is_buildkits_other_message():
+    assert str(SshForwards().missing_error("default")).startswith('no SSH key "default" forwarded from the client')
