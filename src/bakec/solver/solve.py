@@ -32,6 +32,10 @@ class SolveResult:
 _UNCACHED_KINDS = ("local",)  # cheap to redo and keyed by content anyway
 
 
+def _diff_ids(meta: Mapping[str, Any]) -> list[str]:
+    return [layer[1] for layer in meta.get("layers", [])]
+
+
 def solve(
     graph: Any,
     runner: Any,
@@ -56,6 +60,9 @@ def solve(
     lock = threading.Lock()
     scheduler = scheduler or Scheduler(max_parallelism=max_parallelism, keep_going=keep_going)
     unpacked: dict[str, threading.Lock] = {}  # imported results without a snapshot yet
+    # ops re-run this time (--no-cache, no-cache-filter, a lost record) whose layers differ from the
+    # cached result: what consumes them is keyed by the op, not its output, so it re-runs too
+    changed: set[str] = set()
 
     def ready(node: str) -> Any:
         """The result of ``node`` with a snapshot (unpacking an imported one the first time)."""
@@ -91,8 +98,11 @@ def solve(
         op = data["op"]
         inputs = {d: result.results[d] for d in op.inputs if d}
         skip_cache = no_cache or data.get("no_cache", False) or op.kind in _UNCACHED_KINDS
+        with lock:
+            skip_cache = skip_cache or not changed.isdisjoint(op.inputs)
+        previous = None if op.kind in _UNCACHED_KINDS else cache.get(node)
         if not skip_cache:
-            record = cache.get(node)
+            record = previous
             if record is not None:
                 from bakec.worker.ops import OpResult
 
@@ -129,6 +139,8 @@ def solve(
             result.results[node] = op_result
             if op.kind not in _UNCACHED_KINDS:
                 result.executed.append(node)
+                if previous is None or _diff_ids(previous.meta) != [b.diff_id for b in op_result.layers]:
+                    changed.add(node)
         vertex(node, "done", seconds=time.monotonic() - started)
         return op_result
 
