@@ -55,7 +55,7 @@ def _project(tmp: Path, hcl: str, dockerfile: str = DOCKERFILE, files: dict[str,
 
 
 def _skopeo(*args: str) -> str:
-    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(["skopeo", *args], check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -140,7 +140,7 @@ def test_pushed_image_reads_back_identical_to_the_local_oci_export(tmp_path, sta
     theirs = sorted(p.name for p in (copied / "blobs" / "sha256").iterdir())
     assert theirs == ours
     for name in ours:
-        assert (copied / "blobs" / "sha256" / name).read_bytes() == (layout / "blobs" / "sha256" / name).read_bytes()
+        assert (copied / "blobs" / "sha256" / name).read_bytes() == _layout_blob(layout, f"sha256:{name}")
 
     meta = json.loads((project / "out" / "meta.json").read_text())["default"]
     assert meta["containerimage.digest"] == root["digest"]
@@ -202,7 +202,7 @@ def test_a_failing_target_publishes_no_tag_of_the_others(tmp_path, state_dir, re
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     for name in "ab":  # built and exported: only the publishing waited
-        assert re.search(rf"^{name}\s+done\b", proc.stderr, re.M), proc.stderr
+        assert re.search(rf"^{name}\s+done\b", proc.stderr, re.MULTILINE), proc.stderr
     for repo in repos:
         assert not _tags(repo), repo  # 404 or no tag: nothing was put
 
@@ -245,13 +245,15 @@ def test_two_platforms_push_an_index_or_a_manifest_list(tmp_path, state_dir, reg
     assert [(m["platform"]["os"], m["platform"]["architecture"]) for m in index["manifests"]] == [
         ("linux", "amd64"), ("linux", "arm64")]
     layout = project / "out" / "oci"
-    assert raw == _layout_blob(layout, json.loads((layout / "index.json").read_text())["manifests"][0]["digest"])
+    root = json.loads((layout / "index.json").read_text())["manifests"][0]
+    assert raw == _layout_blob(layout, root["digest"])
     architectures = []
     for entry in index["manifests"]:
         child = _raw(f"{HOST}/{oci}@{entry['digest']}")
         assert child == _layout_blob(layout, entry["digest"])
         assert json.loads(child)["mediaType"] == MT_MANIFEST
-        config = json.loads(_skopeo("inspect", "--config", "--tls-verify=false", f"docker://{HOST}/{oci}@{entry['digest']}"))
+        ref = f"docker://{HOST}/{oci}@{entry['digest']}"
+        config = json.loads(_skopeo("inspect", "--config", "--tls-verify=false", ref))
         architectures.append(config["architecture"])
     assert architectures == ["amd64", "arm64"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bakec.errors import BuildError
-from bakec.export.image import ExportOptions, Image, Platform, commit_images
+from bakec.export.image import Committed, ExportOptions, Image, Platform, commit_images
 from bakec.export.publish import BlobSources, Publisher, attr_flag, image_names
 from bakec.registry import PushResult, RegistryClient, RegistryError
 from bakec.worker.layer_store import ContentStore
@@ -32,6 +32,10 @@ def _image(store: ContentStore, content: bytes, arch: str = "amd64") -> Image:
     diff_id = json.loads(made.config)["rootfs"]["diff_ids"][0]
     layer = LayerBlob(store.put(made.layer), diff_id, len(made.layer), GZIP_LAYER)
     return Image({"config": {"Cmd": ["/hello"]}}, (layer,), Platform("linux", arch))
+
+
+def _committed(store: ContentStore, content: bytes) -> Committed:
+    return commit_images(store, [_image(store, content)], ExportOptions())
 
 
 def _tags(repo: str) -> list[str]:
@@ -100,8 +104,8 @@ def test_a_blob_that_cannot_be_pushed_stops_every_manifest(
 ) -> None:
     good, bad = f"{unique_repo}-good", f"{unique_repo}-bad"
     publisher = Publisher(client, store)
-    publisher.add("good", [f"{gate.host}/{good}:v1"], commit_images(store, [_image(store, b"g" * 300)], ExportOptions()))
-    publisher.add("bad", [f"{gate.host}/{bad}:v1"], commit_images(store, [_image(store, b"b" * 300)], ExportOptions()))
+    publisher.add("good", [f"{gate.host}/{good}:v1"], _committed(store, b"g" * 300))
+    publisher.add("bad", [f"{gate.host}/{bad}:v1"], _committed(store, b"b" * 300))
     gate.fail(50, 500, path=f"/v2/{bad}/blobs/uploads/", method="POST")
     with pytest.raises(RegistryError) as err:
         publisher.publish()
@@ -114,7 +118,7 @@ def test_transient_upload_failures_are_retried(
     client: RegistryClient, gate: Gate, store: ContentStore, unique_repo: str
 ) -> None:
     publisher = Publisher(client, store)
-    publisher.add("t", [f"{gate.host}/{unique_repo}:v1"], commit_images(store, [_image(store, b"t" * 300)], ExportOptions()))
+    publisher.add("t", [f"{gate.host}/{unique_repo}:v1"], _committed(store, b"t" * 300))
     gate.fail(2, 503, path="/blobs/uploads/")
     publisher.publish()
     assert _tags(unique_repo) == ["v1"]
@@ -125,7 +129,7 @@ def test_a_failure_while_tagging_can_leave_some_tags_moved_and_a_rerun_completes
 ) -> None:
     # The documented limit: registries have no transactions.
     first, second = f"{unique_repo}-1", f"{unique_repo}-2"
-    images = [commit_images(store, [_image(store, bytes([n]) * 300)], ExportOptions()) for n in (1, 2)]
+    images = [_committed(store, bytes([n]) * 300) for n in (1, 2)]
 
     def publisher() -> Publisher:
         p = Publisher(client, store)

@@ -39,7 +39,7 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 def socket_path(env: Mapping[str, str] | None = None) -> str | None:
-    """The daemon's unix socket: ``DOCKER_HOST`` when it is ``unix://``, else the default; None for tcp hosts."""
+    """The daemon's socket: ``DOCKER_HOST`` when it is ``unix://``, else the default; None for tcp hosts."""
     env = os.environ if env is None else env
     host = env.get("DOCKER_HOST", "")
     if not host:
@@ -64,8 +64,14 @@ def answers(path: str, timeout: float = 2.0) -> bool:
         conn.close()
 
 
-def load(store: ContentStore, committed: Committed, names: Sequence[str], *, tmp_dir: Path,
-         env: Mapping[str, str] | None = None) -> bool:
+def load(
+    store: ContentStore,
+    committed: Committed,
+    names: Sequence[str],
+    *,
+    tmp_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> bool:
     """``docker load`` the image if a daemon answers; False (nothing done) when none does."""
     path = socket_path(env)
     if path is None or not answers(path):
@@ -83,9 +89,12 @@ def _post(path: str, archive: Path) -> None:
     conn = _UnixConnection(path, timeout=600)
     try:
         with open(archive, "rb") as body:
-            conn.request("POST", f"{_API}/images/load?quiet=1", body=body,
-                         headers={"Content-Type": "application/x-tar",
-                                  "Content-Length": str(archive.stat().st_size)})
+            conn.request(
+                "POST",
+                f"{_API}/images/load?quiet=1",
+                body=body,
+                headers={"Content-Type": "application/x-tar", "Content-Length": str(archive.stat().st_size)},
+            )
         resp = conn.getresponse()
         text = resp.read().decode("utf-8", "replace")
     except (OSError, http.client.HTTPException) as err:

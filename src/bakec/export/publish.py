@@ -113,14 +113,17 @@ class BlobSources:
             except (OSError, ValueError):
                 data = {}
             if isinstance(data, dict):
-                self._repos = {k: [r for r in v if isinstance(r, str)] for k, v in data.items() if isinstance(v, list)}
+                self._repos = {
+                    k: [r for r in v if isinstance(r, str)] for k, v in data.items() if isinstance(v, list)
+                }
 
     def get(self, digest: str) -> list[str]:
         return list(self._repos.get(digest, ()))
 
     def add(self, digest: str, repository: str) -> None:
         repos = [r for r in self._repos.pop(digest, []) if r != repository]
-        self._repos[digest] = [repository, *repos][:_REPOS_PER_BLOB]  # most recent first, and last in the dict
+        # most recent first, and moved to the end of the dict (what save() keeps longest)
+        self._repos[digest] = [repository, *repos][:_REPOS_PER_BLOB]
 
     def add_image(self, repository: str, digests: Iterable[str]) -> None:
         for digest in digests:
@@ -166,12 +169,15 @@ class Publisher:
         self._jobs = max(1, jobs)
 
     @classmethod
-    def for_state_dir(cls, registry: RegistryClient, store: ContentStore, state_dir: Path, **kw: Any) -> Publisher:
+    def for_state_dir(
+        cls, registry: RegistryClient, store: ContentStore, state_dir: Path, **kw: Any
+    ) -> Publisher:
         """A publisher whose mount sources persist in ``state_dir``."""
         return cls(registry, store, sources=BlobSources(Path(state_dir) / _SOURCES_FILE), **kw)
 
-    def add(self, target: str, names: Sequence[str], committed: Committed,
-            attrs: Mapping[str, str] | None = None) -> PushedImage:
+    def add(
+        self, target: str, names: Sequence[str], committed: Committed, attrs: Mapping[str, str] | None = None
+    ) -> PushedImage:
         """Queue an image for publishing under ``names``; nothing is sent yet.
 
         ``attrs`` are the output's attributes: ``push-by-digest=true`` puts the
@@ -188,7 +194,9 @@ class Publisher:
             except InvalidReference as err:
                 raise BuildError(f"target {target}: {err.summary}") from None
             if ref.digest:
-                raise BuildError(f"target {target}: cannot push to {name}: a pushed name takes a tag, not a digest")
+                raise BuildError(
+                    f"target {target}: cannot push to {name}: a pushed name takes a tag, not a digest"
+                )
             refs.append(ref)
         image = PushedImage(target, tuple(refs), committed, attr_flag(attrs, "push-by-digest", False))
         if attr_flag(attrs, "registry.insecure", False):
@@ -278,13 +286,38 @@ class Publisher:
         vertex = self._current = self._vertex
         self._vertex += 1
         started = time.monotonic()
-        self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "started",
-                    "targets": sorted({i.target for i in self.images})})
+        self._emit(
+            {
+                "type": "vertex",
+                "id": vertex,
+                "digest": "",
+                "name": name,
+                "state": "started",
+                "targets": sorted({i.target for i in self.images}),
+            }
+        )
         try:
             run()
         except BaseException as err:
-            self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "failed",
-                        "error": str(err), "seconds": round(time.monotonic() - started, 3)})
+            self._emit(
+                {
+                    "type": "vertex",
+                    "id": vertex,
+                    "digest": "",
+                    "name": name,
+                    "state": "failed",
+                    "error": str(err),
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            )
             raise
-        self._emit({"type": "vertex", "id": vertex, "digest": "", "name": name, "state": "done",
-                    "seconds": round(time.monotonic() - started, 3)})
+        self._emit(
+            {
+                "type": "vertex",
+                "id": vertex,
+                "digest": "",
+                "name": name,
+                "state": "done",
+                "seconds": round(time.monotonic() - started, 3),
+            }
+        )
