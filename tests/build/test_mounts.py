@@ -110,6 +110,13 @@ def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
         printed = bakec(project, state_dir, "build", "--print", env=env)
         assert printed.returncode == 0 and needle not in printed.stdout.encode()
 
+    # keys hold ids only: another value is a cache hit, as in BuildKit
+    (project / "token.txt").write_bytes(b"another value entirely")
+    third = bakec(project, state_dir, *args, "--progress", "rawjson", env=env)
+    assert third.returncode == 0, third.stderr
+    events = [json.loads(line) for line in third.stderr.splitlines() if line.startswith("{")]
+    assert not [e for e in events if e.get("type") == "vertex" and e["state"] == "started" and "RUN" in e["name"]]
+
 
 def test_missing_required_secret_fails_with_buildkits_message(tmp_path, state_dir):
     project = _project(tmp_path, "RUN --mount=type=secret,id=nope,required=true true\n",
@@ -179,12 +186,14 @@ def test_cache_mount_persists_across_builds_even_with_no_cache(tmp_path, state_d
     cache_id = f"counter-{uuid.uuid4().hex[:8]}"
     project = _project(tmp_path, f"""\
         RUN --mount=type=cache,id={cache_id},target=/c sh -c 'n=$(cat /c/n 2>/dev/null || echo 0); echo $((n+1)) > /c/n; cp /c/n /count'
+        RUN --mount=type=cache,id={cache_id},target=/c,ro sh -c 'touch /c/x 2>/dev/null || echo read-only > /ro'
         """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
     assert bakec(project, state_dir, "build").returncode == 0
     assert (project / "out" / "count").read_text() == "1\n"
     proc = bakec(project, state_dir, "build", "--no-cache")
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "count").read_text() == "2\n"
+    assert (project / "out" / "ro").read_text() == "read-only\n"
     assert not (project / "out" / "c").exists()
 
 
@@ -216,9 +225,12 @@ def test_bind_mounts_rw_writes_are_discarded(tmp_path, state_dir):
         RUN --mount=type=bind,target=/ctx,rw echo changed > /ctx/a.txt && rm /ctx/b.txt
         RUN --mount=type=bind,target=/ctx ls /ctx > /ctx-list
         RUN --mount=type=bind,source=a.txt,target=/one cat /one > /single
+        RUN --mount=type=bind,from=extra,target=/e cat /e/x > /from-named
         RUN --mount=type=tmpfs,target=/t,size=2m busybox df -k /t | busybox tail -n 1 | busybox awk '{print $2}' > /tsize
         COPY --from=src /d /copied
-        """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+        """, 'target "default" {\n  contexts = { extra = "./extra" }\n  output = ["type=local,dest=out"]\n}\n')
+    (project / "extra").mkdir()
+    (project / "extra" / "x").write_text("named\n")
     (project / "a.txt").write_text("context a\n")
     (project / "b.txt").write_text("context b\n")
     (project / "private.env").write_text("ignored\n")
@@ -234,5 +246,6 @@ def test_bind_mounts_rw_writes_are_discarded(tmp_path, state_dir):
     assert "a.txt" in listing and "b.txt" in listing and "private.env" not in listing
     assert (out / "single").read_text() == "context a\n"
     assert (out / "tsize").read_text() == "2048\n"
+    assert (out / "from-named").read_text() == "named\n"
     assert (project / "a.txt").read_text() == "context a\n" and (project / "b.txt").exists()
     assert not (out / "m").exists() and not (out / "ctx").exists() and not (out / "t").exists()

@@ -155,3 +155,29 @@ def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
 
 def test_no_ssh_forwards_at_all_is_buildkits_other_message():
     assert str(SshForwards().missing_error("default")).startswith('no SSH key "default" forwarded from the client')
+
+
+# -- crash leftovers --------------------------------------------------------------------------------
+
+
+def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
+    from bakec.worker.client import Mount, owner_label
+    from bakec.worker.mounts import sweep
+    from bakec.worker.runc import mount, unmount
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    dead = tmp_path / "mounts-999999999-1" / "s1"  # no such process
+    live = tmp_path / ("mounts-" + owner_label().replace(":", "-")) / "s1"
+    for point in (dead, live):
+        point.mkdir(parents=True)
+        mount(Mount(type="tmpfs", source="tmpfs", options=["mode=0700"]), point)
+        (point / "secret").write_text("value")
+    try:
+        sweep(tmp_path)
+        assert not dead.parent.exists()
+        assert (live / "secret").read_text() == "value"
+    finally:
+        for point in (dead, live):
+            if os.path.ismount(point):
+                unmount(point)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +46,7 @@ View = Callable[[str], AbstractContextManager[str]]
 _SECRET_OPTIONS = ("rbind", "ro", "nodev", "nosuid", "noexec")
 _REDACT_MIN = 4  # shorter values would mask ordinary output
 _LINE_MAX = 64 << 10
+_OWNED_PREFIX = "mounts-"
 
 
 @dataclass
@@ -68,7 +70,8 @@ class MountPreparer:
         secrets: SecretStore | None = None,
         ssh: SshForwards | None = None,
     ) -> None:
-        self.scratch = scratch  # on the state dir's disk, for mount points and throw-away uppers
+        self.root = scratch  # on the state dir's disk, for mount points and throw-away uppers
+        self._owned: Path | None = None
         self.caches = caches
         self.view = view
         self.secrets = secrets or SecretStore()
@@ -108,6 +111,17 @@ class MountPreparer:
         if ssh_targets and not any(e.startswith("SSH_AUTH_SOCK=") for e in op.env):
             out.env.append(f"SSH_AUTH_SOCK={ssh_targets[0]}")  # as BuildKit's llb.AddSSHSocket
         return out
+
+    @property
+    def scratch(self) -> Path:
+        """This process's directory for mount points: :func:`sweep` clears it once the process is gone."""
+        if self._owned is None:
+            from bakec.worker.client import owner_label
+
+            owned = self.root / (_OWNED_PREFIX + owner_label().replace(":", "-"))
+            owned.mkdir(parents=True, exist_ok=True)
+            self._owned = owned
+        return self._owned
 
     # -- bind ---------------------------------------------------------------------------
     def _bind(self, m: o.ExecMount, inputs: Mapping[str, Any], stack: contextlib.ExitStack) -> SpecMount:
@@ -263,6 +277,38 @@ class _PrivateTmpfs:
         mount(Mount(type="tmpfs", source="tmpfs", options=options), Path(path))
         self.stack.callback(unmount, Path(path))
         return path
+
+
+def sweep(scratch: Path, *, everything: bool = False) -> None:
+    """Unmount and remove what crashed bakec processes left in ``scratch`` (secret tmpfs, rw overlays).
+
+    ``everything`` also clears the directories of live processes (the daemon is stopping).
+    """
+    from bakec.worker.client import owner_alive
+    from bakec.worker.runc import unmount
+
+    try:
+        owned = [p for p in scratch.iterdir() if p.name.startswith(_OWNED_PREFIX)]
+    except OSError:
+        return
+    for directory in owned:
+        if not everything and owner_alive(directory.name[len(_OWNED_PREFIX):].replace("-", ":", 1)):
+            continue
+        for point in sorted(_mount_points_below(str(directory)), key=len, reverse=True):
+            unmount(Path(point))
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _mount_points_below(directory: str) -> list[str]:
+    points = []
+    with open("/proc/self/mountinfo", "rb") as mountinfo:
+        for line in mountinfo:
+            # the mount point field escapes space, tab, newline and backslash as \ooo
+            raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), line.split()[4])
+            point = os.fsdecode(raw)
+            if point.startswith(directory + "/"):
+                points.append(point)
+    return points
 
 
 def _rmdir(path: str) -> None:

@@ -177,11 +177,15 @@ def _runc_error(log: Path) -> str:
 def sweep_direct(paths: DaemonPaths, *, everything: bool = False) -> None:
     """Kill and delete runc containers whose owning bakec process is gone, and unmount them.
 
-    Also sweeps half-made network namespaces; ``everything`` (``Daemon.stop()``) tears the
+    Also sweeps half-made network namespaces and RUN mount leftovers (secret tmpfs, rw
+    overlays: :func:`bakec.worker.mounts.sweep`); ``everything`` (``Daemon.stop()``) tears the
     whole CNI network down: namespaces, bridge, firewall chains.
     """
     try:
         _sweep_containers(paths, everything)
+        from bakec.worker import mounts
+
+        mounts.sweep(paths.state_dir / "tmp", everything=everything)  # secret tmpfs and rw overlays
     finally:
         if everything:
             network.teardown(paths.state_dir)
