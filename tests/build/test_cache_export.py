@@ -201,3 +201,39 @@ def test_a_missing_cache_source_is_a_warning(tmp_path, fresh_state, registry):
     assert "WARNING: local cache import at nowhere not found" in proc.stderr
     assert f"importing cache manifest from {HOST}/bakec-test/none:x" in proc.stderr
     assert (project / "cache" / "index.json").exists()
+
+
+MULTISTAGE = """\
+FROM 127.0.0.1:5000/busybox:latest AS builder
+RUN sleep 2 && date +%N > /artifact
+FROM 127.0.0.1:5000/busybox:latest
+COPY --from=builder /artifact /artifact
+COPY app/ /app/
+RUN cat /artifact > /copy
+"""
+
+
+def test_min_mode_keeps_the_final_stage_and_skips_the_builder_stage(tmp_path, fresh_state):
+    project = _project(tmp_path, _target("default", '"type=local,dest=cache"', '"type=local,src=cache"',
+                                         '"type=local,dest=rootfs"'), MULTISTAGE)
+    _build(project, fresh_state())
+    artifact = (project / "rootfs" / "artifact").read_text()
+    manifest, config = _local_cache_config(project / "cache")
+    assert len(manifest["layers"]) == 4  # base, COPY --from, COPY, RUN: not the builder stage's RUN layer
+    assert sum(1 for r in config["records"] if r.get("layers")) == 4
+
+    second, _ = _build(project, fresh_state())
+    assert _ran(second) == []  # the builder stage is not needed: its COPY is cached
+    assert "RUN sleep 2 && date +%N > /artifact" in _cached(second)
+    assert (project / "rootfs" / "copy").read_text() == artifact
+
+
+def test_prune_all_then_cache_from_in_the_same_state_dir(tmp_path, fresh_state):
+    state = fresh_state()
+    project = _project(tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"'))
+    _, meta1 = _build(project, state)
+    prune = bakec(project, state, "prune", "--all", "--state-dir", str(state))
+    assert prune.returncode == 0, prune.stderr
+    second, meta2 = _build(project, state)
+    assert _ran(second) == []
+    assert meta2["default"]["containerimage.digest"] == meta1["default"]["containerimage.digest"]

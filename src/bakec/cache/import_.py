@@ -76,6 +76,25 @@ class ImportedCache:
 
         return OpResult("", chain)
 
+    def needed(self, graph: Any, uncached: Callable[[str], bool]) -> set[str]:
+        """The ops the builds of ``graph`` need: an imported hit's inputs are needed only by other paths.
+
+        (BuildKit does the same: a ``mode=min`` cache of the final stage skips the builder
+        stages it copies from.) ``uncached(node)`` says a node may not use the cache.
+        """
+        g = graph.graph
+        stack = [b.output for b in graph.builds if b.output]
+        seen: set[str] = set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node in self.chains and not uncached(node):
+                continue
+            stack.extend(g.predecessors(node))
+        return seen
+
     def fetch(self, blobs: Iterable[LayerBlob]) -> None:
         """Make every blob of ``blobs`` present in the content store."""
         for blob in blobs:

@@ -96,7 +96,6 @@ def solve(
     def execute(node: str) -> Any:
         data = g.nodes[node]
         op = data["op"]
-        inputs = {d: result.results[d] for d in op.inputs if d}
         skip_cache = no_cache or data.get("no_cache", False) or op.kind in _UNCACHED_KINDS
         with lock:
             skip_cache = skip_cache or not changed.isdisjoint(op.inputs)
@@ -119,7 +118,7 @@ def solve(
                     unpacked[node] = threading.Lock()
                 vertex(node, "cached")
                 return Cached(hit)
-        inputs = {d: ready(d) for d in inputs}
+        inputs = {d: ready(d) for d in op.inputs if d}
         started = time.monotonic()
         vertex(node, "started")
 
@@ -144,7 +143,20 @@ def solve(
         vertex(node, "done", seconds=time.monotonic() - started)
         return op_result
 
-    dependencies: Mapping[str, list[str]] = {node: list(g.predecessors(node)) for node in order}
+    keep = set(order)
+    if imported is not None:
+        # Ops that only imported results read are not needed; BuildKit shows them as cached too.
+        keep = imported.needed(graph, lambda n: no_cache or g.nodes[n].get("no_cache", False)
+                               or g.nodes[n]["op"].kind in _UNCACHED_KINDS)
+        for node in order:
+            if node not in keep:
+                hit = imported.lookup(node)
+                if hit is not None:  # still a result: cache exports and inline caches list it
+                    result.results[node] = hit
+                    unpacked[node] = threading.Lock()
+                vertex(node, "cached")
+        order = [node for node in order if node in keep]
+    dependencies: Mapping[str, list[str]] = {node: [d for d in g.predecessors(node) if d in keep] for node in order}
     result.outcome = scheduler.run(dependencies, execute)
     for node, node_result in result.outcome.results.items():
         if node_result.state in (State.SKIPPED, State.CANCELLED):

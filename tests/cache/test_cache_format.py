@@ -1,0 +1,88 @@
+"""BuildKit's cache config and manifest format as bakec writes and reads it (no daemon)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from bakec.cache import format as fmt
+from bakec.worker.layers import LayerBlob
+
+GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def _blob(n: int) -> LayerBlob:
+    return LayerBlob(f"sha256:{n:064x}", f"sha256:{n + 100:064x}", 10 + n, GZ)
+
+
+BASE, RUN, COPY = _blob(1), _blob(2), _blob(3)
+RECORDS = [
+    fmt.Record("sha256:" + "a" * 64, (), (BASE,)),
+    fmt.Record("sha256:" + "b" * 64, ("sha256:" + "a" * 64,), (BASE, RUN)),
+    fmt.Record("sha256:" + "c" * 64),  # a local context: a key without a result
+    fmt.Record("sha256:" + "d" * 64, ("sha256:" + "b" * 64, "sha256:" + "c" * 64), (BASE, RUN, COPY)),
+]
+
+
+def test_config_shares_chain_prefixes_and_links_inputs():
+    config, blobs = fmt.build_config(RECORDS, "2023-11-14T22:13:20Z")
+    assert config["layers"] == [{"blob": BASE.digest, "parent": -1}, {"blob": RUN.digest},
+                                {"blob": COPY.digest, "parent": 1}]  # parent 0 omitted, as Go's omitempty does
+    assert blobs == [BASE, RUN, COPY]
+    assert config["records"][3] == {"layers": [{"layer": 2, "createdAt": "2023-11-14T22:13:20Z"}],
+                                    "digest": "sha256:" + "d" * 64, "inputs": [[{"link": 1}], [{"link": 2}]]}
+    assert "layers" not in config["records"][2]
+
+
+def test_config_reads_back_to_the_same_chains():
+    config, blobs = fmt.build_config(RECORDS, "2023-11-14T22:13:20Z")
+    chains = fmt.parse_config(json.loads(fmt.serialise(config)), {b.digest: b for b in blobs})
+    assert chains == {r.digest: r.layers for r in RECORDS if r.layers}
+
+
+def test_a_record_whose_blob_is_missing_has_no_result():
+    config, _ = fmt.build_config(RECORDS, "t")
+    chains = fmt.parse_config(config, {BASE.digest: BASE, COPY.digest: COPY})
+    assert list(chains) == ["sha256:" + "a" * 64]
+
+
+def test_looping_layers_are_rejected():
+    with pytest.raises(ValueError, match="looping"):
+        fmt.parse_config({"layers": [{"blob": BASE.digest}], "records": [{"digest": "x", "layers": [{"layer": 0}]}]},
+                         {BASE.digest: BASE})
+
+
+def test_image_manifest_and_index_layouts():
+    config = fmt.serialise(fmt.build_config(RECORDS, "t")[0])
+    raw, media_type = fmt.build_manifest(config, [BASE, RUN], "t", image_manifest=True, oci=True)
+    manifest = json.loads(raw)
+    assert media_type == fmt.OCI_MANIFEST and manifest["config"]["mediaType"] == fmt.CACHE_CONFIG
+    assert manifest["layers"][1]["annotations"] == {"buildkit/createdat": "t",
+                                                    "containerd.io/uncompressed": RUN.diff_id}
+    desc, blobs = fmt.blobs_of_manifest(manifest)
+    assert desc["digest"] == manifest["config"]["digest"] and blobs == {BASE.digest: BASE, RUN.digest: RUN}
+
+    raw, media_type = fmt.build_manifest(config, [BASE], "t", image_manifest=False, oci=False)
+    index = json.loads(raw)
+    assert media_type == fmt.DOCKER_LIST and index["manifests"][-1]["mediaType"] == fmt.CACHE_CONFIG
+    assert fmt.blobs_of_manifest(index)[1] == {BASE.digest: BASE}
+
+
+def test_image_manifest_needs_oci_media_types():
+    with pytest.raises(Exception, match="image-manifest=true requires oci-mediatypes=true"):
+        fmt.build_manifest(b"{}", [], "t", image_manifest=True, oci=False)
+
+
+def test_inline_cache_keeps_the_image_chain_and_counts_image_layers():
+    other = fmt.Record("sha256:" + "e" * 64, (), (_blob(9),))  # a builder stage's result: not in the image
+    value = fmt.inline_value([*RECORDS, other], [BASE, RUN, COPY], "t")
+    records = json.loads(base64.b64decode(value))
+    assert [r["digest"][7] for r in records] == ["a", "b", "d"]
+    assert [r["layers"][0]["layer"] for r in records] == [0, 1, 2]
+    image_config = {fmt.INLINE_KEY: value, "rootfs": {"diff_ids": [BASE.diff_id, RUN.diff_id, COPY.diff_id]}}
+    manifest = {"layers": [{"digest": b.digest, "size": b.size, "mediaType": b.media_type} for b in (BASE, RUN, COPY)]}
+    chains = fmt.parse_inline(image_config, manifest)
+    assert chains["sha256:" + "d" * 64] == (BASE, RUN, COPY)
+    assert chains["sha256:" + "a" * 64] == (BASE,)
