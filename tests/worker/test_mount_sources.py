@@ -181,3 +181,11 @@ def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
         for point in (dead, live):
             if os.path.ismount(point):
                 unmount(point)
+
+
+def test_redactor_leaves_output_alone_when_values_are_too_short_to_mask():
+    out: list[tuple[int, bytes]] = []
+    redactor = Redactor(lambda stream, data: out.append((stream, data)), [b"ab"])
+    redactor(1, b"ab partial")
+    redactor.flush()
+    assert out == [(1, b"ab partial")]

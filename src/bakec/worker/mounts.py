@@ -56,6 +56,7 @@ class Prepared:
     mounts: list[SpecMount] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
     redact: list[bytes] = field(default_factory=list, repr=False)
+    """Every secret value the RUN sees; also what makes its runtime spec private (kept off the disk)."""
 
 
 class MountPreparer:
@@ -215,7 +216,7 @@ class MountPreparer:
             if m.required:
                 raise BuildError(f"secret {m.id}: not found")
             return None  # BuildKit skips an optional secret that was not given
-        if len(value) >= _REDACT_MIN:
+        if value:
             out.redact.append(value)
         if m.env:
             text = value.decode("utf-8", "surrogateescape")
@@ -330,14 +331,17 @@ class Redactor:
 
     def __init__(self, log: Callable[[int, bytes], None], values: Sequence[bytes]) -> None:
         self.log = log
-        masked = set(values)
+        masked = {v for v in values if len(v) >= _REDACT_MIN}
         for value in values:
             masked.update(line.strip() for line in value.splitlines() if len(line.strip()) >= _REDACT_MIN)
         self.values = sorted(masked, key=len, reverse=True)
-        self.keep = max(len(v) for v in self.values)
+        self.keep = max((len(v) for v in self.values), default=0)
         self.pending: dict[int, bytes] = {}
 
     def __call__(self, stream: int, chunk: bytes) -> None:
+        if not self.values:
+            self.log(stream, chunk)
+            return
         data = self._mask(self.pending.pop(stream, b"") + chunk)
         end = data.rfind(b"\n") + 1
         if not end and len(data) > _LINE_MAX:

@@ -84,6 +84,9 @@ class Executor:
     namespaces for ``default`` RUNs (by default, the state dir's pool).
     """
 
+    private_specs = True
+    """Whether a spec can stay off the disk (``RunRequest.private``): the bundle is on a tmpfs."""
+
     def __init__(
         self,
         client: Client,
@@ -107,6 +110,9 @@ class Executor:
         security mode whose entitlement was not granted.
         """
         self.allow.check_exec(request.network, request.security)
+        if request.private and not self.private_specs:
+            raise BuildError(f"{type(self).__name__} cannot run a step that uses secrets "
+                             "(containerd would store the spec); use the runc executor")
         clock = Clock()
         cid = f"bakec-{uuid.uuid4().hex[:20]}"
         lay = rootfs.layers(mounts)
@@ -164,6 +170,8 @@ class Executor:
 
 class ContainerdExecutor(Executor):
     """Runs through containerd's task API: one shim per RUN."""
+
+    private_specs = False  # the spec is stored in containerd's metadata database
 
     def _execute(
         self,
