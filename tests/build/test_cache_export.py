@@ -237,3 +237,29 @@ def test_prune_all_then_cache_from_in_the_same_state_dir(tmp_path, fresh_state):
     second, meta2 = _build(project, state)
     assert _ran(second) == []
     assert meta2["default"]["containerimage.digest"] == meta1["default"]["containerimage.digest"]
+
+
+def test_one_targets_cache_from_serves_another_target_sharing_its_steps(tmp_path, fresh_state):
+    """docker/buildx#414: buildx gives each target only its own cache-from; bakec imports for the whole graph."""
+    hcl = """\
+        group "default" {
+          targets = ["a", "b"]
+        }
+        target "a" {
+          args = { SOURCE_DATE_EPOCH = "1700000000" }
+          output = ["type=cacheonly"]
+          cache-to = ["type=local,dest=cache-a,mode=max"]
+          cache-from = ["type=local,src=cache-a"]
+        }
+        target "b" {
+          dockerfile = "b.Dockerfile"
+          output = ["type=cacheonly"]
+        }
+        """
+    project = _project(tmp_path, hcl)
+    first, _ = _build(project, fresh_state(), "a")
+    assert "RUN sleep 4 && date > /t" in _ran(first)
+    (project / "b.Dockerfile").write_text(DOCKERFILE + "RUN echo b > /b\n")
+    second, _ = _build(project, fresh_state())
+    assert _ran(second) == ["RUN echo b > /b"] * 2  # b's own step runs (started, done); the shared ones hit
+    assert "RUN sleep 4 && date > /t" in _cached(second)
