@@ -6,6 +6,8 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -148,9 +150,36 @@ def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
                 assert listed.returncode == 0, listed.stderr
                 assert fingerprint in listed.stdout
         assert not os.path.exists(path)
+        agent = forwards._agents["deploy"]
     finally:
         forwards.close()
     assert not list((tmp_path / "scratch").glob("ssh*"))
+    assert agent.watcher.returncode == 0 and not os.path.exists(f"/proc/{agent.pid}")  # stopped and reaped
+
+
+def test_private_agent_stops_when_bakec_dies(tmp_path):
+    """A killed bakec cannot run close(): its agents must not outlive it with the keys loaded."""
+    if shutil.which("ssh-agent") is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-client is not installed")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "id")], check=True)
+    script = (
+        "import os, sys\n"
+        "from bakec.worker.ssh import SshForwards\n"
+        "f = SshForwards.from_entries([{'id': 'k', 'paths': ['id']}], {}, sys.argv[1], None)\n"
+        "f.socket('k')\n"
+        "print(f._agents['k'].pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    assert proc.returncode == -9, proc.stderr
+    pid = int(proc.stdout.strip())
+    # the watcher saw its stdin close and reaped the agent: poll until /proc says so
+    for _ in range(1000):
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.01)
+    assert not os.path.exists(f"/proc/{pid}")
 
 
 def test_no_ssh_forwards_at_all_is_buildkits_other_message():

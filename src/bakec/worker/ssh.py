@@ -2,7 +2,8 @@
 
 Bake's ``ssh`` entries name agent sources by id: ``default`` (``SSH_AUTH_SOCK``), a socket
 path, or private key files. Key files are loaded into a private ``ssh-agent`` that bakec
-starts on first use and stops at the end of the build, so keys stay in that agent's memory.
+starts on first use and stops at the end of the build (or when bakec dies), so keys stay in
+that agent's memory only.
 
 Inside a RUN the agent appears as a socket that bakec creates (its mode, uid and gid are
 the mount's, as in BuildKit) and that relays every connection to the real agent socket;
@@ -18,6 +19,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -44,7 +46,7 @@ class SshForwards:
 
     sources: dict[str, AgentSource] = field(default_factory=dict)
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
-    _agents: dict[str, tuple[subprocess.Popen[bytes], str]] = field(default_factory=dict, repr=False)
+    _agents: dict[str, _Agent] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -86,23 +88,28 @@ class SshForwards:
         with self._lock:
             if sid not in self._agents:
                 self._agents[sid] = self._start_agent(sid, source.keys)
-            return self._agents[sid][1]
+            return self._agents[sid].socket
 
-    def _start_agent(self, sid: str, keys: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], str]:
+    def _start_agent(self, sid: str, keys: tuple[str, ...]) -> _Agent:
         if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
-            raise EnvironmentProblem(f"ssh {sid}: forwarding key files needs ssh-agent and ssh-add (apt-get install openssh-client)")
+            raise EnvironmentProblem(
+                f"ssh {sid}: forwarding key files needs ssh-agent and ssh-add (apt-get install openssh-client)"
+            )
         directory = _short_dir(self.scratch, "ssh")
         sock = os.path.join(directory, "agent.sock")
-        # -D: foreground, so the agent is our child and stops with close()
-        agent = subprocess.Popen(
-            ["ssh-agent", "-D", "-a", sock], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        # The agent runs _WATCHER as its command (so the agent is the watcher's child): it
+        # prints the agent's pid once the socket listens, then stops and reaps the agent when
+        # its stdin, a pipe from bakec, closes -- on close(), or when bakec dies, even killed.
+        watcher = subprocess.Popen(
+            ["ssh-agent", "-a", sock, sys.executable, "-I", "-c", _WATCHER],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        assert agent.stdout is not None
-        agent.stdout.readline()  # "SSH_AUTH_SOCK=...; export SSH_AUTH_SOCK;" once it listens
-        if agent.poll() is not None or not _is_socket(sock):
-            err = agent.stderr.read().decode(errors="replace").strip() if agent.stderr else ""
-            shutil.rmtree(directory, ignore_errors=True)
-            raise BuildError(f"ssh {sid}: ssh-agent did not start", err)
+        assert watcher.stdout is not None and watcher.stderr is not None
+        line = watcher.stdout.readline().strip()
+        agent = _Agent(watcher, int(line) if line.isdigit() else 0, sock, directory)
+        if not agent.pid or not _is_socket(sock):
+            agent.stop()
+            raise BuildError(f"ssh {sid}: ssh-agent did not start", watcher.stderr.read().decode(errors="replace").strip())
         added = subprocess.run(
             ["ssh-add", "-q", *keys],
             env={"SSH_AUTH_SOCK": sock, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
@@ -110,29 +117,47 @@ class SshForwards:
             capture_output=True,
         )
         if added.returncode != 0:
-            _stop(agent, directory)
+            agent.stop()
             raise BuildError(f"ssh {sid}: loading the key files failed", added.stderr.decode(errors="replace").strip())
-        return agent, sock
+        return agent
 
     def close(self) -> None:
         """Stop the private agents this build started."""
         with self._lock:
-            for agent, sock in self._agents.values():
-                _stop(agent, os.path.dirname(sock))
+            for agent in self._agents.values():
+                agent.stop()
             self._agents.clear()
 
 
-def _stop(agent: subprocess.Popen[bytes], directory: str) -> None:
-    agent.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        agent.wait(timeout=5)
-    if agent.poll() is None:
-        agent.kill()
-        agent.wait()
-    for stream in (agent.stdout, agent.stderr):
-        if stream is not None:
-            stream.close()
-    shutil.rmtree(directory, ignore_errors=True)
+_WATCHER = """\
+import os, signal, sys
+pid = int(os.environ["SSH_AGENT_PID"])
+print(pid, flush=True)
+sys.stdin.buffer.read()
+os.kill(pid, signal.SIGTERM)
+os.waitpid(pid, 0)
+"""
+
+
+@dataclass
+class _Agent:
+    """A private ssh-agent (``pid``) and the watcher process it runs as its command."""
+
+    watcher: subprocess.Popen[bytes]
+    pid: int
+    socket: str
+    directory: str
+
+    def stop(self) -> None:
+        for stream in (self.watcher.stdin, self.watcher.stdout, self.watcher.stderr):
+            if stream is not None:
+                stream.close()  # the watcher sees EOF, stops the agent and exits
+        try:
+            self.watcher.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.watcher.kill()
+            self.watcher.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _is_socket(path: str) -> bool:
