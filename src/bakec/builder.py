@@ -62,8 +62,8 @@ def _forwards(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str, stat
     from bakec.worker.secrets import SecretStore
     from bakec.worker.ssh import SshForwards
 
-    secrets = SecretStore.from_entries([e for t in targets.values() for e in t.secret or []], env, cwd)
-    ssh = SshForwards.from_entries([e for t in targets.values() for e in t.ssh or []], env, cwd, state_dir / "tmp")
+    secrets = SecretStore.from_targets({name: t.secret or [] for name, t in targets.items()}, env, cwd)
+    ssh = SshForwards.from_targets({name: t.ssh or [] for name, t in targets.items()}, env, cwd, state_dir / "tmp")
     return secrets, ssh
 
 

@@ -118,6 +118,29 @@ def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
     assert not [e for e in events if e.get("type") == "vertex" and e["state"] == "started" and "RUN" in e["name"]]
 
 
+def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.Dockerfile").write_text(BASE + f"RUN --mount=type=secret,id=tok cp /run/secrets/tok /got-{name}\n")
+        (tmp_path / f"{name}.txt").write_text(f"value for {name}\n")
+    (tmp_path / "docker-bake.hcl").write_text(textwrap.dedent("""\
+        group "default" { targets = ["a", "b"] }
+        target "a" {
+          dockerfile = "a.Dockerfile"
+          secret = ["id=tok,src=a.txt"]
+          output = ["type=local,dest=out/a"]
+        }
+        target "b" {
+          dockerfile = "b.Dockerfile"
+          secret = ["id=tok,src=b.txt"]
+          output = ["type=local,dest=out/b"]
+        }
+        """))
+    proc = bakec(tmp_path, state_dir, "build")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "a" / "got-a").read_text() == "value for a\n"
+    assert (tmp_path / "out" / "b" / "got-b").read_text() == "value for b\n"
+
+
 def test_missing_required_secret_fails_with_buildkits_message(tmp_path, state_dir):
     project = _project(tmp_path, "RUN --mount=type=secret,id=nope,required=true true\n",
                        'target "default" {\n  output = ["type=cacheonly"]\n}\n')

@@ -150,7 +150,7 @@ def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
                 assert listed.returncode == 0, listed.stderr
                 assert fingerprint in listed.stdout
         assert not os.path.exists(path)
-        agent = forwards._agents["deploy"]
+        agent = next(iter(forwards._agents.values()))
     finally:
         forwards.close()
     assert not list((tmp_path / "scratch").glob("ssh*"))
@@ -167,7 +167,7 @@ def test_private_agent_stops_when_bakec_dies(tmp_path):
         "from bakec.worker.ssh import SshForwards\n"
         "f = SshForwards.from_entries([{'id': 'k', 'paths': ['id']}], {}, sys.argv[1], None)\n"
         "f.socket('k')\n"
-        "print(f._agents['k'].pid, flush=True)\n"
+        "print(next(iter(f._agents.values())).pid, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
@@ -218,3 +218,16 @@ def test_redactor_leaves_output_alone_when_values_are_too_short_to_mask():
     redactor(1, b"ab partial")
     redactor.flush()
     assert out == [(1, b"ab partial")]
+
+
+def test_each_target_reads_its_own_secret_and_ssh_entries(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"for-a")
+    (tmp_path / "b.txt").write_bytes(b"for-b")
+    store = SecretStore.from_targets({"a": [{"id": "npmrc", "src": "a.txt"}], "b": [{"id": "npmrc", "src": "b.txt"}],
+                                      "c": []}, {}, str(tmp_path))
+    assert (store.read("npmrc", "a"), store.read("npmrc", "b"), store.read("npmrc", "c")) == (b"for-a", b"for-b", None)
+    assert store.read("npmrc") == b"for-a"  # no scope: the first target's
+    forwards = SshForwards.from_targets({"a": [{"id": "default"}], "b": []}, {"SSH_AUTH_SOCK": "/agent"}, "/")
+    assert forwards.socket("default", "a") == "/agent" and forwards.socket("default", "b") is None
+    assert str(forwards.missing_error("default", "b")).startswith('no SSH key "default" forwarded')
+    assert str(forwards.missing_error("other", "a")).startswith("unset ssh forward key other")

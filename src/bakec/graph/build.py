@@ -525,6 +525,7 @@ class _Translator:
                     gid=m.gid,
                     size=m.size,
                     env=m.env,
+                    scope=self.target if m.type in ("secret", "ssh") else "",
                 )
             )
         op = o.Exec(

@@ -162,6 +162,9 @@ class ExecMount:
     gid: int | None = None
     size: int = 0
     env: str | None = None
+    # the target whose ``secret``/``ssh`` entries serve the mount; an op shared by several
+    # targets keeps the first one's, as a BuildKit cache hit keyed by the id would
+    scope: str = _meta()
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ class MountPreparer:
 
     # -- secrets and ssh ----------------------------------------------------------------
     def _secret(self, m: o.ExecMount, private: _PrivateTmpfs, out: Prepared) -> SpecMount | None:
-        value = self.secrets.read(m.id)
+        value = self.secrets.read(m.id, m.scope)
         if value is None:
             if m.required:
                 raise BuildError(f"secret {m.id}: not found")
@@ -228,10 +228,10 @@ class MountPreparer:
 
     def _ssh(self, m: o.ExecMount, private: _PrivateTmpfs, stack: contextlib.ExitStack) -> SpecMount | None:
         sid = m.id or "default"
-        upstream = self.ssh.socket(sid)
+        upstream = self.ssh.socket(sid, m.scope)
         if upstream is None:
             if m.required:
-                raise self.ssh.missing_error(sid)
+                raise self.ssh.missing_error(sid, m.scope)
             return None
         path = private.name("ssh")
         stack.enter_context(relay(path, upstream, mode=m.mode if m.mode is not None else 0o600,

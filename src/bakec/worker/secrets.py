@@ -1,9 +1,10 @@
 """Build secrets: where each ``secret`` id's value comes from, read only when a RUN mounts it.
 
-The store holds sources (a file path or an environment variable name), never values: a
-value is read from its source at the moment a ``RUN --mount=type=secret`` needs it, goes
-into a tmpfs or the process environment, and is dropped. Ids are the only thing the
-graph, the cache and the logs ever see.
+The store holds sources (a file path or an environment variable name) per target, never
+values: a value is read from its source at the moment a ``RUN --mount=type=secret`` needs
+it, goes into a tmpfs or the process environment, and is dropped. Ids are the only thing
+the graph, the cache and the logs ever see. Each target's RUNs read that target's entries,
+as each bake target is its own BuildKit session.
 """
 
 from __future__ import annotations
@@ -28,38 +29,47 @@ class SecretSource:
 
 @dataclass
 class SecretStore:
-    """Secret sources by id, from bake's ``secret`` entries (``id=x,src=file`` or ``id=x,env=VAR``)."""
+    """Secret sources by target ("scope") and id, from bake's ``secret`` entries."""
 
-    sources: dict[str, SecretSource] = field(default_factory=dict)
+    sources: dict[tuple[str, str], SecretSource] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[Mapping[str, str]], environ: Mapping[str, str], cwd: str) -> SecretStore:
-        """BuildKit's secret store setup: an entry without ``src`` or ``env`` reads the
-        environment variable named like its id when it is set, else the file named like it.
-
-        When several targets give the same id, the first entry wins (one build session).
+    def from_targets(
+        cls, targets: Mapping[str, Iterable[Mapping[str, str]]], environ: Mapping[str, str], cwd: str
+    ) -> SecretStore:
+        """Each target's entries (``id=x,src=file`` or ``id=x,env=VAR``), as BuildKit's secret store reads them:
+        an entry without ``src`` or ``env`` uses the environment variable named like its id when
+        it is set, else the file named like it. Within a target the first entry of an id wins.
         """
         store = cls(environ=dict(environ))
-        for entry in entries:
-            sid = entry.get("id", "")
-            if not sid or sid in store.sources:
-                continue
-            src, env = entry.get("src", ""), entry.get("env", "")
-            if not src and not env:
-                if sid in environ:
-                    env = sid
-                else:
-                    src = sid
-            store.sources[sid] = SecretSource(os.path.join(cwd, src), "") if src else SecretSource("", env)
+        for scope, entries in targets.items():
+            for entry in entries:
+                sid = entry.get("id", "")
+                if not sid or (scope, sid) in store.sources:
+                    continue
+                src, env = entry.get("src", ""), entry.get("env", "")
+                if not src and not env:
+                    if sid in environ:
+                        env = sid
+                    else:
+                        src = sid
+                store.sources[scope, sid] = SecretSource(os.path.join(cwd, src), "") if src else SecretSource("", env)
         return store
 
-    def __contains__(self, sid: str) -> bool:
-        return sid in self.sources
+    @classmethod
+    def from_entries(cls, entries: Iterable[Mapping[str, str]], environ: Mapping[str, str], cwd: str) -> SecretStore:
+        """One set of entries for every mount (scope "")."""
+        return cls.from_targets({"": entries}, environ, cwd)
 
-    def read(self, sid: str) -> bytes | None:
-        """The secret's value, or None when no source was given for ``sid``."""
-        source = self.sources.get(sid)
+    def read(self, sid: str, scope: str = "") -> bytes | None:
+        """The value of ``sid`` as target ``scope`` gives it, or None when it gives none.
+
+        A mount without a scope takes the first target's entry for the id.
+        """
+        source = self.sources.get((scope, sid))
+        if source is None and not scope:
+            source = next((src for (_, i), src in self.sources.items() if i == sid), None)
         if source is None:
             return None
         if source.env:

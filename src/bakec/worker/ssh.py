@@ -42,53 +42,68 @@ class AgentSource:
 
 @dataclass
 class SshForwards:
-    """The ssh ids a build forwards; ``socket(id)`` gives a host agent socket for one."""
+    """The ssh ids each target ("scope") forwards; :meth:`socket` gives a host agent socket for one."""
 
-    sources: dict[str, AgentSource] = field(default_factory=dict)
+    sources: dict[tuple[str, str], AgentSource] = field(default_factory=dict)
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
-    _agents: dict[str, _Agent] = field(default_factory=dict, repr=False)
+    _agents: dict[tuple[str, ...], _Agent] = field(default_factory=dict, repr=False)  # by key files
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_targets(
+        cls, targets: Mapping[str, Iterable[Mapping[str, Any]]], environ: Mapping[str, str], cwd: str,
+        scratch: Path | None = None,
+    ) -> SshForwards:
+        """Sources from each target's ``ssh`` entries (``{"id": ..., "paths": [...]}``), validated by the spec layer."""
+        forwards = cls(scratch=scratch or Path(tempfile.gettempdir()))
+        for scope, entries in targets.items():
+            for entry in entries:
+                sid = entry.get("id") or "default"
+                if (scope, sid) in forwards.sources:
+                    continue
+                paths = [p for p in entry.get("paths") or [] if p]
+                full = [os.path.join(cwd, p) for p in paths]
+                if not paths:
+                    agent = environ.get("SSH_AUTH_SOCK", "")
+                    if agent:
+                        forwards.sources[scope, sid] = AgentSource(socket=agent)
+                elif len(full) == 1 and _is_socket(full[0]):
+                    forwards.sources[scope, sid] = AgentSource(socket=full[0])
+                else:
+                    forwards.sources[scope, sid] = AgentSource(keys=tuple(full))
+        return forwards
 
     @classmethod
     def from_entries(
         cls, entries: Iterable[Mapping[str, Any]], environ: Mapping[str, str], cwd: str, scratch: Path | None = None
     ) -> SshForwards:
-        """Sources from bake ``ssh`` entries (``{"id": ..., "paths": [...]}``); already validated by the spec layer."""
-        forwards = cls(scratch=scratch or Path(tempfile.gettempdir()))
-        for entry in entries:
-            sid = entry.get("id") or "default"
-            if sid in forwards.sources:
-                continue
-            paths = [p for p in entry.get("paths") or [] if p]
-            if not paths:
-                agent = environ.get("SSH_AUTH_SOCK", "")
-                if agent:
-                    forwards.sources[sid] = AgentSource(socket=agent)
-                continue
-            full = [os.path.join(cwd, p) for p in paths]
-            if len(full) == 1 and _is_socket(full[0]):
-                forwards.sources[sid] = AgentSource(socket=full[0])
-            else:
-                forwards.sources[sid] = AgentSource(keys=tuple(full))
-        return forwards
+        """One set of entries for every mount (scope "")."""
+        return cls.from_targets({"": entries}, environ, cwd, scratch)
 
-    def missing_error(self, sid: str) -> BuildError:
-        """BuildKit's error for a required ssh mount whose id the build does not forward."""
-        if not self.sources:
+    def _source(self, sid: str, scope: str) -> AgentSource | None:
+        source = self.sources.get((scope, sid))
+        if source is None and not scope:  # a mount without a scope: the first target's entry
+            source = next((src for (_, i), src in self.sources.items() if i == sid), None)
+        return source
+
+    def missing_error(self, sid: str, scope: str = "") -> BuildError:
+        """BuildKit's error for a required ssh mount whose id the target does not forward."""
+        scopes = {s for s, _ in self.sources}
+        if not (scope in scopes if scope else scopes):  # the target forwards no ssh at all
             return BuildError(f'no SSH key "{sid}" forwarded from the client')
         return BuildError(f"unset ssh forward key {sid}")
 
-    def socket(self, sid: str) -> str | None:
-        """The host agent socket for ``sid`` (starting its private agent if needed), or None."""
-        source = self.sources.get(sid)
+    def socket(self, sid: str, scope: str = "") -> str | None:
+        """The host agent socket for ``sid`` in ``scope`` (starting a private agent if needed), or None."""
+        source = self._source(sid, scope)
         if source is None:
             return None
         if source.socket:
             return source.socket
         with self._lock:
-            if sid not in self._agents:
-                self._agents[sid] = self._start_agent(sid, source.keys)
-            return self._agents[sid].socket
+            if source.keys not in self._agents:
+                self._agents[source.keys] = self._start_agent(sid, source.keys)
+            return self._agents[source.keys].socket
 
     def _start_agent(self, sid: str, keys: tuple[str, ...]) -> _Agent:
         if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
