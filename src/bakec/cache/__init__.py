@@ -57,10 +57,14 @@ def import_caches(targets: Mapping[str, Any], *, store: Any, registry: Any, cwd:
 
 
 def prefetch_outputs(graph: Any, solved: Any, imported: ImportedCache | None) -> None:
-    """Fetch the blobs of every imported result an image is exported from."""
+    """Fetch the blobs of every imported result an image is exported from (``cacheonly`` needs none)."""
     if imported is None:
         return
     for build in graph.builds:
+        target = graph.targets.get(build.target)
+        outputs = getattr(target, "output", None)
+        if outputs is not None and all(o.get("type") == "cacheonly" for o in outputs):
+            continue
         result = solved.results.get(build.output) if build.output else None
         if result is not None:
             imported.fetch(result.layers)
