@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,14 +75,9 @@ def ssh_agent() -> Iterator[str]:
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            if sock.exists():
+        for _ in range(500):  # the agent creates its socket before it serves
+            if sock.exists() or proc.poll() is not None:
                 break
-            proc.poll()
-            if proc.returncode is not None:
-                break
-            import time
-
             time.sleep(0.01)
         yield str(sock)
     finally:
