@@ -81,12 +81,9 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     from bakec.solver.progress import Progress, renderer
     from bakec.solver.solve import solve
     from bakec.state import resolve_state_dir
-    from bakec.worker.daemon import Daemon
+    from bakec.worker.deferred import DeferredRunner, LazyClient
     from bakec.worker.entitlements import Entitlements
     from bakec.worker.layer_store import ContentStore
-    from bakec.worker.ops import OpRunner
-    from bakec.worker.paths import DaemonPaths
-    from bakec.worker.runc import RuncExecutor
 
     options = options or BuildOptions()
     started = time.monotonic()
@@ -105,17 +102,13 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
                         resolver=RegistryResolver(registry), fetcher=GitFetcher(state_dir / "git"))
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
-    daemon = Daemon(state_dir)
-    client = daemon.ensure()
-    paths = DaemonPaths(state_dir)
+    client = LazyClient(state_dir)  # containerd is started or contacted only when an op or an output needs it
     store = ContentStore(state_dir / "content")
     cache = CacheIndex(state_dir / "cache.db")
     secrets, ssh = _forwards(resolved.targets, definition.env, definition.cwd, state_dir)
     try:
         with client.lease() as leased:
-            executor = RuncExecutor(leased, paths, allow=allowed)
-            runner = OpRunner(leased, paths, store, executor, registry=registry,
-                              secrets=secrets, ssh=ssh)
+            runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
             from bakec import cache as cache_io
 
             cache_steps = cache_io.Steps(progress, graph.graph.number_of_nodes() + 1000)

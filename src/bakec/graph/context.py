@@ -14,6 +14,9 @@ while sending), so two checkouts by different users give the same keys.
 File contents are read only when a file's stat (size, mtime_ns, inode, ctime)
 differs from the last time; those stats live in a small SQLite file under the
 cache directory, so an unchanged 20,000-file context costs a walk, not a read.
+The same file keeps, per context, the stats of the whole tree with its entries
+and the digests computed from them: when a walk finds every stat as it was,
+the index and its digests come back as they were, with no per-file work.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import hashlib
+import marshal
 import os
 import posixpath
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -63,14 +67,31 @@ class Entry:
 class ContextIndex:
     """The files of one context (after ``.dockerignore``), sorted by path."""
 
-    def __init__(self, name: str, root: Path, exclude: tuple[str, ...], entries: list[Entry]) -> None:
+    def __init__(self, name: str, root: Path, exclude: tuple[str, ...],
+                 entries: list[Entry] | Callable[[], list[Entry]],
+                 digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] | None = None) -> None:
+        """``entries`` may be a loader, called on first use; ``digests`` are known ``digest()`` answers."""
         self.name = name
         self.root = root
         self.exclude = exclude
-        self.entries = entries
+        self._entries: list[Entry] | None = None
+        self._loader = entries if callable(entries) else None
+        if not callable(entries):
+            self._set_entries(entries)
+        self._digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = dict(digests or {})
+
+    @property
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            assert self._loader is not None
+            self._set_entries(self._loader())
+        assert self._entries is not None
+        return self._entries
+
+    def _set_entries(self, entries: list[Entry]) -> None:
+        self._entries = entries
         self._paths = [e.path for e in entries]
         self._by_path = {e.path: e for e in entries}
-        self._digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -109,14 +130,15 @@ class ContextIndex:
                     return
             chosen[entry.path] = entry
 
+        entries = self.entries  # loads them (and the path tables) when they came from the tree cache
         if cleaned == "":
-            for entry in self.entries:
+            for entry in entries:
                 take(entry, "")
             return
         if _has_glob(cleaned):
             parts = cleaned.split("/")
             pats = [_go_glob(p) for p in parts]
-            for entry in self.entries:
+            for entry in entries:
                 segs = entry.path.split("/")
                 if len(segs) >= len(pats) and all(fnmatch.fnmatchcase(s, p) for s, p in zip(segs, pats)):
                     take(entry, "/".join(segs[: len(pats) - 1]))
@@ -127,9 +149,9 @@ class ContextIndex:
         while i < len(self._paths) and self._paths[i].startswith(cleaned):
             path = self._paths[i]
             if path == cleaned:
-                take(self.entries[i], posixpath.dirname(cleaned))
+                take(entries[i], posixpath.dirname(cleaned))
             elif path.startswith(cleaned + "/"):
-                take(self.entries[i], cleaned)
+                take(entries[i], cleaned)
             i += 1
         named = self._by_path.get(cleaned)
         if named is not None:
@@ -168,7 +190,10 @@ class ContextHasher:
         self.persist = persist
         self._indexes: dict[tuple[str, str, tuple[str, ...]], ContextIndex] = {}
         self._db: sqlite3.Connection | None = None
+        # per index: its tree-cache key, the walk's stats, and the digests the cache held (None: store the tree)
+        self._trees: dict[int, tuple[ContextIndex, tuple[str, str], list[tuple[Any, ...]], dict[Any, str] | None]] = {}
         self.files_read = 0  # how many files were actually read (for tests and benchmarks)
+        self.trees_reused = 0  # how many indexes came whole from the tree cache
 
     # -- public ------------------------------------------------------------------
     def index(self, root: Path | str, exclude: Sequence[str] = (), name: str = "context") -> ContextIndex:
@@ -180,10 +205,17 @@ class ContextHasher:
         if found is None:
             if not root.is_dir():
                 raise BakecError(f"unable to prepare context: path {str(root)!r} not found")
-            found = self._indexes[key] = ContextIndex(name, root, patterns, self._scan(root, patterns))
+            found = self._indexes[key] = self._index(name, root, patterns)
         return found
 
     def close(self) -> None:
+        """Save the trees and digests this run learned, and close the cache."""
+        trees, self._trees = self._trees, {}
+        for index, tree_key, stats, known in trees.values():
+            if known is None:
+                self._store_tree(tree_key, stats, index.entries, index._digests)
+            elif index._digests != known:
+                self._store_digests(tree_key, index._digests)
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -195,13 +227,35 @@ class ContextHasher:
         self.close()
 
     # -- scanning ----------------------------------------------------------------
-    def _scan(self, root: Path, patterns: tuple[str, ...]) -> list[Entry]:
+    def _index(self, name: str, root: Path, patterns: tuple[str, ...]) -> ContextIndex:
+        walked = list(_walk(root, patterns))
+        if not self.persist:
+            return ContextIndex(name, root, patterns, self._scan(root, walked))
+        stats = [(rel, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_rdev)
+                 for rel, st in walked]
+        tree_key = (str(root), "\0".join(patterns))
+        stored = self._load_tree(tree_key)
+        if stored is not None and stored[0] == stats:
+            self.trees_reused += 1
+            index = ContextIndex(name, root, patterns,
+                                 lambda: self._load_entries(tree_key, stats) or self._scan(root, walked), stored[1])
+            self._trees[id(index)] = (index, tree_key, stats, stored[1])
+            return index
+        index = ContextIndex(name, root, patterns, self._scan(root, walked))
+        # a file changed this recently may change again within the same mtime tick: the tree is not kept
+        # (a directory's entries and mode are compared as such, so its own times do not matter)
+        newest = max((s[3] for s in stats if not stat.S_ISDIR(s[1])), default=0)
+        if newest / 1e9 < time.time() - _RACY_SECONDS:
+            self._trees[id(index)] = (index, tree_key, stats, None)
+        return index
+
+    def _scan(self, root: Path, walked: list[tuple[str, os.stat_result]]) -> list[Entry]:
         cached = self._load(root)
         fresh: list[tuple[str, int, int, int, int, str]] = []
         now = time.time()
         entries: list[Entry] = []
         root_s = str(root)
-        for rel, st in _walk(root, patterns):
+        for rel, st in walked:
             full = root_s + "/" + rel
             mode = st.st_mode
             perm = stat.S_IMODE(mode)
@@ -255,6 +309,10 @@ class ContextHasher:
                     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                     " ino INTEGER, ctime_ns INTEGER, digest TEXT) WITHOUT ROWID"
                 )
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS trees (root TEXT, patterns TEXT, stats BLOB, entries BLOB,"
+                    " digests BLOB, PRIMARY KEY (root, patterns)) WITHOUT ROWID"
+                )
             except (OSError, sqlite3.Error):
                 # the cache is an optimisation: without a writable cache dir, hash everything
                 self.persist = False
@@ -272,6 +330,52 @@ class ContextHasher:
             (prefix, prefix[:-1] + "0"),
         )
         return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def _load_tree(self, key: tuple[str, str]) -> tuple[list[tuple[Any, ...]], dict[Any, str]] | None:
+        """The stats and digests kept for a context (root, .dockerignore patterns), if any."""
+        db = self._conn()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT stats, digests FROM trees WHERE root = ? AND patterns = ?", key).fetchone()
+            return (marshal.loads(row[0]), marshal.loads(row[1])) if row is not None else None
+        except (sqlite3.Error, ValueError, EOFError, TypeError):
+            return None
+
+    def _load_entries(self, key: tuple[str, str], stats: list[tuple[Any, ...]]) -> list[Entry] | None:
+        """The entries kept with ``stats`` (None if another build replaced them meanwhile)."""
+        db = self._conn()
+        try:
+            row = db.execute("SELECT stats, entries FROM trees WHERE root = ? AND patterns = ?", key).fetchone()
+            if row is None or marshal.loads(row[0]) != stats:
+                return None
+            return [Entry(*e) for e in marshal.loads(row[1])]
+        except (AttributeError, sqlite3.Error, ValueError, EOFError, TypeError):
+            return None
+
+    def _store_tree(self, key: tuple[str, str], stats: list[tuple[Any, ...]], entries: list[Entry],
+                    digests: dict[Any, str]) -> None:
+        db = self._conn()
+        if db is None:
+            return
+        rows = [(e.path, e.type, e.mode, e.size, e.link, e.content) for e in entries]
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?)",
+                           (*key, marshal.dumps(stats), marshal.dumps(rows), marshal.dumps(digests)))
+        except sqlite3.Error:
+            pass
+
+    def _store_digests(self, key: tuple[str, str], digests: dict[Any, str]) -> None:
+        db = self._conn()
+        if db is None:
+            return
+        try:
+            with db:
+                db.execute("UPDATE trees SET digests = ? WHERE root = ? AND patterns = ?",
+                           (marshal.dumps(digests), *key))
+        except sqlite3.Error:
+            pass
 
     def _store(self, rows: list[tuple[str, int, int, int, int, str]]) -> None:
         db = self._conn()

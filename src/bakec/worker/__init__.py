@@ -12,16 +12,43 @@ The default executor is the hybrid :class:`RuncExecutor` (``runc run`` on our ow
 mount): measured here at about half the per-RUN cost of containerd's task path; see README.md.
 """
 
-from bakec.worker.client import Client, ContainerdError, Descriptor, Mount, NotFoundError
-from bakec.worker.daemon import Daemon, DaemonStatus, check_environment, open_client, resolve_state_dir
-from bakec.worker.paths import DaemonPaths
-from bakec.worker.run import ContainerdExecutor, Executor, RunRequest, RunResult
-from bakec.worker.runc import RuncExecutor
-from bakec.worker.spec import Rlimit, SpecMount
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bakec.worker.client import Client, ContainerdError, Descriptor, Mount, NotFoundError
+    from bakec.worker.daemon import Daemon, DaemonStatus, check_environment, open_client, resolve_state_dir
+    from bakec.worker.paths import DaemonPaths
+    from bakec.worker.run import ContainerdExecutor, Executor, RunRequest, RunResult
+    from bakec.worker.runc import RuncExecutor
+    from bakec.worker.spec import Rlimit, SpecMount
+
+# Loaded on first access (PEP 562): importing a light submodule such as ``bakec.worker.layers``
+# must not load grpc and the containerd protos, which a fully cached build never needs.
+_LAZY = {
+    "Client": "client", "ContainerdError": "client", "Descriptor": "client", "Mount": "client",
+    "NotFoundError": "client", "Daemon": "daemon", "DaemonStatus": "daemon", "check_environment": "daemon",
+    "open_client": "daemon", "resolve_state_dir": "daemon", "DaemonPaths": "paths",
+    "ContainerdExecutor": "run", "Executor": "run", "RunRequest": "run", "RunResult": "run",
+    "RuncExecutor": "runc", "Rlimit": "spec", "SpecMount": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def default_executor(client: Client, paths: DaemonPaths) -> Executor:
     """The executor bakec builds with: the hybrid runc path (about 80 vs 170 ms per RUN here)."""
+    from bakec.worker.runc import RuncExecutor
+
     return RuncExecutor(client, paths)
 
 

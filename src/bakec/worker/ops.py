@@ -22,22 +22,23 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakec.errors import BuildError
 from bakec.graph import ops as o
 from bakec.worker import emulation
-from bakec.worker.client import Client, Mount, NotFoundError
 from bakec.worker.cachemounts import CacheMounts
 from bakec.worker.layer_store import ContentStore
 from bakec.worker.layers import LayerBlob, layer_from_mounts
 from bakec.worker.mounts import MountPreparer, redacting
 from bakec.worker.paths import DaemonPaths
-from bakec.worker.run import Executor, RunRequest
-from bakec.worker.runc import mount, unmount
-from bakec.worker.secrets import SecretStore
 from bakec.worker.spec import SpecMount
-from bakec.worker.ssh import SshForwards
+
+if TYPE_CHECKING:  # the gRPC client and executors load only when an op runs (a cached build needs neither)
+    from bakec.worker.client import Client, Mount
+    from bakec.worker.run import Executor
+    from bakec.worker.secrets import SecretStore
+    from bakec.worker.ssh import SshForwards
 
 GC_ROOT = "containerd.io/gc.root"
 
@@ -120,6 +121,8 @@ class OpRunner:
     def snapshot_exists(self, name: str) -> bool:
         if not name:
             return True
+        from bakec.worker.client import NotFoundError
+
         try:
             self.client.stat_snapshot(name)
             return True
@@ -129,6 +132,8 @@ class OpRunner:
     # -- snapshots -------------------------------------------------------------------------
     @contextlib.contextmanager
     def _active(self, parent: str) -> Iterator[tuple[str, list[Mount]]]:
+        from bakec.worker.client import NotFoundError
+
         key = f"bakec/active/{uuid.uuid4().hex}"
         mounts = self.client.prepare(key, parent)
         try:
@@ -160,6 +165,8 @@ class OpRunner:
 
     @contextlib.contextmanager
     def _mounted(self, mounts: Sequence[Mount]) -> Iterator[str]:
+        from bakec.worker.runc import mount, unmount
+
         target = Path(tempfile.mkdtemp(prefix="m", dir=self.tmp))
         mount(mounts[0], target)
         try:
@@ -179,6 +186,8 @@ class OpRunner:
             finally:
                 shutil.rmtree(empty, ignore_errors=True)
             return
+        from bakec.worker.client import NotFoundError
+
         key = f"bakec/view/{uuid.uuid4().hex}"
         mounts = self.client.view(key, snapshot)
         try:
@@ -237,6 +246,8 @@ class OpRunner:
 
     # -- exec ---------------------------------------------------------------------------------
     def _exec(self, op: o.Exec, inputs: Mapping[str, OpResult], log: LogFn | None) -> OpResult:
+        from bakec.worker.run import RunRequest
+
         emulation.require(op.platform)  # a foreign platform's binaries need a registered emulator
         root = inputs[op.root] if op.root else OpResult()
         with contextlib.ExitStack() as stack:

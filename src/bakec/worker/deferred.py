@@ -1,0 +1,200 @@
+"""Containerd on demand: a build whose ops are all cached never starts, contacts or imports it.
+
+:class:`LazyClient` stands for the embedded daemon's client and :class:`LazyLease` for a
+lease on it; each starts or contacts containerd (``Daemon.ensure``, then
+``Client.lease``) the first time one of its client methods is used. :class:`DeferredRunner`
+is the solver's runner: the real :class:`~bakec.worker.ops.OpRunner` with the lazy lease
+as its client, and a RUN executor made when the first RUN starts.
+
+A cache hit needs its layer blobs (files in bakec's content store, which the solver
+checks) and, only when an op that runs builds on it, its snapshot. So until containerd is
+in use, the solver's snapshot check is answered from the cache index and remembered; when
+an op runs, the snapshots it takes as inputs are checked for real, and one containerd lost
+is made again from its layer blobs -- the filesystem the op produced. A no-op rebuild with
+``cacheonly``, ``local``, ``tar``, ``oci`` or ``docker`` (with ``dest``) outputs therefore
+runs without grpc or the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bakec.errors import BuildError
+
+if TYPE_CHECKING:
+    from bakec.graph.ops import Op
+    from bakec.worker.client import Client
+    from bakec.worker.entitlements import Entitlements
+    from bakec.worker.layer_store import ContentStore
+    from bakec.worker.ops import OpResult, OpRunner
+    from bakec.worker.paths import DaemonPaths
+    from bakec.worker.run import RunRequest, RunResult
+
+
+class LazyClient:
+    """The embedded containerd's client, started or contacted on first use."""
+
+    def __init__(self, state_dir: Path | str) -> None:
+        self.state_dir = Path(state_dir)
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def get(self) -> Client:
+        """The real client (the daemon is started or reused on the first call)."""
+        with self._lock:
+            if self._client is None:
+                from bakec.worker.daemon import Daemon
+
+                self._client = Daemon(self.state_dir).ensure()
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[LazyLease]:
+        """Like :meth:`Client.lease`: the lease is created on first use, deleted (sync) at the end."""
+        leased = LazyLease(self)
+        try:
+            yield leased
+        finally:
+            leased.close()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class LazyLease:
+    """A client bound to a lease that is created the first time a client method is used."""
+
+    def __init__(self, parent: LazyClient) -> None:
+        self.parent = parent
+        self._leased: Client | None = None
+        self._stack = contextlib.ExitStack()
+        self._lock = threading.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._leased is not None
+
+    def get(self) -> Client:
+        with self._lock:
+            if self._leased is None:
+                self._leased = self._stack.enter_context(self.parent.get().lease())
+            return self._leased
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class _LazyExecutor:
+    """The RUN executor (:class:`~bakec.worker.runc.RuncExecutor`), made when the first RUN starts."""
+
+    def __init__(self, lease: LazyLease, paths: DaemonPaths, allow: Entitlements | None) -> None:
+        self.lease = lease
+        self.paths = paths
+        self.allow = allow
+        self._executor: Any = None
+        self._lock = threading.Lock()
+
+    def run(self, mounts: Any, request: RunRequest, **kwargs: Any) -> RunResult:
+        with self._lock:
+            if self._executor is None:
+                from bakec.worker.runc import RuncExecutor
+
+                self._executor = RuncExecutor(self.lease.get(), self.paths, allow=self.allow)
+        return self._executor.run(mounts, request, **kwargs)
+
+
+class DeferredRunner:
+    """The solver's runner: an :class:`OpRunner` that needs containerd only for ops that run."""
+
+    def __init__(self, lease: LazyLease, store: ContentStore, *, allow: Entitlements | None = None,
+                 **options: Any) -> None:
+        """``allow`` goes to the RUN executor, ``options`` (registry, secrets, ...) to :class:`OpRunner`."""
+        from bakec.worker.ops import OpRunner
+        from bakec.worker.paths import DaemonPaths
+
+        paths = DaemonPaths(lease.parent.state_dir)
+        self.lease = lease
+        self.store = store
+        self.runner: OpRunner = OpRunner(lease, paths, store, _LazyExecutor(lease, paths, allow),  # type: ignore[arg-type]
+                                         **options)
+        self._unverified: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runner, name)  # the rest of OpRunner's API (unpack, ...) as it is
+
+    def snapshot_exists(self, name: str) -> bool:
+        """The solver's check of a cache hit: answered for real once containerd is in use."""
+        if self.lease.connected:
+            return self.runner.snapshot_exists(name)
+        with self._lock:
+            self._unverified.add(name)
+        return True
+
+    def run(self, op: Op, inputs: Mapping[str, OpResult], log: Callable[[int, bytes], None] | None = None) -> OpResult:
+        for result in inputs.values():
+            if result.snapshot and result.snapshot in self._unverified:
+                self._verify(result)
+        return self.runner.run(op, inputs, log)
+
+    def _verify(self, result: OpResult) -> None:
+        with self._lock:  # rare and short: one check per cached input, a restore only after data loss
+            if result.snapshot not in self._unverified:
+                return
+            if not self.runner.snapshot_exists(result.snapshot):
+                restore_snapshot(self.runner, result)
+            self._unverified.discard(result.snapshot)
+
+
+def restore_snapshot(runner: OpRunner, result: OpResult) -> None:
+    """Make the committed snapshot ``result.snapshot`` again by applying its layer blobs in order."""
+    from bakec.export.local import apply_layer
+    from bakec.worker.client import NotFoundError
+    from bakec.worker.ops import GC_ROOT, chain_id
+    from bakec.worker.runc import mount, unmount
+
+    if not result.layers or not all(runner.store.has(b.digest) for b in result.layers):
+        raise BuildError(f"snapshot {result.snapshot} is gone and its layers are not in the store; "
+                         "run the build with --no-cache")
+    client = runner.client
+    parent = ""
+    for i, blob in enumerate(result.layers):
+        last = i == len(result.layers) - 1
+        name = result.snapshot if last else "bakec/chain/" + chain_id([b.diff_id for b in result.layers[: i + 1]])
+        if last or not runner.snapshot_exists(name):
+            key = f"bakec/active/{uuid.uuid4().hex}"
+            mounts = client.prepare(key, parent)
+            try:
+                target = Path(runner.tmp) / f"r{uuid.uuid4().hex[:12]}"
+                target.mkdir()
+                mount(mounts[0], target)
+                try:
+                    apply_layer(target, runner.store, blob)
+                finally:
+                    unmount(target)
+                    target.rmdir()
+                client.commit(name, key, labels={GC_ROOT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            finally:
+                with contextlib.suppress(NotFoundError):
+                    client.remove_snapshot(key)
+        parent = name
+
+
+__all__ = ["DeferredRunner", "LazyClient", "LazyLease", "restore_snapshot"]
