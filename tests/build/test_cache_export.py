@@ -68,8 +68,13 @@ def _build(project: Path, state: Path, *args: str) -> tuple[list[dict], dict]:
 
 def _ran(events: list[dict]) -> list[str]:
     """Names of the RUN/COPY vertices that really executed (not served from a cache)."""
-    return [e["name"] for e in events if e.get("type") == "vertex" and e["state"] in ("started", "done")
-            and e["name"].startswith(("RUN", "COPY"))]
+    return [
+        e["name"]
+        for e in events
+        if e.get("type") == "vertex"
+        and e["state"] in ("started", "done")
+        and e["name"].startswith(("RUN", "COPY"))
+    ]
 
 
 def _cached(events: list[dict]) -> list[str]:
@@ -96,8 +101,11 @@ def _registry_json(path: str, accept: str = MT_MANIFEST) -> dict:
 def _image_manifest(index_or_manifest: dict) -> str:
     """The image's own manifest digest under a root that may be an index with attestation manifests
     (attestations carry their own timestamps; the image is what the cache must reproduce)."""
-    [image] = [m for m in index_or_manifest["manifests"]
-               if (m.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"]
+    [image] = [
+        m
+        for m in index_or_manifest["manifests"]
+        if (m.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
+    ]
     return image["digest"]
 
 
@@ -108,6 +116,7 @@ def _oci_image_digest(project: Path, meta: dict, name: str = "default", tar: str
     import tarfile
 
     with tarfile.open(project / tar) as archive:
+
         def read(digest: str) -> dict:
             return json.load(archive.extractfile(f"blobs/sha256/{digest[7:]}"))
 
@@ -115,8 +124,9 @@ def _oci_image_digest(project: Path, meta: dict, name: str = "default", tar: str
 
 
 def _registry_image_digest(repo: str, tag: str) -> str:
-    req = urllib.request.Request(f"http://{HOST}/v2/{repo}/manifests/{tag}",
-                                 headers={"Accept": f"{MT_MANIFEST}, {MT_INDEX}"})
+    req = urllib.request.Request(
+        f"http://{HOST}/v2/{repo}/manifests/{tag}", headers={"Accept": f"{MT_MANIFEST}, {MT_INDEX}"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         root, digest = json.loads(resp.read()), resp.headers["Docker-Content-Digest"]
     return digest if "manifests" not in root else _image_manifest(root)
@@ -132,7 +142,9 @@ def _local_cache_config(cache_dir: Path) -> tuple[dict, dict]:
 
 
 def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
-    project = _project(tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"'))
+    project = _project(
+        tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"')
+    )
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
     assert "RUN sleep 4 && date > /t" in _ran(first)
@@ -149,9 +161,16 @@ def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
 
 
 def test_an_op_that_must_run_runs_on_the_imported_layers(tmp_path, fresh_state):
-    project = _project(tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"',
-                                         '"type=local,dest=rootfs"'))
-    first, _ = _build(project, fresh_state())
+    project = _project(
+        tmp_path,
+        _target(
+            "default",
+            '"type=local,dest=cache,mode=max"',
+            '"type=local,src=cache"',
+            '"type=local,dest=rootfs"',
+        ),
+    )
+    _build(project, fresh_state())
     stamped = (project / "rootfs" / "t").read_text()
     (project / "Dockerfile").write_text(DOCKERFILE.replace(") built", ") rebuilt"))
     second, _ = _build(project, fresh_state())
@@ -163,8 +182,9 @@ def test_an_op_that_must_run_runs_on_the_imported_layers(tmp_path, fresh_state):
 def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, registry):
     repo = f"bakec-test/cache-{uuid.uuid4().hex[:10]}"
     ref = f"{HOST}/{repo}:buildcache"
-    project = _project(tmp_path, _target("default", f'"type=registry,ref={ref},mode=max"',
-                                         f'"type=registry,ref={ref}"'))
+    project = _project(
+        tmp_path, _target("default", f'"type=registry,ref={ref},mode=max"', f'"type=registry,ref={ref}"')
+    )
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
     assert "RUN sleep 4 && date > /t" in _ran(first)
@@ -179,23 +199,35 @@ def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, regis
 def test_registry_cache_as_an_index_with_docker_media_types(tmp_path, fresh_state, registry):
     repo = f"bakec-test/cache-{uuid.uuid4().hex[:10]}"
     ref = f"{HOST}/{repo}"
-    project = _project(tmp_path, _target(
-        "default", f'"type=registry,ref={ref},mode=max,image-manifest=false,oci-mediatypes=false"',
-        f'"type=registry,ref={ref}"'))
+    project = _project(
+        tmp_path,
+        _target(
+            "default",
+            f'"type=registry,ref={ref},mode=max,image-manifest=false,oci-mediatypes=false"',
+            f'"type=registry,ref={ref}"',
+        ),
+    )
     _build(project, fresh_state())
-    index = _registry_json(f"{repo}/manifests/latest", "application/vnd.docker.distribution.manifest.list.v2+json")
+    index = _registry_json(
+        f"{repo}/manifests/latest", "application/vnd.docker.distribution.manifest.list.v2+json"
+    )
     assert index["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
     assert index["manifests"][-1]["mediaType"] == CACHE_CONFIG
-    assert all(m["mediaType"].startswith("application/vnd.docker.image.rootfs") for m in index["manifests"][:-1])
+    assert all(
+        m["mediaType"].startswith("application/vnd.docker.image.rootfs") for m in index["manifests"][:-1]
+    )
     second, _ = _build(project, fresh_state())
     assert _ran(second) == []
 
 
 def test_two_targets_each_with_its_own_cache_from_both_hit(tmp_path, fresh_state):
     hcl = "".join(
-        _target(name, f'"type=local,dest=cache-{name},mode=max"', f'"type=local,src=cache-{name}"',
-                f'"type=oci,dest=out/{name}.tar"').replace(
-            "args = {", f'dockerfile = "{name}.Dockerfile"\n  args = {{')
+        _target(
+            name,
+            f'"type=local,dest=cache-{name},mode=max"',
+            f'"type=local,src=cache-{name}"',
+            f'"type=oci,dest=out/{name}.tar"',
+        ).replace("args = {", f'dockerfile = "{name}.Dockerfile"\n  args = {{')
         for name in ("a", "b")
     )
     project = _project(tmp_path, 'group "default" {\n  targets = ["a", "b"]\n}\n' + hcl)
@@ -214,8 +246,10 @@ def test_two_targets_each_with_its_own_cache_from_both_hit(tmp_path, fresh_state
 def test_inline_cache_pushed_with_the_image_serves_a_fresh_state_dir(tmp_path, fresh_state, registry):
     repo = f"bakec-test/inline-{uuid.uuid4().hex[:10]}"
     image = f"{HOST}/{repo}:1"
-    project = _project(tmp_path, _target("default", '"type=inline"', f'"type=registry,ref={image}"',
-                                         f'"type=registry,name={image}"'))
+    project = _project(
+        tmp_path,
+        _target("default", '"type=inline"', f'"type=registry,ref={image}"', f'"type=registry,name={image}"'),
+    )
     first, _ = _build(project, fresh_state())
     assert "RUN sleep 4 && date > /t" in _ran(first)
     image1 = _registry_image_digest(repo, "1")
@@ -229,8 +263,14 @@ def test_inline_cache_pushed_with_the_image_serves_a_fresh_state_dir(tmp_path, f
 
 
 def test_a_missing_cache_source_is_a_warning(tmp_path, fresh_state, registry):
-    project = _project(tmp_path, _target("default", '"type=local,dest=cache"',
-                                         f'"type=local,src=nowhere", "type=registry,ref={HOST}/bakec-test/none:x"'))
+    project = _project(
+        tmp_path,
+        _target(
+            "default",
+            '"type=local,dest=cache"',
+            f'"type=local,src=nowhere", "type=registry,ref={HOST}/bakec-test/none:x"',
+        ),
+    )
     proc = bakec(project, fresh_state(), "build", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     assert "WARNING: local cache import at nowhere not found" in proc.stderr
@@ -249,8 +289,11 @@ RUN cat /artifact > /copy
 
 
 def test_min_mode_keeps_the_final_stage_and_skips_the_builder_stage(tmp_path, fresh_state):
-    project = _project(tmp_path, _target("default", '"type=local,dest=cache"', '"type=local,src=cache"',
-                                         '"type=local,dest=rootfs"'), MULTISTAGE)
+    project = _project(
+        tmp_path,
+        _target("default", '"type=local,dest=cache"', '"type=local,src=cache"', '"type=local,dest=rootfs"'),
+        MULTISTAGE,
+    )
     _build(project, fresh_state())
     artifact = (project / "rootfs" / "artifact").read_text()
     manifest, config = _local_cache_config(project / "cache")
@@ -265,7 +308,9 @@ def test_min_mode_keeps_the_final_stage_and_skips_the_builder_stage(tmp_path, fr
 
 def test_prune_all_then_cache_from_in_the_same_state_dir(tmp_path, fresh_state):
     state = fresh_state()
-    project = _project(tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"'))
+    project = _project(
+        tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"')
+    )
     _, meta1 = _build(project, state)
     image1 = _oci_image_digest(project, meta1)
     prune = bakec(project, state, "prune", "--all", "--state-dir", str(state))

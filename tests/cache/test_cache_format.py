@@ -28,11 +28,17 @@ RECORDS = [
 
 def test_config_shares_chain_prefixes_and_links_inputs():
     config, blobs = fmt.build_config(RECORDS, "2023-11-14T22:13:20Z")
-    assert config["layers"] == [{"blob": BASE.digest, "parent": -1}, {"blob": RUN.digest},
-                                {"blob": COPY.digest, "parent": 1}]  # parent 0 omitted, as Go's omitempty does
+    assert config["layers"] == [
+        {"blob": BASE.digest, "parent": -1},
+        {"blob": RUN.digest},
+        {"blob": COPY.digest, "parent": 1},
+    ]  # parent 0 omitted, as Go's omitempty does
     assert blobs == [BASE, RUN, COPY]
-    assert config["records"][3] == {"layers": [{"layer": 2, "createdAt": "2023-11-14T22:13:20Z"}],
-                                    "digest": "sha256:" + "d" * 64, "inputs": [[{"link": 1}], [{"link": 2}]]}
+    assert config["records"][3] == {
+        "layers": [{"layer": 2, "createdAt": "2023-11-14T22:13:20Z"}],
+        "digest": "sha256:" + "d" * 64,
+        "inputs": [[{"link": 1}], [{"link": 2}]],
+    }
     assert "layers" not in config["records"][2]
 
 
@@ -50,8 +56,10 @@ def test_a_record_whose_blob_is_missing_has_no_result():
 
 def test_looping_layers_are_rejected():
     with pytest.raises(ValueError, match="looping"):
-        fmt.parse_config({"layers": [{"blob": BASE.digest}], "records": [{"digest": "x", "layers": [{"layer": 0}]}]},
-                         {BASE.digest: BASE})
+        fmt.parse_config(
+            {"layers": [{"blob": BASE.digest}], "records": [{"digest": "x", "layers": [{"layer": 0}]}]},
+            {BASE.digest: BASE},
+        )
 
 
 def test_image_manifest_and_index_layouts():
@@ -59,8 +67,10 @@ def test_image_manifest_and_index_layouts():
     raw, media_type = fmt.build_manifest(config, [BASE, RUN], "t", image_manifest=True, oci=True)
     manifest = json.loads(raw)
     assert media_type == fmt.OCI_MANIFEST and manifest["config"]["mediaType"] == fmt.CACHE_CONFIG
-    assert manifest["layers"][1]["annotations"] == {"buildkit/createdat": "t",
-                                                    "containerd.io/uncompressed": RUN.diff_id}
+    assert manifest["layers"][1]["annotations"] == {
+        "buildkit/createdat": "t",
+        "containerd.io/uncompressed": RUN.diff_id,
+    }
     desc, blobs = fmt.blobs_of_manifest(manifest)
     assert desc["digest"] == manifest["config"]["digest"] and blobs == {BASE.digest: BASE, RUN.digest: RUN}
 
@@ -82,7 +92,9 @@ def test_inline_cache_keeps_the_image_chain_and_counts_image_layers():
     assert [r["digest"][7] for r in records] == ["a", "b", "d"]
     assert [r["layers"][0]["layer"] for r in records] == [0, 1, 2]
     image_config = {fmt.INLINE_KEY: value, "rootfs": {"diff_ids": [BASE.diff_id, RUN.diff_id, COPY.diff_id]}}
-    manifest = {"layers": [{"digest": b.digest, "size": b.size, "mediaType": b.media_type} for b in (BASE, RUN, COPY)]}
+    manifest = {
+        "layers": [{"digest": b.digest, "size": b.size, "mediaType": b.media_type} for b in (BASE, RUN, COPY)]
+    }
     chains = fmt.parse_inline(image_config, manifest)
     assert chains["sha256:" + "d" * 64] == (BASE, RUN, COPY)
     assert chains["sha256:" + "a" * 64] == (BASE,)

@@ -20,7 +20,14 @@ from typing import Any
 from bakec.cache.export import with_inline_cache
 from bakec.cache.import_ import ImportedCache
 
-__all__ = ["ImportedCache", "Steps", "export_caches", "import_caches", "prefetch_outputs", "with_inline_cache"]
+__all__ = [
+    "ImportedCache",
+    "Steps",
+    "export_caches",
+    "import_caches",
+    "prefetch_outputs",
+    "with_inline_cache",
+]
 
 
 class Steps:
@@ -32,14 +39,22 @@ class Steps:
 
     def __call__(self, name: str, fn: Callable[[], None]) -> None:
         vid, self.next_id = self.next_id, self.next_id + 1
-        base = {"type": "vertex", "id": vid, "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest(),
-                "name": name, "targets": [], "emulated": False}
+        base = {
+            "type": "vertex",
+            "id": vid,
+            "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest(),
+            "name": name,
+            "targets": [],
+            "emulated": False,
+        }
         started = time.monotonic()
         self.progress.emit({**base, "state": "started"})
         try:
             fn()
         except BaseException as err:
-            self.progress.emit({**base, "state": "failed", "seconds": time.monotonic() - started, "error": str(err)})
+            self.progress.emit(
+                {**base, "state": "failed", "seconds": time.monotonic() - started, "error": str(err)}
+            )
             raise
         self.progress.emit({**base, "state": "done", "seconds": time.monotonic() - started})
 
@@ -49,7 +64,9 @@ def _warn(message: str) -> None:
     sys.stderr.flush()
 
 
-def import_caches(targets: Mapping[str, Any], *, store: Any, registry: Any, cwd: str, steps: Steps) -> ImportedCache | None:
+def import_caches(
+    targets: Mapping[str, Any], *, store: Any, registry: Any, cwd: str, steps: Steps
+) -> ImportedCache | None:
     """Read every ``cache-from`` of the run once (None when no target has one)."""
     from bakec.cache import import_
 
@@ -70,10 +87,28 @@ def prefetch_outputs(graph: Any, solved: Any, imported: ImportedCache | None) ->
             imported.fetch(result.layers)
 
 
-def export_caches(graph: Any, solved: Any, targets: Mapping[str, Any], *, store: Any, registry: Any,
-                  imported: ImportedCache | None, cwd: str, steps: Steps) -> None:
+def export_caches(
+    graph: Any,
+    solved: Any,
+    targets: Mapping[str, Any],
+    *,
+    store: Any,
+    registry: Any,
+    imported: ImportedCache | None,
+    cwd: str,
+    steps: Steps,
+) -> None:
     """Write every ``cache-to`` of every target (inline caches are written with the image)."""
     from bakec.cache import export
 
-    export.export(graph, solved, targets, store=store, registry=registry, imported=imported, cwd=cwd,
-                  step=steps, warn=_warn)
+    export.export(
+        graph,
+        solved,
+        targets,
+        store=store,
+        registry=registry,
+        imported=imported,
+        cwd=cwd,
+        step=steps,
+        warn=_warn,
+    )

@@ -48,7 +48,11 @@ def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[f
         needed = nx.ancestors(g, build.output) | {build.output}
         if mode == "min":
             final = tuple(b.digest for b in solved.results[build.output].layers)
-            needed = {n for n in needed if _chain(solved, n) and _chain(solved, n) == final[: len(_chain(solved, n))]}
+            needed = {
+                n
+                for n in needed
+                if _chain(solved, n) and _chain(solved, n) == final[: len(_chain(solved, n))]
+            }
         wanted |= needed
     out = []
     for node in graph.order():
@@ -72,7 +76,9 @@ def wants_inline(target: Any) -> bool:
     return (target.args or {}).get("BUILDKIT_INLINE_CACHE", "").lower() in ("1", "true")
 
 
-def with_inline_cache(config: dict[str, Any], target: Any, graph: Any, solved: Any, build: Any) -> dict[str, Any]:
+def with_inline_cache(
+    config: dict[str, Any], target: Any, graph: Any, solved: Any, build: Any
+) -> dict[str, Any]:
     """``config`` with the inline cache of ``build`` when the target asks for it (always mode=min)."""
     if not wants_inline(target) or not build.output or build.output not in solved.results:
         return config
@@ -87,7 +93,9 @@ def _created(target: Any) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _convert(store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool) -> list[fmt.Record]:
+def _convert(
+    store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool
+) -> list[fmt.Record]:
     """Records with their layers in the requested compression and media types."""
     from bakec.worker.layer_compress import UNCOMPRESSED, Compression, kind_of
     from bakec.worker.layers import convert_layer
@@ -139,7 +147,9 @@ def export(
                 continue
             try:
                 if kind not in ("local", "registry"):
-                    raise BuildError(f"cache-to type={kind} is not supported by bakec (local, registry, inline)")
+                    raise BuildError(
+                        f"cache-to type={kind} is not supported by bakec (local, registry, inline)"
+                    )
                 _export_one(kind, entry, graph, solved, builds, target, store, registry, imported, cwd, step)
             except (BakecError, OSError) as err:
                 if _bool("ignore-error", entry.get("ignore-error", "false")):
@@ -154,8 +164,19 @@ def _where(entry: Mapping[str, str]) -> str:
     return entry.get("ref") or entry.get("dest") or entry.get("type", "")
 
 
-def _export_one(kind: str, entry: Mapping[str, str], graph: Any, solved: Any, builds: list[Any], target: Any,
-                store: ContentStore, registry: Any, imported: Any, cwd: str, step: Step) -> None:
+def _export_one(
+    kind: str,
+    entry: Mapping[str, str],
+    graph: Any,
+    solved: Any,
+    builds: list[Any],
+    target: Any,
+    store: ContentStore,
+    registry: Any,
+    imported: Any,
+    cwd: str,
+    step: Step,
+) -> None:
     oci = _bool("oci-mediatypes", entry.get("oci-mediatypes", "true"))
     image_manifest = _bool("image-manifest", entry.get("image-manifest", "true" if oci else "false"))
     recs = records(graph, solved, builds, entry.get("mode", "min"))
@@ -166,23 +187,39 @@ def _export_one(kind: str, entry: Mapping[str, str], graph: Any, solved: Any, bu
     created = _created(target)
     config, layers = fmt.build_config(recs, created)
     raw_config = fmt.serialise(config)
-    manifest, media_type = fmt.build_manifest(raw_config, layers, created, image_manifest=image_manifest, oci=oci)
+    manifest, media_type = fmt.build_manifest(
+        raw_config, layers, created, image_manifest=image_manifest, oci=oci
+    )
     if kind == "local":
         dest = entry.get("dest")
         if not dest:
             raise BuildError("cache-to type=local needs dest=")
         path = Path(cwd, dest)
-        step(f"exporting cache to {dest}",
-             lambda: write_layout(path, entry.get("tag") or "latest", store, layers, raw_config, manifest, media_type))
+        step(
+            f"exporting cache to {dest}",
+            lambda: write_layout(
+                path, entry.get("tag") or "latest", store, layers, raw_config, manifest, media_type
+            ),
+        )
     else:
         ref = entry.get("ref")
         if not ref:
             raise BuildError("cache-to type=registry needs ref=")
-        step(f"exporting cache to {ref}", lambda: push(registry, ref, store, layers, raw_config, manifest, media_type))
+        step(
+            f"exporting cache to {ref}",
+            lambda: push(registry, ref, store, layers, raw_config, manifest, media_type),
+        )
 
 
-def write_layout(dest: Path, tag: str, store: ContentStore, layers: Sequence[LayerBlob], config: bytes,
-                 manifest: bytes, media_type: str) -> None:
+def write_layout(
+    dest: Path,
+    tag: str,
+    store: ContentStore,
+    layers: Sequence[LayerBlob],
+    config: bytes,
+    manifest: bytes,
+    media_type: str,
+) -> None:
     """Add the cache to the OCI layout at ``dest``, replacing the index entry named ``tag``."""
     import hashlib
     import shutil
@@ -192,14 +229,15 @@ def write_layout(dest: Path, tag: str, store: ContentStore, layers: Sequence[Lay
     for layer in layers:
         target = blobs / layer.digest.partition(":")[2]
         if not target.exists():
-            _atomic(target, lambda tmp, src=store.path(layer.digest): shutil.copyfile(src, tmp))  # type: ignore[misc]
+            source = store.path(layer.digest)
+            _atomic(target, lambda tmp: shutil.copyfile(source, tmp))  # noqa: B023 - called right here
     digests = {}
     for data in (config, manifest):
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         digests[data] = digest
         target = blobs / digest.partition(":")[2]
         if not target.exists():
-            _atomic(target, lambda tmp, d=data: Path(tmp).write_bytes(d))  # type: ignore[misc]
+            _atomic(target, lambda tmp: Path(tmp).write_bytes(data))  # noqa: B023 - called right here
     layout = dest / "oci-layout"
     if not layout.exists():
         _atomic(layout, lambda tmp: Path(tmp).write_text('{"imageLayoutVersion":"1.0.0"}'))
@@ -207,10 +245,19 @@ def write_layout(dest: Path, tag: str, store: ContentStore, layers: Sequence[Lay
     index: dict[str, Any] = {"schemaVersion": 2, "mediaType": fmt.OCI_INDEX, "manifests": []}
     if index_path.exists():
         index = json.loads(index_path.read_text())
-    entries = [m for m in index.get("manifests") or []
-               if (m.get("annotations") or {}).get(fmt.ANNOTATION_REF_NAME) != tag]
-    entries.append({"mediaType": media_type, "digest": digests[manifest], "size": len(manifest),
-                    "annotations": {fmt.ANNOTATION_REF_NAME: tag}})
+    entries = [
+        m
+        for m in index.get("manifests") or []
+        if (m.get("annotations") or {}).get(fmt.ANNOTATION_REF_NAME) != tag
+    ]
+    entries.append(
+        {
+            "mediaType": media_type,
+            "digest": digests[manifest],
+            "size": len(manifest),
+            "annotations": {fmt.ANNOTATION_REF_NAME: tag},
+        }
+    )
     index["manifests"] = entries
     raw = json.dumps(index, separators=(",", ":")).encode()
     _atomic(index_path, lambda tmp: Path(tmp).write_bytes(raw))
@@ -228,8 +275,15 @@ def _atomic(target: Path, write: Callable[[str], None]) -> None:
         raise
 
 
-def push(registry: Any, ref: str, store: ContentStore, layers: Sequence[LayerBlob], config: bytes,
-         manifest: bytes, media_type: str) -> None:
+def push(
+    registry: Any,
+    ref: str,
+    store: ContentStore,
+    layers: Sequence[LayerBlob],
+    config: bytes,
+    manifest: bytes,
+    media_type: str,
+) -> None:
     """Push the cache blobs, its config and, last, the manifest under ``ref``'s tag (default latest)."""
     import hashlib
 

@@ -97,18 +97,24 @@ def layer_descriptor(blob: LayerBlob, created: str) -> dict[str, Any]:
     }
 
 
-def build_manifest(config: bytes, blobs: Sequence[LayerBlob], created: str, *, image_manifest: bool,
-                   oci: bool) -> tuple[bytes, str]:
+def build_manifest(
+    config: bytes, blobs: Sequence[LayerBlob], created: str, *, image_manifest: bool, oci: bool
+) -> tuple[bytes, str]:
     """The cache manifest (bytes, media type) around a serialised cache ``config``."""
     import hashlib
 
-    cdesc = {"mediaType": CACHE_CONFIG, "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-             "size": len(config)}
+    cdesc = {
+        "mediaType": CACHE_CONFIG,
+        "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+        "size": len(config),
+    }
     layers = [layer_descriptor(b, created) for b in blobs]
     if image_manifest:
         if not oci:
             raise BuildError("image-manifest=true requires oci-mediatypes=true")
-        return _json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cdesc, "layers": layers}), OCI_MANIFEST
+        return _json(
+            {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cdesc, "layers": layers}
+        ), OCI_MANIFEST
     media_type = OCI_INDEX if oci else DOCKER_LIST
     return _json({"schemaVersion": 2, "mediaType": media_type, "manifests": [*layers, cdesc]}), media_type
 
@@ -130,8 +136,10 @@ def inline_value(records: Sequence[Record], image_layers: Sequence[LayerBlob], c
     index_of = {r.digest: i for i, r in enumerate(kept)}
     out = []
     for r in kept:
-        entry: dict[str, Any] = {"layers": [{"layer": len(r.layers or ()) - 1, "createdAt": created}],
-                                 "digest": r.digest}
+        entry: dict[str, Any] = {
+            "layers": [{"layer": len(r.layers or ()) - 1, "createdAt": created}],
+            "digest": r.digest,
+        }
         if r.inputs:
             entry["inputs"] = [[{"link": index_of[d]}] if d in index_of else [] for d in r.inputs]
         out.append(entry)
@@ -141,7 +149,9 @@ def inline_value(records: Sequence[Record], image_layers: Sequence[LayerBlob], c
 # -- reading ------------------------------------------------------------------------------------
 
 
-def parse_config(config: Mapping[str, Any], blobs: Mapping[str, LayerBlob]) -> dict[str, tuple[LayerBlob, ...]]:
+def parse_config(
+    config: Mapping[str, Any], blobs: Mapping[str, LayerBlob]
+) -> dict[str, tuple[LayerBlob, ...]]:
     """Record digest → layer chain, for every record with a result whose blobs ``blobs`` knows.
 
     Follows BuildKit's reading: ``parent`` absent means 0, -1 means none; loops and
@@ -149,7 +159,7 @@ def parse_config(config: Mapping[str, Any], blobs: Mapping[str, LayerBlob]) -> d
     """
     layers = config.get("layers") or []
     if not isinstance(layers, list):
-        raise ValueError("layers is not a list")
+        raise ValueError("layers is not a list")  # noqa: TRY004 - a malformed cache, reported as such
     chains: dict[int, tuple[LayerBlob, ...] | None] = {}
 
     def chain(index: int, seen: frozenset[int]) -> tuple[LayerBlob, ...] | None:
@@ -196,11 +206,15 @@ def blobs_of_manifest(manifest: Mapping[str, Any]) -> tuple[dict[str, Any] | Non
     for entry in entries:
         diff_id = (entry.get("annotations") or {}).get(ANNOTATION_UNCOMPRESSED)
         if diff_id:  # without the diff ID the layer cannot be unpacked into a chain
-            blobs[entry["digest"]] = LayerBlob(entry["digest"], diff_id, int(entry["size"]), entry["mediaType"])
+            blobs[entry["digest"]] = LayerBlob(
+                entry["digest"], diff_id, int(entry["size"]), entry["mediaType"]
+            )
     return config, blobs
 
 
-def parse_inline(image_config: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, tuple[LayerBlob, ...]]:
+def parse_inline(
+    image_config: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> dict[str, tuple[LayerBlob, ...]]:
     """Record digest → layer chain from an image's inline cache (empty when it has none)."""
     value = image_config.get(INLINE_KEY)
     if not value:

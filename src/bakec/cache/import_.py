@@ -163,12 +163,12 @@ def load(
             if not src or not (path / "index.json").is_file():
                 warn(f"local cache import at {src} not found due to err: no index.json in {path}")
                 continue
-            load_one: Callable[[], None] = lambda p=path, e=entry: _load_local(imported, p, e)  # noqa: E731
+            load_one: Callable[[], None] = lambda p=path, e=entry: _load_local(imported, p, e)
         elif kind == "registry":
             if not entry.get("ref"):
                 warn("cache-from type=registry needs ref=, skipping")
                 continue
-            load_one = lambda e=entry: _load_registry(imported, registry, e)  # noqa: E731
+            load_one = lambda e=entry: _load_registry(imported, registry, e)
         else:
             warn(f"cache-from type={kind} is not supported by bakec, skipping")
             continue
