@@ -73,6 +73,11 @@ def test_secret_default_target_and_required() -> None:
     assert (secret.target, secret.required, secret.readonly) == ("/run/secrets/tok", True, True)
 
 
+def test_relative_secret_and_ssh_targets_are_below_the_workdir() -> None:
+    secret, ssh = run("WORKDIR /w\nRUN --mount=type=secret,id=s,target=key --mount=type=ssh,target=agent x\n").mounts
+    assert (secret.target, ssh.target) == ("/w/key", "/w/agent")
+
+
 def test_mount_options_are_expanded() -> None:
     (cache,) = run(
         "ARG ID=abc\nRUN --mount=type=cache,id=$ID,target=/c,uid=1000,gid=1001,mode=0700,sharing=locked x\n"

@@ -1544,6 +1544,10 @@ class _Converter:
                 mid = mid or "default"
                 if not target:
                     target = f"/run/buildkit/ssh_agent.{sum(1 for o in out if o.type == 'ssh')}"
+            if mtype in ("secret", "ssh"):
+                # as BuildKit's dispatchRunMounts: a relative target is below the working directory
+                if target and not target.startswith("/"):
+                    target = posixpath.join("/", st.workdir or "/", target)
             else:
                 if mtype == "cache":
                     mid = mid or target
