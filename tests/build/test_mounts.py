@@ -210,6 +210,8 @@ def test_cache_mount_persists_across_builds_even_with_no_cache(tmp_path, state_d
     project = _project(tmp_path, f"""\
         RUN --mount=type=cache,id={cache_id},target=/c sh -c 'n=$(cat /c/n 2>/dev/null || echo 0); echo $((n+1)) > /c/n; cp /c/n /count'
         RUN --mount=type=cache,id={cache_id},target=/c,ro sh -c 'touch /c/x 2>/dev/null || echo read-only > /ro'
+        RUN --mount=type=cache,id={cache_id},target=/s,source=sub sh -c 'echo in-sub > /s/f'
+        RUN --mount=type=cache,id={cache_id},target=/c cat /c/sub/f > /sub-f
         """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
     assert bakec(project, state_dir, "build").returncode == 0
     assert (project / "out" / "count").read_text() == "1\n"
@@ -217,6 +219,7 @@ def test_cache_mount_persists_across_builds_even_with_no_cache(tmp_path, state_d
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "count").read_text() == "2\n"
     assert (project / "out" / "ro").read_text() == "read-only\n"
+    assert (project / "out" / "sub-f").read_text() == "in-sub\n"
     assert not (project / "out" / "c").exists()
 
 

@@ -93,7 +93,7 @@ class MountPreparer:
             if m.type == "bind":
                 spec = self._bind(m, inputs, stack)
             elif m.type == "cache":
-                spec = SpecMount(m.target, caches[i], "bind", ("rbind", "ro" if m.readonly else "rw"))
+                spec = SpecMount(m.target, _cache_path(caches[i], m), "bind", ("rbind", "ro" if m.readonly else "rw"))
             elif m.type == "tmpfs":
                 size = (f"size={m.size}",) if m.size else ()
                 spec = SpecMount(m.target, "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777", *size))
@@ -315,6 +315,18 @@ def _mount_points_below(directory: str) -> list[str]:
 def _rmdir(path: str) -> None:
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def _cache_path(directory: str, m: o.ExecMount) -> str:
+    """The cache directory, or its ``source`` subdirectory (made if missing) when the cache has no ``from``.
+
+    With ``from`` the cache holds a copy of the seed's ``source`` (see ``_hold_caches``).
+    """
+    if m.input or not m.selector or safepath.clean(m.selector) == "/":
+        return directory
+    path = safepath.resolve(directory, m.selector)
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _depth(target: str) -> int:
