@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bakec.errors import BakecError, BuildError
+from bakec.errors import BakecError, BuildError, EnvironmentProblem
 
 
 @dataclass
@@ -147,6 +147,9 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     report = BuildReport(reports, solved.executed, cached)
     if not report.ok:
         failed = [n for n, r in reports.items() if r.state != "done"]
+        problem = next((r.error for r in solved.outcome.results.values() if isinstance(r.error, EnvironmentProblem)), None)
+        if problem is not None:
+            raise problem  # containerd could not be started when the first op that runs needed it
         errors = [str(r.error) for r in solved.outcome.results.values() if r.error is not None]
         detail = errors[0] if errors else ""
         raise BuildError(f"failed to build {', '.join(sorted(failed))}", detail)

@@ -107,3 +107,12 @@ def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_pat
     assert (project / "out" / "two").read_text() == "one\nx\n"
     with Daemon(private_state).connect() as client:
         assert client.stat_snapshot(lost[0]).name == lost[0]
+
+
+def test_missing_containerd_is_still_an_environment_error_when_an_op_needs_it(tmp_path, private_state):
+    project = _project(tmp_path, BASE + "RUN echo one > /one\n", '"type=cacheonly"')
+    proc = bakec(project, private_state, "build", "--progress", "quiet", env={"PATH": str(tmp_path / "empty")})
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "ERROR: containerd not found on PATH; install it with: apt-get install containerd"
+    )
