@@ -139,6 +139,12 @@ def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "a" / "got-a").read_text() == "value for a\n"
     assert (tmp_path / "out" / "b" / "got-b").read_text() == "value for b\n"
+    # --set target.secret.<id> re-points a declared secret
+    proc = bakec(tmp_path, state_dir, "build", "--no-cache", "--set", "b.secret.tok=env=B_TOKEN",
+                 env={"B_TOKEN": "from the environment"})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "a" / "got-a").read_text() == "value for a\n"
+    assert (tmp_path / "out" / "b" / "got-b").read_text() == "from the environment"
 
 
 def test_missing_required_secret_fails_with_buildkits_message(tmp_path, state_dir):
