@@ -258,7 +258,7 @@ def _load(attrs: dict[str, str], images: list[Any], store: Any, client: Any, epo
     opts = ExportOptions.parse(attrs, kind="docker", source_date_epoch=epoch)
     committed = commit_images(store, images, opts)
     _load_into_containerd(client, store, committed, opts.names)
-    docker_daemon.load(store, committed, opts.names, tmp_dir=store.root.parent / "tmp")
+    docker_daemon.load(store, committed, opts.names)
     return _metadata(committed, opts, store)
 
 

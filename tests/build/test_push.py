@@ -320,7 +320,12 @@ class _DockerHandler(http.server.BaseHTTPRequestHandler):
         self._answer(b"OK" if self.path == "/_ping" else b"{}")
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        assert self.headers["Transfer-Encoding"] == "chunked"  # streamed, not staged in a file first
+        body = b""
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        self.rfile.readline()
         if "/images/load" in self.path:
             self.server.loaded.append(body)
         self._answer(b'{"stream":"Loaded image"}\n')

@@ -11,12 +11,11 @@ import http.client
 import json
 import os
 import socket
-import tempfile
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 
 from bakec.errors import BuildError
-from bakec.export._archive import open_dest
+from bakec.export._archive import ArchiveOut
 from bakec.export.docker import docker_files
 from bakec.export.image import Committed
 from bakec.export.oci import write_layout_tar
@@ -65,36 +64,52 @@ def answers(path: str, timeout: float = 2.0) -> bool:
 
 
 def load(
-    store: ContentStore,
-    committed: Committed,
-    names: Sequence[str],
-    *,
-    tmp_dir: Path,
-    env: Mapping[str, str] | None = None,
+    store: ContentStore, committed: Committed, names: Sequence[str], *, env: Mapping[str, str] | None = None
 ) -> bool:
-    """``docker load`` the image if a daemon answers; False (nothing done) when none does."""
+    """``docker load`` the image if a daemon answers; False (nothing done) when none does.
+
+    The archive is written into a pipe by a thread and sent as it is written
+    (chunked), so no copy of the image lands on disk.
+    """
     path = socket_path(env)
     if path is None or not answers(path):
         return False
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="load", dir=tmp_dir) as work:
-        archive = Path(work) / "image.tar"
-        with open_dest(str(archive)) as out:
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            out = ArchiveOut(write_fd)
             write_layout_tar(out, store, committed, names, docker_files(committed, names))
-        _post(path, archive)
+            out.close()
+        except BaseException as err:  # noqa: BLE001 - reported by the caller (a closed pipe after its own error)
+            failure.append(err)
+        finally:
+            os.close(write_fd)
+
+    writer = threading.Thread(target=produce, name="bakec-docker-load", daemon=True)
+    writer.start()
+    with os.fdopen(read_fd, "rb") as archive:
+        try:
+            _post(path, iter(lambda: archive.read(1 << 20), b""))
+        finally:
+            archive.close()  # unblocks the writer if the daemon stopped reading
+            writer.join()
+    if failure:
+        raise BuildError("loading the image into docker failed", f"writing the archive: {failure[0]}")
     return True
 
 
-def _post(path: str, archive: Path) -> None:
+def _post(path: str, body: Iterator[bytes]) -> None:
     conn = _UnixConnection(path, timeout=600)
     try:
-        with open(archive, "rb") as body:
-            conn.request(
-                "POST",
-                f"{_API}/images/load?quiet=1",
-                body=body,
-                headers={"Content-Type": "application/x-tar", "Content-Length": str(archive.stat().st_size)},
-            )
+        conn.request(
+            "POST",
+            f"{_API}/images/load?quiet=1",
+            body=body,
+            headers={"Content-Type": "application/x-tar"},
+            encode_chunked=True,
+        )
         resp = conn.getresponse()
         text = resp.read().decode("utf-8", "replace")
     except (OSError, http.client.HTTPException) as err:

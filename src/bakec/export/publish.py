@@ -26,7 +26,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,13 +221,19 @@ class Publisher:
         """Phase 1 (every blob of every image), then phase 2 (manifests, then tags)."""
         if not self.images:
             return
+        shared = self.registry
         if self.insecure:
             self.registry = RegistryClient(insecure=sorted(self.insecure))
         try:
-            self._step("pushing layers", self._push_blobs)
+            try:
+                self._step("pushing layers", self._push_blobs)
+            finally:
+                self.sources.save()
+            self._step("pushing manifests and tags", self._put_manifests)
         finally:
-            self.sources.save()
-        self._step("pushing manifests and tags", self._put_manifests)
+            if self.registry is not shared:
+                self.registry.close()
+                self.registry = shared
 
     # -- phases ---------------------------------------------------------------------------------
 
@@ -244,14 +250,11 @@ class Publisher:
         jobs = sorted(groups.items(), key=lambda item: -item[1][0])  # largest first
         with ThreadPoolExecutor(max_workers=self._jobs, thread_name_prefix="bakec-push") as pool:
             futures = [pool.submit(self._push_one_blob, digest, repos) for (_, digest), (_, repos) in jobs]
-            errors = []
-            for future in futures:
-                try:
-                    future.result()
-                except BaseException as err:  # noqa: BLE001 - every job finishes, the first error is raised
-                    errors.append(err)
-            if errors:
-                raise errors[0]
+            for future in as_completed(futures):
+                if future.exception() is not None:
+                    for waiting in futures:
+                        waiting.cancel()  # the uploads under way finish, no new one starts
+                    raise future.exception()  # type: ignore[misc]
         done = [result for _, _, result in self.uploaded]
         self._log("blobs: " + ", ".join(f"{done.count(r)} {_DONE[r]}" for r in PushResult if done.count(r)))
 
