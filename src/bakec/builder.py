@@ -214,7 +214,7 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
     if kind == "cacheonly":
         return {}
     if kind == "local":
-        local_export.export(store, images, attrs["dest"])
+        local_export.export(store, images, attrs["dest"], platform_split=local_export.platform_split(attrs))
         return {}
     if kind == "tar":
         tar_export.export(store, images, attrs.get("dest"))

@@ -247,7 +247,46 @@ def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tm
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "tool-arch").read_text() == "aarch64\n"
     host = emulation.host_arch()
-    assert (tmp_path / "out" / "tool-target").read_text() == f"linux/{host}\n"  # TARGETPLATFORM is the target's
+    # TARGETPLATFORM stays the target's
+    assert (tmp_path / "out" / "tool-target").read_text() == f"linux/{host}\n"
     runs = [e for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
             and _instruction(e["name"]) == "RUN"]
     assert [e["emulated"] for e in runs] == [host != "arm64"]
+
+
+SPLIT_DOCKERFILE = f"""\
+    FROM --platform=$BUILDPLATFORM {MULTI} AS build
+    ARG TARGETOS TARGETARCH
+    RUN mkdir /out && echo foo > /out/hello-$TARGETOS-$TARGETARCH
+    FROM scratch
+    COPY --from=build /out /
+    """
+
+
+def test_local_platform_split_false_merges_the_platforms(tmp_path, state_dir):
+    project = _project(tmp_path, SPLIT_DOCKERFILE, ["linux/amd64", "linux/arm64"],
+                       '"type=local,dest=out,platform-split=false"')
+    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["hello-linux-amd64", "hello-linux-arm64"]
+    assert (project / "out" / "hello-linux-arm64").read_text() == "foo\n"
+    assert not list(project.glob(".bakec-merge-*"))  # the per-platform trees are gone
+
+
+def test_local_platform_split_false_refuses_a_file_both_platforms_have(tmp_path, state_dir):
+    project = _project(tmp_path, """\
+        FROM scratch
+        COPY Dockerfile /same
+        """, ["linux/amd64", "linux/arm64"], '"type=local,dest=out,platform-split=false"')
+    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "ERROR: cannot overwrite same from linux/amd64 with linux/arm64 when split option is disabled")
+
+
+def test_local_platform_split_true_for_one_platform_makes_its_directory(tmp_path, state_dir):
+    project = _project(tmp_path, SPLIT_DOCKERFILE, ["linux/arm64"],
+                       '"type=local,dest=out,platform-split=true"')
+    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "out" / "linux_arm64" / "hello-linux-arm64").read_text() == "foo\n"

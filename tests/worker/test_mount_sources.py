@@ -134,6 +134,7 @@ def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bakec-test", "-f", str(key)], check=True)
     fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True,
                                  check=True).stdout.split()[1]
+    key.chmod(0o644)  # a checkout's mode: ssh-add would refuse the file, buildx's Go agent does not
     forwards = SshForwards.from_entries([{"id": "deploy", "paths": ["id"]}], {}, str(tmp_path), tmp_path / "scratch")
     assert forwards.socket("other") is None
     assert str(forwards.missing_error("other")).startswith("unset ssh forward key other")

@@ -6,7 +6,8 @@ leaves ``dest``: every parent path is resolved inside it the way containerd's
 ``fs.RootPath`` does (``..`` stops at the root, absolute symlinks restart at the root),
 and the last component is never followed. Owners become the exporting user's, as with
 BuildKit (``keep_owners=True`` keeps the layers' owners; ``bakec`` runs as root, so
-both work). Several platforms go to ``dest/<os>_<arch>[_<variant>]``.
+both work). Several platforms go to ``dest/<os>_<arch>[_<variant>]``, or with
+``platform-split=false`` all into ``dest``, refused when two platforms have the same file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Sequence
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from bakec.errors import BuildError
@@ -263,6 +266,63 @@ def export(
     if mode not in ("copy", "delete"):
         raise BuildError(f"invalid local exporter mode {mode!r}")
     split = len(images) > 1 if platform_split is None else platform_split
+    if not split and len(images) > 1:
+        _export_merged(store, images, Path(dest), keep_owners=keep_owners, delete=mode == "delete")
+        return
     for image in images:
         target = Path(dest) / platform_dir(image.platform) if split else Path(dest)
         unpack(store, image, target, keep_owners=keep_owners, delete=mode == "delete")
+
+
+def platform_split(attrs: Mapping[str, str]) -> bool | None:
+    """The ``platform-split`` attribute (``None`` when unset: split when there are several platforms)."""
+    value = attrs.get("platform-split")
+    if value is None:
+        return None
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise BuildError(f'non-bool value for platform-split: {value}: strconv.ParseBool: parsing "{value}": '
+                     "invalid syntax")
+
+
+def _export_merged(store: ContentStore, images: Sequence[Image], dest: Path, *, keep_owners: bool,
+                   delete: bool) -> None:
+    """Every platform's files in ``dest``; as BuildKit, a file two platforms both have is an error.
+
+    Each platform is unpacked on its own first (a whiteout in one platform's layers must not
+    delete another platform's file), then the trees are copied into ``dest``.
+    """
+    seen: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix=".bakec-merge-", dir=dest.parent) as tmp:
+        trees = []
+        for i, image in enumerate(images):
+            tree = Path(tmp) / str(i)
+            unpack(store, image, tree, keep_owners=True)
+            for rel in _files(str(tree), ""):
+                if rel in seen:
+                    raise BuildError(f"cannot overwrite {rel} from {seen[rel]} with {image.platform} "
+                                     "when split option is disabled")
+                seen[rel] = str(image.platform)
+            trees.append(tree)
+        if delete and dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        for tree in trees:
+            owners = [] if keep_owners else ["--no-preserve=ownership"]
+            proc = subprocess.run(["cp", "-a", "--no-target-directory", *owners, f"{tree}/.", str(dest)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"exporting to {dest}: {proc.stderr.strip()}")
+
+
+def _files(root: str, prefix: str) -> Iterator[str]:
+    """Relative paths of everything under ``root`` that is not a directory (symlinks included)."""
+    with os.scandir(root) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files(entry.path, rel + "/")
+            else:
+                yield rel

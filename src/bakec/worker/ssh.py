@@ -123,17 +123,25 @@ class SshForwards:
         line = watcher.stdout.readline().strip()
         agent = _Agent(watcher, int(line) if line.isdigit() else 0, sock, directory)
         if not agent.pid or not _is_socket(sock):
-            agent.stop()
-            raise BuildError(f"ssh {sid}: ssh-agent did not start", watcher.stderr.read().decode(errors="replace").strip())
-        added = subprocess.run(
-            ["ssh-add", "-q", *keys],
-            env={"SSH_AUTH_SOCK": sock, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-        )
-        if added.returncode != 0:
-            agent.stop()
-            raise BuildError(f"ssh {sid}: loading the key files failed", added.stderr.decode(errors="replace").strip())
+            detail = agent.stop()
+            raise BuildError(f"ssh {sid}: ssh-agent did not start", detail)
+        for key in keys:
+            # through stdin ("-"): ssh-add refuses key files readable by others, Go's agent does not
+            try:
+                with open(key, "rb") as handle:
+                    data = handle.read()
+            except OSError as err:
+                agent.stop()
+                raise BuildError(f"ssh {sid}: cannot read {key}: {err.strerror}") from None
+            added = subprocess.run(
+                ["ssh-add", "-q", "-"],
+                env={"SSH_AUTH_SOCK": sock, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                input=data,
+                capture_output=True,
+            )
+            if added.returncode != 0:
+                agent.stop()
+                raise BuildError(f"ssh {sid}: loading {key} failed", added.stderr.decode(errors="replace").strip())
         return agent
 
     def close(self) -> None:
@@ -163,16 +171,21 @@ class _Agent:
     socket: str
     directory: str
 
-    def stop(self) -> None:
-        for stream in (self.watcher.stdin, self.watcher.stdout, self.watcher.stderr):
-            if stream is not None:
-                stream.close()  # the watcher sees EOF, stops the agent and exits
+    def stop(self) -> str:
+        """Stop the agent (the watcher sees its stdin close) and return what the watcher wrote to stderr."""
+        assert self.watcher.stdin is not None and self.watcher.stderr is not None
+        self.watcher.stdin.close()
         try:
             self.watcher.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.watcher.kill()
             self.watcher.wait()
+        detail = self.watcher.stderr.read().decode(errors="replace").strip()
+        for stream in (self.watcher.stdout, self.watcher.stderr):
+            if stream is not None:
+                stream.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+        return detail
 
 
 def _is_socket(path: str) -> bool:
