@@ -80,6 +80,8 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     from bakec.solver import statelock
     from bakec.solver.progress import Progress, renderer
     from bakec.solver.solve import solve
+    from bakec.solver import interrupt
+    from bakec.solver.scheduler import Scheduler
     from bakec.state import resolve_state_dir
     from bakec.worker.deferred import DeferredRunner, LazyClient
     from bakec.worker.entitlements import Entitlements
@@ -114,9 +116,12 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
             cache_steps = cache_io.Steps(progress, graph.graph.number_of_nodes() + 1000)
             imported = cache_io.import_caches(resolved.targets, store=store, registry=registry,
                                               cwd=definition.cwd, steps=cache_steps)
-            solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
-                           keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated,
-                           imported=imported)
+            scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
+            with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
+                solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
+                               keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated,
+                               imported=imported, scheduler=scheduler)
+            interrupt.raise_if_interrupted(signals)
             cache_io.prefetch_outputs(graph, solved, imported)
             publisher = Publisher.for_state_dir(registry, store, state_dir, emit=progress.emit,
                                                 first_vertex=len(solved.vertex_ids) + 1)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec.errors import BuildError
+from bakec.worker.cancel import Cancel
 
 if TYPE_CHECKING:
     from bakec.graph.ops import Op
@@ -108,6 +109,7 @@ class _LazyExecutor:
         self.lease = lease
         self.paths = paths
         self.allow = allow
+        self.cancel = Cancel()  # before and after the executor exists, Ctrl-C / SIGTERM go through it
         self._executor: Any = None
         self._lock = threading.Lock()
 
@@ -116,7 +118,7 @@ class _LazyExecutor:
             if self._executor is None:
                 from bakec.worker.runc import RuncExecutor
 
-                self._executor = RuncExecutor(self.lease.get(), self.paths, allow=self.allow)
+                self._executor = RuncExecutor(self.lease.get(), self.paths, allow=self.allow, cancel=self.cancel)
         return self._executor.run(mounts, request, **kwargs)
 
 

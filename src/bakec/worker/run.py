@@ -26,6 +26,7 @@ from typing import Any
 from bakec.errors import BuildError
 from bakec.worker import rootfs
 from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
+from bakec.worker.cancel import Cancel
 from bakec.worker.entitlements import Entitlements
 from bakec.worker.network import NetworkProvider, resolv_conf
 from bakec.worker.paths import DaemonPaths
@@ -94,11 +95,13 @@ class Executor:
         *,
         allow: Entitlements | None = None,
         network: NetworkProvider | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         self.client = client
         self.paths = paths
         self.allow = allow or Entitlements()
         self.network = network or NetworkProvider(paths.state_dir)
+        self.cancel = cancel or Cancel()  # Ctrl-C / SIGTERM: kill what runs, start nothing more
 
     def run(
         self, mounts: Sequence[Mount], request: RunRequest, on_output: OutputCallback | None = None

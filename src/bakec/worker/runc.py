@@ -111,7 +111,7 @@ class RuncExecutor(Executor):
         mount(mounts[0], root)
         clock.lap("mount")
         try:
-            proc = subprocess.Popen(
+            proc = self.cancel.start(cid, lambda: subprocess.Popen(
                 [
                     "runc",
                     "--root",
@@ -128,7 +128,7 @@ class RuncExecutor(Executor):
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-            )
+            ), lambda proc: _kill_until_gone(self.paths, cid, proc))
             try:
                 assert proc.stdout is not None and proc.stderr is not None
                 out, err = drain([proc.stdout.fileno(), proc.stderr.fileno()], on_output)
@@ -139,6 +139,7 @@ class RuncExecutor(Executor):
                 proc.wait()
                 raise
             finally:
+                self.cancel.done(cid)
                 proc.stdout.close()  # type: ignore[union-attr]
                 proc.stderr.close()  # type: ignore[union-attr]
             clock.lap("runc_run")
@@ -149,6 +150,17 @@ class RuncExecutor(Executor):
         if failure:
             raise BuildError("process did not start", failure)
         return exit_code, out, err
+
+
+def _kill_until_gone(paths: DaemonPaths, cid: str, proc: subprocess.Popen[bytes]) -> None:
+    """``runc kill`` until ``runc run`` returns: when cancelled it may not have created the container yet."""
+    for _ in range(400):
+        _runc(paths, "kill", cid, "KILL")
+        try:
+            proc.wait(timeout=0.05)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _runc(paths: DaemonPaths, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -183,6 +195,7 @@ def sweep_direct(paths: DaemonPaths, *, everything: bool = False) -> None:
     """
     try:
         _sweep_containers(paths, everything)
+        _sweep_run_dirs(paths, everything)
         from bakec.worker import mounts
 
         mounts.sweep(paths.state_dir / "tmp", everything=everything)  # secret tmpfs and rw overlays
@@ -213,5 +226,30 @@ def _sweep_containers(paths: DaemonPaths, everything: bool) -> None:
         if (run_dir / "rootfs").is_dir():
             unmount(run_dir / "rootfs")
         if os.path.ismount(run_dir):  # a private run dir (secret env) is a tmpfs
+            unmount(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _sweep_run_dirs(paths: DaemonPaths, everything: bool) -> None:
+    """Unmount and remove run dirs a killed bakec left after its container was gone.
+
+    A kill between ``runc run`` returning and the rootfs unmount leaves no container for
+    :func:`_sweep_containers` to find; the bundle's ``config.json`` still names the owner.
+    """
+    if not paths.runs_dir.is_dir():
+        return
+    for run_dir in paths.runs_dir.iterdir():
+        try:
+            spec = json.loads((run_dir / "config.json").read_text())
+        except (OSError, ValueError):
+            continue  # still being prepared, or a containerd task's (swept with its container)
+        owner = (spec.get("annotations") or {}).get("bakec.owner", "")
+        if not everything and (not owner or owner_alive(owner)):
+            continue
+        if (paths.direct_runc_root / run_dir.name).exists():
+            continue  # its container is still there: _sweep_containers decided to keep it
+        if os.path.ismount(run_dir / "rootfs"):
+            unmount(run_dir / "rootfs")
+        if os.path.ismount(run_dir):
             unmount(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)

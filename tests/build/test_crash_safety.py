@@ -1,0 +1,128 @@
+"""A build SIGKILLed mid-way leaves no half-written cache entry; the rebuild gives the same images."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import textwrap
+from pathlib import Path
+
+from .solver_helpers import BUSYBOX, cli, events, fresh_state, spawn, write_project
+
+EPOCH = "1700000000"
+DOCKERFILE = f"""\
+FROM {BUSYBOX}
+ARG NAME
+RUN echo "one $NAME" > /one
+RUN sleep 2 && echo "two $NAME" > /two && dd if=/dev/zero of=/two.bin bs=1024 count=64 2>/dev/null
+COPY ctx.txt /ctx.txt
+RUN cat /one /two /ctx.txt > /all
+"""
+BAKE = textwrap.dedent("""\
+    group "default" {
+      targets = ["a", "b"]
+    }
+    target "a" {
+      args = { NAME = "a" }
+      output = ["type=oci,dest=out/a.tar,rewrite-timestamp=true"]
+    }
+    target "b" {
+      args = { NAME = "b" }
+      output = ["type=oci,dest=out/b.tar,rewrite-timestamp=true"]
+    }
+    """)
+ENV = {"SOURCE_DATE_EPOCH": EPOCH}
+
+
+def _project(root: Path) -> Path:
+    return write_project(root, DOCKERFILE, BAKE, {"ctx.txt": "context\n"})
+
+
+def _digests(project: Path) -> dict[str, str]:
+    meta = json.loads((project / "meta.json").read_text())
+    return {name: m["containerimage.digest"] for name, m in meta.items()}
+
+
+def _build(project: Path, state: Path) -> subprocess.CompletedProcess:
+    proc = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson",
+               "--metadata-file", "meta.json", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _kill_after_first_run(project: Path, state: Path) -> list[dict]:
+    """Start a build and SIGKILL it as soon as a RUN step reports done; the events seen until then."""
+    proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson", env=ENV)
+    seen = []
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            if not line.startswith("{"):
+                continue
+            event = json.loads(line)
+            seen.append(event)
+            if event.get("type") == "vertex" and event["state"] == "done" and event["name"].startswith("RUN"):
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return seen
+
+
+def _entries_complete(state: Path) -> int:
+    """Check every cache row's snapshot and blobs exist; the number of rows."""
+    from bakec.worker.client import NotFoundError
+    from bakec.worker.daemon import Daemon
+
+    with sqlite3.connect(state / "cache.db") as db:
+        rows = db.execute("SELECT key, meta FROM results").fetchall()
+    with Daemon(state).connect() as client:
+        for key, meta in rows:
+            record = json.loads(meta)
+            if record["snapshot"]:
+                try:
+                    client.stat_snapshot(record["snapshot"])
+                except NotFoundError:
+                    raise AssertionError(f"cache entry {key} names a missing snapshot") from None
+            for digest, *_ in record["layers"]:
+                assert (state / "content" / "blobs" / "sha256" / digest.split(":")[1]).exists(), key
+    return len(rows)
+
+
+def _runc_containers(state: Path) -> list[str]:
+    out = []
+    for root in (state / "runc", state / "runc" / "direct"):
+        if root.is_dir():
+            listing = subprocess.run(["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True)
+            out += listing.stdout.split()
+    return out
+
+
+def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path):
+    killed_project, clean_project = _project(tmp_path / "killed"), _project(tmp_path / "clean")
+    with fresh_state() as state, fresh_state() as clean_state:
+        seen = _kill_after_first_run(killed_project, state)
+        assert not any(e.get("type") == "summary" for e in seen)
+        ran_first = next(e["digest"] for e in seen if e.get("type") == "vertex" and e["state"] == "done"
+                         and e["name"].startswith("RUN"))
+        assert _entries_complete(state) >= 2  # the base image and the RUN that finished, at least
+
+        resumed = _build(killed_project, state)
+        assert _runc_containers(state) == []
+        assert list((state / "runs").iterdir()) == []  # bundles and rootfs mounts of the killed run swept
+        vertex_events = [e for e in events(resumed.stderr) if e.get("type") == "vertex"]
+        cached = {e["digest"] for e in vertex_events if e["state"] == "cached"}
+        ran = {e["digest"] for e in vertex_events if e["state"] == "started"}
+        assert ran_first in cached and ran_first not in ran  # its entry survived the kill and is reused
+        assert ran  # the steps the kill cut short run now
+
+        _build(clean_project, clean_state)
+        assert _digests(killed_project) == _digests(clean_project)
+        for name in ("a", "b"):
+            assert (killed_project / "out" / f"{name}.tar").read_bytes() == (
+                clean_project / "out" / f"{name}.tar").read_bytes()
+        assert _entries_complete(state) == _entries_complete(clean_state)
