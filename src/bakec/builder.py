@@ -90,6 +90,9 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     options = options or BuildOptions()
     started = time.monotonic()
     resolved = definition.resolve(list(names), list(overrides), flag_overrides=list(flag_overrides))
+    from bakec.export.attest import RunAttestations
+
+    attestations = RunAttestations.start(resolved.targets, definition.env, definition.cwd)
     from bakec.worker.entitlements import grant
 
     allowed = Entitlements.parse(options.allow)
@@ -128,7 +131,8 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
             publisher.known_images((d["op"].ref, [b.digest for b in solved.results[n].layers])
                                    for n, d in graph.graph.nodes(data=True)
                                    if d["op"].kind == "image" and n in solved.results)
-            reports = _export(graph, solved, resolved.targets, store, leased, definition, progress, publisher)
+            reports = _export(graph, solved, resolved.targets, store, leased, definition, progress, publisher,
+                              attestations)
     finally:
         ssh.close()
         cache.close()
@@ -162,7 +166,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 
 
 def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
-            progress: Any, publisher: Any) -> dict[str, TargetReport]:
+            progress: Any, publisher: Any, attestations: Any = None) -> dict[str, TargetReport]:
     from bakec.export.image import ExportOptions, Image, Platform
     from bakec.cache import with_inline_cache
     from bakec.worker.ops import image_config
@@ -190,13 +194,14 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
             continue
         target = targets[name]
         epoch = (target.args or {}).get("SOURCE_DATE_EPOCH")
+        attest = attestations.for_target(target, builds, graph, store) if attestations else None
         outputs = target.output if target.output is not None else [{"type": "image", "name": ",".join(target.tags or [])}]
         for out in outputs:
             kind = out.get("type", "")
             attrs = {k: v for k, v in out.items() if k != "type"}
             try:
                 report.metadata.update(_write_output(kind, attrs, images, store, client, definition.cwd,
-                                                     int(epoch) if epoch else None, target, publisher))
+                                                     int(epoch) if epoch else None, target, publisher, attest))
             except BakecError:
                 raise
             except OSError as err:
@@ -205,7 +210,7 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
 
 
 def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: Any, client: Any, cwd: str,
-                  epoch: int | None, target: Any, publisher: Any) -> dict[str, Any]:
+                  epoch: int | None, target: Any, publisher: Any, attest: Any = None) -> dict[str, Any]:
     from bakec.export import docker as docker_export
     from bakec.export import local as local_export
     from bakec.export import oci as oci_export
@@ -230,7 +235,12 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
         if "name" not in attrs and target.tags:
             attrs = {**attrs, "name": ",".join(target.tags)}
         opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
-        committed = (oci_export if kind == "oci" else docker_export).export(store, images, opts)
+        if kind == "oci":
+            attach = None if attest is None else (lambda c: attest.attach(
+                c, kind="oci", push=False, names=opts.names, oci_mediatypes=opts.oci_mediatypes))
+            committed = oci_export.export(store, images, opts, attach=attach)
+        else:
+            committed = docker_export.export(store, images, opts)
         return _metadata(committed, opts, store)
     if kind in ("image", "registry"):  # buildx: registry is image,push=true; tags replace name=
         from bakec.export.publish import attr_flag as _flag
@@ -242,6 +252,9 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
         if push and not names:
             raise BuildError("tag is needed when pushing to registry")
         committed = commit_images(store, images, opts)
+        if attest is not None:
+            committed = attest.attach(committed, kind=kind, push=push, names=opts.names,
+                                      oci_mediatypes=opts.oci_mediatypes)
         if _flag(attrs, "store", True):
             _load_into_containerd(client, store, committed, opts.names)
         if push:
@@ -268,8 +281,11 @@ def _load(attrs: dict[str, str], images: list[Any], store: Any, client: Any, epo
 
 
 def _metadata(committed: Any, opts: Any, store: Any) -> dict[str, Any]:
+    from bakec.export.attest import image_manifests
+
     root = committed.root
-    config = committed.manifests[0][3] if len(committed.manifests) == 1 else None
+    manifests = image_manifests(committed)
+    config = manifests[0][3] if len(manifests) == 1 else None
     out: dict[str, Any] = {"containerimage.digest": root.digest, "containerimage.descriptor": root.json()}
     if config is not None:
         out["containerimage.config.digest"] = config.digest

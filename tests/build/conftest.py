@@ -12,8 +12,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def bakec(cwd: Path, state: Path, *args: str, env: dict[str, str] | None = None,
           timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the bakec CLI as a user would, in ``cwd``, on the test's state dir."""
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), **(env or {})}
+    """Run the bakec CLI as a user would, in ``cwd``, on the test's state dir.
+
+    Pushed images get no default provenance here (``BUILDX_NO_DEFAULT_ATTESTATIONS=1``, as
+    buildx allows), so tests about pushing see bare manifests; test_attestations.py passes
+    ``env={"BUILDX_NO_DEFAULT_ATTESTATIONS": ""}`` to test the default itself.
+    """
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
+                "BUILDX_NO_DEFAULT_ATTESTATIONS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bakec.cli.main", *args, "--state-dir", str(state)] if args and args[0] == "build"
         else [sys.executable, "-m", "bakec.cli.main", *args],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bakec.export._archive import ArchiveOut, open_dest
@@ -51,9 +51,15 @@ def write_layout_tar(
             out.add_bytes(name, item, 0o644)
 
 
-def export(store: ContentStore, images: Sequence[Image], opts: ExportOptions) -> Committed:
-    """Write the images as an OCI layout to ``opts.dest`` and return what was written."""
+def export(store: ContentStore, images: Sequence[Image], opts: ExportOptions,
+           attach: Callable[[Committed], Committed] | None = None) -> Committed:
+    """Write the images as an OCI layout to ``opts.dest`` and return what was written.
+
+    ``attach`` may add to what was committed before it is written (attestation manifests).
+    """
     committed = commit_images(store, images, opts)
+    if attach is not None:
+        committed = attach(committed)
     if opts.tar:
         with open_dest(opts.dest) as out:
             write_layout_tar(out, store, committed, opts.names, {})

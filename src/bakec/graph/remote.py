@@ -29,6 +29,7 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:(?!//)")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _KEEP_TREES = 3  # checkouts kept per URL and ref (older ones may still be read by a running build)
 _FETCHED: dict[tuple[Path, GitRef], Path] = {}  # one fetch per process, shared by all fetchers
+_CONTEXTS: dict[str, tuple[str, Path]] = {}  # URL as written → (commit, directory), for provenance
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class GitFetcher:
         found = _FETCHED.get((self.root, ref))
         if found is None:
             found = _FETCHED[(self.root, ref)] = self._fetch(ref)
+        _CONTEXTS[url] = (found.relative_to(self.root).parts[2], found)  # <key>/trees/<commit>[/subdir]
         return found
 
     # -- fetching ---------------------------------------------------------------------
@@ -162,6 +164,17 @@ class GitFetcher:
             detail = redact_text(proc.stderr.strip(), ref.remote) or f"git exited with {proc.returncode}"
             raise BakecError(f"failed to fetch git context {ref.shown}: {detail.splitlines()[-1]}")
         return proc.stdout
+
+
+def fetched_commits() -> dict[str, str]:
+    """The git context URLs this process fetched, each with the commit it was checked out at."""
+    return {url: commit for url, (commit, _dir) in _CONTEXTS.items()}
+
+
+def fetched_dir(url: str) -> Path | None:
+    """Where this process checked out the git context ``url`` (None if it did not fetch it)."""
+    found = _CONTEXTS.get(url)
+    return found[1] if found else None
 
 
 def redact_text(text: str, remote: str) -> str:

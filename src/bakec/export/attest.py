@@ -1,0 +1,231 @@
+"""Attestations: which images get SLSA provenance, and the attestation manifests that carry it.
+
+As buildx: without any ``attest``/``--provenance``, a ``mode=min`` provenance is
+requested *inline-only*, so only images that are pushed get it (``type=registry``,
+``type=image,push=true``, ``--push``); ``BUILDX_NO_DEFAULT_ATTESTATIONS=1`` turns that
+default off. ``--provenance``/``attest=type=provenance,...`` (``mode=min|max``,
+``builder-id=``) attaches it to pushed images, ``type=image`` and ``type=oci`` outputs;
+``--provenance=false`` (``disabled=true``) to none. ``docker``, ``local`` and ``tar``
+outputs never carry attestations here. SBOMs are not produced: asking for one is an
+error before anything builds.
+
+Attaching turns the image into an index (even for one platform): the image manifests,
+then one attestation manifest per image manifest, each an OCI manifest whose only
+layer is the in-toto statement (``application/vnd.in-toto+json``), described in the
+index with platform ``unknown/unknown`` and the annotations
+``vnd.docker.reference.type: attestation-manifest`` and
+``vnd.docker.reference.digest: <the image manifest's digest>``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bakec.errors import BuildError
+from bakec.export.image import (
+    DOCKER_CONFIG,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Committed,
+    Descriptor,
+    Image,
+    Platform,
+    canonical_json,
+)
+from bakec.worker.layer_store import ContentStore
+from bakec.worker.layers import LayerBlob
+
+INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
+PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
+REFERENCE_TYPE = "vnd.docker.reference.type"
+REFERENCE_DIGEST = "vnd.docker.reference.digest"
+ATTESTATION_MANIFEST = "attestation-manifest"
+UNKNOWN_PLATFORM = Platform("unknown", "unknown")
+
+_MODES = {"min": "min", "max": "max", "full": "max"}
+_IMAGE_KINDS = ("image", "registry", "oci")
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "t", "yes", "y", "on")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """A target's provenance request: ``mode`` ``min``/``max``; ``inline_only`` for buildx's default."""
+
+    mode: str = "min"
+    inline_only: bool = False
+    builder_id: str = ""
+
+    def applies(self, kind: str, push: bool) -> bool:
+        """Whether an output of ``kind`` (pushed or not) carries this provenance."""
+        if self.inline_only:
+            return push and kind in ("image", "registry")
+        return kind in _IMAGE_KINDS
+
+
+def provenance_of(attest: Sequence[Mapping[str, Any]] | None, env: Mapping[str, str]) -> Provenance | None:
+    """The provenance a target's ``attest`` entries ask for (``None``: none)."""
+    for entry in attest or []:
+        if entry.get("type") != "provenance":
+            continue
+        if _truthy(entry.get("disabled", False)):
+            return None
+        mode = str(entry.get("mode", "min"))
+        if mode not in _MODES:
+            raise BuildError(f'invalid mode "{mode}"')
+        version = str(entry.get("version", "v0.2"))
+        if version != "v0.2":
+            raise BuildError(f"provenance version {version} is not supported yet (only v0.2)")
+        return Provenance(_MODES[mode], False, str(entry.get("builder-id", "")))
+    if _truthy(env.get("BUILDX_NO_DEFAULT_ATTESTATIONS", "")):
+        return None
+    return Provenance("min", inline_only=True)
+
+
+def refuse_sbom(targets: Mapping[str, Any]) -> None:
+    """Fail before building when a target asks for an SBOM (``--sbom``, ``attest=type=sbom``)."""
+    wanted = sorted(name for name, t in targets.items()
+                    if any(e.get("type") == "sbom" and not _truthy(e.get("disabled", False)) for e in t.attest or []))
+    if wanted:
+        raise BuildError(f"SBOM attestations are not supported yet (requested by {', '.join(wanted)}); "
+                         "build without --sbom or set --sbom=false")
+
+
+def _invocation_id() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(25))
+
+
+@dataclass
+class RunAttestations:
+    """One build run's attestation settings: created when the run starts, asked by each output."""
+
+    env: Mapping[str, str]
+    cwd: str
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    invocation_id: str = field(default_factory=_invocation_id)
+
+    @classmethod
+    def start(cls, targets: Mapping[str, Any], env: Mapping[str, str], cwd: str) -> RunAttestations:
+        """Check every target's requests (``--sbom`` is refused, modes validated) and note the start."""
+        refuse_sbom(targets)
+        for target in targets.values():
+            provenance_of(target.attest, env)
+        return cls(env, cwd)
+
+    def for_target(self, target: Any, builds: Sequence[Any], graph: Any, store: ContentStore) -> TargetAttestations:
+        """What the outputs of ``target`` (built as ``builds``, one per platform) attach."""
+        return TargetAttestations(self, target, tuple(builds), graph, store)
+
+    def dockerfile(self, target: Any, build: Any) -> bytes | None:
+        """The Dockerfile's bytes as the build read them (``mode=max`` records them), None if unreadable."""
+        import os
+
+        from bakec.graph.remote import fetched_dir, is_git_url
+
+        if target.dockerfile_inline is not None:
+            return target.dockerfile_inline.encode()
+        name = target.dockerfile or "Dockerfile"
+        if name.startswith("cwd://"):
+            path = os.path.join(self.cwd, name[len("cwd://"):])
+        elif is_git_url(build.context):
+            path = os.path.join(fetched_dir(build.context) or "/nonexistent", name)
+        else:
+            path = os.path.join(self.cwd, build.context, name)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+
+@dataclass(frozen=True)
+class TargetAttestations:
+    """One target's attestations, asked by each of its outputs (see :meth:`attach`)."""
+
+    run: RunAttestations
+    target: Any
+    builds: tuple[Any, ...]
+    graph: Any
+    store: ContentStore
+
+    def attach(self, committed: Committed, *, kind: str, push: bool, names: Sequence[str],
+               oci_mediatypes: bool = True) -> Committed:
+        """``committed`` with provenance attached when an output of ``kind`` should carry it, else unchanged."""
+        request = provenance_of(self.target.attest, self.run.env)
+        if request is None or not request.applies(kind, push):
+            return committed
+        from bakec.export.provenance import Invocation, statement
+        from bakec.graph.remote import fetched_commits
+        from bakec.spec.definition import local_platform
+
+        invocation = Invocation(self.run.invocation_id, self.run.started, local_platform())
+        commits = fetched_commits()
+        statements = []
+        for (mdesc, image, _layers, _config), build in zip(committed.manifests, self.builds):
+            statements.append(statement(
+                names=names, manifest_digest=mdesc.digest, platform=str(image.platform), build=build,
+                graph=self.graph, target=self.target, mode=request.mode, invocation=invocation, git_commits=commits,
+                builder_id=request.builder_id,
+                dockerfile=self.run.dockerfile(self.target, build) if request.mode == "max" else None,
+            ))
+        return attach_statements(self.store, committed, statements, oci_mediatypes=oci_mediatypes)
+
+
+def attestation_manifest(store: ContentStore, statement: Mapping[str, Any], subject: Descriptor, *,
+                         oci_mediatypes: bool = True) -> tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]:
+    """Write one statement's layer, config and manifest into ``store``; the index entry and its parts."""
+    data = json.dumps(statement, separators=(",", ":"), ensure_ascii=False).encode()
+    layer_digest = store.put(data)
+    layer = LayerBlob(layer_digest, layer_digest, len(data), INTOTO_MEDIA_TYPE, len(data))
+    config = {"architecture": "unknown", "os": "unknown", "config": {},
+              "rootfs": {"type": "layers", "diff_ids": [layer_digest]}}
+    craw = canonical_json(config)
+    cdesc = Descriptor(OCI_CONFIG if oci_mediatypes else DOCKER_CONFIG, store.put(craw), len(craw))
+    layer_json: dict[str, Any] = {"mediaType": INTOTO_MEDIA_TYPE, "digest": layer_digest, "size": len(data)}
+    if oci_mediatypes:
+        layer_json["annotations"] = {PREDICATE_ANNOTATION: str(statement.get("predicateType", ""))}
+    mt = OCI_MANIFEST if oci_mediatypes else DOCKER_MANIFEST
+    manifest = {"mediaType": mt, "schemaVersion": 2,
+                "config": {"mediaType": cdesc.media_type, "digest": cdesc.digest, "size": cdesc.size},
+                "layers": [layer_json]}
+    mraw = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+    annotations = {REFERENCE_DIGEST: subject.digest, REFERENCE_TYPE: ATTESTATION_MANIFEST}
+    mdesc = Descriptor(mt, store.put(mraw), len(mraw), annotations, UNKNOWN_PLATFORM)
+    return mdesc, Image(config, (layer,), UNKNOWN_PLATFORM), (layer,), cdesc
+
+
+def attach_statements(store: ContentStore, committed: Committed, statements: Sequence[Mapping[str, Any]], *,
+                      oci_mediatypes: bool = True) -> Committed:
+    """An index of ``committed``'s image manifests followed by one attestation manifest each."""
+    images = list(committed.manifests)
+    attestations = [attestation_manifest(store, st, mdesc, oci_mediatypes=oci_mediatypes)
+                    for st, (mdesc, *_rest) in zip(statements, images)]
+    entries = images + attestations
+    index_annotations: dict[str, str] = {}
+    if len(images) > 1:  # keep an existing index's annotations
+        old = json.loads(store.read(committed.root.digest))
+        index_annotations = old.get("annotations") or {}
+    mt = OCI_INDEX if oci_mediatypes else DOCKER_LIST
+    index: dict[str, Any] = {"schemaVersion": 2, "mediaType": mt, "manifests": [e[0].json() for e in entries]}
+    if index_annotations:
+        index["annotations"] = index_annotations
+    raw = canonical_json(index)
+    root_annotations = dict(committed.root.annotations) if len(images) > 1 else {}
+    return Committed(Descriptor(mt, store.put(raw), len(raw), root_annotations), tuple(entries))
+
+
+def image_manifests(committed: Committed) -> list[tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]]:
+    """The image manifests of ``committed``, without attestation manifests."""
+    return [m for m in committed.manifests if m[0].annotations.get(REFERENCE_TYPE) != ATTESTATION_MANIFEST]
