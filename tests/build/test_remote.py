@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +77,52 @@ def git_server(tmp_path_factory) -> Iterator[GitServer]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+class _GitHttpHandler(http.server.BaseHTTPRequestHandler):
+    """Smart HTTP through ``git http-backend`` (CGI), as a web server in front of git would run it."""
+
+    root = ""
+
+    def _cgi(self) -> None:
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": self.root,
+               "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path, "QUERY_STRING": query,
+               "REQUEST_METHOD": self.command, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+               "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
+               "GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        headers = [line.split(":", 1) for line in head.decode().split("\r\n") if ":" in line]
+        status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)
+        self.send_response(status)
+        for key, value in headers:
+            if key.lower() != "status":
+                self.send_header(key, value.strip())
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _cgi
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def git_http(tmp_path_factory) -> Iterator[tuple[Path, int]]:
+    """(repositories dir, port) of ``git http-backend`` served on loopback."""
+    base = tmp_path_factory.mktemp("git-http")
+    handler = type("Handler", (_GitHttpHandler,), {"root": str(base)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _bake(project: Path, body: str) -> Path:
@@ -233,3 +281,25 @@ def test_unknown_ref_and_unreachable_remote_fail_with_a_message(tmp_path, state_
     assert not any("s3cr3t-token" in p.read_text(errors="replace")
                    for p in (state_dir / "git").rglob("config") if p.is_file())
     assert os.path.isdir(state_dir / "git")
+
+
+def test_https_style_git_url_over_smart_http_keeps_credentials_out_of_the_state_dir(tmp_path, state_dir, git_http):
+    base, port = git_http
+    repo = base / "web.git"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    _commit(repo, {"Dockerfile": f"FROM {BASE}\nCOPY page.html /srv/\n", "page.html": "<p>hi</p>\n"}, "one")
+    url = f"http://builder:pa55w0rd-xyz@127.0.0.1:{port}/web.git#main"
+    project = _bake(tmp_path, f"""\
+        target "default" {{
+          context = "{url}"
+          output = ["type=local,dest=out"]
+        }}
+        """)
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "out" / "srv" / "page.html").read_text() == "<p>hi</p>\n"
+    assert "pa55w0rd-xyz" not in proc.stderr + proc.stdout
+    printed = bakec(project, state_dir, "build", "--print")
+    assert json.loads(printed.stdout)["target"]["default"]["context"] == url  # --print shows what was written
+    leaked = [p for p in (state_dir / "git").rglob("*") if p.is_file() and b"pa55w0rd-xyz" in p.read_bytes()]
+    assert leaked == []
