@@ -206,3 +206,29 @@ def test_an_image_kept_in_containerd_gets_provenance_only_when_asked(tmp_path, s
     meta = _build(project, state_dir, "--provenance=mode=min")
     assert meta["containerimage.descriptor"]["mediaType"] == MT_INDEX
     assert "containerimage.config.digest" in meta
+
+
+def test_two_platforms_get_one_attestation_manifest_each(tmp_path, state_dir):
+    (tmp_path / "app.txt").write_text("multi\n")
+    (tmp_path / "Dockerfile").write_text("FROM 127.0.0.1:5000/busybox-multi:latest\nCOPY app.txt /app.txt\n")
+    (tmp_path / "docker-bake.hcl").write_text(textwrap.dedent("""\
+        target "default" {
+          platforms = ["linux/amd64", "linux/arm64"]
+          output = ["type=oci,dest=out.tar,annotation-index.org.example.kind=multi"]
+        }
+        """))
+    _build(tmp_path, state_dir, "--provenance=true")
+    index, blobs = _layout(tmp_path / "out.tar")
+    top = _blob(blobs, index["manifests"][0]["digest"])
+    assert top["annotations"] == {"org.example.kind": "multi"}
+    entries = top["manifests"]
+    assert [(e["platform"]["os"], e["platform"]["architecture"]) for e in entries] == [
+        ("linux", "amd64"), ("linux", "arm64"), ("unknown", "unknown"), ("unknown", "unknown")]
+    for image, attestation in zip(entries[:2], entries[2:]):
+        assert attestation["annotations"]["vnd.docker.reference.digest"] == image["digest"]
+        layer = _blob(blobs, attestation["digest"])["layers"][0]
+        statement = json.loads(blobs[layer["digest"].split(":", 1)[1]])
+        arch = image["platform"]["architecture"]
+        assert statement["subject"] == [{"name": "_", "digest": {"sha256": image["digest"].split(":", 1)[1]}}]
+        assert [m["uri"] for m in statement["predicate"]["materials"]] == [
+            f"pkg:docker/127.0.0.1:5000/busybox-multi@latest?platform=linux%2F{arch}"]
