@@ -344,3 +344,12 @@ def test_one_targets_cache_from_serves_another_target_sharing_its_steps(tmp_path
     second, _ = _build(project, fresh_state())
     assert _ran(second) == ["RUN echo b > /b"] * 2  # b's own step runs (started, done); the shared ones hit
     assert "RUN sleep 4 && date > /t" in _cached(second)
+
+
+def test_no_cache_ignores_the_imported_cache(tmp_path, fresh_state):
+    project = _project(
+        tmp_path, _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"')
+    )
+    _build(project, fresh_state())
+    second, _ = _build(project, fresh_state(), "--no-cache")
+    assert "RUN sleep 4 && date > /t" in _ran(second)

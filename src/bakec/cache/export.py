@@ -73,7 +73,7 @@ def wants_inline(target: Any) -> bool:
     """``cache-to type=inline`` or the ``BUILDKIT_INLINE_CACHE`` build arg."""
     if any(e.get("type") == "inline" for e in target.cache_to or []):
         return True
-    return (target.args or {}).get("BUILDKIT_INLINE_CACHE", "").lower() in ("1", "true")
+    return str((target.args or {}).get("BUILDKIT_INLINE_CACHE") or "").lower() in ("1", "true")
 
 
 def with_inline_cache(
