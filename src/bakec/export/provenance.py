@@ -72,8 +72,9 @@ def _closure(graph: Any, build: Any) -> list[Any]:
     g = graph.graph
     if not build.output:
         return []
-    nodes = nx.ancestors(g, build.output) | {build.output}
-    return [g.nodes[n]["op"] for n in graph.order() if n in nodes]
+    sub = g.subgraph(nx.ancestors(g, build.output) | {build.output})
+    order = nx.lexicographical_topological_sort(sub, key=lambda n: g.nodes[n]["order"])
+    return [g.nodes[n]["op"] for n in order]
 
 
 def _materials(ops: Sequence[Any], git_commits: Mapping[str, str]) -> list[dict[str, Any]]:
