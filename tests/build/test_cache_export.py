@@ -353,3 +353,20 @@ def test_no_cache_ignores_the_imported_cache(tmp_path, fresh_state):
     _build(project, fresh_state())
     second, _ = _build(project, fresh_state(), "--no-cache")
     assert "RUN sleep 4 && date > /t" in _ran(second)
+
+
+def test_ignore_error_keeps_a_failed_cache_export_from_failing_the_build(tmp_path, fresh_state, registry):
+    bad = f"{HOST}/Not/A/Valid/Repo"  # upper case: an invalid reference
+    project = _project(
+        tmp_path, _target("default", f'"type=registry,ref={bad},ignore-error=true"', "", '"type=cacheonly"')
+    )
+    state = fresh_state()
+    proc = bakec(project, state, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert f"WARNING: target default: exporting cache to {bad} failed (ignored)" in proc.stderr
+    (project / "docker-bake.hcl").write_text(
+        textwrap.dedent(_target("default", f'"type=registry,ref={bad}"', "", '"type=cacheonly"'))
+    )
+    proc = bakec(project, state, "build", "--progress", "plain")
+    assert proc.returncode == 1
+    assert "ERROR:" in proc.stderr and "Traceback" not in proc.stderr

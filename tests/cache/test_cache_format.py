@@ -98,3 +98,33 @@ def test_inline_cache_keeps_the_image_chain_and_counts_image_layers():
     chains = fmt.parse_inline(image_config, manifest)
     assert chains["sha256:" + "d" * 64] == (BASE, RUN, COPY)
     assert chains["sha256:" + "a" * 64] == (BASE,)
+
+
+def test_local_layout_keeps_other_tags_and_reads_back(tmp_path):
+    from bakec.cache import export, import_
+    from bakec.worker.layer_store import ContentStore
+
+    store = ContentStore(tmp_path / "store")
+    data = b"not really a tar, but a blob"
+    digest = store.put(data)
+    blob = LayerBlob(digest, "sha256:" + "f" * 64, len(data), GZ)
+    records = [fmt.Record("sha256:" + "a" * 64, (), (blob,))]
+    dest = tmp_path / "cache"
+    for tag in ("latest", "other", "latest"):
+        config, layers = fmt.build_config(records, tag)  # createdAt differs per tag: distinct manifests
+        raw = fmt.serialise(config)
+        manifest, media_type = fmt.build_manifest(raw, layers, tag, image_manifest=True, oci=True)
+        export.write_layout(dest, tag, store, layers, raw, manifest, media_type)
+    index = json.loads((dest / "index.json").read_text())
+    assert sorted(m["annotations"][fmt.ANNOTATION_REF_NAME] for m in index["manifests"]) == [
+        "latest",
+        "other",
+    ]
+    assert json.loads((dest / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+
+    fresh = ContentStore(tmp_path / "fresh")
+    imported = import_.ImportedCache(fresh)
+    import_._load_local(imported, dest, {"tag": "other"})
+    assert imported.lookup("sha256:" + "a" * 64).layers == (blob,)
+    imported.fetch([blob])
+    assert fresh.read(digest) == data
