@@ -169,8 +169,9 @@ class _Builder:
 
     # -- targets -------------------------------------------------------------------
     def platforms_of(self, name: str) -> list[str]:
-        target = self._target(name)
-        return list(target.platforms or [""])
+        from bakec.graph.platforms import target_platforms
+
+        return target_platforms(self._target(name).platforms, self.build_platform)
 
     def _target(self, name: str) -> Target:
         target = self.targets.get(name)
@@ -191,7 +192,7 @@ class _Builder:
         context_dir = self._local_path(target.context or ".", name, "context")
         text, dockerfile = self._dockerfile(target, context_dir)
         named, linked = self._named_contexts(target, platform, stack)
-        multi = len(target.platforms or []) > 1
+        multi = len(self.platforms_of(name)) > 1
         inline = target.dockerfile_inline is not None
         from bakec.dockerfile import compile
 
@@ -273,7 +274,7 @@ class _Builder:
         for key, value in (target.contexts or {}).items():
             nc = NamedContext.parse(value)
             if nc.kind == "target":
-                other = self._target(nc.value).platforms or []
+                other = [p for p in self.platforms_of(nc.value) if p]
                 # an implicit platform takes the linked target's only platform, as buildx does
                 build = self.build(
                     nc.value, other[0] if not platform and len(other) == 1 else platform, stack
