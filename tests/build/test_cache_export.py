@@ -185,9 +185,15 @@ def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, regis
     project = _project(
         tmp_path, _target("default", f'"type=registry,ref={ref},mode=max"', f'"type=registry,ref={ref}"')
     )
+    offset = registry.log_offset()
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
     assert "RUN sleep 4 && date > /t" in _ran(first)
+    if registry.access_log is not None:  # the base layer is mounted from busybox, not uploaded again
+        assert any(
+            f"/v2/{repo}/blobs/uploads/?mount=" in line and "from=busybox" in line
+            for line in registry.log_since(offset)
+        )
     manifest = _registry_json(f"{repo}/manifests/buildcache")
     assert manifest["config"]["mediaType"] == CACHE_CONFIG
 

@@ -64,6 +64,16 @@ def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[f
     return out
 
 
+def base_origins(graph: Any, solved: Any) -> dict[str, str]:
+    """Layer digest → the base image reference it was pulled from (for cross-repository mounts)."""
+    out: dict[str, str] = {}
+    for node, data in graph.graph.nodes(data=True):
+        if data["op"].kind == "image" and "://" not in data["op"].ref and node in solved.results:
+            for blob in solved.results[node].layers:
+                out.setdefault(blob.digest, data["op"].ref.split("@")[0])
+    return out
+
+
 def _chain(solved: Any, node: str) -> tuple[str, ...]:
     result = solved.results.get(node)
     return tuple(b.digest for b in result.layers) if result is not None else ()
@@ -207,7 +217,9 @@ def _export_one(
             raise BuildError("cache-to type=registry needs ref=")
         step(
             f"exporting cache to {ref}",
-            lambda: push(registry, ref, store, layers, raw_config, manifest, media_type),
+            lambda: push(
+                registry, ref, store, layers, raw_config, manifest, media_type, base_origins(graph, solved)
+            ),
         )
 
 
@@ -283,8 +295,13 @@ def push(
     config: bytes,
     manifest: bytes,
     media_type: str,
+    origins: Mapping[str, str] | None = None,
 ) -> None:
-    """Push the cache blobs, its config and, last, the manifest under ``ref``'s tag (default latest)."""
+    """Push the cache blobs, its config and, last, the manifest under ``ref``'s tag (default latest).
+
+    ``origins`` maps base image layers to the image they were pulled from, so the registry
+    can mount them instead of receiving them again.
+    """
     import hashlib
 
     from bakec.registry.reference import parse_reference
@@ -294,6 +311,9 @@ def push(
         raise BuildError(f"cache-to ref {ref} must name a tag, not a digest")
     repository = reference.repository()
     for layer in layers:
-        registry.push_blob(repository, layer.digest, store.path(layer.digest))
+        origin = (origins or {}).get(layer.digest)
+        registry.push_blob(
+            repository, layer.digest, store.path(layer.digest), mount_from=[origin] if origin else []
+        )
     registry.push_blob(repository, "sha256:" + hashlib.sha256(config).hexdigest(), config)
     registry.push_manifest(repository, manifest, media_type, tag=reference.tag or "latest")
