@@ -74,3 +74,11 @@ def write_project(root: Path, dockerfile: str, bake: str, files: dict[str, str] 
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
+
+
+def mounts_under(state: Path) -> list[str]:
+    """Mount points inside ``state``, leaving out the pooled network namespaces (kept by design)."""
+    prefix, pool = str(state) + "/", str(state / "net") + "/"
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [line.split()[4] for line in mountinfo]
+    return [p for p in points if p.startswith(prefix) and not p.startswith(pool)]

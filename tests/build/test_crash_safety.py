@@ -9,7 +9,9 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import BUSYBOX, cli, events, fresh_state, spawn, write_project
+import pytest
+
+from .solver_helpers import BUSYBOX, cli, events, fresh_state, mounts_under, spawn, write_project
 
 EPOCH = "1700000000"
 DOCKERFILE = f"""\
@@ -52,8 +54,8 @@ def _build(project: Path, state: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def _kill_after_first_run(project: Path, state: Path) -> list[dict]:
-    """Start a build and SIGKILL it as soon as a RUN step reports done; the events seen until then."""
+def _kill_on(project: Path, state: Path, trigger: tuple[str, str]) -> list[dict]:
+    """Start a build and SIGKILL it on the first vertex event ``(state, name prefix)``; the events seen."""
     proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson", env=ENV)
     seen = []
     assert proc.stderr is not None
@@ -63,7 +65,7 @@ def _kill_after_first_run(project: Path, state: Path) -> list[dict]:
                 continue
             event = json.loads(line)
             seen.append(event)
-            if event.get("type") == "vertex" and event["state"] == "done" and event["name"].startswith("RUN"):
+            if event.get("type") == "vertex" and (event["state"], event["name"][:len(trigger[1])]) == trigger:
                 proc.send_signal(signal.SIGKILL)
                 break
     finally:
@@ -102,10 +104,12 @@ def _runc_containers(state: Path) -> list[str]:
     return out
 
 
-def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("trigger", [("done", "RUN"), ("started", "RUN sleep"), ("done", "COPY")],
+                         ids=["after-first-run", "during-a-run", "after-a-copy"])
+def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path, trigger):
     killed_project, clean_project = _project(tmp_path / "killed"), _project(tmp_path / "clean")
     with fresh_state() as state, fresh_state() as clean_state:
-        seen = _kill_after_first_run(killed_project, state)
+        seen = _kill_on(killed_project, state, trigger)
         assert not any(e.get("type") == "summary" for e in seen)
         ran_first = next(e["digest"] for e in seen if e.get("type") == "vertex" and e["state"] == "done"
                          and e["name"].startswith("RUN"))
@@ -114,6 +118,7 @@ def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp
         resumed = _build(killed_project, state)
         assert _runc_containers(state) == []
         assert list((state / "runs").iterdir()) == []  # bundles and rootfs mounts of the killed run swept
+        assert mounts_under(state) == []
         vertex_events = [e for e in events(resumed.stderr) if e.get("type") == "vertex"]
         cached = {e["digest"] for e in vertex_events if e["state"] == "cached"}
         ran = {e["digest"] for e in vertex_events if e["state"] == "started"}

@@ -8,7 +8,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import BUSYBOX, cli, events, fresh_state, spawn, write_project
+from .solver_helpers import BUSYBOX, cli, events, fresh_state, mounts_under, spawn, write_project
 
 SLOW = f"""\
 FROM {BUSYBOX}
@@ -62,6 +62,7 @@ def test_sigterm_kills_the_running_step_releases_the_lease_and_exits_non_zero(tm
         assert _runc_containers(state) == []
         assert _leases(state) == []
         assert not any(path.is_dir() for path in (state / "runs").iterdir())
+        assert mounts_under(state) == []
 
         again = cli(project, "build", "--state-dir", str(state), "--progress", "plain",
                     "--set", "default.args.SECONDS=0")

@@ -167,7 +167,7 @@ class OpRunner:
     def _mounted(self, mounts: Sequence[Mount]) -> Iterator[str]:
         from bakec.worker.runc import mount, unmount
 
-        target = Path(tempfile.mkdtemp(prefix="m", dir=self.tmp))
+        target = Path(tempfile.mkdtemp(prefix="m", dir=self.mounts.scratch))  # swept if we are killed
         mount(mounts[0], target)
         try:
             yield str(target)
