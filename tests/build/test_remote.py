@@ -132,11 +132,11 @@ def _bake(project: Path, body: str) -> Path:
 
 
 def _started(stderr: str) -> list[str]:
-    """The RUN and COPY steps that ran (vertex names without a ``[target n/m]`` prefix)."""
+    """The RUN, COPY and ADD steps that ran (vertex names without a ``[target n/m]`` prefix)."""
     events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     names = [re.sub(r"^\[[^]]*\] ", "", e["name"]) for e in events
              if e.get("type") == "vertex" and e.get("state") == "started"]
-    return [name for name in names if name.startswith(("RUN", "COPY"))]
+    return [name for name in names if name.startswith(("RUN", "COPY", "ADD"))]
 
 
 def test_git_context_is_the_checked_out_subdir_with_dockerignore_applied(tmp_path, state_dir, git_server):
@@ -303,3 +303,31 @@ def test_https_style_git_url_over_smart_http_keeps_credentials_out_of_the_state_
     assert json.loads(printed.stdout)["target"]["default"]["context"] == url  # --print shows what was written
     leaked = [p for p in (state_dir / "git").rglob("*") if p.is_file() and b"pa55w0rd-xyz" in p.read_bytes()]
     assert leaked == []
+
+
+def test_add_git_url_copies_the_tree_and_reruns_when_the_branch_moves(tmp_path, state_dir, git_server):
+    repo = git_server.repo("add-git")
+    (repo / "lib" / "bin").mkdir(parents=True)
+    (repo / "lib" / "bin" / "run.sh").write_text("#!/bin/sh\n")
+    (repo / "lib" / "bin" / "run.sh").chmod(0o755)
+    _commit(repo, {"lib/a.txt": "one\n", "top.txt": "top\n"}, "one")
+    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nADD {git_server.url('add-git', 'main:lib')} /opt/lib/\n"
+                                         "RUN busybox ls /opt/lib > /listing\n")
+    project = _bake(tmp_path, """\
+        target "default" {
+          output = ["type=local,dest=out"]
+        }
+        """)
+    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert proc.returncode == 0, proc.stderr
+    out = project / "out"
+    assert (out / "opt/lib/a.txt").read_text() == "one\n"
+    assert os.access(out / "opt/lib/bin/run.sh", os.X_OK)
+    assert not (out / "opt/lib/top.txt").exists() and not (out / "opt/lib/.git").exists()
+    again = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert _started(again.stderr) == []
+    _commit(repo, {"lib/a.txt": "two\n"}, "two")
+    moved = bakec(project, state_dir, "build", "--progress", "rawjson")
+    assert moved.returncode == 0, moved.stderr
+    assert (out / "opt/lib/a.txt").read_text() == "two\n"
+    assert [name.split(" ")[0] for name in _started(moved.stderr)] == ["ADD", "RUN"]

@@ -24,7 +24,7 @@ from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
 from bakec.errors import BakecError, SpecError
 from bakec.graph import ops as o
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
-from bakec.graph.remote import GitFetcher, is_git_url, redact
+from bakec.graph.remote import GitFetcher, is_git_url, parse_git_url, redact
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 
 if TYPE_CHECKING:
@@ -232,6 +232,15 @@ class _Builder:
         elif "://" in value:
             raise BakecError(f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported")
         return (self.cwd / value).resolve()
+
+    def git_commit(self, url: str, checksum: str = "") -> str:
+        """The commit an ``ADD <git url>`` reads (fetched now, as image references are resolved now)."""
+        if self.fetcher is None:
+            self.fetcher = GitFetcher.default()
+        commit = self.fetcher.commit(url)
+        if checksum and not commit.startswith(checksum):
+            raise BakecError(f"expected checksum to match {checksum}, got {commit}")
+        return commit
 
     def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
         if target.dockerfile_inline is not None:
@@ -555,9 +564,9 @@ class _Translator:
         for src in step.sources:
             if is_add and _is_url(src):
                 if _is_git(src):
-                    url, _, frag = src.partition("#")
-                    ref, _, subdir = frag.partition(":")
-                    op: o.Op = o.GitSource(url, ref, subdir, bool(step.keep_git_dir), step.checksum)
+                    git = parse_git_url(src)
+                    op: o.Op = o.GitSource(git.remote, git.ref, git.subdir, bool(step.keep_git_dir), step.checksum,
+                                           self.b.git_commit(src, step.checksum))
                     label = f"[{self.target} internal] git {src}"
                     src_path = "/"
                 else:

@@ -136,6 +136,7 @@ class GitSource(Op):
     subdir: str = ""
     keep_git_dir: bool = False
     checksum: str = ""
+    commit: str = ""  # what ``ref`` pointed at when the graph was planned, so a moved branch reruns
 
 
 # -- exec -------------------------------------------------------------------------

@@ -105,6 +105,11 @@ class GitFetcher:
         _CONTEXTS[url] = (found.relative_to(self.root).parts[2], found)  # <key>/trees/<commit>[/subdir]
         return found
 
+    def commit(self, url: str) -> str:
+        """The commit ``url``'s ref points at (fetching it as :meth:`context_dir` does)."""
+        self.context_dir(url)
+        return _CONTEXTS[url][0]
+
     # -- fetching ---------------------------------------------------------------------
     def _fetch(self, ref: GitRef) -> Path:
         if shutil.which("git") is None:

@@ -116,6 +116,8 @@ class OpRunner:
             return self._merge(op, inputs)
         if isinstance(op, o.HttpSource):
             return self._http(op)
+        if isinstance(op, o.GitSource):
+            return self._git(op)
         raise BuildError(f"{op.kind} operations are not supported by this executor yet")
 
     def snapshot_exists(self, name: str) -> bool:
@@ -315,6 +317,27 @@ class OpRunner:
         with self._active("") as (key, mounts):
             with self._mounted(mounts) as root:
                 http_source.download(op, root)
+            self._commit(name, key)
+        return OpResult(name)
+
+    # -- git sources --------------------------------------------------------------------------
+    def _git(self, op: o.GitSource) -> OpResult:
+        """``ADD <git url>``: a snapshot holding the checked-out tree (bakec.graph.remote)."""
+        import subprocess
+
+        from bakec.graph.remote import GitFetcher, fetched_commits
+
+        if op.keep_git_dir:
+            raise BuildError("ADD --keep-git-dir=true is not supported yet")
+        fetcher = GitFetcher(self.paths.state_dir / "git")
+        url = f"{op.url}#{op.ref}:{op.subdir}"
+        src = fetcher.context_dir(url)
+        if op.commit and fetched_commits().get(url) != op.commit:  # the ref moved since planning
+            src = fetcher.context_dir(f"{op.url}#{op.commit}:{op.subdir}")
+        name = "bakec/op/" + op.digest
+        with self._active("") as (key, mounts):
+            with self._mounted(mounts) as root:
+                subprocess.run(["cp", "-a", "--", f"{src}/.", root], check=True, capture_output=True)
             self._commit(name, key)
         return OpResult(name)
 
