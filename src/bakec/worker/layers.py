@@ -559,7 +559,8 @@ def _repack(src: Callable[[int], bytes], tw: TarWriter, epoch: int) -> None:
             uid=e.uid,
             gid=e.gid,
             size=e.size if typeflag == TYPE_REG else 0,
-            mtime=min(e.mtime, epoch),
+            # whiteouts carry the diff's time in BuildKit (containerd's change writer): the epoch here
+            mtime=epoch if name.rstrip("/").rsplit("/", 1)[-1].startswith(".wh.") else min(e.mtime, epoch),
             linkname=e.linkname,
             uname=e.uname,
             gname=e.gname,

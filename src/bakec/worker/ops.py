@@ -317,7 +317,7 @@ class OpRunner:
         with self._active("") as (key, mounts):
             with self._mounted(mounts) as root:
                 http_source.download(op, root)
-            self._commit(name, key)
+            name = self._commit(name, key, unique=True)  # a --no-cache re-download may differ
         return OpResult(name)
 
     # -- git sources --------------------------------------------------------------------------
