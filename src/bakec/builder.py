@@ -90,6 +90,9 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     options = options or BuildOptions()
     started = time.monotonic()
     resolved = definition.resolve(list(names), list(overrides), flag_overrides=list(flag_overrides))
+    from bakec.graph.platforms import refuse_docker_manifest_lists
+
+    refuse_docker_manifest_lists(resolved.targets.values())
     from bakec.export.attest import RunAttestations
 
     attestations = RunAttestations.start(resolved.targets, definition.env, definition.cwd)

@@ -33,6 +33,7 @@ def _runnable(*platforms: str) -> None:
 
 
 def _project(tmp: Path, dockerfile: str, platforms: list[str], outputs: str) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "Dockerfile").write_text(textwrap.dedent(dockerfile))
     (tmp / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
         target "default" {{
@@ -126,16 +127,26 @@ def test_plain_progress_marks_emulated_steps_and_their_time(tmp_path, state_dir)
     assert "(emulated " in summary
 
 
-def test_docker_exporter_refuses_several_platforms(tmp_path, state_dir):
+def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, state_dir):
     project = _project(tmp_path, f"""\
         FROM {MULTI}
         COPY Dockerfile /
         """, ["linux/amd64", "linux/arm64"], '"type=docker,dest=out/multi.tar"')
-    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert proc.returncode == 1
-    assert "ERROR: docker exporter does not currently support exporting manifest lists" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "ERROR: docker exporter does not support exporting manifest lists, use the oci exporter instead")
+    assert not [e for e in _events(proc.stderr) if e.get("type") == "vertex"]  # nothing was built
     assert not (project / "out" / "multi.tar").exists()
+
+    no_output = 'target "default" {\n  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
+    (project / "docker-bake.hcl").write_text(no_output)  # --load adds the docker output
+    load = bakec(project, state_dir, "build", "--progress", "rawjson", "--load")
+    assert load.returncode == 1
+    assert load.stderr.strip().splitlines()[-1] == (
+        "ERROR: docker exporter does not currently support exporting manifest lists")
+    assert not [e for e in _events(load.stderr) if e.get("type") == "vertex"]
+    assert "Traceback" not in proc.stderr + load.stderr
 
 
 def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, state_dir):

@@ -21,4 +21,30 @@ def test_a_platform_named_twice_is_built_once():
 
 
 def test_an_unparsable_value_is_kept_for_the_compiler_to_report():
-    assert target_platforms(["linux/amd64", "not a platform"], "linux/amd64") == ["linux/amd64", "not a platform"]
+    assert target_platforms(["linux/amd64", "not a platform"], "linux/amd64") == [
+        "linux/amd64", "not a platform"]
+
+
+class _Target:
+    def __init__(self, platforms, output):
+        self.platforms, self.output = platforms, output
+
+
+def test_docker_outputs_of_several_platforms_are_refused_as_buildx_does():
+    from bakec.errors import BuildError
+    from bakec.graph.platforms import refuse_docker_manifest_lists
+
+    refuse_docker_manifest_lists([_Target(["linux/amd64"], [{"type": "docker"}]),
+                                  _Target(["linux/amd64", "linux/arm64"], [{"type": "oci", "dest": "x"}])])
+    for platforms, out, message in (
+        (["linux/amd64,linux/arm64"], {"type": "docker", "dest": "x.tar"},
+         "docker exporter does not support exporting manifest lists, use the oci exporter instead"),
+        (["linux/amd64", "linux/amd64"], {"type": "docker"},
+         "docker exporter does not currently support exporting manifest lists"),
+    ):
+        try:
+            refuse_docker_manifest_lists([_Target(platforms, [out])])
+        except BuildError as err:
+            assert err.message == message
+        else:
+            raise AssertionError(f"{platforms} {out} accepted")

@@ -9,8 +9,10 @@ as written, for the Dockerfile compiler to report.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+from bakec.errors import BuildError
 from bakec.registry.errors import RegistryError
 from bakec.registry.platform import Platform
 
@@ -30,3 +32,22 @@ def target_platforms(values: Sequence[str] | None, build_platform: str) -> list[
             if part not in out:
                 out.append(part)
     return out or [""]
+
+
+def refuse_docker_manifest_lists(targets: Iterable[Any]) -> None:
+    """As buildx does before building: a ``docker`` output of several platforms is an error.
+
+    buildx counts the platforms as written (commas split, nothing deduplicated); its message
+    for a tarball (``dest``) points to the oci exporter, the one for ``--load`` does not.
+    """
+    for target in targets:
+        count = sum(len(value.split(",")) for value in target.platforms or ())
+        if count < 2:
+            continue
+        for out in target.output or ():
+            if out.get("type") != "docker":
+                continue
+            if out.get("dest"):
+                raise BuildError("docker exporter does not support exporting manifest lists, "
+                                 "use the oci exporter instead")
+            raise BuildError("docker exporter does not currently support exporting manifest lists")
