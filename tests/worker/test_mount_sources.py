@@ -232,3 +232,53 @@ def test_each_target_reads_its_own_secret_and_ssh_entries(tmp_path):
     assert forwards.socket("default", "a") == "/agent" and forwards.socket("default", "b") is None
     assert str(forwards.missing_error("default", "b")).startswith('no SSH key "default" forwarded')
     assert str(forwards.missing_error("other", "a")).startswith("unset ssh forward key other")
+
+
+# -- a local context behind .dockerignore ------------------------------------------------------------
+
+
+def _tree(root: Path, files: list[str]) -> None:
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+
+
+def test_hidden_entries_follow_dockerignore_semantics(tmp_path):
+    from bakec.worker.contextview import hidden_entries, is_hidden
+
+    _tree(tmp_path, ["a.txt", "x.log", "src/b.txt", "src/deep/c.log", "build/out.bin", "keep/drop.txt",
+                     "keep/keep.txt", "gone/only.txt"])
+    patterns = ["**/*.log", "build", "keep", "!keep/keep.txt", "gone", "!gone/other.txt"]
+    assert hidden_entries(str(tmp_path), "", patterns) == ["build", "gone", "keep/drop.txt", "src/deep/c.log",
+                                                            "x.log"]
+    assert hidden_entries(str(tmp_path), "src", patterns) == ["deep/c.log"]
+    assert is_hidden("build/out.bin", patterns, False) and not is_hidden("keep/keep.txt", patterns, False)
+    assert hidden_entries(str(tmp_path), "", []) == []
+
+
+def test_overlay_with_whiteouts_shows_the_context_as_sent(tmp_path):
+    from bakec.worker.client import Mount
+    from bakec.worker.contextview import hidden_entries, prepare_upper
+    from bakec.worker.runc import mount, unmount
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting an overlay needs root")
+    ctx = tmp_path / "ctx"
+    _tree(ctx, ["a.txt", "secret.env", "src/b.txt", "src/c.log"])
+    os.chmod(ctx / "src", 0o750)
+    os.utime(ctx / "src", (1_000_000, 1_000_000))
+    upper, work, merged = (tmp_path / d for d in ("u", "w", "m"))
+    for d in (upper, work, merged):
+        d.mkdir()
+    prepare_upper(str(ctx), str(upper), hidden_entries(str(ctx), "", ["secret.env", "**/*.log"]))
+    mount(Mount(type="overlay", source="overlay", options=[f"lowerdir={ctx}", f"upperdir={upper}", f"workdir={work}"]),
+          merged)
+    try:
+        assert sorted(os.listdir(merged)) == ["a.txt", "src"] and os.listdir(merged / "src") == ["b.txt"]
+        st, lower = os.stat(merged / "src"), os.stat(ctx / "src")
+        assert (st.st_mode, st.st_uid, st.st_mtime) == (lower.st_mode, lower.st_uid, lower.st_mtime)
+        assert os.stat(merged).st_mode == os.stat(ctx).st_mode
+        (merged / "a.txt").write_text("changed")
+    finally:
+        unmount(merged)
+    assert (ctx / "a.txt").read_text() == "a.txt" and (ctx / "secret.env").exists()

@@ -6,8 +6,8 @@ mounts (plus environment entries) and registers every cleanup on the caller's
 
 * ``bind``: a read-only view of a stage, image or named context (``source`` resolved
   inside it, symlinks bounded by its root); ``rw`` gets an overlay whose upper dir is
-  thrown away, so the source snapshot never changes. A local context with
-  ``.dockerignore`` patterns is copied first, so ignored files stay invisible.
+  thrown away, so the source snapshot never changes. A local context's ``.dockerignore``
+  hides entries through whiteouts in such an overlay (:mod:`bakec.worker.contextview`).
 * ``cache``: a persistent directory (:mod:`bakec.worker.cachemounts`).
 * ``tmpfs``: a tmpfs with ``size``.
 * ``secret``: the value is written to a tmpfs that bakec mounts for this RUN only
@@ -36,6 +36,7 @@ from bakec.errors import BuildError
 from bakec.graph import ops as o
 from bakec.worker import safepath
 from bakec.worker.cachemounts import CacheKey, CacheMounts
+from bakec.worker.contextview import hidden_entries, is_hidden, prepare_upper
 from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
 from bakec.worker.spec import SpecMount
 from bakec.worker.ssh import SshForwards, relay
@@ -128,53 +129,47 @@ class MountPreparer:
     def _bind(self, m: o.ExecMount, inputs: Mapping[str, Any], stack: contextlib.ExitStack) -> SpecMount:
         source = inputs.get(m.input) if m.input else None
         selector = m.selector or "/"
+        hidden: list[str] = []
         if source is not None and source.path:
-            host = self._local(source, selector, stack)
+            host, hidden = self._local(source, selector)
         else:
             root = stack.enter_context(self.view(source.snapshot if source is not None else ""))
             host = safepath.resolve(root, selector)
             if not os.path.lexists(host):
                 raise BuildError(f'failed to calculate checksum of ref {m.input or "scratch"}: "{selector}": not found')
-        if m.readonly:
+        if m.readonly and not hidden:
             return SpecMount(m.target, host, "bind", ("rbind", "ro"))
-        return SpecMount(m.target, self._writable(host, stack), "bind", ("rbind", "rw"))
+        return SpecMount(m.target, self._overlay(host, hidden, stack), "bind", ("rbind", "ro" if m.readonly else "rw"))
 
-    def _local(self, source: Any, selector: str, stack: contextlib.ExitStack) -> str:
-        """A local context path as the client would have sent it (``.dockerignore`` applied)."""
-        if not source.ignore:
-            host = safepath.resolve(source.path, selector)
-            if not os.path.lexists(host):
-                raise BuildError(f'failed to calculate checksum of ref context: "{selector}": not found')
-            return host
-        from bakec.worker import fileops
+    def _local(self, source: Any, selector: str) -> tuple[str, list[str]]:
+        """A local context path, and what its ``.dockerignore`` hides below it (see contextview)."""
+        host = safepath.resolve(source.path, selector)
+        rel = safepath.relative(source.path.rstrip("/") or "/", host).lstrip("/")
+        if not os.path.lexists(host) or (source.ignore and is_hidden(rel, source.ignore, os.path.isdir(host))):
+            raise BuildError(f'failed to calculate checksum of ref context: "{selector}": not found')
+        if not source.ignore or not os.path.isdir(host):
+            return host, []
+        return host, hidden_entries(source.path, rel, source.ignore)
 
-        copy_root = stack.enter_context(tempfile.TemporaryDirectory(prefix="c", dir=self.scratch))
-        action = o.Copy(0, selector, "/m", allow_wildcard=False, allow_empty_wildcard=False)
-        fileops.copy(copy_root, action, fileops.Source(source.path, local=True, ignore=tuple(source.ignore), name="context"))
-        return os.path.join(copy_root, "m")
-
-    def _writable(self, host: str, stack: contextlib.ExitStack) -> str:
-        """A writable stand-in for ``host`` whose writes are thrown away after the RUN."""
+    def _overlay(self, host: str, hidden: Sequence[str], stack: contextlib.ExitStack) -> str:
+        """``host`` minus ``hidden``, writable, with every write thrown away after the RUN."""
         work = stack.enter_context(tempfile.TemporaryDirectory(prefix="w", dir=self.scratch))
         if not os.path.isdir(host):
             shutil.copy2(host, os.path.join(work, "f"), follow_symlinks=False)
             return os.path.join(work, "f")
-        upper, workdir, merged = (os.path.join(work, d) for d in ("u", "w", "m"))
-        for d in (upper, workdir, merged):
-            os.mkdir(d)
         from bakec.worker.client import Mount
         from bakec.worker.runc import mount, unmount
 
+        upper, workdir, merged = (os.path.join(work, d) for d in ("u", "w", "m"))
+        for d in (upper, workdir, merged):
+            os.mkdir(d)
+        prepare_upper(host, upper, hidden)
         lower = host.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
         try:
             mount(Mount(type="overlay", source="overlay",
                         options=[f"lowerdir={lower}", f"upperdir={upper}", f"workdir={workdir}"]), Path(merged))
         except OSError:
-            # a lower overlay cannot take (e.g. an unusual filesystem): a copy does the same job
-            done = subprocess.run(["cp", "-a", "--", f"{host}/.", upper], capture_output=True)
-            if done.returncode != 0:
-                raise BuildError("rw bind mount: copying the source failed", done.stderr.decode(errors="replace")) from None
-            return upper
+            return _copy_without(host, hidden, os.path.join(work, "c"))  # a lower overlay cannot take
         stack.callback(unmount, Path(merged))
         return merged
 
@@ -315,6 +310,19 @@ def _mount_points_below(directory: str) -> list[str]:
 def _rmdir(path: str) -> None:
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def _copy_without(host: str, hidden: Sequence[str], copy: str) -> str:
+    done = subprocess.run(["cp", "-a", "--", host, copy], capture_output=True)
+    if done.returncode != 0:
+        raise BuildError("bind mount: copying the source failed", done.stderr.decode(errors="replace").strip())
+    for rel in hidden:
+        path = os.path.join(copy, rel)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    return copy
 
 
 def _cache_path(directory: str, m: o.ExecMount) -> str:
