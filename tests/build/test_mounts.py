@@ -147,6 +147,18 @@ def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):
     assert (tmp_path / "out" / "b" / "got-b").read_text() == "from the environment"
 
 
+def test_a_failing_run_with_a_secret_leaks_it_nowhere(tmp_path, state_dir):
+    value = f"bakec-failing-{uuid.uuid4().hex}"
+    project = _project(tmp_path, "RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo \"token: $TOK\"; exit 3'\n",
+                       'target "default" {\n  secret = ["id=tok,env=TOK_SOURCE"]\n  output = ["type=cacheonly"]\n}\n')
+    for progress in ("plain", "rawjson"):
+        proc = bakec(project, state_dir, "build", "--progress", progress, env={"TOK_SOURCE": value})
+        assert proc.returncode == 1
+        assert "exit code: 3" in proc.stderr and "token: ****" in proc.stderr
+        assert value not in proc.stderr + proc.stdout
+    assert _files_containing(state_dir, value.encode()) == []
+
+
 def test_missing_required_secret_fails_with_buildkits_message(tmp_path, state_dir):
     project = _project(tmp_path, "RUN --mount=type=secret,id=nope,required=true true\n",
                        'target "default" {\n  output = ["type=cacheonly"]\n}\n')
