@@ -99,14 +99,13 @@ def _registry_json(path: str, accept: str = MT_MANIFEST) -> dict:
 
 
 def _image_manifest(index_or_manifest: dict) -> str:
-    """The image's own manifest digest under a root that may be an index with attestation manifests
-    (attestations carry their own timestamps; the image is what the cache must reproduce)."""
-    [image] = [
-        m
+    """The image's own manifest digests (comma-joined) under an index that may hold attestation
+    manifests (attestations carry their own timestamps; the image is what the cache must reproduce)."""
+    return ",".join(
+        m["digest"]
         for m in index_or_manifest["manifests"]
         if (m.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
-    ]
-    return image["digest"]
+    )
 
 
 def _oci_image_digest(project: Path, meta: dict, name: str = "default", tar: str = "out/image.tar") -> str:
@@ -376,3 +375,23 @@ def test_ignore_error_keeps_a_failed_cache_export_from_failing_the_build(tmp_pat
     proc = bakec(project, state, "build", "--progress", "plain")
     assert proc.returncode == 1
     assert "ERROR:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_multi_platform_targets_share_one_cache(tmp_path, fresh_state):
+    dockerfile = (
+        "FROM 127.0.0.1:5000/busybox-multi:latest\nRUN uname -m > /arch && date > /t\nCOPY app/ /app/\n"
+    )
+    hcl = _target("default", '"type=local,dest=cache,mode=max"', '"type=local,src=cache"').replace(
+        "args = {", 'platforms = ["linux/amd64", "linux/arm64"]\n  args = {'
+    )
+    project = _project(tmp_path, hcl, dockerfile)
+    first, meta1 = _build(project, fresh_state())
+    assert _ran(first).count("RUN uname -m > /arch && date > /t") == 4  # two platforms: started, done
+    root1 = _oci_image_digest(project, meta1)
+    _, config = _local_cache_config(project / "cache")
+    assert sum(1 for r in config["records"] if r.get("layers")) == 6  # FROM, RUN, COPY per platform
+
+    second, meta2 = _build(project, fresh_state())
+    assert _ran(second) == []
+    assert _cached(second).count("RUN uname -m > /arch && date > /t") == 2
+    assert _oci_image_digest(project, meta2) == root1
