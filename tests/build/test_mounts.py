@@ -293,3 +293,13 @@ def test_bind_mounts_rw_writes_are_discarded(tmp_path, state_dir):
     assert (out / "from-named").read_text() == "named\n"
     assert (project / "a.txt").read_text() == "context a\n" and (project / "b.txt").exists()
     assert not (out / "m").exists() and not (out / "ctx").exists() and not (out / "t").exists()
+
+
+def test_one_cache_mounted_twice_in_a_run_with_different_sharing(tmp_path, state_dir):
+    cache_id = f"twice-{uuid.uuid4().hex[:8]}"
+    project = _project(tmp_path, f"""\
+        RUN --mount=type=cache,id={cache_id},target=/a,sharing=locked --mount=type=cache,id={cache_id},target=/b echo x > /a/f && cat /b/f > /same
+        """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+    proc = bakec(project, state_dir, "build", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "out" / "same").read_text() == "x\n"

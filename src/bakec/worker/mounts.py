@@ -178,21 +178,22 @@ class MountPreparer:
         self, mounts: Sequence[o.ExecMount], inputs: Mapping[str, Any], stack: contextlib.ExitStack
     ) -> dict[int, str]:
         """Cache directories by mount index, locked in one global order (no lock-order deadlocks)."""
-        wanted: dict[tuple[str, str], list[int]] = {}
-        keys: dict[tuple[str, str], tuple[CacheKey, o.ExecMount]] = {}
+        wanted: dict[str, list[int]] = {}
+        keys: dict[str, tuple[CacheKey, o.ExecMount]] = {}
         for i, m in enumerate(mounts):
             if m.type != "cache":
                 continue
             key = CacheKey(m.id or m.target, m.input, m.selector if m.input else "", m.mode, m.uid, m.gid)
-            slot = (key.digest(), m.sharing or "shared")
-            wanted.setdefault(slot, []).append(i)  # the same cache twice in one RUN is held once
-            keys[slot] = (key, m)
+            wanted.setdefault(key.digest(), []).append(i)  # the same cache twice in one RUN is held once
+            keys.setdefault(key.digest(), (key, m))
         held: dict[int, str] = {}
-        for slot in sorted(wanted):
-            key, m = keys[slot]
+        for digest in sorted(wanted):
+            key, m = keys[digest]
+            modes = {mounts[i].sharing or "shared" for i in wanted[digest]}
+            sharing = "locked" if "locked" in modes else "private" if modes == {"private"} else "shared"
             seed = self._seed(m, inputs, stack) if m.input else None
-            directory = stack.enter_context(self.caches.hold(key, slot[1], seed))
-            for i in wanted[slot]:
+            directory = stack.enter_context(self.caches.hold(key, sharing, seed))
+            for i in wanted[digest]:
                 held[i] = directory
         return held
 
@@ -255,7 +256,9 @@ class _PrivateTmpfs:
         path = self.name("secret")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
         finally:
