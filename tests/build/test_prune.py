@@ -115,6 +115,29 @@ def test_prune_removes_snapshots_a_no_cache_rerun_left_unreferenced(tmp_path):
         assert _ran(cached.stderr) == []
 
 
+def test_prune_spares_entries_used_recently_or_within_keep_storage(tmp_path):
+    project = write_project(tmp_path / "p", DOCKERFILE, BAKE, {"app.txt": "app\n"})
+    with fresh_state() as state:
+        assert cli(project, "build", "--state-dir", str(state)).returncode == 0
+        recent = cli(project, "prune", "--all", "--filter", "until=1h", "--state-dir", str(state))
+        assert recent.returncode == 0, recent.stderr
+        assert recent.stdout == "Total:\t0B\n"
+        kept = cli(project, "prune", "--all", "--keep-storage", "1GB", "--state-dir", str(state))
+        assert kept.stdout == "Total:\t0B\n"
+        assert len(_rows(state)) == 4
+        everything = cli(project, "prune", "--all", "--filter", "until=0s", "--state-dir", str(state))
+        assert len([line for line in everything.stdout.splitlines() if line.startswith("sha256:")]) == 4
+        assert _rows(state) == []
+
+
+def test_prune_rejects_a_bad_filter(tmp_path):
+    proc = cli(tmp_path, "prune", "--filter", "until=soon", "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 2
+    assert "invalid filter 'until=soon'" in proc.stderr
+    proc = cli(tmp_path, "prune", "--filter", "type=regular", "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 2
+
+
 def test_prune_rejects_a_bad_size(tmp_path):
     proc = cli(tmp_path, "prune", "--keep-storage", "lots", "--state-dir", str(tmp_path / "s"))
     assert proc.returncode == 2

@@ -56,6 +56,8 @@ def _build_parser() -> argparse.ArgumentParser:
     prune.add_argument("-a", "--all", action="store_true", help="include base images and cache mounts")
     prune.add_argument("--keep-storage", metavar="SIZE", help="amount of disk space to keep for cache (e.g. 512MB)")
     prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation (bakec never does)")
+    prune.add_argument("--filter", action="append", default=[], metavar="until=DURATION",
+                       help="only entries unused for longer than DURATION (e.g. 24h)")
     prune.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
                        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
 

@@ -9,7 +9,7 @@ from ..errors import UsageError
 
 def run_prune(args, sources: dict[str, bytes]) -> int:
     from ..solver.cache import CacheIndex, parse_size
-    from ..solver.prune import ago, human_size, prune
+    from ..solver.prune import ago, human_size, parse_duration, prune
     from ..solver.statelock import hold
     from ..state import resolve_state_dir
     from ..worker.daemon import Daemon
@@ -19,6 +19,15 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
         keep = parse_size(args.keep_storage) if args.keep_storage else 0
     except ValueError as err:
         raise UsageError(f"invalid argument {args.keep_storage!r} for \"--keep-storage\" flag: {err}") from None
+    unused_for = None
+    for value in args.filter:
+        key, _, duration = value.partition("=")
+        if key != "until":
+            raise UsageError(f"invalid filter {value!r}: bakec prune supports until=DURATION")
+        try:
+            unused_for = parse_duration(duration)
+        except ValueError as err:
+            raise UsageError(f"invalid filter {value!r}: {err}") from None
     state_dir = resolve_state_dir(args.state_dir)
     with hold(state_dir, exclusive=True,
               waiting=lambda: sys.stderr.write("waiting for running builds to finish...\n")):
@@ -26,7 +35,8 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
         cache = CacheIndex(state_dir / "cache.db")
         try:
             reclaimed = prune(client, cache, ContentStore(state_dir / "content"), everything=args.all,
-                              keep_storage=keep, cache_mounts=state_dir / "cache-mounts")
+                              keep_storage=keep, unused_for=unused_for,
+                              cache_mounts=state_dir / "cache-mounts")
         finally:
             cache.close()
             client.close()

@@ -8,10 +8,10 @@ row needs (children before parents), then every blob no remaining row names,
 then lets containerd collect synchronously -- so a kill at any point leaves
 only unreferenced leftovers for the next prune, never a row without its data.
 
-Which rows go follows ``docker buildx prune``: ``--all`` takes everything,
-including pulled base images and ``RUN --mount=type=cache`` directories;
-otherwise the least recently used rows go until the rest fits in
-``keep_storage`` bytes, and base images and cache mounts stay.
+Which rows go follows ``docker buildx prune``: the least recently used first,
+until the rest fits in ``keep_storage`` bytes (0: no limit, everything goes),
+sparing those used within ``--filter until=``; pulled base images and ``RUN
+--mount=type=cache`` directories only with ``--all``.
 """
 
 from __future__ import annotations
@@ -56,17 +56,21 @@ def prune(
     *,
     everything: bool = False,
     keep_storage: int = 0,
+    unused_for: float | None = None,
     cache_mounts: Path | None = None,
 ) -> Reclaimed:
-    """Remove cache entries (all, or the least recently used beyond ``keep_storage``) and their data.
+    """Remove cache entries and their data: least recently used first, until the rest fits ``keep_storage``.
 
-    The caller holds the state dir's lock exclusively (:mod:`bakec.solver.statelock`).
+    ``unused_for`` (seconds, buildx's ``--filter until=``) spares entries used more
+    recently. The caller holds the state dir's lock exclusively (:mod:`bakec.solver.statelock`).
     """
     out = Reclaimed()
+    cutoff = time.time() - unused_for if unused_for is not None else None
     rows = cache.rows_by_age()
     kept_size = sum(r.size for r, _ in rows)
     for record, last_used in rows:
-        if not everything and (record.kind in _KEPT_WITHOUT_ALL or kept_size <= keep_storage):
+        eligible = (everything or record.kind not in _KEPT_WITHOUT_ALL) and (cutoff is None or last_used < cutoff)
+        if not eligible or (keep_storage and kept_size <= keep_storage):
             continue
         cache.delete(record.key)
         kept_size -= record.size
@@ -77,10 +81,11 @@ def prune(
     out.entries = [Entry(e.key, e.kind, sizes.get(snapshot_of[e.key] or "", e.size), e.last_used)
                    for e in out.entries]
     _remove_blobs(store, _blobs_of(remaining), out)
-    if everything and cache_mounts is not None and cache_mounts.is_dir():
+    if everything and not keep_storage and cache_mounts is not None and cache_mounts.is_dir():
         for d in cache_mounts.iterdir():
-            out.bytes += _tree_size(d)
-            shutil.rmtree(d, ignore_errors=True)
+            if cutoff is None or d.stat().st_mtime < cutoff:
+                out.bytes += _tree_size(d)
+                shutil.rmtree(d, ignore_errors=True)
     with contextlib.suppress(ContainerdError):  # a synchronous GC frees the removed snapshots now
         client.delete_lease(client.create_lease(expire=None), sync=True)
     return out
@@ -163,3 +168,16 @@ def ago(when: float, now: float | None = None) -> str:
             count = seconds // length
             return f"{count} {unit}{'s' if count > 1 else ''} ago"
     return "Less than a second ago" if seconds < 1 else f"{seconds} seconds ago"
+
+
+_DURATION = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (``24h``, ``1h30m``, ``90s``) in seconds, as buildx's ``until=`` filter takes it."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"time: invalid duration {text!r}")
+    return sum(float(n) * _DURATION[u] for n, u in parts)
