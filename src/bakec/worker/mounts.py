@@ -96,8 +96,9 @@ class MountPreparer:
             elif m.type == "cache":
                 spec = SpecMount(m.target, _cache_path(caches[i], m), "bind", ("rbind", "ro" if m.readonly else "rw"))
             elif m.type == "tmpfs":
-                size = (f"size={m.size}",) if m.size else ()
-                spec = SpecMount(m.target, "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777", *size))
+                # BuildKit's tmpfs options (the kernel's default mode is 1777)
+                options = ("nosuid", *(("ro",) if m.readonly else ()), *((f"size={m.size}",) if m.size else ()))
+                spec = SpecMount(m.target, "tmpfs", "tmpfs", options)
             elif m.type == "secret":
                 spec = self._secret(m, private, out)
             elif m.type == "ssh":
