@@ -301,3 +301,19 @@ def test_local_platform_split_true_for_one_platform_makes_its_directory(tmp_path
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "linux_arm64" / "hello-linux-arm64").read_text() == "foo\n"
+
+
+def test_a_build_platform_stage_without_target_args_runs_once_for_every_platform(tmp_path, state_dir):
+    project = _project(tmp_path, f"""\
+        FROM --platform=$BUILDPLATFORM {MULTI} AS build
+        RUN echo compiled > /out
+        FROM scratch
+        COPY --from=build /out /out
+        """, ["linux/amd64", "linux/arm64", "linux/arm/v7"], '"type=local,dest=out"')
+    proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    started = [_instruction(e["name"]) for e in _events(proc.stderr)
+               if e.get("type") == "vertex" and e["state"] == "started"]
+    assert started.count("RUN") == 1 and started.count("COPY") == 3
+    for platform in ("linux_amd64", "linux_arm64", "linux_arm_v7"):
+        assert (project / "out" / platform / "out").read_text() == "compiled\n"
