@@ -124,7 +124,8 @@ def test_local_layout_keeps_other_tags_and_reads_back(tmp_path):
 
     fresh = ContentStore(tmp_path / "fresh")
     imported = import_.ImportedCache(fresh)
-    import_._load_local(imported, dest, {"tag": "other"})
+    for chains, source in import_._load_local(dest, {"tag": "other"}):
+        imported.add(chains, source)
     assert imported.lookup("sha256:" + "a" * 64).layers == (blob,)
     imported.fetch([blob])
     assert fresh.read(digest) == data

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,9 +37,11 @@ class Steps:
     def __init__(self, progress: Any, first_id: int) -> None:
         self.progress = progress
         self.next_id = first_id
+        self._lock = threading.Lock()  # cache sources are read concurrently
 
     def __call__(self, name: str, fn: Callable[[], None]) -> None:
-        vid, self.next_id = self.next_id, self.next_id + 1
+        with self._lock:
+            vid, self.next_id = self.next_id, self.next_id + 1
         base = {
             "type": "vertex",
             "id": vid,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from bakec.worker.layer_store import ContentStore
 from bakec.worker.layers import LayerBlob
 
 Warn = Callable[[str], None]
+Loaded = list[tuple[dict[str, tuple[LayerBlob, ...]], Any]]  # (op digest → chain, where its blobs are)
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def load(
     entries = _entries(targets)
     if not entries:
         return None
-    imported = ImportedCache(store)
+    jobs: list[tuple[str, Callable[[], Loaded]]] = []
     for entry in entries:
         kind = entry.get("type", "registry")
         if kind == "local":
@@ -163,23 +165,35 @@ def load(
             if not src or not (path / "index.json").is_file():
                 warn(f"local cache import at {src} not found due to err: no index.json in {path}")
                 continue
-            load_one: Callable[[], None] = lambda p=path, e=entry: _load_local(imported, p, e)
+            jobs.append((describe(entry), lambda p=path, e=entry: _load_local(p, e)))
         elif kind == "registry":
             if not entry.get("ref"):
                 warn("cache-from type=registry needs ref=, skipping")
                 continue
-            load_one = lambda e=entry: _load_registry(imported, registry, e)
+            jobs.append((describe(entry), lambda e=entry: _load_registry(registry, e)))
         else:
             warn(f"cache-from type={kind} is not supported by bakec, skipping")
-            continue
-        try:
-            step(describe(entry), load_one)
-        except (BakecError, OSError, ValueError, KeyError, TypeError):
-            continue  # the step's vertex shows the error, as BuildKit's does; the build goes on
+    imported = ImportedCache(store)
+    # Sources are read concurrently (registries are slow), then added in the bake file's
+    # order, so the first source that has a record wins whatever answered first.
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
+        results = list(pool.map(lambda job: _attempt(step, *job), jobs))
+    for loaded in results:
+        for chains, source in loaded:
+            imported.add(chains, source)
     return imported
 
 
-def _load_local(imported: ImportedCache, root: Path, entry: Mapping[str, str]) -> None:
+def _attempt(step: Callable[[str, Callable[[], None]], None], name: str, fn: Callable[[], Loaded]) -> Loaded:
+    out: Loaded = []
+    try:
+        step(name, lambda: out.extend(fn()))
+    except (BakecError, OSError, ValueError, KeyError, TypeError):
+        return []  # the step's vertex shows the error, as BuildKit's does; the build goes on
+    return out
+
+
+def _load_local(root: Path, entry: Mapping[str, str]) -> Loaded:
     index = json.loads((root / "index.json").read_text())
     tag = entry.get("tag") or "latest"
     wanted = entry.get("digest")
@@ -200,7 +214,7 @@ def _load_local(imported: ImportedCache, root: Path, entry: Mapping[str, str]) -
         raise BuildError(f"local cache {root}: {chosen['digest']} has no {fmt.CACHE_CONFIG} config")
     config = json.loads(_blob(root, config_desc["digest"]).read_bytes())
     present = {d: b for d, b in blobs.items() if _blob(root, d).exists()}
-    imported.add(fmt.parse_config(config, present), _LocalSource(root))
+    return [(fmt.parse_config(config, present), _LocalSource(root))]
 
 
 def _blob(root: Path, digest: str) -> Path:
@@ -210,20 +224,22 @@ def _blob(root: Path, digest: str) -> Path:
     return root / "blobs" / "sha256" / hexpart
 
 
-def _load_registry(imported: ImportedCache, registry: Any, entry: Mapping[str, str]) -> None:
+def _load_registry(registry: Any, entry: Mapping[str, str]) -> Loaded:
     from bakec.registry.reference import parse_reference
 
     ref = parse_reference(entry["ref"])
     source = _RegistrySource(registry, ref.repository())
     top = registry.fetch_manifest(ref)
+    out: Loaded = []
     for manifest in _manifests(registry, ref, top.content):
         config_desc, blobs = fmt.blobs_of_manifest(manifest)
         if config_desc is not None:
             config = json.loads(registry.read_blob(ref, config_desc["digest"]))
-            imported.add(fmt.parse_config(config, blobs), source)
+            out.append((fmt.parse_config(config, blobs), source))
         elif manifest.get("config", {}).get("digest"):  # an image: its inline cache, if any
             image_config = json.loads(registry.read_blob(ref, manifest["config"]["digest"]))
-            imported.add(fmt.parse_inline(image_config, manifest), source)
+            out.append((fmt.parse_inline(image_config, manifest), source))
+    return out
 
 
 def _manifests(registry: Any, ref: Any, content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
