@@ -74,6 +74,7 @@ class MountPreparer:
     ) -> None:
         self.root = scratch  # on the state dir's disk, for mount points and throw-away uppers
         self._owned: Path | None = None
+        self._hidden: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
         self.caches = caches
         self.view = view
         self.secrets = secrets or SecretStore()
@@ -150,7 +151,10 @@ class MountPreparer:
             raise BuildError(f'failed to calculate checksum of ref context: "{selector}": not found')
         if not source.ignore or not os.path.isdir(host):
             return host, []
-        return host, hidden_entries(source.path, rel, source.ignore)
+        key = (source.path, tuple(source.ignore), rel)
+        if key not in self._hidden:  # a context does not change during a build: one walk per selection
+            self._hidden[key] = hidden_entries(source.path, rel, source.ignore)
+        return host, self._hidden[key]
 
     def _overlay(self, host: str, hidden: Sequence[str], stack: contextlib.ExitStack) -> str:
         """``host`` minus ``hidden``, writable, with every write thrown away after the RUN."""
