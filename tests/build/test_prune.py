@@ -7,7 +7,7 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import BUSYBOX, cli, fresh_state, vertices, write_project
+from .solver_helpers import BUSYBOX, cli, fresh_state, spawn, vertices, write_project
 
 DOCKERFILE = f"""\
 FROM {BUSYBOX}
@@ -127,6 +127,25 @@ def test_prune_spares_entries_used_recently_or_within_keep_storage(tmp_path):
         assert len(_rows(state)) == 4
         everything = cli(project, "prune", "--all", "--filter", "until=0s", "--state-dir", str(state))
         assert len([line for line in everything.stdout.splitlines() if line.startswith("sha256:")]) == 4
+        assert _rows(state) == []
+
+
+def test_prune_waits_for_a_running_build_on_the_same_state_dir(tmp_path):
+    slow = DOCKERFILE + "RUN sleep 2 && echo slow > /slow\n"
+    project = write_project(tmp_path / "p", slow, BAKE, {"app.txt": "app\n"})
+    with fresh_state() as state:
+        build = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert build.stderr is not None
+        for line in build.stderr:
+            if '"state": "started"' in line and "RUN sleep 2" in line:
+                break
+        pruned = cli(project, "prune", "--all", "--state-dir", str(state))
+        rest = build.stderr.read()
+        assert build.wait() == 0, rest
+        assert pruned.returncode == 0, pruned.stderr
+        assert pruned.stderr == "waiting for running builds to finish...\n"
+        # it pruned what the build had just completed, not entries from under it
+        assert len([line for line in pruned.stdout.splitlines() if line.startswith("sha256:")]) == 5
         assert _rows(state) == []
 
 
