@@ -129,3 +129,21 @@ def test_local_layout_keeps_other_tags_and_reads_back(tmp_path):
     assert imported.lookup("sha256:" + "a" * 64).layers == (blob,)
     imported.fetch([blob])
     assert fresh.read(digest) == data
+
+
+def test_local_layout_reset_drops_blobs_no_tag_references(tmp_path):
+    from bakec.cache import export
+    from bakec.worker.layer_store import ContentStore
+
+    store = ContentStore(tmp_path / "store")
+    dest = tmp_path / "cache"
+    for n, reset in ((1, False), (2, True)):
+        data = f"layer {n}".encode()
+        blob = LayerBlob(store.put(data), "sha256:" + f"{n}" * 64, len(data), GZ)
+        config, layers = fmt.build_config([fmt.Record("sha256:" + "a" * 64, (), (blob,))], "t")
+        raw = fmt.serialise(config)
+        manifest, media_type = fmt.build_manifest(raw, layers, "t", image_manifest=True, oci=True)
+        export.write_layout(dest, "latest", store, layers, raw, manifest, media_type, reset=reset)
+    left = {p.name for p in (dest / "blobs" / "sha256").iterdir()}
+    assert len(left) == 3  # the second manifest, its config and its layer
+    assert blob.digest[7:] in left

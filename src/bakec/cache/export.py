@@ -205,11 +205,11 @@ def _export_one(
         if not dest:
             raise BuildError("cache-to type=local needs dest=")
         path = Path(cwd, dest)
+        tag = entry.get("tag") or "latest"
+        reset = _bool("reset", entry.get("reset", "false"))
         step(
             f"exporting cache to {dest}",
-            lambda: write_layout(
-                path, entry.get("tag") or "latest", store, layers, raw_config, manifest, media_type
-            ),
+            lambda: write_layout(path, tag, store, layers, raw_config, manifest, media_type, reset=reset),
         )
     else:
         ref = entry.get("ref")
@@ -231,8 +231,13 @@ def write_layout(
     config: bytes,
     manifest: bytes,
     media_type: str,
+    *,
+    reset: bool = False,
 ) -> None:
-    """Add the cache to the OCI layout at ``dest``, replacing the index entry named ``tag``."""
+    """Add the cache to the OCI layout at ``dest``, replacing the index entry named ``tag``.
+
+    ``reset`` then removes the blobs that no entry of the index references any more.
+    """
     import hashlib
     import shutil
 
@@ -273,6 +278,30 @@ def write_layout(
     index["manifests"] = entries
     raw = json.dumps(index, separators=(",", ":")).encode()
     _atomic(index_path, lambda tmp: Path(tmp).write_bytes(raw))
+    if reset:
+        _drop_unreferenced(dest, entries)
+
+
+def _drop_unreferenced(dest: Path, entries: Sequence[Mapping[str, Any]]) -> None:
+    """``reset=true``: remove the blobs no index entry reaches (older caches' layers)."""
+    blobs = dest / "blobs" / "sha256"
+    keep: set[str] = set()
+    for entry in entries:
+        keep.add(entry["digest"])
+        try:
+            manifest = json.loads((blobs / entry["digest"].partition(":")[2]).read_bytes())
+        except (OSError, ValueError):
+            continue
+        for desc in [
+            manifest.get("config") or {},
+            *manifest.get("layers", []),
+            *manifest.get("manifests", []),
+        ]:
+            if desc.get("digest"):
+                keep.add(desc["digest"])
+    for path in blobs.iterdir():
+        if "sha256:" + path.name not in keep and not path.name.startswith("."):
+            path.unlink(missing_ok=True)
 
 
 def _atomic(target: Path, write: Callable[[str], None]) -> None:
