@@ -188,7 +188,7 @@ def _attempt(step: Callable[[str, Callable[[], None]], None], name: str, fn: Cal
     out: Loaded = []
     try:
         step(name, lambda: out.extend(fn()))
-    except (BakecError, OSError, ValueError, KeyError, TypeError):
+    except (BakecError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return []  # the step's vertex shows the error, as BuildKit's does; the build goes on
     return out
 
