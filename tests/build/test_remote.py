@@ -331,3 +331,27 @@ def test_add_git_url_copies_the_tree_and_reruns_when_the_branch_moves(tmp_path, 
     assert moved.returncode == 0, moved.stderr
     assert (out / "opt/lib/a.txt").read_text() == "two\n"
     assert [name.split(" ")[0] for name in _started(moved.stderr)] == ["ADD", "RUN"]
+
+
+def test_submodules_are_checked_out_at_the_recorded_commit(tmp_path, state_dir, git_server):
+    sub = git_server.repo("sm-lib")
+    pinned = _commit(sub, {"lib.txt": "pinned\n"}, "one")
+    _commit(sub, {"lib.txt": "newer\n"}, "two")
+    top = git_server.repo("sm-top")
+    _commit(top, {"Dockerfile": f"FROM {BASE}\nCOPY . /src/\n"}, "one")
+    subprocess.run(["git", "-C", str(top), "-c", "protocol.allow=always", "submodule", "add", "-q",
+                    "../sm-lib", "vendor/lib"], check=True, capture_output=True)
+    # the superproject records the older commit, with a relative URL
+    subprocess.run(["git", "-C", str(top / "vendor/lib"), "checkout", "-q", pinned], check=True)
+    _commit(top, {}, "submodule")
+    project = _bake(tmp_path, f"""\
+        target "default" {{
+          context = "{git_server.url('sm-top', 'main')}"
+          output = ["type=local,dest=out"]
+        }}
+        """)
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    src = project / "out" / "src"
+    assert (src / "vendor/lib/lib.txt").read_text() == "pinned\n"
+    assert not (src / "vendor/lib/.git").exists() and not (src / ".git").exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -148,10 +149,34 @@ class GitFetcher:
             self._git(ref, f"--git-dir={repo}", f"--work-tree={tmp}", "checkout", "-q", "-f", commit, "--", ".",
                       env=env)
             (base / "index").unlink(missing_ok=True)
+            if (tmp / ".gitmodules").is_file():
+                self._submodules(ref, repo, commit, tmp)
             os.rename(tmp, tree)
         os.utime(tree)
         self._prune(trees, keep=tree)
         return tree
+
+    def _submodules(self, ref: GitRef, repo: Path, commit: str, tree: Path) -> None:
+        """Check out each submodule at the commit ``commit`` records, as BuildKit does (recursively)."""
+        listed = subprocess.run(["git", "config", "-f", str(tree / ".gitmodules"), "--get-regexp",
+                                 r"^submodule\..*\.(path|url)$"], capture_output=True, text=True)
+        modules: dict[str, dict[str, str]] = {}
+        for line in listed.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            name, _, field = key[len("submodule."):].rpartition(".")
+            modules.setdefault(name, {})[field] = value
+        for module in modules.values():
+            path, url = module.get("path", ""), module.get("url", "")
+            entry = self._git(ref, f"--git-dir={repo}", "ls-tree", commit, "--", path).split()
+            if not path or not url or len(entry) < 3 or entry[1] != "commit":
+                continue
+            if url.startswith(("./", "../")):  # relative to the superproject's URL, as git resolves it
+                joined = posixpath.normpath(posixpath.join(ref.remote.rstrip("/"), url))
+                url = joined.replace(":/", "://", 1) if "://" in ref.remote else joined
+            source = self.context_dir(f"{url}#{entry[2]}")
+            dest = tree / path
+            dest.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-a", "--", f"{source}/.", str(dest)], check=True, capture_output=True)
 
     @staticmethod
     def _prune(trees: Path, keep: Path) -> None:
