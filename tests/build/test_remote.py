@@ -355,3 +355,14 @@ def test_submodules_are_checked_out_at_the_recorded_commit(tmp_path, state_dir, 
     src = project / "out" / "src"
     assert (src / "vendor/lib/lib.txt").read_text() == "pinned\n"
     assert not (src / "vendor/lib/.git").exists() and not (src / ".git").exists()
+
+
+def test_second_url_is_bake_cmd_context(tmp_path, state_dir, git_server):
+    repo = git_server.repo("def-cmdctx")
+    _commit(repo, {"docker-bake.hcl": 'target "default" {\n  context = BAKE_CMD_CONTEXT\n}\n'}, "one")
+    definition, context = git_server.url("def-cmdctx"), git_server.url("ctx-elsewhere", "v2:app")
+    printed = bakec(tmp_path, state_dir, "build", definition, context, "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["target"]["default"]["context"] == context
+    local = bakec(tmp_path, state_dir, "build", definition, "--print")
+    assert json.loads(local.stdout)["target"]["default"]["context"] == "."  # cwd:// is the local directory
