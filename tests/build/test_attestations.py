@@ -93,7 +93,7 @@ def test_a_push_carries_min_provenance_by_default(tmp_path, state_dir, busybox_i
     meta = _build(project, state_dir)
     name = meta["image.name"]
     repo, tag = name.split("/", 1)[1].rsplit(":", 1)
-    index, image, statement = _statement_from_registry(repo, tag)
+    _index, image, statement = _statement_from_registry(repo, tag)
     assert meta["containerimage.digest"] == "sha256:" + hashlib.sha256(_get(repo, tag)[1]).hexdigest()
     assert statement["_type"] == "https://in-toto.io/Statement/v0.1"
     assert statement["predicateType"] == SLSA02
@@ -165,7 +165,7 @@ def test_oci_output_carries_provenance_only_when_asked_and_max_records_more(tmp_
     assert predicate["invocation"]["parameters"]["secrets"] == [{"id": "token", "optional": False}]
     assert predicate["metadata"]["completeness"]["parameters"] is True
     steps = predicate["buildConfig"]["llbDefinition"]
-    assert [s["op"]["kind"] for s in steps][0] == "image" and any(s["op"]["kind"] == "exec" for s in steps)
+    assert next(s["op"]["kind"] for s in steps) == "image" and any(s["op"]["kind"] == "exec" for s in steps)
     source = predicate["metadata"]["https://mobyproject.org/buildkit@v1#metadata"]["source"]["infos"][0]
     assert base64.b64decode(source["data"]).decode() == DOCKERFILE
     # still a layout skopeo reads: it picks the linux/amd64 image out of the index

@@ -42,7 +42,7 @@ NAME = "consumers.local/app:1"
 
 
 def _skopeo(*args: str) -> str:
-    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -140,7 +140,7 @@ def _ctr(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
     from bakec.worker.paths import DaemonPaths
 
     return subprocess.run(["ctr", "--address", str(DaemonPaths(state_dir).socket), "-n", NAMESPACE, *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.mark.parametrize("tar_name,ref", [("app-docker.tar", "docker.io/ctr/docker:1"),
@@ -197,7 +197,7 @@ def test_local_export_equals_the_image_unpacked_by_umoci(built, tmp_path):
     _skopeo("copy", "-q", f"oci-archive:{built / 'out' / 'app-oci.tar'}", f"oci:{layout}:img")
     unpacked = tmp_path / "unpacked"
     proc = subprocess.run(["umoci", "raw", "unpack", "--image", f"{layout}:img", str(unpacked)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     ours = _walk(built / "out" / "rootfs")
     theirs = _walk(unpacked)

@@ -92,7 +92,7 @@ class _GitHttpHandler(http.server.BaseHTTPRequestHandler):
                "REQUEST_METHOD": self.command, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
                "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
                "GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
         headers = [line.split(":", 1) for line in head.decode().split("\r\n") if ":" in line]
         status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)

@@ -24,7 +24,7 @@ import secrets
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bakec.errors import BuildError
@@ -113,7 +113,7 @@ class RunAttestations:
 
     env: Mapping[str, str]
     cwd: str
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     invocation_id: str = field(default_factory=_invocation_id)
 
     @classmethod

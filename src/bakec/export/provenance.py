@@ -15,7 +15,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -64,7 +64,7 @@ def purl(ref: str, platform: str = "") -> str:
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _closure(graph: Any, build: Any) -> list[Any]:
@@ -195,7 +195,7 @@ def statement(
     predicate["metadata"] = {
         "buildInvocationID": invocation.invocation_id,
         "buildStartedOn": _rfc3339(invocation.started),
-        "buildFinishedOn": _rfc3339(finished or datetime.now(timezone.utc)),
+        "buildFinishedOn": _rfc3339(finished or datetime.now(UTC)),
         "completeness": completeness,
         "reproducible": False,
         METADATA_KEY: buildkit_metadata,

@@ -81,7 +81,7 @@ def parse_git_url(value: str) -> GitRef:
 
 def redact(url: str) -> str:
     """``https://user:secret@host/x`` → ``https://user:xxxxx@host/x`` (as BuildKit's ``RedactCredentials``)."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)([^/@:]*):[^/@]*@", r"\1\2:xxxxx@", url, flags=re.I)
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)([^/@:]*):[^/@]*@", r"\1\2:xxxxx@", url, flags=re.IGNORECASE)
 
 
 class GitFetcher:
@@ -159,7 +159,7 @@ class GitFetcher:
     def _submodules(self, ref: GitRef, repo: Path, commit: str, tree: Path) -> None:
         """Check out each submodule at the commit ``commit`` records, as BuildKit does (recursively)."""
         listed = subprocess.run(["git", "config", "-f", str(tree / ".gitmodules"), "--get-regexp",
-                                 r"^submodule\..*\.(path|url)$"], capture_output=True, text=True)
+                                 r"^submodule\..*\.(path|url)$"], capture_output=True, text=True, check=False)
         modules: dict[str, dict[str, str]] = {}
         for line in listed.stdout.splitlines():
             key, _, value = line.partition(" ")
@@ -189,7 +189,7 @@ class GitFetcher:
     def _git(ref: GitRef, *args: str, env: dict[str, str] | None = None) -> str:
         full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
         proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *args], capture_output=True, text=True,
-                              env=full_env, umask=0o022, stdin=subprocess.DEVNULL)
+                              env=full_env, umask=0o022, stdin=subprocess.DEVNULL, check=False)
         if proc.returncode != 0:
             detail = redact_text(proc.stderr.strip(), ref.remote) or f"git exited with {proc.returncode}"
             raise BakecError(f"failed to fetch git context {ref.shown}: {detail.splitlines()[-1]}")
@@ -209,7 +209,7 @@ def fetched_dir(url: str) -> Path | None:
 
 def redact_text(text: str, remote: str) -> str:
     """``text`` with the credentials of ``remote`` (if any) replaced, wherever git echoed them."""
-    match = re.match(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^/@]*)@", remote, flags=re.I)
+    match = re.match(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^/@]*)@", remote, flags=re.IGNORECASE)
     if match and match.group(1):
         text = text.replace(match.group(1), "xxxxx")
     return text
