@@ -30,7 +30,7 @@ def cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float
     """Run ``bakec ARGS`` in ``cwd`` and wait for it."""
     return subprocess.run(
         [sys.executable, "-m", "bakec.cli.main", *args],
-        cwd=cwd, env=cli_env(cwd, env), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=cli_env(cwd, env), capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 
@@ -82,3 +82,14 @@ def mounts_under(state: Path) -> list[str]:
     with open("/proc/self/mountinfo") as mountinfo:
         points = [line.split()[4] for line in mountinfo]
     return [p for p in points if p.startswith(prefix) and not p.startswith(pool)]
+
+
+def runc_containers(state: Path) -> list[str]:
+    """Containers runc knows under the state dir (containerd's tasks and bakec's direct runs)."""
+    out = []
+    for root in (state / "runc", state / "runc" / "direct"):
+        if root.is_dir():
+            listing = subprocess.run(["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True,
+                                     check=True)
+            out += listing.stdout.split()
+    return out

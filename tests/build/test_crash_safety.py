@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from .solver_helpers import BUSYBOX, cli, events, fresh_state, mounts_under, spawn, write_project
+from .solver_helpers import (
+    BUSYBOX,
+    cli,
+    events,
+    fresh_state,
+    mounts_under,
+    runc_containers,
+    spawn,
+    write_project,
+)
 
 EPOCH = "1700000000"
 DOCKERFILE = f"""\
@@ -95,15 +104,6 @@ def _entries_complete(state: Path) -> int:
     return len(rows)
 
 
-def _runc_containers(state: Path) -> list[str]:
-    out = []
-    for root in (state / "runc", state / "runc" / "direct"):
-        if root.is_dir():
-            listing = subprocess.run(["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True)
-            out += listing.stdout.split()
-    return out
-
-
 @pytest.mark.parametrize("trigger", [("done", "RUN"), ("started", "RUN sleep"), ("done", "COPY")],
                          ids=["after-first-run", "during-a-run", "after-a-copy"])
 def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path, trigger):
@@ -116,7 +116,7 @@ def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp
         assert _entries_complete(state) >= 2  # the base image and the RUN that finished, at least
 
         resumed = _build(killed_project, state)
-        assert _runc_containers(state) == []
+        assert runc_containers(state) == []
         assert list((state / "runs").iterdir()) == []  # bundles and rootfs mounts of the killed run swept
         assert mounts_under(state) == []
         vertex_events = [e for e in events(resumed.stderr) if e.get("type") == "vertex"]

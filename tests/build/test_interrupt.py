@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import BUSYBOX, cli, events, fresh_state, mounts_under, spawn, write_project
+from .solver_helpers import (
+    BUSYBOX,
+    cli,
+    events,
+    fresh_state,
+    mounts_under,
+    runc_containers,
+    spawn,
+    write_project,
+)
 
 SLOW = f"""\
 FROM {BUSYBOX}
@@ -20,16 +28,6 @@ SLOW_BAKE = textwrap.dedent("""\
       output = ["type=local,dest=out"]
     }
     """)
-
-
-def _runc_containers(state: Path) -> list[str]:
-    out = []
-    for root in (state / "runc", state / "runc" / "direct"):
-        if root.is_dir():
-            listing = subprocess.run(["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True,
-                                     check=True)
-            out += listing.stdout.split()
-    return out
 
 
 def _leases(state: Path) -> list[str]:
@@ -59,7 +57,7 @@ def test_sigterm_kills_the_running_step_releases_the_lease_and_exits_non_zero(tm
         states = [e["state"] for e in events(rest) if e.get("type") == "vertex" and e["id"] == run_vertex]
         assert "done" not in states  # killed, not waited for
         assert not (project / "out" / "slept").exists()
-        assert _runc_containers(state) == []
+        assert runc_containers(state) == []
         assert _leases(state) == []
         assert not any(path.is_dir() for path in (state / "runs").iterdir())
         assert mounts_under(state) == []
@@ -84,7 +82,7 @@ def test_sigint_exits_130_and_the_next_build_runs_the_step_again(tmp_path):
         proc.wait(timeout=120)
         assert proc.returncode == 130
         assert "ERROR: interrupted" in rest
-        assert _runc_containers(state) == []
+        assert runc_containers(state) == []
         again = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson",
                     "--set", "default.args.SECONDS=0")
         assert again.returncode == 0, again.stderr

@@ -13,9 +13,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Self
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -57,7 +58,7 @@ class CacheIndex:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "CacheIndex":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

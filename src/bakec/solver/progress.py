@@ -24,7 +24,8 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 Event = dict[str, Any]
 
@@ -79,8 +80,7 @@ def plain(stream: TextIO) -> Callable[[Event], None]:
         elif kind == "log":
             vid = event["id"]
             offset = time.monotonic() - starts.get(vid, time.monotonic())
-            for line in str(event.get("data", "")).splitlines():
-                stream.write(f"#{vid} {offset:.3f} {line}\n")
+            stream.writelines(f"#{vid} {offset:.3f} {line}\n" for line in str(event.get("data", "")).splitlines())
         elif kind == "summary":
             stream.write(render_summary(event))
         stream.flush()

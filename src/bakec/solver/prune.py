@@ -43,6 +43,8 @@ class Entry:
 
 @dataclass
 class Reclaimed:
+    """What a prune removed: the entries, how many snapshots and blobs, and the bytes freed."""
+
     entries: list[Entry] = field(default_factory=list)
     snapshots: int = 0
     blobs: int = 0

@@ -9,8 +9,9 @@ dies, so a killed build never blocks the next prune.
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 
 def hold(state_dir: Path, *, exclusive: bool = False, waiting: Callable[[], None] | None = None) -> IO[bytes]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 _STYLE = {"started": "yellow", "done": "green", "cached": "blue", "failed": "bold red",
           "skipped": "dim", "cancelled": "dim"}
