@@ -89,7 +89,8 @@ def test_an_op_that_runs_starts_the_daemon_again(tmp_path, private_state):
     assert _status(private_state) == "running"
 
 
-def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_path, private_state):
+@pytest.mark.parametrize("lose_base", [False, True], ids=["op", "op-and-base"])
+def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_path, private_state, lose_base):
     from bakec.worker.daemon import Daemon
 
     project = _project(tmp_path, BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\n", '"type=cacheonly"')
@@ -98,6 +99,10 @@ def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_pat
         lost = [s.name for s in client.list_snapshots() if s.name.startswith("bakec/op/")]
         assert len(lost) == 1
         client.remove_snapshot(lost[0])
+        if lose_base:
+            for snapshot in client.list_snapshots():
+                if snapshot.name.startswith("bakec/chain/"):
+                    client.remove_snapshot(snapshot.name)
 
     (project / "Dockerfile").write_text(BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\n"
                                         "RUN cat /one /d/x > /two\n")
