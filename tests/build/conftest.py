@@ -19,6 +19,7 @@ def bakec(cwd: Path, state: Path, *args: str, env: dict[str, str] | None = None,
     ``env={"BUILDX_NO_DEFAULT_ATTESTATIONS": ""}`` to test the default itself.
     """
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
+                "PYTHONPATH": str(REPO / "src"),  # this checkout's code, whatever pip installed
                 "BUILDX_NO_DEFAULT_ATTESTATIONS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bakec.cli.main", *args, "--state-dir", str(state)] if args and args[0] == "build"
