@@ -62,7 +62,8 @@ class Bench:
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's bakec runs from cached bytecode
         self.results: dict[str, list[float]] = {}
         self.cpu: dict[str, list[float]] = {}
-        self._cpu: list[float] = []  # CPU seconds (user + system) of each build, its waited-for children included
+        # CPU seconds (user + system) of each build, the children it waited for included
+        self._cpu: list[float] = []
 
     def build(self, cwd: Path, *args: str) -> float:
         """One ``bakec build`` in ``cwd``; its wall-clock seconds. Fails loudly on a build error."""
@@ -84,13 +85,20 @@ class Bench:
         times = [once() for _ in range(self.runs)]
         self.results[name] = times
         self.cpu[name] = self._cpu
-        print(f"  {name:<30} median {statistics.median(times):7.3f} s  min {min(times):7.3f} s  "
-              f"CPU median {statistics.median(self._cpu):6.3f} s  (n={len(times)})", flush=True)
+        print(
+            f"  {name:<30} median {statistics.median(times):7.3f} s  min {min(times):7.3f} s  "
+            f"CPU median {statistics.median(self._cpu):6.3f} s  (n={len(times)})",
+            flush=True,
+        )
         return times
 
     def stop(self) -> None:
-        subprocess.run(self.cmd + ["daemon", "stop", "--state-dir", str(self.state)], env=self.env, check=False,
-                       capture_output=True)
+        subprocess.run(
+            self.cmd + ["daemon", "stop", "--state-dir", str(self.state)],
+            env=self.env,
+            check=False,
+            capture_output=True,
+        )
 
 
 def _write(path: Path, text: str) -> None:
@@ -119,9 +127,14 @@ def bench_chain(bench: Bench, root: Path) -> None:
     bases = bench.repeat("chain baseline (0 RUN)", cold_empty)
     per_run = (statistics.median(chains) - statistics.median(bases)) / 30
     bench.results["per-RUN overhead"] = [per_run]
-    cpu = (statistics.median(bench.cpu["chain cold (30 RUN)"]) - statistics.median(bench.cpu["chain baseline (0 RUN)"])) / 30
-    print(f"  {'per-RUN overhead':<30} {per_run * 1000:7.1f} ms  (CPU {cpu * 1000:.1f} ms; difference of the medians / 30)",
-          flush=True)
+    cpu = (
+        statistics.median(bench.cpu["chain cold (30 RUN)"])
+        - statistics.median(bench.cpu["chain baseline (0 RUN)"])
+    ) / 30
+    print(
+        f"  {'per-RUN overhead':<30} {per_run * 1000:7.1f} ms  (CPU {cpu * 1000:.1f} ms; difference of the medians / 30)",
+        flush=True,
+    )
 
 
 def _mk(path: Path) -> Path:
@@ -166,7 +179,12 @@ def bench_bigimage(bench: Bench, root: Path) -> None:
     bench.repeat("bigimage cold", cold)
 
 
-BENCHES = {"chain": bench_chain, "monorepo": bench_monorepo, "bigctx": bench_bigctx, "bigimage": bench_bigimage}
+BENCHES = {
+    "chain": bench_chain,
+    "monorepo": bench_monorepo,
+    "bigctx": bench_bigctx,
+    "bigimage": bench_bigimage,
+}
 
 
 def main() -> int:
@@ -182,8 +200,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bkb", dir="/tmp"))  # short: containerd socket paths
     bench = Bench(tmp / "s", args.runs)
     try:
-        subprocess.run([sys.executable, str(GEN), str(tmp / "w"), "--base", BASE, "--apps", "1"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(GEN), str(tmp / "w"), "--base", BASE, "--apps", "1"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"command: {' '.join(bench.cmd)} build ...  (state dir {bench.state})", flush=True)
         for name in chosen:
             print(f"{name}:", flush=True)

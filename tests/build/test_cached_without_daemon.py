@@ -39,11 +39,13 @@ def _project(tmp: Path, dockerfile: str, outputs: str) -> Path:
     (tmp / "app").mkdir(parents=True, exist_ok=True)
     (tmp / "app" / "main.txt").write_text("main\n")
     (tmp / "Dockerfile").write_text(dockerfile)
-    (tmp / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
+    (tmp / "docker-bake.hcl").write_text(
+        textwrap.dedent(f"""\
         target "default" {{
           output = [{outputs}]
         }}
-        """))
+        """)
+    )
     return tmp
 
 
@@ -62,9 +64,15 @@ def test_no_op_rebuild_runs_without_the_daemon(tmp_path, private_state):
     stopped = bakec(project, private_state, "daemon", "stop", "--state-dir", str(private_state))
     assert stopped.stdout == "stopped\n"
 
-    again = bakec(project, private_state, "build", "--progress", "rawjson", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    again = bakec(
+        project, private_state, "build", "--progress", "rawjson", env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
     assert again.returncode == 0, again.stderr
-    imported = {line.rsplit("|", 1)[-1].strip() for line in again.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in again.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "bakec.graph.build" in imported
     assert not {m for m in imported if m.split(".")[0] == "grpc" or m == "bakec.worker.client"}
     vertices = [json.loads(line) for line in again.stderr.splitlines() if line.startswith("{")]
@@ -93,7 +101,9 @@ def test_an_op_that_runs_starts_the_daemon_again(tmp_path, private_state):
 def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_path, private_state, lose_base):
     from bakec.worker.daemon import Daemon
 
-    project = _project(tmp_path, BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\n", '"type=cacheonly"')
+    project = _project(
+        tmp_path, BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\n", '"type=cacheonly"'
+    )
     assert bakec(project, private_state, "build").returncode == 0
     with Daemon(private_state).connect() as client:
         lost = [s.name for s in client.list_snapshots() if s.name.startswith("bakec/op/")]
@@ -104,8 +114,9 @@ def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_pat
                 if snapshot.name.startswith("bakec/chain/"):
                     client.remove_snapshot(snapshot.name)
 
-    (project / "Dockerfile").write_text(BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\n"
-                                        "RUN cat /one /d/x > /two\n")
+    (project / "Dockerfile").write_text(
+        BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\nRUN cat /one /d/x > /two\n"
+    )
     (project / "docker-bake.hcl").write_text('target "default" {\n  output = ["type=local,dest=out"]\n}\n')
     proc = bakec(project, private_state, "build", "--progress", "rawjson")
     assert proc.returncode == 0, proc.stderr
@@ -116,7 +127,9 @@ def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_pat
 
 def test_missing_containerd_is_still_an_environment_error_when_an_op_needs_it(tmp_path, private_state):
     project = _project(tmp_path, BASE + "RUN echo one > /one\n", '"type=cacheonly"')
-    proc = bakec(project, private_state, "build", "--progress", "quiet", env={"PATH": str(tmp_path / "empty")})
+    proc = bakec(
+        project, private_state, "build", "--progress", "quiet", env={"PATH": str(tmp_path / "empty")}
+    )
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.splitlines()[-1] == (
         "ERROR: containerd not found on PATH; install it with: apt-get install containerd"

@@ -118,15 +118,18 @@ class _LazyExecutor:
             if self._executor is None:
                 from bakec.worker.runc import RuncExecutor
 
-                self._executor = RuncExecutor(self.lease.get(), self.paths, allow=self.allow, cancel=self.cancel)
+                self._executor = RuncExecutor(
+                    self.lease.get(), self.paths, allow=self.allow, cancel=self.cancel
+                )
         return self._executor.run(mounts, request, **kwargs)
 
 
 class DeferredRunner:
     """The solver's runner: an :class:`OpRunner` that needs containerd only for ops that run."""
 
-    def __init__(self, lease: LazyLease, store: ContentStore, *, allow: Entitlements | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, lease: LazyLease, store: ContentStore, *, allow: Entitlements | None = None, **options: Any
+    ) -> None:
         """``allow`` goes to the RUN executor, ``options`` (registry, secrets, ...) to :class:`OpRunner`."""
         from bakec.worker.ops import OpRunner
         from bakec.worker.paths import DaemonPaths
@@ -134,8 +137,13 @@ class DeferredRunner:
         paths = DaemonPaths(lease.parent.state_dir)
         self.lease = lease
         self.store = store
-        self.runner: OpRunner = OpRunner(lease, paths, store, _LazyExecutor(lease, paths, allow),  # type: ignore[arg-type]
-                                         **options)
+        self.runner: OpRunner = OpRunner(
+            lease,
+            paths,
+            store,
+            _LazyExecutor(lease, paths, allow),  # type: ignore[arg-type]
+            **options,
+        )
         self._unverified: set[str] = set()
         self._lock = threading.Lock()
 
@@ -150,7 +158,9 @@ class DeferredRunner:
             self._unverified.add(name)
         return True
 
-    def run(self, op: Op, inputs: Mapping[str, OpResult], log: Callable[[int, bytes], None] | None = None) -> OpResult:
+    def run(
+        self, op: Op, inputs: Mapping[str, OpResult], log: Callable[[int, bytes], None] | None = None
+    ) -> OpResult:
         for result in inputs.values():
             if result.snapshot and result.snapshot in self._unverified:
                 self._verify(result)
@@ -173,13 +183,19 @@ def restore_snapshot(runner: OpRunner, result: OpResult) -> None:
     from bakec.worker.runc import mount, unmount
 
     if not result.layers or not all(runner.store.has(b.digest) for b in result.layers):
-        raise BuildError(f"snapshot {result.snapshot} is gone and its layers are not in the store; "
-                         "run the build with --no-cache")
+        raise BuildError(
+            f"snapshot {result.snapshot} is gone and its layers are not in the store; "
+            "run the build with --no-cache"
+        )
     client = runner.client
     parent = ""
     for i, blob in enumerate(result.layers):
         last = i == len(result.layers) - 1
-        name = result.snapshot if last else "bakec/chain/" + chain_id([b.diff_id for b in result.layers[: i + 1]])
+        name = (
+            result.snapshot
+            if last
+            else "bakec/chain/" + chain_id([b.diff_id for b in result.layers[: i + 1]])
+        )
         if last or not runner.snapshot_exists(name):
             key = f"bakec/active/{uuid.uuid4().hex}"
             mounts = client.prepare(key, parent)
