@@ -18,7 +18,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from bakec.errors import BuildError
@@ -171,12 +171,17 @@ def apply_layer(
                 with contextlib.suppress(FileNotFoundError):
                     st = os.lstat(host)
             added.add(rel)
+            uid, gid = owner if owner is not None else (e.uid, e.gid)
+            t = e.typeflag
+            data: Iterable[bytes] | None = None
+            if st is not None and t in (TYPE_REG, b"\x00", b"7") and stat.S_ISREG(st.st_mode):
+                same, data = _existing_is(host, st, e, uid, gid, reader)
+                if same:
+                    continue
             if st is not None and not (is_dir and stat.S_ISDIR(st.st_mode)):
                 _remove(host)
                 parents.clear()
                 fresh.clear()
-            uid, gid = owner if owner is not None else (e.uid, e.gid)
-            t = e.typeflag
             if is_dir:
                 if st is None or not stat.S_ISDIR(st.st_mode):
                     os.mkdir(host, 0o700)
@@ -190,7 +195,7 @@ def apply_layer(
             if t in (TYPE_REG, b"\x00", b"7"):
                 fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
                 try:
-                    for chunk in reader.read_data(e):
+                    for chunk in reader.read_data(e) if data is None else data:
                         view = memoryview(chunk)
                         while view:
                             view = view[os.write(fd, view) :]
@@ -227,6 +232,42 @@ def apply_layer(
     for host, mtime in reversed(dir_times):
         if os.path.isdir(host):
             os.utime(host, (mtime, mtime), follow_symlinks=False)
+
+
+_SAME_MAX = 1 << 20  # bigger files are rewritten: comparing them would hold their data in memory
+
+
+def _existing_is(
+    host: str, st: os.stat_result, e: Entry, uid: int, gid: int, reader: TarReader
+) -> tuple[bool, list[bytes] | None]:
+    """Whether the regular file at ``host`` already is ``e``: bytes, mode, owner, mtime, one link, no xattrs.
+
+    Exporting over a previous export would otherwise unlink and create every unchanged file again
+    (on a busy ext4 journal about 1 ms each for a 20,000-file tree); this check only reads. When
+    the file differs, the entry's data that was read is returned for writing.
+    """
+    if (
+        st.st_nlink != 1
+        or st.st_size != e.size
+        or e.size > _SAME_MAX
+        or stat.S_IMODE(st.st_mode) != e.mode & 0o7777
+        or (st.st_uid, st.st_gid) != (uid, gid)
+        or st.st_mtime_ns != e.mtime * 1_000_000_000
+        or any(key.startswith("SCHILY.xattr.") for key in e.pax)
+    ):
+        return False, None
+    try:
+        if os.listxattr(host, follow_symlinks=False):
+            return False, None
+        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            existing = os.read(fd, e.size + 1)
+        finally:
+            os.close(fd)
+    except OSError:
+        return False, None
+    data = list(reader.read_data(e))
+    return b"".join(data) == existing, data
 
 
 def _xattrs(host: str, e: Entry) -> None:
