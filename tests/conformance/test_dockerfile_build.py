@@ -58,10 +58,7 @@ CASES = cases()
 BAR = 0.90
 # Differences understood and accepted; their per-case tests are strict xfails (they still
 # count as failing in the summary). Remove an entry when the case starts passing.
-KNOWN_DIFFERENCES = {
-    "030-run-basic": "a RUN hard-links a file of a lower layer: BuildKit's local export copies the overlay "
-                     "snapshot (one inode), bakec's unpacks the layers (two files)",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @dataclass

@@ -153,6 +153,37 @@ def test_copy_up_without_change_is_left_out_and_links_kept(ovl: Overlay, store: 
     assert ms["fifo"].isfifo() and ms["a/b/c/f"].mode == 0o640
 
 
+def test_link_to_a_lower_file_is_one_inode_again_when_the_layers_are_applied(
+    ovl: Overlay, store: ContentStore, tmp_path: Path
+) -> None:
+    # oracle 030: the tar has /hard as a plain file (one.txt is an unchanged copy-up), but in
+    # BuildKit's snapshot, and so its type=local export, the two names are one inode.
+    from bakec.export.local import apply_layer
+    from bakec.worker.ops import OpResult
+
+    make_base(ovl.lower)
+    ovl.mount()
+    run_in(ovl.merged, "ln one.txt hard && echo 2 > a && ln a b")
+    ovl.umount()
+    base = write_layer(store, ovl.lower)
+    blob = write_layer(store, ovl.upper, [ovl.lower])
+    assert names(store, blob) == ["a", "b", "hard"]  # unchanged: the tar is what BuildKit writes
+    assert blob.links == (("one.txt", "hard"),)  # a/b are a hardlink pair inside the tar already
+    assert base.links == ()
+    again = OpResult.from_meta(OpResult("s", (base, blob)).to_meta()).layers
+    assert [b.digest for b in again] == [base.digest, blob.digest] and again[1].links == blob.links
+
+    root = tmp_path / "root"
+    root.mkdir()
+    for layer in again:
+        apply_layer(root, store, layer)
+    one, hard = os.lstat(root / "one.txt"), os.lstat(root / "hard")
+    assert os.path.samestat(one, hard) and one.st_nlink == 2
+    assert (root / "one.txt").read_text() == "one\n" and (one.st_mtime, one.st_mode & 0o777) == (OLD, 0o644)
+    assert os.path.samestat(os.lstat(root / "a"), os.lstat(root / "b"))
+    assert os.lstat(root / "bin/busybox").st_nlink == 1
+
+
 def test_skip_paths_and_mount_stub_parents(ovl: Overlay, store: ContentStore) -> None:
     ovl.mount()
     run_in(ovl.merged, "mkdir -p etc dev proc && touch etc/hosts && echo hi > x")

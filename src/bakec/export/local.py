@@ -4,7 +4,8 @@ Layers are applied in order with OCI whiteout rules (``.wh.<name>`` deletes what
 layers had, ``.wh..wh..opq`` empties a dir of lower layers' entries). Extraction never
 leaves ``dest``: every parent path is resolved inside it the way containerd's
 ``fs.RootPath`` does (``..`` stops at the root, absolute symlinks restart at the root),
-and the last component is never followed. Owners become the exporting user's, as with
+and the last component is never followed. Names a layer records as one inode
+(``LayerBlob.links``: a RUN hard-linked a lower layer's file) are linked again. Owners become the exporting user's, as with
 BuildKit (``keep_owners=True`` keeps the layers' owners; ``bakec`` runs as root, so
 both work). Several platforms go to ``dest/<os>_<arch>[_<variant>]``, or with
 ``platform-split=false`` all into ``dest``, refused when two platforms have the same file.
@@ -229,6 +230,8 @@ def apply_layer(
                 os.chmod(host, e.mode & 0o7777)
                 _xattrs(host, e)
             os.utime(host, (e.mtime, e.mtime), follow_symlinks=False)
+    if blob.links:
+        _relink(root, blob.links)
     for host, mtime in reversed(dir_times):
         if os.path.isdir(host):
             os.utime(host, (mtime, mtime), follow_symlinks=False)
@@ -268,6 +271,32 @@ def _existing_is(
         return False, None
     data = list(reader.read_data(e))
     return b"".join(data) == existing, data
+
+
+def _relink(root: str, links: Sequence[tuple[str, str]]) -> None:
+    """Make each ``name`` a hard link of ``target`` (``LayerBlob.links``), as in the snapshot.
+
+    Both names hold the same content and metadata already (the one left out of the tar was an
+    unchanged copy-up); only the inode sharing is missing. Parent dir mtimes are kept.
+    """
+    for name, target in links:
+        dst, src = _clean(name), _clean(target)
+        if not dst or not src:
+            continue
+        sparent, _, sbase = src.rpartition("/")
+        source = os.path.join(resolve_in_root(root, sparent), sbase)
+        dparent, _, dbase = dst.rpartition("/")
+        phost = resolve_in_root(root, dparent)
+        host = os.path.join(phost, dbase)
+        try:
+            sst, dst_st, pst = os.lstat(source), os.lstat(host), os.lstat(phost)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(sst.st_mode) or stat.S_ISDIR(dst_st.st_mode) or os.path.samestat(sst, dst_st):
+            continue
+        os.unlink(host)
+        os.link(source, host, follow_symlinks=False)
+        os.utime(phost, ns=(pst.st_atime_ns, pst.st_mtime_ns), follow_symlinks=False)
 
 
 def _xattrs(host: str, e: Entry) -> None:

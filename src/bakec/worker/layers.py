@@ -15,6 +15,11 @@ containerd's change writer:
 * parents of every entry are written before it (``includeParents``), files sharing an
   inode become hardlink entries, ``security.capability`` goes into a PAX record,
   sockets are dropped, mtimes are truncated to seconds;
+* an unchanged copy-up that shares its inode with another name (``ln /lower-file /new``
+  copies ``/lower-file`` up and links it) stays out of the tar, as in BuildKit, so the tar
+  alone loses that the two names are one file; ``LayerBlob.links`` keeps it
+  (``(name, linked-to)`` pairs) and :func:`bakec.export.local.apply_layer` re-links them,
+  which gives the one inode BuildKit's snapshot (and so its ``type=local`` export) has;
 * entries are in walk order: depth first, names sorted bytewise.
 
 Paths in ``skip`` (absolute in the rootfs, e.g. directories copied up only for mount
@@ -33,7 +38,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bakec.errors import BuildError
@@ -60,6 +65,7 @@ from bakec.worker.layer_tar import (
 )
 
 ADD, MODIFY, DELETE, UNMODIFIED = "add", "modify", "delete", "unmodified"
+SHARED = "shared"  # an unchanged copy-up another name of the upper dir links to: not in the tar
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
@@ -80,6 +86,10 @@ class LayerBlob:
     size: int
     media_type: str
     uncompressed_size: int = 0
+    # (name, linked-to) pairs, paths relative to the root: names that were one inode in the
+    # snapshot the layer was diffed from although the tar holds them as separate files (or
+    # not at all). Not part of the blob's identity.
+    links: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 # --- the lower layers' merged view ---------------------------------------------------------
@@ -237,6 +247,8 @@ def changes(
                 fn(ADD, path, st)
             elif not _same(base, host, st):
                 fn(MODIFY, path, st)
+            elif st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                fn(SHARED, path, st)
             if stat.S_ISDIR(st.st_mode):
                 if base is not None and stat.S_ISDIR(base[1].st_mode) and _opaque(host):
                     if opaque_markers:
@@ -308,6 +320,20 @@ class _ChangeWriter:
         self.added_dirs: set[str] = set()
         self.inode_src: dict[tuple[int, int], str] = {}
         self.inode_refs: dict[tuple[int, int], list[str]] = {}
+        self.shared: dict[tuple[int, int], list[str]] = {}
+
+    def links(self) -> tuple[tuple[str, str], ...]:
+        """``LayerBlob.links``: names left out of the tar that share an inode with another name."""
+        groups = {inode: list(names) for inode, names in self.shared.items()}
+        for inode, names in self.inode_refs.items():  # unmodified names whose inode never got a source
+            groups.setdefault(inode, []).extend(names)
+        out = []
+        for inode, names in groups.items():
+            src = self.inode_src.get(inode)
+            if src is None:
+                src, names = names[0], names[1:]
+            out.extend((name, src) for name in names)
+        return tuple(sorted(out))
 
     def _mtime(self, st: os.stat_result) -> int:
         t = st.st_mtime_ns // 10**9
@@ -336,6 +362,9 @@ class _ChangeWriter:
             self.tw.header(Header(name=name, typeflag=TYPE_REG, mtime=self.whiteout_time))
             return
         assert st is not None
+        if kind == SHARED:
+            self.shared.setdefault((st.st_dev, st.st_ino), []).append(rel)
+            return
         mode = st.st_mode
         if stat.S_ISSOCK(mode):
             return
@@ -497,11 +526,16 @@ def write_layer(
     lower = LowerView(lowers)
     whiteout_time = rewrite_timestamp or 0
 
+    writers: list[_ChangeWriter] = []
+
     def produce(tw: TarWriter) -> None:
         cw = _ChangeWriter(tw, upper, whiteout_time, rewrite_timestamp)
+        writers.append(cw)
         changes(upper, lower, cw.handle, skip=skip, opaque_markers=opaque_markers)
 
-    return _write_stream(store, compression, oci_mediatypes, produce)
+    blob = _write_stream(store, compression, oci_mediatypes, produce)
+    links = writers[0].links()
+    return replace(blob, links=links) if links else blob
 
 
 def layer_from_mounts(

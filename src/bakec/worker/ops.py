@@ -56,13 +56,16 @@ class OpResult:
     def to_meta(self) -> dict[str, Any]:
         return {
             "snapshot": self.snapshot,
-            "layers": [[b.digest, b.diff_id, b.size, b.media_type] for b in self.layers],
+            # a 5th item only when the layer has links (LayerBlob.links): older records have 4
+            "layers": [[b.digest, b.diff_id, b.size, b.media_type] + ([[list(x) for x in b.links]] if b.links else [])
+                       for b in self.layers],
             "config": self.config,
         }
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> OpResult:
-        layers = tuple(LayerBlob(d, i, s, m) for d, i, s, m in meta.get("layers", []))
+        layers = tuple(LayerBlob(d, i, s, m, links=tuple((a, b) for a, b in rest[0]) if rest else ())
+                       for d, i, s, m, *rest in meta.get("layers", []))
         return cls(meta.get("snapshot", ""), layers, config=meta.get("config"))
 
 
