@@ -30,6 +30,7 @@ class BuildOptions:
     no_cache: bool = False
     allow: Sequence[str] = ()
     metadata_file: str | None = None
+    check_fs: bool = False  # fs.read/fs.write entitlements, checked by the CLI as buildx's bake command does
 
 
 @dataclass
@@ -96,11 +97,17 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     from bakec.export.attest import RunAttestations
 
     attestations = RunAttestations.start(resolved.targets, definition.env, definition.cwd)
-    from bakec.worker.entitlements import grant
+    from bakec.spec import entitlements_fs
+    from bakec.worker.entitlements import ask_terminal, grant
 
     allowed = Entitlements.parse(options.allow)
+    fs = entitlements_fs.check(resolved.targets, allowed.fs_read, allowed.fs_write, overrides=overrides,
+                               env=definition.env, cwd=definition.cwd, remote=bool(definition.remote))
+    allowed = allowed.granting(fs.granted)  # --set entitlements=network.host grants itself, as in buildx
     requested = {e for t in resolved.targets.values() for e in (t.entitlements or [])}
-    grant(requested, allowed, argv=sys.argv, interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+    grant(requested, allowed, fs_read=fs.read if options.check_fs else (),
+          fs_write=fs.write if options.check_fs else (), fs_checks=fs.enforced, fs_hint=fs.hint,
+          argv=sys.argv, interactive=sys.stdin.isatty() and sys.stderr.isatty(), ask=ask_terminal,
           out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"))
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()

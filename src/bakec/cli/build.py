@@ -54,6 +54,7 @@ def run_build(args, sources: dict[str, bytes]) -> int:
         no_cache=bool(args.no_cache),
         allow=args.allow,
         metadata_file=args.metadata_file,
+        check_fs=True,
     )
     build(definition, targets, args.overrides, flag_overrides=flag_overrides, options=options)
     return 0

@@ -10,13 +10,14 @@ Two checks, with buildx's and BuildKit's wording:
   without a terminal (CI) a missing entitlement fails at once with buildx's message and
   never prompts.
 
-``fs.read``/``fs.write`` paths are parsed and kept; checking them is bake's job.
+``fs.read``/``fs.write`` paths are parsed here and checked against the paths a run reads and
+writes by :mod:`bakec.spec.entitlements_fs`; :func:`grant` prints and refuses what is missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from bakec.errors import BuildError, UsageError
@@ -62,6 +63,8 @@ class Entitlements:
                     elif key == "fs":
                         read.append(path)
                         write.append(path)
+                    elif key == "buildx.local.delete":
+                        pass  # buildx's permission for local outputs with mode=delete; bakec has no such mode
                     else:
                         raise UsageError(f'unknown entitlement key "{key}"')
         return cls(host, insecure, tuple(read), tuple(write))
@@ -75,6 +78,12 @@ class Entitlements:
             if on
         ]
 
+    def granting(self, names: Iterable[str]) -> Entitlements:
+        """These entitlements plus the privileged ones ``names`` lists."""
+        names = set(names)
+        return replace(self, network_host=self.network_host or NETWORK_HOST in names,
+                       security_insecure=self.security_insecure or SECURITY_INSECURE in names)
+
     def check_exec(self, network: str, security: str) -> None:
         """Refuse a RUN whose network or security mode needs an entitlement not granted."""
         if network == "host" and not self.network_host:
@@ -87,41 +96,58 @@ def grant(
     requested: Iterable[str],
     allowed: Entitlements,
     *,
+    fs_read: Sequence[str] = (),
+    fs_write: Sequence[str] = (),
+    fs_checks: bool = True,
+    fs_hint: bool = False,
     argv: Sequence[str] = (),
     interactive: bool = False,
     ask: Callable[[str], str] | None = None,
     out: Callable[[str], None] | None = None,
 ) -> None:
-    """bake's check of the targets' ``entitlements`` against ``--allow``.
+    """bake's check of the targets' ``entitlements`` and local paths against ``--allow``.
 
-    Prints buildx's explanation of what is missing (to ``out``), asks on a terminal, and
-    raises :class:`BuildError` "additional privileges requested" when not granted. Without a
-    terminal it never asks.
+    ``fs_read`` / ``fs_write`` are the paths still missing, as they are shown (see
+    :mod:`bakec.spec.entitlements_fs`). Prints buildx's explanation of what is missing (to
+    ``out``), asks on a terminal, and raises :class:`BuildError` "additional privileges
+    requested" when not granted; without a terminal it never asks. With ``fs_checks`` off
+    (``BUILDX_BAKE_ENTITLEMENTS_FS=0``) missing paths are only listed; ``fs_hint`` adds
+    buildx's line on how to turn the checks off.
     """
     missing = [
         name
         for name in (NETWORK_HOST, SECURITY_INSECURE)
         if name in set(requested) and name not in allowed.names
     ]
-    if not missing:
-        return
+    read_only, write_only, both = _group(fs_read, fs_write)
+    lines = [_DESCRIPTIONS[name] for name in missing]
     flags = [f"--allow={name}" for name in missing]
-    lines = ["Your build is requesting privileges for following possibly insecure capabilities:", ""]
-    lines += [_DESCRIPTIONS[name] for name in missing]
-    lines.append("")
+    fs_lines: list[str] = []
+    for paths, text, key in ((both, "Read and write access", "fs"), (read_only, "Read access", "fs.read"),
+                             (write_only, "Write access", "fs.write")):
+        for path in paths:
+            fs_lines.append(f" - {text} to path {path}")
+            flags.append(f"--allow={key}={path}")
+    if not lines and not fs_lines:
+        return
+    text = "Your build is requesting privileges for following possibly insecure capabilities:\n\n"
+    text += "".join(f"{line}\n" for line in lines + fs_lines)
+    joined = _go_quote(" ".join(flags))
     if interactive:
-        lines.append(
-            f'In order to not see this message in the future pass "{" ".join(flags)}" to grant requested privileges.'
-        )
+        text += f"\nIn order to not see this message in the future pass {joined} to grant requested privileges.\n"
     else:
-        lines.append(f'Pass "{" ".join(flags)}" to grant requested privileges.')
+        text += f"\nPass {joined} to grant requested privileges.\n"
     args = list(argv)
-    if "bake" in args:
-        i = args.index("bake")
-        lines += ["", "Your full command with requested privileges:", ""]
-        lines.append(f"{' '.join(args[: i + 1])} {' '.join(flags)} {' '.join(args[i + 1 :])}")
-        lines.append("")
-    text = "\n".join(lines) + "\n"
+    command = next((i for i, word in enumerate(args) if i and word in ("bake", "build")), None)
+    if command is not None:
+        text += "\nYour full command with requested privileges:\n\n"
+        text += f"{' '.join(args[: command + 1])} {' '.join(flags)} {' '.join(args[command + 1 :])}\n\n"
+    if not fs_checks and not lines:
+        if out is not None:
+            out(text)
+        return
+    if fs_checks and fs_hint and fs_lines:
+        text += "To disable filesystem entitlements checks, you can set BUILDX_BAKE_ENTITLEMENTS_FS=0 .\n\n"
     if out is not None:
         out(text)
     if interactive and ask is not None:
@@ -130,3 +156,23 @@ def grant(
             return
     # Printed already when there is ``out``; otherwise the error carries the explanation.
     raise BuildError("additional privileges requested", "" if out is not None else text.strip())
+
+
+def _group(read: Sequence[str], write: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """(read only, write only, both), each sorted: buildx's ``groupSamePaths``."""
+    both = sorted(set(read) & set(write))
+    return sorted(set(read) - set(both)), sorted(set(write) - set(both)), both
+
+
+def _go_quote(text: str) -> str:
+    """Go's ``%q`` for the printable text a flag list is."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def ask_terminal(prompt: str) -> str:
+    """buildx's question on the terminal: the prompt on stderr, one line of stdin as the answer."""
+    import sys
+
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline()
