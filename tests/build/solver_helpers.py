@@ -47,6 +47,11 @@ def events(stderr: str) -> list[dict]:
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
+def instruction(name: str) -> str:
+    """A vertex name without buildx's ``[target platform stage n/m]`` prefix: ``RUN make``."""
+    return name.split("] ", 1)[1] if name.startswith("[") and "] " in name else name
+
+
 def vertices(stderr: str, state: str) -> list[str]:
     """Names of the vertices that reached ``state`` (``started``, ``cached``, ...)."""
     return [e["name"] for e in events(stderr) if e.get("type") == "vertex" and e["state"] == state]

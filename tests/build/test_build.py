@@ -71,7 +71,7 @@ def test_second_build_runs_nothing(tmp_path, state_dir):
     second = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert second.returncode == 0, second.stderr
     started = [e for e in _events(second.stderr) if e.get("type") == "vertex" and e["state"] == "started"
-               and e["name"].split(" ", 2)[-1].startswith(("RUN", "COPY"))]
+               and e["name"].split("] ", 1)[-1].startswith(("RUN", "COPY"))]
     assert started == []
     cached = [e for e in _events(second.stderr) if e.get("type") == "vertex" and e["state"] == "cached"]
     assert len(cached) >= 2

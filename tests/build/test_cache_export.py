@@ -31,6 +31,9 @@ RUN sleep 4 && date > /t
 COPY app/ /app/
 RUN echo "$(cat /app/main.txt) built" > /built
 """
+# progress names of its steps in a one-target run (buildx's ``[n/m]`` prefix, no target name)
+SLEEP = "[2/4] RUN sleep 4 && date > /t"
+COPY_APP = "[3/4] COPY app/ /app/"
 
 
 @pytest.fixture
@@ -73,7 +76,7 @@ def _ran(events: list[dict]) -> list[str]:
         for e in events
         if e.get("type") == "vertex"
         and e["state"] in ("started", "done")
-        and e["name"].startswith(("RUN", "COPY"))
+        and e["name"].split("] ", 1)[-1].startswith(("RUN", "COPY"))
     ]
 
 
@@ -146,7 +149,7 @@ def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
     )
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
-    assert "RUN sleep 4 && date > /t" in _ran(first)
+    assert SLEEP in _ran(first)
     manifest, config = _local_cache_config(project / "cache")
     assert manifest["config"]["mediaType"] == CACHE_CONFIG
     assert all("containerd.io/uncompressed" in layer["annotations"] for layer in manifest["layers"])
@@ -155,7 +158,7 @@ def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
 
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
-    assert {"RUN sleep 4 && date > /t", "COPY app/ /app/"} <= set(_cached(second))
+    assert {SLEEP, COPY_APP} <= set(_cached(second))
     assert _oci_image_digest(project, meta2) == image1
 
 
@@ -173,7 +176,7 @@ def test_an_op_that_must_run_runs_on_the_imported_layers(tmp_path, fresh_state):
     stamped = (project / "rootfs" / "t").read_text()
     (project / "Dockerfile").write_text(DOCKERFILE.replace(") built", ") rebuilt"))
     second, _ = _build(project, fresh_state())
-    assert _ran(second) == ['RUN echo "$(cat /app/main.txt) rebuilt" > /built'] * 2  # started, done
+    assert _ran(second) == ['[4/4] RUN echo "$(cat /app/main.txt) rebuilt" > /built'] * 2  # started, done
     assert (project / "rootfs" / "t").read_text() == stamped  # the imported RUN's file, not a new date
     assert (project / "rootfs" / "built").read_text().endswith(" rebuilt\n")
 
@@ -187,7 +190,7 @@ def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, regis
     offset = registry.log_offset()
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
-    assert "RUN sleep 4 && date > /t" in _ran(first)
+    assert SLEEP in _ran(first)
     if registry.access_log is not None:  # the base layer is mounted from busybox, not uploaded again
         assert any(
             f"/v2/{repo}/blobs/uploads/?mount=" in line and "from=busybox" in line
@@ -239,11 +242,14 @@ def test_two_targets_each_with_its_own_cache_from_both_hit(tmp_path, fresh_state
     for name in ("a", "b"):
         (project / f"{name}.Dockerfile").write_text(DOCKERFILE.replace("sleep 4", f"sleep 4 && echo {name}"))
     first, meta1 = _build(project, fresh_state())
-    assert len([n for n in _ran(first) if n.startswith("RUN sleep")]) == 4  # a and b: started, done
+    assert sorted(n for n in _ran(first) if "RUN sleep" in n) == [  # two targets: names carry them
+        "[a 2/4] RUN sleep 4 && echo a && date > /t", "[a 2/4] RUN sleep 4 && echo a && date > /t",
+        "[b 2/4] RUN sleep 4 && echo b && date > /t", "[b 2/4] RUN sleep 4 && echo b && date > /t"]
     digests = {name: _oci_image_digest(project, meta1, name, f"out/{name}.tar") for name in ("a", "b")}
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
-    assert len([n for n in _cached(second) if n.startswith("RUN sleep")]) == 2
+    assert sorted(n for n in _cached(second) if "RUN sleep" in n) == [
+        "[a 2/4] RUN sleep 4 && echo a && date > /t", "[b 2/4] RUN sleep 4 && echo b && date > /t"]
     for name in ("a", "b"):
         assert _oci_image_digest(project, meta2, name, f"out/{name}.tar") == digests[name]
 
@@ -256,7 +262,7 @@ def test_inline_cache_pushed_with_the_image_serves_a_fresh_state_dir(tmp_path, f
         _target("default", '"type=inline"', f'"type=registry,ref={image}"', f'"type=registry,name={image}"'),
     )
     first, _ = _build(project, fresh_state())
-    assert "RUN sleep 4 && date > /t" in _ran(first)
+    assert SLEEP in _ran(first)
     image1 = _registry_image_digest(repo, "1")
     manifest = _registry_json(f"{repo}/manifests/{image1}")
     config = _registry_json(f"{repo}/blobs/{manifest['config']['digest']}")
@@ -307,7 +313,7 @@ def test_min_mode_keeps_the_final_stage_and_skips_the_builder_stage(tmp_path, fr
 
     second, _ = _build(project, fresh_state())
     assert _ran(second) == []  # the builder stage is not needed: its COPY is cached
-    assert "RUN sleep 2 && date +%N > /artifact" in _cached(second)
+    assert "[builder 2/2] RUN sleep 2 && date +%N > /artifact" in _cached(second)
     assert (project / "rootfs" / "copy").read_text() == artifact
 
 
@@ -344,11 +350,12 @@ def test_one_targets_cache_from_serves_another_target_sharing_its_steps(tmp_path
         """
     project = _project(tmp_path, hcl)
     first, _ = _build(project, fresh_state(), "a")
-    assert "RUN sleep 4 && date > /t" in _ran(first)
+    assert SLEEP in _ran(first)
     (project / "b.Dockerfile").write_text(DOCKERFILE + "RUN echo b > /b\n")
     second, _ = _build(project, fresh_state())
-    assert _ran(second) == ["RUN echo b > /b"] * 2  # b's own step runs (started, done); the shared ones hit
-    assert "RUN sleep 4 && date > /t" in _cached(second)
+    # b's own step runs (started, done); the shared ones hit, named after a (planned first)
+    assert _ran(second) == ["[b 5/5] RUN echo b > /b"] * 2
+    assert "[a 2/4] RUN sleep 4 && date > /t" in _cached(second)
 
 
 def test_no_cache_ignores_the_imported_cache(tmp_path, fresh_state):
@@ -357,7 +364,7 @@ def test_no_cache_ignores_the_imported_cache(tmp_path, fresh_state):
     )
     _build(project, fresh_state())
     second, _ = _build(project, fresh_state(), "--no-cache")
-    assert "RUN sleep 4 && date > /t" in _ran(second)
+    assert SLEEP in _ran(second)
 
 
 def test_ignore_error_keeps_a_failed_cache_export_from_failing_the_build(tmp_path, fresh_state, registry):
@@ -386,12 +393,15 @@ def test_multi_platform_targets_share_one_cache(tmp_path, fresh_state):
     )
     project = _project(tmp_path, hcl, dockerfile)
     first, meta1 = _build(project, fresh_state())
-    assert _ran(first).count("RUN uname -m > /arch && date > /t") == 4  # two platforms: started, done
+    assert sorted(n for n in _ran(first) if "RUN" in n) == [  # started, done; one per platform
+        *["[linux/amd64 2/3] RUN uname -m > /arch && date > /t"] * 2,
+        *["[linux/arm64 2/3] RUN uname -m > /arch && date > /t"] * 2]
     root1 = _oci_image_digest(project, meta1)
     _, config = _local_cache_config(project / "cache")
     assert sum(1 for r in config["records"] if r.get("layers")) == 6  # FROM, RUN, COPY per platform
 
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
-    assert _cached(second).count("RUN uname -m > /arch && date > /t") == 2
+    assert sorted(n for n in _cached(second) if "RUN" in n) == [
+        "[linux/amd64 2/3] RUN uname -m > /arch && date > /t", "[linux/arm64 2/3] RUN uname -m > /arch && date > /t"]
     assert _oci_image_digest(project, meta2) == root1

@@ -107,6 +107,11 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     started = [e for e in events if e.get("type") == "vertex" and e["state"] == "started"]
     emulated = sorted((_instruction(e["name"]), e["emulated"]) for e in started)
     assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
+    # several platforms: buildx's names carry the platform (one target: no target name)
+    assert sorted(e["name"] for e in started if _instruction(e["name"]) == "RUN") == [
+        "[linux/amd64 2/2] RUN busybox uname -m > /arch", "[linux/arm64 2/2] RUN busybox uname -m > /arch"]
+    assert sorted(e["name"].split(" FROM ")[0] for e in started if _instruction(e["name"]) == "FROM") == [
+        "[linux/amd64 1/2]", "[linux/arm64 1/2]"]
     summary = next(e for e in events if e.get("type") == "summary")
     assert summary["targets"]["default"]["emulated_seconds"] > 0
 
@@ -121,6 +126,8 @@ def test_plain_progress_marks_emulated_steps_and_their_time(tmp_path, state_dir)
     assert proc.returncode == 0, proc.stderr
     run_lines = [line for line in proc.stderr.splitlines() if "RUN busybox uname -m" in line]
     assert run_lines and all(line.endswith(" (emulated)") for line in run_lines)
+    # one platform, one target: the name is the frontend's own, without platform or target
+    assert [line.split(" ", 1)[1] for line in run_lines] == ["[2/2] RUN busybox uname -m > /arch (emulated)"]
     assert not [line for line in proc.stderr.splitlines() if line.startswith("#") and "FROM" in line
                 and line.endswith("(emulated)")]
     summary = next(line for line in proc.stderr.splitlines() if line.startswith("default "))
@@ -263,6 +270,8 @@ def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tm
     runs = [e for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
             and _instruction(e["name"]) == "RUN"]
     assert [e["emulated"] for e in runs] == [host != "arm64"]
+    assert [e["name"] for e in runs] == [
+        f'[tool 2/2] RUN busybox uname -m > /tool-arch && echo "linux/{host}" > /tool-target']
 
 
 SPLIT_DOCKERFILE = f"""\
@@ -312,8 +321,10 @@ def test_a_build_platform_stage_without_target_args_runs_once_for_every_platform
         """, ["linux/amd64", "linux/arm64", "linux/arm/v7"], '"type=local,dest=out"')
     proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
     assert proc.returncode == 0, proc.stderr
-    started = [_instruction(e["name"]) for e in _events(proc.stderr)
-               if e.get("type") == "vertex" and e["state"] == "started"]
-    assert started.count("RUN") == 1 and started.count("COPY") == 3
+    started = [e["name"] for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
+    host = emulation.host_arch()
+    assert [n for n in started if _instruction(n) == "RUN"] == [f"[linux/{host} build 2/2] RUN echo compiled > /out"]
+    assert sorted(n for n in started if _instruction(n) == "COPY") == [
+        f"[{p} stage-1 1/1] COPY --from=build /out /out" for p in ("linux/amd64", "linux/arm/v7", "linux/arm64")]
     for platform in ("linux_amd64", "linux_arm64", "linux_arm_v7"):
         assert (project / "out" / platform / "out").read_text() == "compiled\n"

@@ -12,6 +12,11 @@ emits, one JSON object per line (documented in the README):
 ``{"type": "summary", "targets": {"api": {"state": "done", "seconds": 3.2, "emulated_seconds": 0.0}},
    "seconds": 4.0}`` (``emulated_seconds``: time in this target's RUN steps that ran under QEMU)
 
+A vertex's ``name`` is the graph's label (:func:`vertex_name`): the Dockerfile frontend's
+``[<platform> <stage> n/m] RUN ...`` (the platform only when the target builds several) or
+``[internal] load ...``, with buildx bake's target prefix (``[api linux/arm64 build 2/3]``)
+when the run builds more than one target. A step several targets share shows the first one's.
+
 ``plain`` renders them as buildx does: ``#3 [api build 2/3] RUN make``, the
 command's output as ``#3 0.512 <line>``, then ``#3 DONE 1.2s`` / ``#3 CACHED``;
 a step that runs under emulation is marked ``(emulated)``, and so is the
@@ -28,6 +33,21 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 Event = dict[str, Any]
+
+
+def vertex_name(label: str, target: str, prefix_target: bool) -> str:
+    """The progress name of a vertex labelled ``label`` in the graph (its first target: ``target``).
+
+    Graph labels always carry the target (``[api build 2/3] RUN make``, ``[api] ...``); buildx
+    adds it only when a bake run builds several targets, so it is dropped otherwise.
+    """
+    if prefix_target or not target:
+        return label
+    if label.startswith(f"[{target} "):
+        return "[" + label[len(target) + 2 :]
+    if label.startswith(f"[{target}] "):
+        return label[len(target) + 3 :]
+    return label
 
 
 class Progress:

@@ -17,7 +17,7 @@ from typing import Any
 
 from bakec.solver.cache import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
-from bakec.solver.progress import Progress
+from bakec.solver.progress import Progress, vertex_name
 from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
 
 
@@ -56,6 +56,7 @@ def solve(
     """
     g = graph.graph
     order = graph.order()
+    several_targets = len({b.target for b in graph.builds}) > 1  # buildx prefixes names with the target then
     result = SolveResult(RunOutcome(), vertex_ids={node: i + 1 for i, node in enumerate(order)})
     lock = threading.Lock()
     scheduler = scheduler or Scheduler(max_parallelism=max_parallelism, keep_going=keep_going)
@@ -86,7 +87,8 @@ def solve(
             "type": "vertex",
             "id": result.vertex_ids[node],
             "digest": node,
-            "name": data.get("description") or data["op"].kind,
+            "name": vertex_name(data.get("label") or data.get("description") or data["op"].kind,
+                                data.get("first_target", ""), several_targets),
             "state": state,
             "targets": sorted(data.get("targets", ())),
             "emulated": is_emulated(data["op"], emulated),
