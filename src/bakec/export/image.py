@@ -80,7 +80,8 @@ class Image:
     base_layers: int = 0  # leading layers pulled with the base image (kept as is by rewrite-timestamp)
 
 
-def _bool(key: str, value: str) -> bool:
+def parse_bool(key: str, value: str) -> bool:
+    """An exporter attribute's boolean value, as BuildKit reads it (bare ``key`` means true)."""
     if value.lower() in ("true", "1", ""):
         return True
     if value.lower() in ("false", "0"):
@@ -116,7 +117,7 @@ class ExportOptions:
             elif key == "name":
                 opts["names"] = tuple(n.strip() for n in value.split(",") if n.strip())
             elif key == "oci-mediatypes":
-                opts["oci_mediatypes"] = _bool(key, value)
+                opts["oci_mediatypes"] = parse_bool(key, value)
             elif key == "compression":
                 if value not in (GZIP, ZSTD, UNCOMPRESSED):
                     raise BuildError(f"unsupported compression type {value}")
@@ -127,13 +128,13 @@ class ExportOptions:
                 except ValueError:
                     raise BuildError(f"non-int value {value} specified for compression-level") from None
             elif key == "force-compression":
-                opts["force_compression"] = _bool(key, value)
+                opts["force_compression"] = parse_bool(key, value)
             elif key == "rewrite-timestamp":
-                opts["rewrite_timestamp"] = _bool(key, value)
+                opts["rewrite_timestamp"] = parse_bool(key, value)
             elif key == "source-date-epoch":
                 opts["source_date_epoch"] = int(value)
             elif key == "tar":
-                opts["tar"] = _bool(key, value)
+                opts["tar"] = parse_bool(key, value)
             elif key.startswith("annotation"):
                 scope, k = _annotation_key(key)
                 annotations.setdefault(scope, {})[k] = value

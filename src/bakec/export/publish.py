@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bakec.errors import BuildError
-from bakec.export.image import Committed
+from bakec.export.image import Committed, parse_bool
 from bakec.registry import PushResult, RegistryClient
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import Reference, parse_normalized_named
@@ -63,13 +63,7 @@ def image_names(attrs: Mapping[str, str], tags: Sequence[str] | None) -> tuple[s
 def attr_flag(attrs: Mapping[str, str], key: str, default: bool) -> bool:
     """A boolean exporter attribute (``push``, ``store``, ``push-by-digest``); bare ``key`` means true."""
     value = attrs.get(key)
-    if value is None:
-        return default
-    if value.lower() in ("true", "1", ""):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise BuildError(f"invalid boolean value {value!r} for {key}")
+    return default if value is None else parse_bool(key, value)
 
 
 @dataclass(frozen=True)

@@ -213,28 +213,17 @@ class OpRunner:
         if len(diff_ids) != len(descriptors):
             raise BuildError(f"image {op.ref}: {len(descriptors)} layers but {len(diff_ids)} diff ids")
         blobs: list[LayerBlob] = []
-        parent = ""
         for desc, diff_id in zip(descriptors, diff_ids):
             digest = desc["digest"]
             if not self.store.has(digest):  # written atomically and digest-verified by the client
                 self.registry.fetch_blob(image.reference, digest, self.store.path(digest), size=desc.get("size"))
-            blob = LayerBlob(digest, diff_id, int(desc["size"]), desc["mediaType"])
-            blobs.append(blob)
-            name = "bakec/chain/" + chain_id([b.diff_id for b in blobs])
-            if not self.snapshot_exists(name):
-                from bakec.export.local import apply_layer
-
-                with self._active(parent) as (key, mounts):
-                    with self._mounted(mounts) as root:
-                        apply_layer(root, self.store, blob)
-                    self._commit(name, key)
-            parent = name
-        return OpResult(parent, tuple(blobs), config=image.config)
+            blobs.append(LayerBlob(digest, diff_id, int(desc["size"]), desc["mediaType"]))
+        return OpResult(self.unpack(blobs), tuple(blobs), config=image.config)
 
     def unpack(self, blobs: Sequence[LayerBlob]) -> str:
         """Unpack a layer chain (blobs already in the store) into chain snapshots; the top one's name.
 
-        Used for imported cache results that an op has to run on (``bakec.cache``).
+        Used for pulled base images and for imported cache results an op has to run on (``bakec.cache``).
         """
         from bakec.export.local import apply_layer
 
