@@ -179,6 +179,7 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
             progress: Any, publisher: Any, attestations: Any = None) -> dict[str, TargetReport]:
     from bakec.export.image import ExportOptions, Image, Platform
     from bakec.cache import with_inline_cache
+    from bakec.spec.annotations import export_attrs as annotation_attrs
     from bakec.worker.ops import image_config
 
     reports: dict[str, TargetReport] = {}
@@ -209,6 +210,7 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
         for out in outputs:
             kind = out.get("type", "")
             attrs = {k: v for k, v in out.items() if k != "type"}
+            attrs.update(annotation_attrs(target.annotations or []))
             try:
                 report.metadata.update(_write_output(kind, attrs, images, store, client, definition.cwd,
                                                      int(epoch) if epoch else None, target, publisher, attest))

@@ -132,6 +132,7 @@ DIFFERENT: dict[str, Callable[[Path], Change]] = {
     "SOURCE_DATE_EPOCH": lambda p: Change(env={"SOURCE_DATE_EPOCH": str(EPOCH + 1)}),
     "an instruction": lambda p: _write(p / "Dockerfile", DOCKERFILE + "ENV MORE=1\n"),
     "a label": lambda p: Change(("--set", "*.labels.org.example.team=a")),
+    "an annotation": lambda p: Change(("--set", "*.annotations=org.example.note=a")),
     "an output annotation": lambda p: Change(
         ("--set", "*.output=type=oci,dest=out/image.tar,rewrite-timestamp=true,annotation.org.example.note=a")),
     "compression": lambda p: Change(
@@ -174,3 +175,23 @@ def test_the_machines_files_stay_out_of_run_layers(baseline):  # type: ignore[no
             names = set(layer.getnames())
     assert {"copy", "used"} <= names
     assert not names & {"etc/hosts", "etc/resolv.conf", "etc/hostname"}
+
+
+def test_a_targets_annotations_reach_the_manifest_and_the_index(tmp_path, state_dir):  # type: ignore[no-untyped-def]
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "Dockerfile").write_text(f"FROM {BUSYBOX}\n")
+    (project / "docker-bake.hcl").write_text(textwrap.dedent("""\
+        target "default" {
+          annotations = ["org.example.team=a", "manifest-descriptor:org.example.desc=b"]
+          output = ["type=oci,dest=out/image.tar", "type=local,dest=out/fs"]
+        }
+        """))
+    proc = bakec(project, state_dir, "build", "--progress", "quiet")
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(project / "out" / "image.tar") as archive:
+        index = json.load(archive.extractfile("index.json"))
+        descriptor = index["manifests"][0]
+        manifest = json.load(archive.extractfile("blobs/sha256/" + descriptor["digest"][7:]))
+    assert manifest["annotations"]["org.example.team"] == "a"
+    assert descriptor["annotations"]["org.example.desc"] == "b"
