@@ -183,3 +183,50 @@ def test_read_and_write_of_the_same_path_ask_for_fs(tmp_path, state_dir):
     built = bakec(project, state_dir, "build", "--allow", "fs=../shared")
     assert built.returncode == 0, built.stderr
     assert (shared / "index.json").exists()
+
+
+def _on_terminal(project: Path, state: Path, answer: str) -> tuple[int, str]:
+    """Run ``bakec build`` with a terminal as stdin and stderr; answer its question with ``answer``."""
+    import pty
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    leader, follower = pty.openpty()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(project), "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "bakec.cli.main", "build", "--state-dir", str(state)],
+                            cwd=project, env=env, stdin=follower, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    try:
+        while b"[y/N] " not in seen:
+            chunk = os.read(leader, 4096)
+            if not chunk:
+                break
+            seen += chunk
+        os.write(leader, answer.encode() + b"\n")
+        code = proc.wait(timeout=300)
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    return code, seen.decode(errors="replace").replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize(("answer", "code"), [("y", 0), ("n", 1)])
+def test_on_a_terminal_bakec_asks_and_the_answer_decides(tmp_path, state_dir, answer, code):
+    _project(tmp_path / "ctx", f"FROM {BUSYBOX}\n", "")
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "docker-bake.hcl").write_text('target "default" {\n  context = "../ctx"\n}\n')
+    got, text = _on_terminal(project, state_dir, answer)
+    assert "In order to not see this message in the future pass \"--allow=fs.read=../ctx\"" in text
+    assert "Do you want to grant requested privileges and continue? [y/N] " in text
+    assert got == code, text
