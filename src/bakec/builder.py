@@ -126,7 +126,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
             from bakec import cache as cache_io
 
-            cache_steps = cache_io.Steps(progress, graph.graph.number_of_nodes() + 1000)
+            cache_steps = cache_io.Steps(progress, len(graph.nodes) + 1000)
             imported = cache_io.import_caches(resolved.targets, store=store, registry=registry,
                                               cwd=definition.cwd, steps=cache_steps)
             scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
@@ -139,7 +139,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
             publisher = Publisher.for_state_dir(registry, store, state_dir, emit=progress.emit,
                                                 first_vertex=len(solved.vertex_ids) + 1)
             publisher.known_images((d["op"].ref, [b.digest for b in solved.results[n].layers])
-                                   for n, d in graph.graph.nodes(data=True)
+                                   for n, d in graph.nodes.items()
                                    if d["op"].kind == "image" and n in solved.results)
             reports = _export(graph, solved, resolved.targets, store, leased, definition, progress, publisher,
                               attestations)

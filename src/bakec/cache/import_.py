@@ -84,7 +84,6 @@ class ImportedCache:
         (BuildKit does the same: a ``mode=min`` cache of the final stage skips the builder
         stages it copies from.) ``uncached(node)`` says a node may not use the cache.
         """
-        g = graph.graph
         stack = [b.output for b in graph.builds if b.output]
         seen: set[str] = set()
         while stack:
@@ -94,7 +93,7 @@ class ImportedCache:
             seen.add(node)
             if node in self.chains and not uncached(node):
                 continue
-            stack.extend(g.predecessors(node))
+            stack.extend(graph.inputs[node])
         return seen
 
     def fetch(self, blobs: Iterable[LayerBlob]) -> None:

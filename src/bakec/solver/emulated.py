@@ -15,11 +15,11 @@ def is_emulated(op: Any, emulated: Callable[[str], bool]) -> bool:
 
 def emulated_seconds(graph: Any, outcome: RunOutcome, emulated: Callable[[str], bool]) -> dict[str, float]:
     """Seconds each target's emulated steps ran in this build (an op shared by targets counts for each)."""
-    g = graph.graph
+    nodes = graph.nodes
     totals: dict[str, float] = {}
     for node, result in outcome.results.items():
-        if result.state not in (State.DONE, State.FAILED) or not is_emulated(g.nodes[node]["op"], emulated):
+        if result.state not in (State.DONE, State.FAILED) or not is_emulated(nodes[node]["op"], emulated):
             continue
-        for target in g.nodes[node].get("targets", ()):
+        for target in nodes[node].get("targets", ()):
             totals[target] = totals.get(target, 0.0) + result.seconds
     return totals

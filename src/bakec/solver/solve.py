@@ -54,7 +54,7 @@ def solve(
     ``imported`` (a :class:`bakec.cache.ImportedCache`) serves ops the local index
     misses; its results get a snapshot only when an op has to run on them.
     """
-    g = graph.graph
+    nodes = graph.nodes
     order = graph.order()
     several_targets = len({b.target for b in graph.builds}) > 1  # buildx prefixes names with the target then
     result = SolveResult(RunOutcome(), vertex_ids={node: i + 1 for i, node in enumerate(order)})
@@ -73,7 +73,7 @@ def solve(
         with lock_of:
             if node in unpacked:
                 op_result = imported.materialise(result.results[node], runner)
-                kind = g.nodes[node]["op"].kind
+                kind = nodes[node]["op"].kind
                 size = sum(b.size for b in op_result.layers[-1:])
                 cache.put(CacheRecord(node, kind, op_result.snapshot or None, None, op_result.to_meta(), size))
                 with lock:
@@ -82,7 +82,7 @@ def solve(
         return result.results[node]
 
     def vertex(node: str, state: str, **extra: Any) -> None:
-        data = g.nodes[node]
+        data = nodes[node]
         progress.emit({
             "type": "vertex",
             "id": result.vertex_ids[node],
@@ -96,7 +96,7 @@ def solve(
         })
 
     def execute(node: str) -> Any:
-        data = g.nodes[node]
+        data = nodes[node]
         op = data["op"]
         skip_cache = no_cache or data.get("no_cache", False) or op.kind in _UNCACHED_KINDS
         with lock:
@@ -148,8 +148,8 @@ def solve(
     keep = set(order)
     if imported is not None:
         # Ops that only imported results read are not needed; BuildKit shows them as cached too.
-        keep = imported.needed(graph, lambda n: no_cache or g.nodes[n].get("no_cache", False)
-                               or g.nodes[n]["op"].kind in _UNCACHED_KINDS)
+        keep = imported.needed(graph, lambda n: no_cache or nodes[n].get("no_cache", False)
+                               or nodes[n]["op"].kind in _UNCACHED_KINDS)
         for node in order:
             if node not in keep:
                 hit = imported.lookup(node)
@@ -158,7 +158,7 @@ def solve(
                     unpacked[node] = threading.Lock()
                 vertex(node, "cached")
         order = [node for node in order if node in keep]
-    dependencies: Mapping[str, list[str]] = {node: [d for d in g.predecessors(node) if d in keep] for node in order}
+    dependencies: Mapping[str, list[str]] = {node: [d for d in graph.inputs[node] if d in keep] for node in order}
     result.outcome = scheduler.run(dependencies, execute)
     for node, node_result in result.outcome.results.items():
         if node_result.state in (State.SKIPPED, State.CANCELLED):
