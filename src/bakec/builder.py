@@ -102,11 +102,11 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 
     allowed = Entitlements.parse(options.allow)
     fs = entitlements_fs.check(resolved.targets, allowed.fs_read, allowed.fs_write, overrides=overrides,
-                               env=definition.env, cwd=definition.cwd, remote=bool(definition.remote))
+                               env=definition.env, cwd=definition.cwd, remote=bool(definition.remote),
+                               paths=options.check_fs)
     allowed = allowed.granting(fs.granted)  # --set entitlements=network.host grants itself, as in buildx
     requested = {e for t in resolved.targets.values() for e in (t.entitlements or [])}
-    grant(requested, allowed, fs_read=fs.read if options.check_fs else (),
-          fs_write=fs.write if options.check_fs else (), fs_checks=fs.enforced, fs_hint=fs.hint,
+    grant(requested, allowed, fs_read=fs.read, fs_write=fs.write, fs_checks=fs.enforced, fs_hint=fs.hint,
           argv=sys.argv, interactive=sys.stdin.isatty() and sys.stderr.isatty(), ask=ask_terminal,
           out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"))
     state_dir = resolve_state_dir(options.state_dir, definition.env)

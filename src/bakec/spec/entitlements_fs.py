@@ -223,9 +223,11 @@ def check(
     env: Mapping[str, str],
     cwd: str,
     remote: bool = False,
+    paths: bool = True,
 ) -> FsVerdict:
     """The paths of ``targets`` that ``--allow`` (plus the working directory and ``--set``) leaves out.
 
+    With ``paths`` False only what ``--set`` grants is worked out (no path is looked at).
     ``enforced`` is False when ``BUILDX_BAKE_ENTITLEMENTS_FS`` is false, or for a remote
     definition with ``BAKE_ALLOW_REMOTE_FS_ACCESS`` true; ``hint`` when buildx would print how
     to turn the checks off (the variable is unset).
@@ -237,10 +239,10 @@ def check(
     if explicit:
         enforced = _env_bool(env, "BUILDX_BAKE_ENTITLEMENTS_FS")
     read, write, granted = granted_by_overrides(overrides, env)
-    wanted = requested(targets, cwd)
+    wanted = requested(targets, cwd) if paths else FsRequest()
     return FsVerdict(
-        read=shown(missing([*allow_read, cwd, *read], wanted.read, cwd), cwd),
-        write=shown(missing([*allow_write, cwd, *write], wanted.write, cwd), cwd),
+        read=shown(missing([*allow_read, cwd, *read], wanted.read, cwd), cwd) if wanted.read else [],
+        write=shown(missing([*allow_write, cwd, *write], wanted.write, cwd), cwd) if wanted.write else [],
         granted=granted,
         enforced=enforced,
         hint=not explicit,
