@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from .conftest import bakec
+from .test_remote import (
+    _commit,
+    git_server,  # noqa: F401 - the git daemon fixture, for the remote definition test
+)
 
 BUSYBOX = "127.0.0.1:5000/busybox:latest"
 CAP_SYS_ADMIN = 21
@@ -230,3 +234,27 @@ def test_on_a_terminal_bakec_asks_and_the_answer_decides(tmp_path, state_dir, an
     assert "In order to not see this message in the future pass \"--allow=fs.read=../ctx\"" in text
     assert "Do you want to grant requested privileges and continue? [y/N] " in text
     assert got == code, text
+
+
+def test_a_remote_definition_writing_outside_the_working_directory_is_refused(
+    tmp_path, state_dir, git_server  # noqa: F811 - the fixture imported above
+):
+
+    repo = git_server.repo("ent-remote")
+    _commit(repo, {
+        "docker-bake.hcl": 'target "default" {\n  context = "svc"\n  output = ["type=local,dest=../escaped"]\n}\n',
+        "svc/Dockerfile": f"FROM {BUSYBOX}\nCOPY hello.txt /hello.txt\n",
+        "svc/hello.txt": "from the repository\n",
+    }, "one")
+    work = tmp_path / "work"
+    work.mkdir()
+    url = git_server.url("ent-remote", "main")
+    refused = bakec(work, state_dir, "build", url)
+    # the repository's context is no local read; the dest outside the working directory is a write
+    _refused(refused, " - Write access to path ..\n")
+    assert "Read access" not in refused.stderr
+    assert not (tmp_path / "escaped").exists()
+
+    allowed = bakec(work, state_dir, "build", url, env={"BAKE_ALLOW_REMOTE_FS_ACCESS": "1"})
+    assert allowed.returncode == 0, allowed.stderr
+    assert (tmp_path / "escaped" / "hello.txt").read_text() == "from the repository\n"
