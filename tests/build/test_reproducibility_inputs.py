@@ -27,15 +27,17 @@ EPOCH = 1700000000
 DOCKERFILE = f"""\
 FROM {BUSYBOX}
 ARG USED=one
+ARG DECLARED=d
 COPY app.txt /app/
 COPY . /ctx/
 RUN --mount=type=secret,id=tok test -s /run/secrets/tok && cat /app/app.txt > /copy && echo "$USED" > /used
 """
-BAKE = """\
-target "default" {
+OUTPUT = "type=oci,dest=out/image.tar,rewrite-timestamp=true"
+BAKE = f"""\
+target "default" {{
   secret = ["id=tok,env=TOK"]
-  output = ["type=oci,dest=out/image.tar,rewrite-timestamp=true"]
-}
+  output = ["{OUTPUT}"]
+}}
 """
 OLD = 1600000000  # before EPOCH: kept in the layer
 NEW = 1800000000  # after EPOCH: clamped to it (app.txt's mtime in the baseline)
@@ -98,6 +100,8 @@ SAME: dict[str, Callable[[Path], Change]] = {
     "an arg the Dockerfile does not declare": lambda p: Change(("--set", "*.args.UNUSED=anything")),
     "the secret's value": lambda p: Change(env={"TOK": "another-secret-value"}),
     "--max-parallelism": lambda p: Change(("--max-parallelism", "1")),
+    "compression-level without force-compression": lambda p: Change(
+        ("--set", f"*.output={OUTPUT},compression=gzip,compression-level=1")),
     "a file .dockerignore leaves out": lambda p: _write(p / "ignored.txt", "changed, but ignored\n"),
     "an mtime after the epoch": lambda p: _touch(p / "app.txt", NEW + 12345),
     "the owner of a context file": lambda p: (os.chown(p / "app.txt", 4321, 4321), Change())[1],
@@ -126,6 +130,7 @@ def _chmod(path: Path, mode: int) -> Change:
 
 DIFFERENT: dict[str, Callable[[Path], Change]] = {
     "a used arg": lambda p: Change(("--set", "*.args.USED=two")),
+    "a declared arg no instruction names": lambda p: Change(("--set", "*.args.DECLARED=other")),
     "a context file's content": lambda p: _write(p / "app.txt", "app, changed\n"),
     "a context file's mode": lambda p: _chmod(p / "app.txt", 0o600),
     "an mtime before the epoch": lambda p: _touch(p / "app.txt", OLD),
@@ -133,10 +138,11 @@ DIFFERENT: dict[str, Callable[[Path], Change]] = {
     "an instruction": lambda p: _write(p / "Dockerfile", DOCKERFILE + "ENV MORE=1\n"),
     "a label": lambda p: Change(("--set", "*.labels.org.example.team=a")),
     "an annotation": lambda p: Change(("--set", "*.annotations=org.example.note=a")),
-    "an output annotation": lambda p: Change(
-        ("--set", "*.output=type=oci,dest=out/image.tar,rewrite-timestamp=true,annotation.org.example.note=a")),
-    "compression": lambda p: Change(
-        ("--set", "*.output=type=oci,dest=out/image.tar,rewrite-timestamp=true,compression=zstd")),
+    "an output annotation": lambda p: Change(("--set", f"*.output={OUTPUT},annotation.org.example.note=a")),
+    "compression": lambda p: Change(("--set", f"*.output={OUTPUT},compression=zstd")),
+    "compression-level with force-compression": lambda p: Change(
+        ("--set", f"*.output={OUTPUT},compression=gzip,compression-level=1,force-compression=true")),
+    "oci-mediatypes=false": lambda p: Change(("--set", f"*.output={OUTPUT},oci-mediatypes=false")),
     "without rewrite-timestamp": lambda p: Change(("--set", "*.output=type=oci,dest=out/image.tar")),
 }
 
