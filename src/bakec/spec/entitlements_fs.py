@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bakec.errors import BuildError
+from bakec.spec.finalize import is_remote_url
 
 _WRITE_OUTPUTS = ("local", "tar", "oci", "docker")
 _NOT_LOCAL = ("target:", "docker-image://")
@@ -44,8 +45,6 @@ class FsRequest:
 
 def requested(targets: Mapping[str, Any], cwd: str) -> FsRequest:
     """Every local path the resolved ``targets`` read or write, as buildx's ``check`` collects them."""
-    from bakec.spec.finalize import is_remote_url
-
     out = FsRequest()
     for t in targets.values():
         context = t.context or "."
@@ -59,7 +58,7 @@ def requested(targets: Mapping[str, Any], cwd: str) -> FsRequest:
             elif os.path.isabs(dockerfile) or local_context:
                 out.read.add(os.path.join(context, dockerfile))
         for value in (t.contexts or {}).values():
-            path = _local_named_context(value, is_remote_url)
+            path = _local_named_context(value)
             if path is not None:
                 out.read.add(path)
         for secret in t.secret or []:
@@ -82,7 +81,8 @@ def requested(targets: Mapping[str, Any], cwd: str) -> FsRequest:
     return out
 
 
-def _local_named_context(value: str, is_remote_url: Any) -> str | None:
+def _local_named_context(value: str) -> str | None:
+    """The local directory a ``contexts`` value names, if it names one."""
     if value.startswith(_NOT_LOCAL) or is_remote_url(value):
         return None
     if value.startswith("cwd://"):
@@ -109,7 +109,8 @@ def granted_by_overrides(overrides: Sequence[str], env: Mapping[str, str]) -> tu
     for o in parse_overrides(overrides, env):
         field_name, value = o.field, o.value or ""
         if field_name == "entitlements":
-            names.extend(v for v in (value,) if v in ("network.host", "security.insecure"))
+            if value in ("network.host", "security.insecure"):
+                names.append(value)
             continue
         kind = {"output": "output", "cache-to": "cache-to", "cache-from": "cache-from",
                 "secrets": "secret", "ssh": "ssh"}.get(field_name)
