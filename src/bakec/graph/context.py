@@ -317,10 +317,13 @@ class ContextHasher:
                     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                     " ino INTEGER, ctime_ns INTEGER, digest TEXT) WITHOUT ROWID"
                 )
+                # the small columns first: a no-op build reads stats and digests without paging
+                # through the entries blob (SQLite stores a row's columns in order)
                 db.execute(
-                    "CREATE TABLE IF NOT EXISTS trees (root TEXT, patterns TEXT, stats BLOB, entries BLOB,"
-                    " digests BLOB, PRIMARY KEY (root, patterns)) WITHOUT ROWID"
+                    "CREATE TABLE IF NOT EXISTS tree_index (root TEXT, patterns TEXT, stats BLOB, digests BLOB,"
+                    " entries BLOB, PRIMARY KEY (root, patterns)) WITHOUT ROWID"
                 )
+                db.execute("DROP TABLE IF EXISTS trees")  # the former layout (entries before digests)
             except (OSError, sqlite3.Error):
                 # the cache is an optimisation: without a writable cache dir, hash everything
                 self.persist = False
@@ -345,7 +348,7 @@ class ContextHasher:
         if db is None:
             return None
         try:
-            row = db.execute("SELECT stats, digests FROM trees WHERE root = ? AND patterns = ?", key).fetchone()
+            row = db.execute("SELECT stats, digests FROM tree_index WHERE root = ? AND patterns = ?", key).fetchone()
             return (bytes(row[0]), marshal.loads(row[1])) if row is not None else None
         except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
@@ -354,7 +357,7 @@ class ContextHasher:
         """The entries kept with ``stats_digest`` (None if another build replaced them meanwhile)."""
         db = self._conn()
         try:
-            row = db.execute("SELECT stats, entries FROM trees WHERE root = ? AND patterns = ?", key).fetchone()
+            row = db.execute("SELECT stats, entries FROM tree_index WHERE root = ? AND patterns = ?", key).fetchone()
             if row is None or bytes(row[0]) != stats_digest:
                 return None
             return [Entry(*e) for e in marshal.loads(row[1])]
@@ -369,8 +372,8 @@ class ContextHasher:
         rows = [(e.path, e.type, e.mode, e.size, e.link, e.content) for e in entries]
         try:
             with db:
-                db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?)",
-                           (*key, stats_digest, marshal.dumps(rows), marshal.dumps(digests)))
+                db.execute("INSERT OR REPLACE INTO tree_index VALUES (?, ?, ?, ?, ?)",
+                           (*key, stats_digest, marshal.dumps(digests), marshal.dumps(rows)))
         except sqlite3.Error:
             pass
 
@@ -380,7 +383,7 @@ class ContextHasher:
             return
         try:
             with db:
-                db.execute("UPDATE trees SET digests = ? WHERE root = ? AND patterns = ?",
+                db.execute("UPDATE tree_index SET digests = ? WHERE root = ? AND patterns = ?",
                            (marshal.dumps(digests), *key))
         except sqlite3.Error:
             pass
