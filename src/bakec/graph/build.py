@@ -249,6 +249,8 @@ class _Builder:
         named, linked = self._named_contexts(target, platform, stack)
         multi = len(self.platforms_of(name)) > 1
         inline = target.dockerfile_inline is not None
+        ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
+        self.hasher.prefetch(context_dir, ignore)  # the context's walk runs while the Dockerfile compiles
         from bakec.dockerfile import compile
 
         plan = compile(
@@ -266,7 +268,6 @@ class _Builder:
             multi_platform=multi,
             filename="Dockerfile" if inline else os.path.basename(dockerfile),
         )
-        ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
         translator = _Translator(self, name, plan, context_dir, ignore, named, linked)
         translator.no_cache = bool(target.no_cache)
         translator.no_cache_stages = {s.lower() for s in target.no_cache_filter or ()}

@@ -18,10 +18,12 @@ The same file keeps, per context, a digest of the whole tree's stats with its
 entries and the digests computed from them: when a walk finds every stat as it
 was, the index and its digests come back as they were, with no per-file work.
 The walk is the cost of a no-op rebuild (one ``lstat`` per entry, which no
-other tool avoids either), so it stays a tight loop: ``scandir`` on directory
-descriptors (``fstatat`` on a name, no path lookup from the root), plain tuples
-instead of ``stat_result`` objects, and one sha256 over the marshalled tuples
-compared with the kept one instead of the tree's stats unmarshalled.
+other tool avoids either). A context without ignore patterns is listed by one
+``find`` process (:mod:`bakec.graph.listing`, started by :meth:`ContextHasher.prefetch`
+while the Dockerfile compiles) whose raw output is hashed and parsed only when
+it differs. Otherwise, and where ``find`` is missing, the walk is a tight loop:
+``scandir`` on directory descriptors (``fstatat`` on a name), plain tuples
+instead of ``stat_result`` objects, and one sha256 over the marshalled tuples.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bakec.errors import BakecError
+from bakec.graph import listing
 
 __all__ = ["ContextHasher", "ContextIndex", "Entry", "default_cache_dir", "select_key"]
 
@@ -201,6 +204,7 @@ class ContextHasher:
         # per index: its tree-cache key, the digest of the walk's stats, and the digests the cache held
         # (None: store the tree)
         self._trees: dict[int, tuple[ContextIndex, tuple[str, str], bytes, dict[Any, str] | None]] = {}
+        self._listings: dict[str, listing.Listing] = {}  # context root -> its prefetched find listing
         self.files_read = 0  # how many files were actually read (for tests and benchmarks)
         self.trees_reused = 0  # how many indexes came whole from the tree cache
 
@@ -217,8 +221,17 @@ class ContextHasher:
             found = self._indexes[key] = self._index(name, root, patterns)
         return found
 
+    def prefetch(self, root: Path | str, exclude: Sequence[str] = ()) -> None:
+        """Start listing ``root`` in the background, for an :meth:`index` to come (no ignore patterns only)."""
+        root = str(Path(root).resolve())
+        if not exclude and root not in self._listings and os.path.isdir(root):
+            self._listings[root] = listing.start(root)
+
     def close(self) -> None:
         """Save the trees and digests this run learned, and close the cache."""
+        for unused in self._listings.values():
+            unused.cancel()
+        self._listings = {}
         trees, self._trees = self._trees, {}
         for index, tree_key, stats_digest, known in trees.values():
             if known is None:
@@ -237,19 +250,28 @@ class ContextHasher:
 
     # -- scanning ----------------------------------------------------------------
     def _index(self, name: str, root: Path, patterns: tuple[str, ...]) -> ContextIndex:
-        stats = _walk(root, patterns)
+        raw = None
+        if not patterns:
+            raw = (self._listings.pop(str(root), None) or listing.start(str(root))).output()
+        if raw is not None:  # the digest of find's records; parsed only when the tree cache misses
+            stats_digest = hashlib.sha256(raw).digest()
+            stats_of: Callable[[], list[Stat]] = lambda: listing.parse(str(root), raw)
+        else:
+            walked = _walk(root, patterns)
+            stats_digest = hashlib.sha256(marshal.dumps(walked)).digest()
+            stats_of = lambda: walked
         if not self.persist:
-            return ContextIndex(name, root, patterns, self._scan(root, stats))
-        stats_digest = hashlib.sha256(marshal.dumps(stats)).digest()
+            return ContextIndex(name, root, patterns, self._scan(root, stats_of()))
         tree_key = (str(root), "\0".join(patterns))
         stored = self._load_tree(tree_key)
         if stored is not None and stored[0] == stats_digest:
             self.trees_reused += 1
             index = ContextIndex(name, root, patterns,
-                                 lambda: self._load_entries(tree_key, stats_digest) or self._scan(root, stats),
+                                 lambda: self._load_entries(tree_key, stats_digest) or self._scan(root, stats_of()),
                                  stored[1])
             self._trees[id(index)] = (index, tree_key, stats_digest, stored[1])
             return index
+        stats = stats_of()
         index = ContextIndex(name, root, patterns, self._scan(root, stats))
         # a file changed this recently may change again within the same mtime tick: the tree is not kept
         # (a directory's entries and mode are compared as such, so its own times do not matter)
@@ -336,10 +358,13 @@ class ContextHasher:
         if db is None:
             return {}
         prefix = str(root).rstrip("/") + "/"
-        rows = db.execute(
-            "SELECT path, size, mtime_ns, ino, ctime_ns, digest FROM files WHERE path >= ? AND path < ?",
-            (prefix, prefix[:-1] + "0"),
-        )
+        try:
+            rows = db.execute(
+                "SELECT path, size, mtime_ns, ino, ctime_ns, digest FROM files WHERE path >= ? AND path < ?",
+                (prefix, prefix[:-1] + "0"),
+            )
+        except UnicodeEncodeError:  # a context path that is not UTF-8 has no rows
+            return {}
         return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def _load_tree(self, key: tuple[str, str]) -> tuple[bytes, dict[Any, str]] | None:
@@ -374,7 +399,7 @@ class ContextHasher:
             with db:
                 db.execute("INSERT OR REPLACE INTO tree_index VALUES (?, ?, ?, ?, ?)",
                            (*key, stats_digest, marshal.dumps(digests), marshal.dumps(rows)))
-        except sqlite3.Error:
+        except (sqlite3.Error, UnicodeEncodeError):
             pass
 
     def _store_digests(self, key: tuple[str, str], digests: dict[Any, str]) -> None:
@@ -392,11 +417,21 @@ class ContextHasher:
         db = self._conn()
         if db is None:
             return
+        # SQLite text is UTF-8: a path that is not (kept by Python as surrogates) is hashed every time
+        rows = [r for r in rows if _is_utf8(r[0])]
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error:
             pass
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _walk(root: Path, patterns: tuple[str, ...]) -> list[Stat]:
