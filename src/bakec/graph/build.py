@@ -26,7 +26,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
 from bakec.errors import BakecError, SpecError
 from bakec.graph import ops as o
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
@@ -246,11 +245,12 @@ class _Builder:
         stack = stack + (name,)
         context_dir = self._local_path(target.context or ".", name, "context")
         text, dockerfile = self._dockerfile(target, context_dir)
+        inline = target.dockerfile_inline is not None
+        if not _has_ignore_file(context_dir, None if inline else Path(dockerfile)):
+            # the context's walk runs on another core while the frontend is imported and compiles
+            self.hasher.prefetch(context_dir)
         named, linked = self._named_contexts(target, platform, stack)
         multi = len(self.platforms_of(name)) > 1
-        inline = target.dockerfile_inline is not None
-        ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
-        self.hasher.prefetch(context_dir, ignore)  # the context's walk runs while the Dockerfile compiles
         from bakec.dockerfile import compile
 
         plan = compile(
@@ -268,6 +268,7 @@ class _Builder:
             multi_platform=multi,
             filename="Dockerfile" if inline else os.path.basename(dockerfile),
         )
+        ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
         translator = _Translator(self, name, plan, context_dir, ignore, named, linked)
         translator.no_cache = bool(target.no_cache)
         translator.no_cache_stages = {s.lower() for s in target.no_cache_filter or ()}
@@ -509,6 +510,8 @@ class _Translator:
 
     # -- stages --------------------------------------------------------------------
     def _stage(self, stage: Stage) -> str:
+        from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
+
         base = stage.base
         if base.kind == "scratch":
             state = o.SCRATCH
@@ -689,6 +692,13 @@ class _Translator:
                 return copied
             return self._add(o.Merge((state, copied)), stage, step, kind_prefix="merge ")
         return self._add(o.FileOp(state, tuple(actions), tuple(sources), step.platform), stage, step)
+
+
+def _has_ignore_file(context_dir: Path, dockerfile: Path | None) -> bool:
+    """Whether :func:`bakec.dockerfile.dockerignore.find_ignore_file` finds one (without importing the frontend)."""
+    if dockerfile is not None and dockerfile.with_name(dockerfile.name + ".dockerignore").is_file():
+        return True
+    return (context_dir / ".dockerignore").is_file()
 
 
 def _is_url(src: str) -> bool:

@@ -14,9 +14,10 @@ lookup. The graph layer imports no registry code: the CLI passes a client in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bakec.dockerfile.model import ResolvedImage
+if TYPE_CHECKING:  # the frontend is imported when a build compiles, after its contexts' walks start
+    from bakec.dockerfile.model import ResolvedImage
 
 __all__ = [
     "ImageResolver",
@@ -76,5 +77,7 @@ class RegistryResolver:
             else:  # bakec.registry.RegistryClient
                 image = self.client.resolve(ref, platform)
                 digest, config = image.manifest_digest, image.config
+            from bakec.dockerfile.model import ResolvedImage
+
             found = self._memo[key] = ResolvedImage.from_config(ref, digest, config)
         return found
