@@ -80,7 +80,7 @@ def parse(root: str, output: bytes) -> list[tuple[str, int, int, int, int, int, 
     for i in range(0, len(fields) - 1, 2):
         rel = os.fsdecode(fields[i])
         kind_perm, size, mtime, ino, ctime = fields[i + 1].decode().split(" ")
-        mode = _TYPES[kind_perm[0]] | int(kind_perm[1:], 8)
+        mode = _TYPES.get(kind_perm[0], 0) | int(kind_perm[1:], 8)  # an unknown type is not sent
         rdev = 0
         if kind_perm[0] in "cb":  # find prints no device numbers
             rdev = os.lstat(os.path.join(root, rel)).st_rdev
