@@ -36,7 +36,9 @@ def test_index_from_the_listing_equals_the_index_from_the_walk(tmp_path):
     with ContextHasher(tmp_path / "c1") as h:
         h.prefetch(root)
         listed = h.index(root)
-        assert not h._listings  # the prefetched listing was used
+        assert h._listings == {str(root.resolve()): None}  # the prefetched listing was used
+        h.prefetch(root)  # another target with the same context: no second listing
+        assert h._listings == {str(root.resolve()): None}
     with ContextHasher(tmp_path / "c2") as h:
         walked = h.index(root, ("nothing-matches",))
     assert listed.entries == walked.entries

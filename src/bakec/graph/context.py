@@ -204,7 +204,8 @@ class ContextHasher:
         # per index: its tree-cache key, the digest of the walk's stats, and the digests the cache held
         # (None: store the tree)
         self._trees: dict[int, tuple[ContextIndex, tuple[str, str], bytes, dict[Any, str] | None]] = {}
-        self._listings: dict[str, listing.Listing] = {}  # context root -> its prefetched find listing
+        # context root -> its prefetched find listing (None once used: a root is listed once per run)
+        self._listings: dict[str, listing.Listing | None] = {}
         self.files_read = 0  # how many files were actually read (for tests and benchmarks)
         self.trees_reused = 0  # how many indexes came whole from the tree cache
 
@@ -230,7 +231,8 @@ class ContextHasher:
     def close(self) -> None:
         """Save the trees and digests this run learned, and close the cache."""
         for unused in self._listings.values():
-            unused.cancel()
+            if unused is not None:
+                unused.cancel()
         self._listings = {}
         trees, self._trees = self._trees, {}
         for index, tree_key, stats_digest, known in trees.values():
@@ -252,7 +254,8 @@ class ContextHasher:
     def _index(self, name: str, root: Path, patterns: tuple[str, ...]) -> ContextIndex:
         raw = None
         if not patterns:
-            raw = (self._listings.pop(str(root), None) or listing.start(str(root))).output()
+            found, self._listings[str(root)] = self._listings.get(str(root)), None
+            raw = (found or listing.start(str(root))).output()
         if raw is not None:  # the digest of find's records; parsed only when the tree cache misses
             stats_digest = hashlib.sha256(raw).digest()
             stats_of: Callable[[], list[Stat]] = lambda: listing.parse(str(root), raw)
