@@ -71,7 +71,10 @@ def start(root: str) -> Listing:
     exe = shutil.which("find")
     if exe is None:
         return Listing(root)
-    out = tempfile.TemporaryFile(prefix="bakec-listing-")  # noqa: SIM115 - the Listing closes it
+    try:
+        out = tempfile.TemporaryFile(prefix="bakec-listing-")  # noqa: SIM115 - the Listing closes it
+    except OSError:  # no writable temp dir: the caller walks
+        return Listing(root)
     try:
         proc = subprocess.Popen(
             [exe, root, "-mindepth", "1", "-printf", _FORMAT],
