@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -177,42 +175,12 @@ class DeferredRunner:
 
 def restore_snapshot(runner: OpRunner, result: OpResult) -> None:
     """Make the committed snapshot ``result.snapshot`` again by applying its layer blobs in order."""
-    from bakec.export.local import apply_layer
-    from bakec.worker.client import NotFoundError
-    from bakec.worker.ops import GC_ROOT, chain_id
-    from bakec.worker.runc import mount, unmount
-
     if not result.layers or not all(runner.store.has(b.digest) for b in result.layers):
         raise BuildError(
             f"snapshot {result.snapshot} is gone and its layers are not in the store; "
             "run the build with --no-cache"
         )
-    client = runner.client
-    parent = ""
-    for i, blob in enumerate(result.layers):
-        last = i == len(result.layers) - 1
-        name = (
-            result.snapshot
-            if last
-            else "bakec/chain/" + chain_id([b.diff_id for b in result.layers[: i + 1]])
-        )
-        if last or not runner.snapshot_exists(name):
-            key = f"bakec/active/{uuid.uuid4().hex}"
-            mounts = client.prepare(key, parent)
-            try:
-                target = Path(runner.tmp) / f"r{uuid.uuid4().hex[:12]}"
-                target.mkdir()
-                mount(mounts[0], target)
-                try:
-                    apply_layer(target, runner.store, blob)
-                finally:
-                    unmount(target)
-                    target.rmdir()
-                client.commit(name, key, labels={GC_ROOT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-            finally:
-                with contextlib.suppress(NotFoundError):
-                    client.remove_snapshot(key)
-        parent = name
+    runner.unpack(result.layers, top=result.snapshot)
 
 
 __all__ = ["DeferredRunner", "LazyClient", "LazyLease", "restore_snapshot"]

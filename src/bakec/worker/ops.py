@@ -220,16 +220,20 @@ class OpRunner:
             blobs.append(LayerBlob(digest, diff_id, int(desc["size"]), desc["mediaType"]))
         return OpResult(self.unpack(blobs), tuple(blobs), config=image.config)
 
-    def unpack(self, blobs: Sequence[LayerBlob]) -> str:
+    def unpack(self, blobs: Sequence[LayerBlob], top: str = "") -> str:
         """Unpack a layer chain (blobs already in the store) into chain snapshots; the top one's name.
 
-        Used for pulled base images and for imported cache results an op has to run on (``bakec.cache``).
+        Used for pulled base images, for imported cache results an op has to run on (``bakec.cache``)
+        and, with ``top`` naming the last snapshot, for an op's snapshot containerd lost
+        (:func:`bakec.worker.deferred.restore_snapshot`).
         """
         from bakec.export.local import apply_layer
 
         parent = ""
         for depth, blob in enumerate(blobs, 1):
             name = "bakec/chain/" + chain_id([b.diff_id for b in blobs[:depth]])
+            if top and depth == len(blobs):
+                name = top
             if not self.snapshot_exists(name):
                 with self._active(parent) as (key, mounts):
                     with self._mounted(mounts) as root:
