@@ -222,12 +222,7 @@ def _sweep_containers(paths: DaemonPaths, everything: bool) -> None:
             continue
         _runc(paths, "kill", cid, "KILL")
         _runc(paths, "delete", "--force", cid)
-        run_dir = paths.runs_dir / cid
-        if (run_dir / "rootfs").is_dir():
-            unmount(run_dir / "rootfs")
-        if os.path.ismount(run_dir):  # a private run dir (secret env) is a tmpfs
-            unmount(run_dir)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_run_dir(paths.runs_dir / cid)
 
 
 def _sweep_run_dirs(paths: DaemonPaths, everything: bool) -> None:
@@ -248,8 +243,18 @@ def _sweep_run_dirs(paths: DaemonPaths, everything: bool) -> None:
             continue
         if (paths.direct_runc_root / run_dir.name).exists():
             continue  # its container is still there: _sweep_containers decided to keep it
-        if os.path.ismount(run_dir / "rootfs"):
-            unmount(run_dir / "rootfs")
-        if os.path.ismount(run_dir):
-            unmount(run_dir)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_run_dir(run_dir)
+
+
+def _remove_run_dir(run_dir: Path) -> None:
+    """Unmount a bundle's rootfs and its tmpfs (a private run dir: secret env), then remove it.
+
+    The rootfs is unmounted whenever it is there (:func:`unmount` of a plain directory does
+    nothing): ``os.path.ismount`` misses a bind mount from the same disk (a snapshot with no
+    parent), and ``rmtree`` would then empty the snapshot through it.
+    """
+    if (run_dir / "rootfs").is_dir():
+        unmount(run_dir / "rootfs")
+    if os.path.ismount(run_dir):
+        unmount(run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)
