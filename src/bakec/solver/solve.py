@@ -81,6 +81,16 @@ def solve(
                     del unpacked[node]
         return result.results[node]
 
+    def uncached(node: str) -> bool:
+        """Whether ``node`` runs whatever a cache holds (--no-cache, no-cache-filter, or a kind never cached)."""
+        return no_cache or nodes[node].get("no_cache", False) or nodes[node]["op"].kind in _UNCACHED_KINDS
+
+    def adopt(node: str, hit: Any) -> None:
+        """Take an imported cache's result for ``node``; :func:`ready` unpacks it if an op runs on it."""
+        with lock:
+            result.results[node] = hit
+            unpacked[node] = threading.Lock()
+
     def vertex(node: str, state: str, **extra: Any) -> None:
         data = nodes[node]
         progress.emit({
@@ -98,16 +108,15 @@ def solve(
     def execute(node: str) -> Any:
         data = nodes[node]
         op = data["op"]
-        skip_cache = no_cache or data.get("no_cache", False) or op.kind in _UNCACHED_KINDS
+        skip_cache = uncached(node)
         with lock:
             skip_cache = skip_cache or not changed.isdisjoint(op.inputs)
         previous = None if op.kind in _UNCACHED_KINDS else cache.get(node)
         if not skip_cache:
-            record = previous
-            if record is not None:
+            if previous is not None:
                 from bakec.worker.ops import OpResult
 
-                cached = OpResult.from_meta(record.meta)
+                cached = OpResult.from_meta(previous.meta)
                 if runner.snapshot_exists(cached.snapshot) and all(runner.store.has(b.digest) for b in cached.layers):
                     with lock:
                         result.results[node] = cached
@@ -115,9 +124,7 @@ def solve(
                     return Cached(cached)
             hit = imported.lookup(node) if imported is not None else None
             if hit is not None:
-                with lock:
-                    result.results[node] = hit
-                    unpacked[node] = threading.Lock()
+                adopt(node, hit)
                 vertex(node, "cached")
                 return Cached(hit)
         inputs = {d: ready(d) for d in op.inputs if d}
@@ -148,14 +155,12 @@ def solve(
     keep = set(order)
     if imported is not None:
         # Ops that only imported results read are not needed; BuildKit shows them as cached too.
-        keep = imported.needed(graph, lambda n: no_cache or nodes[n].get("no_cache", False)
-                               or nodes[n]["op"].kind in _UNCACHED_KINDS)
+        keep = imported.needed(graph, uncached)
         for node in order:
             if node not in keep:
                 hit = imported.lookup(node)
                 if hit is not None:  # still a result: cache exports and inline caches list it
-                    result.results[node] = hit
-                    unpacked[node] = threading.Lock()
+                    adopt(node, hit)
                 vertex(node, "cached")
         order = [node for node in order if node in keep]
     dependencies: Mapping[str, list[str]] = {node: [d for d in graph.inputs[node] if d in keep] for node in order}
