@@ -12,11 +12,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bakec.errors import BuildError
 
+T = TypeVar("T")
+
 MAX_SECRET_SIZE = 500 * 1024
 """BuildKit's limit for one secret."""
+
+
+def scoped(sources: Mapping[tuple[str, str], T], sid: str, scope: str) -> T | None:
+    """The entry target ``scope`` gives for ``sid``; a mount without a scope takes the first target's.
+
+    Secrets and ssh forwards are looked up alike (:class:`bakec.worker.ssh.SshForwards`).
+    """
+    source = sources.get((scope, sid))
+    if source is None and not scope:
+        source = next((src for (_, i), src in sources.items() if i == sid), None)
+    return source
 
 
 @dataclass(frozen=True)
@@ -67,9 +81,7 @@ class SecretStore:
 
         A mount without a scope takes the first target's entry for the id.
         """
-        source = self.sources.get((scope, sid))
-        if source is None and not scope:
-            source = next((src for (_, i), src in self.sources.items() if i == sid), None)
+        source = scoped(self.sources, sid, scope)
         if source is None:
             return None
         if source.env:
@@ -85,4 +97,4 @@ class SecretStore:
         return data
 
 
-__all__ = ["MAX_SECRET_SIZE", "SecretSource", "SecretStore"]
+__all__ = ["MAX_SECRET_SIZE", "SecretSource", "SecretStore", "scoped"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bakec.errors import BuildError, EnvironmentProblem
+from bakec.worker.secrets import scoped
 
 _SUN_PATH_MAX = 107
 
@@ -80,12 +81,6 @@ class SshForwards:
         """One set of entries for every mount (scope "")."""
         return cls.from_targets({"": entries}, environ, cwd, scratch)
 
-    def _source(self, sid: str, scope: str) -> AgentSource | None:
-        source = self.sources.get((scope, sid))
-        if source is None and not scope:  # a mount without a scope: the first target's entry
-            source = next((src for (_, i), src in self.sources.items() if i == sid), None)
-        return source
-
     def missing_error(self, sid: str, scope: str = "") -> BuildError:
         """BuildKit's error for a required ssh mount whose id the target does not forward."""
         scopes = {s for s, _ in self.sources}
@@ -95,7 +90,7 @@ class SshForwards:
 
     def socket(self, sid: str, scope: str = "") -> str | None:
         """The host agent socket for ``sid`` in ``scope`` (starting a private agent if needed), or None."""
-        source = self._source(sid, scope)
+        source = scoped(self.sources, sid, scope)
         if source is None:
             return None
         if source.socket:
