@@ -37,6 +37,12 @@ def test_secret_sources_follow_buildkits_lookup(tmp_path):
     assert "from-env" not in repr(store) and "same-name-env" not in repr(store)
 
 
+def test_secret_from_an_environment_variable_that_is_not_utf8_is_its_bytes(tmp_path):
+    environ = {"RAW": os.fsdecode(b"pw-\xff\xfe")}  # as os.environ holds such a value
+    store = SecretStore.from_entries([{"id": "raw", "env": "RAW"}], environ, str(tmp_path))
+    assert store.read("raw") == b"pw-\xff\xfe"
+
+
 def test_secret_larger_than_buildkits_limit_fails(tmp_path):
     (tmp_path / "big").write_bytes(b"x" * (500 * 1024 + 1))
     store = SecretStore.from_entries([{"id": "big", "src": "big"}], {}, str(tmp_path))

@@ -86,7 +86,7 @@ class SecretStore:
             return None
         if source.env:
             value = self.environ.get(source.env)
-            return None if value is None else value.encode()
+            return None if value is None else value.encode("utf-8", "surrogateescape")  # the bytes os.environ decoded
         try:
             with open(source.path, "rb") as handle:
                 data = handle.read(MAX_SECRET_SIZE + 1)
