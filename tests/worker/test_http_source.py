@@ -40,3 +40,27 @@ def test_checksum_mismatch_is_buildkits_error_and_writes_nothing(tmp_path: Path,
 def test_http_error_status(tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BuildError, match="invalid response status 404"):
         download(HttpSource(f"{registry.url}/nope"), str(tmp_path))
+
+
+def test_a_server_that_does_not_speak_http_is_a_build_error(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"SSH-2.0-OpenSSH\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/file"
+    try:
+        with pytest.raises(BuildError, match=f"failed to load {url}"):
+            download(HttpSource(url), str(tmp_path))
+    finally:
+        thread.join(5)
+        listener.close()
+    assert os.listdir(tmp_path) == []

@@ -26,6 +26,7 @@ def filename(url: str) -> str:
 def download(op: HttpSource, root: str, *, timeout: float = 60) -> str:
     """Fetch ``op.url`` into ``root``; the path of the file written."""
     import email.utils
+    import http.client
     import tempfile
     import urllib.error
     import urllib.request
@@ -46,7 +47,7 @@ def download(op: HttpSource, root: str, *, timeout: float = 60) -> str:
                 modified = resp.headers.get("Last-Modified")
         except urllib.error.HTTPError as err:
             raise BuildError(f"invalid response status {err.code}") from None
-        except (urllib.error.URLError, OSError) as err:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:  # HTTPException: not HTTP
             reason = getattr(err, "reason", err)
             raise BuildError(f"failed to load {op.url}: {reason}") from None
         actual = f"{algo or 'sha256'}:{digest.hexdigest()}"
