@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -73,7 +73,7 @@ class CacheIndex:
             if row is None:
                 return None
             self._db.execute("UPDATE results SET last_used = ? WHERE key = ?", (time.time(), key))
-        return CacheRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, json.loads(row[4]), row[5])
+        return _record(row)
 
     def put(self, record: CacheRecord) -> None:
         """Commit a completed operation's record (atomically; replaces an older one)."""
@@ -92,11 +92,8 @@ class CacheIndex:
 
     def records_by_age(self) -> Iterator[CacheRecord]:
         """Every record, least recently used first (what ``bakec prune`` removes first)."""
-        rows = self._db.execute(
-            "SELECT key, kind, snapshot, layer, meta, size FROM results ORDER BY last_used ASC"
-        ).fetchall()
-        for row in rows:
-            yield CacheRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, json.loads(row[4]), row[5])
+        for record, _last_used in self.rows_by_age():
+            yield record
 
     def rows_by_age(self) -> list[tuple[CacheRecord, float]]:
         """Every record with its last use (a Unix time), least recently used first."""
@@ -104,8 +101,7 @@ class CacheIndex:
             rows = self._db.execute(
                 "SELECT key, kind, snapshot, layer, meta, size, last_used FROM results ORDER BY last_used ASC"
             ).fetchall()
-        return [(CacheRecord(r[0], r[1], r[2], json.loads(r[3]) if r[3] else None, json.loads(r[4]), r[5]), r[6])
-                for r in rows]
+        return [(_record(row), row[6]) for row in rows]
 
     def total_size(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM results").fetchone()[0])
@@ -123,6 +119,11 @@ class CacheIndex:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+
+def _record(row: Sequence[Any]) -> CacheRecord:
+    """A ``results`` row (key, kind, snapshot, layer, meta, size, ...) as a record."""
+    return CacheRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, json.loads(row[4]), row[5])
 
 
 def parse_size(text: str) -> int:
