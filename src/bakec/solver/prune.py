@@ -77,7 +77,8 @@ def prune(
         cache.delete(record.key)
         kept_size -= record.size
         out.entries.append(Entry(record.key, record.kind, record.size, last_used))
-    remaining = [r for r, _ in cache.rows_by_age()]
+    removed = {e.key for e in out.entries}
+    remaining = [r for r, _ in rows if r.key not in removed]  # nothing else writes the index: the lock is ours
     sizes = _remove_snapshots(client, _snapshots_of(remaining), out)
     snapshot_of = {r.key: r.snapshot for r, _ in rows}
     out.entries = [Entry(e.key, e.kind, sizes.get(snapshot_of[e.key] or "", e.size), e.last_used)
