@@ -36,29 +36,22 @@ def _bool(key: str, value: str) -> bool:
 
 def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[fmt.Record]:
     """The cache records of ``builds`` (one target's platforms) for ``mode`` (min or max), inputs first."""
-    import networkx as nx  # type: ignore[import-untyped]
-
     if mode not in ("min", "max"):
         raise BuildError(f"invalid cache-to mode {mode!r}: expected min or max")
-    g = graph.graph
     wanted: set[str] = set()
     for build in builds:
         if not build.output or build.output not in solved.results:
             continue
-        needed = nx.ancestors(g, build.output) | {build.output}
+        needed = graph.ancestors(build.output) | {build.output}
         if mode == "min":
-            final = tuple(b.digest for b in solved.results[build.output].layers)
-            needed = {
-                n
-                for n in needed
-                if _chain(solved, n) and _chain(solved, n) == final[: len(_chain(solved, n))]
-            }
+            final = _chain(solved, build.output)
+            needed = {n for n in needed if (chain := _chain(solved, n)) and chain == final[: len(chain)]}
         wanted |= needed
     out = []
     for node in graph.order():
         if node not in wanted or node not in solved.results:
             continue
-        op = g.nodes[node]["op"]
+        op = graph.nodes[node]["op"]
         layers = tuple(solved.results[node].layers)
         out.append(fmt.Record(node, tuple(op.inputs), layers or None))
     return out
@@ -67,7 +60,7 @@ def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[f
 def base_origins(graph: Any, solved: Any) -> dict[str, str]:
     """Layer digest → the base image reference it was pulled from (for cross-repository mounts)."""
     out: dict[str, str] = {}
-    for node, data in graph.graph.nodes(data=True):
+    for node, data in graph.nodes.items():
         if data["op"].kind == "image" and "://" not in data["op"].ref and node in solved.results:
             for blob in solved.results[node].layers:
                 out.setdefault(blob.digest, data["op"].ref.split("@")[0])

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import networkx as nx
-
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import parse_normalized_named
 
@@ -68,13 +66,11 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def _closure(graph: Any, build: Any) -> list[Any]:
-    """The ops the build's output needs, in build order."""
-    g = graph.graph
+    """The ops the build's output needs, in build order (the graph's order: the closure holds every input)."""
     if not build.output:
         return []
-    sub = g.subgraph(nx.ancestors(g, build.output) | {build.output})
-    order = nx.lexicographical_topological_sort(sub, key=lambda n: g.nodes[n]["order"])
-    return [g.nodes[n]["op"] for n in order]
+    needed = graph.ancestors(build.output) | {build.output}
+    return [graph.nodes[n]["op"] for n in graph.order() if n in needed]
 
 
 def _materials(ops: Sequence[Any], git_commits: Mapping[str, str]) -> list[dict[str, Any]]:
