@@ -526,15 +526,15 @@ def write_layer(
     lower = LowerView(lowers)
     whiteout_time = rewrite_timestamp or 0
 
-    writers: list[_ChangeWriter] = []
+    links: tuple[tuple[str, str], ...] = ()
 
     def produce(tw: TarWriter) -> None:
+        nonlocal links
         cw = _ChangeWriter(tw, upper, whiteout_time, rewrite_timestamp)
-        writers.append(cw)
         changes(upper, lower, cw.handle, skip=skip, opaque_markers=opaque_markers)
+        links = cw.links()
 
     blob = _write_stream(store, compression, oci_mediatypes, produce)
-    links = writers[0].links()
     return replace(blob, links=links) if links else blob
 
 
@@ -594,7 +594,7 @@ def _repack(src: Callable[[int], bytes], tw: TarWriter, epoch: int) -> None:
             gid=e.gid,
             size=e.size if typeflag == TYPE_REG else 0,
             # whiteouts carry the diff's time in BuildKit (containerd's change writer): the epoch here
-            mtime=epoch if name.rstrip("/").rsplit("/", 1)[-1].startswith(".wh.") else min(e.mtime, epoch),
+            mtime=epoch if name.rstrip("/").rsplit("/", 1)[-1].startswith(WHITEOUT_PREFIX) else min(e.mtime, epoch),
             linkname=e.linkname,
             uname=e.uname,
             gname=e.gname,
