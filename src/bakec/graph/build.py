@@ -283,21 +283,23 @@ class _Builder:
         if value.startswith("cwd://"):
             value = value[len("cwd://") :] or "."
         elif is_git_url(value):
-            if self.fetcher is None:
-                self.fetcher = GitFetcher.default()
-            return self.fetcher.context_dir(value)
+            return self._fetcher().context_dir(value)
         elif "://" in value:
             raise BakecError(f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported")
         return (self.cwd / value).resolve()
 
     def git_commit(self, url: str, checksum: str = "") -> str:
         """The commit an ``ADD <git url>`` reads (fetched now, as image references are resolved now)."""
-        if self.fetcher is None:
-            self.fetcher = GitFetcher.default()
-        commit = self.fetcher.commit(url)
+        commit = self._fetcher().commit(url)
         if checksum and not commit.startswith(checksum):
             raise BakecError(f"expected checksum to match {checksum}, got {commit}")
         return commit
+
+    def _fetcher(self) -> GitFetcher:
+        """The fetcher given, or the default state dir's (created on the first git URL)."""
+        if self.fetcher is None:
+            self.fetcher = GitFetcher.default()
+        return self.fetcher
 
     def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
         if target.dockerfile_inline is not None:
