@@ -46,6 +46,7 @@ class LazyClient:
 
     @property
     def connected(self) -> bool:
+        """Whether containerd has been started or contacted."""
         return self._client is not None
 
     def get(self) -> Client:
@@ -70,6 +71,7 @@ class LazyClient:
             leased.close()
 
     def close(self) -> None:
+        """Close the real client, if one was made."""
         if self._client is not None:
             self._client.close()
 
@@ -85,9 +87,11 @@ class LazyLease:
 
     @property
     def connected(self) -> bool:
+        """Whether the lease exists (a client method was used)."""
         return self._leased is not None
 
     def get(self) -> Client:
+        """The leased client (containerd is contacted and the lease created on the first call)."""
         with self._lock:
             if self._leased is None:
                 self._leased = self._stack.enter_context(self.parent.get().lease())
@@ -97,6 +101,7 @@ class LazyLease:
         return getattr(self.get(), name)
 
     def close(self) -> None:
+        """Delete the lease, if one was created."""
         self._stack.close()
 
 
@@ -159,6 +164,7 @@ class DeferredRunner:
     def run(
         self, op: Op, inputs: Mapping[str, OpResult], log: Callable[[int, bytes], None] | None = None
     ) -> OpResult:
+        """Run ``op`` once the snapshots of its cached inputs are known to exist (made again if lost)."""
         for result in inputs.values():
             if result.snapshot and result.snapshot in self._unverified:
                 self._verify(result)

@@ -83,6 +83,7 @@ class Handler:
     mask: bytes
 
     def matches(self, header: bytes) -> bool:
+        """Whether the kernel would hand an executable starting with ``header`` to this handler."""
         window = header[self.offset:self.offset + len(self.magic)]
         if len(window) != len(self.magic):
             return False

@@ -385,6 +385,7 @@ class Redactor:
         return data
 
     def flush(self) -> None:
+        """Pass on what is held back (a last line without a newline), masked."""
         for stream, data in sorted(self.pending.items()):
             self.log(stream, data)
         self.pending.clear()

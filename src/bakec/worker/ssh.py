@@ -274,6 +274,7 @@ class SocketRelay:
             s.close()
 
     def close(self) -> None:
+        """Stop relaying (open connections are closed) and remove the socket file."""
         self._wake_w.send(b"x")
         self._thread.join()
         for sock in (self._listener, self._wake_r, self._wake_w):
