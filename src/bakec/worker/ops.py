@@ -333,7 +333,10 @@ class OpRunner:
         name = "bakec/op/" + op.digest
         with self._active("") as (key, mounts):
             with self._mounted(mounts) as root:
-                subprocess.run(["cp", "-a", "--", f"{src}/.", root], check=True, capture_output=True)
+                done = subprocess.run(["cp", "-a", "--", f"{src}/.", root], check=False, capture_output=True)
+                if done.returncode != 0:
+                    raise BuildError(f"ADD {op.url}: copying the checkout failed",
+                                     done.stderr.decode(errors="replace").strip())
             self._commit(name, key)
         return OpResult(name)
 
