@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakec.errors import BakecError, EnvironmentProblem
+from bakec.spec.finalize import is_git_ssh
 
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:(?!//)")
+# scheme://user:password@ -- the password is what messages must not show
+_CREDENTIALS = re.compile(r"^([a-z][a-z0-9+.-]*://)([^/@:]*):([^/@]*)@", flags=re.IGNORECASE)
 _COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _KEEP_TREES = 3  # checkouts kept per URL and ref (older ones may still be read by a running build)
 _FETCHED: dict[tuple[Path, GitRef], Path] = {}  # one fetch per process, shared by all fetchers
@@ -49,7 +51,7 @@ class GitRef:
 
 def is_git_url(value: str) -> bool:
     """True for the git contexts BuildKit recognises (``gitutil.ParseGitRef``)."""
-    if value.startswith(("git://", "ssh://", "git@", "github.com/")) or _SCP_LIKE.match(value):
+    if value.startswith(("git://", "git@", "github.com/")) or is_git_ssh(value):
         return True
     if value.startswith(("http://", "https://")):
         return value.split("#", 1)[0].split("?", 1)[0].endswith(".git")
@@ -81,7 +83,7 @@ def parse_git_url(value: str) -> GitRef:
 
 def redact(url: str) -> str:
     """``https://user:secret@host/x`` → ``https://user:xxxxx@host/x`` (as BuildKit's ``RedactCredentials``)."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)([^/@:]*):[^/@]*@", r"\1\2:xxxxx@", url, flags=re.IGNORECASE)
+    return _CREDENTIALS.sub(r"\1\2:xxxxx@", url)
 
 
 class GitFetcher:
@@ -209,7 +211,7 @@ def fetched_dir(url: str) -> Path | None:
 
 def redact_text(text: str, remote: str) -> str:
     """``text`` with the credentials of ``remote`` (if any) replaced, wherever git echoed them."""
-    match = re.match(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^/@]*)@", remote, flags=re.IGNORECASE)
-    if match and match.group(1):
-        text = text.replace(match.group(1), "xxxxx")
+    match = _CREDENTIALS.match(remote)
+    if match and match.group(3):
+        text = text.replace(match.group(3), "xxxxx")
     return text
