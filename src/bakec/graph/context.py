@@ -44,11 +44,9 @@ from typing import Any, Self
 
 from bakec.errors import BakecError
 from bakec.graph import listing
+from bakec.graph.listing import Stat
 
 __all__ = ["ContextHasher", "ContextIndex", "Entry", "default_cache_dir", "select_key"]
-
-Stat = tuple[str, int, int, int, int, int, int]
-"""One walked path: (relative path, st_mode, st_size, st_mtime_ns, st_ino, st_ctime_ns, st_rdev)."""
 
 _RACY_SECONDS = 2.0  # files changed this recently may change again within the same mtime tick
 _CHUNK = 1 << 20

@@ -20,7 +20,10 @@ import subprocess
 import tempfile
 from typing import IO
 
-__all__ = ["Listing", "parse", "start"]
+__all__ = ["Listing", "Stat", "parse", "start"]
+
+Stat = tuple[str, int, int, int, int, int, int]
+"""One listed path: (relative path, st_mode, st_size, st_mtime_ns, st_ino, st_ctime_ns, st_rdev)."""
 
 # relative path, then "<type letter><octal permission bits> size mtime ino ctime" (times as seconds.fraction)
 _FORMAT = "%P\\0%y%m %s %T@ %i %C@\\0"
@@ -88,10 +91,10 @@ def start(root: str) -> Listing:
     return Listing(root, proc, out)
 
 
-def parse(root: str, output: bytes) -> list[tuple[str, int, int, int, int, int, int]]:
+def parse(root: str, output: bytes) -> list[Stat]:
     """The records of ``output`` as (path, st_mode, st_size, st_mtime_ns, st_ino, st_ctime_ns, st_rdev)."""
     fields = output.split(b"\0")
-    out = []
+    out: list[Stat] = []
     for i in range(0, len(fields) - 1, 2):
         rel = os.fsdecode(fields[i])
         kind_perm, size, mtime, ino, ctime = fields[i + 1].decode().split(" ")
