@@ -201,7 +201,7 @@ class ContextHasher:
         self._db: sqlite3.Connection | None = None
         # per index: its tree-cache key, the digest of the walk's stats, and the digests the cache held
         # (None: store the tree)
-        self._trees: dict[int, tuple[ContextIndex, tuple[str, str], bytes, dict[Any, str] | None]] = {}
+        self._trees: list[tuple[ContextIndex, tuple[str, str], bytes, dict[Any, str] | None]] = []
         # context root -> its prefetched find listing (None once used: a root is listed once per run)
         self._listings: dict[str, listing.Listing | None] = {}
         self.files_read = 0  # how many files were actually read (for tests and benchmarks)
@@ -232,8 +232,8 @@ class ContextHasher:
             if unused is not None:
                 unused.cancel()
         self._listings = {}
-        trees, self._trees = self._trees, {}
-        for index, tree_key, stats_digest, known in trees.values():
+        trees, self._trees = self._trees, []
+        for index, tree_key, stats_digest, known in trees:
             if known is None:
                 self._store_tree(tree_key, stats_digest, index.entries, index._digests)
             elif index._digests != known:
@@ -270,7 +270,7 @@ class ContextHasher:
             index = ContextIndex(name, root, patterns,
                                  lambda: self._load_entries(tree_key, stats_digest) or self._scan(root, stats_of()),
                                  stored[1])
-            self._trees[id(index)] = (index, tree_key, stats_digest, stored[1])
+            self._trees.append((index, tree_key, stats_digest, stored[1]))
             return index
         stats = stats_of()
         index = ContextIndex(name, root, patterns, self._scan(root, stats))
@@ -278,7 +278,7 @@ class ContextHasher:
         # (a directory's entries and mode are compared as such, so its own times do not matter)
         newest = max((s[3] for s in stats if not stat.S_ISDIR(s[1])), default=0)
         if newest / 1e9 < time.time() - _RACY_SECONDS:
-            self._trees[id(index)] = (index, tree_key, stats_digest, None)
+            self._trees.append((index, tree_key, stats_digest, None))
         return index
 
     def _scan(self, root: Path, stats: list[Stat]) -> list[Entry]:
@@ -382,12 +382,14 @@ class ContextHasher:
     def _load_entries(self, key: tuple[str, str], stats_digest: bytes) -> list[Entry] | None:
         """The entries kept with ``stats_digest`` (None if another build replaced them meanwhile)."""
         db = self._conn()
+        if db is None:
+            return None
         try:
             row = db.execute("SELECT stats, entries FROM tree_index WHERE root = ? AND patterns = ?", key).fetchone()
             if row is None or bytes(row[0]) != stats_digest:
                 return None
             return [Entry(*e) for e in marshal.loads(row[1])]
-        except (AttributeError, sqlite3.Error, ValueError, EOFError, TypeError):
+        except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
 
     def _store_tree(self, key: tuple[str, str], stats_digest: bytes, entries: list[Entry],
