@@ -99,9 +99,9 @@ def _created(target: Any) -> str:
 def _convert(
     store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool
 ) -> list[fmt.Record]:
-    """Records with their layers in the requested compression and media types."""
-    from bakec.worker.layer_compress import UNCOMPRESSED, Compression, kind_of
-    from bakec.worker.layers import convert_layer
+    """Records with their layers in the requested compression and media types (as an image export)."""
+    from bakec.export.image import ExportOptions, layer_for_export
+    from bakec.worker.layer_compress import Compression
 
     kind = attrs.get("compression", "gzip")
     level = attrs.get("compression-level")
@@ -110,15 +110,12 @@ def _convert(
     except (ValueError, TypeError) as err:
         raise BuildError(f"invalid cache-to compression: {err}") from None
     force = _bool("force-compression", attrs.get("force-compression", "false"))
+    opts = ExportOptions(oci_mediatypes=oci, compression=want, force_compression=force)
     done: dict[str, LayerBlob] = {}
 
     def one(blob: LayerBlob) -> LayerBlob:
         if blob.digest not in done:
-            have = kind_of(blob.media_type)
-            out = blob
-            if (have != want.kind and (force or have == UNCOMPRESSED)) or (force and want.level is not None):
-                out = convert_layer(store, blob, want, oci_mediatypes=oci)
-            done[blob.digest] = replace(out, media_type=Compression(kind_of(out.media_type)).media_type(oci))
+            done[blob.digest] = layer_for_export(store, blob, opts)
         return done[blob.digest]
 
     return [replace(r, layers=tuple(one(b) for b in r.layers)) if r.layers else r for r in recs]

@@ -174,7 +174,7 @@ class Committed:
     ]  # desc, image, layers, config
 
 
-def _layer_for_export(store: ContentStore, blob: LayerBlob, opts: ExportOptions, *, base: bool = False) -> LayerBlob:
+def layer_for_export(store: ContentStore, blob: LayerBlob, opts: ExportOptions, *, base: bool = False) -> LayerBlob:
     """``blob`` as the options want it: re-compressed and/or with mtimes clamped to the epoch.
 
     As BuildKit's ``rewrite-timestamp``, layers of the base image are kept as pulled,
@@ -204,7 +204,7 @@ def commit_images(store: ContentStore, images: Sequence[Image], opts: ExportOpti
         raise BuildError("nothing to export")
     manifests = []
     for image in images:
-        layers = tuple(_layer_for_export(store, b, opts, base=i < image.base_layers) for i, b in enumerate(image.layers))
+        layers = tuple(layer_for_export(store, b, opts, base=i < image.base_layers) for i, b in enumerate(image.layers))
         config = dict(image.config)
         config.setdefault("architecture", image.platform.architecture)
         config.setdefault("os", image.platform.os)
