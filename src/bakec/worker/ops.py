@@ -101,9 +101,10 @@ class OpRunner:
         self.executor = executor
         self.registry = registry
         self.cache_mounts = cache_mounts or paths.state_dir / "cache-mounts"
-        self.tmp = paths.state_dir / "tmp"  # mount points and scratch files, on the state dir's disk
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        self.mounts = MountPreparer(self.tmp, CacheMounts(self.cache_mounts), self._view, secrets=secrets, ssh=ssh)
+        # mount points and scratch files go in self.mounts.scratch: on the state dir's disk, made
+        # when first used, and swept if this process is killed
+        tmp = paths.state_dir / "tmp"
+        self.mounts = MountPreparer(tmp, CacheMounts(self.cache_mounts), self._view, secrets=secrets, ssh=ssh)
 
     # -- entry -----------------------------------------------------------------------
     def run(self, op: o.Op, inputs: Mapping[str, OpResult], log: LogFn | None = None) -> OpResult:
@@ -172,7 +173,7 @@ class OpRunner:
     def _mounted(self, mounts: Sequence[Mount]) -> Iterator[str]:
         from bakec.worker.runc import mount, unmount
 
-        target = Path(tempfile.mkdtemp(prefix="m", dir=self.mounts.scratch))  # swept if we are killed
+        target = Path(tempfile.mkdtemp(prefix="m", dir=self.mounts.scratch))
         mount(mounts[0], target)
         try:
             yield str(target)
@@ -185,7 +186,7 @@ class OpRunner:
     def _view(self, snapshot: str) -> Iterator[str]:
         """A read-only mount of a committed snapshot (an empty dir for scratch)."""
         if not snapshot:
-            empty = tempfile.mkdtemp(prefix="e", dir=self.tmp)
+            empty = tempfile.mkdtemp(prefix="e", dir=self.mounts.scratch)
             try:
                 yield empty
             finally:
@@ -259,7 +260,8 @@ class OpRunner:
                 log = stack.enter_context(redacting(log, prepared.redact))
             files_dir = None
             if op.files:
-                files_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="f", dir=self.tmp)))
+                scratch = tempfile.TemporaryDirectory(prefix="f", dir=self.mounts.scratch)
+                files_dir = Path(stack.enter_context(scratch))
                 for f in op.files:
                     (files_dir / f.name).write_text(f.data)
                     os.chmod(files_dir / f.name, f.mode)
