@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+from bakec.errors import BakecError
 from bakec.graph import listing
 from bakec.graph.context import ContextHasher, _walk
 
@@ -67,3 +70,9 @@ def test_an_unused_prefetch_is_stopped(tmp_path):
     proc = h._listings[str(root.resolve())]._proc
     h.close()
     assert proc is not None and proc.returncode is not None and not h._listings
+
+
+def test_a_device_gone_since_the_listing_is_an_error_not_a_traceback(tmp_path):
+    record = b"gone\0c644 0 1700000000.0 1 1700000000.0\0"  # find's record of a device removed since
+    with pytest.raises(BakecError, match="unable to read context file gone: No such file or directory"):
+        listing.parse(str(tmp_path), record)

@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 from typing import IO
 
+from bakec.errors import BakecError
+
 __all__ = ["Listing", "Stat", "parse", "start"]
 
 Stat = tuple[str, int, int, int, int, int, int]
@@ -101,7 +103,10 @@ def parse(root: str, output: bytes) -> list[Stat]:
         mode = _TYPES.get(kind_perm[0], 0) | int(kind_perm[1:], 8)  # an unknown type is not sent
         rdev = 0
         if kind_perm[0] in "cb":  # find prints no device numbers
-            rdev = os.lstat(os.path.join(root, rel)).st_rdev
+            try:
+                rdev = os.lstat(os.path.join(root, rel)).st_rdev
+            except OSError as exc:  # gone since find listed it: as the Python walk reports it
+                raise BakecError(f"unable to read context file {rel}: {exc.strerror}") from None
         out.append((rel, mode, int(size), _ns(mtime), int(ino), _ns(ctime), rdev))
     return out
 
