@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakec.errors import EnvironmentProblem
+from bakec.state import resolve_state_dir  # also re-exported: part of the worker API
 from bakec.worker.client import LEASE_PREFIX, NAMESPACE, OWNER_LABEL, Client, ContainerdError, owner_alive
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runc import sweep_direct
-from bakec.state import resolve_state_dir  # noqa: F401  (re-exported: part of the worker API)
 
 MIN_VERSION = (1, 6)
 START_TIMEOUT = 10.0

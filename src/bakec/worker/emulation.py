@@ -144,7 +144,7 @@ def handler_for(arch: str, binfmt_dir: Path = BINFMT_DIR) -> Handler | None:
     return matching[0] if matching else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def emulated(platform: str) -> bool:
     """Whether RUN steps for ``platform`` execute through an emulator on this host."""
     arch = arch_of(platform)

@@ -25,8 +25,8 @@ from typing import Any
 
 from bakec.errors import BuildError
 from bakec.worker import rootfs
-from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
 from bakec.worker.cancel import Cancel
+from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
 from bakec.worker.entitlements import Entitlements
 from bakec.worker.network import NetworkProvider, resolv_conf
 from bakec.worker.paths import DaemonPaths
