@@ -241,11 +241,11 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
     if kind == "tar":
         tar_export.export(store, images, attrs.get("dest"))
         return {}
+    if kind in ("oci", "docker") and "name" not in attrs and target.tags:
+        attrs = {**attrs, "name": ",".join(target.tags)}
     if kind == "docker" and not attrs.get("dest"):
-        return _load(attrs, images, store, client, epoch, target)
+        return _load(attrs, images, store, client, epoch)
     if kind in ("oci", "docker"):
-        if "name" not in attrs and target.tags:
-            attrs = {**attrs, "name": ",".join(target.tags)}
         opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
         if kind == "oci":
             attach = None if attest is None else (lambda c: attest.attach(
@@ -275,14 +275,11 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
     raise BuildError(f"unknown output type {kind!r}")
 
 
-def _load(attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None,
-          target: Any) -> dict[str, Any]:
+def _load(attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None) -> dict[str, Any]:
     """``type=docker`` without ``dest`` (``--load``): into bakec's containerd, and docker's daemon if one answers."""
     from bakec.export import docker_daemon
     from bakec.export.image import ExportOptions, commit_images
 
-    if "name" not in attrs and target.tags:
-        attrs = {**attrs, "name": ",".join(target.tags)}
     if len(images) != 1:
         raise BuildError("docker exporter does not currently support exporting manifest lists")
     opts = ExportOptions.parse(attrs, kind="docker", source_date_epoch=epoch)
