@@ -177,7 +177,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 
 def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
             progress: Any, publisher: Any, attestations: Any = None) -> dict[str, TargetReport]:
-    from bakec.export.image import ExportOptions, Image, Platform
+    from bakec.export.image import Image, Platform
     from bakec.cache import with_inline_cache
     from bakec.spec.annotations import export_attrs as annotation_attrs
     from bakec.worker.ops import image_config
