@@ -16,9 +16,13 @@ import dataclasses
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from bakec.errors import SpecError
 from bakec.gopath import clean as go_clean
+
+if TYPE_CHECKING:
+    from bakec.spec.definition import Definition
 
 _KEPT_PREFIXES = ("cwd://", "target:", "docker-image://", "oci-layout://")
 
@@ -45,7 +49,7 @@ def load_remote(
     vars: Mapping[str, str] | None = None,
     state_dir: str | None = None,
     cmd_context: str | None = None,
-):
+) -> Definition:
     """Fetch ``url`` and load the bake files it holds; the result's contexts resolve against it."""
     from bakec.graph.remote import GitFetcher, is_git_url, redact
     from bakec.spec.definition import load
