@@ -1,4 +1,7 @@
-"""Helpers for the solver's end-to-end tests: fresh state dirs, the CLI of this checkout, rawjson events."""
+"""Helpers for the end-to-end builds: the CLI of this checkout, fresh state dirs, rawjson events.
+
+The session's shared ``state_dir`` fixture lives in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +25,7 @@ def cli_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(cwd),
-        "PYTHONPATH": str(REPO / "src"),
+        "PYTHONPATH": str(REPO / "src"),  # this checkout's code, whatever pip installed
         **(extra or {}),
     }
 
@@ -32,6 +36,19 @@ def cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float
         [sys.executable, "-m", "bakec.cli.main", *args],
         cwd=cwd, env=cli_env(cwd, env), capture_output=True, text=True, timeout=timeout, check=False,
     )
+
+
+def bakec(cwd: Path, state: Path, *args: str, env: dict[str, str] | None = None,
+          timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the bakec CLI as a user would, in ``cwd``; ``build`` runs on the state dir ``state``.
+
+    Pushed images get no default provenance here (``BUILDX_NO_DEFAULT_ATTESTATIONS=1``, as
+    buildx allows), so tests about pushing see bare manifests; test_attestations.py passes
+    ``env={"BUILDX_NO_DEFAULT_ATTESTATIONS": ""}`` to test the default itself.
+    """
+    if args and args[0] == "build":
+        args = (*args, "--state-dir", str(state))
+    return cli(cwd, *args, env={"BUILDX_NO_DEFAULT_ATTESTATIONS": "1", **(env or {})}, timeout=timeout)
 
 
 def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -98,3 +115,26 @@ def runc_containers(state: Path) -> list[str]:
                                      check=True)
             out += listing.stdout.split()
     return out
+
+
+class OciArchive:
+    """An OCI layout tarball (an ``oci`` or ``docker`` output) read into memory."""
+
+    def __init__(self, path: Path) -> None:
+        with tarfile.open(path) as tar:
+            self.files: dict[str, bytes] = {
+                m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()  # type: ignore[union-attr]
+            }
+        self.index: dict = json.loads(self.files["index.json"])
+
+    def blob(self, digest: str) -> bytes:
+        """The bytes of the blob ``sha256:...``."""
+        return self.files["blobs/sha256/" + digest.split(":", 1)[1]]
+
+    def json(self, digest: str) -> dict:
+        """The blob ``sha256:...`` parsed as JSON (a manifest, an index or a config)."""
+        return json.loads(self.blob(digest))
+
+    def root(self) -> dict:
+        """What index.json's first entry points to: the image manifest, or the index of several platforms."""
+        return self.json(self.index["manifests"][0]["digest"])

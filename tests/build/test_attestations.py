@@ -8,13 +8,12 @@ import base64
 import hashlib
 import json
 import subprocess
-import tarfile
 import textwrap
 import urllib.request
 import uuid
 from pathlib import Path
 
-from .conftest import bakec
+from .helpers import OciArchive, bakec
 from .test_remote import _commit, git_server  # noqa: F401 - the git daemon fixture
 
 HOST = "127.0.0.1:5000"
@@ -131,32 +130,20 @@ def test_provenance_false_or_no_default_attestations_push_the_bare_manifest(tmp_
         assert meta["containerimage.digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def _layout(tar_path: Path) -> tuple[dict, dict[str, bytes]]:
-    with tarfile.open(tar_path) as tar:
-        blobs = {m.name.rsplit("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()
-                 if m.name.startswith("blobs/sha256/") and m.isfile()}
-        index = json.load(tar.extractfile("index.json"))
-    return index, blobs
-
-
-def _blob(blobs: dict[str, bytes], digest: str) -> dict:
-    return json.loads(blobs[digest.split(":", 1)[1]])
-
-
 def test_oci_output_carries_provenance_only_when_asked_and_max_records_more(tmp_path, state_dir):
     project = _project(tmp_path, '"type=oci,dest=out.tar"')
     _build(project, state_dir)
-    index, blobs = _layout(project / "out.tar")
-    assert index["manifests"][0]["mediaType"] == MT_MANIFEST  # no default provenance for oci outputs
+    archive = OciArchive(project / "out.tar")
+    assert archive.index["manifests"][0]["mediaType"] == MT_MANIFEST  # no default provenance for oci outputs
 
     meta = _build(project, state_dir, "--provenance=mode=max")
-    index, blobs = _layout(project / "out.tar")
-    root = index["manifests"][0]
+    archive = OciArchive(project / "out.tar")
+    root = archive.index["manifests"][0]
     assert root["mediaType"] == MT_INDEX and root["digest"] == meta["containerimage.digest"]
-    entries = _blob(blobs, root["digest"])["manifests"]
+    entries = archive.json(root["digest"])["manifests"]
     assert [e["platform"]["os"] for e in entries] == ["linux", "unknown"]
-    attestation = _blob(blobs, entries[1]["digest"])
-    raw = blobs[attestation["layers"][0]["digest"].split(":", 1)[1]]
+    attestation = archive.json(entries[1]["digest"])
+    raw = archive.blob(attestation["layers"][0]["digest"])
     assert SECRET.encode() not in raw
     statement = json.loads(raw)
     predicate = statement["predicate"]
@@ -180,10 +167,10 @@ def test_git_context_is_the_config_source(tmp_path, state_dir, git_server):  # n
     url = git_server.url("attest-src", "main")
     project = _project(tmp_path, '"type=oci,dest=out.tar"', context=url)
     _build(project, state_dir, "--provenance=true")
-    index, blobs = _layout(project / "out.tar")
-    entries = _blob(blobs, index["manifests"][0]["digest"])["manifests"]
-    attestation = _blob(blobs, entries[1]["digest"])
-    predicate = json.loads(blobs[attestation["layers"][0]["digest"].split(":", 1)[1]])["predicate"]
+    archive = OciArchive(project / "out.tar")
+    entries = archive.root()["manifests"]
+    attestation = archive.json(entries[1]["digest"])
+    predicate = archive.json(attestation["layers"][0]["digest"])["predicate"]
     assert predicate["invocation"]["configSource"] == {"uri": url, "digest": {"sha1": commit},
                                                       "entryPoint": "Dockerfile"}
     assert {"uri": url, "digest": {"sha1": commit}} in predicate["materials"]
@@ -218,16 +205,16 @@ def test_two_platforms_get_one_attestation_manifest_each(tmp_path, state_dir):
         }
         """))
     _build(tmp_path, state_dir, "--provenance=true")
-    index, blobs = _layout(tmp_path / "out.tar")
-    top = _blob(blobs, index["manifests"][0]["digest"])
+    archive = OciArchive(tmp_path / "out.tar")
+    top = archive.root()
     assert top["annotations"] == {"org.example.kind": "multi"}
     entries = top["manifests"]
     assert [(e["platform"]["os"], e["platform"]["architecture"]) for e in entries] == [
         ("linux", "amd64"), ("linux", "arm64"), ("unknown", "unknown"), ("unknown", "unknown")]
     for image, attestation in zip(entries[:2], entries[2:]):
         assert attestation["annotations"]["vnd.docker.reference.digest"] == image["digest"]
-        layer = _blob(blobs, attestation["digest"])["layers"][0]
-        statement = json.loads(blobs[layer["digest"].split(":", 1)[1]])
+        layer = archive.json(attestation["digest"])["layers"][0]
+        statement = archive.json(layer["digest"])
         arch = image["platform"]["architecture"]
         assert statement["subject"] == [{"name": "_", "digest": {"sha256": image["digest"].split(":", 1)[1]}}]
         assert [m["uri"] for m in statement["predicate"]["materials"]] == [

@@ -8,7 +8,7 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-from .conftest import bakec
+from .helpers import bakec, events
 
 DOCKERFILE = """\
 FROM 127.0.0.1:5000/busybox:latest
@@ -32,10 +32,6 @@ def _project(tmp: Path, outputs: str, dockerfile: str = DOCKERFILE) -> Path:
         }}
         """))
     return tmp
-
-
-def _events(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
 def test_build_writes_an_oci_image_skopeo_accepts_and_a_local_filesystem(tmp_path, state_dir):
@@ -70,10 +66,10 @@ def test_second_build_runs_nothing(tmp_path, state_dir):
     assert first.returncode == 0, first.stderr
     second = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert second.returncode == 0, second.stderr
-    started = [e for e in _events(second.stderr) if e.get("type") == "vertex" and e["state"] == "started"
+    started = [e for e in events(second.stderr) if e.get("type") == "vertex" and e["state"] == "started"
                and e["name"].split("] ", 1)[-1].startswith(("RUN", "COPY"))]
     assert started == []
-    cached = [e for e in _events(second.stderr) if e.get("type") == "vertex" and e["state"] == "cached"]
+    cached = [e for e in events(second.stderr) if e.get("type") == "vertex" and e["state"] == "cached"]
     assert len(cached) >= 2
 
 
@@ -83,7 +79,7 @@ def test_changing_a_context_file_reruns_only_the_copy(tmp_path, state_dir):
     (project / "app" / "main.txt").write_text("changed\n")
     proc = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert proc.returncode == 0, proc.stderr
-    ran = [e["name"] for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
+    ran = [e["name"] for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
     assert any("COPY app/ /app/" in name for name in ran)
     assert not any(" RUN " in f" {name}" for name in ran)
 

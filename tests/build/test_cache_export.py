@@ -7,17 +7,17 @@ store and cache index), so anything it does not run came from the imported cache
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import textwrap
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from . import helpers
+from .helpers import OciArchive, bakec, events
 
 HOST = "127.0.0.1:5000"
 EPOCH = "1700000000"
@@ -39,18 +39,8 @@ COPY_APP = "[3/4] COPY app/ /app/"
 @pytest.fixture
 def fresh_state(state_dir: Path) -> Iterator[Callable[[], Path]]:
     """New, empty state dirs on demand (``state_dir`` only for its skip checks); daemons stopped at the end."""
-    made: list[Path] = []
-
-    def make() -> Path:
-        made.append(Path(tempfile.mkdtemp(prefix="bkc", dir="/tmp")))
-        return made[-1]
-
-    yield make
-    from bakec.worker.daemon import Daemon
-
-    for state in made:
-        Daemon(state).stop()
-        shutil.rmtree(state, ignore_errors=True)
+    with ExitStack() as made:
+        yield lambda: made.enter_context(helpers.fresh_state())
 
 
 def _project(tmp: Path, hcl: str, dockerfile: str = DOCKERFILE) -> Path:
@@ -65,8 +55,7 @@ def _build(project: Path, state: Path, *args: str) -> tuple[list[dict], dict]:
     meta = project / f"meta-{uuid.uuid4().hex[:6]}.json"
     proc = bakec(project, state, "build", "--progress", "rawjson", "--metadata-file", str(meta), *args)
     assert proc.returncode == 0, proc.stderr
-    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
-    return events, json.loads(meta.read_text())
+    return events(proc.stderr), json.loads(meta.read_text())
 
 
 def _ran(events: list[dict]) -> list[str]:
@@ -115,14 +104,7 @@ def _oci_image_digest(project: Path, meta: dict, name: str = "default", tar: str
     desc = meta[name]["containerimage.descriptor"]
     if desc["mediaType"] != MT_INDEX:
         return desc["digest"]
-    import tarfile
-
-    with tarfile.open(project / tar) as archive:
-
-        def read(digest: str) -> dict:
-            return json.load(archive.extractfile(f"blobs/sha256/{digest[7:]}"))
-
-        return _image_manifest(read(desc["digest"]))
+    return _image_manifest(OciArchive(project / tar).json(desc["digest"]))
 
 
 def _registry_image_digest(repo: str, tag: str) -> str:

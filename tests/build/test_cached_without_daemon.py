@@ -6,33 +6,23 @@ does not disturb the session's.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from .helpers import bakec, events, fresh_state
 
 BASE = "FROM 127.0.0.1:5000/busybox:latest\n"
 
 
 @pytest.fixture
-def private_state(busybox_image) -> Iterator[Path]:
-    if os.geteuid() != 0 or not (shutil.which("containerd") and shutil.which("runc")):
-        pytest.skip("builds need root, containerd and runc")
-    state = Path(tempfile.mkdtemp(prefix="bk", dir="/tmp"))
-    try:
+def private_state(state_dir) -> Iterator[Path]:
+    """A state dir of its own (``state_dir`` only for its skip checks): these tests stop its daemon."""
+    with fresh_state() as state:
         yield state
-    finally:
-        from bakec.worker.daemon import Daemon
-
-        Daemon(state).stop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _project(tmp: Path, dockerfile: str, outputs: str) -> Path:
@@ -75,8 +65,7 @@ def test_no_op_rebuild_runs_without_the_daemon(tmp_path, private_state):
     }
     assert "bakec.graph.build" in imported
     assert not {m for m in imported if m.split(".")[0] == "grpc" or m == "bakec.worker.client"}
-    vertices = [json.loads(line) for line in again.stderr.splitlines() if line.startswith("{")]
-    states = {v["name"]: v["state"] for v in vertices if v.get("type") == "vertex"}
+    states = {e["name"]: e["state"] for e in events(again.stderr) if e.get("type") == "vertex"}
     assert [name for name, state in states.items() if state not in ("cached", "done")] == []
     assert all(state == "cached" for name, state in states.items() if "RUN" in name or "COPY" in name), states
     assert _status(private_state) == "stopped"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from .helpers import OciArchive, bakec
 
 DOCKERFILE = """\
 FROM 127.0.0.1:5000/busybox:latest
@@ -69,18 +69,10 @@ def built(tmp_path_factory, state_dir) -> Path:
     return project
 
 
-def _layout(tar_path: Path) -> tuple[dict, dict]:
-    """(index.json, image manifest) read straight from an OCI layout tarball."""
-    with tarfile.open(tar_path) as tar:
-        index = json.load(tar.extractfile("index.json"))
-        digest = index["manifests"][0]["digest"]
-        manifest = json.load(tar.extractfile("blobs/sha256/" + digest.split(":", 1)[1]))
-    return index, manifest
-
-
 def test_skopeo_inspects_the_oci_archive(built):
     tar = built / "out" / "app-oci.tar"
-    index, manifest = _layout(tar)
+    archive = OciArchive(tar)
+    index, manifest = archive.index, archive.root()
     meta = json.loads((built / "out" / "meta.json").read_text())["default"]
     info = json.loads(_skopeo("inspect", f"oci-archive:{tar}"))
     assert info["Digest"] == index["manifests"][0]["digest"]
@@ -97,18 +89,17 @@ def test_skopeo_inspects_the_oci_archive(built):
 
 def test_skopeo_inspects_the_docker_archive(built):
     tar = built / "out" / "app-docker.tar"
-    _index, manifest = _layout(tar)
+    archive = OciArchive(tar)
+    manifest = archive.root()
     assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
     info = json.loads(_skopeo("inspect", f"docker-archive:{tar}"))
     config = json.loads(_skopeo("inspect", "--config", f"docker-archive:{tar}"))
     assert config["config"]["Cmd"] == ["cat", "/data/file"]
-    with tarfile.open(tar) as t:
-        ours = json.load(t.extractfile("blobs/sha256/" + manifest["config"]["digest"].split(":", 1)[1]))
+    ours = archive.json(manifest["config"]["digest"])
     assert config == ours
     # skopeo names docker-archive layers by their uncompressed digests, as `docker save` writes them
     assert info["Layers"] == ours["rootfs"]["diff_ids"]
-    with tarfile.open(tar) as t:
-        entries = json.load(t.extractfile("manifest.json"))
+    entries = json.loads(archive.files["manifest.json"])
     assert entries[0]["RepoTags"] == [NAME]
     assert entries[0]["Config"] == "blobs/sha256/" + manifest["config"]["digest"].split(":", 1)[1]
     assert entries[0]["Layers"] == ["blobs/sha256/" + layer["digest"].split(":", 1)[1] for layer in manifest["layers"]]
@@ -117,7 +108,8 @@ def test_skopeo_inspects_the_docker_archive(built):
 @pytest.mark.parametrize("transport,tar_name", [("oci-archive", "app-oci.tar"), ("docker-archive", "app-docker.tar")])
 def test_skopeo_copies_each_tarball_into_an_oci_dir(built, tmp_path, transport, tar_name):
     tar = built / "out" / tar_name
-    _index, manifest = _layout(tar)
+    archive = OciArchive(tar)
+    manifest = archive.root()
     dest = tmp_path / "layout"
     _skopeo("copy", "-q", f"{transport}:{tar}", f"oci:{dest}:copied")
     copied = json.loads((dest / "index.json").read_text())
@@ -126,13 +118,12 @@ def test_skopeo_copies_each_tarball_into_an_oci_dir(built, tmp_path, transport, 
     copied_manifest = json.loads((dest / "blobs" / "sha256" / entry["digest"].split(":", 1)[1]).read_bytes())
     copied_config = json.loads((dest / "blobs" / "sha256" / copied_manifest["config"]["digest"].split(":", 1)[1])
                                .read_bytes())
-    with tarfile.open(tar) as t:
-        ours = json.load(t.extractfile("blobs/sha256/" + manifest["config"]["digest"].split(":", 1)[1]))
+    ours = archive.json(manifest["config"]["digest"])
     assert copied_config["rootfs"]["diff_ids"] == ours["rootfs"]["diff_ids"]
     if transport == "oci-archive":  # an OCI layout is copied as it is: same blobs, same manifest digest
         assert [layer["digest"] for layer in copied_manifest["layers"]] == [
             layer["digest"] for layer in manifest["layers"]]
-        assert entry["digest"] == _layout(tar)[0]["manifests"][0]["digest"]
+        assert entry["digest"] == archive.index["manifests"][0]["digest"]
 
 
 def _ctr(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -150,7 +141,8 @@ def test_ctr_imports_the_tarball_into_bakecs_containerd(built, state_dir, tar_na
 
     Daemon(state_dir).ensure().close()
     tar = built / "out" / tar_name
-    index, manifest = _layout(tar)
+    archive = OciArchive(tar)
+    index, manifest = archive.index, archive.root()
     # a docker archive is imported under its RepoTags, an OCI layout under its index names
     imported = _ctr(state_dir, "images", "import", "--no-unpack", str(tar))
     assert imported.returncode == 0, imported.stderr
@@ -220,7 +212,7 @@ def test_local_export_equals_the_layers_applied_by_gnu_tar(built, tmp_path):
     layout.mkdir()
     with tarfile.open(built / "out" / "app-oci.tar") as tar:
         tar.extractall(layout)
-    _index, manifest = _layout(built / "out" / "app-oci.tar")
+    manifest = OciArchive(built / "out" / "app-oci.tar").root()
     root = tmp_path / "root"
     root.mkdir()
     for layer in manifest["layers"]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .solver_helpers import (
+from .helpers import (
     BUSYBOX,
     cli,
     events,

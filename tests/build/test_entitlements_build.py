@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from .helpers import bakec, cli_env
 from .test_remote import (
     _commit,
     git_server,  # noqa: F401 - the git daemon fixture, for the remote definition test
@@ -195,12 +195,9 @@ def _on_terminal(project: Path, state: Path, answer: str) -> tuple[int, str]:
     import subprocess
     import sys
 
-    from .conftest import REPO
-
     leader, follower = pty.openpty()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(project), "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen([sys.executable, "-m", "bakec.cli.main", "build", "--state-dir", str(state)],
-                            cwd=project, env=env, stdin=follower, stdout=subprocess.DEVNULL, stderr=follower)
+                            cwd=project, env=cli_env(project), stdin=follower, stdout=subprocess.DEVNULL, stderr=follower)
     os.close(follower)
     seen = b""
     try:

@@ -7,7 +7,7 @@ import signal
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import (
+from .helpers import (
     BUSYBOX,
     cli,
     events,

@@ -7,19 +7,13 @@ snapshot, so their number is the number of unique operations that ran).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import bakec
+from .helpers import bakec, vertices
 
 GEN = Path(__file__).resolve().parents[3] / "shared" / "bench" / "gen_workloads.py"
-
-
-def _ran(stderr: str) -> list[str]:
-    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    return [e["name"] for e in events if e.get("type") == "vertex" and e["state"] == "started"]
 
 
 def _op_snapshots(state: Path) -> set[str]:
@@ -43,7 +37,7 @@ def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
     before = _op_snapshots(state_dir) if (state_dir / "c.sock").exists() else set()
     first = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert first.returncode == 0, first.stderr[-3000:]
-    ran = _ran(first.stderr)
+    ran = vertices(first.stderr, "started")
     # several targets: each name carries the first target that has the step (buildx bake's prefix)
     dd = [n for n in ran if "busybox dd if=/dev/zero" in n]
     assert len(dd) == 1 and dd[0].startswith("[base 2/3] RUN mkdir -p /opt/tools && "), dd
@@ -58,6 +52,6 @@ def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
     assert len(list((project / "out").glob("*.tar"))) == 24
     second = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert second.returncode == 0, second.stderr[-3000:]
-    again = [n for n in _ran(second.stderr) if "RUN" in n or "COPY" in n]
+    again = [n for n in vertices(second.stderr, "started") if "RUN" in n or "COPY" in n]
     assert again == [], (again[:5], second.stderr[:3000])
     assert _op_snapshots(state_dir) - before == created

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from .helpers import bakec, vertices
 
 BASE = "FROM 127.0.0.1:5000/busybox:latest\n"
 
@@ -114,8 +113,7 @@ def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
     (project / "token.txt").write_bytes(b"another value entirely")
     third = bakec(project, state_dir, *args, "--progress", "rawjson", env=env)
     assert third.returncode == 0, third.stderr
-    events = [json.loads(line) for line in third.stderr.splitlines() if line.startswith("{")]
-    assert not [e for e in events if e.get("type") == "vertex" and e["state"] == "started" and "RUN" in e["name"]]
+    assert not [name for name in vertices(third.stderr, "started") if "RUN" in name]
 
 
 def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):

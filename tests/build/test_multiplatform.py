@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tarfile
 import textwrap
 import urllib.request
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from bakec.errors import BuildError
 from bakec.worker import emulation
 
-from .conftest import bakec
+from .helpers import OciArchive, bakec, events
 
 MULTI = "127.0.0.1:5000/busybox-multi:latest"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -45,10 +44,6 @@ def _project(tmp: Path, dockerfile: str, platforms: list[str], outputs: str) -> 
     return tmp
 
 
-def _events(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-
-
 def _instruction(name: str) -> str:
     """``FROM``/``RUN``/... of a vertex name, with or without buildx's ``[target platform n/m]`` prefix."""
     return name.split("] ", 1)[-1].split(" ", 1)[0]
@@ -58,15 +53,6 @@ def _registry_json(path: str) -> dict:
     request = urllib.request.Request(f"http://127.0.0.1:5000/v2/{path}", headers={"Accept": ACCEPT})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
-
-
-def _layout(archive: Path) -> dict[str, bytes]:
-    with tarfile.open(archive) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
-def _blob(files: dict[str, bytes], digest: str) -> dict:
-    return json.loads(files["blobs/sha256/" + digest.split(":", 1)[1]])
 
 
 def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_path, state_dir):
@@ -83,10 +69,10 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     assert (rootfs / "linux_arm64" / "arch").read_text() == "aarch64\n"
 
     # index.json -> the image index -> one manifest per platform, as BuildKit's oci exporter writes it
-    files = _layout(project / "out" / "multi.tar")
-    top = json.loads(files["index.json"])
+    archive = OciArchive(project / "out" / "multi.tar")
+    top = archive.index
     assert [m["mediaType"] for m in top["manifests"]] == [OCI_INDEX]
-    index = _blob(files, top["manifests"][0]["digest"])
+    index = archive.json(top["manifests"][0]["digest"])
     assert index["mediaType"] == OCI_INDEX
     assert [m["platform"] for m in index["manifests"]] == [
         {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux"}]
@@ -95,16 +81,16 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     base_index = _registry_json("busybox-multi/manifests/latest")
     for entry in index["manifests"]:
         arch = entry["platform"]["architecture"]
-        manifest = _blob(files, entry["digest"])
-        assert _blob(files, manifest["config"]["digest"])["architecture"] == arch
+        manifest = archive.json(entry["digest"])
+        assert archive.json(manifest["config"]["digest"])["architecture"] == arch
         base_entry = next(m for m in base_index["manifests"] if m["platform"]["architecture"] == arch)
         base = _registry_json(f"busybox-multi/manifests/{base_entry['digest']}")
         assert manifest["layers"][0]["digest"] == base["layers"][0]["digest"]
         assert len(manifest["layers"]) == 2
 
     # only the arm64 RUN is emulated; the summary carries the emulated time per target
-    events = _events(proc.stderr)
-    started = [e for e in events if e.get("type") == "vertex" and e["state"] == "started"]
+    progress = events(proc.stderr)
+    started = [e for e in progress if e.get("type") == "vertex" and e["state"] == "started"]
     emulated = sorted((_instruction(e["name"]), e["emulated"]) for e in started)
     assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
     # several platforms: buildx's names carry the platform (one target: no target name)
@@ -112,7 +98,7 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
         "[linux/amd64 2/2] RUN busybox uname -m > /arch", "[linux/arm64 2/2] RUN busybox uname -m > /arch"]
     assert sorted(e["name"].split(" FROM ")[0] for e in started if _instruction(e["name"]) == "FROM") == [
         "[linux/amd64 1/2]", "[linux/arm64 1/2]"]
-    summary = next(e for e in events if e.get("type") == "summary")
+    summary = next(e for e in progress if e.get("type") == "summary")
     assert summary["targets"]["default"]["emulated_seconds"] > 0
 
 
@@ -143,7 +129,7 @@ def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, sta
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "ERROR: docker exporter does not support exporting manifest lists, use the oci exporter instead")
-    assert not [e for e in _events(proc.stderr) if e.get("type") == "vertex"]  # nothing was built
+    assert not [e for e in events(proc.stderr) if e.get("type") == "vertex"]  # nothing was built
     assert not (project / "out" / "multi.tar").exists()
 
     no_output = 'target "default" {\n  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
@@ -152,7 +138,7 @@ def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, sta
     assert load.returncode == 1
     assert load.stderr.strip().splitlines()[-1] == (
         "ERROR: docker exporter does not currently support exporting manifest lists")
-    assert not [e for e in _events(load.stderr) if e.get("type") == "vertex"]
+    assert not [e for e in events(load.stderr) if e.get("type") == "vertex"]
     assert "Traceback" not in proc.stderr + load.stderr
 
 
@@ -184,16 +170,16 @@ def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, st
         assert (rootfs / platform / "build-arch").read_text() == machine + "\n"  # ran natively
 
     # the build stage runs on the build platform: nothing is emulated
-    assert not [e for e in _events(proc.stderr) if e.get("type") == "vertex" and e.get("emulated")]
-    files = _layout(project / "out" / "multi.tar")
-    index = _blob(files, json.loads(files["index.json"])["manifests"][0]["digest"])
+    assert not [e for e in events(proc.stderr) if e.get("type") == "vertex" and e.get("emulated")]
+    archive = OciArchive(project / "out" / "multi.tar")
+    index = archive.root()
     assert [m["platform"] for m in index["manifests"]] == [
         {"architecture": "amd64", "os": "linux"},
         {"architecture": "arm64", "os": "linux"},
         {"architecture": "arm", "os": "linux", "variant": "v7"},
     ]
     for entry in index["manifests"]:
-        config = _blob(files, _blob(files, entry["digest"])["config"]["digest"])
+        config = archive.json(archive.json(entry["digest"])["config"]["digest"])
         assert (config["architecture"], config.get("variant", "")) == (
             entry["platform"]["architecture"], entry["platform"].get("variant", ""))
 
@@ -267,7 +253,7 @@ def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tm
     host = emulation.host_arch()
     # TARGETPLATFORM stays the target's
     assert (tmp_path / "out" / "tool-target").read_text() == f"linux/{host}\n"
-    runs = [e for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
+    runs = [e for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
             and _instruction(e["name"]) == "RUN"]
     assert [e["emulated"] for e in runs] == [host != "arm64"]
     assert [e["name"] for e in runs] == [
@@ -321,7 +307,7 @@ def test_a_build_platform_stage_without_target_args_runs_once_for_every_platform
         """, ["linux/amd64", "linux/arm64", "linux/arm/v7"], '"type=local,dest=out"')
     proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
     assert proc.returncode == 0, proc.stderr
-    started = [e["name"] for e in _events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
+    started = [e["name"] for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
     host = emulation.host_arch()
     assert [n for n in started if _instruction(n) == "RUN"] == [f"[linux/{host} build 2/2] RUN echo compiled > /out"]
     assert sorted(n for n in started if _instruction(n) == "COPY") == [

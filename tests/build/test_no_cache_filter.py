@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .solver_helpers import BUSYBOX, cli, fresh_state, instruction, vertices, write_project
+from .helpers import BUSYBOX, cli, fresh_state, instruction, vertices, write_project
 
 DOCKERFILE = f"""\
 FROM {BUSYBOX} AS deps

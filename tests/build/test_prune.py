@@ -7,7 +7,7 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import BUSYBOX, cli, fresh_state, instruction, spawn, vertices, write_project
+from .helpers import BUSYBOX, cli, fresh_state, instruction, spawn, vertices, write_project
 
 DOCKERFILE = f"""\
 FROM {BUSYBOX}

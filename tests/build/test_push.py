@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from .helpers import bakec
 
 HOST = "127.0.0.1:5000"
 MT_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
+from .helpers import bakec, instruction, vertices
 
 BASE = "127.0.0.1:5000/busybox:latest"
 
@@ -133,9 +132,7 @@ def _bake(project: Path, body: str) -> Path:
 
 def _started(stderr: str) -> list[str]:
     """The RUN, COPY and ADD steps that ran (vertex names without a ``[target n/m]`` prefix)."""
-    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    names = [re.sub(r"^\[[^]]*\] ", "", e["name"]) for e in events
-             if e.get("type") == "vertex" and e.get("state") == "started"]
+    names = [instruction(name) for name in vertices(stderr, "started")]
     return [name for name in names if name.startswith(("RUN", "COPY", "ADD"))]
 
 

@@ -8,6 +8,7 @@ reused.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -19,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import bakec
-from .solver_helpers import fresh_state
+from .helpers import OciArchive, bakec, fresh_state
 
 BUSYBOX = "127.0.0.1:5000/busybox:latest"
 EPOCH = 1700000000
@@ -173,12 +173,10 @@ def test_the_platform_changes_the_digest(tmp_path, state_dir):  # type: ignore[n
 def test_the_machines_files_stay_out_of_run_layers(baseline):  # type: ignore[no-untyped-def]
     """/etc/hosts, /etc/resolv.conf and /etc/hostname are mounted into a RUN, never written to its layer."""
     original, _ = baseline
-    with tarfile.open(original / "out" / "image.tar") as archive:
-        index = json.load(archive.extractfile("index.json"))
-        manifest = json.load(archive.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]))
-        run_layer = manifest["layers"][-1]["digest"][7:]
-        with tarfile.open(fileobj=archive.extractfile(f"blobs/sha256/{run_layer}")) as layer:
-            names = set(layer.getnames())
+    archive = OciArchive(original / "out" / "image.tar")
+    run_layer = archive.root()["layers"][-1]["digest"]
+    with tarfile.open(fileobj=io.BytesIO(archive.blob(run_layer))) as layer:
+        names = set(layer.getnames())
     assert {"copy", "used"} <= names
     assert not names & {"etc/hosts", "etc/resolv.conf", "etc/hostname"}
 
@@ -195,9 +193,7 @@ def test_a_targets_annotations_reach_the_manifest_and_the_index(tmp_path, state_
         """))
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 0, proc.stderr
-    with tarfile.open(project / "out" / "image.tar") as archive:
-        index = json.load(archive.extractfile("index.json"))
-        descriptor = index["manifests"][0]
-        manifest = json.load(archive.extractfile("blobs/sha256/" + descriptor["digest"][7:]))
+    archive = OciArchive(project / "out" / "image.tar")
+    descriptor, manifest = archive.index["manifests"][0], archive.root()
     assert manifest["annotations"]["org.example.team"] == "a"
     assert descriptor["annotations"]["org.example.desc"] == "b"

@@ -10,7 +10,7 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-from .solver_helpers import BUSYBOX, cli, fresh_state, write_project
+from .helpers import BUSYBOX, OciArchive, cli, fresh_state, write_project
 
 EPOCH = 1700000000
 DOCKERFILE = f"""\
@@ -35,15 +35,6 @@ def _project(root: Path) -> Path:
     return project
 
 
-def _layout(path: Path) -> dict[str, bytes]:
-    with tarfile.open(path) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
-def _blob(files: dict[str, bytes], digest: str) -> bytes:
-    return files["blobs/sha256/" + digest.split(":", 1)[1]]
-
-
 def _build(project: Path, state: Path, env: dict[str, str] | None = None, *extra: str) -> dict:
     proc = cli(project, "build", "--state-dir", str(state), "--progress", "plain",
                "--metadata-file", "meta.json", *extra, env=env)
@@ -61,17 +52,17 @@ def test_two_clean_state_dirs_give_bit_identical_images(tmp_path):
     assert (first / "out" / "image.tar").read_bytes() == (second / "out" / "image.tar").read_bytes()
     assert (first / "out" / "docker.tar").read_bytes() == (second / "out" / "docker.tar").read_bytes()
 
-    files = _layout(first / "out" / "image.tar")
-    index = json.loads(files["index.json"])
-    manifest = json.loads(_blob(files, index["manifests"][0]["digest"]))
-    config = json.loads(_blob(files, manifest["config"]["digest"]))
+    archive = OciArchive(first / "out" / "image.tar")
+    index = archive.index
+    manifest = archive.root()
+    config = archive.json(manifest["config"]["digest"])
     assert config["created"] == "2023-11-14T22:13:20Z"
     assert {h["created"] for h in config["history"]} == {"2023-11-14T22:13:20Z"}
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z"
 
     mtimes: dict[str, int] = {}
     for layer in manifest["layers"][1:]:
-        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(_blob(files, layer["digest"])))) as tar:
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive.blob(layer["digest"])))) as tar:
             mtimes.update({m.name: int(m.mtime) for m in tar.getmembers()})
     assert mtimes["ctx/new.txt"] == EPOCH  # newer than the epoch: clamped
     assert mtimes["ctx/old.txt"] == 1600000000  # older: kept
@@ -84,9 +75,8 @@ def test_rewrite_timestamp_keeps_the_base_image_layers_as_pulled(tmp_path, busyb
     project = _project(tmp_path / "p")
     with fresh_state() as state:
         _build(project, state, {"SOURCE_DATE_EPOCH": str(EPOCH)})
-    files = _layout(project / "out" / "image.tar")
-    index = json.loads(files["index.json"])
-    manifest = json.loads(_blob(files, index["manifests"][0]["digest"]))
+    archive = OciArchive(project / "out" / "image.tar")
+    manifest = archive.root()
     import urllib.request
 
     request = urllib.request.Request(f"http://{BUSYBOX.split('/')[0]}/v2/busybox/manifests/latest",
