@@ -22,17 +22,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakec.errors import BuildError
+from bakec.export.image import ANNOTATION_REF_NAME, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from bakec.worker.layers import LayerBlob
 
 CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 INLINE_KEY = "moby.buildkit.cache.v0"
 ANNOTATION_UNCOMPRESSED = "containerd.io/uncompressed"
 ANNOTATION_CREATED = "buildkit/createdat"
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+
+__all__ = [
+    "ANNOTATION_CREATED",
+    "ANNOTATION_REF_NAME",
+    "ANNOTATION_UNCOMPRESSED",
+    "CACHE_CONFIG",
+    "DOCKER_LIST",
+    "DOCKER_MANIFEST",
+    "INLINE_KEY",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
+    "Record",
+    "blobs_of_manifest",
+    "build_config",
+    "build_manifest",
+    "inline_value",
+    "layer_descriptor",
+    "parse_config",
+    "parse_inline",
+    "serialise",
+]
 
 
 @dataclass(frozen=True)
