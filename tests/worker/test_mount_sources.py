@@ -219,6 +219,18 @@ def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
                 unmount(point)
 
 
+def test_redactor_masks_a_value_longer_than_a_line_that_arrives_in_a_long_line():
+    # a single-line value longer than the 64 KiB a line is held back to: the part of it already
+    # seen must not be passed on before the rest arrives
+    out: list[tuple[int, bytes]] = []
+    value = bytes(range(65, 91)) * 4000  # 104000 bytes, no newline
+    redactor = Redactor(lambda stream, data: out.append((stream, data)), [value])
+    redactor(1, b"a" * 10000 + value[:60000])
+    redactor(1, value[60000:] + b" tail\n")
+    redactor.flush()
+    assert b"".join(data for _, data in out) == b"a" * 10000 + b"**** tail\n"
+
+
 def test_redactor_leaves_output_alone_when_values_are_too_short_to_mask():
     out: list[tuple[int, bytes]] = []
     redactor = Redactor(lambda stream, data: out.append((stream, data)), [b"ab"])

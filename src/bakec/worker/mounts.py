@@ -373,7 +373,7 @@ class Redactor:
         data = self._mask(self.pending.pop(stream, b"") + chunk)
         end = data.rfind(b"\n") + 1
         if not end and len(data) > _LINE_MAX:
-            end = len(data) - self.keep  # a value still arriving starts in the kept tail
+            end = max(len(data) - self.keep, 0)  # a value still arriving starts in the kept tail
         if end:
             self.log(stream, data[:end])
         if data[end:]:
