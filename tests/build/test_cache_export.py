@@ -27,12 +27,13 @@ MT_INDEX = "application/vnd.oci.image.index.v1+json"
 
 DOCKERFILE = """\
 FROM 127.0.0.1:5000/busybox:latest
-RUN sleep 4 && date > /t
+RUN cat /proc/sys/kernel/random/uuid > /t
 COPY app/ /app/
 RUN echo "$(cat /app/main.txt) built" > /built
 """
+# /t is new each time the RUN runs, so an image with the same /t got it from the cache
 # progress names of its steps in a one-target run (buildx's ``[n/m]`` prefix, no target name)
-SLEEP = "[2/4] RUN sleep 4 && date > /t"
+STAMP = "[2/4] RUN cat /proc/sys/kernel/random/uuid > /t"
 COPY_APP = "[3/4] COPY app/ /app/"
 
 
@@ -131,7 +132,7 @@ def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
     )
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
-    assert SLEEP in _ran(first)
+    assert STAMP in _ran(first)
     manifest, config = _local_cache_config(project / "cache")
     assert manifest["config"]["mediaType"] == CACHE_CONFIG
     assert all("containerd.io/uncompressed" in layer["annotations"] for layer in manifest["layers"])
@@ -140,7 +141,7 @@ def test_local_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state):
 
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
-    assert {SLEEP, COPY_APP} <= set(_cached(second))
+    assert {STAMP, COPY_APP} <= set(_cached(second))
     assert _oci_image_digest(project, meta2) == image1
 
 
@@ -159,7 +160,7 @@ def test_an_op_that_must_run_runs_on_the_imported_layers(tmp_path, fresh_state):
     (project / "Dockerfile").write_text(DOCKERFILE.replace(") built", ") rebuilt"))
     second, _ = _build(project, fresh_state())
     assert _ran(second) == ['[4/4] RUN echo "$(cat /app/main.txt) rebuilt" > /built'] * 2  # started, done
-    assert (project / "rootfs" / "t").read_text() == stamped  # the imported RUN's file, not a new date
+    assert (project / "rootfs" / "t").read_text() == stamped  # the imported RUN's file, not a new uuid
     assert (project / "rootfs" / "built").read_text().endswith(" rebuilt\n")
 
 
@@ -172,7 +173,7 @@ def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, regis
     offset = registry.log_offset()
     first, meta1 = _build(project, fresh_state())
     image1 = _oci_image_digest(project, meta1)
-    assert SLEEP in _ran(first)
+    assert STAMP in _ran(first)
     if registry.access_log is not None:  # the base layer is mounted from busybox, not uploaded again
         assert any(
             f"/v2/{repo}/blobs/uploads/?mount=" in line and "from=busybox" in line
@@ -222,16 +223,19 @@ def test_two_targets_each_with_its_own_cache_from_both_hit(tmp_path, fresh_state
     )
     project = _project(tmp_path, 'group "default" {\n  targets = ["a", "b"]\n}\n' + hcl)
     for name in ("a", "b"):
-        (project / f"{name}.Dockerfile").write_text(DOCKERFILE.replace("sleep 4", f"sleep 4 && echo {name}"))
+        (project / f"{name}.Dockerfile").write_text(DOCKERFILE.replace("RUN cat", f"RUN echo {name} && cat"))
     first, meta1 = _build(project, fresh_state())
-    assert sorted(n for n in _ran(first) if "RUN sleep" in n) == [  # two targets: names carry them
-        "[a 2/4] RUN sleep 4 && echo a && date > /t", "[a 2/4] RUN sleep 4 && echo a && date > /t",
-        "[b 2/4] RUN sleep 4 && echo b && date > /t", "[b 2/4] RUN sleep 4 && echo b && date > /t"]
+    assert sorted(n for n in _ran(first) if "/uuid" in n) == [  # two targets: names carry them
+        "[a 2/4] RUN echo a && cat /proc/sys/kernel/random/uuid > /t",
+        "[a 2/4] RUN echo a && cat /proc/sys/kernel/random/uuid > /t",
+        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t",
+        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t"]
     digests = {name: _oci_image_digest(project, meta1, name, f"out/{name}.tar") for name in ("a", "b")}
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
-    assert sorted(n for n in _cached(second) if "RUN sleep" in n) == [
-        "[a 2/4] RUN sleep 4 && echo a && date > /t", "[b 2/4] RUN sleep 4 && echo b && date > /t"]
+    assert sorted(n for n in _cached(second) if "/uuid" in n) == [
+        "[a 2/4] RUN echo a && cat /proc/sys/kernel/random/uuid > /t",
+        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t"]
     for name in ("a", "b"):
         assert _oci_image_digest(project, meta2, name, f"out/{name}.tar") == digests[name]
 
@@ -244,7 +248,7 @@ def test_inline_cache_pushed_with_the_image_serves_a_fresh_state_dir(tmp_path, f
         _target("default", '"type=inline"', f'"type=registry,ref={image}"', f'"type=registry,name={image}"'),
     )
     first, _ = _build(project, fresh_state())
-    assert SLEEP in _ran(first)
+    assert STAMP in _ran(first)
     image1 = _registry_image_digest(repo, "1")
     manifest = _registry_json(f"{repo}/manifests/{image1}")
     config = _registry_json(f"{repo}/blobs/{manifest['config']['digest']}")
@@ -273,7 +277,7 @@ def test_a_missing_cache_source_is_a_warning(tmp_path, fresh_state, registry):
 
 MULTISTAGE = """\
 FROM 127.0.0.1:5000/busybox:latest AS builder
-RUN sleep 2 && date +%N > /artifact
+RUN cat /proc/sys/kernel/random/uuid > /artifact
 FROM 127.0.0.1:5000/busybox:latest
 COPY --from=builder /artifact /artifact
 COPY app/ /app/
@@ -295,7 +299,7 @@ def test_min_mode_keeps_the_final_stage_and_skips_the_builder_stage(tmp_path, fr
 
     second, _ = _build(project, fresh_state())
     assert _ran(second) == []  # the builder stage is not needed: its COPY is cached
-    assert "[builder 2/2] RUN sleep 2 && date +%N > /artifact" in _cached(second)
+    assert "[builder 2/2] RUN cat /proc/sys/kernel/random/uuid > /artifact" in _cached(second)
     assert (project / "rootfs" / "copy").read_text() == artifact
 
 
@@ -332,12 +336,12 @@ def test_one_targets_cache_from_serves_another_target_sharing_its_steps(tmp_path
         """
     project = _project(tmp_path, hcl)
     first, _ = _build(project, fresh_state(), "a")
-    assert SLEEP in _ran(first)
+    assert STAMP in _ran(first)
     (project / "b.Dockerfile").write_text(DOCKERFILE + "RUN echo b > /b\n")
     second, _ = _build(project, fresh_state())
     # b's own step runs (started, done); the shared ones hit, named after a (planned first)
     assert _ran(second) == ["[b 5/5] RUN echo b > /b"] * 2
-    assert "[a 2/4] RUN sleep 4 && date > /t" in _cached(second)
+    assert "[a 2/4] RUN cat /proc/sys/kernel/random/uuid > /t" in _cached(second)
 
 
 def test_no_cache_ignores_the_imported_cache(tmp_path, fresh_state):
@@ -346,7 +350,7 @@ def test_no_cache_ignores_the_imported_cache(tmp_path, fresh_state):
     )
     _build(project, fresh_state())
     second, _ = _build(project, fresh_state(), "--no-cache")
-    assert SLEEP in _ran(second)
+    assert STAMP in _ran(second)
 
 
 def test_ignore_error_keeps_a_failed_cache_export_from_failing_the_build(tmp_path, fresh_state, registry):
