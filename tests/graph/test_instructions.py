@@ -237,3 +237,13 @@ def test_undeclared_build_args_and_config_only_instructions_do_not_change_the_ke
     assert a["id"] == b["id"]
     declared, _ = _last_op(tmp_path, "ARG UNUSED\nRUN true", args={"UNUSED": "1"})
     assert declared["id"] != a["id"] and "UNUSED=1" in declared["op"]["env"]
+
+
+def test_an_add_url_password_is_not_in_the_step_name(tmp_path):
+    target = Target(name="t", context=".", dockerfile_inline="FROM busybox\nADD https://user:hunter2@example.invalid/x.tgz /dl/")
+    graph = build_graph({"t": target}, cwd=write(tmp_path / "ctx", {}), hasher=ContextHasher(persist=False),
+                        build_platform="linux/amd64")
+    source = next(n for n in graph.nodes.values() if n["op"].kind == "http")
+    assert source["description"] == "https://user:xxxxx@example.invalid/x.tgz"
+    assert source["label"] == "[t internal] https https://user:xxxxx@example.invalid/x.tgz"
+    assert source["op"].url == "https://user:hunter2@example.invalid/x.tgz"  # fetched with it

@@ -626,16 +626,16 @@ class _Translator:
                     git = parse_git_url(src)
                     op: o.Op = o.GitSource(git.remote, git.ref, git.subdir, bool(step.keep_git_dir), step.checksum,
                                            self.b.git_commit(src, step.checksum))
-                    label = f"[{self.target} internal] git {src}"
+                    label = f"[{self.target} internal] git {redact(src)}"
                     src_path = "/"
                 else:
                     op = o.HttpSource(src, step.checksum, posixpath.basename(src.rstrip("/")))
-                    label = f"[{self.target} internal] https {src}"
+                    label = f"[{self.target} internal] https {redact(src)}"
                     src_path = "/" + (posixpath.basename(src.split("?")[0].rstrip("/")) or "index.html")
                 digest = self.b.add(
                     op,
                     self.target,
-                    description=src,
+                    description=redact(src),  # progress and plans show it; a URL's password is not shown
                     label=label,
                     platform="",
                     stage="internal",
