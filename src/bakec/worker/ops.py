@@ -54,18 +54,22 @@ class OpResult:
     config: Mapping[str, Any] | None = None  # an image source's config
 
     def to_meta(self) -> dict[str, Any]:
-        return {
-            "snapshot": self.snapshot,
-            # a 5th item only when the layer has links (LayerBlob.links): older records have 4
-            "layers": [[b.digest, b.diff_id, b.size, b.media_type] + ([[list(x) for x in b.links]] if b.links else [])
-                       for b in self.layers],
-            "config": self.config,
-        }
+        """The cache index's record of this result (read back by :meth:`from_meta`)."""
+        layers = []
+        for b in self.layers:
+            row: list[Any] = [b.digest, b.diff_id, b.size, b.media_type]
+            if b.links:  # a 5th item only when the layer has links (LayerBlob.links): older records have 4
+                row.append([list(link) for link in b.links])
+            layers.append(row)
+        return {"snapshot": self.snapshot, "layers": layers, "config": self.config}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> OpResult:
-        layers = tuple(LayerBlob(d, i, s, m, links=tuple((a, b) for a, b in rest[0]) if rest else ())
-                       for d, i, s, m, *rest in meta.get("layers", []))
+        """A result from its cache index record."""
+        layers = tuple(
+            LayerBlob(d, i, s, m, links=tuple((a, b) for a, b in rest[0]) if rest else ())
+            for d, i, s, m, *rest in meta.get("layers", [])
+        )
         return cls(meta.get("snapshot", ""), layers, config=meta.get("config"))
 
 
