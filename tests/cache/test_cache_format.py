@@ -147,3 +147,20 @@ def test_local_layout_reset_drops_blobs_no_tag_references(tmp_path):
     left = {p.name for p in (dest / "blobs" / "sha256").iterdir()}
     assert len(left) == 3  # the second manifest, its config and its layer
     assert blob.digest[7:] in left
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"manifests": 5}', '{"manifests": [1]}'])
+def test_local_layout_with_a_damaged_index_is_a_build_error(tmp_path, text):
+    from bakec.cache import export
+    from bakec.errors import BuildError
+    from bakec.worker.layer_store import ContentStore
+
+    dest = tmp_path / "cache"
+    dest.mkdir()
+    (dest / "index.json").write_text(text)
+    config, layers = fmt.build_config([], "t")
+    raw = fmt.serialise(config)
+    manifest, media_type = fmt.build_manifest(raw, layers, "t", image_manifest=True, oci=True)
+    with pytest.raises(BuildError, match=r"index\.json: not an OCI image index"):
+        export.write_layout(dest, "latest", ContentStore(tmp_path / "store"), layers, raw, manifest, media_type)
+    assert (dest / "index.json").read_text() == text

@@ -250,13 +250,16 @@ def write_layout(
         _atomic(layout, lambda tmp: Path(tmp).write_text('{"imageLayoutVersion":"1.0.0"}'))
     index_path = dest / "index.json"
     index: dict[str, Any] = {"schemaVersion": 2, "mediaType": fmt.OCI_INDEX, "manifests": []}
-    if index_path.exists():
-        index = json.loads(index_path.read_text())
-    entries = [
-        m
-        for m in index.get("manifests") or []
-        if (m.get("annotations") or {}).get(fmt.ANNOTATION_REF_NAME) != tag
-    ]
+    try:
+        if index_path.exists():
+            index = json.loads(index_path.read_text())
+        entries = [
+            m
+            for m in index.get("manifests") or []
+            if (m.get("annotations") or {}).get(fmt.ANNOTATION_REF_NAME) != tag
+        ]
+    except (ValueError, AttributeError, TypeError) as err:
+        raise BuildError(f"cannot add the cache to {index_path}: not an OCI image index ({err})") from None
     entries.append(
         {
             "mediaType": media_type,
