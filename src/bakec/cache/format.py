@@ -137,6 +137,7 @@ def build_manifest(
 
 
 def serialise(config: Mapping[str, Any]) -> bytes:
+    """The cache config's bytes, compact as BuildKit writes it (what the manifest's digest covers)."""
     return _json(config)
 
 

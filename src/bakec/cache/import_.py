@@ -64,6 +64,7 @@ class ImportedCache:
         return len(self.chains)
 
     def add(self, chains: Mapping[str, tuple[LayerBlob, ...]], source: Any) -> None:
+        """Merge one source's chains; an op or blob already known keeps its earlier source."""
         for digest, chain in chains.items():
             self.chains.setdefault(digest, chain)
             for blob in chain:

@@ -85,6 +85,7 @@ class PushedImage:
         return list(seen.items())
 
     def repositories(self) -> list[Reference]:
+        """The repositories of ``references``, each once (several tags may share one)."""
         unique: dict[str, Reference] = {}
         for ref in self.references:
             unique.setdefault(ref.name, ref.repository())
@@ -112,14 +113,17 @@ class BlobSources:
                 }
 
     def get(self, digest: str) -> list[str]:
+        """The repositories known to hold ``digest``, most recent first."""
         return list(self._repos.get(digest, ()))
 
     def add(self, digest: str, repository: str) -> None:
+        """Note that ``repository`` holds ``digest`` (kept for at most a few repositories per blob)."""
         repos = [r for r in self._repos.pop(digest, []) if r != repository]
         # most recent first, and moved to the end of the dict (what save() keeps longest)
         self._repos[digest] = [repository, *repos][:_REPOS_PER_BLOB]
 
     def add_image(self, repository: str, digests: Iterable[str]) -> None:
+        """Note that ``repository`` holds every blob of ``digests``."""
         for digest in digests:
             self.add(digest, repository)
 
@@ -200,6 +204,7 @@ class Publisher:
 
     @property
     def pending(self) -> bool:
+        """Whether an image waits to be published."""
         return bool(self.images)
 
     def known_images(self, images: Iterable[tuple[str, Iterable[str]]]) -> None:
