@@ -8,6 +8,7 @@ from ..errors import UsageError
 
 
 def run_prune(args, sources: dict[str, bytes]) -> int:
+    """Prune the state dir's cache as the flags say (waiting for running builds), print what went; exit 0."""
     from ..solver.cache import CacheIndex, parse_size
     from ..solver.prune import ago, human_size, parse_duration, prune
     from ..solver.statelock import hold
