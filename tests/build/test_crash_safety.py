@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -105,11 +106,20 @@ def _entries_complete(state: Path) -> int:
     return len(rows)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """(project, state dir) of the build never killed, made once: every resumed build must give its images."""
+    project = _project(tmp_path_factory.mktemp("clean"))
+    with fresh_state() as state:
+        _build(project, state)
+        yield project, state
+
+
 @pytest.mark.parametrize("trigger", [("done", "RUN"), ("started", "RUN sleep"), ("done", "COPY")],
                          ids=["after-first-run", "during-a-run", "after-a-copy"])
-def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path, trigger):
-    killed_project, clean_project = _project(tmp_path / "killed"), _project(tmp_path / "clean")
-    with fresh_state() as state, fresh_state() as clean_state:
+def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path, trigger, uninterrupted):
+    killed_project, (clean_project, clean_state) = _project(tmp_path / "killed"), uninterrupted
+    with fresh_state() as state:
         seen = _kill_on(killed_project, state, trigger)
         assert not any(e.get("type") == "summary" for e in seen)
         ran_first = next(e["digest"] for e in seen if e.get("type") == "vertex" and e["state"] == "done"
@@ -126,7 +136,6 @@ def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp
         assert ran_first in cached and ran_first not in ran  # its entry survived the kill and is reused
         assert ran  # the steps the kill cut short run now
 
-        _build(clean_project, clean_state)
         assert _digests(killed_project) == _digests(clean_project)
         for name in ("a", "b"):
             assert (killed_project / "out" / f"{name}.tar").read_bytes() == (
