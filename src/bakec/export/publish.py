@@ -288,38 +288,12 @@ class Publisher:
         vertex = self._current = self._vertex
         self._vertex += 1
         started = time.monotonic()
-        self._emit(
-            {
-                "type": "vertex",
-                "id": vertex,
-                "digest": "",
-                "name": name,
-                "state": "started",
-                "targets": sorted({i.target for i in self.images}),
-            }
-        )
+        base = {"type": "vertex", "id": vertex, "digest": "", "name": name}
+        self._emit({**base, "state": "started", "targets": sorted({i.target for i in self.images})})
         try:
             run()
         except BaseException as err:
-            self._emit(
-                {
-                    "type": "vertex",
-                    "id": vertex,
-                    "digest": "",
-                    "name": name,
-                    "state": "failed",
-                    "error": str(err),
-                    "seconds": round(time.monotonic() - started, 3),
-                }
-            )
+            seconds = round(time.monotonic() - started, 3)
+            self._emit({**base, "state": "failed", "error": str(err), "seconds": seconds})
             raise
-        self._emit(
-            {
-                "type": "vertex",
-                "id": vertex,
-                "digest": "",
-                "name": name,
-                "state": "done",
-                "seconds": round(time.monotonic() - started, 3),
-            }
-        )
+        self._emit({**base, "state": "done", "seconds": round(time.monotonic() - started, 3)})
