@@ -241,8 +241,9 @@ class Publisher:
         # known source), the others then mount from that one.
         groups: dict[tuple[str, str], tuple[int, list[Reference]]] = {}
         for image in self.images:
+            blobs = image.blobs()
             for repo in image.repositories():
-                for digest, size in image.blobs():
+                for digest, size in blobs:
                     _, repos = groups.setdefault((repo.domain, digest), (size, []))
                     if all(r.name != repo.name for r in repos):
                         repos.append(repo)
@@ -270,9 +271,10 @@ class Publisher:
     def _put_manifests(self) -> None:
         for image in self.images:
             children = image.committed.manifests if len(image.committed.manifests) > 1 else ()
+            manifests = [(self.store.read(mdesc.digest), mdesc.media_type) for mdesc, *_ in children]
             for repo in image.repositories():
-                for mdesc, *_ in children:
-                    self.registry.push_manifest(repo, self.store.read(mdesc.digest), mdesc.media_type)
+                for data, media_type in manifests:
+                    self.registry.push_manifest(repo, data, media_type)
         for image in self.images:
             root = image.committed.root
             data = self.store.read(root.digest)
