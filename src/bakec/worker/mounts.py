@@ -55,7 +55,7 @@ class Prepared:
     """OCI mounts for the RUN, environment entries to add, and secret values to redact from logs."""
 
     mounts: list[SpecMount] = field(default_factory=list)
-    env: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list, repr=False)  # may hold secret values (secret env=)
     redact: list[bytes] = field(default_factory=list, repr=False)
     """Every secret value the RUN sees; also what makes its runtime spec private (kept off the disk)."""
 
