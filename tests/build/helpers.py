@@ -12,12 +12,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BUSYBOX = "127.0.0.1:5000/busybox:latest"
+REGISTRY = "127.0.0.1:5000"
+BUSYBOX = f"{REGISTRY}/busybox:latest"
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def cli_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -115,6 +119,18 @@ def runc_containers(state: Path) -> list[str]:
                                      check=True)
             out += listing.stdout.split()
     return out
+
+
+def registry_get(path: str, accept: str) -> bytes:
+    """The body of ``GET http://127.0.0.1:5000/v2/PATH`` (a manifest or a blob) with ``Accept: accept``."""
+    request = urllib.request.Request(f"http://{REGISTRY}/v2/{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+def registry_json(path: str, accept: str) -> dict:
+    """:func:`registry_get` parsed as JSON."""
+    return json.loads(registry_get(path, accept))
 
 
 class OciArchive:

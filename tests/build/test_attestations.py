@@ -9,16 +9,13 @@ import hashlib
 import json
 import subprocess
 import textwrap
-import urllib.request
 import uuid
 from pathlib import Path
 
-from .helpers import OciArchive, bakec
+from .helpers import MT_INDEX, MT_MANIFEST, OciArchive, bakec, registry_get
 from .test_remote import _commit, git_server  # noqa: F401 - the git daemon fixture
 
 HOST = "127.0.0.1:5000"
-MT_INDEX = "application/vnd.oci.image.index.v1+json"
-MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 INTOTO = "application/vnd.in-toto+json"
 SLSA02 = "https://slsa.dev/provenance/v0.2"
 
@@ -60,9 +57,7 @@ def _build(project: Path, state_dir: Path, *flags: str, env: dict[str, str] | No
 
 def _get(repo: str, ref: str, accept: str = f"{MT_INDEX}, {MT_MANIFEST}") -> tuple[dict, bytes]:
     kind = "blobs" if ref.startswith("sha256:") and accept == "*/*" else "manifests"
-    req = urllib.request.Request(f"http://{HOST}/v2/{repo}/{kind}/{ref}", headers={"Accept": accept})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        data = resp.read()
+    data = registry_get(f"{repo}/{kind}/{ref}", accept)
     return json.loads(data), data
 
 

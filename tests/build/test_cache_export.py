@@ -6,9 +6,9 @@ store and cache index), so anything it does not run came from the imported cache
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -17,13 +17,11 @@ from pathlib import Path
 import pytest
 
 from . import helpers
-from .helpers import OciArchive, bakec, events
+from .helpers import MT_INDEX, MT_MANIFEST, OciArchive, bakec, events, registry_get, registry_json
 
 HOST = "127.0.0.1:5000"
 EPOCH = "1700000000"
 CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
-MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MT_INDEX = "application/vnd.oci.image.index.v1+json"
 
 DOCKERFILE = """\
 FROM 127.0.0.1:5000/busybox:latest
@@ -85,12 +83,6 @@ def _target(name: str, cache_to: str, cache_from: str, output: str = '"type=oci,
         """
 
 
-def _registry_json(path: str, accept: str = MT_MANIFEST) -> dict:
-    req = urllib.request.Request(f"http://{HOST}/v2/{path}", headers={"Accept": accept})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
-
-
 def _image_manifest(index_or_manifest: dict) -> str:
     """The image's own manifest digests (comma-joined) under an index that may hold attestation
     manifests (attestations carry their own timestamps; the image is what the cache must reproduce)."""
@@ -109,12 +101,9 @@ def _oci_image_digest(project: Path, meta: dict, name: str = "default", tar: str
 
 
 def _registry_image_digest(repo: str, tag: str) -> str:
-    req = urllib.request.Request(
-        f"http://{HOST}/v2/{repo}/manifests/{tag}", headers={"Accept": f"{MT_MANIFEST}, {MT_INDEX}"}
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        root, digest = json.loads(resp.read()), resp.headers["Docker-Content-Digest"]
-    return digest if "manifests" not in root else _image_manifest(root)
+    raw = registry_get(f"{repo}/manifests/{tag}", f"{MT_MANIFEST}, {MT_INDEX}")
+    root = json.loads(raw)
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}" if "manifests" not in root else _image_manifest(root)
 
 
 def _local_cache_config(cache_dir: Path) -> tuple[dict, dict]:
@@ -179,7 +168,7 @@ def test_registry_cache_max_fills_a_fresh_state_dir(tmp_path, fresh_state, regis
             f"/v2/{repo}/blobs/uploads/?mount=" in line and "from=busybox" in line
             for line in registry.log_since(offset)
         )
-    manifest = _registry_json(f"{repo}/manifests/buildcache")
+    manifest = registry_json(f"{repo}/manifests/buildcache", MT_MANIFEST)
     assert manifest["config"]["mediaType"] == CACHE_CONFIG
 
     second, meta2 = _build(project, fresh_state())
@@ -199,7 +188,7 @@ def test_registry_cache_as_an_index_with_docker_media_types(tmp_path, fresh_stat
         ),
     )
     _build(project, fresh_state())
-    index = _registry_json(
+    index = registry_json(
         f"{repo}/manifests/latest", "application/vnd.docker.distribution.manifest.list.v2+json"
     )
     assert index["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -250,8 +239,8 @@ def test_inline_cache_pushed_with_the_image_serves_a_fresh_state_dir(tmp_path, f
     first, _ = _build(project, fresh_state())
     assert STAMP in _ran(first)
     image1 = _registry_image_digest(repo, "1")
-    manifest = _registry_json(f"{repo}/manifests/{image1}")
-    config = _registry_json(f"{repo}/blobs/{manifest['config']['digest']}")
+    manifest = registry_json(f"{repo}/manifests/{image1}", MT_MANIFEST)
+    config = registry_json(f"{repo}/blobs/{manifest['config']['digest']}", MT_MANIFEST)
     assert "moby.buildkit.cache.v0" in config
 
     second, _ = _build(project, fresh_state())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from bakec.errors import BuildError
 from bakec.worker import emulation
 
-from .helpers import OciArchive, bakec, events
+from .helpers import OciArchive, bakec, events, registry_json
 
 MULTI = "127.0.0.1:5000/busybox-multi:latest"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -49,12 +48,6 @@ def _instruction(name: str) -> str:
     return name.split("] ", 1)[-1].split(" ", 1)[0]
 
 
-def _registry_json(path: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:5000/v2/{path}", headers={"Accept": ACCEPT})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_path, state_dir):
     _runnable("linux/amd64", "linux/arm64")
     project = _project(tmp_path, f"""\
@@ -78,13 +71,13 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
         {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux"}]
 
     # each platform's image starts from that platform's manifest in the base image's index
-    base_index = _registry_json("busybox-multi/manifests/latest")
+    base_index = registry_json("busybox-multi/manifests/latest", ACCEPT)
     for entry in index["manifests"]:
         arch = entry["platform"]["architecture"]
         manifest = archive.json(entry["digest"])
         assert archive.json(manifest["config"]["digest"])["architecture"] == arch
         base_entry = next(m for m in base_index["manifests"] if m["platform"]["architecture"] == arch)
-        base = _registry_json(f"busybox-multi/manifests/{base_entry['digest']}")
+        base = registry_json(f"busybox-multi/manifests/{base_entry['digest']}", ACCEPT)
         assert manifest["layers"][0]["digest"] == base["layers"][0]["digest"]
         assert len(manifest["layers"]) == 2
 

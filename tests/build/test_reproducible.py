@@ -10,7 +10,7 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-from .helpers import BUSYBOX, OciArchive, cli, fresh_state, write_project
+from .helpers import BUSYBOX, MT_MANIFEST, OciArchive, cli, fresh_state, registry_json, write_project
 
 EPOCH = 1700000000
 DOCKERFILE = f"""\
@@ -77,11 +77,6 @@ def test_rewrite_timestamp_keeps_the_base_image_layers_as_pulled(tmp_path, busyb
         _build(project, state, {"SOURCE_DATE_EPOCH": str(EPOCH)})
     archive = OciArchive(project / "out" / "image.tar")
     manifest = archive.root()
-    import urllib.request
-
-    request = urllib.request.Request(f"http://{BUSYBOX.split('/')[0]}/v2/busybox/manifests/latest",
-                                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-    with urllib.request.urlopen(request) as response:
-        base = json.loads(response.read())
+    base = registry_json("busybox/manifests/latest", MT_MANIFEST)
     assert manifest["layers"][0]["digest"] == base["layers"][0]["digest"]
     assert len(manifest["layers"]) == 4
