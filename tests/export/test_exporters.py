@@ -211,6 +211,11 @@ def test_export_options_are_validated() -> None:
     assert ExportOptions.parse({"name": "a:1, b:2"}).names == ("a:1", "b:2")
 
 
+def test_oci_layout_dir_needs_a_dest(store: ContentStore, image: Image) -> None:
+    with pytest.raises(BuildError, match="tar=false needs dest"):
+        oci.export(store, [image], ExportOptions.parse({"tar": "false"}))
+
+
 # --- type=docker -------------------------------------------------------------------------------
 
 

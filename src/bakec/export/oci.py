@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bakec.errors import BuildError
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, layout_index
 from bakec.worker.layer_store import ContentStore
@@ -65,7 +66,7 @@ def export(store: ContentStore, images: Sequence[Image], opts: ExportOptions,
             write_layout_tar(out, store, committed, opts.names, {})
     else:
         if not opts.dest:
-            raise ValueError("tar=false needs dest")
+            raise BuildError("oci exporter: tar=false needs dest= (the directory to write the layout to)")
         write_layout_dir(Path(opts.dest), store, committed, opts.names)
     return committed
 
