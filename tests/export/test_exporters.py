@@ -207,6 +207,8 @@ def test_export_options_are_validated() -> None:
         ExportOptions.parse({"compression": "lz4"})
     with pytest.raises(BuildError, match="annotation type"):
         ExportOptions.parse({"annotation-bogus.k": "v"})
+    with pytest.raises(BuildError, match="invalid source-date-epoch"):
+        ExportOptions.parse({"source-date-epoch": "yesterday"})
     assert ExportOptions.parse({}, kind="docker").oci_mediatypes is False
     assert ExportOptions.parse({"name": "a:1, b:2"}).names == ("a:1", "b:2")
 

@@ -132,7 +132,10 @@ class ExportOptions:
             elif key == "rewrite-timestamp":
                 opts["rewrite_timestamp"] = parse_bool(key, value)
             elif key == "source-date-epoch":
-                opts["source_date_epoch"] = int(value)
+                try:
+                    opts["source_date_epoch"] = int(value)
+                except ValueError:
+                    raise BuildError(f"invalid source-date-epoch: {value!r} is not a number of seconds") from None
             elif key == "tar":
                 opts["tar"] = parse_bool(key, value)
             elif key.startswith("annotation"):
