@@ -40,7 +40,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BAKEC_SHARED_DIR") or REPO.parent / "shared")  # shared/ beside the checkout
 GEN = SHARED / "bench" / "gen_workloads.py"
 BASE = "127.0.0.1:5000/busybox:latest"
-WORKLOADS = ("chain", "monorepo", "bigctx", "bigimage")
 GOALS = {  # name -> (goal seconds, BuildKit seconds)
     "per-RUN overhead": (0.070, 0.065),
     "monorepo warm": (0.7, 1.4),
@@ -109,7 +108,7 @@ def _write(path: Path, text: str) -> None:
 def bench_chain(bench: Bench, root: Path) -> None:
     chain = root / "chain"
     empty = root / "chain0"
-    shutil.copy(chain / "docker-bake.hcl", _mk(empty) / "docker-bake.hcl")
+    _write(empty / "docker-bake.hcl", (chain / "docker-bake.hcl").read_text())
     _write(empty / "Dockerfile", f"FROM {BASE}\n")
     bench.build(empty)  # pulls the base and starts the daemon
 
@@ -137,22 +136,24 @@ def bench_chain(bench: Bench, root: Path) -> None:
     )
 
 
-def _mk(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _cold(bench: Bench, work: Path, dockerfile: Path, old: str, new: str) -> Callable[[], float]:
+    """A build of ``work`` whose RUN misses the cache: ``old`` in ``dockerfile`` becomes ``new``
+    with ``{nonce}`` replaced by a fresh nonce each time."""
+    original = dockerfile.read_text()
+
+    def cold() -> float:
+        dockerfile.write_text(original.replace(old, new.format(nonce=uuid.uuid4().hex[:12])))
+        return bench.build(work)
+
+    return cold
 
 
 def bench_monorepo(bench: Bench, root: Path) -> None:
     work = root / "monorepo"
-    dockerfile = work / "base" / "Dockerfile"
-    original = dockerfile.read_text()
-
-    def cold() -> float:
-        nonce = uuid.uuid4().hex[:12]
-        dockerfile.write_text(original.replace("echo base-ready", f"echo base-ready-{nonce}"))
-        return bench.build(work)
-
-    bench.repeat("monorepo cold", cold)
+    bench.repeat(
+        "monorepo cold",
+        _cold(bench, work, work / "base" / "Dockerfile", "echo base-ready", "echo base-ready-{nonce}"),
+    )
     bench.repeat("monorepo warm", lambda: bench.build(work))
     tarballs = sorted((work / "out").glob("*.tar"))
     assert len(tarballs) == 24, tarballs
@@ -168,15 +169,10 @@ def bench_bigctx(bench: Bench, root: Path) -> None:
 
 def bench_bigimage(bench: Bench, root: Path) -> None:
     work = root / "bigimage"
-    dockerfile = work / "Dockerfile"
-    original = dockerfile.read_text()
-
-    def cold() -> float:
-        nonce = uuid.uuid4().hex[:12]
-        dockerfile.write_text(original.replace("busybox seq", f"echo {nonce} >/nonce && busybox seq"))
-        return bench.build(work)
-
-    bench.repeat("bigimage cold", cold)
+    bench.repeat(
+        "bigimage cold",
+        _cold(bench, work, work / "Dockerfile", "busybox seq", "echo {nonce} >/nonce && busybox seq"),
+    )
 
 
 BENCHES = {
@@ -191,12 +187,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (workloads and state)")
-    parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)")
+    parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all)")
     args = parser.parse_args()
-    chosen = args.workloads or list(WORKLOADS)
-    unknown = sorted(set(chosen) - set(WORKLOADS))
+    chosen = args.workloads or list(BENCHES)
+    unknown = sorted(set(chosen) - set(BENCHES))
     if unknown:
-        parser.error(f"unknown workload {unknown[0]!r} (choose from {', '.join(WORKLOADS)})")
+        parser.error(f"unknown workload {unknown[0]!r} (choose from {', '.join(BENCHES)})")
     tmp = Path(tempfile.mkdtemp(prefix="bkb", dir="/tmp"))  # short: containerd socket paths
     bench = Bench(tmp / "s", args.runs)
     try:
