@@ -17,11 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = "127.0.0.1:5000"
 BUSYBOX = f"{REGISTRY}/busybox:latest"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
+
+# for modules whose tests make their own state dirs (fresh_state): the shared state_dir fixture's
+# checks (root, containerd, runc: skip, or fail under CI) and the base images it makes sure of
+needs_builds = pytest.mark.usefixtures("state_dir")
 
 
 def cli_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -19,10 +19,13 @@ from .helpers import (
     fresh_state,
     instruction,
     mounts_under,
+    needs_builds,
     runc_containers,
     spawn,
     write_project,
 )
+
+pytestmark = needs_builds
 
 EPOCH = "1700000000"
 DOCKERFILE = f"""\

@@ -13,10 +13,13 @@ from .helpers import (
     events,
     fresh_state,
     mounts_under,
+    needs_builds,
     runc_containers,
     spawn,
     write_project,
 )
+
+pytestmark = needs_builds
 
 SLOW = f"""\
 FROM {BUSYBOX}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from .helpers import BUSYBOX, cli, fresh_state, instruction, vertices, write_project
+from .helpers import BUSYBOX, cli, fresh_state, instruction, needs_builds, vertices, write_project
+
+pytestmark = needs_builds
 
 DOCKERFILE = f"""\
 FROM {BUSYBOX} AS deps

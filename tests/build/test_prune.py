@@ -7,7 +7,9 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
-from .helpers import BUSYBOX, cli, fresh_state, instruction, spawn, vertices, write_project
+from .helpers import BUSYBOX, cli, fresh_state, instruction, needs_builds, spawn, vertices, write_project
+
+pytestmark = needs_builds
 
 DOCKERFILE = f"""\
 FROM {BUSYBOX}

@@ -10,7 +10,18 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-from .helpers import BUSYBOX, MT_MANIFEST, OciArchive, cli, fresh_state, registry_json, write_project
+from .helpers import (
+    BUSYBOX,
+    MT_MANIFEST,
+    OciArchive,
+    cli,
+    fresh_state,
+    needs_builds,
+    registry_json,
+    write_project,
+)
+
+pytestmark = needs_builds
 
 EPOCH = 1700000000
 DOCKERFILE = f"""\
