@@ -75,3 +75,16 @@ def test_attestation_manifests_follow_the_images_in_a_new_index(tmp_path):
     docker = attach_statements(store, committed, [statement], oci_mediatypes=False)
     assert json.loads(store.read(docker.root.digest))["mediaType"] == \
         "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def test_provenance_never_carries_url_credentials():
+    """Git and http URLs with a password are redacted in materials and in mode=max ops (as BuildKit)."""
+    from bakec.export import provenance
+    from bakec.graph.ops import GitSource, HttpSource
+
+    url = "https://bob:hunter2@git.example/repo.git#main"
+    materials = provenance._materials([], {url: "a" * 40})
+    ops = [provenance._op_json(GitSource(url=url)), provenance._op_json(HttpSource(url="https://bob:hunter2@h/f"))]
+    text = json.dumps([materials, ops])
+    assert "hunter2" not in text
+    assert materials == [{"uri": "https://bob:xxxxx@git.example/repo.git#main", "digest": {"sha1": "a" * 40}}]

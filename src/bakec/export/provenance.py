@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from bakec.graph.remote import redact
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import parse_normalized_named
 
@@ -84,14 +85,25 @@ def _materials(ops: Sequence[Any], git_commits: Mapping[str, str]) -> list[dict[
                 algo, _, hexpart = op.manifest.partition(":")
                 out.append({"uri": uri, "digest": {algo: hexpart}})
     for url, commit in git_commits.items():
-        out.append({"uri": url, "digest": {"sha1": commit}})
+        out.append({"uri": redact(url), "digest": {"sha1": commit}})
     return out
 
 
 def _op_json(op: Any) -> dict[str, Any]:
+    """The op's definition, with credentials in URLs (git and http sources) redacted."""
     from bakec.graph.ops import canonical
 
-    return json.loads(canonical(op))
+    return _redacted(json.loads(canonical(op)))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
 
 
 def statement(
@@ -123,7 +135,7 @@ def statement(
                if url == context or url in (target.contexts or {}).values()}
     config_source: dict[str, Any] = {}
     if context in commits:
-        config_source = {"uri": context, "digest": {"sha1": commits[context]}}
+        config_source = {"uri": redact(context), "digest": {"sha1": commits[context]}}
     if target.dockerfile_inline is None:
         config_source["entryPoint"] = target.dockerfile or "Dockerfile"
     args: dict[str, str] = {}
