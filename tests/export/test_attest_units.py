@@ -88,3 +88,10 @@ def test_provenance_never_carries_url_credentials():
     text = json.dumps([materials, ops])
     assert "hunter2" not in text
     assert materials == [{"uri": "https://bob:xxxxx@git.example/repo.git#main", "digest": {"sha1": "a" * 40}}]
+
+
+def test_redact_all_reaches_nested_strings():
+    from bakec.graph.remote import redact_all
+
+    value = {"a": ["x", {"u": "https://u:pw@h/r.git"}], "n": 3}
+    assert redact_all(value) == {"a": ["x", {"u": "https://u:xxxxx@h/r.git"}], "n": 3}

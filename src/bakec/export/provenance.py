@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bakec.graph.remote import redact
+from bakec.graph.remote import redact, redact_all
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import parse_normalized_named
 
@@ -93,17 +93,7 @@ def _op_json(op: Any) -> dict[str, Any]:
     """The op's definition, with credentials in URLs (git and http sources) redacted."""
     from bakec.graph.ops import canonical
 
-    return _redacted(json.loads(canonical(op)))
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    return value
+    return redact_all(json.loads(canonical(op)))
 
 
 def statement(

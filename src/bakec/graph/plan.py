@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bakec.graph.build import Graph, build_graph
 from bakec.graph.context import ContextHasher
 from bakec.graph.ops import _key_dict
+from bakec.graph.remote import redact_all
 from bakec.graph.resolve import ImageResolver
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def to_dict(graph: Graph) -> dict[str, Any]:
             "platform": d["platform"] or None,
             "stage": d["stage"],
             "no_cache": d["no_cache"],
-            "op": _key_dict(op),
+            "op": redact_all(_key_dict(op)),  # a URL's password is not shown
         }
         if op.kind == "local":
             item["path"] = op.path

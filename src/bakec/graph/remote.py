@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bakec.errors import BakecError, EnvironmentProblem
 from bakec.spec.finalize import is_git_ssh
@@ -84,6 +85,17 @@ def parse_git_url(value: str) -> GitRef:
 def redact(url: str) -> str:
     """``https://user:secret@host/x`` → ``https://user:xxxxx@host/x`` (as BuildKit's ``RedactCredentials``)."""
     return _CREDENTIALS.sub(r"\1\2:xxxxx@", url)
+
+
+def redact_all(value: Any) -> Any:
+    """``value`` (JSON-like: str, list, dict, scalars) with :func:`redact` applied to every string."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_all(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_all(v) for k, v in value.items()}
+    return value
 
 
 class GitFetcher:
