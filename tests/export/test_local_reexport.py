@@ -74,7 +74,7 @@ def test_reexport_keeps_unchanged_files_and_equals_a_fresh_export(
         if os.lstat(dest / rel).st_nlink == 1 and os.lstat(dest / rel).st_size <= local._SAME_MAX
         and rel not in rewritten
     ]
-    assert len(keepable) >= 3 and set(keepable) <= set(kept)  # every unchanged single-link file was left alone
+    assert len(keepable) >= 2 and set(keepable) <= set(kept)  # every unchanged single-link file was left alone
 
 
 def _written_by_several_layers(store: ContentStore, image: Image) -> set[str]:
