@@ -35,7 +35,6 @@ from bakec.worker.runc import sweep_direct
 MIN_VERSION = (1, 6)
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
-CGROUP_PARENT = "bakec"
 
 # Plugins a build never uses; opt would otherwise write to /opt/containerd. The v1 linux
 # runtime must stay: the 1.6 tasks service refuses to load without it.
@@ -238,7 +237,6 @@ class Daemon:
             self.paths.pid_file.unlink(missing_ok=True)
             for sock in (self.paths.socket, self.paths.ttrpc_socket):
                 sock.unlink(missing_ok=True)
-            remove_cgroup_parent()
             return True
 
 
@@ -281,19 +279,6 @@ def sweep(client: Client, paths: DaemonPaths, *, everything: bool = False) -> No
     for i, lease in enumerate(leases):
         # One garbage collection at the end is enough.
         client.delete_lease(lease.id, sync=i == len(leases) - 1)
-
-
-def remove_cgroup_parent() -> None:
-    """rmdir the (empty) ``/bakec`` cgroup runc leaves behind in each hierarchy."""
-    root = Path("/sys/fs/cgroup")
-    candidates = [root / CGROUP_PARENT]
-    if root.is_dir():
-        candidates += [d / CGROUP_PARENT for d in root.iterdir() if d.is_dir()]
-    for path in candidates:
-        try:
-            path.rmdir()
-        except OSError:
-            pass  # absent, or still used by another daemon's containers
 
 
 def _reap(pid: int) -> None:

@@ -23,7 +23,9 @@ Security = Literal["sandbox", "insecure"]
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_HOSTNAME = "buildkitsandbox"
-CGROUP_PARENT = "bakec"
+CGROUP_PREFIX = "bakec-"
+"""Each RUN's cgroup is ``/<id>`` (ids start with this), directly under the root: no shared
+parent that one daemon's cleanup could remove while another daemon's runc creates a child in it."""
 
 CAPABILITIES = [
     "CAP_CHOWN",
@@ -248,7 +250,8 @@ def build_spec(
         "mounts": [m.to_oci() for m in [*system_mounts(shm_size), *mounts]],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "cgroupsPath": f"/{CGROUP_PARENT}/{container_id}",
+            "cgroupsPath": "/" + (container_id if container_id.startswith(CGROUP_PREFIX)
+                                  else CGROUP_PREFIX + container_id),
             "namespaces": namespaces,
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
