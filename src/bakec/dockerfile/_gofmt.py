@@ -8,40 +8,9 @@ duration formatting.
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from bakec.golang import go_quote, parse_duration
 
-_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
-
-
-def _go_printable(ch: str) -> bool:
-    cat = unicodedata.category(ch)
-    if ch == " ":
-        return True
-    return cat[0] in "LMNPS"
-
-
-def go_quote(text: str) -> str:
-    """``strconv.Quote``: a double-quoted Go string literal."""
-    out = ['"']
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif _go_printable(ch):
-            out.append(ch)
-        else:
-            code = ord(ch)
-            if code < 0x80:
-                out.append(f"\\x{code:02x}")
-            elif code <= 0xFFFF:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
+__all__ = ["format_duration", "go_list", "go_quote", "go_quote_list", "parse_duration"]
 
 def go_quote_list(items: list[str] | tuple[str, ...]) -> str:
     """``fmt.Sprintf("%q", []string{...})``."""
@@ -51,48 +20,6 @@ def go_quote_list(items: list[str] | tuple[str, ...]) -> str:
 def go_list(items: list[str] | tuple[str, ...]) -> str:
     """``fmt.Sprintf("%v", []string{...})``."""
     return "[" + " ".join(items) + "]"
-
-
-_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,
-    "\u03bcs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> int:
-    """``time.ParseDuration`` in nanoseconds; raises ValueError with Go's message."""
-    orig = text
-    if text in ("0", "+0", "-0"):
-        return 0
-    sign = 1
-    if text[:1] in "+-":
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    if not text:
-        raise ValueError(f"time: invalid duration {go_quote(orig)}")
-    total = 0.0
-    pos = 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if not match or match.group(1) in ("", "."):
-            if match is None and re.match(r"\d*\.?\d*$", text[pos:]):
-                raise ValueError(f"time: missing unit in duration {go_quote(orig)}")
-            if match is None:
-                unit = re.match(r"[\d.]*([^\d.]*)", text[pos:])
-                raise ValueError(
-                    f"time: unknown unit {go_quote(unit.group(1) if unit else '')} in duration {go_quote(orig)}"
-                )
-            raise ValueError(f"time: invalid duration {go_quote(orig)}")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    return sign * round(total)
 
 
 def format_duration(ns: int) -> str:

@@ -173,14 +173,8 @@ def ago(when: float, now: float | None = None) -> str:
     return "Less than a second ago" if seconds < 1 else f"{seconds} seconds ago"
 
 
-_DURATION = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
 def parse_duration(text: str) -> float:
     """A Go duration (``24h``, ``1h30m``, ``90s``) in seconds, as buildx's ``until=`` filter takes it."""
-    import re
+    from bakec.golang import parse_duration as go_duration
 
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"time: invalid duration {text!r}")
-    return sum(float(n) * _DURATION[u] for n, u in parts)
+    return go_duration(text) / 1e9

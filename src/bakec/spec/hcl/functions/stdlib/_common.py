@@ -6,6 +6,8 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 
+from bakec.golang import go_quote
+
 from ...values import HSet, Value, format_number, type_name
 from .. import FunctionError
 
@@ -131,32 +133,12 @@ def graphemes(text: str) -> list[str]:
 # --- Go quoting and JSON ----------------------------------------------------------
 
 
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote`` (``%q`` of a string)."""
-    out = ['"']
-    for ch in text:
-        cp = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif cp < 0x20 or cp == 0x7F:
-            out.append(f"\\x{cp:02x}")
-        elif not ch.isprintable() and ch != " ":
-            out.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def go_quote_rune(ch: str) -> str:
     """Go's ``%q`` of a rune (``'x'``)."""
     inner = go_quote(ch)[1:-1]
     return "'" + (inner.replace('\\"', '"') if ch == '"' else ("\\'" if ch == "'" else inner)) + "'"
 
 
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 _JSON_ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",

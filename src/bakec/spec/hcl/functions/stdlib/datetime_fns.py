@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bakec.golang import parse_duration
+
 from ...types import ANY, NUMBER, STRING
 from ...values import Value, number
 from .. import FunctionError, Param, function
@@ -128,43 +130,6 @@ def timestamp() -> str:
 
 
 # --- durations -----------------------------------------------------------------------------
-
-_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 10**9,
-          "m": 60 * 10**9, "h": 3600 * 10**9}  # fmt: skip
-
-
-def parse_duration(text: str) -> int:
-    """Go's ``time.ParseDuration``, in nanoseconds."""
-    original, rest = text, text
-    negative = rest[:1] == "-"
-    rest = rest[1:] if rest[:1] in "+-" else rest
-    if rest == "0":
-        return 0
-    if not rest:
-        raise ValueError(f"time: invalid duration {go_quote(original)}")
-    total = 0
-    while rest:
-        match = re.match(r"(\d*)(?:\.(\d*))?", rest)
-        whole, frac = match.group(1), match.group(2)
-        if not whole and not frac:
-            raise ValueError(f"time: invalid duration {go_quote(original)}")
-        rest = rest[match.end() :]
-        unit_match = re.match(r"[^\d.]*", rest)
-        unit = unit_match.group(0)
-        if not unit:
-            raise ValueError(f"time: missing unit in duration {go_quote(original)}")
-        if unit not in _UNITS:
-            raise ValueError(f"time: unknown unit {go_quote(unit)} in duration {go_quote(original)}")
-        rest = rest[len(unit) :]
-        scale = _UNITS[unit]
-        value = int(whole or "0") * scale
-        if frac:
-            value += int(frac) * scale // 10 ** len(frac)
-        total += value
-        if total > 2**63 - (0 if negative else 1):
-            raise ValueError(f"time: invalid duration {go_quote(original)}")
-    return -total if negative else total
-
 
 @function("timeadd", Param("timestamp", STRING), Param("duration", STRING))
 def timeadd(timestamp_text: str, duration: str) -> str:
