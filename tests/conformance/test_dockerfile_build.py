@@ -56,11 +56,6 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"conformance corpus
 
 CASES = cases()
 BAR = 0.90
-# Differences understood and accepted; their per-case tests are strict xfails (they still
-# count as failing in the summary). Remove an entry when the case starts passing.
-KNOWN_DIFFERENCES: dict[str, str] = {}
-
-
 @dataclass
 class Outcome:
     ok: bool
@@ -264,11 +259,7 @@ def corpus(state_dir: Path, busybox_image: Any, ssh_agent: str) -> Corpus:
     return Corpus(state_dir, busybox_image.digest, ssh_agent)
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[c.name]))
-    if c.name in KNOWN_DIFFERENCES else c
-    for c in CASES
-], ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(corpus: Corpus, case: Path) -> None:
     outcome = corpus.outcome(case)
     assert outcome.ok, outcome.reason
