@@ -229,7 +229,7 @@ class MountPreparer:
 
     def _ssh(self, m: o.ExecMount, private: _PrivateTmpfs, stack: contextlib.ExitStack) -> SpecMount | None:
         sid = m.id or "default"
-        upstream = self.ssh.socket(sid, m.scope)
+        upstream = self.ssh.socket(sid, m.scope, self.scratch)
         if upstream is None:
             if m.required:
                 raise self.ssh.missing_error(sid, m.scope)

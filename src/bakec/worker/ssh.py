@@ -88,8 +88,12 @@ class SshForwards:
             return BuildError(f'no SSH key "{sid}" forwarded from the client')
         return BuildError(f"unset ssh forward key {sid}")
 
-    def socket(self, sid: str, scope: str = "") -> str | None:
-        """The host agent socket for ``sid`` in ``scope`` (starting a private agent if needed), or None."""
+    def socket(self, sid: str, scope: str = "", scratch: Path | None = None) -> str | None:
+        """The host agent socket for ``sid`` in ``scope`` (starting a private agent if needed), or None.
+
+        A private agent's socket directory goes in ``scratch`` (default: :attr:`scratch`); the
+        executor passes its per-process directory, which the crash sweep clears.
+        """
         source = scoped(self.sources, sid, scope)
         if source is None:
             return None
@@ -97,15 +101,15 @@ class SshForwards:
             return source.socket
         with self._lock:
             if source.keys not in self._agents:
-                self._agents[source.keys] = self._start_agent(sid, source.keys)
+                self._agents[source.keys] = self._start_agent(sid, source.keys, scratch or self.scratch)
             return self._agents[source.keys].socket
 
-    def _start_agent(self, sid: str, keys: tuple[str, ...]) -> _Agent:
+    def _start_agent(self, sid: str, keys: tuple[str, ...], scratch: Path) -> _Agent:
         if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
             raise EnvironmentProblem(
                 f"ssh {sid}: forwarding key files needs ssh-agent and ssh-add (apt-get install openssh-client)"
             )
-        directory = _short_dir(self.scratch, "ssh")
+        directory = _short_dir(scratch, "ssh")
         sock = os.path.join(directory, "agent.sock")
         # The agent runs _WATCHER as its command (so the agent is the watcher's child): it
         # prints the agent's pid once the socket listens, then stops and reaps the agent when
