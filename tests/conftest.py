@@ -21,10 +21,12 @@ failure: CI runs ``scripts/setup`` first, so it must work there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -44,6 +46,8 @@ REGISTRY_DIR = Path(os.environ.get("BAKEC_TEST_REGISTRY_DIR", "/var/lib/bakec-te
 BUSYBOX_REF = f"{REGISTRY_HOST}/busybox:latest"
 BUSYBOX_ARM64_REF = f"{REGISTRY_HOST}/busybox:arm64"
 BUSYBOX_MULTI_REF = f"{REGISTRY_HOST}/busybox-multi:latest"
+
+_LOG_LINE = re.compile(r'"([A-Z]+) (\S+) HTTP/[0-9.]+" (\d+)')  # Apache combined log: method, path, status
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -73,6 +77,29 @@ class Registry(NamedTuple):
         with open(self.access_log, "rb") as f:
             f.seek(offset)
             return f.read().decode("utf-8", "replace").splitlines()
+
+    def requests_since(self, offset: int, *repos: str) -> list[tuple[str, str, int]]:
+        """(method, path, status) of the requests for ``repos`` logged after ``offset``.
+
+        Skips the test when the registry is not ours (no access log). The registry logs a
+        request after answering it, so this waits until the log stops growing.
+        """
+        if self.access_log is None:
+            pytest.skip("the registry on 127.0.0.1:5000 was not started by scripts/registry (no access log)")
+        lines: list[str] = []
+        for _ in range(40):
+            now = self.log_since(offset)
+            if lines and now == lines:
+                break
+            lines = now
+            time.sleep(0.025)
+        prefixes = tuple(f"/v2/{repo}/" for repo in repos)
+        out = []
+        for line in lines:
+            match = _LOG_LINE.search(line)
+            if match and match.group(2).startswith(prefixes):
+                out.append((match.group(1), match.group(2), int(match.group(3))))
+        return out
 
 
 class BaseImage(NamedTuple):

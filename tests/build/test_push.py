@@ -15,13 +15,10 @@ import subprocess
 import tarfile
 import textwrap
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-
-import pytest
 
 from .helpers import bakec
 
@@ -30,7 +27,6 @@ MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MT_DOCKER = "application/vnd.docker.distribution.manifest.v2+json"
-_LOG_LINE = re.compile(r'"([A-Z]+) (\S+) HTTP/[0-9.]+" (\d+)')
 
 DOCKERFILE = """\
 FROM 127.0.0.1:5000/busybox:latest
@@ -75,25 +71,6 @@ def _tags(repo: str) -> list[str] | None:
         raise
 
 
-def _requests(registry, offset: int, *repos: str) -> list[tuple[str, str, int]]:
-    """(method, path, status) the registry logged for ``repos`` after ``offset``, in order."""
-    if registry.access_log is None:
-        pytest.skip("the registry on 127.0.0.1:5000 was not started by scripts/registry (no access log)")
-    lines: list[str] = []
-    for _ in range(40):  # the registry logs after answering: wait until the log stops growing
-        now = registry.log_since(offset)
-        if lines and now == lines:
-            break
-        lines = now
-        time.sleep(0.025)
-    out = []
-    for line in lines:
-        match = _LOG_LINE.search(line)
-        if match and match.group(2).startswith(tuple(f"/v2/{repo}/" for repo in repos)):
-            out.append((match.group(1), match.group(2), int(match.group(3))))
-    return out
-
-
 def _blob_writes(requests: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
     return [r for r in requests if "/blobs/uploads" in r[1] and r[0] in ("POST", "PUT", "PATCH")]
 
@@ -123,7 +100,7 @@ def test_pushed_image_reads_back_identical_to_the_local_oci_export(tmp_path, sta
 
     # The base layer is mounted from the repository it was pulled from, the others are uploaded.
     base_layer = json.loads(_raw(f"{HOST}/busybox:latest"))["layers"][0]["digest"]
-    writes = _blob_writes(_requests(registry, offset, repo))
+    writes = _blob_writes(registry.requests_since(offset, repo))
     mounts = [p for m, p, s in writes if "mount=" in p and s == 201]
     assert len(mounts) == 1 and f"mount={base_layer}" in mounts[0] and "from=busybox" in mounts[0], writes
     assert not [p for m, p, s in writes if m == "PUT" and base_layer in p]
@@ -166,7 +143,7 @@ def test_pushing_again_uploads_no_blob_and_another_repository_mounts(tmp_path, s
 
     offset = registry.log_offset()
     _build(project, state_dir)
-    again = _requests(registry, offset, repo)
+    again = registry.requests_since(offset, repo)
     assert _blob_writes(again) == []
     assert [r for r in again if r[0] == "HEAD" and "/blobs/" in r[1]]  # asked, found, skipped
     assert _raw(f"{HOST}/{repo}:v1") == digest
@@ -174,7 +151,7 @@ def test_pushing_again_uploads_no_blob_and_another_repository_mounts(tmp_path, s
     # The same image under a new repository: each blob is mounted from the first one, none uploaded.
     offset = registry.log_offset()
     _build(project, state_dir, env={"REPO": other})
-    sent = _requests(registry, offset, other)
+    sent = registry.requests_since(offset, other)
     writes = _blob_writes(sent)
     assert writes and all(m == "POST" and "mount=" in p and s == 201 for m, p, s in writes), writes
     assert _raw(f"{HOST}/{other}:v1") == digest
@@ -212,7 +189,7 @@ def test_a_failing_target_publishes_no_tag_of_the_others(tmp_path, state_dir, re
         assert sorted(_tags(repo) or []) == ["stable", "v1"], repo
         assert json.loads(_raw(f"{HOST}/{repo}:v1"))["mediaType"] == MT_MANIFEST
     # Across the three repositories, every blob went up before the first manifest was put.
-    sent = _requests(registry, offset, *repos)
+    sent = registry.requests_since(offset, *repos)
     blobs = _blob_writes(sent)
     kinds = ["blob" if r in blobs else "manifest" for r in sent
              if r in blobs or (r[0] == "PUT" and "/manifests/" in r[1])]

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -32,27 +30,6 @@ from .conftest import Image, make_image, sha256
 from .gate import Gate
 
 HOST = "127.0.0.1:5000"
-_LOG_LINE = re.compile(r'"([A-Z]+) (\S+) HTTP/[0-9.]+" (\d+)')
-
-
-def log_requests(registry: object, offset: int, repo: str) -> list[tuple[str, str, int]]:
-    """(method, path, status) of the access-log lines for ``repo`` written after ``offset``."""
-    if registry.access_log is None:  # type: ignore[attr-defined]
-        pytest.skip("the registry on 127.0.0.1:5000 was not started by scripts/registry (no access log)")
-    # The registry logs a request after answering it: wait until the log stops growing.
-    lines: list[str] = []
-    for _ in range(40):
-        now = registry.log_since(offset)  # type: ignore[attr-defined]
-        if lines and now == lines:
-            break
-        lines = now
-        time.sleep(0.025)
-    out = []
-    for line in lines:
-        match = _LOG_LINE.search(line)
-        if match and match.group(2).startswith(f"/v2/{repo}/"):
-            out.append((match.group(1), match.group(2), int(match.group(3))))
-    return out
 
 
 def push_image(client: RegistryClient, repo: str, image: Image, tag: str | None = "v1") -> str:
@@ -92,7 +69,7 @@ def test_existing_blobs_are_skipped_after_a_head(
     offset = registry.log_offset()  # type: ignore[attr-defined]
     assert client.push_blob(repo, image.layer_digest, image.layer) is PushResult.EXISTS
     assert client.push_blob(repo, image.config_digest, image.config) is PushResult.EXISTS
-    seen = log_requests(registry, offset, unique_repo)
+    seen = registry.requests_since(offset, unique_repo)
     assert [(m, s) for m, _, s in seen] == [("HEAD", 200), ("HEAD", 200)]
 
 
@@ -107,7 +84,7 @@ def test_cross_repository_mount_tries_each_source(
         target, image.layer_digest, image.layer, mount_from=[f"{HOST}/busybox", target, source]
     )
     assert result is PushResult.MOUNTED
-    seen = log_requests(registry, offset, f"{unique_repo}-b")
+    seen = registry.requests_since(offset, f"{unique_repo}-b")
     # busybox lacks the blob, so the registry opens an upload session instead (202),
     # which is cancelled once the mount from the right repository succeeded; the
     # target itself is never a source. No byte of the blob is uploaded.
@@ -124,7 +101,7 @@ def test_mount_from_the_right_repository(client: RegistryClient, registry: objec
     assert (
         client.push_blob(target, image.layer_digest, image.layer, mount_from=[source]) is PushResult.MOUNTED
     )
-    seen = log_requests(registry, offset, f"{unique_repo}-c")
+    seen = registry.requests_since(offset, f"{unique_repo}-c")
     assert seen == [
         ("HEAD", f"/v2/{unique_repo}-c/blobs/{image.layer_digest}", 404),
         ("POST", f"/v2/{unique_repo}-c/blobs/uploads/?mount={image.layer_digest}&from={unique_repo}", 201),
@@ -142,7 +119,7 @@ def test_mount_blob_reports_a_declined_mount(
     offset = registry.log_offset()  # type: ignore[attr-defined]
     missing = sha256(uuid.uuid4().bytes)
     assert client.mount_blob(f"{HOST}/{unique_repo}-e", missing, source) is False
-    seen = log_requests(registry, offset, f"{unique_repo}-e")
+    seen = registry.requests_since(offset, f"{unique_repo}-e")
     assert [(m, s) for m, _, s in seen] == [("POST", 202), ("DELETE", 204)]  # the session is cancelled
 
 
@@ -155,7 +132,7 @@ def test_declined_mount_continues_in_the_opened_session(
         f"{HOST}/{unique_repo}", image.layer_digest, image.layer, mount_from=[f"{HOST}/busybox"]
     )
     assert result is PushResult.UPLOADED
-    seen = log_requests(registry, offset, unique_repo)
+    seen = registry.requests_since(offset, unique_repo)
     assert [(m, s) for m, _, s in seen] == [("HEAD", 404), ("POST", 202), ("PUT", 201)]
 
 
@@ -169,7 +146,7 @@ def test_chunked_upload_from_a_file(registry: object, unique_repo: str, tmp_path
     with RegistryClient(docker_config=DockerConfig(), chunk_size=64 * 1024) as client:
         assert client.push_blob(repo, digest, path) is PushResult.UPLOADED
         assert client.read_blob(repo, digest) == data
-    seen = log_requests(registry, offset, unique_repo)
+    seen = registry.requests_since(offset, unique_repo)
     assert [m for m, _, _ in seen if m in ("POST", "PATCH", "PUT")] == [
         "POST",
         "PATCH",
@@ -189,7 +166,7 @@ def test_monolithic_upload_from_a_file(
     repo = f"{HOST}/{unique_repo}"
     offset = registry.log_offset()  # type: ignore[attr-defined]
     assert client.push_blob(repo, sha256(data), path) is PushResult.UPLOADED
-    seen = log_requests(registry, offset, unique_repo)
+    seen = registry.requests_since(offset, unique_repo)
     assert [m for m, _, _ in seen] == ["HEAD", "POST", "PUT"]
     assert client.read_blob(repo, sha256(data)) == data
 
