@@ -52,12 +52,6 @@ class BuildReport:
         return all(t.state == "done" for t in self.targets.values())
 
 
-def _emulated(platform: str) -> bool:
-    from bakec.worker.emulation import emulated
-
-    return emulated(platform)
-
-
 def _forwards(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path) -> tuple[Any, Any]:
     """The build's secret sources and ssh agents (``RUN --mount=type=secret|ssh``; bakec.worker.mounts)."""
     from bakec.worker.secrets import SecretStore
@@ -73,33 +67,32 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     """Build the requested targets; raise :class:`BuildError` when a target fails."""
     import sys
 
+    from bakec import cache as cache_io
+    from bakec.export.attest import RunAttestations
     from bakec.export.publish import Publisher
     from bakec.graph.build import build_graph
+    from bakec.graph.platforms import refuse_docker_manifest_lists
+    from bakec.graph.remote import GitFetcher
     from bakec.graph.resolve import RegistryResolver
     from bakec.registry import RegistryClient
+    from bakec.solver import interrupt, statelock
     from bakec.solver.cache import CacheIndex
-    from bakec.solver import statelock
+    from bakec.solver.emulated import emulated_seconds
     from bakec.solver.progress import Progress, renderer
-    from bakec.solver.solve import solve
-    from bakec.solver import interrupt
     from bakec.solver.scheduler import Scheduler
+    from bakec.solver.solve import solve
+    from bakec.spec import entitlements_fs
     from bakec.state import resolve_state_dir
     from bakec.worker.deferred import DeferredRunner, LazyClient
-    from bakec.worker.entitlements import Entitlements
+    from bakec.worker.emulation import emulated
+    from bakec.worker.entitlements import Entitlements, ask_terminal, grant
     from bakec.worker.layer_store import ContentStore
 
     options = options or BuildOptions()
     started = time.monotonic()
     resolved = definition.resolve(list(names), list(overrides), flag_overrides=list(flag_overrides))
-    from bakec.graph.platforms import refuse_docker_manifest_lists
-
     refuse_docker_manifest_lists(resolved.targets.values())
-    from bakec.export.attest import RunAttestations
-
     attestations = RunAttestations.start(resolved.targets, definition.env, definition.cwd)
-    from bakec.spec import entitlements_fs
-    from bakec.worker.entitlements import ask_terminal, grant
-
     allowed = Entitlements.parse(options.allow)
     fs = entitlements_fs.check(resolved.targets, allowed.fs_read, allowed.fs_write, overrides=overrides,
                                env=definition.env, cwd=definition.cwd, remote=bool(definition.remote),
@@ -111,8 +104,6 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
           out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"))
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
-    from bakec.graph.remote import GitFetcher
-
     graph = build_graph(resolved.targets, cwd=definition.cwd, requested=list(resolved.targets),
                         resolver=RegistryResolver(registry), fetcher=GitFetcher(state_dir / "git"))
     progress = Progress(renderer(options.progress, sys.stderr))
@@ -124,15 +115,13 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     try:
         with client.lease() as leased:
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
-            from bakec import cache as cache_io
-
             cache_steps = cache_io.Steps(progress, len(graph.nodes) + 1000)
             imported = cache_io.import_caches(resolved.targets, store=store, registry=registry,
                                               cwd=definition.cwd, steps=cache_steps)
             scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
             with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
                 solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
-                               keep_going=options.keep_going, no_cache=options.no_cache, emulated=_emulated,
+                               keep_going=options.keep_going, no_cache=options.no_cache, emulated=emulated,
                                imported=imported, scheduler=scheduler)
             interrupt.raise_if_interrupted(signals)
             cache_io.prefetch_outputs(graph, solved, imported)
@@ -151,9 +140,7 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
         publisher.publish()  # every target built: now every blob, then every manifest and tag
         cache_io.export_caches(graph, solved, resolved.targets, store=store, registry=registry,
                                imported=imported, cwd=definition.cwd, steps=cache_steps)
-    from bakec.solver.emulated import emulated_seconds
-
-    emulated_time = emulated_seconds(graph, solved.outcome, _emulated)
+    emulated_time = emulated_seconds(graph, solved.outcome, emulated)
     summary = {name: {"state": r.state, "seconds": round(r.seconds or (time.monotonic() - started), 3),
                       "emulated_seconds": round(emulated_time.get(name, 0.0), 3)}
                for name, r in reports.items()}
@@ -177,8 +164,8 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 
 def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
             progress: Any, publisher: Any, attestations: Any = None) -> dict[str, TargetReport]:
-    from bakec.export.image import Image, Platform
     from bakec.cache import with_inline_cache
+    from bakec.export.image import Image, Platform
     from bakec.spec.annotations import export_attrs as annotation_attrs
     from bakec.worker.ops import image_config
 
