@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from bakec.export import oci
 from bakec.export.image import ExportOptions, Image
-from bakec.worker.layer_compress import Compression
-from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import write_layer
+from bakec.util.compression import Compression
+from bakec.content.store import ContentStore
+from bakec.content.layers import write_layer
 
 
 def make_tree(root: Path, mib: int) -> tuple[Path, Path]:

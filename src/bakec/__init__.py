@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from .spec.definition import Definition
+    from bakec.bake.definition import Definition
 
 __all__ = ["load"]
 __version__ = "0.1.0"
@@ -27,7 +27,7 @@ def load(
     cwd: str | None = None,
 ) -> "Definition":
     """Read and evaluate bake files as buildx does; ``overrides`` are ``--set`` values applied on resolve."""
-    from .spec.definition import load as _load
+    from bakec.bake.definition import load as _load
 
     definition = _load(files, env=env, cwd=cwd, vars=vars)
     definition.default_overrides = list(overrides)

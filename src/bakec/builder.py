@@ -67,26 +67,26 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     """Build the requested targets; raise :class:`BuildError` when a target fails."""
     import sys
 
-    from bakec import cache as cache_io
+    from bakec import remotecache as cache_io
     from bakec.export.attest import RunAttestations
     from bakec.export.publish import Publisher
     from bakec.graph.build import build_graph
     from bakec.graph.platforms import refuse_docker_manifest_lists
-    from bakec.graph.remote import GitFetcher
+    from bakec.source.git import GitFetcher
     from bakec.graph.resolve import RegistryResolver
     from bakec.registry import RegistryClient
     from bakec.solver import interrupt, statelock
-    from bakec.solver.cache import CacheIndex
+    from bakec.solver.cache_index import CacheIndex
     from bakec.solver.emulated import emulated_seconds
-    from bakec.solver.progress import Progress, renderer
+    from bakec.progress.events import Progress, renderer
     from bakec.solver.scheduler import Scheduler
     from bakec.solver.solve import solve
-    from bakec.spec import entitlements_fs
+    from bakec.bake import entitlements_fs
     from bakec.state import resolve_state_dir
     from bakec.worker.deferred import DeferredRunner, LazyClient
     from bakec.worker.emulation import emulated
     from bakec.worker.entitlements import Entitlements, ask_terminal, grant
-    from bakec.worker.layer_store import ContentStore
+    from bakec.content.store import ContentStore
 
     options = options or BuildOptions()
     started = time.monotonic()
@@ -164,10 +164,10 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
 
 def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
             progress: Any, publisher: Any, attestations: Any = None) -> dict[str, TargetReport]:
-    from bakec.cache import with_inline_cache
+    from bakec.remotecache import with_inline_cache
     from bakec.export.image import Image, Platform
-    from bakec.spec.annotations import export_attrs as annotation_attrs
-    from bakec.worker.ops import image_config
+    from bakec.bake.annotations import export_attrs as annotation_attrs
+    from bakec.worker.oprunner import image_config
 
     reports: dict[str, TargetReport] = {}
     by_target: dict[str, list[Any]] = {}

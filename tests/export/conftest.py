@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from bakec.export.image import Image, Platform
-from bakec.worker.layer_compress import Compression
-from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import LayerBlob, write_layer
+from bakec.util.compression import Compression
+from bakec.content.store import ContentStore
+from bakec.content.layers import LayerBlob, write_layer
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "ls", "echo", "cat", "mkdir", "touch", "sleep")

@@ -11,8 +11,8 @@ from bakec.errors import BuildError
 from bakec.export.attest import Provenance, attach_statements, image_manifests, provenance_of, refuse_sbom
 from bakec.export.image import ExportOptions, Image, Platform, commit_images
 from bakec.export.provenance import purl
-from bakec.spec.model import Target
-from bakec.worker.layer_store import ContentStore
+from bakec.bake.model import Target
+from bakec.content.store import ContentStore
 
 
 @pytest.mark.parametrize("ref,platform,expected", [
@@ -80,7 +80,7 @@ def test_attestation_manifests_follow_the_images_in_a_new_index(tmp_path):
 def test_provenance_never_carries_url_credentials():
     """Git and http URLs with a password are redacted in materials and in mode=max ops (as BuildKit)."""
     from bakec.export import provenance
-    from bakec.graph.ops import GitSource, HttpSource
+    from bakec.ops import GitSource, HttpSource
 
     url = "https://bob:hunter2@git.example/repo.git#main"
     materials = provenance._materials([], {url: "a" * 40})
@@ -91,7 +91,7 @@ def test_provenance_never_carries_url_credentials():
 
 
 def test_redact_all_reaches_nested_strings():
-    from bakec.graph.remote import redact_all
+    from bakec.source.git import redact_all
 
     value = {"a": ["x", {"u": "https://u:pw@h/r.git"}], "n": 3}
     assert redact_all(value) == {"a": ["x", {"u": "https://u:xxxxx@h/r.git"}], "n": 3}

@@ -20,9 +20,9 @@ from bakec.errors import BuildError
 from bakec.export import docker, local, oci
 from bakec.export import tar as tar_export
 from bakec.export.image import ExportOptions, Image, Platform
-from bakec.worker.layer_compress import Compression
-from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import LayerBlob, write_layer
+from bakec.util.compression import Compression
+from bakec.content.store import ContentStore
+from bakec.content.layers import LayerBlob, write_layer
 
 from .conftest import MISSING, skopeo
 

@@ -12,9 +12,10 @@ import stat
 import tarfile
 from pathlib import Path
 
+from bakec.content import apply
 from bakec.export import local
 from bakec.export.image import Image
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
@@ -71,7 +72,7 @@ def test_reexport_keeps_unchanged_files_and_equals_a_fresh_export(
     rewritten = _written_by_several_layers(store, image)
     keepable = [
         rel for rel in after
-        if os.lstat(dest / rel).st_nlink == 1 and os.lstat(dest / rel).st_size <= local._SAME_MAX
+        if os.lstat(dest / rel).st_nlink == 1 and os.lstat(dest / rel).st_size <= apply._SAME_MAX
         and rel not in rewritten
     ]
     assert len(keepable) >= 2 and set(keepable) <= set(kept)  # every unchanged single-link file was left alone

@@ -12,7 +12,7 @@ import pytest
 
 from bakec.graph import plan
 from bakec.graph.plan import render_dot, render_html, render_text
-from bakec.spec.definition import load
+from bakec.bake.definition import load
 
 CHROMIUM = Path("/usr/bin/chromium")
 

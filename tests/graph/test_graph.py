@@ -14,11 +14,11 @@ from graph_helpers import write
 from bakec.dockerfile import ResolvedImage
 from bakec.errors import SpecError
 from bakec.graph import build_graph, plan, to_dict
-from bakec.graph import ops as o
+from bakec import ops as o
 from bakec.graph.context import ContextHasher
 from bakec.graph.resolve import RegistryResolver, StaticResolver
-from bakec.spec.definition import load
-from bakec.spec.model import Target
+from bakec.bake.definition import load
+from bakec.bake.model import Target
 
 
 def _graph(root: Path, cache_dir: Path, names=(), **kwargs):

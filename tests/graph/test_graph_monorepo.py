@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from bakec.graph import plan, to_dict
-from bakec.spec.definition import load
+from bakec.bake.definition import load
 
 
 def _plan(root: Path, cache_dir: Path, names=()) -> dict:

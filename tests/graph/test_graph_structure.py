@@ -8,10 +8,10 @@ import sys
 
 import networkx as nx
 
-from bakec.graph import ops as o
+from bakec import ops as o
 from bakec.graph.build import Graph
 from bakec.graph.plan import plan
-from bakec.spec.definition import load
+from bakec.bake.definition import load
 
 
 def _nx_order(graph: Graph) -> list[str]:
@@ -50,7 +50,7 @@ def test_building_the_graph_does_not_import_networkx(make_monorepo):
     code = (
         "import os, sys\n"
         "from bakec.graph.build import build_graph\n"
-        "from bakec.spec.definition import load\n"
+        "from bakec.bake.definition import load\n"
         "d = load([], env=dict(os.environ), cwd='.')\n"
         "graph = build_graph(d.resolve(['default'], []).targets, cwd='.')\n"
         "assert len(graph.order()) > 50 and graph.ancestors(graph.builds[0].output)\n"

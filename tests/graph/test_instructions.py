@@ -7,7 +7,7 @@ from graph_helpers import write
 
 from bakec.graph import build_graph, to_dict
 from bakec.graph.context import ContextHasher
-from bakec.spec.model import Target
+from bakec.bake.model import Target
 
 
 def _last_op(tmp_path, lines: str, args: dict[str, str] | None = None) -> tuple[dict, list[dict]]:

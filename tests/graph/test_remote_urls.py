@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bakec.errors import BakecError
-from bakec.graph.remote import GitRef, is_git_url, parse_git_url, redact, redact_text
-from bakec.spec.remote import remote_contexts, split_remote_args, subdir_url
+from bakec.source.git import GitRef, is_git_url, parse_git_url, redact, redact_text
+from bakec.bake.remote import remote_contexts, split_remote_args, subdir_url
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from bakec.solver.cache import CacheIndex, CacheRecord, parse_size
+from bakec.solver.cache_index import CacheIndex, CacheRecord, parse_size
 
 
 def test_record_round_trips_across_connections(tmp_path):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bakec.graph import ops as o
+from bakec import ops as o
 from bakec.graph.build import Graph
 from bakec.solver.emulated import emulated_seconds, is_emulated
-from bakec.solver.progress import render_summary
+from bakec.progress.events import render_summary
 from bakec.solver.scheduler import NodeResult, RunOutcome, State
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from bakec.solver.progress import Progress, plain, rawjson
+from bakec.progress.events import Progress, plain, rawjson
 
 EVENTS = [
     {"type": "vertex", "id": 1, "name": "[app 1/2] FROM busybox", "state": "cached"},
@@ -43,7 +43,7 @@ def test_plain_looks_like_buildx():
 
 
 def test_vertex_names_carry_the_target_only_when_several_targets_are_built():
-    from bakec.solver.progress import vertex_name
+    from bakec.progress.events import vertex_name
 
     # one target: buildx shows the frontend's name (platform prefix when it builds several platforms)
     assert vertex_name("[api linux/arm64 build 2/3] RUN make", "api", False) == "[linux/arm64 build 2/3] RUN make"

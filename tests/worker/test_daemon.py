@@ -13,7 +13,7 @@ from bakec.errors import EnvironmentProblem
 from bakec.worker import daemon as daemon_mod
 from bakec.worker.client import OWNER_LABEL, Client, NotFoundError, runc_options
 from bakec.worker.daemon import Daemon, DaemonPaths, check_environment, config_toml, resolve_state_dir, sweep
-from bakec.worker.spec import ProcessSpec, build_spec, spec_json
+from bakec.worker.runtime_spec import ProcessSpec, build_spec, spec_json
 
 from .conftest import requires_containerd, short_state_dir
 

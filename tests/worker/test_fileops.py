@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bakec.errors import BuildError
-from bakec.graph.ops import Copy, Mkdir, Mkfile, Rm
-from bakec.worker import fileops
-from bakec.worker.fileops import Source
-from bakec.worker.fileops_match import PatternMatcher, go_match, split_wildcards
-from bakec.worker.fileops_mode import parse_chmod
+from bakec.ops import Copy, Mkdir, Mkfile, Rm
+from bakec.fs import fileops
+from bakec.fs.fileops import Source
+from bakec.fs.match import PatternMatcher, go_match, split_wildcards
+from bakec.fs.mode import parse_chmod
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="file operations set owners: needs root")
 

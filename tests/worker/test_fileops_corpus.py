@@ -1,4 +1,4 @@
-"""Helpers to replay conformance cases' COPY/ADD steps with bakec.worker.fileops on real directories.
+"""Helpers to replay conformance cases' COPY/ADD steps with bakec.fs.fileops on real directories.
 
 A case's ``context/`` is copied to a scratch directory and normalised the way the
 corpus README says, and the result of the steps is walked like ``expected-fs.json``
@@ -73,9 +73,9 @@ def layer_paths(before: dict[str, dict[str, Any]], after: dict[str, dict[str, An
 
 from bakec.dockerfile.dockerignore import read_patterns  # noqa: E402
 from bakec.errors import BuildError  # noqa: E402
-from bakec.graph.ops import Copy, Mkdir  # noqa: E402
-from bakec.worker import fileops  # noqa: E402
-from bakec.worker.fileops import Source  # noqa: E402
+from bakec.ops import Copy, Mkdir  # noqa: E402
+from bakec.fs import fileops
+from bakec.fs.fileops import Source  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="file operations set owners: needs root")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bakec.errors import BuildError
-from bakec.graph.ops import HttpSource
-from bakec.worker.http_source import download, filename
+from bakec.ops import HttpSource
+from bakec.source.http import download, filename
 
 BODY_SHA = hashlib.sha256(b"{}").hexdigest()
 

@@ -23,9 +23,9 @@ import pytest
 from conformance.dockerfile_oracle import CORPUS, layer_entries
 
 from bakec.worker.client import Descriptor
-from bakec.worker.layer_compress import Compression
-from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import LayerBlob, UnsupportedUpperDir, convert_layer, write_layer
+from bakec.util.compression import Compression
+from bakec.content.store import ContentStore
+from bakec.content.layers import LayerBlob, UnsupportedUpperDir, convert_layer, write_layer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="overlay mounts need root")
 
@@ -158,8 +158,8 @@ def test_link_to_a_lower_file_is_one_inode_again_when_the_layers_are_applied(
 ) -> None:
     # oracle 030: the tar has /hard as a plain file (one.txt is an unchanged copy-up), but in
     # BuildKit's snapshot, and so its type=local export, the two names are one inode.
-    from bakec.export.local import apply_layer
-    from bakec.worker.ops import OpResult
+    from bakec.content.apply import apply_layer
+    from bakec.worker.oprunner import OpResult
 
     make_base(ovl.lower)
     ovl.mount()
@@ -357,7 +357,7 @@ def test_fallbacks_without_isal_or_zstandard(
     tmp_path: Path, store: ContentStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """zlib and the zstd program stand in when the PyPI packages are missing; the tar is the same."""
-    from bakec.worker import layer_compress
+    from bakec.util import compression as layer_compress
 
     put(tmp_path / "d/a", "a" * 100_000)
     put(tmp_path / "d/b", "b")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bakec.errors import BuildError
-from bakec.worker import safepath
+from bakec.util import safepath
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UsageError
-from .main import load_definition
+from bakec.errors import UsageError
+from bakec.cli.main import load_definition
 
 
 def _flag_overrides(args) -> list[str]:
-    from ..spec.overrides import shorthand_overrides
+    from bakec.bake.overrides import shorthand_overrides
 
     call = "check" if args.check else args.call
     return shorthand_overrides(
@@ -29,7 +29,7 @@ def run_build(args, sources: dict[str, bytes]) -> int:
         raise UsageError("--print and --list are mutually exclusive")
     definition = load_definition(args, sources)
     if args.list_:
-        from ..spec.listing import render_list
+        from bakec.bake.listing import render_list
 
         sys.stdout.write(render_list(definition, args.list_))
         return 0
@@ -37,13 +37,13 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     if targets == ["all"] or "all" in targets:
         targets = _expand_all(definition, targets)
     flag_overrides = _flag_overrides(args)
-    from ..spec.overrides import validate_allow
+    from bakec.bake.overrides import validate_allow
 
     validate_allow(args.allow)
     if args.print_:
         sys.stdout.write(definition.print_json(targets, args.overrides, flag_overrides=flag_overrides))
         return 0
-    from ..builder import BuildOptions, build
+    from bakec.builder import BuildOptions, build
 
     options = BuildOptions(
         state_dir=args.state_dir,

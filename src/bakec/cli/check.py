@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import BakecError, render
-from .main import load_definition
+from bakec.errors import BakecError, render
+from bakec.cli.main import load_definition
 
 
 def run_check(args, sources: dict[str, bytes]) -> int:
-    from ..spec.check import check
+    from bakec.bake.check import check
 
     try:
         definition = load_definition(args, sources)

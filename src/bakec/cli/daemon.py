@@ -6,8 +6,8 @@ import sys
 
 
 def run_daemon(args, sources: dict[str, bytes]) -> int:
-    from ..state import resolve_state_dir
-    from ..worker.daemon import Daemon
+    from bakec.state import resolve_state_dir
+    from bakec.worker.daemon import Daemon
 
     daemon = Daemon(resolve_state_dir(args.state_dir))
     if args.action == "status":

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Sequence
 
-from ..errors import EXIT_USAGE, BakecError, UsageError, render
+from bakec.errors import EXIT_USAGE, BakecError, UsageError, render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,23 +101,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _build_parser().print_help(sys.stderr)
             return EXIT_USAGE
         if args.command == "build":
-            from .build import run_build
+            from bakec.cli.build import run_build
 
             return run_build(args, sources)
         if args.command == "daemon":
-            from .daemon import run_daemon
+            from bakec.cli.daemon import run_daemon
 
             return run_daemon(args, sources)
         if args.command == "prune":
-            from .prune import run_prune
+            from bakec.cli.prune import run_prune
 
             return run_prune(args, sources)
         if args.command == "check":
-            from .check import run_check
+            from bakec.cli.check import run_check
 
             return run_check(args, sources)
         if args.command == "plan":
-            from .plan import run_plan
+            from bakec.cli.plan import run_plan
 
             return run_plan(args, sources)
         raise UsageError(f"unknown command {args.command}")
@@ -138,10 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_definition(args, sources: dict[str, bytes]):
     """Load the bake files named by ``args`` and remember their text for error excerpts."""
-    from ..spec.definition import load
-    from ..spec import files as bakefiles
+    from bakec.bake.definition import load
+    from bakec.bake import files as bakefiles
 
-    from ..spec.remote import load_remote, split_remote_args
+    from bakec.bake.remote import load_remote, split_remote_args
 
     cli_vars = _parse_vars(args.vars)
     env = dict(os.environ)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from .main import load_definition
+from bakec.cli.main import load_definition
 
 
 def run_plan(args, sources: dict[str, bytes]) -> int:
-    from ..graph.plan import plan, render
+    from bakec.graph.plan import plan, render
 
     definition = load_definition(args, sources)
     resolver = None
     if args.resolve == "registry":
-        from ..graph.resolve import RegistryResolver
-        from ..registry import RegistryClient
+        from bakec.graph.resolve import RegistryResolver
+        from bakec.registry import RegistryClient
 
         resolver = RegistryResolver(RegistryClient())
     try:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UsageError
+from bakec.errors import UsageError
 
 
 def run_prune(args, sources: dict[str, bytes]) -> int:
     """Prune the state dir's cache as the flags say (waiting for running builds), print what went; exit 0."""
-    from ..solver.cache import CacheIndex, parse_size
-    from ..solver.prune import ago, human_size, parse_duration, prune
-    from ..solver.statelock import hold
-    from ..state import resolve_state_dir
-    from ..worker.daemon import Daemon
-    from ..worker.layer_store import ContentStore
+    from bakec.solver.cache_index import CacheIndex, parse_size
+    from bakec.solver.prune import ago, human_size, parse_duration, prune
+    from bakec.solver.statelock import hold
+    from bakec.state import resolve_state_dir
+    from bakec.worker.daemon import Daemon
+    from bakec.content.store import ContentStore
 
     try:
         keep = parse_size(args.keep_storage) if args.keep_storage else 0

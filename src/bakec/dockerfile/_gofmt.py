@@ -8,7 +8,7 @@ duration formatting.
 
 from __future__ import annotations
 
-from bakec.golang import go_quote, parse_duration
+from bakec.util.golang import go_quote, parse_duration
 
 __all__ = ["format_duration", "go_list", "go_quote", "go_quote_list", "parse_duration"]
 

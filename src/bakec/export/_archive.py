@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bakec.worker.layer_tar import TYPE_DIR, TYPE_REG, Header, TarWriter
+from bakec.content.tar import TYPE_DIR, TYPE_REG, Header, TarWriter
 
 
 class ArchiveOut:

@@ -41,8 +41,8 @@ from bakec.export.image import (
     Platform,
     canonical_json,
 )
-from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import LayerBlob
+from bakec.content.store import ContentStore
+from bakec.content.layers import LayerBlob
 
 INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
@@ -132,7 +132,7 @@ class RunAttestations:
         """The Dockerfile's bytes as the build read them (``mode=max`` records them), None if unreadable."""
         import os
 
-        from bakec.graph.remote import fetched_dir, is_git_url
+        from bakec.source.git import fetched_dir, is_git_url
 
         if target.dockerfile_inline is not None:
             return target.dockerfile_inline.encode()
@@ -167,8 +167,8 @@ class TargetAttestations:
         if request is None or not request.applies(kind, push):
             return committed
         from bakec.export.provenance import Invocation, statement
-        from bakec.graph.remote import fetched_commits
-        from bakec.spec.definition import local_platform
+        from bakec.source.git import fetched_commits
+        from bakec.bake.definition import local_platform
 
         invocation = Invocation(self.run.invocation_id, self.run.started, local_platform())
         commits = fetched_commits()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bakec.export.image import Committed, normalize_name
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 GC_CONTENT = "containerd.io/gc.ref.content"
 

@@ -15,7 +15,7 @@ from bakec.errors import BuildError
 from bakec.export._archive import open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, split_name
 from bakec.export.oci import write_layout_tar
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 
 def familiar(name: str) -> str:

@@ -19,7 +19,7 @@ from bakec.export._archive import ArchiveOut
 from bakec.export.docker import docker_files
 from bakec.export.image import Committed
 from bakec.export.oci import write_layout_tar
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 _API = "/v1.41"  # Docker 20.10; every newer daemon accepts it

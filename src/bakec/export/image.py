@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bakec.errors import BuildError
-from bakec.worker.layer_compress import DEFAULT as DEFAULT_COMPRESSION
-from bakec.worker.layer_compress import GZIP, UNCOMPRESSED, ZSTD, Compression, kind_of
-from bakec.worker.layer_store import ContentStore
-from bakec.worker.layers import LayerBlob, convert_layer
+from bakec.util.compression import DEFAULT as DEFAULT_COMPRESSION
+from bakec.util.compression import GZIP, UNCOMPRESSED, ZSTD, Compression, kind_of
+from bakec.content.store import ContentStore
+from bakec.content.layers import LayerBlob, convert_layer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -16,7 +16,7 @@ from pathlib import Path
 from bakec.errors import BuildError
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, layout_index
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 OCI_LAYOUT = json.dumps({"imageLayoutVersion": "1.0.0"}, separators=(",", ":")).encode()
 

@@ -36,7 +36,7 @@ from bakec.export.image import Committed, parse_bool
 from bakec.registry import PushResult, RegistryClient
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import Reference, parse_normalized_named
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 __all__ = ["BlobSources", "Publisher", "PushedImage", "attr_flag", "image_names"]
 

@@ -1,7 +1,7 @@
 """The combined build graph: every target × platform as one DAG of content-addressed ops.
 
 ``plan(definition, names)`` → :class:`Graph`; ``render(graph, fmt)`` for the
-text, JSON, dot and HTML views; :mod:`bakec.graph.ops` is the op vocabulary.
+text, JSON, dot and HTML views; :mod:`bakec.ops` is the op vocabulary.
 """
 
 from bakec.graph.build import Build, Graph, build_graph

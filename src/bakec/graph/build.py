@@ -1,7 +1,7 @@
 """Every requested target × platform → ops → ONE graph where equal ops are one node.
 
 For each build the Dockerfile frontend gives a :class:`~bakec.dockerfile.BuildPlan`;
-its stages and steps become :mod:`bakec.graph.ops`, each identified by its
+its stages and steps become :mod:`bakec.ops`, each identified by its
 digest. Ops land in one graph keyed by digest (edges run input → consumer), so
 a stage shared by 24 targets, or the same command on the same parent in six
 Dockerfiles, is one node. ``target:`` contexts are planned first and their
@@ -27,16 +27,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec.errors import BakecError, SpecError
-from bakec.graph import ops as o
+from bakec import ops as o
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
-from bakec.graph.remote import GitFetcher, is_git_url, parse_git_url, redact
+from bakec.source.git import GitFetcher, is_git_url, parse_git_url, redact
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 
 if TYPE_CHECKING:
     import networkx as nx  # type: ignore[import-untyped]
 
     from bakec.dockerfile import BuildPlan, NamedContext, ResolvedImage, Stage
-    from bakec.spec.model import Target
+    from bakec.bake.model import Target
 
 __all__ = ["Build", "Graph", "build_graph"]
 
@@ -158,7 +158,7 @@ def build_graph(
     :class:`~bakec.errors.SpecError` naming the path.
     """
     if build_platform is None:
-        from bakec.spec.definition import local_platform
+        from bakec.bake.definition import local_platform
 
         build_platform = local_platform()
     own_hasher = hasher is None

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from bakec.graph.build import Graph, build_graph
 from bakec.graph.context import ContextHasher
-from bakec.graph.ops import _key_dict
-from bakec.graph.remote import redact_all
+from bakec.ops import _key_dict
+from bakec.source.git import redact_all
 from bakec.graph.resolve import ImageResolver
 
 if TYPE_CHECKING:
-    from bakec.spec.definition import Definition
+    from bakec.bake.definition import Definition
 
 __all__ = ["FORMATS", "plan", "render", "render_dot", "render_html", "render_json", "render_text", "to_dict"]
 

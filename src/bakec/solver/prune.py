@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bakec.solver.cache import CacheIndex, CacheRecord
+from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.worker.client import Client, ContainerdError, NotFoundError
-from bakec.worker.layer_store import ContentStore
+from bakec.content.store import ContentStore
 
 SNAPSHOT_PREFIXES = ("bakec/op/", "bakec/chain/")
 _KEPT_WITHOUT_ALL = ("image",)  # buildx keeps internal records unless --all
@@ -175,6 +175,6 @@ def ago(when: float, now: float | None = None) -> str:
 
 def parse_duration(text: str) -> float:
     """A Go duration (``24h``, ``1h30m``, ``90s``) in seconds, as buildx's ``until=`` filter takes it."""
-    from bakec.golang import parse_duration as go_duration
+    from bakec.util.golang import parse_duration as go_duration
 
     return go_duration(text) / 1e9

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bakec.solver.cache import CacheIndex, CacheRecord
+from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
-from bakec.solver.progress import Progress, vertex_name
+from bakec.progress.events import Progress, vertex_name
 from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
 
 
@@ -51,7 +51,7 @@ def solve(
 ) -> SolveResult:
     """Run ``graph`` (a :class:`bakec.graph.build.Graph`) with ``runner`` (an ``OpRunner``).
 
-    ``imported`` (a :class:`bakec.cache.ImportedCache`) serves ops the local index
+    ``imported`` (a :class:`bakec.remotecache.ImportedCache`) serves ops the local index
     misses; its results get a snapshot only when an op has to run on them.
     """
     nodes = graph.nodes
@@ -114,7 +114,7 @@ def solve(
         previous = None if op.kind in _UNCACHED_KINDS else cache.get(node)
         if not skip_cache:
             if previous is not None:
-                from bakec.worker.ops import OpResult
+                from bakec.worker.oprunner import OpResult
 
                 cached = OpResult.from_meta(previous.meta)
                 if runner.snapshot_exists(cached.snapshot) and all(runner.store.has(b.digest) for b in cached.layers):

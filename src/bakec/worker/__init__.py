@@ -23,16 +23,16 @@ if TYPE_CHECKING:
     from bakec.worker.paths import DaemonPaths
     from bakec.worker.run import ContainerdExecutor, Executor, RunRequest, RunResult
     from bakec.worker.runc import RuncExecutor
-    from bakec.worker.spec import Rlimit, SpecMount
+    from bakec.worker.runtime_spec import Rlimit, SpecMount
 
-# Loaded on first access (PEP 562): importing a light submodule such as ``bakec.worker.layers``
+# Loaded on first access (PEP 562): importing a light submodule such as ``bakec.content.layers``
 # must not load grpc and the containerd protos, which a fully cached build never needs.
 _LAZY = {
     "Client": "client", "ContainerdError": "client", "Descriptor": "client", "Mount": "client",
     "NotFoundError": "client", "Daemon": "daemon", "DaemonStatus": "daemon", "check_environment": "daemon",
     "open_client": "daemon", "resolve_state_dir": "daemon", "DaemonPaths": "paths",
     "ContainerdExecutor": "run", "Executor": "run", "RunRequest": "run", "RunResult": "run",
-    "RuncExecutor": "runc", "Rlimit": "spec", "SpecMount": "spec",
+    "RuncExecutor": "runc", "Rlimit": "runtime_spec", "SpecMount": "runtime_spec",
 }
 
 

@@ -3,7 +3,7 @@
 :class:`LazyClient` stands for the embedded daemon's client and :class:`LazyLease` for a
 lease on it; each starts or contacts containerd (``Daemon.ensure``, then
 ``Client.lease``) the first time one of its client methods is used. :class:`DeferredRunner`
-is the solver's runner: the real :class:`~bakec.worker.ops.OpRunner` with the lazy lease
+is the solver's runner: the real :class:`~bakec.worker.oprunner.OpRunner` with the lazy lease
 as its client, and a RUN executor made when the first RUN starts.
 
 A cache hit needs its layer blobs (files in bakec's content store, which the solver
@@ -27,11 +27,11 @@ from bakec.errors import BuildError
 from bakec.worker.cancel import Cancel
 
 if TYPE_CHECKING:
-    from bakec.graph.ops import Op
+    from bakec.ops import Op
     from bakec.worker.client import Client
     from bakec.worker.entitlements import Entitlements
-    from bakec.worker.layer_store import ContentStore
-    from bakec.worker.ops import OpResult, OpRunner
+    from bakec.content.store import ContentStore
+    from bakec.worker.oprunner import OpResult, OpRunner
     from bakec.worker.paths import DaemonPaths
     from bakec.worker.run import RunRequest, RunResult
 
@@ -134,7 +134,7 @@ class DeferredRunner:
         self, lease: LazyLease, store: ContentStore, *, allow: Entitlements | None = None, **options: Any
     ) -> None:
         """``allow`` goes to the RUN executor, ``options`` (registry, secrets, ...) to :class:`OpRunner`."""
-        from bakec.worker.ops import OpRunner
+        from bakec.worker.oprunner import OpRunner
         from bakec.worker.paths import DaemonPaths
 
         paths = DaemonPaths(lease.parent.state_dir)

@@ -11,7 +11,7 @@ Two checks, with buildx's and BuildKit's wording:
   never prompts.
 
 ``fs.read``/``fs.write`` paths are parsed here and checked against the paths a run reads and
-writes by :mod:`bakec.spec.entitlements_fs`; :func:`grant` prints and refuses what is missing.
+writes by :mod:`bakec.bake.entitlements_fs`; :func:`grant` prints and refuses what is missing.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def grant(
     """bake's check of the targets' ``entitlements`` and local paths against ``--allow``.
 
     ``fs_read`` / ``fs_write`` are the paths still missing, as they are shown (see
-    :mod:`bakec.spec.entitlements_fs`). Prints buildx's explanation of what is missing (to
+    :mod:`bakec.bake.entitlements_fs`). Prints buildx's explanation of what is missing (to
     ``out``), asks on a terminal, and raises :class:`BuildError` "additional privileges
     requested" when not granted; without a terminal it never asks. With ``fs_checks`` off
     (``BUILDX_BAKE_ENTITLEMENTS_FS=0``) missing paths are only listed; ``fs_hint`` adds

@@ -1,6 +1,6 @@
 """Host-side preparation of a RUN's ``--mount`` list, as BuildKit's exec op does it.
 
-:meth:`MountPreparer.prepare` turns an :class:`~bakec.graph.ops.Exec`'s mounts into OCI
+:meth:`MountPreparer.prepare` turns an :class:`~bakec.ops.Exec`'s mounts into OCI
 mounts (plus environment entries) and registers every cleanup on the caller's
 ``ExitStack``, so everything is unmounted and removed when the RUN ends, whatever happens:
 
@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from bakec.errors import BuildError
-from bakec.graph import ops as o
-from bakec.worker import safepath
+from bakec import ops as o
+from bakec.util import safepath
 from bakec.worker.cachemounts import CacheKey, CacheMounts
 from bakec.worker.contextview import hidden_entries, is_hidden, prepare_upper
 from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
-from bakec.worker.spec import SpecMount
+from bakec.worker.runtime_spec import SpecMount
 from bakec.worker.ssh import SshForwards, relay
 
 View = Callable[[str], AbstractContextManager[str]]

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bakec.worker.spec import Network
+from bakec.worker.runtime_spec import Network
 
 PLUGIN_DIRS = (Path("/usr/lib/cni"), Path("/opt/cni/bin"))
 REQUIRED_PLUGINS = ("loopback", "bridge", "host-local")

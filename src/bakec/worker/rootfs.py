@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bakec.errors import BuildError
-from bakec.worker.client import Mount
+from bakec.content.layers import LayerBlob, write_layer
+from bakec.content.store import ContentStore
+
+if TYPE_CHECKING:
+    from bakec.worker.client import Mount
 
 _OPAQUE = "trusted.overlay.opaque"
 
@@ -188,3 +193,13 @@ def remove_stubs(upper: Path, paths: Sequence[str]) -> None:
             continue  # not empty: the RUN put something there, so it belongs to the layer
         # As BuildKit does: removing the stub must not touch the parent's timestamps.
         os.utime(host.parent, ns=(parent.st_atime_ns, parent.st_mtime_ns))
+
+
+def layer_from_mounts(
+    store: ContentStore, mounts: Sequence[object], *, skip: Iterable[str] = (), **kw: object
+) -> LayerBlob:
+    """The layer of an active overlay snapshot, from its mounts (``upperdir`` over ``lowerdir``)."""
+    lay = layers(mounts)  # type: ignore[arg-type]
+    if lay.upper is None:
+        raise BuildError("snapshot has no upper dir")
+    return write_layer(store, lay.upper, lay.lowers, skip=skip, **kw)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from bakec.worker.client import Client, ContainerdError, Mount, owner_label, run
 from bakec.worker.entitlements import Entitlements
 from bakec.worker.network import NetworkProvider, resolv_conf
 from bakec.worker.paths import DaemonPaths
-from bakec.worker.spec import (
+from bakec.worker.runtime_spec import (
     DEFAULT_HOSTNAME,
     Network,
     ProcessSpec,

@@ -1,0 +1,178 @@
+"""Variable overrides from the environment and ``--var``, with buildx's conversion rules.
+
+A variable's override string is converted according to its declared type (or,
+for untyped variables, the type of its default): primitives are parsed,
+lists/sets/tuples read CSV, maps read ``key:value`` CSV, and ``NAME_JSON``
+carries JSON for typed variables. See bake-spec §6.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+
+from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert, make_set
+from bakec.bake.hcl.values import HList, HMap, Value, number
+
+
+class OverrideError(Exception):
+    """An override value cannot be used; the message is buildx's."""
+
+
+def parse_go_bool(text: str) -> bool:
+    """strconv.ParseBool."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
+def parse_go_float(text: str) -> Decimal:
+    """strconv.ParseFloat-like parsing into an exact number."""
+    cleaned = text.replace("_", "") if "_" in text and text[:1].isdigit() else text
+    try:
+        value = number(cleaned)
+    except Exception:
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
+    if not value.is_finite() or cleaned.strip() != cleaned or cleaned == "":
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
+    return value
+
+
+def from_json(text: str) -> Value:
+    """Decode JSON into cty-like values (numbers exact)."""
+    return _json_to_value(json.loads(text, parse_float=str, parse_int=str, parse_constant=str, object_pairs_hook=None))
+
+
+def _json_to_value(data) -> Value:
+    if isinstance(data, bool) or data is None:
+        return data
+    if isinstance(data, str):
+        return data
+    if isinstance(data, list):
+        return [_json_to_value(v) for v in data]
+    if isinstance(data, dict):
+        return {k: _json_to_value(data[k]) for k in sorted(data)}
+    return data
+
+
+def _json_decode_typed(name: str, text: str, t: Type | None) -> Value:
+    try:
+        raw = json.loads(text, parse_float=number, parse_int=number)
+    except json.JSONDecodeError as err:
+        raise OverrideError(f"failed to parse {name}_JSON as JSON: {err}") from None
+    value = _normalise_json(raw)
+    if t is None:
+        return value
+    try:
+        return convert(value, t)
+    except ConversionError as err:
+        raise OverrideError(f"failed to convert {name}_JSON: {err}") from None
+
+
+def _normalise_json(raw) -> Value:
+    if isinstance(raw, list):
+        return [_normalise_json(v) for v in raw]
+    if isinstance(raw, dict):
+        return {k: _normalise_json(raw[k]) for k in sorted(raw)}
+    return raw
+
+
+def _csv_fields(text: str) -> list[str]:
+    if text == "":
+        return []
+    return next(csv.reader([text], skipinitialspace=False))
+
+
+def convert_override(name: str, raw: str | None, json_raw: str | None, declared: Type | None, default: Value) -> Value:
+    """Convert an override to the variable's value; raise :class:`OverrideError` with buildx's text."""
+    if declared is not None:
+        if json_raw is not None:
+            return _json_decode_typed(name, json_raw, declared)
+        assert raw is not None
+        return _convert_typed(name, raw, declared)
+    # untyped: the default's type decides; NAME_JSON is taken verbatim
+    text = raw if raw is not None else json_raw
+    assert text is not None
+    if isinstance(default, bool):
+        try:
+            return parse_go_bool(text)
+        except ValueError as err:
+            raise OverrideError(f"failed to parse {name} as bool: {err}") from None
+    if isinstance(default, Decimal):
+        try:
+            return parse_go_float(text)
+        except ValueError as err:
+            raise OverrideError(f"failed to parse {name} as number: {err}") from None
+    if isinstance(default, list):
+        raise OverrideError(f"unsupported type {'list' if isinstance(default, HList) else 'tuple'} for variable {name}")
+    if isinstance(default, dict):
+        raise OverrideError(f"unsupported type {'map' if isinstance(default, HMap) else 'object'} for variable {name}")
+    return text
+
+
+def _convert_typed(name: str, raw: str, t: Type) -> Value:
+    kind = t.kind
+    if kind == "string":
+        return raw
+    if kind == "number":
+        try:
+            return parse_go_float(raw)
+        except ValueError as err:
+            raise OverrideError(f"failed to parse {name} as number: {err}") from None
+    if kind == "bool":
+        try:
+            return parse_go_bool(raw)
+        except ValueError as err:
+            raise OverrideError(f"failed to parse {name} as bool: {err}") from None
+    if kind in ("list", "set", "tuple"):
+        try:
+            fields = _csv_fields(raw)
+        except csv.Error as err:
+            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
+        if kind == "tuple":
+            if len(fields) != len(t.elements):
+                raise OverrideError(
+                    f"failed to convert variable {name} from CSV: expected {len(t.elements)} values but got {len(fields)}"
+                )
+            return [_convert_field(name, f, et) for f, et in zip(fields, t.elements)]
+        items = [_convert_field(name, f, t.element) for f in fields]
+        return make_set(items) if kind == "set" else HList(items)
+    if kind == "map":
+        out = HMap()
+        try:
+            fields = _csv_fields(raw)
+        except csv.Error as err:
+            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
+        for field in fields:
+            pieces = field.split(":", 1)
+            if len(pieces) != 2:
+                raise OverrideError(
+                    f"failed to convert variable {name} from CSV: expected one k/v pair but got {len(pieces)} pieces from {field}"
+                )
+            out[pieces[0]] = _convert_field(name, pieces[1], t.element)
+        return HMap({k: out[k] for k in sorted(out)})
+    if kind == "object":
+        raise OverrideError(f"unsupported type object for variable {name}")
+    raise OverrideError(f"unsupported type dynamic for variable {name}")
+
+
+def _convert_field(name: str, text: str, t: Type) -> Value:
+    if t.kind == "number":
+        try:
+            return parse_go_float(text)
+        except ValueError as err:
+            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
+    if t.kind == "bool":
+        try:
+            return parse_go_bool(text)
+        except ValueError as err:
+            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
+    if t.kind in ("string", "any"):
+        return text
+    raise OverrideError(f"unsupported type {t.kind} for variable {name}")
+
+
+__all__ = ["OverrideError", "convert_override", "parse_go_bool", "parse_go_float", "BOOL", "NUMBER", "STRING"]

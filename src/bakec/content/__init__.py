@@ -1,0 +1,1 @@
+"""Content: bakec's blob store, layer tars as Go's ``archive/tar`` writes them, diff and apply."""

@@ -1,0 +1,1 @@
+"""File operations on a mounted root (COPY, ADD, WORKDIR, heredocs), as BuildKit's file op does them."""

@@ -1,0 +1,117 @@
+"""Cache import and export in BuildKit's cache manifest format (``cache-from`` / ``cache-to``).
+
+* :mod:`bakec.remotecache.format`  the cache config, manifest and inline value, both ways;
+* :mod:`bakec.remotecache.import_` every ``cache-from`` of a run read once → results by op digest;
+* :mod:`bakec.remotecache.export`  a target's solved ops → local layout, registry or inline cache.
+
+The functions here are what ``bakec.builder`` calls; each cache transfer shows as one
+progress vertex, numbered after the graph's own (as BuildKit's "importing cache
+manifest" and "exporting cache" steps).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bakec.remotecache.export import with_inline_cache
+from bakec.remotecache.import_ import ImportedCache
+
+__all__ = [
+    "ImportedCache",
+    "Steps",
+    "export_caches",
+    "import_caches",
+    "prefetch_outputs",
+    "with_inline_cache",
+]
+
+
+class Steps:
+    """Runs cache transfers as progress vertices with their own ids."""
+
+    def __init__(self, progress: Any, first_id: int) -> None:
+        self.progress = progress
+        self.next_id = first_id
+        self._lock = threading.Lock()  # cache sources are read concurrently
+
+    def __call__(self, name: str, fn: Callable[[], None]) -> None:
+        with self._lock:
+            vid, self.next_id = self.next_id, self.next_id + 1
+        base = {
+            "type": "vertex",
+            "id": vid,
+            "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest(),
+            "name": name,
+            "targets": [],
+            "emulated": False,
+        }
+        started = time.monotonic()
+        self.progress.emit({**base, "state": "started"})
+        try:
+            fn()
+        except BaseException as err:
+            self.progress.emit(
+                {**base, "state": "failed", "seconds": time.monotonic() - started, "error": str(err)}
+            )
+            raise
+        self.progress.emit({**base, "state": "done", "seconds": time.monotonic() - started})
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"WARNING: {message}\n")
+    sys.stderr.flush()
+
+
+def import_caches(
+    targets: Mapping[str, Any], *, store: Any, registry: Any, cwd: str, steps: Steps
+) -> ImportedCache | None:
+    """Read every ``cache-from`` of the run once (None when no target has one)."""
+    from bakec.remotecache import import_
+
+    return import_.load(targets, store=store, registry=registry, cwd=cwd, step=steps, warn=_warn)
+
+
+def prefetch_outputs(graph: Any, solved: Any, imported: ImportedCache | None) -> None:
+    """Fetch the blobs of every imported result an image is exported from (``cacheonly`` needs none)."""
+    if imported is None:
+        return
+    for build in graph.builds:
+        target = graph.targets.get(build.target)
+        outputs = getattr(target, "output", None)
+        if outputs is not None and all(o.get("type") == "cacheonly" for o in outputs):
+            continue
+        result = solved.results.get(build.output) if build.output else None
+        if result is not None:
+            imported.fetch(result.layers)
+
+
+def export_caches(
+    graph: Any,
+    solved: Any,
+    targets: Mapping[str, Any],
+    *,
+    store: Any,
+    registry: Any,
+    imported: ImportedCache | None,
+    cwd: str,
+    steps: Steps,
+) -> None:
+    """Write every ``cache-to`` of every target (inline caches are written with the image)."""
+    from bakec.remotecache import export
+
+    export.export(
+        graph,
+        solved,
+        targets,
+        store=store,
+        registry=registry,
+        imported=imported,
+        cwd=cwd,
+        step=steps,
+        warn=_warn,
+    )

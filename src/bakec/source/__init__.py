@@ -1,0 +1,1 @@
+"""Sources: fetching build inputs that live elsewhere (git repositories, ``ADD <url>``)."""

@@ -1,0 +1,229 @@
+"""Git build contexts: ``https://host/repo.git#ref:subdir``, ``git@host:repo``, ``git://``, ``ssh://``.
+
+A git context is fetched with the ``git`` program, as BuildKit's git source does: a
+shallow fetch of the ref (default: the remote's HEAD) into a bare repository kept
+under ``<state>/git/<key>/`` (key: the URL and ref), then the commit's tree is
+checked out once into ``<state>/git/<key>/trees/<commit>/``. The graph then treats
+that tree (or its ``subdir``) like a local context, so the context's hash is the
+checked-out files' content with ``.dockerignore`` applied, never the URL. The
+remote is asked for the ref on every build (a branch may move); a full commit id
+already checked out needs no network.
+
+Credentials in a URL (``https://user:token@host/...``) never appear in a message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bakec.errors import BakecError, EnvironmentProblem
+from bakec.util.gitref import is_git_ssh
+
+# scheme://user:password@ -- the password is what messages must not show
+_CREDENTIALS = re.compile(r"^([a-z][a-z0-9+.-]*://)([^/@:]*):([^/@]*)@", flags=re.IGNORECASE)
+_COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+_KEEP_TREES = 3  # checkouts kept per URL and ref (older ones may still be read by a running build)
+_FETCHED: dict[tuple[Path, GitRef], Path] = {}  # one fetch per process, shared by all fetchers
+_CONTEXTS: dict[str, tuple[str, Path]] = {}  # URL as written → (commit, directory), for provenance
+
+
+@dataclass(frozen=True)
+class GitRef:
+    """A git URL split as BuildKit splits it: the remote, the ref (``""`` = HEAD) and a subdir."""
+
+    remote: str
+    ref: str = ""
+    subdir: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The URL with any password or token removed, for messages."""
+        return redact(self.remote) + (f"#{self.ref}" if self.ref else "") + (f":{self.subdir}" if self.subdir else "")
+
+
+def is_git_url(value: str) -> bool:
+    """True for the git contexts BuildKit recognises (``gitutil.ParseGitRef``)."""
+    if value.startswith(("git://", "git@", "github.com/")) or is_git_ssh(value):
+        return True
+    if value.startswith(("http://", "https://")):
+        return value.split("#", 1)[0].split("?", 1)[0].endswith(".git")
+    return False
+
+
+def parse_git_url(value: str) -> GitRef:
+    """Split ``remote#ref:subdir`` (or ``remote#ref=..,subdir=..``); ``github.com/x/y`` becomes https."""
+    remote, _, fragment = value.partition("#")
+    if remote.startswith("github.com/"):
+        remote = "https://" + remote
+    ref, subdir = "", ""
+    if "=" in fragment:
+        for item in fragment.split(","):
+            key, _, val = item.partition("=")
+            if key in ("ref", "branch", "tag"):
+                ref = val
+            elif key == "subdir":
+                subdir = val
+            else:
+                raise BakecError(f"unexpected key {key!r} in git URL fragment of {redact(remote)}")
+    else:
+        ref, _, subdir = fragment.partition(":")
+    subdir = subdir.strip("/")
+    if any(part == ".." for part in subdir.split("/")):
+        raise BakecError(f"invalid subdir {subdir!r} in git URL {redact(remote)}")
+    return GitRef(remote, ref, subdir)
+
+
+def redact(url: str) -> str:
+    """``https://user:secret@host/x`` → ``https://user:xxxxx@host/x`` (as BuildKit's ``RedactCredentials``)."""
+    return _CREDENTIALS.sub(r"\1\2:xxxxx@", url)
+
+
+def redact_all(value: Any) -> Any:
+    """``value`` (JSON-like: str, list, dict, scalars) with :func:`redact` applied to every string."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_all(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_all(v) for k, v in value.items()}
+    return value
+
+
+class GitFetcher:
+    """Fetches git contexts into ``root`` (``<state>/git``) and returns their checked-out trees."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).absolute()
+
+    @classmethod
+    def default(cls) -> GitFetcher:
+        """The fetcher of the default state dir (``bakec plan`` and library use)."""
+        from bakec.state import resolve_state_dir
+
+        return cls(resolve_state_dir() / "git")
+
+    def context_dir(self, url: str) -> Path:
+        """The directory holding the context ``url`` names (its subdir of the checked-out tree)."""
+        ref = parse_git_url(url)
+        found = _FETCHED.get((self.root, ref))
+        if found is None:
+            found = _FETCHED[(self.root, ref)] = self._fetch(ref)
+        _CONTEXTS[url] = (found.relative_to(self.root).parts[2], found)  # <key>/trees/<commit>[/subdir]
+        return found
+
+    def commit(self, url: str) -> str:
+        """The commit ``url``'s ref points at (fetching it as :meth:`context_dir` does)."""
+        self.context_dir(url)
+        return _CONTEXTS[url][0]
+
+    # -- fetching ---------------------------------------------------------------------
+    def _fetch(self, ref: GitRef) -> Path:
+        if shutil.which("git") is None:
+            raise EnvironmentProblem("git is needed for git contexts but is not installed (apt-get install git)")
+        key = hashlib.sha256(f"{ref.remote}#{ref.ref}".encode()).hexdigest()[:32]
+        base = self.root / key
+        base.mkdir(parents=True, exist_ok=True)
+        with open(base / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tree = self._checkout(ref, base)
+        selected = tree / ref.subdir if ref.subdir else tree
+        if not selected.is_dir() or selected.is_symlink():
+            raise BakecError(f"failed to read git context {ref.shown}: subdir {ref.subdir!r} not found")
+        return selected
+
+    def _checkout(self, ref: GitRef, base: Path) -> Path:
+        repo = base / "repo"
+        trees = base / "trees"
+        if _COMMIT.match(ref.ref) and (trees / ref.ref).is_dir():
+            os.utime(trees / ref.ref)
+            return trees / ref.ref
+        if not (repo / "HEAD").exists():
+            shutil.rmtree(repo, ignore_errors=True)
+            self._git(ref, "init", "-q", "--bare", str(repo))
+        want = ref.ref or "HEAD"
+        self._git(ref, "-C", str(repo), "fetch", "-q", "--depth=1", "--no-tags", "--force", "--",
+                  ref.remote, want)
+        commit = self._git(ref, "-C", str(repo), "rev-parse", "--verify", "FETCH_HEAD^{commit}").strip()
+        tree = trees / commit
+        if not tree.is_dir():
+            trees.mkdir(exist_ok=True)
+            tmp = trees / f".tmp-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            env = {"GIT_INDEX_FILE": str(base / "index")}
+            self._git(ref, f"--git-dir={repo}", f"--work-tree={tmp}", "checkout", "-q", "-f", commit, "--", ".",
+                      env=env)
+            (base / "index").unlink(missing_ok=True)
+            if (tmp / ".gitmodules").is_file():
+                self._submodules(ref, repo, commit, tmp)
+            os.rename(tmp, tree)
+        os.utime(tree)
+        self._prune(trees, keep=tree)
+        return tree
+
+    def _submodules(self, ref: GitRef, repo: Path, commit: str, tree: Path) -> None:
+        """Check out each submodule at the commit ``commit`` records, as BuildKit does (recursively)."""
+        listed = subprocess.run(["git", "config", "-f", str(tree / ".gitmodules"), "--get-regexp",
+                                 r"^submodule\..*\.(path|url)$"], capture_output=True, text=True, check=False)
+        modules: dict[str, dict[str, str]] = {}
+        for line in listed.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            name, _, field = key[len("submodule."):].rpartition(".")
+            modules.setdefault(name, {})[field] = value
+        for module in modules.values():
+            path, url = module.get("path", ""), module.get("url", "")
+            entry = self._git(ref, f"--git-dir={repo}", "ls-tree", commit, "--", path).split()
+            if not path or not url or len(entry) < 3 or entry[1] != "commit":
+                continue
+            if url.startswith(("./", "../")):  # relative to the superproject's URL, as git resolves it
+                joined = posixpath.normpath(posixpath.join(ref.remote.rstrip("/"), url))
+                url = joined.replace(":/", "://", 1) if "://" in ref.remote else joined
+            source = self.context_dir(f"{url}#{entry[2]}")
+            dest = tree / path
+            dest.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-a", "--", f"{source}/.", str(dest)], check=True, capture_output=True)
+
+    @staticmethod
+    def _prune(trees: Path, keep: Path) -> None:
+        old = sorted((p for p in trees.iterdir() if p != keep and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in old[_KEEP_TREES - 1:]:
+            shutil.rmtree(path, ignore_errors=True)
+
+    @staticmethod
+    def _git(ref: GitRef, *args: str, env: dict[str, str] | None = None) -> str:
+        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *args], capture_output=True, text=True,
+                              env=full_env, umask=0o022, stdin=subprocess.DEVNULL, check=False)
+        if proc.returncode != 0:
+            detail = redact_text(proc.stderr.strip(), ref.remote) or f"git exited with {proc.returncode}"
+            raise BakecError(f"failed to fetch git context {ref.shown}: {detail.splitlines()[-1]}")
+        return proc.stdout
+
+
+def fetched_commits() -> dict[str, str]:
+    """The git context URLs this process fetched, each with the commit it was checked out at."""
+    return {url: commit for url, (commit, _dir) in _CONTEXTS.items()}
+
+
+def fetched_dir(url: str) -> Path | None:
+    """Where this process checked out the git context ``url`` (None if it did not fetch it)."""
+    found = _CONTEXTS.get(url)
+    return found[1] if found else None
+
+
+def redact_text(text: str, remote: str) -> str:
+    """``text`` with the credentials of ``remote`` (if any) replaced, wherever git echoed them."""
+    match = _CREDENTIALS.match(remote)
+    if match and match.group(3):
+        text = text.replace(match.group(3), "xxxxx")
+    return text
