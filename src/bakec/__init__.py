@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bakec.bake.definition import Definition
 
 __all__ = ["load"]
-__version__ = "0.1.0"
+from bakec._version import __version__
 
 
 def load(

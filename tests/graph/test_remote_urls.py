@@ -6,7 +6,8 @@ import pytest
 
 from bakec.errors import BakecError
 from bakec.source.git import GitRef, is_git_url, parse_git_url, redact, redact_text
-from bakec.bake.remote import remote_contexts, split_remote_args, subdir_url
+from bakec.bake.remote import split_remote_args
+from bakec.bake.remote_context import remote_contexts, subdir_url
 
 
 @pytest.mark.parametrize("value,expected", [

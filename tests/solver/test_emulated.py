@@ -5,7 +5,7 @@ from __future__ import annotations
 from bakec import ops as o
 from bakec.graph.build import Graph
 from bakec.solver.emulated import emulated_seconds, is_emulated
-from bakec.progress.events import render_summary
+from bakec.progress.summary import render_summary
 from bakec.solver.scheduler import NodeResult, RunOutcome, State
 
 

@@ -153,7 +153,7 @@ def test_sweep_kills_direct_runc_containers_of_dead_owners(daemon: Daemon, base_
     import json
     import subprocess
 
-    from bakec.worker.runc import mount
+    from bakec.worker.mount import mount
 
     with daemon.connect() as c, c.lease() as lc:
         key = "sweep-direct"

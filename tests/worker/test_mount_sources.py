@@ -199,7 +199,7 @@ def test_no_ssh_forwards_at_all_is_buildkits_other_message():
 def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
     from bakec.worker.client import Mount, owner_label
     from bakec.worker.mounts import sweep
-    from bakec.worker.runc import mount, unmount
+    from bakec.worker.mount import mount, unmount
 
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
@@ -277,7 +277,7 @@ def test_hidden_entries_follow_dockerignore_semantics(tmp_path):
 def test_overlay_with_whiteouts_shows_the_context_as_sent(tmp_path):
     from bakec.worker.client import Mount
     from bakec.worker.contextview import hidden_entries, prepare_upper
-    from bakec.worker.runc import mount, unmount
+    from bakec.worker.mount import mount, unmount
 
     if os.geteuid() != 0:
         pytest.skip("mounting an overlay needs root")

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 
 from bakec.errors import SpecError
 from bakec.util.gopath import clean as go_clean
+from bakec.bake.remote_context import remote_contexts
 from bakec.util.gitref import is_git_ssh, is_remote_url
 from bakec.bake.model import Target, copy_target
 from bakec.bake.options import (
@@ -92,8 +93,6 @@ def finalize(
         t.args = {**(t.args or {}), SOURCE_DATE_EPOCH: epoch}
     validate(t, env, cwd)
     if remote:
-        from bakec.bake.remote import remote_contexts
-
         t.context, t.contexts = remote_contexts(t.context, t.contexts, remote)
     t.context = clean_context(t.context)
     return t

@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import posixpath
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from bakec.bake.definition import Definition, load
 from bakec.errors import SpecError
-from bakec.util.gopath import clean as go_clean
-
-if TYPE_CHECKING:
-    from bakec.bake.definition import Definition
-
-_KEPT_PREFIXES = ("cwd://", "target:", "docker-image://", "oci-layout://")
-
+from bakec.source.git import GitFetcher, is_git_url, redact
+from bakec.state import resolve_state_dir
+from bakec.util.gitref import is_remote_url
 
 def split_remote_args(targets: Sequence[str]) -> tuple[str | None, str | None, list[str]]:
     """(definition URL, command-context URL, remaining targets) of ``bakec build``'s positionals."""
-    from bakec.util.gitref import is_remote_url
-
     rest = list(targets)
     url = cmd_context = None
     if rest and is_remote_url(rest[0]):
@@ -51,39 +44,9 @@ def load_remote(
     cmd_context: str | None = None,
 ) -> Definition:
     """Fetch ``url`` and load the bake files it holds; the result's contexts resolve against it."""
-    from bakec.source.git import GitFetcher, is_git_url, redact
-    from bakec.bake.definition import load
-    from bakec.state import resolve_state_dir
-
     if not is_git_url(url):
         raise SpecError(f"remote bake definition {redact(url)}: only git URLs are supported")
     root = GitFetcher(resolve_state_dir(state_dir, env) / "git").context_dir(url)
     names = [os.path.join(cwd, name[len("cwd://"):]) if name.startswith("cwd://") else name for name in files]
     definition = load(names, env=env, cwd=str(root), vars=vars, cmd_context=cmd_context or "cwd://")
     return dataclasses.replace(definition, cwd=cwd, remote=url)
-
-
-def remote_contexts(
-    context: str | None, contexts: Mapping[str, str] | None, url: str
-) -> tuple[str, dict[str, str] | None]:
-    """A target's ``context`` and ``contexts`` with local paths taken from the remote ``url``."""
-    from bakec.util.gitref import is_remote_url
-
-    def moved(value: str) -> str:
-        if value.startswith(_KEPT_PREFIXES) or is_remote_url(value):
-            return value
-        return url if go_clean(value) == "." else subdir_url(url, value)
-
-    named = {k: (url if v == "." else moved(v)) for k, v in contexts.items()} if contexts is not None else None
-    return moved(context if context is not None else "."), named
-
-
-def subdir_url(url: str, path: str) -> str:
-    """``https://h/r.git#main:a`` + ``b/c`` → ``https://h/r.git#main:a/b/c`` (``..`` stops at the root)."""
-    from bakec.source.git import parse_git_url
-
-    ref = parse_git_url(url)
-    sub = posixpath.normpath(posixpath.join("/", ref.subdir, go_clean(path).lstrip("/"))).lstrip("/")
-    if not sub:
-        return f"{ref.remote}#{ref.ref}" if ref.ref else ref.remote
-    return f"{ref.remote}#{ref.ref}:{sub}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from bakec.errors import UsageError
-from bakec.cli.main import load_definition
+from bakec.cli.common import load_definition
 
 
 def _flag_overrides(args) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from bakec.errors import BakecError, render
-from bakec.cli.main import load_definition
+from bakec.cli.common import load_definition
 
 
 def run_check(args, sources: dict[str, bytes]) -> int:

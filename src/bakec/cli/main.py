@@ -81,16 +81,6 @@ def _add_definition_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", action="append", default=[], dest="vars", metavar="NAME=VALUE", help="set a variable")
 
 
-def _parse_vars(values: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in values:
-        name, eq, rest = value.partition("=")
-        if not eq:
-            raise UsageError(f'invalid variable "{value}", expected key=value')
-        out[name] = rest
-    return out
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bakec`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -134,37 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"ERROR: internal error: {type(err).__name__}: {err} (set BAKEC_DEBUG=1 for details)\n")
         return 1
-
-
-def load_definition(args, sources: dict[str, bytes]):
-    """Load the bake files named by ``args`` and remember their text for error excerpts."""
-    from bakec.bake.definition import load
-    from bakec.bake import files as bakefiles
-
-    from bakec.bake.remote import load_remote, split_remote_args
-
-    cli_vars = _parse_vars(args.vars)
-    env = dict(os.environ)
-    url, cmd_context, args.targets = split_remote_args(args.targets)
-    try:
-        if url:
-            definition = load_remote(url, args.files, env=env, cwd=os.getcwd(), vars=cli_vars,
-                                     state_dir=getattr(args, "state_dir", None), cmd_context=cmd_context)
-        else:
-            definition = load(args.files, env=env, cwd=os.getcwd(), vars=cli_vars)
-    except BakecError as err:
-        _remember_sources(args.files, env, sources, bakefiles)
-        raise err
-    sources.update(definition.sources)
-    return definition
-
-
-def _remember_sources(files, env, sources, bakefiles) -> None:
-    try:
-        for source in bakefiles.read_files(list(files), os.getcwd(), env):
-            sources[source.name] = source.data
-    except BakecError:
-        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

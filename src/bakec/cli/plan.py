@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bakec.cli.main import load_definition
+from bakec.cli.common import load_definition
 
 
 def run_plan(args, sources: dict[str, bytes]) -> int:

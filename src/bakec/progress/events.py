@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from bakec.progress.summary import render_summary
+
 Event = dict[str, Any]
 
 
@@ -115,17 +117,6 @@ def quiet(stream: TextIO) -> Callable[[Event], None]:
             stream.flush()
 
     return render
-
-
-def render_summary(event: Event) -> str:
-    """The table that ends every run: each target's result and time."""
-    lines = ["", "TARGET".ljust(32) + "RESULT".ljust(10) + "TIME"]
-    for name, info in sorted(event.get("targets", {}).items()):
-        emulated = f" (emulated {info['emulated_seconds']:.1f}s)" if info.get("emulated_seconds") else ""
-        lines.append(name.ljust(32) + str(info.get("state", "?")).ljust(10) + f"{info.get('seconds', 0):.1f}s"
-                     + emulated)
-    lines.append(f"total {event.get('seconds', 0):.1f}s")
-    return "\n".join(lines) + "\n"
 
 
 def renderer(mode: str, stream: TextIO | None = None) -> Callable[[Event], None]:

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from bakec.progress.summary import render_summary
+
 _STYLE = {"started": "yellow", "done": "green", "cached": "blue", "failed": "bold red",
           "skipped": "dim", "cancelled": "dim"}
 
@@ -37,8 +39,6 @@ def live(stream: TextIO) -> Callable[[dict[str, Any]], None]:
             row.update(state=event["state"], seconds=event.get("seconds"), emulated=event.get("emulated"))
             view.update(table())
         elif kind == "summary":
-            from bakec.progress.events import render_summary
-
             view.update(table())
             view.stop()
             console.print(render_summary(event), end="")

@@ -40,6 +40,7 @@ from bakec.worker.contextview import hidden_entries, is_hidden, prepare_upper
 from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
 from bakec.worker.runtime_spec import SpecMount
 from bakec.worker.ssh import SshForwards, relay
+from bakec.worker.mount import mount, unmount
 
 View = Callable[[str], AbstractContextManager[str]]
 """Opens a read-only host view of a committed snapshot ("" = an empty directory)."""
@@ -163,8 +164,6 @@ class MountPreparer:
             shutil.copy2(host, os.path.join(work, "f"), follow_symlinks=False)
             return os.path.join(work, "f")
         from bakec.worker.client import Mount
-        from bakec.worker.runc import mount, unmount
-
         upper, workdir, merged = (os.path.join(work, d) for d in ("u", "w", "m"))
         for d in (upper, workdir, merged):
             os.mkdir(d)
@@ -272,8 +271,6 @@ class _PrivateTmpfs:
 
     def _mount(self) -> str:
         from bakec.worker.client import Mount
-        from bakec.worker.runc import mount, unmount
-
         path = tempfile.mkdtemp(prefix="s", dir=self.scratch)
         # registered before mounting: rmdir after unmount (the stack runs in reverse)
         self.stack.callback(_rmdir, path)
@@ -289,8 +286,6 @@ def sweep(scratch: Path, *, everything: bool = False) -> None:
     ``everything`` also clears the directories of live processes (the daemon is stopping).
     """
     from bakec.worker.client import owner_alive
-    from bakec.worker.runc import unmount
-
     try:
         owned = [p for p in scratch.iterdir() if p.name.startswith(_OWNED_PREFIX)]
     except OSError:

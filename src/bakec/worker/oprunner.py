@@ -34,6 +34,7 @@ from bakec.worker.rootfs import layer_from_mounts
 from bakec.worker.mounts import MountPreparer, redacting
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runtime_spec import SpecMount
+from bakec.worker.mount import mount, unmount
 
 if TYPE_CHECKING:  # the gRPC client and executors load only when an op runs (a cached build needs neither)
     from bakec.worker.client import Client, Mount
@@ -176,8 +177,6 @@ class OpRunner:
 
     @contextlib.contextmanager
     def _mounted(self, mounts: Sequence[Mount]) -> Iterator[str]:
-        from bakec.worker.runc import mount, unmount
-
         target = Path(tempfile.mkdtemp(prefix="m", dir=self.mounts.scratch))
         mount(mounts[0], target)
         try:

@@ -40,6 +40,7 @@ from bakec.worker.runtime_spec import (
     build_spec,
     spec_json,
 )
+from bakec.worker.mount import mount, unmount
 
 OutputCallback = Callable[[int, bytes], None]
 """Called with (1 or 2, chunk) as stdout/stderr output arrives."""
@@ -151,8 +152,6 @@ class Executor:
             # An insecure RUN (CAP_NET_ADMIN) may have reconfigured its namespace: not reused.
             self.network.release(sandbox, reuse=request.security != "insecure")
             if request.private and os.path.ismount(run_dir):
-                from bakec.worker.runc import unmount
-
                 unmount(run_dir)
             shutil.rmtree(run_dir, ignore_errors=True)
         if lay.upper is not None:
@@ -245,8 +244,6 @@ class ContainerdExecutor(Executor):
 
 
 def _mount_tmpfs(path: Path) -> None:
-    from bakec.worker.runc import mount
-
     mount(Mount(type="tmpfs", source="tmpfs", options=["nosuid", "nodev", "mode=0700", "size=16m"]), path)
 
 

@@ -22,7 +22,7 @@ _MAX_ENTRIES = 512
 
 
 def _fingerprint() -> str:
-    from bakec import __version__
+    from bakec._version import __version__
 
     source = Path(ast.__file__).read_bytes()
     return __version__ + ":" + hashlib.sha256(source).hexdigest()[:16]
