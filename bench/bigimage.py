@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from bakec.content.layers import write_layer
+from bakec.content.store import ContentStore
 from bakec.export import oci
 from bakec.export.image import ExportOptions, Image
 from bakec.util.compression import Compression
-from bakec.content.store import ContentStore
-from bakec.content.layers import write_layer
 
 
 def make_tree(root: Path, mib: int) -> tuple[Path, Path]:

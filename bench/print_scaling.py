@@ -53,7 +53,9 @@ def main() -> int:
     print(f"{'targets':>8} {'median s':>9} {'min s':>7} {'peak RSS MB':>12}")
     for apps in args.apps:
         with tempfile.TemporaryDirectory(prefix="bakec-bench-") as tmp:
-            subprocess.run([sys.executable, str(GEN), tmp, "--apps", str(apps)], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, str(GEN), tmp, "--apps", str(apps)], check=True, stdout=subprocess.DEVNULL
+            )
             workdir = Path(tmp) / "matrix2k"
             times, peaks = [], []
             for _ in range(args.runs):
@@ -63,7 +65,9 @@ def main() -> int:
                     return 1
                 times.append(elapsed)
                 peaks.append(peak_kb)
-            print(f"{apps * 40:>8} {statistics.median(times):>9.3f} {min(times):>7.3f} {max(peaks) / 1024:>12.1f}")
+            print(
+                f"{apps * 40:>8} {statistics.median(times):>9.3f} {min(times):>7.3f} {max(peaks) / 1024:>12.1f}"
+            )
     return 0
 
 

@@ -18,6 +18,7 @@ When the registry cannot be started (not root, packages missing) the tests
 that need it are skipped, except under CI (``CI`` set), where that is a
 failure: CI runs ``scripts/setup`` first, so it must work there.
 """
+
 from __future__ import annotations
 
 import os
@@ -170,8 +171,11 @@ def registry() -> Registry:
 
 @pytest.fixture(scope="session")
 def busybox_image(registry: Registry) -> BaseImage:
-    have = [manifest_digest("busybox", "latest"), manifest_digest("busybox", "arm64"),
-            manifest_digest("busybox-multi", "latest")]
+    have = [
+        manifest_digest("busybox", "latest"),
+        manifest_digest("busybox", "arm64"),
+        manifest_digest("busybox-multi", "latest"),
+    ]
     if None in have:
         proc = _run_script(sys.executable, str(SCRIPTS / "make-base-images"))
         if proc.returncode != 0:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 if TYPE_CHECKING:
     from bakec.bake.definition import Definition
 
-__all__ = ["load"]
+__all__ = ["__version__", "load"]
 from bakec._version import __version__
 
 

@@ -52,41 +52,51 @@ class BuildReport:
         return all(t.state == "done" for t in self.targets.values())
 
 
-def _forwards(targets: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path) -> tuple[Any, Any]:
+def _forwards(
+    targets: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path
+) -> tuple[Any, Any]:
     """The build's secret sources and ssh agents (``RUN --mount=type=secret|ssh``; bakec.worker.mounts)."""
     from bakec.worker.secrets import SecretStore
     from bakec.worker.ssh import SshForwards
 
     secrets = SecretStore.from_targets({name: t.secret or [] for name, t in targets.items()}, env, cwd)
-    ssh = SshForwards.from_targets({name: t.ssh or [] for name, t in targets.items()}, env, cwd, state_dir / "tmp")
+    ssh = SshForwards.from_targets(
+        {name: t.ssh or [] for name, t in targets.items()}, env, cwd, state_dir / "tmp"
+    )
     return secrets, ssh
 
 
-def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), *,
-          flag_overrides: Sequence[str] = (), options: BuildOptions | None = None) -> BuildReport:
+def build(
+    definition: Any,
+    names: Sequence[str],
+    overrides: Sequence[str] = (),
+    *,
+    flag_overrides: Sequence[str] = (),
+    options: BuildOptions | None = None,
+) -> BuildReport:
     """Build the requested targets; raise :class:`BuildError` when a target fails."""
     import sys
 
     from bakec import remotecache as cache_io
+    from bakec.bake import entitlements_fs
+    from bakec.content.store import ContentStore
     from bakec.export.attest import RunAttestations
     from bakec.export.publish import Publisher
     from bakec.graph.build import build_graph
     from bakec.graph.platforms import refuse_docker_manifest_lists
-    from bakec.source.git import GitFetcher
     from bakec.graph.resolve import RegistryResolver
+    from bakec.progress.events import Progress, renderer
     from bakec.registry import RegistryClient
     from bakec.solver import interrupt, statelock
     from bakec.solver.cache_index import CacheIndex
     from bakec.solver.emulated import emulated_seconds
-    from bakec.progress.events import Progress, renderer
     from bakec.solver.scheduler import Scheduler
     from bakec.solver.solve import solve
-    from bakec.bake import entitlements_fs
+    from bakec.source.git import GitFetcher
     from bakec.state import resolve_state_dir
     from bakec.worker.deferred import DeferredRunner, LazyClient
     from bakec.worker.emulation import emulated
     from bakec.worker.entitlements import Entitlements, ask_terminal, grant
-    from bakec.content.store import ContentStore
 
     options = options or BuildOptions()
     started = time.monotonic()
@@ -94,18 +104,39 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     refuse_docker_manifest_lists(resolved.targets.values())
     attestations = RunAttestations.start(resolved.targets, definition.env, definition.cwd)
     allowed = Entitlements.parse(options.allow)
-    fs = entitlements_fs.check(resolved.targets, allowed.fs_read, allowed.fs_write, overrides=overrides,
-                               env=definition.env, cwd=definition.cwd, remote=bool(definition.remote),
-                               paths=options.check_fs)
+    fs = entitlements_fs.check(
+        resolved.targets,
+        allowed.fs_read,
+        allowed.fs_write,
+        overrides=overrides,
+        env=definition.env,
+        cwd=definition.cwd,
+        remote=bool(definition.remote),
+        paths=options.check_fs,
+    )
     allowed = allowed.granting(fs.granted)  # --set entitlements=network.host grants itself, as in buildx
     requested = {e for t in resolved.targets.values() for e in (t.entitlements or [])}
-    grant(requested, allowed, fs_read=fs.read, fs_write=fs.write, fs_checks=fs.enforced, fs_hint=fs.hint,
-          argv=sys.argv, interactive=sys.stdin.isatty() and sys.stderr.isatty(), ask=ask_terminal,
-          out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"))
+    grant(
+        requested,
+        allowed,
+        fs_read=fs.read,
+        fs_write=fs.write,
+        fs_checks=fs.enforced,
+        fs_hint=fs.hint,
+        argv=sys.argv,
+        interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+        ask=ask_terminal,
+        out=lambda text: sys.stderr.write(text if text.endswith("\n") else text + "\n"),
+    )
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
-    graph = build_graph(resolved.targets, cwd=definition.cwd, requested=list(resolved.targets),
-                        resolver=RegistryResolver(registry), fetcher=GitFetcher(state_dir / "git"))
+    graph = build_graph(
+        resolved.targets,
+        cwd=definition.cwd,
+        requested=list(resolved.targets),
+        resolver=RegistryResolver(registry),
+        fetcher=GitFetcher(state_dir / "git"),
+    )
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
     client = LazyClient(state_dir)  # containerd is started or contacted only when an op or an output needs it
@@ -116,34 +147,61 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
         with client.lease() as leased:
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
             cache_steps = cache_io.Steps(progress, len(graph.nodes) + 1000)
-            imported = cache_io.import_caches(resolved.targets, store=store, registry=registry,
-                                              cwd=definition.cwd, steps=cache_steps)
+            imported = cache_io.import_caches(
+                resolved.targets, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
+            )
             scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
             with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
-                solved = solve(graph, runner, cache, progress, max_parallelism=options.max_parallelism,
-                               keep_going=options.keep_going, no_cache=options.no_cache, emulated=emulated,
-                               imported=imported, scheduler=scheduler)
+                solved = solve(
+                    graph,
+                    runner,
+                    cache,
+                    progress,
+                    max_parallelism=options.max_parallelism,
+                    keep_going=options.keep_going,
+                    no_cache=options.no_cache,
+                    emulated=emulated,
+                    imported=imported,
+                    scheduler=scheduler,
+                )
             interrupt.raise_if_interrupted(signals)
             cache_io.prefetch_outputs(graph, solved, imported)
-            publisher = Publisher.for_state_dir(registry, store, state_dir, emit=progress.emit,
-                                                first_vertex=len(solved.vertex_ids) + 1)
-            publisher.known_images((d["op"].ref, [b.digest for b in solved.results[n].layers])
-                                   for n, d in graph.nodes.items()
-                                   if d["op"].kind == "image" and n in solved.results)
-            reports = _export(graph, solved, resolved.targets, store, leased, definition, progress, publisher,
-                              attestations)
+            publisher = Publisher.for_state_dir(
+                registry, store, state_dir, emit=progress.emit, first_vertex=len(solved.vertex_ids) + 1
+            )
+            publisher.known_images(
+                (d["op"].ref, [b.digest for b in solved.results[n].layers])
+                for n, d in graph.nodes.items()
+                if d["op"].kind == "image" and n in solved.results
+            )
+            reports = _export(
+                graph, solved, resolved.targets, store, leased, definition, progress, publisher, attestations
+            )
     finally:
         ssh.close()
         cache.close()
         client.close()
     if all(r.state == "done" for r in reports.values()):
         publisher.publish()  # every target built: now every blob, then every manifest and tag
-        cache_io.export_caches(graph, solved, resolved.targets, store=store, registry=registry,
-                               imported=imported, cwd=definition.cwd, steps=cache_steps)
+        cache_io.export_caches(
+            graph,
+            solved,
+            resolved.targets,
+            store=store,
+            registry=registry,
+            imported=imported,
+            cwd=definition.cwd,
+            steps=cache_steps,
+        )
     emulated_time = emulated_seconds(graph, solved.outcome, emulated)
-    summary = {name: {"state": r.state, "seconds": round(r.seconds or (time.monotonic() - started), 3),
-                      "emulated_seconds": round(emulated_time.get(name, 0.0), 3)}
-               for name, r in reports.items()}
+    summary = {
+        name: {
+            "state": r.state,
+            "seconds": round(r.seconds or (time.monotonic() - started), 3),
+            "emulated_seconds": round(emulated_time.get(name, 0.0), 3),
+        }
+        for name, r in reports.items()
+    }
     progress.emit({"type": "summary", "targets": summary, "seconds": round(time.monotonic() - started, 3)})
     if options.metadata_file:
         Path(options.metadata_file).write_text(
@@ -153,7 +211,10 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     report = BuildReport(reports, solved.executed, cached)
     if not report.ok:
         failed = [n for n, r in reports.items() if r.state != "done"]
-        problem = next((r.error for r in solved.outcome.results.values() if isinstance(r.error, EnvironmentProblem)), None)
+        problem = next(
+            (r.error for r in solved.outcome.results.values() if isinstance(r.error, EnvironmentProblem)),
+            None,
+        )
         if problem is not None:
             raise problem  # containerd could not be started when the first op that runs needed it
         errors = [str(r.error) for r in solved.outcome.results.values() if r.error is not None]
@@ -162,11 +223,20 @@ def build(definition: Any, names: Sequence[str], overrides: Sequence[str] = (), 
     return report
 
 
-def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, client: Any, definition: Any,
-            progress: Any, publisher: Any, attestations: Any = None) -> dict[str, TargetReport]:
-    from bakec.remotecache import with_inline_cache
-    from bakec.export.image import Image, Platform
+def _export(
+    graph: Any,
+    solved: Any,
+    targets: Mapping[str, Any],
+    store: Any,
+    client: Any,
+    definition: Any,
+    progress: Any,
+    publisher: Any,
+    attestations: Any = None,
+) -> dict[str, TargetReport]:
     from bakec.bake.annotations import export_attrs as annotation_attrs
+    from bakec.export.image import Image, Platform
+    from bakec.remotecache import with_inline_cache
     from bakec.worker.oprunner import image_config
 
     reports: dict[str, TargetReport] = {}
@@ -184,8 +254,7 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
             layers = tuple(result.layers) if result is not None else ()
             base = len(list(itertools.takewhile(lambda layer: layer.from_base, b.plan.layers)))
             config = with_inline_cache(image_config(b.plan, b.platform), targets[name], graph, solved, b)
-            images.append(Image(config, layers, Platform.parse(b.plan.image.platform),
-                                base_layers=base))
+            images.append(Image(config, layers, Platform.parse(b.plan.image.platform), base_layers=base))
         report = TargetReport(name, state)
         reports[name] = report
         if state != "done":
@@ -193,14 +262,30 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
         target = targets[name]
         epoch = (target.args or {}).get("SOURCE_DATE_EPOCH")
         attest = attestations.for_target(target, builds, graph, store) if attestations else None
-        outputs = target.output if target.output is not None else [{"type": "image", "name": ",".join(target.tags or [])}]
+        outputs = (
+            target.output
+            if target.output is not None
+            else [{"type": "image", "name": ",".join(target.tags or [])}]
+        )
         for out in outputs:
             kind = out.get("type", "")
             attrs = {k: v for k, v in out.items() if k != "type"}
             attrs.update(annotation_attrs(target.annotations or []))
             try:
-                report.metadata.update(_write_output(kind, attrs, images, store, client, definition.cwd,
-                                                     int(epoch) if epoch else None, target, publisher, attest))
+                report.metadata.update(
+                    _write_output(
+                        kind,
+                        attrs,
+                        images,
+                        store,
+                        client,
+                        definition.cwd,
+                        int(epoch) if epoch else None,
+                        target,
+                        publisher,
+                        attest,
+                    )
+                )
             except BakecError:
                 raise
             except OSError as err:
@@ -208,8 +293,18 @@ def _export(graph: Any, solved: Any, targets: Mapping[str, Any], store: Any, cli
     return reports
 
 
-def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: Any, client: Any, cwd: str,
-                  epoch: int | None, target: Any, publisher: Any, attest: Any = None) -> dict[str, Any]:
+def _write_output(
+    kind: str,
+    attrs: dict[str, str],
+    images: list[Any],
+    store: Any,
+    client: Any,
+    cwd: str,
+    epoch: int | None,
+    target: Any,
+    publisher: Any,
+    attest: Any = None,
+) -> dict[str, Any]:
     from bakec.export import docker as docker_export
     from bakec.export import local as local_export
     from bakec.export import oci as oci_export
@@ -235,8 +330,15 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
     if kind in ("oci", "docker"):
         opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
         if kind == "oci":
-            attach = None if attest is None else (lambda c: attest.attach(
-                c, kind="oci", push=False, names=opts.names, oci_mediatypes=opts.oci_mediatypes))
+            attach = (
+                None
+                if attest is None
+                else (
+                    lambda c: attest.attach(
+                        c, kind="oci", push=False, names=opts.names, oci_mediatypes=opts.oci_mediatypes
+                    )
+                )
+            )
             committed = oci_export.export(store, images, opts, attach=attach)
         else:
             committed = docker_export.export(store, images, opts)
@@ -252,8 +354,9 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
             raise BuildError("tag is needed when pushing to registry")
         committed = commit_images(store, images, opts)
         if attest is not None:
-            committed = attest.attach(committed, kind=kind, push=push, names=opts.names,
-                                      oci_mediatypes=opts.oci_mediatypes)
+            committed = attest.attach(
+                committed, kind=kind, push=push, names=opts.names, oci_mediatypes=opts.oci_mediatypes
+            )
         if _flag(attrs, "store", True):
             _load_into_containerd(client, store, committed, opts.names)
         if push:
@@ -262,7 +365,9 @@ def _write_output(kind: str, attrs: dict[str, str], images: list[Any], store: An
     raise BuildError(f"unknown output type {kind!r}")
 
 
-def _load(attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None) -> dict[str, Any]:
+def _load(
+    attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None
+) -> dict[str, Any]:
     """``type=docker`` without ``dest`` (``--load``): into bakec's containerd, and docker's daemon if one answers."""
     from bakec.export import docker_daemon
     from bakec.export.image import ExportOptions, commit_images

@@ -126,7 +126,9 @@ def layer_violations(imports: Sequence[Import], layers: Sequence[Sequence[str]] 
             problems.append(f"{imp.source}:{imp.line}: package {src or dst!r} has no layer")
         elif rank[dst] >= rank[src]:
             where = "a higher" if rank[dst] > rank[src] else "the same"
-            problems.append(f"{imp.source}:{imp.line} imports {imp.target} ({dst} is on {where} layer than {src})")
+            problems.append(
+                f"{imp.source}:{imp.line} imports {imp.target} ({dst} is on {where} layer than {src})"
+            )
     return problems
 
 

@@ -70,8 +70,12 @@ def run_case(case_dir: Path, corpus: str) -> Outcome:
         shutil.copytree(case_dir, work, symlinks=True)
         home = scratch / "home"
         (home / ".docker").mkdir(parents=True)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker"),
-               "BAKEC_STATE_DIR": str(scratch / "state")}  # bakec's parse cache stays in the scratch dir
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "DOCKER_CONFIG": str(home / ".docker"),
+            "BAKEC_STATE_DIR": str(scratch / "state"),
+        }  # bakec's parse cache stays in the scratch dir
         env.update(spec.get("env", {}))
         if os.environ.get("BAKEC_DEBUG"):
             env["BAKEC_DEBUG"] = "1"
@@ -90,9 +94,9 @@ def run_case(case_dir: Path, corpus: str) -> Outcome:
     if code != 0:
         return Outcome(case_dir.name, False, f"exit {code}: {stderr.strip()[-300:]}")
     if (case_dir / "expected.txt").exists():
-        expected_lines = [l.rstrip() for l in (case_dir / "expected.txt").read_text().splitlines()]
-        got_lines = [l.rstrip() for l in stdout.splitlines()]
-        squash = lambda lines: [" ".join(l.split()) for l in lines]  # noqa: E731 - column padding may differ
+        expected_lines = [line.rstrip() for line in (case_dir / "expected.txt").read_text().splitlines()]
+        got_lines = [line.rstrip() for line in stdout.splitlines()]
+        squash = lambda lines: [" ".join(line.split()) for line in lines]  # noqa: E731 - column padding may differ
         if squash(expected_lines) != squash(got_lines):
             return Outcome(case_dir.name, False, f"table differs:\n{stdout}")
         return Outcome(case_dir.name, True)
@@ -128,7 +132,7 @@ def _first_difference(expected, got, path: str = "") -> str:
             if expected[key] != got[key]:
                 return _first_difference(expected[key], got[key], f"{path}/{key}")
     if isinstance(expected, list) and len(expected) == len(got):
-        for i, (a, b) in enumerate(zip(expected, got)):
+        for i, (a, b) in enumerate(zip(expected, got, strict=False)):
             if a != b:
                 return _first_difference(a, b, f"{path}/{i}")
     return f"{path or '/'}: expected {json.dumps(expected)[:300]}, got {json.dumps(got)[:300]}"

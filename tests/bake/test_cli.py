@@ -42,26 +42,30 @@ def test_all_defined_in_the_file_wins(tmp_path):
 
 
 def test_own_yaml_form_is_read_like_json(tmp_path):
-    files = {"bake.yaml": """
+    files = {
+        "bake.yaml": """
         variable:
           TAG: {default: "1.0"}
         target:
           app:
             tags: ["acme/app:${TAG}"]
             platforms: [linux/amd64]
-        """}
+        """
+    }
     code, out, err = _run(tmp_path, files, "build", "-f", "bake.yaml", "--print", "app", env={"TAG": "2.0"})
     assert code == 0, err
     assert json.loads(out)["target"]["app"]["tags"] == ["acme/app:2.0"]
 
 
 def test_yaml_with_services_is_compose(tmp_path):
-    files = {"stack.yaml": """
+    files = {
+        "stack.yaml": """
         services:
           web:
             build: ./web
             image: acme/web:1
-        """}
+        """
+    }
     code, out, err = _run(tmp_path, files, "build", "-f", "stack.yaml", "--print", "web")
     assert code == 0, err
     target = json.loads(out)["target"]["web"]
@@ -69,16 +73,27 @@ def test_yaml_with_services_is_compose(tmp_path):
 
 
 def test_jinja2_template_is_rendered_with_env_and_vars(tmp_path):
-    files = {"release.yaml.j2": """
+    files = {
+        "release.yaml.j2": """
         target:
         {% for arch in ARCHES.split(",") %}
           app-{{ arch }}:
             platforms: [linux/{{ arch }}]
             tags: ["acme/app:{{ CHANNEL }}-{{ arch }}"]
         {% endfor %}
-        """}
+        """
+    }
     code, out, err = _run(
-        tmp_path, files, "build", "-f", "release.yaml.j2", "--var", "CHANNEL=beta", "--print", "app-amd64", "app-arm64",
+        tmp_path,
+        files,
+        "build",
+        "-f",
+        "release.yaml.j2",
+        "--var",
+        "CHANNEL=beta",
+        "--print",
+        "app-amd64",
+        "app-arm64",
         env={"ARCHES": "amd64,arm64"},
     )
     assert code == 0, err
@@ -87,11 +102,13 @@ def test_jinja2_template_is_rendered_with_env_and_vars(tmp_path):
 
 
 def test_error_has_position_excerpt_and_suggestion(tmp_path):
-    files = {"docker-bake.hcl": 'variable "VERSION" {\n  default = "1"\n}\n\ntarget "default" {\n  tags = ["app:${VERSIO}"]\n}\n'}
+    files = {
+        "docker-bake.hcl": 'variable "VERSION" {\n  default = "1"\n}\n\ntarget "default" {\n  tags = ["app:${VERSIO}"]\n}\n'
+    }
     code, out, err = _run(tmp_path, files, "build", "--print")
     assert code == 1
     assert err.splitlines()[0] == "docker-bake.hcl:6"
-    assert "   6 | >>>   tags = [\"app:${VERSIO}\"]" in err
+    assert '   6 | >>>   tags = ["app:${VERSIO}"]' in err
     assert err.rstrip().endswith(
         'ERROR: docker-bake.hcl:6,18-24: Unknown variable; There is no variable named "VERSIO". Did you mean "VERSION"?'
     )
@@ -104,7 +121,8 @@ def test_usage_error_exits_2(tmp_path):
 
 
 def test_check_reports_typos_cycles_and_unused_variables(tmp_path):
-    files = {"docker-bake.hcl": """
+    files = {
+        "docker-bake.hcl": """
         variable "USED" { default = "1" }
         variable "UNUSED" { default = "x" }
         target "a" { inherits = ["b"] }
@@ -112,7 +130,8 @@ def test_check_reports_typos_cycles_and_unused_variables(tmp_path):
           inherits = ["a"]
           tagz = ["app:${USED}"]
         }
-        """}
+        """
+    }
     code, out, _ = _run(tmp_path, files, "check", "b")
     assert code == 1
     assert 'unknown attribute "tagz"; did you mean "tags"?' in out

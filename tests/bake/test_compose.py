@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 import pytest
 
-from bakec.errors import SpecError
 from bakec.bake import compose
 from bakec.bake.model import target_fields
+from bakec.errors import SpecError
 
 CORPUS = Path(os.environ.get("BAKEC_CONFORMANCE", "/work/shared/conformance"))
 DEFAULT_COMPOSE_NAMES = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
@@ -161,7 +161,15 @@ def test_dotenv_fills_unset_variables_only(tmp_path: Path) -> None:
 def test_scalars_read_as_go_yaml_v3_and_printed_as_go() -> None:
     text = "services:\n  app:\n    build:\n      args:\n        A: yes\n        B: 1.50\n        C: true\n        D: 010\n        E: 1e6\n        F: 1_000\n        G: 2001-12-14\n"
     t = _target(text)
-    assert t["args"] == {"A": "yes", "B": "1.5", "C": "true", "D": "8", "E": "1e+06", "F": "1000", "G": "2001-12-14"}
+    assert t["args"] == {
+        "A": "yes",
+        "B": "1.5",
+        "C": "true",
+        "D": "8",
+        "E": "1e+06",
+        "F": "1000",
+        "G": "2001-12-14",
+    }
 
 
 def test_duplicate_key_is_an_error() -> None:
@@ -225,7 +233,9 @@ def test_invalid_ulimit_name() -> None:
         _load("services:\n  app:\n    build:\n      ulimits:\n        bogus: 1\n")
 
 
-@pytest.mark.parametrize(("size", "want"), [("256m", "256MiB"), (1024, "1KiB"), ("1.5g", "1.5GiB"), ("100", "100B")])
+@pytest.mark.parametrize(
+    ("size", "want"), [("256m", "256MiB"), (1024, "1KiB"), ("1.5g", "1.5GiB"), ("100", "100B")]
+)
 def test_shm_size_rendered_with_binary_units(size: Any, want: str) -> None:
     assert _target(f"services:\n  app:\n    build:\n      shm_size: {size}\n")["shm_size"] == want
 
@@ -312,7 +322,7 @@ def test_non_mapping_document() -> None:
         ("x.yml", b"services:\n  a:\n    build: .\n", (True, False)),
         ("x.yaml", b"version: '3'\n", (True, True)),
         ("x.hcl", b"services:\n  a:\n    build: .\n", (False, False)),
-        ("Bakefile", b"target \"a\" {}\n", (False, True)),
+        ("Bakefile", b'target "a" {}\n', (False, True)),
         ("Bakefile", b"services:\n  a:\n    build: .\n", (True, False)),
     ],
 )

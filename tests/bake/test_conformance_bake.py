@@ -23,4 +23,6 @@ def test_corpus_meets_bar(corpus: str, capsys) -> None:
         print(f"\n{corpus} conformance: {len(passed)}/{len(outcomes)} passed")
         for outcome in failed:
             print(f"  FAIL {outcome.name}: {outcome.reason.splitlines()[0] if outcome.reason else ''}")
-    assert len(passed) / len(outcomes) >= BARS[corpus], f"{corpus}: {len(passed)}/{len(outcomes)} below the bar"
+    assert len(passed) / len(outcomes) >= BARS[corpus], (
+        f"{corpus}: {len(passed)}/{len(outcomes)} below the bar"
+    )

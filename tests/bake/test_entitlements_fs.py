@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bakec.errors import BuildError
 from bakec.bake.entitlements_fs import check, existing_prefix, granted_by_overrides, missing, requested, shown
 from bakec.bake.model import Target
+from bakec.errors import BuildError
 from bakec.worker.entitlements import Entitlements, grant
 
 
@@ -35,9 +35,14 @@ def tree(tmp_path: Path) -> Path:
         ("dir/../file", ("file", "")),
     ],
 )
-def test_existing_prefix_follows_symlinks_up_to_the_first_missing_part(tree: Path, path: str, expected) -> None:  # type: ignore[no-untyped-def]
+def test_existing_prefix_follows_symlinks_up_to_the_first_missing_part(
+    tree: Path, path: str, expected
+) -> None:  # type: ignore[no-untyped-def]
     existing, rest = existing_prefix(str(tree / path))
-    assert (existing, rest) == (str(tree / expected[0]).rstrip("/") if expected[0] else str(tree), expected[1])
+    assert (existing, rest) == (
+        str(tree / expected[0]).rstrip("/") if expected[0] else str(tree),
+        expected[1],
+    )
     assert existing_prefix("/") == ("/", "")
 
 
@@ -56,11 +61,15 @@ def test_missing_paths_as_buildx_validates_them(tree: Path) -> None:
     # only a subpath of a directory the build writes was allowed: the directory is still needed
     assert missing([str(tree / "dir" / "not" / "exists")], [str(tree / "dir")], cwd) == [cwd]
     # a dest that does not exist yet needs its nearest existing parent
-    assert missing([str(tree / "dir" / "not" / "exists")], [str(tree / "dir" / "not" / "exists")], cwd) == [cwd]
+    assert missing([str(tree / "dir" / "not" / "exists")], [str(tree / "dir" / "not" / "exists")], cwd) == [
+        cwd
+    ]
     assert missing([cwd], [str(tree / "dir" / "not" / "exists")], cwd) == []
     # paths under another missing path are left out; whole components only
     assert missing([], [str(tree / "dir"), str(tree / "dir" / "x"), str(tree / "file")], "/") == [
-        str(tree / "dir"), str(tree / "file")]
+        str(tree / "dir"),
+        str(tree / "file"),
+    ]
     (tree / "dirx").mkdir()
     assert missing([str(tree / "dir")], [str(tree / "dirx")], cwd) == [str(tree / "dirx")]
 
@@ -72,18 +81,38 @@ def test_paths_are_shown_relative_when_at_most_one_level_up(tree: Path) -> None:
 
 def test_requested_paths_of_a_target() -> None:
     target = Target(
-        "t", context="../ctx", dockerfile="Dockerfile.app",
-        contexts={"a": "../named", "b": "docker-image://alpine", "c": "target:other", "d": "cwd://here",
-                  "e": "https://github.com/o/r.git"},
+        "t",
+        context="../ctx",
+        dockerfile="Dockerfile.app",
+        contexts={
+            "a": "../named",
+            "b": "docker-image://alpine",
+            "c": "target:other",
+            "d": "cwd://here",
+            "e": "https://github.com/o/r.git",
+        },
         secret=[{"id": "s", "src": "/run/secret"}, {"id": "e", "env": "E"}],
         ssh=[{"id": "default"}, {"id": "k", "paths": ["/keys/id"]}],
         cache_from=[{"type": "local", "src": "../cache"}, {"type": "registry", "ref": "r/x"}],
         cache_to=[{"type": "local", "dest": "../cache-out"}],
-        output=[{"type": "local", "dest": "../out"}, {"type": "tar", "dest": "-"}, {"type": "oci", "dest": "i.tar"},
-                {"type": "docker"}, {"type": "image", "name": "x"}],
+        output=[
+            {"type": "local", "dest": "../out"},
+            {"type": "tar", "dest": "-"},
+            {"type": "oci", "dest": "i.tar"},
+            {"type": "docker"},
+            {"type": "image", "name": "x"},
+        ],
     )
     got = requested({"t": target}, "/w")
-    assert got.read == {"/ctx", "/ctx/Dockerfile.app", "/named", "/w/here", "/run/secret", "/keys/id", "/cache"}
+    assert got.read == {
+        "/ctx",
+        "/ctx/Dockerfile.app",
+        "/named",
+        "/w/here",
+        "/run/secret",
+        "/keys/id",
+        "/cache",
+    }
     assert got.write == {"/cache-out", "/out", "/w/i.tar"}
     remote = Target("t", context="https://github.com/o/r.git", dockerfile="cwd://Dockerfile")
     assert requested({"t": remote}, "/w").read == {"/w/Dockerfile"}
@@ -91,8 +120,17 @@ def test_requested_paths_of_a_target() -> None:
 
 def test_set_values_grant_the_paths_they_name() -> None:
     read, write, names = granted_by_overrides(
-        ["*.output=type=local,dest=../o", "*.cache-to=type=local,dest=../c", "*.cache-from=type=local,src=../f",
-         "*.secrets=id=s,src=/s", "*.ssh=k=/key", "*.entitlements=network.host", "*.tags=x"], {})
+        [
+            "*.output=type=local,dest=../o",
+            "*.cache-to=type=local,dest=../c",
+            "*.cache-from=type=local,src=../f",
+            "*.secrets=id=s,src=/s",
+            "*.ssh=k=/key",
+            "*.entitlements=network.host",
+            "*.tags=x",
+        ],
+        {},
+    )
     assert (read, write, names) == (["../f", "/s", "/key"], ["../o", "../c"], ["network.host"])
 
 
@@ -113,25 +151,34 @@ def test_check_lists_what_the_working_directory_and_allow_leave_out(tree: Path) 
 def test_grant_prints_buildx_summary_for_paths() -> None:
     printed: list[str] = []
     with pytest.raises(BuildError, match="additional privileges requested"):
-        grant(["network.host"], Entitlements(), fs_read=["../ctx", "../shared"], fs_write=["../shared", "/out"],
-              fs_hint=True, argv=["bakec", "build", "app"], out=printed.append)
+        grant(
+            ["network.host"],
+            Entitlements(),
+            fs_read=["../ctx", "../shared"],
+            fs_write=["../shared", "/out"],
+            fs_hint=True,
+            argv=["bakec", "build", "app"],
+            out=printed.append,
+        )
     assert printed == [
-        ("Your build is requesting privileges for following possibly insecure capabilities:\n"
-        "\n"
-        " - Running build containers that can access host network\n"
-        " - Read and write access to path ../shared\n"
-        " - Read access to path ../ctx\n"
-        " - Write access to path /out\n"
-        "\n"
-        'Pass "--allow=network.host --allow=fs=../shared --allow=fs.read=../ctx --allow=fs.write=/out" '
-        "to grant requested privileges.\n"
-        "\n"
-        "Your full command with requested privileges:\n"
-        "\n"
-        "bakec build --allow=network.host --allow=fs=../shared --allow=fs.read=../ctx --allow=fs.write=/out app\n"
-        "\n"
-        "To disable filesystem entitlements checks, you can set BUILDX_BAKE_ENTITLEMENTS_FS=0 .\n"
-        "\n")
+        (
+            "Your build is requesting privileges for following possibly insecure capabilities:\n"
+            "\n"
+            " - Running build containers that can access host network\n"
+            " - Read and write access to path ../shared\n"
+            " - Read access to path ../ctx\n"
+            " - Write access to path /out\n"
+            "\n"
+            'Pass "--allow=network.host --allow=fs=../shared --allow=fs.read=../ctx --allow=fs.write=/out" '
+            "to grant requested privileges.\n"
+            "\n"
+            "Your full command with requested privileges:\n"
+            "\n"
+            "bakec build --allow=network.host --allow=fs=../shared --allow=fs.read=../ctx --allow=fs.write=/out app\n"
+            "\n"
+            "To disable filesystem entitlements checks, you can set BUILDX_BAKE_ENTITLEMENTS_FS=0 .\n"
+            "\n"
+        )
     ]
 
 
@@ -144,7 +191,9 @@ def test_with_fs_checks_off_missing_paths_are_listed_but_do_not_fail() -> None:
 
 
 def test_allow_accepts_buildx_keys() -> None:
-    assert Entitlements.parse(["fs=*", "buildx.local.delete"]) == Entitlements(fs_read=("*",), fs_write=("*",))
+    assert Entitlements.parse(["fs=*", "buildx.local.delete"]) == Entitlements(
+        fs_read=("*",), fs_write=("*",)
+    )
     assert Entitlements().granting(["network.host"]).network_host
 
 

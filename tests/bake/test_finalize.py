@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bakec.errors import SpecError
 from bakec.bake.finalize import clean_context, finalize, go_clean, normalize
-from bakec.util.gitref import is_remote_url
 from bakec.bake.model import Target
+from bakec.errors import SpecError
+from bakec.util.gitref import is_remote_url
 
 
 def test_defaults_c001_c007():

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from bakec.util.golang import go_quote, parse_duration
 from bakec.solver.prune import parse_duration as prune_duration
+from bakec.util.golang import go_quote, parse_duration
 
 
 @pytest.mark.parametrize(
     ("text", "ns"),
-    [("0", 0), ("1h30m", 5400 * 10**9), ("1.5h", 5400 * 10**9), ("90s", 90 * 10**9), ("-2ms", -2 * 10**6),
-     ("1.1s", 1_100_000_000), ("3\u00b5s", 3000), (".5m", 30 * 10**9)],
+    [
+        ("0", 0),
+        ("1h30m", 5400 * 10**9),
+        ("1.5h", 5400 * 10**9),
+        ("90s", 90 * 10**9),
+        ("-2ms", -2 * 10**6),
+        ("1.1s", 1_100_000_000),
+        ("3\u00b5s", 3000),
+        (".5m", 30 * 10**9),
+    ],
 )
 def test_parse_duration_as_go(text: str, ns: int) -> None:
     assert parse_duration(text) == ns
@@ -19,8 +27,12 @@ def test_parse_duration_as_go(text: str, ns: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", 'time: invalid duration ""'), ("5", 'time: missing unit in duration "5"'),
-     ("5d", 'time: unknown unit "d" in duration "5d"'), (".s", 'time: invalid duration ".s"')],
+    [
+        ("", 'time: invalid duration ""'),
+        ("5", 'time: missing unit in duration "5"'),
+        ("5d", 'time: unknown unit "d" in duration "5d"'),
+        (".s", 'time: invalid duration ".s"'),
+    ],
 )
 def test_parse_duration_errors_as_go(text: str, message: str) -> None:
     with pytest.raises(ValueError) as err:
@@ -35,4 +47,4 @@ def test_prune_until_takes_every_go_duration() -> None:
 
 
 def test_go_quote() -> None:
-    assert go_quote('a"b\\c\n\x00\u00a0é\U0001F600') == '"a\\"b\\\\c\\n\\x00\\u00a0é\U0001F600"'
+    assert go_quote('a"b\\c\n\x00\u00a0é\U0001f600') == '"a\\"b\\\\c\\n\\x00\\u00a0é\U0001f600"'

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from bakec.errors import SpecError
 from bakec.bake import options
 from bakec.bake.options import parse_entries, parse_entry, split_csv
+from bakec.errors import SpecError
 
 ED25519_KEY = """-----BEGIN OPENSSH PRIVATE KEY-----
 b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW

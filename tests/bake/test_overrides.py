@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bakec.errors import SpecError
 from bakec.bake.model import Target
 from bakec.bake.overrides import (
     apply_overrides,
@@ -15,6 +14,7 @@ from bakec.bake.overrides import (
     shorthand_overrides,
     validate_allow,
 )
+from bakec.errors import SpecError
 
 NAMES = ["app", "api", "web"]
 

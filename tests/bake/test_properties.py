@@ -16,10 +16,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bakec.errors import BakecError
 from bakec.bake.definition import load
 from bakec.bake.hcl.jsonsyntax import parse_json
 from bakec.bake.hcl.parse import parse_hcl
+from bakec.errors import BakecError
 
 from .bake_corpus import SHARED
 
@@ -43,7 +43,18 @@ def _evaluate(files: dict[str, bytes], args: list[str] | None = None) -> None:
 identifiers = st.sampled_from(["a", "b", "TAG", "x", "target", "default", "v1", "in", "for", "null"])
 literals = st.one_of(
     st.integers(-1000, 1000).map(str),
-    st.sampled_from(['"s"', '"${a}"', '"%{ if true }y%{ endif }"', "true", "null", "1.5", '"$${x}"', "<<EOT\nh ${b}\nEOT\n"]),
+    st.sampled_from(
+        [
+            '"s"',
+            '"${a}"',
+            '"%{ if true }y%{ endif }"',
+            "true",
+            "null",
+            "1.5",
+            '"$${x}"',
+            "<<EOT\nh ${b}\nEOT\n",
+        ]
+    ),
 )
 
 
@@ -63,7 +74,11 @@ def expressions(draw, depth: int = 0):
     if kind == 3:
         return f"{draw(sub)} ? {draw(sub)} : {draw(sub)}"
     if kind == 4:
-        fn = draw(st.sampled_from(["upper", "join", "length", "concat", "merge", "format", "try", "can", "nofn", "lookup"]))
+        fn = draw(
+            st.sampled_from(
+                ["upper", "join", "length", "concat", "merge", "format", "try", "can", "nofn", "lookup"]
+            )
+        )
         return f"{fn}({', '.join(draw(st.lists(sub, max_size=3)))})"
     if kind == 5:
         return f"[for k, v in {draw(sub)} : v if k != 0]"
@@ -82,9 +97,33 @@ def hcl_files(draw):
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["target", "variable", "group", "function", "bogus"]))
         name = draw(st.sampled_from(["default", "app", "a.b", "x"]))
-        attrs = draw(st.lists(st.tuples(st.sampled_from(
-            ["tags", "args", "default", "targets", "inherits", "matrix", "name", "context", "platforms", "result",
-             "params", "output", "no-cache", "contexts"]), expressions()), max_size=4, unique_by=lambda t: t[0]))
+        attrs = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(
+                        [
+                            "tags",
+                            "args",
+                            "default",
+                            "targets",
+                            "inherits",
+                            "matrix",
+                            "name",
+                            "context",
+                            "platforms",
+                            "result",
+                            "params",
+                            "output",
+                            "no-cache",
+                            "contexts",
+                        ]
+                    ),
+                    expressions(),
+                ),
+                max_size=4,
+                unique_by=lambda t: t[0],
+            )
+        )
         body = "\n".join(f"  {k} = {v}" for k, v in attrs)
         blocks.append(f'{kind} "{name}" {{\n{body}\n}}\n')
     return "".join(blocks)
@@ -102,7 +141,11 @@ def _corpus_files(suffix: str) -> list[bytes]:
     for corpus in ("bake", "realworld"):
         root = SHARED / corpus
         if root.is_dir():
-            out.extend(p.read_bytes() for p in sorted(root.rglob(f"*{suffix}")) if p.name not in ("case.json", "expected.json"))
+            out.extend(
+                p.read_bytes()
+                for p in sorted(root.rglob(f"*{suffix}"))
+                if p.name not in ("case.json", "expected.json")
+            )
     return out
 
 
@@ -122,7 +165,9 @@ def mutated(draw, seeds: list[bytes]):
         if op == 0:
             del data[pos : pos + draw(st.integers(1, 8))]
         elif op == 1:
-            data[pos:pos] = draw(st.sampled_from([b"{", b"}", b'"', b"${", b"%{", b"\n", b"[", b",", b"=", b"\xff", b"~"]))
+            data[pos:pos] = draw(
+                st.sampled_from([b"{", b"}", b'"', b"${", b"%{", b"\n", b"[", b",", b"=", b"\xff", b"~"])
+            )
         else:
             data[pos] = draw(st.integers(0, 255))
     return bytes(data)
@@ -151,9 +196,17 @@ def test_mutated_compose_evaluates_or_raises_bakec_error(data):
 
 # -- random documents --------------------------------------------------------------------
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
-              st.sampled_from(["${a}", "${upper(\"x\")}", "$${x}", "%{ if true }a%{ endif }"])),
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=8),
+        st.sampled_from(["${a}", '${upper("x")}', "$${x}", "%{ if true }a%{ endif }"]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=12,
 )
 bake_documents = st.fixed_dictionaries(
@@ -212,4 +265,3 @@ def test_json_syntax_errors_have_a_position(data):
         parse_json(text, "docker-bake.json")
     except BakecError as err:
         assert err.range is not None, err.message
-

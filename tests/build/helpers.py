@@ -40,16 +40,24 @@ def cli_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     }
 
 
-def cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``bakec ARGS`` in ``cwd`` and wait for it."""
     return subprocess.run(
         [sys.executable, "-m", "bakec.cli.main", *args],
-        cwd=cwd, env=cli_env(cwd, env), capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd,
+        env=cli_env(cwd, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
-def bakec(cwd: Path, state: Path, *args: str, env: dict[str, str] | None = None,
-          timeout: float = 600) -> subprocess.CompletedProcess:
+def bakec(
+    cwd: Path, state: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the bakec CLI as a user would, in ``cwd``; ``build`` runs on the state dir ``state``.
 
     Pushed images get no default provenance here (``BUILDX_NO_DEFAULT_ATTESTATIONS=1``, as
@@ -65,7 +73,11 @@ def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproces
     """Start ``bakec ARGS`` in ``cwd`` with its stderr readable line by line."""
     return subprocess.Popen(
         [sys.executable, "-m", "bakec.cli.main", *args],
-        cwd=cwd, env=cli_env(cwd, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=cli_env(cwd, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -121,8 +133,9 @@ def runc_containers(state: Path) -> list[str]:
     out = []
     for root in (state / "runc", state / "runc" / "direct"):
         if root.is_dir():
-            listing = subprocess.run(["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True,
-                                     check=True)
+            listing = subprocess.run(
+                ["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True, check=True
+            )
             out += listing.stdout.split()
     return out
 
@@ -145,7 +158,9 @@ class OciArchive:
     def __init__(self, path: Path) -> None:
         with tarfile.open(path) as tar:
             self.files: dict[str, bytes] = {
-                m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()  # type: ignore[union-attr]
+                m.name: tar.extractfile(m).read()
+                for m in tar.getmembers()
+                if m.isfile()  # type: ignore[union-attr]
             }
         self.index: dict = json.loads(self.files["index.json"])
 

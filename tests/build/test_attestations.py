@@ -31,7 +31,8 @@ SECRET = "s3cr3t-value-never-in-provenance"
 def _project(tmp: Path, output: str, context: str | None = None) -> Path:
     (tmp / "app.txt").write_text(f"app {uuid.uuid4().hex}\n")
     (tmp / "Dockerfile").write_text(DOCKERFILE)
-    (tmp / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
+    (tmp / "docker-bake.hcl").write_text(
+        textwrap.dedent(f"""\
         target "default" {{
           {f'context = "{context}"' if context else ""}
           args = {{ VERSION = "1.2.3" }}
@@ -40,7 +41,8 @@ def _project(tmp: Path, output: str, context: str | None = None) -> Path:
           tags = ["{HOST}/bakec-test/attest-{uuid.uuid4().hex[:10]}:v1"]
           output = [{output}]
         }}
-        """))
+        """)
+    )
     return tmp
 
 
@@ -48,8 +50,17 @@ ENV = {"TOKEN": SECRET, "BUILDX_NO_DEFAULT_ATTESTATIONS": ""}  # buildx's defaul
 
 
 def _build(project: Path, state_dir: Path, *flags: str, env: dict[str, str] | None = None) -> dict:
-    proc = bakec(project, state_dir, "build", "--progress", "plain", "--metadata-file", "meta.json", *flags,
-                 env={**ENV, **(env or {})})
+    proc = bakec(
+        project,
+        state_dir,
+        "build",
+        "--progress",
+        "plain",
+        "--metadata-file",
+        "meta.json",
+        *flags,
+        env={**ENV, **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr
     assert SECRET not in proc.stderr + proc.stdout
     return json.loads((project / "meta.json").read_text())["default"]
@@ -71,13 +82,17 @@ def _statement_from_registry(repo: str, tag: str) -> tuple[dict, dict, dict]:
     assert index["manifests"] == images + attestations  # images first, as BuildKit orders them
     att = attestations[0]
     assert att["platform"] == {"architecture": "unknown", "os": "unknown"}
-    assert att["annotations"] == {"vnd.docker.reference.digest": images[0]["digest"],
-                                  "vnd.docker.reference.type": "attestation-manifest"}
+    assert att["annotations"] == {
+        "vnd.docker.reference.digest": images[0]["digest"],
+        "vnd.docker.reference.type": "attestation-manifest",
+    }
     manifest, _ = _get(repo, att["digest"])
     assert [layer["mediaType"] for layer in manifest["layers"]] == [INTOTO]
     assert manifest["layers"][0]["annotations"] == {"in-toto.io/predicate-type": SLSA02}
     config, _ = _get(repo, manifest["config"]["digest"], accept="*/*")
-    assert config["architecture"] == "unknown" and config["rootfs"]["diff_ids"] == [manifest["layers"][0]["digest"]]
+    assert config["architecture"] == "unknown" and config["rootfs"]["diff_ids"] == [
+        manifest["layers"][0]["digest"]
+    ]
     statement, _ = _get(repo, manifest["layers"][0]["digest"], accept="*/*")
     return index, images[0], statement
 
@@ -91,27 +106,47 @@ def test_a_push_carries_min_provenance_by_default(tmp_path, state_dir, busybox_i
     assert meta["containerimage.digest"] == "sha256:" + hashlib.sha256(_get(repo, tag)[1]).hexdigest()
     assert statement["_type"] == "https://in-toto.io/Statement/v0.1"
     assert statement["predicateType"] == SLSA02
-    assert statement["subject"] == [{"name": f"pkg:docker/{HOST}/{repo}@v1?platform=linux%2Famd64",
-                                     "digest": {"sha256": image["digest"].split(":", 1)[1]}}]
+    assert statement["subject"] == [
+        {
+            "name": f"pkg:docker/{HOST}/{repo}@v1?platform=linux%2Famd64",
+            "digest": {"sha256": image["digest"].split(":", 1)[1]},
+        }
+    ]
     predicate = statement["predicate"]
     assert predicate["buildType"] == "https://mobyproject.org/buildkit@v1"
-    assert predicate["materials"] == [{"uri": "pkg:docker/127.0.0.1:5000/busybox@latest?platform=linux%2Famd64",
-                                       "digest": {"sha256": busybox_image.digest.split(":", 1)[1]}}]
+    assert predicate["materials"] == [
+        {
+            "uri": "pkg:docker/127.0.0.1:5000/busybox@latest?platform=linux%2Famd64",
+            "digest": {"sha256": busybox_image.digest.split(":", 1)[1]},
+        }
+    ]
     invocation = predicate["invocation"]
     assert invocation["configSource"] == {"entryPoint": "Dockerfile"}
-    assert invocation["parameters"] == {"frontend": "dockerfile.v0",
-                                        "locals": [{"name": "context"}, {"name": "dockerfile"}]}
+    assert invocation["parameters"] == {
+        "frontend": "dockerfile.v0",
+        "locals": [{"name": "context"}, {"name": "dockerfile"}],
+    }
     assert invocation["environment"]["platform"].startswith("linux/")
     metadata = predicate["metadata"]
     assert metadata["completeness"] == {"parameters": False, "environment": True, "materials": False}
-    assert len(metadata["buildInvocationID"]) == 25 and metadata["buildStartedOn"] <= metadata["buildFinishedOn"]
+    assert (
+        len(metadata["buildInvocationID"]) == 25 and metadata["buildStartedOn"] <= metadata["buildFinishedOn"]
+    )
     assert "buildConfig" not in predicate
     # the image itself is unchanged and still what a client pulls for linux/amd64
-    inspect = json.loads(subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{name}"],
-                                        capture_output=True, text=True, check=True).stdout)
+    inspect = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", f"docker://{name}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     manifest, _ = _get(repo, image["digest"])
     assert inspect["Digest"] == meta["containerimage.digest"]  # the index
-    assert inspect["Layers"] == [layer["digest"] for layer in manifest["layers"]] and len(inspect["Layers"]) == 3
+    assert (
+        inspect["Layers"] == [layer["digest"] for layer in manifest["layers"]] and len(inspect["Layers"]) == 3
+    )
     assert meta["containerimage.config.digest"] == manifest["config"]["digest"]
 
 
@@ -143,7 +178,9 @@ def test_oci_output_carries_provenance_only_when_asked_and_max_records_more(tmp_
     statement = json.loads(raw)
     predicate = statement["predicate"]
     assert predicate["invocation"]["parameters"]["args"] == {
-        "build-arg:VERSION": "1.2.3", "label:org.example.team": "build"}
+        "build-arg:VERSION": "1.2.3",
+        "label:org.example.team": "build",
+    }
     assert predicate["invocation"]["parameters"]["secrets"] == [{"id": "token", "optional": False}]
     assert predicate["metadata"]["completeness"]["parameters"] is True
     steps = predicate["buildConfig"]["llbDefinition"]
@@ -151,8 +188,14 @@ def test_oci_output_carries_provenance_only_when_asked_and_max_records_more(tmp_
     source = predicate["metadata"]["https://mobyproject.org/buildkit@v1#metadata"]["source"]["infos"][0]
     assert base64.b64decode(source["data"]).decode() == DOCKERFILE
     # still a layout skopeo reads: it picks the linux/amd64 image out of the index
-    config = json.loads(subprocess.run(["skopeo", "inspect", "--config", f"oci-archive:{project / 'out.tar'}"],
-                                       capture_output=True, text=True, check=True).stdout)
+    config = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--config", f"oci-archive:{project / 'out.tar'}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert config["architecture"] == "amd64"
 
 
@@ -166,8 +209,11 @@ def test_git_context_is_the_config_source(tmp_path, state_dir, git_server):  # n
     entries = archive.root()["manifests"]
     attestation = archive.json(entries[1]["digest"])
     predicate = archive.json(attestation["layers"][0]["digest"])["predicate"]
-    assert predicate["invocation"]["configSource"] == {"uri": url, "digest": {"sha1": commit},
-                                                      "entryPoint": "Dockerfile"}
+    assert predicate["invocation"]["configSource"] == {
+        "uri": url,
+        "digest": {"sha1": commit},
+        "entryPoint": "Dockerfile",
+    }
     assert {"uri": url, "digest": {"sha1": commit}} in predicate["materials"]
     assert "locals" not in predicate["invocation"]["parameters"]
 
@@ -193,24 +239,31 @@ def test_an_image_kept_in_containerd_gets_provenance_only_when_asked(tmp_path, s
 def test_two_platforms_get_one_attestation_manifest_each(tmp_path, state_dir):
     (tmp_path / "app.txt").write_text("multi\n")
     (tmp_path / "Dockerfile").write_text("FROM 127.0.0.1:5000/busybox-multi:latest\nCOPY app.txt /app.txt\n")
-    (tmp_path / "docker-bake.hcl").write_text(textwrap.dedent("""\
+    (tmp_path / "docker-bake.hcl").write_text(
+        textwrap.dedent("""\
         target "default" {
           platforms = ["linux/amd64", "linux/arm64"]
           output = ["type=oci,dest=out.tar,annotation-index.org.example.kind=multi"]
         }
-        """))
+        """)
+    )
     _build(tmp_path, state_dir, "--provenance=true")
     archive = OciArchive(tmp_path / "out.tar")
     top = archive.root()
     assert top["annotations"] == {"org.example.kind": "multi"}
     entries = top["manifests"]
     assert [(e["platform"]["os"], e["platform"]["architecture"]) for e in entries] == [
-        ("linux", "amd64"), ("linux", "arm64"), ("unknown", "unknown"), ("unknown", "unknown")]
-    for image, attestation in zip(entries[:2], entries[2:]):
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+        ("unknown", "unknown"),
+        ("unknown", "unknown"),
+    ]
+    for image, attestation in zip(entries[:2], entries[2:], strict=False):
         assert attestation["annotations"]["vnd.docker.reference.digest"] == image["digest"]
         layer = archive.json(attestation["digest"])["layers"][0]
         statement = archive.json(layer["digest"])
         arch = image["platform"]["architecture"]
         assert statement["subject"] == [{"name": "_", "digest": {"sha256": image["digest"].split(":", 1)[1]}}]
         assert [m["uri"] for m in statement["predicate"]["materials"]] == [
-            f"pkg:docker/127.0.0.1:5000/busybox-multi@latest?platform=linux%2F{arch}"]
+            f"pkg:docker/127.0.0.1:5000/busybox-multi@latest?platform=linux%2F{arch}"
+        ]

@@ -24,13 +24,15 @@ def _project(tmp: Path, outputs: str, dockerfile: str = DOCKERFILE) -> Path:
     (tmp / "app").mkdir(parents=True, exist_ok=True)
     (tmp / "app" / "main.txt").write_text("main\n")
     (tmp / "Dockerfile").write_text(dockerfile)
-    (tmp / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
+    (tmp / "docker-bake.hcl").write_text(
+        textwrap.dedent(f"""\
         target "default" {{
           tags = ["example.local/app:1"]
           args = {{ GREETING = "from-args" }}
           output = [{outputs}]
         }}
-        """))
+        """)
+    )
     return tmp
 
 
@@ -38,8 +40,12 @@ def test_build_writes_an_oci_image_skopeo_accepts_and_a_local_filesystem(tmp_pat
     project = _project(tmp_path, '"type=oci,dest=out/app.tar", "type=local,dest=out/rootfs"')
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
-    inspect = subprocess.run(["skopeo", "inspect", "--config", f"oci-archive:{project / 'out/app.tar'}"],
-                             capture_output=True, text=True, check=True)
+    inspect = subprocess.run(
+        ["skopeo", "inspect", "--config", f"oci-archive:{project / 'out/app.tar'}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     config = json.loads(inspect.stdout)
     assert config["config"]["Cmd"] == ["cat", "/hello"]
     assert "GREETING=hi" in config["config"]["Env"]
@@ -66,8 +72,13 @@ def test_second_build_runs_nothing(tmp_path, state_dir):
     assert first.returncode == 0, first.stderr
     second = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert second.returncode == 0, second.stderr
-    started = [e for e in events(second.stderr) if e.get("type") == "vertex" and e["state"] == "started"
-               and e["name"].split("] ", 1)[-1].startswith(("RUN", "COPY"))]
+    started = [
+        e
+        for e in events(second.stderr)
+        if e.get("type") == "vertex"
+        and e["state"] == "started"
+        and e["name"].split("] ", 1)[-1].startswith(("RUN", "COPY"))
+    ]
     assert started == []
     cached = [e for e in events(second.stderr) if e.get("type") == "vertex" and e["state"] == "cached"]
     assert len(cached) >= 2
@@ -89,5 +100,5 @@ def test_failing_run_reports_the_exit_code(tmp_path, state_dir):
     project = _project(tmp_path, '"type=cacheonly"', dockerfile)
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 1
-    assert 'did not complete successfully: exit code: 3' in proc.stderr
+    assert "did not complete successfully: exit code: 3" in proc.stderr
     assert "Traceback" not in proc.stderr

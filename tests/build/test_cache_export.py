@@ -218,13 +218,15 @@ def test_two_targets_each_with_its_own_cache_from_both_hit(tmp_path, fresh_state
         "[a 2/4] RUN echo a && cat /proc/sys/kernel/random/uuid > /t",
         "[a 2/4] RUN echo a && cat /proc/sys/kernel/random/uuid > /t",
         "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t",
-        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t"]
+        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t",
+    ]
     digests = {name: _oci_image_digest(project, meta1, name, f"out/{name}.tar") for name in ("a", "b")}
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
     assert sorted(n for n in _cached(second) if "/uuid" in n) == [
         "[a 2/4] RUN echo a && cat /proc/sys/kernel/random/uuid > /t",
-        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t"]
+        "[b 2/4] RUN echo b && cat /proc/sys/kernel/random/uuid > /t",
+    ]
     for name in ("a", "b"):
         assert _oci_image_digest(project, meta2, name, f"out/{name}.tar") == digests[name]
 
@@ -370,7 +372,8 @@ def test_multi_platform_targets_share_one_cache(tmp_path, fresh_state):
     first, meta1 = _build(project, fresh_state())
     assert sorted(n for n in _ran(first) if "RUN" in n) == [  # started, done; one per platform
         *["[linux/amd64 2/3] RUN uname -m > /arch && date > /t"] * 2,
-        *["[linux/arm64 2/3] RUN uname -m > /arch && date > /t"] * 2]
+        *["[linux/arm64 2/3] RUN uname -m > /arch && date > /t"] * 2,
+    ]
     root1 = _oci_image_digest(project, meta1)
     _, config = _local_cache_config(project / "cache")
     assert sum(1 for r in config["records"] if r.get("layers")) == 6  # FROM, RUN, COPY per platform
@@ -378,5 +381,7 @@ def test_multi_platform_targets_share_one_cache(tmp_path, fresh_state):
     second, meta2 = _build(project, fresh_state())
     assert _ran(second) == []
     assert sorted(n for n in _cached(second) if "RUN" in n) == [
-        "[linux/amd64 2/3] RUN uname -m > /arch && date > /t", "[linux/arm64 2/3] RUN uname -m > /arch && date > /t"]
+        "[linux/amd64 2/3] RUN uname -m > /arch && date > /t",
+        "[linux/arm64 2/3] RUN uname -m > /arch && date > /t",
+    ]
     assert _oci_image_digest(project, meta2) == root1

@@ -57,13 +57,15 @@ def built(tmp_path_factory, state_dir) -> Path:
     (project / "app" / "run.sh").write_text("#!/bin/sh\n")
     (project / "app" / "run.sh").chmod(0o755)
     (project / "Dockerfile").write_text(DOCKERFILE)
-    (project / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
+    (project / "docker-bake.hcl").write_text(
+        textwrap.dedent(f"""\
         target "default" {{
           tags = ["{NAME}"]
           output = ["type=oci,dest=out/app-oci.tar", "type=docker,dest=out/app-docker.tar",
                     "type=local,dest=out/rootfs"]
         }}
-        """))
+        """)
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain", "--metadata-file", "out/meta.json")
     assert proc.returncode == 0, proc.stderr
     return project
@@ -83,7 +85,9 @@ def test_skopeo_inspects_the_oci_archive(built):
     config = json.loads(_skopeo("inspect", "--config", f"oci-archive:{tar}"))
     assert config["config"]["Cmd"] == ["cat", "/data/file"]
     assert len(config["rootfs"]["diff_ids"]) == 3
-    assert info["Layers"][0] == "sha256:7488200eb5636d524882fd9262681d9d81002da6d399fc1b410f5c3c46a2e79e"  # busybox's blob
+    assert (
+        info["Layers"][0] == "sha256:7488200eb5636d524882fd9262681d9d81002da6d399fc1b410f5c3c46a2e79e"
+    )  # busybox's blob
     assert meta["containerimage.config.digest"] == manifest["config"]["digest"]
 
 
@@ -102,10 +106,14 @@ def test_skopeo_inspects_the_docker_archive(built):
     entries = json.loads(archive.files["manifest.json"])
     assert entries[0]["RepoTags"] == [NAME]
     assert entries[0]["Config"] == "blobs/sha256/" + manifest["config"]["digest"].split(":", 1)[1]
-    assert entries[0]["Layers"] == ["blobs/sha256/" + layer["digest"].split(":", 1)[1] for layer in manifest["layers"]]
+    assert entries[0]["Layers"] == [
+        "blobs/sha256/" + layer["digest"].split(":", 1)[1] for layer in manifest["layers"]
+    ]
 
 
-@pytest.mark.parametrize("transport,tar_name", [("oci-archive", "app-oci.tar"), ("docker-archive", "app-docker.tar")])
+@pytest.mark.parametrize(
+    "transport,tar_name", [("oci-archive", "app-oci.tar"), ("docker-archive", "app-docker.tar")]
+)
 def test_skopeo_copies_each_tarball_into_an_oci_dir(built, tmp_path, transport, tar_name):
     tar = built / "out" / tar_name
     archive = OciArchive(tar)
@@ -116,13 +124,15 @@ def test_skopeo_copies_each_tarball_into_an_oci_dir(built, tmp_path, transport, 
     entry = copied["manifests"][0]
     assert entry["annotations"]["org.opencontainers.image.ref.name"] == "copied"
     copied_manifest = json.loads((dest / "blobs" / "sha256" / entry["digest"].split(":", 1)[1]).read_bytes())
-    copied_config = json.loads((dest / "blobs" / "sha256" / copied_manifest["config"]["digest"].split(":", 1)[1])
-                               .read_bytes())
+    copied_config = json.loads(
+        (dest / "blobs" / "sha256" / copied_manifest["config"]["digest"].split(":", 1)[1]).read_bytes()
+    )
     ours = archive.json(manifest["config"]["digest"])
     assert copied_config["rootfs"]["diff_ids"] == ours["rootfs"]["diff_ids"]
     if transport == "oci-archive":  # an OCI layout is copied as it is: same blobs, same manifest digest
         assert [layer["digest"] for layer in copied_manifest["layers"]] == [
-            layer["digest"] for layer in manifest["layers"]]
+            layer["digest"] for layer in manifest["layers"]
+        ]
         assert entry["digest"] == archive.index["manifests"][0]["digest"]
 
 
@@ -130,12 +140,18 @@ def _ctr(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
     from bakec.worker.client import NAMESPACE
     from bakec.worker.paths import DaemonPaths
 
-    return subprocess.run(["ctr", "--address", str(DaemonPaths(state_dir).socket), "-n", NAMESPACE, *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        ["ctr", "--address", str(DaemonPaths(state_dir).socket), "-n", NAMESPACE, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("tar_name,ref", [("app-docker.tar", "docker.io/ctr/docker:1"),
-                                          ("app-oci.tar", "docker.io/ctr/oci:1")])
+@pytest.mark.parametrize(
+    "tar_name,ref", [("app-docker.tar", "docker.io/ctr/docker:1"), ("app-oci.tar", "docker.io/ctr/oci:1")]
+)
 def test_ctr_imports_the_tarball_into_bakecs_containerd(built, state_dir, tar_name, ref):
     from bakec.worker.daemon import Daemon
 
@@ -179,8 +195,16 @@ def _walk(root: Path) -> dict[str, tuple]:
                 body, first = os.readlink(path), rel
             else:
                 body, first = None, rel
-            out[rel] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
-                        st.st_size if stat.S_ISREG(st.st_mode) else None, body, first, st.st_mtime_ns)
+            out[rel] = (
+                stat.S_IFMT(st.st_mode),
+                stat.S_IMODE(st.st_mode),
+                st.st_uid,
+                st.st_gid,
+                st.st_size if stat.S_ISREG(st.st_mode) else None,
+                body,
+                first,
+                st.st_mtime_ns,
+            )
     return out
 
 
@@ -188,8 +212,12 @@ def test_local_export_equals_the_image_unpacked_by_umoci(built, tmp_path):
     layout = tmp_path / "layout"
     _skopeo("copy", "-q", f"oci-archive:{built / 'out' / 'app-oci.tar'}", f"oci:{layout}:img")
     unpacked = tmp_path / "unpacked"
-    proc = subprocess.run(["umoci", "raw", "unpack", "--image", f"{layout}:img", str(unpacked)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["umoci", "raw", "unpack", "--image", f"{layout}:img", str(unpacked)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     ours = _walk(built / "out" / "rootfs")
     theirs = _walk(unpacked)
@@ -217,7 +245,9 @@ def test_local_export_equals_the_layers_applied_by_gnu_tar(built, tmp_path):
     root.mkdir()
     for layer in manifest["layers"]:
         blob = layout / "blobs" / "sha256" / layer["digest"].split(":", 1)[1]
-        listing = subprocess.run(["tar", "-tzf", str(blob)], capture_output=True, text=True, check=True).stdout
+        listing = subprocess.run(
+            ["tar", "-tzf", str(blob)], capture_output=True, text=True, check=True
+        ).stdout
         for name in listing.splitlines():
             base = os.path.basename(name.rstrip("/"))
             parent = root / os.path.dirname(name.rstrip("/"))
@@ -225,10 +255,21 @@ def test_local_export_equals_the_layers_applied_by_gnu_tar(built, tmp_path):
                 for child in parent.iterdir():
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
             elif base.startswith(".wh."):
-                victim = parent / base[len(".wh."):]
+                victim = parent / base[len(".wh.") :]
                 shutil.rmtree(victim) if victim.is_dir() and not victim.is_symlink() else victim.unlink()
-        subprocess.run(["tar", "-xzf", str(blob), "-C", str(root), "--same-owner", "--same-permissions",
-                        "--exclude=.wh.*"], check=True)
+        subprocess.run(
+            [
+                "tar",
+                "-xzf",
+                str(blob),
+                "-C",
+                str(root),
+                "--same-owner",
+                "--same-permissions",
+                "--exclude=.wh.*",
+            ],
+            check=True,
+        )
     ours = _walk(built / "out" / "rootfs")
     theirs = _walk(root)
     assert sorted(ours) == sorted(theirs)

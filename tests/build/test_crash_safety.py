@@ -62,8 +62,17 @@ def _digests(project: Path) -> dict[str, str]:
 
 
 def _build(project: Path, state: Path) -> subprocess.CompletedProcess:
-    proc = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson",
-               "--metadata-file", "meta.json", env=ENV)
+    proc = cli(
+        project,
+        "build",
+        "--state-dir",
+        str(state),
+        "--progress",
+        "rawjson",
+        "--metadata-file",
+        "meta.json",
+        env=ENV,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -79,7 +88,10 @@ def _kill_on(project: Path, state: Path, trigger: tuple[str, str]) -> list[dict]
                 continue
             event = json.loads(line)
             seen.append(event)
-            if event.get("type") == "vertex" and (event["state"], instruction(event["name"])[:len(trigger[1])]) == trigger:
+            if (
+                event.get("type") == "vertex"
+                and (event["state"], instruction(event["name"])[: len(trigger[1])]) == trigger
+            ):
                 proc.send_signal(signal.SIGKILL)
                 break
     finally:
@@ -118,15 +130,23 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
         yield project, state
 
 
-@pytest.mark.parametrize("trigger", [("done", "RUN"), ("started", "RUN sleep"), ("done", "COPY")],
-                         ids=["after-first-run", "during-a-run", "after-a-copy"])
-def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp_path, trigger, uninterrupted):
+@pytest.mark.parametrize(
+    "trigger",
+    [("done", "RUN"), ("started", "RUN sleep"), ("done", "COPY")],
+    ids=["after-first-run", "during-a-run", "after-a-copy"],
+)
+def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(
+    tmp_path, trigger, uninterrupted
+):
     killed_project, (clean_project, clean_state) = _project(tmp_path / "killed"), uninterrupted
     with fresh_state() as state:
         seen = _kill_on(killed_project, state, trigger)
         assert not any(e.get("type") == "summary" for e in seen)
-        ran_first = next(e["digest"] for e in seen if e.get("type") == "vertex" and e["state"] == "done"
-                         and instruction(e["name"]).startswith("RUN"))
+        ran_first = next(
+            e["digest"]
+            for e in seen
+            if e.get("type") == "vertex" and e["state"] == "done" and instruction(e["name"]).startswith("RUN")
+        )
         assert _entries_complete(state) >= 2  # the base image and the RUN that finished, at least
 
         resumed = _build(killed_project, state)
@@ -142,5 +162,6 @@ def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(tmp
         assert _digests(killed_project) == _digests(clean_project)
         for name in ("a", "b"):
             assert (killed_project / "out" / f"{name}.tar").read_bytes() == (
-                clean_project / "out" / f"{name}.tar").read_bytes()
+                clean_project / "out" / f"{name}.tar"
+            ).read_bytes()
         assert _entries_complete(state) == _entries_complete(clean_state)

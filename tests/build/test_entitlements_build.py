@@ -46,25 +46,35 @@ def test_network_host_is_refused_without_allow_and_shares_the_hosts_interfaces_w
     host = _interfaces(Path("/proc/net/dev").read_text())
     if host <= {"lo"}:
         pytest.skip("this machine has no network interface besides lo to tell the namespaces apart")
-    project = _project(tmp_path / "p", f"""\
+    project = _project(
+        tmp_path / "p",
+        f"""\
         FROM {BUSYBOX}
         RUN --network=host cat /proc/net/dev > /host-net && readlink /proc/self/ns/net > /host-ns
         RUN cat /proc/net/dev > /own-net && readlink /proc/self/ns/net > /own-ns
-        """, """\
+        """,
+        """\
         target "default" {
           entitlements = ["network.host"]
           output = ["type=local,dest=out"]
         }
-        """)
+        """,
+    )
     refused = bakec(project, state_dir, "build")
-    _refused(refused, " - Running build containers that can access host network",
-             'Pass "--allow=network.host" to grant requested privileges.')
+    _refused(
+        refused,
+        " - Running build containers that can access host network",
+        'Pass "--allow=network.host" to grant requested privileges.',
+    )
     assert not (project / "out").exists()
 
     built = bakec(project, state_dir, "build", "--allow", "network.host")
     assert built.returncode == 0, built.stderr
     out = project / "out"
-    seen_host, seen_own = _interfaces((out / "host-net").read_text()), _interfaces((out / "own-net").read_text())
+    seen_host, seen_own = (
+        _interfaces((out / "host-net").read_text()),
+        _interfaces((out / "own-net").read_text()),
+    )
     # builds running beside this one add and remove veth pairs and bridges on the host: compare the rest
     lasting = {name for name in host if not name.startswith(("veth", "bk"))}
     assert lasting <= seen_host
@@ -74,19 +84,26 @@ def test_network_host_is_refused_without_allow_and_shares_the_hosts_interfaces_w
 
 
 def test_security_insecure_is_refused_without_allow_and_grants_cap_sys_admin_with_it(tmp_path, state_dir):
-    project = _project(tmp_path / "p", f"""\
+    project = _project(
+        tmp_path / "p",
+        f"""\
         FROM {BUSYBOX}
         RUN --security=insecure grep CapEff /proc/self/status > /insecure
         RUN grep CapEff /proc/self/status > /sandbox
-        """, """\
+        """,
+        """\
         target "default" {
           entitlements = ["security.insecure"]
           output = ["type=local,dest=out"]
         }
-        """)
+        """,
+    )
     refused = bakec(project, state_dir, "build")
-    _refused(refused, " - Running privileged containers that can make system changes",
-             'Pass "--allow=security.insecure" to grant requested privileges.')
+    _refused(
+        refused,
+        " - Running privileged containers that can make system changes",
+        'Pass "--allow=security.insecure" to grant requested privileges.',
+    )
 
     built = bakec(project, state_dir, "build", "--allow=security.insecure")
     assert built.returncode == 0, built.stderr
@@ -99,18 +116,28 @@ def test_security_insecure_is_refused_without_allow_and_grants_cap_sys_admin_wit
 
 
 def test_a_context_outside_the_working_directory_needs_fs_read(tmp_path, state_dir):
-    _project(tmp_path / "ctx", f"""\
+    _project(
+        tmp_path / "ctx",
+        f"""\
         FROM {BUSYBOX}
         COPY hello.txt /hello.txt
-        """, "", {"hello.txt": "from outside\n"})
+        """,
+        "",
+        {"hello.txt": "from outside\n"},
+    )
     project = tmp_path / "p"
     project.mkdir()
     (project / "docker-bake.hcl").write_text(
-        'target "default" {\n  context = "../ctx"\n  output = ["type=local,dest=out"]\n}\n')
+        'target "default" {\n  context = "../ctx"\n  output = ["type=local,dest=out"]\n}\n'
+    )
 
     refused = bakec(project, state_dir, "build")
-    _refused(refused, " - Read access to path ../ctx\n", 'Pass "--allow=fs.read=../ctx" to grant requested privileges.',
-             "To disable filesystem entitlements checks, you can set BUILDX_BAKE_ENTITLEMENTS_FS=0 .")
+    _refused(
+        refused,
+        " - Read access to path ../ctx\n",
+        'Pass "--allow=fs.read=../ctx" to grant requested privileges.',
+        "To disable filesystem entitlements checks, you can set BUILDX_BAKE_ENTITLEMENTS_FS=0 .",
+    )
     assert not (project / "out").exists()
 
     built = bakec(project, state_dir, "build", f"--allow=fs.read={tmp_path / 'ctx'}")
@@ -132,17 +159,23 @@ def test_a_symlink_in_the_working_directory_counts_where_it_points(tmp_path, sta
 
 
 def test_an_output_outside_the_working_directory_needs_fs_write(tmp_path, state_dir):
-    project = _project(tmp_path / "p", f"""\
+    project = _project(
+        tmp_path / "p",
+        f"""\
         FROM {BUSYBOX}
         RUN echo built > /built
-        """, """\
+        """,
+        """\
         target "default" {
           output = ["type=local,dest=../out"]
         }
-        """)
+        """,
+    )
     refused = bakec(project, state_dir, "build")
     # a dest that does not exist yet needs write access to its nearest existing parent
-    _refused(refused, " - Write access to path ..\n", 'Pass "--allow=fs.write=.." to grant requested privileges.')
+    _refused(
+        refused, " - Write access to path ..\n", 'Pass "--allow=fs.write=.." to grant requested privileges.'
+    )
     assert not (tmp_path / "out").exists()
 
     (tmp_path / "out").mkdir()
@@ -174,16 +207,23 @@ def test_a_path_named_with_set_grants_itself_and_fs_checks_can_be_turned_off(tmp
 def test_read_and_write_of_the_same_path_ask_for_fs(tmp_path, state_dir):
     shared = tmp_path / "shared"
     shared.mkdir()
-    project = _project(tmp_path / "p", f"FROM {BUSYBOX}\n", """\
+    project = _project(
+        tmp_path / "p",
+        f"FROM {BUSYBOX}\n",
+        """\
         target "default" {
           cache-from = ["type=local,src=../shared"]
           cache-to = ["type=local,dest=../shared"]
           output = ["type=cacheonly"]
         }
-        """)
+        """,
+    )
     refused = bakec(project, state_dir, "build")
-    _refused(refused, " - Read and write access to path ../shared\n",
-             'Pass "--allow=fs=../shared" to grant requested privileges.')
+    _refused(
+        refused,
+        " - Read and write access to path ../shared\n",
+        'Pass "--allow=fs=../shared" to grant requested privileges.',
+    )
     built = bakec(project, state_dir, "build", "--allow", "fs=../shared")
     assert built.returncode == 0, built.stderr
     assert (shared / "index.json").exists()
@@ -196,8 +236,14 @@ def _on_terminal(project: Path, state: Path, answer: str) -> tuple[int, str]:
     import sys
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "bakec.cli.main", "build", "--state-dir", str(state)],
-                            cwd=project, env=cli_env(project), stdin=follower, stdout=subprocess.DEVNULL, stderr=follower)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bakec.cli.main", "build", "--state-dir", str(state)],
+        cwd=project,
+        env=cli_env(project),
+        stdin=follower,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
     os.close(follower)
     seen = b""
     try:
@@ -228,21 +274,27 @@ def test_on_a_terminal_bakec_asks_and_the_answer_decides(tmp_path, state_dir, an
     project.mkdir()
     (project / "docker-bake.hcl").write_text('target "default" {\n  context = "../ctx"\n}\n')
     got, text = _on_terminal(project, state_dir, answer)
-    assert "In order to not see this message in the future pass \"--allow=fs.read=../ctx\"" in text
+    assert 'In order to not see this message in the future pass "--allow=fs.read=../ctx"' in text
     assert "Do you want to grant requested privileges and continue? [y/N] " in text
     assert got == code, text
 
 
 def test_a_remote_definition_writing_outside_the_working_directory_is_refused(
-    tmp_path, state_dir, git_server  # noqa: F811 - the fixture imported above
+    tmp_path,
+    state_dir,
+    git_server,  # noqa: F811 - the fixture imported above
 ):
 
     repo = git_server.repo("ent-remote")
-    _commit(repo, {
-        "docker-bake.hcl": 'target "default" {\n  context = "svc"\n  output = ["type=local,dest=../escaped"]\n}\n',
-        "svc/Dockerfile": f"FROM {BUSYBOX}\nCOPY hello.txt /hello.txt\n",
-        "svc/hello.txt": "from the repository\n",
-    }, "one")
+    _commit(
+        repo,
+        {
+            "docker-bake.hcl": 'target "default" {\n  context = "svc"\n  output = ["type=local,dest=../escaped"]\n}\n',
+            "svc/Dockerfile": f"FROM {BUSYBOX}\nCOPY hello.txt /hello.txt\n",
+            "svc/hello.txt": "from the repository\n",
+        },
+        "one",
+    )
     work = tmp_path / "work"
     work.mkdir()
     url = git_server.url("ent-remote", "main")

@@ -65,8 +65,16 @@ def test_sigterm_kills_the_running_step_releases_the_lease_and_exits_non_zero(tm
         assert not any(path.is_dir() for path in (state / "runs").iterdir())
         assert mounts_under(state) == []
 
-        again = cli(project, "build", "--state-dir", str(state), "--progress", "plain",
-                    "--set", "default.args.SECONDS=0")
+        again = cli(
+            project,
+            "build",
+            "--state-dir",
+            str(state),
+            "--progress",
+            "plain",
+            "--set",
+            "default.args.SECONDS=0",
+        )
         assert again.returncode == 0, again.stderr
         assert (project / "out" / "slept").read_text() == "slept\n"
 
@@ -74,8 +82,16 @@ def test_sigterm_kills_the_running_step_releases_the_lease_and_exits_non_zero(tm
 def test_sigint_exits_130_and_the_next_build_runs_the_step_again(tmp_path):
     project = write_project(tmp_path / "p", SLOW, SLOW_BAKE)
     with fresh_state() as state:
-        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson",
-                     "--set", "default.args.SECONDS=20")
+        proc = spawn(
+            project,
+            "build",
+            "--state-dir",
+            str(state),
+            "--progress",
+            "rawjson",
+            "--set",
+            "default.args.SECONDS=20",
+        )
         assert proc.stderr is not None
         for line in proc.stderr:
             if '"type": "log"' in line and "start" in line:
@@ -86,8 +102,16 @@ def test_sigint_exits_130_and_the_next_build_runs_the_step_again(tmp_path):
         assert proc.returncode == 130
         assert "ERROR: interrupted" in rest
         assert runc_containers(state) == []
-        again = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson",
-                    "--set", "default.args.SECONDS=0")
+        again = cli(
+            project,
+            "build",
+            "--state-dir",
+            str(state),
+            "--progress",
+            "rawjson",
+            "--set",
+            "default.args.SECONDS=0",
+        )
         assert again.returncode == 0, again.stderr
 
 
@@ -112,7 +136,9 @@ KEEP_GOING_BAKE = textwrap.dedent("""\
 def test_keep_going_writes_the_other_targets_output_and_reports_both(tmp_path):
     project = write_project(tmp_path / "p", FAILING, KEEP_GOING_BAKE)
     with fresh_state() as state:
-        proc = cli(project, "build", "--keep-going", "bad", "ok", "--state-dir", str(state), "--progress", "rawjson")
+        proc = cli(
+            project, "build", "--keep-going", "bad", "ok", "--state-dir", str(state), "--progress", "rawjson"
+        )
         assert proc.returncode == 1
         assert "did not complete successfully: exit code: 3" in proc.stderr
         assert "ERROR: failed to build bad" in proc.stderr
@@ -120,9 +146,14 @@ def test_keep_going_writes_the_other_targets_output_and_reports_both(tmp_path):
         assert not (project / "out" / "bad").exists()
         summary = [e for e in events(proc.stderr) if e.get("type") == "summary"]
         assert len(summary) == 1
-        assert {name: t["state"] for name, t in summary[0]["targets"].items()} == {"ok": "done", "bad": "failed"}
+        assert {name: t["state"] for name, t in summary[0]["targets"].items()} == {
+            "ok": "done",
+            "bad": "failed",
+        }
 
-        plain = cli(project, "build", "--keep-going", "bad", "ok", "--state-dir", str(state), "--progress", "plain")
+        plain = cli(
+            project, "build", "--keep-going", "bad", "ok", "--state-dir", str(state), "--progress", "plain"
+        )
         assert plain.returncode == 1
-        table = plain.stderr[plain.stderr.index("TARGET"):].splitlines()
+        table = plain.stderr[plain.stderr.index("TARGET") :].splitlines()
         assert [line.split()[:2] for line in table[1:3]] == [["bad", "failed"], ["ok", "done"]]

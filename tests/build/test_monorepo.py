@@ -31,8 +31,11 @@ def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
 
     if not GEN.exists():
         pytest.skip(f"benchmark generator not found at {GEN}")
-    subprocess.run([sys.executable, str(GEN), str(tmp_path), "--base", "127.0.0.1:5000/busybox:latest"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(GEN), str(tmp_path), "--base", "127.0.0.1:5000/busybox:latest"],
+        check=True,
+        capture_output=True,
+    )
     project = tmp_path / "monorepo"
     before = _op_snapshots(state_dir) if (state_dir / "c.sock").exists() else set()
     first = bakec(project, state_dir, "build", "--progress", "rawjson")
@@ -44,7 +47,9 @@ def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
     deps = sorted(n.split("] ", 1)[0] + "]" for n in ran if "echo deps-" in n)
     assert deps == ["[api-dev-slim deps 1/2]", "[api-prod-slim deps 1/2]"], deps
     tars = [n for n in ran if "busybox tar -cf /app.tar /src" in n]
-    assert len(tars) == 24 and len({n.split(" ", 1)[0] for n in tars}) == 24  # one per app target, named after it
+    assert (
+        len(tars) == 24 and len({n.split(" ", 1)[0] for n in tars}) == 24
+    )  # one per app target, named after it
     assert all(n.split(" ", 2)[1] == "build" for n in tars), tars[:3]
     created = _op_snapshots(state_dir) - before
     executed = [n for n in ran if " RUN " in f" {n} " or " COPY " in f" {n} "]

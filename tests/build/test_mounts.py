@@ -71,12 +71,16 @@ RUN --mount=type=secret,id=nope busybox test ! -e /run/secrets/nope && echo skip
 def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
     value = f"bakec-secret-{uuid.uuid4().hex}".encode()
     env_value = f"bakec-envsecret-{uuid.uuid4().hex}"
-    project = _project(tmp_path, SECRET_DOCKERFILE, """\
+    project = _project(
+        tmp_path,
+        SECRET_DOCKERFILE,
+        """\
         target "default" {
           secret = ["id=tok,src=token.txt"]
           output = ["type=oci,dest=out/img.tar", "type=local,dest=out/fs"]
         }
-        """)
+        """,
+    )
     (project / "token.txt").write_bytes(value)
     env = {"MY_TOKEN": env_value}
     args = ("build", "--set", "*.secrets+=id=fromenv,env=MY_TOKEN", "--metadata-file", "out/meta.json")
@@ -118,9 +122,12 @@ def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
 
 def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):
     for name in ("a", "b"):
-        (tmp_path / f"{name}.Dockerfile").write_text(BASE + f"RUN --mount=type=secret,id=tok cp /run/secrets/tok /got-{name}\n")
+        (tmp_path / f"{name}.Dockerfile").write_text(
+            BASE + f"RUN --mount=type=secret,id=tok cp /run/secrets/tok /got-{name}\n"
+        )
         (tmp_path / f"{name}.txt").write_text(f"value for {name}\n")
-    (tmp_path / "docker-bake.hcl").write_text(textwrap.dedent("""\
+    (tmp_path / "docker-bake.hcl").write_text(
+        textwrap.dedent("""\
         group "default" { targets = ["a", "b"] }
         target "a" {
           dockerfile = "a.Dockerfile"
@@ -132,14 +139,22 @@ def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):
           secret = ["id=tok,src=b.txt"]
           output = ["type=local,dest=out/b"]
         }
-        """))
+        """)
+    )
     proc = bakec(tmp_path, state_dir, "build")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "a" / "got-a").read_text() == "value for a\n"
     assert (tmp_path / "out" / "b" / "got-b").read_text() == "value for b\n"
     # --set target.secret.<id> re-points a declared secret
-    proc = bakec(tmp_path, state_dir, "build", "--no-cache", "--set", "b.secret.tok=env=B_TOKEN",
-                 env={"B_TOKEN": "from the environment"})
+    proc = bakec(
+        tmp_path,
+        state_dir,
+        "build",
+        "--no-cache",
+        "--set",
+        "b.secret.tok=env=B_TOKEN",
+        env={"B_TOKEN": "from the environment"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "a" / "got-a").read_text() == "value for a\n"
     assert (tmp_path / "out" / "b" / "got-b").read_text() == "from the environment"
@@ -147,8 +162,11 @@ def test_each_target_reads_its_own_secret_entries(tmp_path, state_dir):
 
 def test_a_failing_run_with_a_secret_leaks_it_nowhere(tmp_path, state_dir):
     value = f"bakec-failing-{uuid.uuid4().hex}"
-    project = _project(tmp_path, "RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo \"token: $TOK\"; exit 3'\n",
-                       'target "default" {\n  secret = ["id=tok,env=TOK_SOURCE"]\n  output = ["type=cacheonly"]\n}\n')
+    project = _project(
+        tmp_path,
+        "RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo \"token: $TOK\"; exit 3'\n",
+        'target "default" {\n  secret = ["id=tok,env=TOK_SOURCE"]\n  output = ["type=cacheonly"]\n}\n',
+    )
     for progress in ("plain", "rawjson"):
         proc = bakec(project, state_dir, "build", "--progress", progress, env={"TOK_SOURCE": value})
         assert proc.returncode == 1
@@ -158,8 +176,11 @@ def test_a_failing_run_with_a_secret_leaks_it_nowhere(tmp_path, state_dir):
 
 
 def test_missing_required_secret_fails_with_buildkits_message(tmp_path, state_dir):
-    project = _project(tmp_path, "RUN --mount=type=secret,id=nope,required=true true\n",
-                       'target "default" {\n  output = ["type=cacheonly"]\n}\n')
+    project = _project(
+        tmp_path,
+        "RUN --mount=type=secret,id=nope,required=true true\n",
+        'target "default" {\n  output = ["type=cacheonly"]\n}\n',
+    )
     proc = bakec(project, state_dir, "build")
     assert proc.returncode == 1
     assert "secret nope: not found" in proc.stderr
@@ -176,7 +197,9 @@ def ssh_agent(tmp_path) -> Iterator[str]:
         pytest.skip("openssh-client is not installed")
     directory = tempfile.mkdtemp(prefix="bkagent", dir="/tmp")
     sock = os.path.join(directory, "agent.sock")
-    agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    agent = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", sock], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     assert agent.stdout is not None
     agent.stdout.readline()  # printed once the socket listens
     try:
@@ -189,17 +212,23 @@ def ssh_agent(tmp_path) -> Iterator[str]:
 
 
 def test_ssh_mounts_forward_the_agent_and_key_files(tmp_path, state_dir, ssh_agent):
-    project = _project(tmp_path, """\
+    project = _project(
+        tmp_path,
+        """\
         RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock
         RUN --mount=type=ssh,id=deploy,target=/agent.sock,mode=0660,uid=1000,gid=1001 busybox stat -c '%a %u %g %F' /agent.sock > /deploy
         RUN --mount=type=ssh,id=unknown echo skipped > /skipped
-        """, """\
+        """,
+        """\
         target "default" {
           ssh = ["default", "deploy=deploy_key"]
           output = ["type=local,dest=out"]
         }
-        """)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(project / "deploy_key")], check=True)
+        """,
+    )
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(project / "deploy_key")], check=True
+    )
     proc = bakec(project, state_dir, "build", env={"SSH_AUTH_SOCK": ssh_agent})
     assert proc.returncode == 0, proc.stderr
     out = project / "out"
@@ -211,8 +240,11 @@ def test_ssh_mounts_forward_the_agent_and_key_files(tmp_path, state_dir, ssh_age
 
 
 def test_missing_required_ssh_id_fails(tmp_path, state_dir, ssh_agent):
-    project = _project(tmp_path, "RUN --mount=type=ssh,id=nokey,required=true true\n",
-                       'target "default" {\n  ssh = ["default"]\n  output = ["type=cacheonly"]\n}\n')
+    project = _project(
+        tmp_path,
+        "RUN --mount=type=ssh,id=nokey,required=true true\n",
+        'target "default" {\n  ssh = ["default"]\n  output = ["type=cacheonly"]\n}\n',
+    )
     proc = bakec(project, state_dir, "build", env={"SSH_AUTH_SOCK": ssh_agent})
     assert proc.returncode == 1
     assert "unset ssh forward key nokey" in proc.stderr
@@ -223,12 +255,16 @@ def test_missing_required_ssh_id_fails(tmp_path, state_dir, ssh_agent):
 
 def test_cache_mount_persists_across_builds_even_with_no_cache(tmp_path, state_dir):
     cache_id = f"counter-{uuid.uuid4().hex[:8]}"
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         RUN --mount=type=cache,id={cache_id},target=/c sh -c 'n=$(cat /c/n 2>/dev/null || echo 0); echo $((n+1)) > /c/n; cp /c/n /count'
         RUN --mount=type=cache,id={cache_id},target=/c,ro sh -c 'touch /c/x 2>/dev/null || echo read-only > /ro'
         RUN --mount=type=cache,id={cache_id},target=/s,source=sub sh -c 'echo in-sub > /s/f'
         RUN --mount=type=cache,id={cache_id},target=/c cat /c/sub/f > /sub-f
-        """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+        """,
+        'target "default" {\n  output = ["type=local,dest=out"]\n}\n',
+    )
     assert bakec(project, state_dir, "build").returncode == 0
     assert (project / "out" / "count").read_text() == "1\n"
     proc = bakec(project, state_dir, "build", "--no-cache")
@@ -241,13 +277,17 @@ def test_cache_mount_persists_across_builds_even_with_no_cache(tmp_path, state_d
 
 def test_cache_mount_seeded_from_a_stage_leaves_the_stage_alone(tmp_path, state_dir):
     cache_id = f"seeded-{uuid.uuid4().hex[:8]}"
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM 127.0.0.1:5000/busybox:latest AS seed
         RUN mkdir /s && echo seeded > /s/f
         FROM 127.0.0.1:5000/busybox:latest
         RUN --mount=type=cache,id={cache_id},from=seed,source=/s,target=/c,sharing=locked cat /c/f > /seeded && echo more > /c/g
         RUN --mount=type=bind,from=seed,source=/s,target=/b ls /b > /seed-list
-        """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+        """,
+        'target "default" {\n  output = ["type=local,dest=out"]\n}\n',
+    )
     proc = bakec(project, state_dir, "build")
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "seeded").read_text() == "seeded\n"
@@ -258,7 +298,9 @@ def test_cache_mount_seeded_from_a_stage_leaves_the_stage_alone(tmp_path, state_
 
 
 def test_bind_mounts_rw_writes_are_discarded(tmp_path, state_dir):
-    project = _project(tmp_path, """\
+    project = _project(
+        tmp_path,
+        """\
         FROM 127.0.0.1:5000/busybox:latest AS src
         RUN mkdir /d && echo original > /d/f
         FROM 127.0.0.1:5000/busybox:latest
@@ -270,7 +312,9 @@ def test_bind_mounts_rw_writes_are_discarded(tmp_path, state_dir):
         RUN --mount=type=bind,from=extra,target=/e cat /e/x > /from-named
         RUN --mount=type=tmpfs,target=/t,size=2m busybox df -k /t | busybox tail -n 1 | busybox awk '{print $2}' > /tsize
         COPY --from=src /d /copied
-        """, 'target "default" {\n  contexts = { extra = "./extra" }\n  output = ["type=local,dest=out"]\n}\n')
+        """,
+        'target "default" {\n  contexts = { extra = "./extra" }\n  output = ["type=local,dest=out"]\n}\n',
+    )
     (project / "extra").mkdir()
     (project / "extra" / "x").write_text("named\n")
     (project / "a.txt").write_text("context a\n")
@@ -295,9 +339,13 @@ def test_bind_mounts_rw_writes_are_discarded(tmp_path, state_dir):
 
 def test_one_cache_mounted_twice_in_a_run_with_different_sharing(tmp_path, state_dir):
     cache_id = f"twice-{uuid.uuid4().hex[:8]}"
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         RUN --mount=type=cache,id={cache_id},target=/a,sharing=locked --mount=type=cache,id={cache_id},target=/b echo x > /a/f && cat /b/f > /same
-        """, 'target "default" {\n  output = ["type=local,dest=out"]\n}\n')
+        """,
+        'target "default" {\n  output = ["type=local,dest=out"]\n}\n',
+    )
     proc = bakec(project, state_dir, "build", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "same").read_text() == "x\n"

@@ -16,9 +16,14 @@ from .helpers import OciArchive, bakec, events, registry_json
 
 MULTI = "127.0.0.1:5000/busybox-multi:latest"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-ACCEPT = ", ".join([OCI_INDEX, "application/vnd.oci.image.manifest.v1+json",
-                    "application/vnd.docker.distribution.manifest.list.v2+json",
-                    "application/vnd.docker.distribution.manifest.v2+json"])
+ACCEPT = ", ".join(
+    [
+        OCI_INDEX,
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 
 
 def _runnable(*platforms: str) -> None:
@@ -33,13 +38,15 @@ def _runnable(*platforms: str) -> None:
 def _project(tmp: Path, dockerfile: str, platforms: list[str], outputs: str) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "Dockerfile").write_text(textwrap.dedent(dockerfile))
-    (tmp / "docker-bake.hcl").write_text(textwrap.dedent(f"""\
+    (tmp / "docker-bake.hcl").write_text(
+        textwrap.dedent(f"""\
         target "default" {{
           tags = ["example.local/multi:1"]
           platforms = {json.dumps(platforms)}
           output = [{outputs}]
         }}
-        """))
+        """)
+    )
     return tmp
 
 
@@ -50,10 +57,15 @@ def _instruction(name: str) -> str:
 
 def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_path, state_dir):
     _runnable("linux/amd64", "linux/arm64")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM {MULTI}
         RUN busybox uname -m > /arch
-        """, ["linux/amd64", "linux/arm64"], '"type=oci,dest=out/multi.tar", "type=local,dest=out/rootfs"')
+        """,
+        ["linux/amd64", "linux/arm64"],
+        '"type=oci,dest=out/multi.tar", "type=local,dest=out/rootfs"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
     assert proc.returncode == 0, proc.stderr
 
@@ -68,7 +80,9 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     index = archive.json(top["manifests"][0]["digest"])
     assert index["mediaType"] == OCI_INDEX
     assert [m["platform"] for m in index["manifests"]] == [
-        {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux"}]
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux"},
+    ]
 
     # each platform's image starts from that platform's manifest in the base image's index
     base_index = registry_json("busybox-multi/manifests/latest", ACCEPT)
@@ -88,40 +102,58 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
     # several platforms: buildx's names carry the platform (one target: no target name)
     assert sorted(e["name"] for e in started if _instruction(e["name"]) == "RUN") == [
-        "[linux/amd64 2/2] RUN busybox uname -m > /arch", "[linux/arm64 2/2] RUN busybox uname -m > /arch"]
+        "[linux/amd64 2/2] RUN busybox uname -m > /arch",
+        "[linux/arm64 2/2] RUN busybox uname -m > /arch",
+    ]
     assert sorted(e["name"].split(" FROM ")[0] for e in started if _instruction(e["name"]) == "FROM") == [
-        "[linux/amd64 1/2]", "[linux/arm64 1/2]"]
+        "[linux/amd64 1/2]",
+        "[linux/arm64 1/2]",
+    ]
     summary = next(e for e in progress if e.get("type") == "summary")
     assert summary["targets"]["default"]["emulated_seconds"] > 0
 
 
 def test_plain_progress_marks_emulated_steps_and_their_time(tmp_path, state_dir):
     _runnable("linux/arm64")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM {MULTI}
         RUN busybox uname -m > /arch
-        """, ["linux/arm64"], '"type=cacheonly"')
+        """,
+        ["linux/arm64"],
+        '"type=cacheonly"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain", "--no-cache")
     assert proc.returncode == 0, proc.stderr
     run_lines = [line for line in proc.stderr.splitlines() if "RUN busybox uname -m" in line]
     assert run_lines and all(line.endswith(" (emulated)") for line in run_lines)
     # one platform, one target: the name is the frontend's own, without platform or target
     assert [line.split(" ", 1)[1] for line in run_lines] == ["[2/2] RUN busybox uname -m > /arch (emulated)"]
-    assert not [line for line in proc.stderr.splitlines() if line.startswith("#") and "FROM" in line
-                and line.endswith("(emulated)")]
+    assert not [
+        line
+        for line in proc.stderr.splitlines()
+        if line.startswith("#") and "FROM" in line and line.endswith("(emulated)")
+    ]
     summary = next(line for line in proc.stderr.splitlines() if line.startswith("default "))
     assert "(emulated " in summary
 
 
 def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, state_dir):
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM {MULTI}
         COPY Dockerfile /
-        """, ["linux/amd64", "linux/arm64"], '"type=docker,dest=out/multi.tar"')
+        """,
+        ["linux/amd64", "linux/arm64"],
+        '"type=docker,dest=out/multi.tar"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
-        "ERROR: docker exporter does not support exporting manifest lists, use the oci exporter instead")
+        "ERROR: docker exporter does not support exporting manifest lists, use the oci exporter instead"
+    )
     assert not [e for e in events(proc.stderr) if e.get("type") == "vertex"]  # nothing was built
     assert not (project / "out" / "multi.tar").exists()
 
@@ -130,16 +162,26 @@ def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, sta
     load = bakec(project, state_dir, "build", "--progress", "rawjson", "--load")
     assert load.returncode == 1
     assert load.stderr.strip().splitlines()[-1] == (
-        "ERROR: docker exporter does not currently support exporting manifest lists")
+        "ERROR: docker exporter does not currently support exporting manifest lists"
+    )
     assert not [e for e in events(load.stderr) if e.get("type") == "vertex"]
     assert "Traceback" not in proc.stderr + load.stderr
 
 
 def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, state_dir):
-    names = ["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
-             "BUILDPLATFORM", "BUILDOS", "BUILDARCH"]
+    names = [
+        "TARGETPLATFORM",
+        "TARGETOS",
+        "TARGETARCH",
+        "TARGETVARIANT",
+        "BUILDPLATFORM",
+        "BUILDOS",
+        "BUILDARCH",
+    ]
     values = "|".join(f"${n}" for n in names)
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM --platform=$BUILDPLATFORM {MULTI} AS build
         ARG {" ".join(names)}
         RUN echo "{values}" > /args && busybox uname -m > /build-arch
@@ -147,8 +189,10 @@ def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, st
         ARG {" ".join(names)}
         COPY --from=build /args /build-args
         COPY --from=build /build-arch /build-arch
-        """, ["linux/amd64", "linux/arm64", "linux/arm/v7"],
-        '"type=local,dest=out/rootfs", "type=oci,dest=out/multi.tar"')
+        """,
+        ["linux/amd64", "linux/arm64", "linux/arm/v7"],
+        '"type=local,dest=out/rootfs", "type=oci,dest=out/multi.tar"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert proc.returncode == 0, proc.stderr
 
@@ -174,7 +218,9 @@ def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, st
     for entry in index["manifests"]:
         config = archive.json(archive.json(entry["digest"])["config"]["digest"])
         assert (config["architecture"], config.get("variant", "")) == (
-            entry["platform"]["architecture"], entry["platform"].get("variant", ""))
+            entry["platform"]["architecture"],
+            entry["platform"].get("variant", ""),
+        )
 
 
 def _unregistered_arch() -> str:
@@ -188,16 +234,22 @@ def test_missing_emulator_fails_before_the_step_runs(tmp_path, state_dir):
     arch = _unregistered_arch()
     # The RUN executes the host's own busybox: without the check it would simply succeed natively.
     shutil.copy("/bin/busybox", tmp_path / "busybox")
-    project = _project(tmp_path, """\
+    project = _project(
+        tmp_path,
+        """\
         FROM scratch
         COPY busybox /bin/busybox
         RUN ["/bin/busybox", "true"]
-        """, [f"linux/{arch}"], '"type=local,dest=out"')
+        """,
+        [f"linux/{arch}"],
+        '"type=local,dest=out"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 1, proc.stderr
     fmt = emulation.binfmt_format(arch)
-    expected = (f"RUN for linux/{arch} needs emulation, but no binfmt_misc handler for {arch} binaries "
-                f"is registered")
+    expected = (
+        f"RUN for linux/{arch} needs emulation, but no binfmt_misc handler for {arch} binaries is registered"
+    )
     error = proc.stderr.strip().splitlines()[-1]
     assert error.startswith(f"ERROR: failed to build default; {expected}")
     assert error.endswith(f"update-binfmts --enable {fmt}")
@@ -208,10 +260,15 @@ def test_missing_emulator_fails_before_the_step_runs(tmp_path, state_dir):
 def test_image_output_keeps_the_whole_index_in_containerd(tmp_path, state_dir):
     from bakec.worker.daemon import Daemon
 
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM {MULTI}
         COPY Dockerfile /
-        """, ["linux/amd64", "linux/arm64"], '"type=image"')
+        """,
+        ["linux/amd64", "linux/arm64"],
+        '"type=image"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 0, proc.stderr
     # the build's lease is gone (deleted with a synchronous GC): the image's labels alone keep its blobs
@@ -232,13 +289,15 @@ def test_image_output_keeps_the_whole_index_in_containerd(tmp_path, state_dir):
 
 def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tmp_path, state_dir):
     _runnable("linux/arm64")
-    (tmp_path / "Dockerfile").write_text(textwrap.dedent(f"""\
+    (tmp_path / "Dockerfile").write_text(
+        textwrap.dedent(f"""\
         FROM --platform=linux/arm64 {MULTI} AS tool
         ARG TARGETPLATFORM
         RUN busybox uname -m > /tool-arch && echo "$TARGETPLATFORM" > /tool-target
         FROM {MULTI}
         COPY --from=tool /tool-arch /tool-target /
-        """))
+        """)
+    )
     (tmp_path / "docker-bake.hcl").write_text('target "default" {\n  output = ["type=local,dest=out"]\n}\n')
     proc = bakec(tmp_path, state_dir, "build", "--progress", "rawjson", "--no-cache")
     assert proc.returncode == 0, proc.stderr
@@ -246,11 +305,15 @@ def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tm
     host = emulation.host_arch()
     # TARGETPLATFORM stays the target's
     assert (tmp_path / "out" / "tool-target").read_text() == f"linux/{host}\n"
-    runs = [e for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
-            and _instruction(e["name"]) == "RUN"]
+    runs = [
+        e
+        for e in events(proc.stderr)
+        if e.get("type") == "vertex" and e["state"] == "started" and _instruction(e["name"]) == "RUN"
+    ]
     assert [e["emulated"] for e in runs] == [host != "arm64"]
     assert [e["name"] for e in runs] == [
-        f'[tool 2/2] RUN busybox uname -m > /tool-arch && echo "linux/{host}" > /tool-target']
+        f'[tool 2/2] RUN busybox uname -m > /tool-arch && echo "linux/{host}" > /tool-target'
+    ]
 
 
 SPLIT_DOCKERFILE = f"""\
@@ -263,8 +326,12 @@ SPLIT_DOCKERFILE = f"""\
 
 
 def test_local_platform_split_false_merges_the_platforms(tmp_path, state_dir):
-    project = _project(tmp_path, SPLIT_DOCKERFILE, ["linux/amd64", "linux/arm64"],
-                       '"type=local,dest=out,platform-split=false"')
+    project = _project(
+        tmp_path,
+        SPLIT_DOCKERFILE,
+        ["linux/amd64", "linux/arm64"],
+        '"type=local,dest=out,platform-split=false"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (project / "out").iterdir()) == ["hello-linux-amd64", "hello-linux-arm64"]
@@ -273,37 +340,55 @@ def test_local_platform_split_false_merges_the_platforms(tmp_path, state_dir):
 
 
 def test_local_platform_split_false_refuses_a_file_both_platforms_have(tmp_path, state_dir):
-    project = _project(tmp_path, """\
+    project = _project(
+        tmp_path,
+        """\
         FROM scratch
         COPY Dockerfile /same
-        """, ["linux/amd64", "linux/arm64"], '"type=local,dest=out,platform-split=false"')
+        """,
+        ["linux/amd64", "linux/arm64"],
+        '"type=local,dest=out,platform-split=false"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
-        "ERROR: cannot overwrite same from linux/amd64 with linux/arm64 when split option is disabled")
+        "ERROR: cannot overwrite same from linux/amd64 with linux/arm64 when split option is disabled"
+    )
 
 
 def test_local_platform_split_true_for_one_platform_makes_its_directory(tmp_path, state_dir):
-    project = _project(tmp_path, SPLIT_DOCKERFILE, ["linux/arm64"],
-                       '"type=local,dest=out,platform-split=true"')
+    project = _project(
+        tmp_path, SPLIT_DOCKERFILE, ["linux/arm64"], '"type=local,dest=out,platform-split=true"'
+    )
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "linux_arm64" / "hello-linux-arm64").read_text() == "foo\n"
 
 
 def test_a_build_platform_stage_without_target_args_runs_once_for_every_platform(tmp_path, state_dir):
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         FROM --platform=$BUILDPLATFORM {MULTI} AS build
         RUN echo compiled > /out
         FROM scratch
         COPY --from=build /out /out
-        """, ["linux/amd64", "linux/arm64", "linux/arm/v7"], '"type=local,dest=out"')
+        """,
+        ["linux/amd64", "linux/arm64", "linux/arm/v7"],
+        '"type=local,dest=out"',
+    )
     proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
     assert proc.returncode == 0, proc.stderr
-    started = [e["name"] for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
+    started = [
+        e["name"] for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"
+    ]
     host = emulation.host_arch()
-    assert [n for n in started if _instruction(n) == "RUN"] == [f"[linux/{host} build 2/2] RUN echo compiled > /out"]
+    assert [n for n in started if _instruction(n) == "RUN"] == [
+        f"[linux/{host} build 2/2] RUN echo compiled > /out"
+    ]
     assert sorted(n for n in started if _instruction(n) == "COPY") == [
-        f"[{p} stage-1 1/1] COPY --from=build /out /out" for p in ("linux/amd64", "linux/arm/v7", "linux/arm64")]
+        f"[{p} stage-1 1/1] COPY --from=build /out /out"
+        for p in ("linux/amd64", "linux/arm/v7", "linux/arm64")
+    ]
     for platform in ("linux_amd64", "linux_arm64", "linux_arm_v7"):
         assert (project / "out" / platform / "out").read_text() == "compiled\n"

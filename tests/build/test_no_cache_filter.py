@@ -33,11 +33,15 @@ STEPS = ("COPY deps.txt", "RUN cat /deps", "COPY --from=build", "RUN ls /out")
 
 def _ran(stderr: str) -> list[str]:
     """The steps of DOCKERFILE (as named in STEPS) that ran, in order."""
-    return [step for name in vertices(stderr, "started") for step in STEPS if instruction(name).startswith(step)]
+    return [
+        step for name in vertices(stderr, "started") for step in STEPS if instruction(name).startswith(step)
+    ]
 
 
 def test_no_cache_filter_reruns_only_the_named_stage(tmp_path):
-    project = write_project(tmp_path / "p", DOCKERFILE, _bake('no-cache-filter = ["build"]'), {"deps.txt": "deps\n"})
+    project = write_project(
+        tmp_path / "p", DOCKERFILE, _bake('no-cache-filter = ["build"]'), {"deps.txt": "deps\n"}
+    )
     with fresh_state() as state:
         first = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
         assert first.returncode == 0, first.stderr
@@ -48,7 +52,9 @@ def test_no_cache_filter_reruns_only_the_named_stage(tmp_path):
         assert second.returncode == 0, second.stderr
         # the stage re-ran and wrote a new /random, so what copies it runs again too
         assert _ran(second.stderr) == ["RUN cat /deps", "COPY --from=build", "RUN ls /out"]
-        assert any(instruction(name).startswith("COPY deps.txt") for name in vertices(second.stderr, "cached"))
+        assert any(
+            instruction(name).startswith("COPY deps.txt") for name in vertices(second.stderr, "cached")
+        )
         assert (project / "out" / "out" / "build").read_text() == "deps\n"
         assert (project / "out" / "out" / "random").read_text() != random_before
 

@@ -45,7 +45,9 @@ def _blobs(state: Path) -> list[str]:
 
 def _ran(stderr: str) -> list[str]:
     """The steps of DOCKERFILE (as named in STEPS) that ran."""
-    return [step for name in vertices(stderr, "started") for step in STEPS if instruction(name).startswith(step)]
+    return [
+        step for name in vertices(stderr, "started") for step in STEPS if instruction(name).startswith(step)
+    ]
 
 
 def test_prune_all_removes_every_entry_and_the_next_build_runs_every_step(tmp_path):
@@ -95,7 +97,9 @@ def test_prune_without_all_keeps_base_images_and_what_fits_in_keep_storage(tmp_p
         rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert sorted(_ran(rebuilt.stderr)) == sorted(STEPS)
-        assert [name for name in vertices(rebuilt.stderr, "cached") if instruction(name).startswith("FROM")] != []
+        assert [
+            name for name in vertices(rebuilt.stderr, "cached") if instruction(name).startswith("FROM")
+        ] != []
 
 
 def test_prune_removes_snapshots_a_no_cache_rerun_left_unreferenced(tmp_path):
@@ -108,7 +112,8 @@ def test_prune_removes_snapshots_a_no_cache_rerun_left_unreferenced(tmp_path):
         assert sorted(_ran(rerun.stderr)) == sorted(STEPS)
         after = _snapshots(state)
         assert len([n for n in after if n.startswith("bakec/op/")]) == 2 * len(
-            [n for n in before if n.startswith("bakec/op/")])
+            [n for n in before if n.startswith("bakec/op/")]
+        )
         pruned = cli(project, "prune", "--keep-storage", "1GB", "--state-dir", str(state))
         assert pruned.returncode == 0, pruned.stderr
         assert _snapshots(state) != after
@@ -162,4 +167,4 @@ def test_prune_rejects_a_bad_filter(tmp_path):
 def test_prune_rejects_a_bad_size(tmp_path):
     proc = cli(tmp_path, "prune", "--keep-storage", "lots", "--state-dir", str(tmp_path / "s"))
     assert proc.returncode == 2
-    assert 'invalid argument \'lots\' for "--keep-storage" flag' in proc.stderr
+    assert "invalid argument 'lots' for \"--keep-storage\" flag" in proc.stderr

@@ -87,12 +87,15 @@ def _build(project: Path, state: Path, *args: str, env: dict[str, str] | None = 
 
 def test_pushed_image_reads_back_identical_to_the_local_oci_export(tmp_path, state_dir, registry):
     repo = _repo("single")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         target "default" {{
           tags = ["{HOST}/{repo}:v1", "{HOST}/{repo}:latest"]
           output = ["type=oci,dest=out/layout,tar=false", "type=registry"]
         }}
-        """)
+        """,
+    )
     offset = registry.log_offset()
     _build(project, state_dir, "--metadata-file", "out/meta.json")
     layout = project / "out" / "layout"
@@ -130,14 +133,17 @@ def test_pushed_image_reads_back_identical_to_the_local_oci_export(tmp_path, sta
 
 def test_pushing_again_uploads_no_blob_and_another_repository_mounts(tmp_path, state_dir, registry):
     repo, other = _repo("again"), _repo("mounted")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         variable "REPO" {{ default = "{repo}" }}
         target "default" {{
           tags = ["{HOST}/${{REPO}}:v1"]
           args = {{ SOURCE_DATE_EPOCH = "1700000000" }}  # the same config on every run (else "created" moves)
           output = ["type=image,push=true"]
         }}
-        """)
+        """,
+    )
     _build(project, state_dir)
     digest = _raw(f"{HOST}/{repo}:v1")
 
@@ -158,17 +164,23 @@ def test_pushing_again_uploads_no_blob_and_another_repository_mounts(tmp_path, s
 
 
 def _three_targets(tmp: Path, repos: list[str], third_ok: str) -> Path:
-    targets = "\n".join(f"""\
+    targets = "\n".join(
+        f"""\
         target "{name}" {{
           dockerfile = "{name}.Dockerfile"
           tags = ["{HOST}/{repo}:v1", "{HOST}/{repo}:stable"]
-          args = {{ OK = "{third_ok if name == 'c' else 'yes'}" }}
+          args = {{ OK = "{third_ok if name == "c" else "yes"}" }}
           output = ["type=registry"]
         }}
-        """ for name, repo in zip("abc", repos))
+        """
+        for name, repo in zip("abc", repos, strict=False)
+    )
     hcl = 'group "default" {\n  targets = ["a", "b", "c"]\n}\n' + textwrap.dedent(targets)
-    files = {f"{name}.Dockerfile": f'FROM {HOST}/busybox:latest\nARG OK\nCOPY app/ /app/\n'
-             f'RUN echo {name} > /name && test "$OK" = yes\n' for name in "abc"}
+    files = {
+        f"{name}.Dockerfile": f"FROM {HOST}/busybox:latest\nARG OK\nCOPY app/ /app/\n"
+        f'RUN echo {name} > /name && test "$OK" = yes\n'
+        for name in "abc"
+    }
     return _project(tmp, hcl, files=files)
 
 
@@ -191,15 +203,20 @@ def test_a_failing_target_publishes_no_tag_of_the_others(tmp_path, state_dir, re
     # Across the three repositories, every blob went up before the first manifest was put.
     sent = registry.requests_since(offset, *repos)
     blobs = _blob_writes(sent)
-    kinds = ["blob" if r in blobs else "manifest" for r in sent
-             if r in blobs or (r[0] == "PUT" and "/manifests/" in r[1])]
+    kinds = [
+        "blob" if r in blobs else "manifest"
+        for r in sent
+        if r in blobs or (r[0] == "PUT" and "/manifests/" in r[1])
+    ]
     assert kinds.count("manifest") == 6 and kinds.count("blob") >= 3
     assert kinds == sorted(kinds), kinds  # "blob" < "manifest": no blob after a manifest
 
 
 def test_two_platforms_push_an_index_or_a_manifest_list(tmp_path, state_dir, registry):
     oci, docker = _repo("multi-oci"), _repo("multi-docker")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         target "oci" {{
           platforms = ["linux/amd64", "linux/arm64"]
           tags = ["{HOST}/{oci}:v1"]
@@ -213,14 +230,18 @@ def test_two_platforms_push_an_index_or_a_manifest_list(tmp_path, state_dir, reg
         group "default" {{
           targets = ["oci", "docker"]
         }}
-        """, dockerfile=f"FROM {HOST}/busybox-multi:latest\nCOPY app/ /app/\n")
+        """,
+        dockerfile=f"FROM {HOST}/busybox-multi:latest\nCOPY app/ /app/\n",
+    )
     _build(project, state_dir)
 
     raw = _raw(f"{HOST}/{oci}:v1")
     index = json.loads(raw)
     assert index["mediaType"] == MT_INDEX
     assert [(m["platform"]["os"], m["platform"]["architecture"]) for m in index["manifests"]] == [
-        ("linux", "amd64"), ("linux", "arm64")]
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+    ]
     layout = project / "out" / "oci"
     root = json.loads((layout / "index.json").read_text())["manifests"][0]
     assert raw == _layout_blob(layout, root["digest"])
@@ -246,33 +267,51 @@ def test_push_flag_pushes_the_tags_and_load_flag_names_the_image_in_containerd(t
     from bakec.worker.paths import DaemonPaths
 
     repo = _repo("flags")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         target "default" {{
           tags = ["{HOST}/{repo}:v2"]
         }}
-        """)
+        """,
+    )
     printed = json.loads(bakec(project, state_dir, "build", "--push", "--load", "--print").stdout)
     assert printed["target"]["default"]["output"] == [{"type": "image", "push": "true"}, {"type": "docker"}]
-    _build(project, state_dir, "--push", "--load", "--metadata-file", "meta.json",
-           env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+    _build(
+        project,
+        state_dir,
+        "--push",
+        "--load",
+        "--metadata-file",
+        "meta.json",
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
+    )
     pushed = _raw(f"{HOST}/{repo}:v2")
     assert json.loads(pushed)["mediaType"] == MT_MANIFEST
     meta = json.loads((project / "meta.json").read_text())["default"]
     # --load's docker-media-type image is written last, so it is what the metadata and containerd name
     assert meta["image.name"] == f"{HOST}/{repo}:v2"
-    images = subprocess.run(["ctr", "--address", str(DaemonPaths(state_dir).socket), "-n", NAMESPACE,
-                             "images", "ls"], capture_output=True, text=True, timeout=60, check=True).stdout
+    images = subprocess.run(
+        ["ctr", "--address", str(DaemonPaths(state_dir).socket), "-n", NAMESPACE, "images", "ls"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     line = next(line for line in images.splitlines() if line.startswith(f"{HOST}/{repo}:v2 "))
     assert meta["containerimage.digest"] in line
     assert MT_DOCKER in line
 
 
 def test_push_without_a_tag_is_refused_as_buildx_refuses_it(tmp_path, state_dir):
-    project = _project(tmp_path, """\
+    project = _project(
+        tmp_path,
+        """\
         target "default" {
           output = ["type=image,push=true"]
         }
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build")
     assert proc.returncode == 1
     assert "tag is needed when pushing to registry" in proc.stderr
@@ -321,11 +360,14 @@ def test_load_streams_a_docker_archive_to_a_daemon_that_answers(tmp_path, state_
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        project = _project(tmp_path / "p", """\
+        project = _project(
+            tmp_path / "p",
+            """\
             target "default" {
               tags = ["example.local/loaded:1"]
             }
-            """)
+            """,
+        )
         _build(project, state_dir, "--load", env={"DOCKER_HOST": f"unix://{sock}"})
     finally:
         server.shutdown()
@@ -344,7 +386,9 @@ def test_a_push_that_fails_before_the_manifests_leaves_no_tag_in_any_registry(tm
     # Nothing listens on port 1: the second image's blobs cannot be pushed (after the client's
     # retries), so the first image, whose blobs did go up, gets no manifest and no tag either.
     repo = _repo("unreachable")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         target "good" {{
           tags = ["{HOST}/{repo}:v1"]
           output = ["type=registry"]
@@ -356,7 +400,8 @@ def test_a_push_that_fails_before_the_manifests_leaves_no_tag_in_any_registry(tm
         group "default" {{
           targets = ["good", "bad"]
         }}
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 1, proc.stderr
     assert "127.0.0.1:1" in proc.stderr and "Traceback" not in proc.stderr
@@ -365,11 +410,14 @@ def test_a_push_that_fails_before_the_manifests_leaves_no_tag_in_any_registry(tm
 
 def test_push_by_digest_puts_the_manifest_without_a_tag(tmp_path, state_dir, registry):
     repo = _repo("by-digest")
-    project = _project(tmp_path, f"""\
+    project = _project(
+        tmp_path,
+        f"""\
         target "default" {{
           output = ["type=image,name={HOST}/{repo},push=true,push-by-digest=true,registry.insecure=true"]
         }}
-        """)
+        """,
+    )
     _build(project, state_dir, "--metadata-file", "meta.json")
     digest = json.loads((project / "meta.json").read_text())["default"]["containerimage.digest"]
     assert not _tags(repo)

@@ -22,8 +22,12 @@ BASE = "127.0.0.1:5000/busybox:latest"
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def _commit(repo: Path, files: dict[str, str], message: str) -> str:
@@ -62,9 +66,20 @@ class GitServer:
 def git_server(tmp_path_factory) -> Iterator[GitServer]:
     base = tmp_path_factory.mktemp("git-served")
     port = _free_port()
-    proc = subprocess.Popen(["git", "daemon", "--export-all", f"--base-path={base}", "--listen=127.0.0.1",
-                             f"--port={port}", "--reuseaddr", str(base)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--export-all",
+            f"--base-path={base}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            "--reuseaddr",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -86,12 +101,21 @@ class _GitHttpHandler(http.server.BaseHTTPRequestHandler):
     def _cgi(self) -> None:
         path, _, query = self.path.partition("?")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": self.root,
-               "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path, "QUERY_STRING": query,
-               "REQUEST_METHOD": self.command, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-               "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
-               "GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False).stdout
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": self.root,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": "127.0.0.1",
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+        }
+        out = subprocess.run(
+            ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
+        ).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
         headers = [line.split(":", 1) for line in head.decode().split("\r\n") if ":" in line]
         status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)
@@ -138,14 +162,26 @@ def _started(stderr: str) -> list[str]:
 
 def test_git_context_is_the_checked_out_subdir_with_dockerignore_applied(tmp_path, state_dir, git_server):
     repo = git_server.repo("ctx-basic")
-    _commit(repo, {"sub/Dockerfile": f"FROM {BASE}\nCOPY . /ctx/\n", "sub/a.txt": "a\n",
-                   "sub/ignored.txt": "no\n", "sub/.dockerignore": "ignored.txt\n", "top.txt": "top\n"}, "one")
-    project = _bake(tmp_path, f"""\
+    _commit(
+        repo,
+        {
+            "sub/Dockerfile": f"FROM {BASE}\nCOPY . /ctx/\n",
+            "sub/a.txt": "a\n",
+            "sub/ignored.txt": "no\n",
+            "sub/.dockerignore": "ignored.txt\n",
+            "top.txt": "top\n",
+        },
+        "one",
+    )
+    project = _bake(
+        tmp_path,
+        f"""\
         target "default" {{
-          context = "{git_server.url('ctx-basic', 'main:sub')}"
+          context = "{git_server.url("ctx-basic", "main:sub")}"
           output = ["type=local,dest=out"]
         }}
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     ctx = project / "out" / "ctx"
@@ -158,14 +194,25 @@ def test_git_context_is_the_checked_out_subdir_with_dockerignore_applied(tmp_pat
 
 def test_a_new_commit_reruns_only_what_its_files_change(tmp_path, state_dir, git_server):
     repo = git_server.repo("ctx-commits")
-    _commit(repo, {"Dockerfile": f"FROM {BASE}\nRUN echo base > /base\nCOPY app/ /app/\n",
-                   "app/a.txt": "one\n", "notes.md": "x\n", ".dockerignore": "notes.md\n"}, "one")
-    project = _bake(tmp_path, f"""\
+    _commit(
+        repo,
+        {
+            "Dockerfile": f"FROM {BASE}\nRUN echo base > /base\nCOPY app/ /app/\n",
+            "app/a.txt": "one\n",
+            "notes.md": "x\n",
+            ".dockerignore": "notes.md\n",
+        },
+        "one",
+    )
+    project = _bake(
+        tmp_path,
+        f"""\
         target "default" {{
-          context = "{git_server.url('ctx-commits')}"
+          context = "{git_server.url("ctx-commits")}"
           output = ["type=local,dest=out"]
         }}
-        """)
+        """,
+    )
     first = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert first.returncode == 0, first.stderr
     assert (project / "out" / "app" / "a.txt").read_text() == "one\n"
@@ -188,18 +235,23 @@ def test_named_git_contexts_at_a_tag_and_a_commit(tmp_path, state_dir, git_serve
     first = _commit(repo, {"lib/v.txt": "v1\n"}, "one")
     _git(repo, "tag", "v1")
     _commit(repo, {"lib/v.txt": "v2\n"}, "two")
-    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nCOPY --from=tagged v.txt /tagged.txt\n"
-                                         "COPY --from=pinned v.txt /pinned.txt\nCOPY --from=head lib/v.txt /head.txt\n")
-    project = _bake(tmp_path, f"""\
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE}\nCOPY --from=tagged v.txt /tagged.txt\n"
+        "COPY --from=pinned v.txt /pinned.txt\nCOPY --from=head lib/v.txt /head.txt\n"
+    )
+    project = _bake(
+        tmp_path,
+        f"""\
         target "default" {{
           contexts = {{
-            tagged = "{git_server.url('ctx-named', 'v1:lib')}"
-            pinned = "{git_server.url('ctx-named', first + ':lib')}"
-            head = "{git_server.url('ctx-named')}"
+            tagged = "{git_server.url("ctx-named", "v1:lib")}"
+            pinned = "{git_server.url("ctx-named", first + ":lib")}"
+            head = "{git_server.url("ctx-named")}"
           }}
           output = ["type=local,dest=out"]
         }}
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     out = project / "out"
@@ -208,10 +260,14 @@ def test_named_git_contexts_at_a_tag_and_a_commit(tmp_path, state_dir, git_serve
     assert (out / "head.txt").read_text() == "v2\n"
 
 
-def test_remote_definition_reads_the_bake_file_and_contexts_from_the_repository(tmp_path, state_dir, git_server):
+def test_remote_definition_reads_the_bake_file_and_contexts_from_the_repository(
+    tmp_path, state_dir, git_server
+):
     repo = git_server.repo("def-remote")
-    _commit(repo, {
-        "docker-bake.hcl": textwrap.dedent("""\
+    _commit(
+        repo,
+        {
+            "docker-bake.hcl": textwrap.dedent("""\
             group "default" { targets = ["app", "local"] }
             target "app" {
               context = "svc"
@@ -223,9 +279,11 @@ def test_remote_definition_reads_the_bake_file_and_contexts_from_the_repository(
               output = ["type=local,dest=out/local"]
             }
             """),
-        "svc/Dockerfile": f"FROM {BASE}\nCOPY hello.txt /hello.txt\n",
-        "svc/hello.txt": "from the repository\n",
-    }, "one")
+            "svc/Dockerfile": f"FROM {BASE}\nCOPY hello.txt /hello.txt\n",
+            "svc/hello.txt": "from the repository\n",
+        },
+        "one",
+    )
     work = tmp_path / "work"
     work.mkdir()
     (work / "mine.txt").write_text("from the working directory\n")
@@ -259,14 +317,17 @@ def test_remote_definition_with_a_local_file_and_no_files_in_the_repository(tmp_
 def test_unknown_ref_and_unreachable_remote_fail_with_a_message(tmp_path, state_dir, git_server):
     repo = git_server.repo("ctx-errors")
     _commit(repo, {"Dockerfile": f"FROM {BASE}\n"}, "one")
-    project = _bake(tmp_path, f"""\
+    project = _bake(
+        tmp_path,
+        f"""\
         target "default" {{
-          context = "{git_server.url('ctx-errors', 'no-such-branch')}"
+          context = "{git_server.url("ctx-errors", "no-such-branch")}"
         }}
         target "creds" {{
           context = "http://user:s3cr3t-token@127.0.0.1:{_free_port()}/repo.git"
         }}
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build")
     assert proc.returncode == 1
     assert "failed to fetch git context" in proc.stderr and "no-such-branch" in proc.stderr
@@ -275,23 +336,31 @@ def test_unknown_ref_and_unreachable_remote_fail_with_a_message(tmp_path, state_
     assert creds.returncode == 1
     assert "failed to fetch git context http://user:xxxxx@127.0.0.1" in creds.stderr
     assert "s3cr3t-token" not in creds.stderr + creds.stdout
-    assert not any("s3cr3t-token" in p.read_text(errors="replace")
-                   for p in (state_dir / "git").rglob("config") if p.is_file())
+    assert not any(
+        "s3cr3t-token" in p.read_text(errors="replace")
+        for p in (state_dir / "git").rglob("config")
+        if p.is_file()
+    )
     assert os.path.isdir(state_dir / "git")
 
 
-def test_https_style_git_url_over_smart_http_keeps_credentials_out_of_the_state_dir(tmp_path, state_dir, git_http):
+def test_https_style_git_url_over_smart_http_keeps_credentials_out_of_the_state_dir(
+    tmp_path, state_dir, git_http
+):
     base, port = git_http
     repo = base / "web.git"
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     _commit(repo, {"Dockerfile": f"FROM {BASE}\nCOPY page.html /srv/\n", "page.html": "<p>hi</p>\n"}, "one")
     url = f"http://builder:pa55w0rd-xyz@127.0.0.1:{port}/web.git#main"
-    project = _bake(tmp_path, f"""\
+    project = _bake(
+        tmp_path,
+        f"""\
         target "default" {{
           context = "{url}"
           output = ["type=local,dest=out"]
         }}
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "srv" / "page.html").read_text() == "<p>hi</p>\n"
@@ -308,13 +377,18 @@ def test_add_git_url_copies_the_tree_and_reruns_when_the_branch_moves(tmp_path, 
     (repo / "lib" / "bin" / "run.sh").write_text("#!/bin/sh\n")
     (repo / "lib" / "bin" / "run.sh").chmod(0o755)
     _commit(repo, {"lib/a.txt": "one\n", "top.txt": "top\n"}, "one")
-    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nADD {git_server.url('add-git', 'main:lib')} /opt/lib/\n"
-                                         "RUN busybox ls /opt/lib > /listing\n")
-    project = _bake(tmp_path, """\
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE}\nADD {git_server.url('add-git', 'main:lib')} /opt/lib/\n"
+        "RUN busybox ls /opt/lib > /listing\n"
+    )
+    project = _bake(
+        tmp_path,
+        """\
         target "default" {
           output = ["type=local,dest=out"]
         }
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build", "--progress", "rawjson")
     assert proc.returncode == 0, proc.stderr
     out = project / "out"
@@ -336,17 +410,34 @@ def test_submodules_are_checked_out_at_the_recorded_commit(tmp_path, state_dir, 
     _commit(sub, {"lib.txt": "newer\n"}, "two")
     top = git_server.repo("sm-top")
     _commit(top, {"Dockerfile": f"FROM {BASE}\nCOPY . /src/\n"}, "one")
-    subprocess.run(["git", "-C", str(top), "-c", "protocol.allow=always", "submodule", "add", "-q",
-                    "../sm-lib", "vendor/lib"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(top),
+            "-c",
+            "protocol.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            "../sm-lib",
+            "vendor/lib",
+        ],
+        check=True,
+        capture_output=True,
+    )
     # the superproject records the older commit, with a relative URL
     subprocess.run(["git", "-C", str(top / "vendor/lib"), "checkout", "-q", pinned], check=True)
     _commit(top, {}, "submodule")
-    project = _bake(tmp_path, f"""\
+    project = _bake(
+        tmp_path,
+        f"""\
         target "default" {{
-          context = "{git_server.url('sm-top', 'main')}"
+          context = "{git_server.url("sm-top", "main")}"
           output = ["type=local,dest=out"]
         }}
-        """)
+        """,
+    )
     proc = bakec(project, state_dir, "build", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     src = project / "out" / "src"

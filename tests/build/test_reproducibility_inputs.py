@@ -47,7 +47,9 @@ def _project(root: Path) -> Path:
     root.mkdir(parents=True)
     (root / "Dockerfile").write_text(DOCKERFILE)
     (root / "docker-bake.hcl").write_text(BAKE)
-    (root / ".dockerignore").write_text(".cache\nout\nmeta.json\nignored.txt\n")  # .cache: bakec's own, HOME is the project
+    (root / ".dockerignore").write_text(
+        ".cache\nout\nmeta.json\nignored.txt\n"
+    )  # .cache: bakec's own, HOME is the project
     (root / "app.txt").write_text("app\n")
     (root / "ignored.txt").write_text("ignored\n")
     for name in ("ignored.txt", "Dockerfile", "docker-bake.hcl", ".dockerignore"):
@@ -56,10 +58,22 @@ def _project(root: Path) -> Path:
     return root
 
 
-def _digest(project: Path, state: Path, *args: str, env: dict[str, str] | None = None, cached: bool = False) -> str:
+def _digest(
+    project: Path, state: Path, *args: str, env: dict[str, str] | None = None, cached: bool = False
+) -> str:
     extra = () if cached else ("--no-cache",)
-    proc = bakec(project, state, "build", "--progress", "quiet", "--metadata-file", "meta.json", *extra, *args,
-                 env={"SOURCE_DATE_EPOCH": str(EPOCH), "TOK": "secret-one", **(env or {})})
+    proc = bakec(
+        project,
+        state,
+        "build",
+        "--progress",
+        "quiet",
+        "--metadata-file",
+        "meta.json",
+        *extra,
+        *args,
+        env={"SOURCE_DATE_EPOCH": str(EPOCH), "TOK": "secret-one", **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads((project / "meta.json").read_text())["default"]["containerimage.digest"]
 
@@ -101,7 +115,8 @@ SAME: dict[str, Callable[[Path], Change]] = {
     "the secret's value": lambda p: Change(env={"TOK": "another-secret-value"}),
     "--max-parallelism": lambda p: Change(("--max-parallelism", "1")),
     "compression-level without force-compression": lambda p: Change(
-        ("--set", f"*.output={OUTPUT},compression=gzip,compression-level=1")),
+        ("--set", f"*.output={OUTPUT},compression=gzip,compression-level=1")
+    ),
     "a file .dockerignore leaves out": lambda p: _write(p / "ignored.txt", "changed, but ignored\n"),
     "an mtime after the epoch": lambda p: _touch(p / "app.txt", NEW + 12345),
     "the owner of a context file": lambda p: (os.chown(p / "app.txt", 4321, 4321), Change())[1],
@@ -141,7 +156,8 @@ DIFFERENT: dict[str, Callable[[Path], Change]] = {
     "an output annotation": lambda p: Change(("--set", f"*.output={OUTPUT},annotation.org.example.note=a")),
     "compression": lambda p: Change(("--set", f"*.output={OUTPUT},compression=zstd")),
     "compression-level with force-compression": lambda p: Change(
-        ("--set", f"*.output={OUTPUT},compression=gzip,compression-level=1,force-compression=true")),
+        ("--set", f"*.output={OUTPUT},compression=gzip,compression-level=1,force-compression=true")
+    ),
     "oci-mediatypes=false": lambda p: Change(("--set", f"*.output={OUTPUT},oci-mediatypes=false")),
     "without rewrite-timestamp": lambda p: Change(("--set", "*.output=type=oci,dest=out/image.tar")),
 }
@@ -160,11 +176,13 @@ def test_the_platform_changes_the_digest(tmp_path, state_dir):  # type: ignore[n
     project.mkdir()
     (project / "Dockerfile").write_text("FROM 127.0.0.1:5000/busybox-multi:latest\nCOPY app.txt /\n")
     (project / "app.txt").write_text("app\n")
-    (project / "docker-bake.hcl").write_text(textwrap.dedent("""\
+    (project / "docker-bake.hcl").write_text(
+        textwrap.dedent("""\
         target "default" {
           output = ["type=oci,dest=out/image.tar,rewrite-timestamp=true"]
         }
-        """))
+        """)
+    )
     amd64 = _digest(project, state_dir, "--set", "*.platform=linux/amd64")
     arm64 = _digest(project, state_dir, "--set", "*.platform=linux/arm64")
     assert amd64 != arm64
@@ -185,12 +203,14 @@ def test_a_targets_annotations_reach_the_manifest_and_the_index(tmp_path, state_
     project = tmp_path / "p"
     project.mkdir()
     (project / "Dockerfile").write_text(f"FROM {BUSYBOX}\n")
-    (project / "docker-bake.hcl").write_text(textwrap.dedent("""\
+    (project / "docker-bake.hcl").write_text(
+        textwrap.dedent("""\
         target "default" {
           annotations = ["org.example.team=a", "manifest-descriptor:org.example.desc=b"]
           output = ["type=oci,dest=out/image.tar", "type=local,dest=out/fs"]
         }
-        """))
+        """)
+    )
     proc = bakec(project, state_dir, "build", "--progress", "quiet")
     assert proc.returncode == 0, proc.stderr
     archive = OciArchive(project / "out" / "image.tar")

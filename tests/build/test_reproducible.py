@@ -47,8 +47,18 @@ def _project(root: Path) -> Path:
 
 
 def _build(project: Path, state: Path, env: dict[str, str] | None = None, *extra: str) -> dict:
-    proc = cli(project, "build", "--state-dir", str(state), "--progress", "plain",
-               "--metadata-file", "meta.json", *extra, env=env)
+    proc = cli(
+        project,
+        "build",
+        "--state-dir",
+        str(state),
+        "--progress",
+        "plain",
+        "--metadata-file",
+        "meta.json",
+        *extra,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads((project / "meta.json").read_text())["default"]
 

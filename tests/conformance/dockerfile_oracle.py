@@ -62,7 +62,7 @@ def expected_layers(case: Path) -> list[list[dict[str, Any]]]:
 def copy_normalised(src: Path, dest: Path) -> Path:
     """A copy of ``src`` with every directory 0755 and every regular file 0644."""
     shutil.copytree(src, dest, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(dest):
+    for dirpath, _dirnames, filenames in os.walk(dest):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             p = os.path.join(dirpath, name)
@@ -144,8 +144,9 @@ def _hardlink_groups(entries: dict[str, dict[str, Any]], groups: Iterable[list[s
                 entries[p]["hardlink_group"] = first
 
 
-def listing(now: dict[str, dict[str, Any]], base: dict[str, dict[str, Any]] | None = None,
-            *, mtimes: bool = False) -> list[dict[str, Any]]:
+def listing(
+    now: dict[str, dict[str, Any]], base: dict[str, dict[str, Any]] | None = None, *, mtimes: bool = False
+) -> list[dict[str, Any]]:
     """Entries as expected-fs.json lists them: sorted, diffed against ``base`` when given."""
     out = []
     for path in sorted(now):
@@ -300,8 +301,9 @@ def strip_mtimes(layers: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]
 # -- image config --------------------------------------------------------------------------------
 
 
-def config_view(config: dict[str, Any], layer_count: int, base_digest: str | None,
-                *, times: bool = False) -> dict[str, Any]:
+def config_view(
+    config: dict[str, Any], layer_count: int, base_digest: str | None, *, times: bool = False
+) -> dict[str, Any]:
     """An image config as expected-config.json holds it."""
     history = []
     for h in config.get("history", []):

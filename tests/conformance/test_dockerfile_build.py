@@ -56,6 +56,8 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"conformance corpus
 
 CASES = cases()
 BAR = 0.90
+
+
 @dataclass
 class Outcome:
     ok: bool
@@ -70,8 +72,9 @@ def ssh_agent() -> Iterator[str]:
         return
     tmp = Path(tempfile.mkdtemp(prefix="bkssh", dir="/tmp"))
     sock = tmp / "agent.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(500):  # the agent creates its socket before it serves
             if sock.exists() or proc.poll() is not None:
@@ -124,9 +127,13 @@ class Corpus:
             "context": str(ctx),
             "dockerfile": spec.get("dockerfile", "Dockerfile"),
             "args": spec.get("build_args", {}),
-            "output": [",".join(["type=oci", f"dest={out / 'oci'}", "tar=false"]
-                                + ([spec["oci_opts"]] if spec.get("oci_opts") else [])),
-                       f"type=local,dest={out / 'rootfs'}"],
+            "output": [
+                ",".join(
+                    ["type=oci", f"dest={out / 'oci'}", "tar=false"]
+                    + ([spec["oci_opts"]] if spec.get("oci_opts") else [])
+                ),
+                f"type=local,dest={out / 'rootfs'}",
+            ],
         }
         if spec.get("target"):
             target["target"] = spec["target"]
@@ -153,16 +160,24 @@ class Corpus:
         spec = case_spec(case)
         bake = self._bake_file(case, tmp, out)
         # buildctl, which made the corpus, adds no provenance: neither do these builds
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp),
-               "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp),
+            "BUILDX_NO_DEFAULT_ATTESTATIONS": "1",
+        }
         if self.ssh_sock:
             env["SSH_AUTH_SOCK"] = self.ssh_sock
         log = io.StringIO()
         try:
             with contextlib.redirect_stderr(log):
                 definition = bakec.load([str(bake)], env=env, cwd=str(tmp))
-                build(definition, ["default"], options=BuildOptions(
-                    state_dir=str(self.state_dir), progress="plain", allow=spec.get("allow", [])))
+                build(
+                    definition,
+                    ["default"],
+                    options=BuildOptions(
+                        state_dir=str(self.state_dir), progress="plain", allow=spec.get("allow", [])
+                    ),
+                )
         except BakecError as err:
             return f"{err.message}\n{log.getvalue()}"
         return None
@@ -189,7 +204,9 @@ class Corpus:
         blobs = out / "oci" / "blobs" / "sha256"
         manifest = _image_manifest(blobs, json.loads((out / "oci" / "index.json").read_text()))
         config = json.loads((blobs / manifest["config"]["digest"][7:]).read_bytes())
-        layers = [layer_entries((blobs / d["digest"][7:]).read_bytes(), mtimes=True) for d in manifest["layers"]]
+        layers = [
+            layer_entries((blobs / d["digest"][7:]).read_bytes(), mtimes=True) for d in manifest["layers"]
+        ]
         on_base = bool(manifest["layers"]) and manifest["layers"][0]["digest"] == self.base_layer()
         reasons = []
 
@@ -197,8 +214,10 @@ class Corpus:
         got_config = config_view(config, len(manifest["layers"]), self.base_digest, times=times)
         for key in ("config", "platform", "layer_count", "author", "history", "created", "history_created"):
             if want_config.get(key) != got_config.get(key):
-                reasons.append(f"{key}: got {json.dumps(got_config.get(key))[:240]} "
-                               f"want {json.dumps(want_config.get(key))[:240]}")
+                reasons.append(
+                    f"{key}: got {json.dumps(got_config.get(key))[:240]} "
+                    f"want {json.dumps(want_config.get(key))[:240]}"
+                )
 
         base = image_fs(layers[:1]) if on_base else None
         got_fs = listing(exported_fs(out / "rootfs", image_fs(layers)), base, mtimes=times)
@@ -238,14 +257,16 @@ def _diff(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> str:
                 parts.append(f"extra {path}")
             else:
                 keys = sorted(k for k in set(g[path]) | set(w[path]) if g[path].get(k) != w[path].get(k))
-                parts.append(f"{path} " + ",".join(f"{k}={g[path].get(k)!r}!={w[path].get(k)!r}" for k in keys))
+                parts.append(
+                    f"{path} " + ",".join(f"{k}={g[path].get(k)!r}!={w[path].get(k)!r}" for k in keys)
+                )
     return "; ".join(parts[:6]) + (f" (+{len(parts) - 6} more)" if len(parts) > 6 else "")
 
 
 def _layers_diff(got: list[list[dict[str, Any]]], want: list[list[dict[str, Any]]]) -> str:
     if len(got) != len(want):
         return f"{len(got)} layers, want {len(want)}"
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=False)):
         if g != w:
             gp, wp = [e["path"] for e in g], [e["path"] for e in w]
             if gp != wp:

@@ -74,7 +74,9 @@ def test_secret_default_target_and_required() -> None:
 
 
 def test_relative_secret_and_ssh_targets_are_below_the_workdir() -> None:
-    secret, ssh = run("WORKDIR /w\nRUN --mount=type=secret,id=s,target=key --mount=type=ssh,target=agent x\n").mounts
+    secret, ssh = run(
+        "WORKDIR /w\nRUN --mount=type=secret,id=s,target=key --mount=type=ssh,target=agent x\n"
+    ).mounts
     assert (secret.target, ssh.target) == ("/w/key", "/w/agent")
 
 

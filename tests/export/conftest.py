@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from bakec.content.layers import LayerBlob, write_layer
+from bakec.content.store import ContentStore
 from bakec.export.image import Image, Platform
 from bakec.util.compression import Compression
-from bakec.content.store import ContentStore
-from bakec.content.layers import LayerBlob, write_layer
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "ls", "echo", "cat", "mkdir", "touch", "sleep")

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from bakec.content.layers import LayerBlob, write_layer
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export import docker, local, oci
 from bakec.export import tar as tar_export
 from bakec.export.image import ExportOptions, Image, Platform
 from bakec.util.compression import Compression
-from bakec.content.store import ContentStore
-from bakec.content.layers import LayerBlob, write_layer
 
 from .conftest import MISSING, skopeo
 

@@ -13,9 +13,9 @@ import tarfile
 from pathlib import Path
 
 from bakec.content import apply
+from bakec.content.store import ContentStore
 from bakec.export import local
 from bakec.export.image import Image
-from bakec.content.store import ContentStore
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
@@ -71,11 +71,15 @@ def test_reexport_keeps_unchanged_files_and_equals_a_fresh_export(
     # (a path a later layer writes again is unlinked and written once more on every export).
     rewritten = _written_by_several_layers(store, image)
     keepable = [
-        rel for rel in after
-        if os.lstat(dest / rel).st_nlink == 1 and os.lstat(dest / rel).st_size <= apply._SAME_MAX
+        rel
+        for rel in after
+        if os.lstat(dest / rel).st_nlink == 1
+        and os.lstat(dest / rel).st_size <= apply._SAME_MAX
         and rel not in rewritten
     ]
-    assert len(keepable) >= 2 and set(keepable) <= set(kept)  # every unchanged single-link file was left alone
+    assert len(keepable) >= 2 and set(keepable) <= set(
+        kept
+    )  # every unchanged single-link file was left alone
 
 
 def _written_by_several_layers(store: ContentStore, image: Image) -> set[str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bakec.bake.definition import load
 from bakec.graph import plan
 from bakec.graph.plan import render_dot, render_html, render_text
-from bakec.bake.definition import load
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from graph_helpers import write
 
+from bakec import ops as o
+from bakec.bake.definition import load
+from bakec.bake.model import Target
 from bakec.dockerfile import ResolvedImage
 from bakec.errors import SpecError
 from bakec.graph import build_graph, plan, to_dict
-from bakec import ops as o
 from bakec.graph.context import ContextHasher
 from bakec.graph.resolve import RegistryResolver, StaticResolver
-from bakec.bake.definition import load
-from bakec.bake.model import Target
 
 
 def _graph(root: Path, cache_dir: Path, names=(), **kwargs):

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from bakec.graph import plan, to_dict
 from bakec.bake.definition import load
+from bakec.graph import plan, to_dict
 
 
 def _plan(root: Path, cache_dir: Path, names=()) -> dict:

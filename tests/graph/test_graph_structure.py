@@ -9,9 +9,9 @@ import sys
 import networkx as nx
 
 from bakec import ops as o
+from bakec.bake.definition import load
 from bakec.graph.build import Graph
 from bakec.graph.plan import plan
-from bakec.bake.definition import load
 
 
 def _nx_order(graph: Graph) -> list[str]:
@@ -57,6 +57,8 @@ def test_building_the_graph_does_not_import_networkx(make_monorepo):
         "print('networkx' in sys.modules)\n"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(root / ".cache")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from graph_helpers import write
 
+from bakec.bake.model import Target
 from bakec.graph import build_graph, to_dict
 from bakec.graph.context import ContextHasher
-from bakec.bake.model import Target
 
 
 def _last_op(tmp_path, lines: str, args: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
@@ -240,9 +240,17 @@ def test_undeclared_build_args_and_config_only_instructions_do_not_change_the_ke
 
 
 def test_an_add_url_password_is_not_in_the_step_name(tmp_path):
-    target = Target(name="t", context=".", dockerfile_inline="FROM busybox\nADD https://user:hunter2@example.invalid/x.tgz /dl/")
-    graph = build_graph({"t": target}, cwd=write(tmp_path / "ctx", {}), hasher=ContextHasher(persist=False),
-                        build_platform="linux/amd64")
+    target = Target(
+        name="t",
+        context=".",
+        dockerfile_inline="FROM busybox\nADD https://user:hunter2@example.invalid/x.tgz /dl/",
+    )
+    graph = build_graph(
+        {"t": target},
+        cwd=write(tmp_path / "ctx", {}),
+        hasher=ContextHasher(persist=False),
+        build_platform="linux/amd64",
+    )
     source = next(n for n in graph.nodes.values() if n["op"].kind == "http")
     assert source["description"] == "https://user:xxxxx@example.invalid/x.tgz"
     assert source["label"] == "[t internal] https https://user:xxxxx@example.invalid/x.tgz"

@@ -12,17 +12,25 @@ def test_no_platforms_is_the_default():
 
 def test_commas_local_and_normalization():
     assert target_platforms(["linux/amd64,linux/arm64/v8", "local", "linux/arm"], "linux/riscv64") == [
-        "linux/amd64", "linux/arm64", "linux/riscv64", "linux/arm/v7"]
+        "linux/amd64",
+        "linux/arm64",
+        "linux/riscv64",
+        "linux/arm/v7",
+    ]
 
 
 def test_a_platform_named_twice_is_built_once():
     assert target_platforms(["linux/arm64", "linux/arm64/v8", "linux/amd64", "local"], "linux/amd64") == [
-        "linux/arm64", "linux/amd64"]
+        "linux/arm64",
+        "linux/amd64",
+    ]
 
 
 def test_an_unparsable_value_is_kept_for_the_compiler_to_report():
     assert target_platforms(["linux/amd64", "not a platform"], "linux/amd64") == [
-        "linux/amd64", "not a platform"]
+        "linux/amd64",
+        "not a platform",
+    ]
 
 
 class _Target:
@@ -34,13 +42,23 @@ def test_docker_outputs_of_several_platforms_are_refused_as_buildx_does():
     from bakec.errors import BuildError
     from bakec.graph.platforms import refuse_docker_manifest_lists
 
-    refuse_docker_manifest_lists([_Target(["linux/amd64"], [{"type": "docker"}]),
-                                  _Target(["linux/amd64", "linux/arm64"], [{"type": "oci", "dest": "x"}])])
+    refuse_docker_manifest_lists(
+        [
+            _Target(["linux/amd64"], [{"type": "docker"}]),
+            _Target(["linux/amd64", "linux/arm64"], [{"type": "oci", "dest": "x"}]),
+        ]
+    )
     for platforms, out, message in (
-        (["linux/amd64,linux/arm64"], {"type": "docker", "dest": "x.tar"},
-         "docker exporter does not support exporting manifest lists, use the oci exporter instead"),
-        (["linux/amd64", "linux/amd64"], {"type": "docker"},
-         "docker exporter does not currently support exporting manifest lists"),
+        (
+            ["linux/amd64,linux/arm64"],
+            {"type": "docker", "dest": "x.tar"},
+            "docker exporter does not support exporting manifest lists, use the oci exporter instead",
+        ),
+        (
+            ["linux/amd64", "linux/amd64"],
+            {"type": "docker"},
+            "docker exporter does not currently support exporting manifest lists",
+        ),
     ):
         try:
             refuse_docker_manifest_lists([_Target(platforms, [out])])

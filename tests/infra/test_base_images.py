@@ -3,6 +3,7 @@
 Checks real outcomes through skopeo and the registry's HTTP API, against the
 specification in shared/conformance/dockerfile/README.md ("The base image").
 """
+
 from __future__ import annotations
 
 import gzip
@@ -28,7 +29,9 @@ APPLETS = ["cat", "echo", "ls", "mkdir", "sh", "sleep", "touch"]
 EM_X86_64 = 62
 EM_AARCH64 = 183
 
-pytestmark = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed: run scripts/setup")
+pytestmark = pytest.mark.skipif(
+    shutil.which("skopeo") is None, reason="skopeo not installed: run scripts/setup"
+)
 
 
 def skopeo(*args: str) -> str:
@@ -58,7 +61,7 @@ def layer_entries(layer_gz: bytes) -> tuple[list[tarfile.TarInfo], dict[str, byt
             if m.isfile():
                 files["./" + m.name.removeprefix("./")] = tf.extractfile(m).read()
             # tarfile strips the trailing "/" of directory names; the header keeps it.
-            m.name = raw[m.offset:m.offset + 100].rstrip(b"\0").decode()
+            m.name = raw[m.offset : m.offset + 100].rstrip(b"\0").decode()
     return members, files
 
 
@@ -114,7 +117,9 @@ def test_busybox_latest_matches_corpus_spec(registry, busybox_image):
     manifest = inspect(busybox_image.ref, "--raw")
     assert manifest["mediaType"] == MT_MANIFEST  # an image manifest, not an index
     assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
-    assert [l["mediaType"] for l in manifest["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"]
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    ]
 
     config = inspect(busybox_image.ref, "--config", "--raw")
     layer = blob(registry, "busybox", manifest["layers"][0]["digest"])
@@ -143,7 +148,9 @@ def test_busybox_latest_matches_corpus_spec(registry, busybox_image):
 def test_multi_arch_index_and_arm64_binary(registry, busybox_image):
     index = inspect("127.0.0.1:5000/busybox-multi:latest", "--raw")
     assert index["mediaType"] == MT_INDEX
-    platforms = {(m["platform"]["os"], m["platform"]["architecture"]): m["digest"] for m in index["manifests"]}
+    platforms = {
+        (m["platform"]["os"], m["platform"]["architecture"]): m["digest"] for m in index["manifests"]
+    }
     assert set(platforms) == {("linux", "amd64"), ("linux", "arm64")}
     # The amd64 entry is the very same image as busybox:latest.
     assert platforms[("linux", "amd64")] == busybox_image.digest
@@ -161,23 +168,38 @@ def test_build_is_deterministic(tmp_path, busybox_image):
     """Rebuilding the layout from scratch yields the digests in the registry."""
     out = tmp_path / "oci"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "make-base-images"), "--no-push", "--rebuild",
-         "--out", str(out), "--print-digests"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO / "scripts" / "make-base-images"),
+            "--no-push",
+            "--rebuild",
+            "--out",
+            str(out),
+            "--print-digests",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     digests = json.loads(proc.stdout)
     assert digests["amd64"]["manifest"] == busybox_image.digest
     index = json.loads((out / "index.json").read_text())
     assert sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]) == [
-        "amd64", "arm64", "multi"]
+        "amd64",
+        "arm64",
+        "multi",
+    ]
 
 
 def test_arm64_busybox_runs_under_qemu(busybox_image):
     binfmt = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
     if not binfmt.exists() or "enabled" not in binfmt.read_text():
         pytest.skip("no qemu-aarch64 binfmt handler registered (see docs/setup.md)")
-    arm64 = Path(os.environ.get("BAKEC_BASE_IMAGES_DIR", "/var/cache/bakec-base-images")) / "busybox-arm64/bin/busybox"
+    arm64 = (
+        Path(os.environ.get("BAKEC_BASE_IMAGES_DIR", "/var/cache/bakec-base-images"))
+        / "busybox-arm64/bin/busybox"
+    )
     if not arm64.exists():
         pytest.skip(f"{arm64} missing: run scripts/setup")
     proc = subprocess.run([str(arm64), "uname", "-m"], capture_output=True, text=True, timeout=30)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bakec.remotecache import format as fmt
 from bakec.content.layers import LayerBlob
+from bakec.remotecache import format as fmt
 
 GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -101,8 +101,8 @@ def test_inline_cache_keeps_the_image_chain_and_counts_image_layers():
 
 
 def test_local_layout_keeps_other_tags_and_reads_back(tmp_path):
-    from bakec.remotecache import export, import_
     from bakec.content.store import ContentStore
+    from bakec.remotecache import export, import_
 
     store = ContentStore(tmp_path / "store")
     data = b"not really a tar, but a blob"
@@ -132,8 +132,8 @@ def test_local_layout_keeps_other_tags_and_reads_back(tmp_path):
 
 
 def test_local_layout_reset_drops_blobs_no_tag_references(tmp_path):
-    from bakec.remotecache import export
     from bakec.content.store import ContentStore
+    from bakec.remotecache import export
 
     store = ContentStore(tmp_path / "store")
     dest = tmp_path / "cache"
@@ -151,9 +151,9 @@ def test_local_layout_reset_drops_blobs_no_tag_references(tmp_path):
 
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"manifests": 5}', '{"manifests": [1]}'])
 def test_local_layout_with_a_damaged_index_is_a_build_error(tmp_path, text):
-    from bakec.remotecache import export
-    from bakec.errors import BuildError
     from bakec.content.store import ContentStore
+    from bakec.errors import BuildError
+    from bakec.remotecache import export
 
     dest = tmp_path / "cache"
     dest.mkdir()
@@ -162,5 +162,7 @@ def test_local_layout_with_a_damaged_index_is_a_build_error(tmp_path, text):
     raw = fmt.serialise(config)
     manifest, media_type = fmt.build_manifest(raw, layers, "t", image_manifest=True, oci=True)
     with pytest.raises(BuildError, match=r"index\.json: not an OCI image index"):
-        export.write_layout(dest, "latest", ContentStore(tmp_path / "store"), layers, raw, manifest, media_type)
+        export.write_layout(
+            dest, "latest", ContentStore(tmp_path / "store"), layers, raw, manifest, media_type
+        )
     assert (dest / "index.json").read_text() == text

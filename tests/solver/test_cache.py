@@ -14,10 +14,14 @@ from bakec.solver.cache_index import CacheIndex, CacheRecord, parse_size
 
 def test_record_round_trips_across_connections(tmp_path):
     with CacheIndex(tmp_path / "index.db") as index:
-        index.put(CacheRecord("sha256:a", "exec", "snap-a", {"digest": "sha256:l", "size": 3}, {"exit": 0}, 3))
+        index.put(
+            CacheRecord("sha256:a", "exec", "snap-a", {"digest": "sha256:l", "size": 3}, {"exit": 0}, 3)
+        )
     with CacheIndex(tmp_path / "index.db") as index:
         record = index.get("sha256:a")
-        assert record == CacheRecord("sha256:a", "exec", "snap-a", {"digest": "sha256:l", "size": 3}, {"exit": 0}, 3)
+        assert record == CacheRecord(
+            "sha256:a", "exec", "snap-a", {"digest": "sha256:l", "size": 3}, {"exit": 0}, 3
+        )
         assert index.get("sha256:missing") is None
         assert len(index) == 1 and index.total_size() == 3
 
@@ -54,7 +58,10 @@ def test_sigkill_mid_writes_leaves_only_complete_records(tmp_path):
             assert record.snapshot == f"s{n}" and record.meta == {"n": n} and record.size == n
 
 
-@pytest.mark.parametrize("text,expected", [("512MB", 512_000_000), ("10GiB", 10 * 1024**3), ("1.5g", int(1.5 * 1024**3)), ("100", 100)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [("512MB", 512_000_000), ("10GiB", 10 * 1024**3), ("1.5g", int(1.5 * 1024**3)), ("100", 100)],
+)
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bakec import ops as o
 from bakec.graph.build import Graph
-from bakec.solver.emulated import emulated_seconds, is_emulated
 from bakec.progress.summary import render_summary
+from bakec.solver.emulated import emulated_seconds, is_emulated
 from bakec.solver.scheduler import NodeResult, RunOutcome, State
 
 
@@ -29,19 +29,27 @@ def test_emulated_seconds_per_target():
     cached = o.Exec("", ("cached",), platform="linux/arm64")
     for op, targets in ((shared, {"api", "web"}), (only_api, {"api"}), (native, {"web"}), (cached, {"web"})):
         nodes[op.digest] = {"op": op, "targets": targets}
-    outcome = RunOutcome({
-        shared.digest: NodeResult(State.DONE, started=10.0, finished=12.5),
-        only_api.digest: NodeResult(State.FAILED, started=12.5, finished=13.0),
-        native.digest: NodeResult(State.DONE, started=10.0, finished=11.0),
-        cached.digest: NodeResult(State.CACHED, started=10.0, finished=10.25),
-    })
+    outcome = RunOutcome(
+        {
+            shared.digest: NodeResult(State.DONE, started=10.0, finished=12.5),
+            only_api.digest: NodeResult(State.FAILED, started=12.5, finished=13.0),
+            native.digest: NodeResult(State.DONE, started=10.0, finished=11.0),
+            cached.digest: NodeResult(State.CACHED, started=10.0, finished=10.25),
+        }
+    )
     assert emulated_seconds(Graph(nodes, {}, []), outcome, _arm) == {"api": 3.0, "web": 2.5}
 
 
 def test_summary_shows_emulated_time():
-    text = render_summary({"targets": {"api": {"state": "done", "seconds": 4.0, "emulated_seconds": 3.4},
-                                       "web": {"state": "done", "seconds": 1.0, "emulated_seconds": 0.0}},
-                           "seconds": 4.5})
+    text = render_summary(
+        {
+            "targets": {
+                "api": {"state": "done", "seconds": 4.0, "emulated_seconds": 3.4},
+                "web": {"state": "done", "seconds": 1.0, "emulated_seconds": 0.0},
+            },
+            "seconds": 4.5,
+        }
+    )
     lines = text.splitlines()
     assert lines[2] == "api".ljust(32) + "done".ljust(10) + "4.0s (emulated 3.4s)"
     assert lines[3] == "web".ljust(32) + "done".ljust(10) + "1.0s"

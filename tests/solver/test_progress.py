@@ -46,11 +46,17 @@ def test_vertex_names_carry_the_target_only_when_several_targets_are_built():
     from bakec.progress.events import vertex_name
 
     # one target: buildx shows the frontend's name (platform prefix when it builds several platforms)
-    assert vertex_name("[api linux/arm64 build 2/3] RUN make", "api", False) == "[linux/arm64 build 2/3] RUN make"
+    assert (
+        vertex_name("[api linux/arm64 build 2/3] RUN make", "api", False)
+        == "[linux/arm64 build 2/3] RUN make"
+    )
     assert vertex_name("[api 2/2] RUN make", "api", False) == "[2/2] RUN make"
     assert vertex_name("[api internal] load build context", "api", False) == "[internal] load build context"
     assert vertex_name("[api] merge", "api", False) == "merge"
     # several targets: bake's prefix stays, the step's first target names it
-    assert vertex_name("[api linux/arm64 build 2/3] RUN make", "api", True) == "[api linux/arm64 build 2/3] RUN make"
+    assert (
+        vertex_name("[api linux/arm64 build 2/3] RUN make", "api", True)
+        == "[api linux/arm64 build 2/3] RUN make"
+    )
     # a target whose name is a prefix of the label's first word is not stripped by accident
     assert vertex_name("[apiserver 2/2] RUN make", "api", False) == "[apiserver 2/2] RUN make"

@@ -12,7 +12,9 @@ from .conftest import requires_containerd, short_state_dir
 
 
 def _bakec(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bakec.cli.main", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bakec.cli.main", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 @requires_containerd

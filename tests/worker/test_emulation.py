@@ -36,7 +36,8 @@ def _binfmt(tmp: Path, status: str = "enabled", handlers: Handlers | None = None
     for arch, (state, flags, magic) in (handlers or {}).items():
         (tmp / f"qemu-{arch}").write_text(
             f"{state}\ninterpreter /usr/libexec/qemu-binfmt/{arch}-binfmt-P\nflags: {flags}\noffset 0\n"
-            f"magic {magic}\nmask {AARCH64_MASK}\n")
+            f"magic {magic}\nmask {AARCH64_MASK}\n"
+        )
     return tmp
 
 
@@ -45,8 +46,9 @@ def _magic(arch: str) -> str:
 
 
 def test_elf_headers_match_the_kernel_handlers_debian_registers():
-    handler = emulation.Handler("qemu-aarch64", True, "", "PF", 0, bytes.fromhex(AARCH64_MAGIC),
-                                bytes.fromhex(AARCH64_MASK))
+    handler = emulation.Handler(
+        "qemu-aarch64", True, "", "PF", 0, bytes.fromhex(AARCH64_MAGIC), bytes.fromhex(AARCH64_MASK)
+    )
     assert handler.matches(emulation.ARCHES["arm64"].header())
     assert not handler.matches(emulation.ARCHES["riscv64"].header())
     assert not handler.matches(emulation.ARCHES["amd64"].header())
@@ -56,8 +58,13 @@ def test_elf_headers_match_the_kernel_handlers_debian_registers():
 def test_binfmt_format_names_the_update_binfmts_format():
     if not emulation.DEBIAN_FORMATS.is_dir():
         pytest.skip("binfmt-support's formats are not installed")
-    expected = {"arm64": "qemu-aarch64", "arm": "qemu-arm", "riscv64": "qemu-riscv64", "s390x": "qemu-s390x",
-                "ppc64le": "qemu-ppc64le"}
+    expected = {
+        "arm64": "qemu-aarch64",
+        "arm": "qemu-arm",
+        "riscv64": "qemu-riscv64",
+        "s390x": "qemu-s390x",
+        "ppc64le": "qemu-ppc64le",
+    }
     assert {arch: emulation.binfmt_format(arch) for arch in expected} == expected
 
 
@@ -83,7 +90,8 @@ def test_no_handler_names_the_arch_and_the_fix(tmp_path):
     with pytest.raises(BuildError) as err:
         emulation.require(f"linux/{arch}", binfmt)
     assert err.value.summary.startswith(
-        f"RUN for linux/{arch} needs emulation, but no binfmt_misc handler for {arch} binaries is registered")
+        f"RUN for linux/{arch} needs emulation, but no binfmt_misc handler for {arch} binaries is registered"
+    )
     assert err.value.detail.endswith(f"update-binfmts --enable {emulation.binfmt_format(arch)}")
     if "not installed" in err.value.summary:
         assert "apt-get install qemu-user-static binfmt-support" in err.value.detail
@@ -96,7 +104,8 @@ def test_disabled_handler(tmp_path):
         emulation.require(f"linux/{arch}", binfmt)
     assert err.value.message == (
         f"RUN for linux/{arch} needs emulation, but the binfmt_misc handler qemu-{arch} for {arch} "
-        f"is disabled; enable it: update-binfmts --enable qemu-{arch}")
+        f"is disabled; enable it: update-binfmts --enable qemu-{arch}"
+    )
 
 
 def test_handler_without_fix_binary_flag(tmp_path):
@@ -127,5 +136,6 @@ def test_binfmt_misc_not_mounted_or_disabled(tmp_path):
 def test_unknown_architecture():
     with pytest.raises(BuildError) as err:
         emulation.require("linux/sparc64")
-    assert err.value.message == ("RUN for linux/sparc64 needs emulation, "
-                                 "but bakec knows no QEMU emulator for the sparc64 architecture")
+    assert err.value.message == (
+        "RUN for linux/sparc64 needs emulation, but bakec knows no QEMU emulator for the sparc64 architecture"
+    )

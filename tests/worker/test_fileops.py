@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bakec.errors import BuildError
-from bakec.ops import Copy, Mkdir, Mkfile, Rm
 from bakec.fs import fileops
 from bakec.fs.fileops import Source
 from bakec.fs.match import PatternMatcher, go_match, split_wildcards
 from bakec.fs.mode import parse_chmod
+from bakec.ops import Copy, Mkdir, Mkfile, Rm
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="file operations set owners: needs root")
 
@@ -55,7 +55,9 @@ def test_source_symlink_escaping_root_reads_inside_source(roots: tuple[Path, Pat
     assert (dst / "got").read_text() == "source passwd\n"
 
 
-def test_source_symlink_to_host_path_is_not_followed_outside(roots: tuple[Path, Path], tmp_path: Path) -> None:
+def test_source_symlink_to_host_path_is_not_followed_outside(
+    roots: tuple[Path, Path], tmp_path: Path
+) -> None:
     src, dst = roots
     secret = tmp_path / "secret"
     secret.write_text("host secret\n")
@@ -144,7 +146,9 @@ def test_from_stage_keeps_owners_local_context_resets_them(roots: tuple[Path, Pa
     fileops.apply(str(dst), [Copy(0, "a.txt", "/stage"), Copy(0, "d", "/sd/")], [Source(str(src))])
     assert _owner(dst / "stage") == (1234, 5678)
     assert _owner(dst / "sd" / "l") == (13, 14)
-    fileops.apply(str(dst), [Copy(0, "a.txt", "/local"), Copy(0, "d", "/ld/")], [Source(str(src), local=True)])
+    fileops.apply(
+        str(dst), [Copy(0, "a.txt", "/local"), Copy(0, "d", "/ld/")], [Source(str(src), local=True)]
+    )
     assert _owner(dst / "local") == (0, 0)
     assert _owner(dst / "ld" / "l") == (0, 0)
 
@@ -157,8 +161,15 @@ def test_chown_names_from_destination_passwd(roots: tuple[Path, Path]) -> None:
     # a source /etc/passwd must not be used
     (src / "etc").mkdir()
     (src / "etc" / "passwd").write_text("web:x:1:1::/:/bin/sh\n")
-    cases = {"web": (33, 34), "web:staff": (33, 50), "web:7": (33, 7), "9": (9, 9), "root:staff": (0, 50),
-             "nobody": (0, 0), "web:nogroup": (33, 34)}
+    cases = {
+        "web": (33, 34),
+        "web:staff": (33, 50),
+        "web:7": (33, 7),
+        "9": (9, 9),
+        "root:staff": (0, 50),
+        "nobody": (0, 0),
+        "web:nogroup": (33, 34),
+    }
     for spec, want in cases.items():
         assert fileops.resolve_owner(spec, str(dst)) == want, spec
 
@@ -219,7 +230,9 @@ def test_octal_chmod_applies_to_dirs_and_files_symbolic_relative(roots: tuple[Pa
     (src / "d" / "sub" / "x").write_text("x")
     os.chmod(src / "d" / "sub" / "x", 0o600)
     os.symlink("x", src / "d" / "sub" / "l")
-    fileops.apply(str(dst), [Copy(0, "d", "/o/", mode="750"), Copy(0, "d", "/s/", mode="go+r")], [Source(str(src))])
+    fileops.apply(
+        str(dst), [Copy(0, "d", "/o/", mode="750"), Copy(0, "d", "/s/", mode="go+r")], [Source(str(src))]
+    )
     assert (_mode(dst / "o" / "sub"), _mode(dst / "o" / "sub" / "x")) == (0o750, 0o750)
     assert (_mode(dst / "s" / "sub"), _mode(dst / "s" / "sub" / "x")) == (0o744, 0o644)
     assert os.readlink(dst / "o" / "sub" / "l") == "x"
@@ -318,7 +331,9 @@ def test_zstd_archive_is_extracted(roots: tuple[Path, Path]) -> None:
         info = tarfile.TarInfo("z/file")
         info.size, info.mode, info.uid, info.gid = 3, 0o640, 7, 8
         tf.addfile(info, io.BytesIO(b"zst"))
-    compressed = subprocess.run(["zstd", "-q", "-c"], input=buf.getvalue(), stdout=subprocess.PIPE, check=True).stdout
+    compressed = subprocess.run(
+        ["zstd", "-q", "-c"], input=buf.getvalue(), stdout=subprocess.PIPE, check=True
+    ).stdout
     (src / "a.tzst").write_bytes(compressed)
     fileops.apply(str(dst), [Copy(0, "a.tzst", "/u", unpack=True)], [Source(str(src))])
     assert (dst / "u" / "z" / "file").read_bytes() == b"zst"

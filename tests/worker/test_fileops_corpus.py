@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conformance.dockerfile_oracle import (
     BUSYBOX_APPLETS,
     COMPARED,
@@ -73,9 +74,9 @@ def layer_paths(before: dict[str, dict[str, Any]], after: dict[str, dict[str, An
 
 from bakec.dockerfile.dockerignore import read_patterns  # noqa: E402
 from bakec.errors import BuildError  # noqa: E402
-from bakec.ops import Copy, Mkdir  # noqa: E402
-from bakec.fs import fileops
+from bakec.fs import fileops  # noqa: E402
 from bakec.fs.fileops import Source  # noqa: E402
+from bakec.ops import Copy, Mkdir  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="file operations set owners: needs root")
 
@@ -189,7 +190,9 @@ def test_008_copy_hardlinks(tmp_path: Path) -> None:
 
 def _users(root: Path) -> None:
     (root / "etc").mkdir()
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002::/home/app:/bin/sh\n")
+    (root / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002::/home/app:/bin/sh\n"
+    )
     (root / "etc" / "group").write_text("root:x:0:\ngrp:x:2002:\n")
 
 
@@ -227,7 +230,8 @@ def test_012_copy_link(tmp_path: Path) -> None:
         scratch.mkdir()
         fileops.apply(str(scratch), [action], [b.source])
         got = [
-            {k: v for k, v in e.items() if not k.startswith("_")} for e in sorted(walk(scratch).values(), key=lambda e: e["path"])
+            {k: v for k, v in e.items() if not k.startswith("_")}
+            for e in sorted(walk(scratch).values(), key=lambda e: e["path"])
         ]
         assert got == layers[n]
         # the merge: the linked root laid over the stage, owners and modes as they are

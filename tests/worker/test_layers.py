@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance.dockerfile_oracle import CORPUS, layer_entries
 
-from bakec.worker.client import Descriptor
-from bakec.util.compression import Compression
-from bakec.content.store import ContentStore
 from bakec.content.layers import LayerBlob, UnsupportedUpperDir, convert_layer, write_layer
+from bakec.content.store import ContentStore
+from bakec.util.compression import Compression
+from bakec.worker.client import Descriptor
+from conformance.dockerfile_oracle import CORPUS, layer_entries
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="overlay mounts need root")
 

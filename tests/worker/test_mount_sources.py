@@ -26,9 +26,16 @@ def test_secret_sources_follow_buildkits_lookup(tmp_path):
     (tmp_path / "BARE").write_bytes(b"bare-file")
     environ = {"VAR": "from-env", "SAME": "same-name-env"}
     store = SecretStore.from_entries(
-        [{"id": "a", "src": "file.txt"}, {"id": "b", "env": "VAR"}, {"id": "SAME"}, {"id": "BARE"},
-         {"id": "a", "src": "other"}],
-        environ, str(tmp_path))
+        [
+            {"id": "a", "src": "file.txt"},
+            {"id": "b", "env": "VAR"},
+            {"id": "SAME"},
+            {"id": "BARE"},
+            {"id": "a", "src": "other"},
+        ],
+        environ,
+        str(tmp_path),
+    )
     assert store.read("a") == b"from-file"  # the first entry of an id wins
     assert store.read("b") == b"from-env"
     assert store.read("SAME") == b"same-name-env"  # no src/env: the variable named like the id when set
@@ -52,7 +59,9 @@ def test_secret_larger_than_buildkits_limit_fails(tmp_path):
 
 def test_redactor_masks_values_split_across_chunks_and_lines():
     out: list[tuple[int, bytes]] = []
-    redactor = Redactor(lambda stream, data: out.append((stream, data)), [b"hunter22", b"-----KEY\nsecond-line\n"])
+    redactor = Redactor(
+        lambda stream, data: out.append((stream, data)), [b"hunter22", b"-----KEY\nsecond-line\n"]
+    )
     for chunk in (b"pw=hun", b"ter22 ok\nnext", b" line\n", b"second-line\n", b"tail hunter"):
         redactor(1, chunk)
     redactor(2, b"err hunter22\n")
@@ -137,11 +146,16 @@ def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
     if shutil.which("ssh-agent") is None or shutil.which("ssh-keygen") is None:
         pytest.skip("openssh-client is not installed")
     key = tmp_path / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bakec-test", "-f", str(key)], check=True)
-    fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True,
-                                 check=True).stdout.split()[1]
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bakec-test", "-f", str(key)], check=True
+    )
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     key.chmod(0o644)  # a checkout's mode: ssh-add would refuse the file, buildx's Go agent does not
-    forwards = SshForwards.from_entries([{"id": "deploy", "paths": ["id"]}], {}, str(tmp_path), tmp_path / "scratch")
+    forwards = SshForwards.from_entries(
+        [{"id": "deploy", "paths": ["id"]}], {}, str(tmp_path), tmp_path / "scratch"
+    )
     assert forwards.socket("other") is None
     assert str(forwards.missing_error("other")).startswith("unset ssh forward key other")
     try:
@@ -152,8 +166,13 @@ def test_key_files_are_served_by_a_private_agent_through_a_relay(tmp_path):
             st = os.stat(path)
             assert st.st_mode & 0o777 == 0o660
             for _ in range(2):  # each connection is relayed on its own
-                listed = subprocess.run(["ssh-add", "-l"], env={"SSH_AUTH_SOCK": path}, capture_output=True,
-                                        text=True, check=False)
+                listed = subprocess.run(
+                    ["ssh-add", "-l"],
+                    env={"SSH_AUTH_SOCK": path},
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 assert listed.returncode == 0, listed.stderr
                 assert fingerprint in listed.stdout
         assert not os.path.exists(path)
@@ -177,8 +196,13 @@ def test_private_agent_stops_when_bakec_dies(tmp_path):
         "print(next(iter(f._agents.values())).pid, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )
     assert proc.returncode == -9, proc.stderr
     pid = int(proc.stdout.strip())
     # the watcher saw its stdin close and reaped the agent: poll until /proc says so
@@ -190,7 +214,9 @@ def test_private_agent_stops_when_bakec_dies(tmp_path):
 
 
 def test_no_ssh_forwards_at_all_is_buildkits_other_message():
-    assert str(SshForwards().missing_error("default")).startswith('no SSH key "default" forwarded from the client')
+    assert str(SshForwards().missing_error("default")).startswith(
+        'no SSH key "default" forwarded from the client'
+    )
 
 
 # -- crash leftovers --------------------------------------------------------------------------------
@@ -198,8 +224,8 @@ def test_no_ssh_forwards_at_all_is_buildkits_other_message():
 
 def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
     from bakec.worker.client import Mount, owner_label
-    from bakec.worker.mounts import sweep
     from bakec.worker.mount import mount, unmount
+    from bakec.worker.mounts import sweep
 
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
@@ -242,9 +268,16 @@ def test_redactor_leaves_output_alone_when_values_are_too_short_to_mask():
 def test_each_target_reads_its_own_secret_and_ssh_entries(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"for-a")
     (tmp_path / "b.txt").write_bytes(b"for-b")
-    store = SecretStore.from_targets({"a": [{"id": "npmrc", "src": "a.txt"}], "b": [{"id": "npmrc", "src": "b.txt"}],
-                                      "c": []}, {}, str(tmp_path))
-    assert (store.read("npmrc", "a"), store.read("npmrc", "b"), store.read("npmrc", "c")) == (b"for-a", b"for-b", None)
+    store = SecretStore.from_targets(
+        {"a": [{"id": "npmrc", "src": "a.txt"}], "b": [{"id": "npmrc", "src": "b.txt"}], "c": []},
+        {},
+        str(tmp_path),
+    )
+    assert (store.read("npmrc", "a"), store.read("npmrc", "b"), store.read("npmrc", "c")) == (
+        b"for-a",
+        b"for-b",
+        None,
+    )
     assert store.read("npmrc") == b"for-a"  # no scope: the first target's
     forwards = SshForwards.from_targets({"a": [{"id": "default"}], "b": []}, {"SSH_AUTH_SOCK": "/agent"}, "/")
     assert forwards.socket("default", "a") == "/agent" and forwards.socket("default", "b") is None
@@ -264,11 +297,27 @@ def _tree(root: Path, files: list[str]) -> None:
 def test_hidden_entries_follow_dockerignore_semantics(tmp_path):
     from bakec.worker.contextview import hidden_entries, is_hidden
 
-    _tree(tmp_path, ["a.txt", "x.log", "src/b.txt", "src/deep/c.log", "build/out.bin", "keep/drop.txt",
-                     "keep/keep.txt", "gone/only.txt"])
+    _tree(
+        tmp_path,
+        [
+            "a.txt",
+            "x.log",
+            "src/b.txt",
+            "src/deep/c.log",
+            "build/out.bin",
+            "keep/drop.txt",
+            "keep/keep.txt",
+            "gone/only.txt",
+        ],
+    )
     patterns = ["**/*.log", "build", "keep", "!keep/keep.txt", "gone", "!gone/other.txt"]
-    assert hidden_entries(str(tmp_path), "", patterns) == ["build", "gone", "keep/drop.txt", "src/deep/c.log",
-                                                            "x.log"]
+    assert hidden_entries(str(tmp_path), "", patterns) == [
+        "build",
+        "gone",
+        "keep/drop.txt",
+        "src/deep/c.log",
+        "x.log",
+    ]
     assert hidden_entries(str(tmp_path), "src", patterns) == ["deep/c.log"]
     assert is_hidden("build/out.bin", patterns, False) and not is_hidden("keep/keep.txt", patterns, False)
     assert hidden_entries(str(tmp_path), "", []) == []
@@ -289,8 +338,14 @@ def test_overlay_with_whiteouts_shows_the_context_as_sent(tmp_path):
     for d in (upper, work, merged):
         d.mkdir()
     prepare_upper(str(ctx), str(upper), hidden_entries(str(ctx), "", ["secret.env", "**/*.log"]))
-    mount(Mount(type="overlay", source="overlay", options=[f"lowerdir={ctx}", f"upperdir={upper}", f"workdir={work}"]),
-          merged)
+    mount(
+        Mount(
+            type="overlay",
+            source="overlay",
+            options=[f"lowerdir={ctx}", f"upperdir={upper}", f"workdir={work}"],
+        ),
+        merged,
+    )
     try:
         assert sorted(os.listdir(merged)) == ["a.txt", "src"] and os.listdir(merged / "src") == ["b.txt"]
         st, lower = os.stat(merged / "src"), os.stat(ctx / "src")

@@ -15,9 +15,9 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from bakec.errors import BakecError, Range
 from bakec.bake.hcl import ast
 from bakec.bake.model import TARGET_FIELDS_BY_BAKE_NAME
+from bakec.errors import BakecError, Range
 
 TARGET_ATTRIBUTES = set(TARGET_FIELDS_BY_BAKE_NAME) | {"name", "matrix"}
 GROUP_ATTRIBUTES = {"targets", "description"}
@@ -45,24 +45,43 @@ def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
 def unknown_names(bodies: Sequence[ast.Body]) -> list[Finding]:
     """Attributes and blocks that buildx would silently ignore."""
     out: list[Finding] = []
-    allowed = {"target": TARGET_ATTRIBUTES, "group": GROUP_ATTRIBUTES, "variable": VARIABLE_ATTRIBUTES,
-               "function": FUNCTION_ATTRIBUTES}
+    allowed = {
+        "target": TARGET_ATTRIBUTES,
+        "group": GROUP_ATTRIBUTES,
+        "variable": VARIABLE_ATTRIBUTES,
+        "function": FUNCTION_ATTRIBUTES,
+    }
     for body in bodies:
         for block in body.blocks:
             if block.type not in TOP_LEVEL_BLOCKS:
-                out.append(Finding("warning", f'unknown block type "{block.type}"{_did_you_mean(block.type, TOP_LEVEL_BLOCKS)}',
-                                   block.type_range))
+                out.append(
+                    Finding(
+                        "warning",
+                        f'unknown block type "{block.type}"{_did_you_mean(block.type, TOP_LEVEL_BLOCKS)}',
+                        block.type_range,
+                    )
+                )
                 continue
             label = block.labels[0] if block.labels else "?"
             for name, attr in block.body.attributes.items():
                 if name not in allowed[block.type]:
                     hint = _did_you_mean(name, allowed[block.type])
-                    out.append(Finding("warning", f'{block.type} "{label}": unknown attribute "{name}"{hint}',
-                                       attr.name_range))
+                    out.append(
+                        Finding(
+                            "warning",
+                            f'{block.type} "{label}": unknown attribute "{name}"{hint}',
+                            attr.name_range,
+                        )
+                    )
             for inner in block.body.blocks:
                 if not (block.type == "variable" and inner.type == "validation"):
-                    out.append(Finding("warning", f'{block.type} "{label}": unknown block "{inner.type}" (ignored)',
-                                       inner.type_range))
+                    out.append(
+                        Finding(
+                            "warning",
+                            f'{block.type} "{label}": unknown block "{inner.type}" (ignored)',
+                            inner.type_range,
+                        )
+                    )
     return out
 
 
@@ -99,7 +118,9 @@ def referenced_names(node: ast.Node) -> set[str]:
     return set(ast.names_in(node))
 
 
-def unused_variables(bodies: Sequence[ast.Body], selected: Iterable[str], parents: dict[str, list[str]]) -> list[Finding]:
+def unused_variables(
+    bodies: Sequence[ast.Body], selected: Iterable[str], parents: dict[str, list[str]]
+) -> list[Finding]:
     """Variables that no selected target (with its parents) reaches, directly or through others."""
     variable_refs: dict[str, set[str]] = {}
     variable_ranges: dict[str, Range] = {}

@@ -27,9 +27,9 @@ from typing import Any
 import attrs
 import yaml
 
-from bakec.errors import SpecError
 from bakec.bake.model import Group, Target
 from bakec.bake.options import dedupe_equal, dedupe_keyed, parse_entries
+from bakec.errors import SpecError
 
 __all__ = [
     "ComposeResult",
@@ -113,7 +113,9 @@ def looks_like_compose(
     return True, None
 
 
-def compose_env(env: Mapping[str, str], cwd: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+def compose_env(
+    env: Mapping[str, str], cwd: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The interpolation environment: ``env``, then ``cwd/.env`` for unset keys, then overrides."""
     envs = dict(env)
     path = os.path.join(cwd, ".env")
@@ -138,7 +140,11 @@ _Loader.yaml_implicit_resolvers = {}
 for _tag, _regexp, _first in [
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$", list("-+0123456789")),
+    (
+        "tag:yaml.org,2002:int",
+        r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$",
+        list("-+0123456789"),
+    ),
     (
         "tag:yaml.org,2002:float",
         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
@@ -181,7 +187,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
         line = key_node.start_mark.line + 1
         if isinstance(key, (str, int, float, bool)) and key in seen:
             raise SpecError(
-                f"yaml: unmarshal errors:\n  line {line}: mapping key \"{key}\" already defined at line {seen[key]}"
+                f'yaml: unmarshal errors:\n  line {line}: mapping key "{key}" already defined at line {seen[key]}'
             )
         if isinstance(key, (str, int, float, bool)):
             seen[key] = line
@@ -192,7 +198,9 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def _load_file(data: bytes, name: str, env: Mapping[str, str], cwd: str = ".", seen: tuple[str, ...] = ()) -> dict[str, Any]:
+def _load_file(
+    data: bytes, name: str, env: Mapping[str, str], cwd: str = ".", seen: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """One file: every YAML document interpolated, ``extends`` applied, merged in order."""
     try:
         text = data.decode("utf-8")
@@ -216,7 +224,9 @@ def _load_file(data: bytes, name: str, env: Mapping[str, str], cwd: str = ".", s
     return merged
 
 
-def _apply_extends(doc: dict[str, Any], name: str, env: Mapping[str, str], cwd: str, seen: tuple[str, ...]) -> None:
+def _apply_extends(
+    doc: dict[str, Any], name: str, env: Mapping[str, str], cwd: str, seen: tuple[str, ...]
+) -> None:
     """Resolve ``services.*.extends`` (same file or another file) for the keys bake reads."""
     services = doc.get("services")
     if not isinstance(services, dict):
@@ -232,7 +242,11 @@ def _apply_extends(doc: dict[str, Any], name: str, env: Mapping[str, str], cwd: 
         ext = svc["extends"]
         base_name, base_file = (ext, None) if isinstance(ext, str) else (ext.get("service"), ext.get("file"))
         if base_file:
-            path = posixpath.join(posixpath.dirname(name), base_file) if not base_file.startswith("/") else base_file
+            path = (
+                posixpath.join(posixpath.dirname(name), base_file)
+                if not base_file.startswith("/")
+                else base_file
+            )
             if path in seen:
                 raise SpecError(f"Circular reference with extends: {' -> '.join((*seen, path))}")
             try:
@@ -246,7 +260,9 @@ def _apply_extends(doc: dict[str, Any], name: str, env: Mapping[str, str], cwd: 
         if not isinstance(base, dict):
             raise SpecError(f"cannot extend service {svc_name!r} in {name}: service {base_name!r} not found")
         own = {k: v for k, v in svc.items() if k != "extends"}
-        services[svc_name] = _merge({k: v for k, v in base.items() if k != "extends"}, own, ("services", svc_name))
+        services[svc_name] = _merge(
+            {k: v for k, v in base.items() if k != "extends"}, own, ("services", svc_name)
+        )
         done.add(svc_name)
         return services[svc_name]
 
@@ -648,7 +664,16 @@ _BUILD_PROPS: dict[str, Any] = {
     "platforms": _LIST_OF_STRINGS,
 }
 _SERVICE_SECRET_PROPS = {"source", "target", "uid", "gid", "mode"}
-_SECRET_PROPS = {"name", "environment", "file", "external", "labels", "driver", "driver_opts", "template_driver"}
+_SECRET_PROPS = {
+    "name",
+    "environment",
+    "file",
+    "external",
+    "labels",
+    "driver",
+    "driver_opts",
+    "template_driver",
+}
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 
 
@@ -789,7 +814,9 @@ def _to_bake(doc: dict[str, Any], env: Mapping[str, str], cwd: str) -> ComposeRe
         name = service_name.replace(".", "_")
         if not _TARGET_NAME.match(name):
             raise SpecError(f'invalid service name "{name}": only "[a-zA-Z0-9_-]+" are allowed')
-        result.targets[name] = _target(name, service_name, svc, _build_mapping(svc["build"]), secrets, environment, env)
+        result.targets[name] = _target(
+            name, service_name, svc, _build_mapping(svc["build"]), secrets, environment, env
+        )
     result.groups["default"] = Group(name="default", targets=sorted(result.targets))
     return result
 
@@ -811,7 +838,11 @@ def _target(
     t.dockerfile_inline = build.get("dockerfile_inline") or None
     if build.get("additional_contexts") is not None:
         t.contexts = _named_contexts(
-            {k: _context_path(v) for k, v in _kv_mapping(build["additional_contexts"]).items() if v is not None}
+            {
+                k: _context_path(v)
+                for k, v in _kv_mapping(build["additional_contexts"]).items()
+                if v is not None
+            }
         )
     shm = build.get("shm_size")
     if shm is not None:
@@ -933,7 +964,9 @@ def _ssh_keys(value: Any) -> list[dict[str, Any]]:
 def _secret(service: str, item: Any, secrets: dict[str, Any]) -> dict[str, str]:
     source = item if isinstance(item, str) else item.get("source", "")
     if source not in secrets:
-        raise SpecError(f'service "{service}" refers to undefined build secret {source}: invalid compose project')
+        raise SpecError(
+            f'service "{service}" refers to undefined build secret {source}: invalid compose project'
+        )
     top = secrets[source] or {}
     if _truthy(top.get("external")) or isinstance(top.get("external"), dict):
         raise SpecError(f"unsupported external secret {top.get('name', '')}")
@@ -1015,7 +1048,11 @@ def _service_environment(svc: dict[str, Any], env: Mapping[str, str], cwd: str) 
     env_files = svc.get("env_file")
     if env_files is not None:
         for entry in env_files if isinstance(env_files, list) else [env_files]:
-            path, required = (entry, True) if isinstance(entry, str) else (entry.get("path", ""), entry.get("required", True))
+            path, required = (
+                (entry, True)
+                if isinstance(entry, str)
+                else (entry.get("path", ""), entry.get("required", True))
+            )
             path = _relative(path)
             full = os.path.join(cwd, path)
             if not os.path.isfile(full):

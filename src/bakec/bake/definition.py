@@ -16,12 +16,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from bakec.errors import BakecError, DiagnosticError, SpecError
 from bakec.bake import files as bakefiles
 from bakec.bake import finalize, merge
 from bakec.bake import overrides as ovr
 from bakec.bake.evaluation import BakeEvaluation, EvaluatedConfig
 from bakec.bake.model import Group, Target, Variable, copy_target
+from bakec.errors import BakecError, SpecError
 
 
 @dataclass
@@ -101,7 +101,10 @@ class Definition:
 
     # -- targets ----------------------------------------------------------------------
     def resolve_target(
-        self, name: str, overrides: list, visited: dict[str, Target | None] | None = None,
+        self,
+        name: str,
+        overrides: list,
+        visited: dict[str, Target | None] | None = None,
         memo: dict[str, Target] | None = None,
     ) -> Target:
         """Merge a target's parents and itself, then apply its overrides (buildx's Config.target).
@@ -140,7 +143,9 @@ class Definition:
             memo[name] = result
         return result
 
-    def resolve(self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()) -> Resolved:
+    def resolve(
+        self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()
+    ) -> Resolved:
         """Resolve requested names as ``docker buildx bake`` does before building or printing."""
 
         requested = self.expand_names(list(names) or ["default"])
@@ -165,13 +170,16 @@ class Definition:
             if "default" not in groups:
                 groups["default"] = Group("default", [name])
             else:
-                groups["default"] = Group("default", groups["default"].targets + [name], groups["default"].description)
+                groups["default"] = Group(
+                    "default", groups["default"].targets + [name], groups["default"].description
+                )
         if "default" in groups:
             group = groups["default"]
             groups["default"] = Group("default", sorted(set(group.targets)), group.description)
         for tname in list(targets):
-            targets[tname] = finalize.finalize(targets[tname], self.env, self.cwd, normalized=True,
-                                               remote=self.remote)
+            targets[tname] = finalize.finalize(
+                targets[tname], self.env, self.cwd, normalized=True, remote=self.remote
+            )
         self._link(targets, parsed)
         return Resolved(groups, targets)
 
@@ -185,18 +193,28 @@ class Definition:
             for ctx_value in (target.contexts or {}).values():
                 if not ctx_value.startswith("target:"):
                     continue
-                linked = ctx_value[len("target:"):]
+                linked = ctx_value[len("target:") :]
                 if linked == name:
                     raise SpecError(f"target {name} cannot link to itself")
                 self._check_loop(name, linked, targets, overrides)
                 if linked not in targets:
-                    resolved = finalize.finalize(self.resolve_target(linked, overrides), self.env, self.cwd,
-                                                 normalized=True, remote=self.remote)
+                    resolved = finalize.finalize(
+                        self.resolve_target(linked, overrides),
+                        self.env,
+                        self.cwd,
+                        normalized=True,
+                        remote=self.remote,
+                    )
                     resolved.output = [{"type": "cacheonly"}]
                     targets[linked] = resolved
                     pending.append(linked)
                 other = targets[linked]
-                if target.platforms and other.platforms and len(target.platforms) > 1 and len(other.platforms) > 1:
+                if (
+                    target.platforms
+                    and other.platforms
+                    and len(target.platforms) > 1
+                    and len(other.platforms) > 1
+                ):
                     if not set(target.platforms) <= set(other.platforms):
                         raise SpecError(
                             f"target {linked} can't be used by {name} because its platforms "
@@ -219,14 +237,16 @@ class Definition:
                 target = self.resolve_target(current, overrides)
             for value in (target.contexts or {}).values():
                 if value.startswith("target:"):
-                    nxt = value[len("target:"):]
+                    nxt = value[len("target:") :]
                     if nxt == start:
                         raise SpecError(f"infinite loop from {current} to {start}")
                     if nxt not in seen:
                         seen.add(nxt)
                         frontier.append(nxt)
 
-    def print_json(self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()) -> str:
+    def print_json(
+        self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()
+    ) -> str:
         """The exact text ``docker buildx bake --print`` writes for these names."""
         from bakec.bake.printer import print_json
 
@@ -303,7 +323,9 @@ def load(
     targets: dict[str, Target] = {}
     groups: dict[str, Group] = {}
     if compose_files:
-        from bakec.bake.compose import load_compose  # only when there are compose files: it is costly to import
+        from bakec.bake.compose import (
+            load_compose,
+        )  # only when there are compose files: it is costly to import
 
         composed = load_compose(compose_files, {**env, **cli_vars}, cwd)
         targets.update(composed.targets)
@@ -311,7 +333,11 @@ def load(
     builtins = {"BAKE_CMD_CONTEXT": cmd_context, "BAKE_LOCAL_PLATFORM": local_platform()}
     env_lookup = not _truthy(env.get("BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP", ""))
     evaluation = BakeEvaluation(
-        bodies, env, cli_vars, builtins, env_lookup=env_lookup,
+        bodies,
+        env,
+        cli_vars,
+        builtins,
+        env_lookup=env_lookup,
         relative_paths=_truthy(env.get("BUILDX_BAKE_FILE_RELATIVE_PATHS", "")),
     )
     try:
@@ -330,8 +356,15 @@ def load(
         else:
             groups[name] = group
     return Definition(
-        targets, groups, config.variables, env, cwd,
-        sources=source_map, used_variables=config.used_variables, bodies=bodies, block_labels=config.block_labels,
+        targets,
+        groups,
+        config.variables,
+        env,
+        cwd,
+        sources=source_map,
+        used_variables=config.used_variables,
+        bodies=bodies,
+        block_labels=config.block_labels,
     )
 
 

@@ -92,16 +92,18 @@ def _local_named_context(value: str) -> str | None:
     return None if "://" in value else value
 
 
-def granted_by_overrides(overrides: Sequence[str], env: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
+def granted_by_overrides(
+    overrides: Sequence[str], env: Mapping[str, str]
+) -> tuple[list[str], list[str], list[str]]:
     """What ``--set`` values grant themselves, as buildx's ``AddOverrides`` does.
 
     Returns (read paths, write paths, entitlement names): ``output`` and ``cache-to`` local
     ``dest``, ``cache-from`` local ``src``, ``secrets`` ``src``, ``ssh`` paths, and
     ``entitlements`` values ``network.host`` / ``security.insecure``.
     """
-    from bakec.errors import SpecError
     from bakec.bake.options import parse_entry
     from bakec.bake.overrides import parse_overrides
+    from bakec.errors import SpecError
 
     read: list[str] = []
     write: list[str] = []
@@ -112,8 +114,13 @@ def granted_by_overrides(overrides: Sequence[str], env: Mapping[str, str]) -> tu
             if value in ("network.host", "security.insecure"):
                 names.append(value)
             continue
-        kind = {"output": "output", "cache-to": "cache-to", "cache-from": "cache-from",
-                "secrets": "secret", "ssh": "ssh"}.get(field_name)
+        kind = {
+            "output": "output",
+            "cache-to": "cache-to",
+            "cache-from": "cache-from",
+            "secrets": "secret",
+            "ssh": "ssh",
+        }.get(field_name)
         if kind is None or not value:
             continue
         try:
@@ -177,7 +184,9 @@ def existing_prefix(path: str) -> tuple[str, str]:
         except FileNotFoundError:
             return dest, "/".join([part, *pending])
         except OSError as exc:
-            raise BuildError(f"failed to evaluate path {path!r}: {(exc.strerror or str(exc)).lower()}") from None
+            raise BuildError(
+                f"failed to evaluate path {path!r}: {(exc.strerror or str(exc)).lower()}"
+            ) from None
         if stat.S_ISLNK(info.st_mode):
             links += 1
             if links > 255:
@@ -201,7 +210,6 @@ def shown(paths: Iterable[str], cwd: str) -> list[str]:
         rel = os.path.relpath(path, base)
         out.append(path if rel.startswith("../..") else rel)
     return out
-
 
 
 @dataclass

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping
 
-from bakec.errors import BakecError, DiagnosticError, Pos, Range
 from bakec.bake import merge as merging
 from bakec.bake import options
 from bakec.bake.hcl import ast
 from bakec.bake.hcl.evaluate import Evaluator, suggest, type_from_expression
 from bakec.bake.hcl.functions import names as stdlib_names
-from bakec.bake.hcl.types import ANY, BOOL, STRING, ConversionError, Type, convert, list_of, map_of
-from bakec.bake.hcl.values import HList, HSet, Value, type_name
-from bakec.bake.model import Group, Kind, Target, TARGET_FIELDS_BY_BAKE_NAME, Variable
+from bakec.bake.hcl.types import BOOL, STRING, ConversionError, Type, convert, list_of, map_of
+from bakec.bake.hcl.values import Value, type_name
+from bakec.bake.model import TARGET_FIELDS_BY_BAKE_NAME, Group, Kind, Target, Variable
 from bakec.bake.variables import OverrideError, convert_override
+from bakec.errors import BakecError, DiagnosticError, Pos, Range
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
 _SPECIAL_TARGET_ATTRS = ("name", "matrix")
@@ -88,12 +88,14 @@ class _UserFunction:
         self.owner = owner
 
     def call(self, args: list[Value], rng: Range) -> Value:
-        local = dict(zip(self.params, args))
+        local = dict(zip(self.params, args, strict=False))
         if self.variadic is not None:
-            local[self.variadic] = list(args[len(self.params):])
+            local[self.variadic] = list(args[len(self.params) :])
         owner = self.owner
         if self.name in owner._calling:
-            raise DiagnosticError("Invalid expression", f"function cycle not allowed for {self.name}", self.decl.result.range)
+            raise DiagnosticError(
+                "Invalid expression", f"function cycle not allowed for {self.name}", self.decl.result.range
+            )
         owner._calling.add(self.name)
         owner._function_scope.append(set(local))
         try:
@@ -140,7 +142,9 @@ class BakeEvaluation:
     def _collect(self) -> None:
         for body in self.bodies:
             for name, attr in body.attributes.items():
-                self.declarations[name] = VariableDecl(name, attr.expr, None, None, [], attr.name_range, is_attribute=True)
+                self.declarations[name] = VariableDecl(
+                    name, attr.expr, None, None, [], attr.name_range, is_attribute=True
+                )
             for block in body.blocks:
                 if block.type == "variable":
                     self._collect_variable(block)
@@ -152,7 +156,9 @@ class BakeEvaluation:
     def _check_labels(self, block: ast.Block) -> None:
         if not block.labels:
             raise DiagnosticError(
-                f"Missing name for {block.type}", f"All {block.type} blocks must have 1 labels (name).", _brace_range(block)
+                f"Missing name for {block.type}",
+                f"All {block.type} blocks must have 1 labels (name).",
+                _brace_range(block),
             )
         if len(block.labels) > 1:
             raise DiagnosticError(
@@ -203,17 +209,25 @@ class BakeEvaluation:
         params: list[str] = []
         if "params" in attrs_:
             expr = attrs_["params"].expr
-            if not isinstance(expr, ast.TupleExpr) or not all(isinstance(p, ast.Variable) for p in expr.items):
-                raise DiagnosticError("Invalid param element", "Each parameter name must be an identifier.", expr.range)
+            if not isinstance(expr, ast.TupleExpr) or not all(
+                isinstance(p, ast.Variable) for p in expr.items
+            ):
+                raise DiagnosticError(
+                    "Invalid param element", "Each parameter name must be an identifier.", expr.range
+                )
             params = [p.name for p in expr.items]
         variadic = None
         if "variadic_params" in attrs_:
             expr = attrs_["variadic_params"].expr
             if not isinstance(expr, ast.Variable):
-                raise DiagnosticError("Invalid param element", "Each parameter name must be an identifier.", expr.range)
+                raise DiagnosticError(
+                    "Invalid param element", "Each parameter name must be an identifier.", expr.range
+                )
             variadic = expr.name
         if "result" not in attrs_:
-            raise DiagnosticError("Invalid function definition", f"empty result not allowed for {name}", block.range)
+            raise DiagnosticError(
+                "Invalid function definition", f"empty result not allowed for {name}", block.range
+            )
         self.functions[name] = FunctionDecl(name, params, variadic, attrs_["result"].expr, block.range)
 
     # -- Globals protocol -----------------------------------------------------------
@@ -228,7 +242,9 @@ class BakeEvaluation:
         decl = self.declarations.get(name)
         if decl is None:
             names = sorted(set(self.declarations) | set(self.builtins))
-            raise DiagnosticError("Unknown variable", f'There is no variable named "{name}".{suggest(name, names)}', rng)
+            raise DiagnosticError(
+                "Unknown variable", f'There is no variable named "{name}".{suggest(name, names)}', rng
+            )
         self.used.add(name)
         return self._resolve_variable(decl, rng)
 
@@ -250,7 +266,9 @@ class BakeEvaluation:
         if not instances:
             raise DiagnosticError("Unknown variable", f'There is no {kind} named "{name}".', rng)
         if key in self._attr_resolving:
-            raise DiagnosticError("Invalid expression", f"reference cycle not allowed for {kind}.{name}.{attr}", rng)
+            raise DiagnosticError(
+                "Invalid expression", f"reference cycle not allowed for {kind}.{name}.{attr}", rng
+            )
         self._attr_resolving.add(key)
         try:
             value = None
@@ -309,7 +327,9 @@ class BakeEvaluation:
                     default = convert(default, declared)
                 except ConversionError as err:
                     raise DiagnosticError(
-                        "Invalid value", f"invalid type {declared} for variable {decl.name} default value: {err}", decl.header
+                        "Invalid value",
+                        f"invalid type {declared} for variable {decl.name} default value: {err}",
+                        decl.header,
                     ) from None
         elif declared is None:
             default = ""
@@ -317,10 +337,18 @@ class BakeEvaluation:
         if raw is None and json_raw is None:
             return default
         if declared is None and raw is None and json_raw is not None:
-            return json_raw if not isinstance(default, (bool, Decimal, list, dict)) else self._convert_override(decl, None, json_raw, None, default)
+            return (
+                json_raw
+                if not isinstance(default, (bool, Decimal, list, dict))
+                else self._convert_override(decl, None, json_raw, None, default)
+            )
         if declared is not None and declared.kind == "any" and json_raw is None:
-            raise DiagnosticError("Invalid value", f"unsupported type dynamic for variable {decl.name}", decl.header)
-        return self._convert_override(decl, raw, json_raw if declared is not None else None, declared, default)
+            raise DiagnosticError(
+                "Invalid value", f"unsupported type dynamic for variable {decl.name}", decl.header
+            )
+        return self._convert_override(
+            decl, raw, json_raw if declared is not None else None, declared, default
+        )
 
     def _convert_override(self, decl, raw, json_raw, declared, default) -> Value:
         try:
@@ -341,11 +369,19 @@ class BakeEvaluation:
     def _validate(self, decl: VariableDecl, condition: ast.Node, message: ast.Node | None) -> None:
         result = self.evaluator.eval(condition, {})
         if result is None:
-            raise DiagnosticError("Invalid condition result", "Condition expression must return either true or false, not null.", condition.range)
+            raise DiagnosticError(
+                "Invalid condition result",
+                "Condition expression must return either true or false, not null.",
+                condition.range,
+            )
         try:
             ok = convert(result, BOOL)
         except ConversionError:
-            raise DiagnosticError("Invalid condition result", "Invalid condition result value: a bool is required", condition.range) from None
+            raise DiagnosticError(
+                "Invalid condition result",
+                "Invalid condition result value: a bool is required",
+                condition.range,
+            ) from None
         if ok:
             return
         text = ""
@@ -386,9 +422,14 @@ class BakeEvaluation:
         axes = sorted(matrix)
         for axis in axes:
             if not isinstance(matrix[axis], list):
-                raise DiagnosticError("Invalid matrix", "matrix values must be a list", attrs_["matrix"].expr.range)
-        combos = [dict(zip(axes, combo)) for combo in itertools.product(*(matrix[a] for a in reversed(axes)))]
-        combos = [dict(zip(reversed(axes), combo.values())) for combo in combos]
+                raise DiagnosticError(
+                    "Invalid matrix", "matrix values must be a list", attrs_["matrix"].expr.range
+                )
+        combos = [
+            dict(zip(axes, combo, strict=False))
+            for combo in itertools.product(*(matrix[a] for a in reversed(axes)))
+        ]
+        combos = [dict(zip(reversed(axes), combo.values(), strict=False)) for combo in combos]
         out: list[BlockInstance] = []
         seen: set[str] = set()
         for local in combos:
@@ -398,7 +439,9 @@ class BakeEvaluation:
                     try:
                         name = convert(name, STRING)
                     except ConversionError:
-                        raise DiagnosticError("Invalid name", "name must be a string", attrs_["name"].expr.range) from None
+                        raise DiagnosticError(
+                            "Invalid name", "name must be a string", attrs_["name"].expr.range
+                        ) from None
             else:
                 name = label
             self._check_name(name, label_range)
@@ -465,7 +508,9 @@ class BakeEvaluation:
             group.targets = members
         if "description" in attrs_:
             group.description = self._convert_attr(
-                self.evaluator.eval(attrs_["description"].expr, instance.local), STRING, attrs_["description"].expr
+                self.evaluator.eval(attrs_["description"].expr, instance.local),
+                STRING,
+                attrs_["description"].expr,
             )
         return group
 
@@ -515,7 +560,9 @@ class BakeEvaluation:
             detail = str(err)
             if " required" in detail and "but have" not in detail and ":" not in detail:
                 detail = f"{detail}, but have {type_name(value)}"
-            raise DiagnosticError("Unsuitable value type", f"Unsuitable value: {detail}", node.range) from None
+            raise DiagnosticError(
+                "Unsuitable value type", f"Unsuitable value: {detail}", node.range
+            ) from None
 
     def _field_value(self, kind: Kind, bake_name: str, value: Value, node: ast.Node) -> Value:
         if value is None:
@@ -546,19 +593,31 @@ class BakeEvaluation:
                 # buildx reports these as a decode error at the list's opening bracket
                 start = node.range.start
                 at = Range(node.range.filename, start, Pos(start.line, start.column + 1))
-                raise DiagnosticError("Unsuitable value type", f"Unsuitable value: {err.message}", at) from None
+                raise DiagnosticError(
+                    "Unsuitable value type", f"Unsuitable value: {err.message}", at
+                ) from None
         if kind is Kind.OBJECT:
             if not isinstance(value, dict):
-                raise DiagnosticError("Unsuitable value type", f"Unsuitable value: object required, but have {type_name(value)}", node.range)
+                raise DiagnosticError(
+                    "Unsuitable value type",
+                    f"Unsuitable value: object required, but have {type_name(value)}",
+                    node.range,
+                )
             return dict(value)
         if kind is Kind.OBJECT_LIST:  # policy: objects or CSV strings
             if not isinstance(value, list):
-                raise DiagnosticError("Unsuitable value type", f"Unsuitable value: list of object required, but have {type_name(value)}", node.range)
+                raise DiagnosticError(
+                    "Unsuitable value type",
+                    f"Unsuitable value: list of object required, but have {type_name(value)}",
+                    node.range,
+                )
             items = [{k: _entry_value(v) for k, v in v.items()} if isinstance(v, dict) else v for v in value]
             try:
                 return options.parse_entries(bake_name, items)
             except BakecError as err:
-                raise DiagnosticError("Unsuitable value type", f"Unsuitable value: {err.message}", node.range) from None
+                raise DiagnosticError(
+                    "Unsuitable value type", f"Unsuitable value: {err.message}", node.range
+                ) from None
         return value  # pragma: no cover
 
 
@@ -573,7 +632,9 @@ def _entry_value(value: Value) -> Value:
 
 def _is_local_path(value: str) -> bool:
     return not (
-        "://" in value or value.startswith(("target:", "git@", "docker-image:", "oci-layout:")) or os.path.isabs(value)
+        "://" in value
+        or value.startswith(("target:", "git@", "docker-image:", "oci-layout:"))
+        or os.path.isabs(value)
     )
 
 

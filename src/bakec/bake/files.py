@@ -65,7 +65,7 @@ def read_files(names: list[str], cwd: str, env: Mapping[str, str]) -> list[Sourc
 def _read_explicit(name: str, cwd: str) -> SourceFile:
     if name == "-":
         return SourceFile("-", sys.stdin.buffer.read())
-    local = name[len("cwd://"):] if name.startswith("cwd://") else name
+    local = name[len("cwd://") :] if name.startswith("cwd://") else name
     path = os.path.join(cwd, local)
     try:
         with open(path, "rb") as handle:

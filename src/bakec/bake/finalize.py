@@ -18,10 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from bakec.errors import SpecError
-from bakec.util.gopath import clean as go_clean
-from bakec.bake.remote_context import remote_contexts
-from bakec.util.gitref import is_git_ssh, is_remote_url
 from bakec.bake.model import Target, copy_target
 from bakec.bake.options import (
     check_secrets,
@@ -36,6 +32,10 @@ from bakec.bake.options import (
     validate_platforms,
     validate_ulimit,
 )
+from bakec.bake.remote_context import remote_contexts
+from bakec.errors import SpecError
+from bakec.util.gitref import is_git_ssh, is_remote_url
+from bakec.util.gopath import clean as go_clean
 
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 

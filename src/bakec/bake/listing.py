@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bakec.errors import SpecError
 from bakec.bake.printer import list_targets, list_variables
+from bakec.errors import SpecError
 
 
 def parse_list_value(value: str) -> tuple[str, str]:

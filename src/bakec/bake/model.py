@@ -83,7 +83,9 @@ class Target:
     entitlements: list[str] | None = _field("entitlements", Kind.STRING_LIST, Merge.APPEND)
     extra_hosts: dict[str, str | None] | None = _field("extra-hosts", Kind.STRING_MAP, Merge.MAP)
     policy: list[dict[str, Any]] | None = _field("policy", Kind.OBJECT_LIST, Merge.APPEND)
-    inherits: list[str] | None = _field("inherits", Kind.STRING_LIST, Merge.NONE, settable=False, printed=False)
+    inherits: list[str] | None = _field(
+        "inherits", Kind.STRING_LIST, Merge.NONE, settable=False, printed=False
+    )
 
 
 @attrs.define(slots=True)

@@ -36,8 +36,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from bakec.errors import SpecError
 from bakec.bake.hcl.values import format_number
+from bakec.errors import SpecError
 
 CACHE_KEYS = ("cache-from", "cache-to")
 ENTRY_KEYS = ("cache-from", "cache-to", "output", "attest", "secret", "ssh", "policy")

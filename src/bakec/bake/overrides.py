@@ -26,7 +26,6 @@ from typing import Any
 
 import attrs
 
-from bakec.errors import SpecError
 from bakec.bake.model import Target, copy_target, target_fields
 from bakec.bake.options import (
     dedupe_equal,
@@ -37,6 +36,7 @@ from bakec.bake.options import (
     set_resource,
     split_csv,
 )
+from bakec.errors import SpecError
 
 # Keys whose values are gathered into a list (buildx ``Override.ArrValue``).
 LIST_KEYS = frozenset(

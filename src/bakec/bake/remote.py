@@ -22,6 +22,7 @@ from bakec.source.git import GitFetcher, is_git_url, redact
 from bakec.state import resolve_state_dir
 from bakec.util.gitref import is_remote_url
 
+
 def split_remote_args(targets: Sequence[str]) -> tuple[str | None, str | None, list[str]]:
     """(definition URL, command-context URL, remaining targets) of ``bakec build``'s positionals."""
     rest = list(targets)
@@ -47,6 +48,8 @@ def load_remote(
     if not is_git_url(url):
         raise SpecError(f"remote bake definition {redact(url)}: only git URLs are supported")
     root = GitFetcher(resolve_state_dir(state_dir, env) / "git").context_dir(url)
-    names = [os.path.join(cwd, name[len("cwd://"):]) if name.startswith("cwd://") else name for name in files]
+    names = [
+        os.path.join(cwd, name[len("cwd://") :]) if name.startswith("cwd://") else name for name in files
+    ]
     definition = load(names, env=env, cwd=str(root), vars=vars, cmd_context=cmd_context or "cwd://")
     return dataclasses.replace(definition, cwd=cwd, remote=url)

@@ -21,12 +21,15 @@ def remote_contexts(
     context: str | None, contexts: Mapping[str, str] | None, url: str
 ) -> tuple[str, dict[str, str] | None]:
     """A target's ``context`` and ``contexts`` with local paths taken from the remote ``url``."""
+
     def moved(value: str) -> str:
         if value.startswith(_KEPT_PREFIXES) or is_remote_url(value):
             return value
         return url if go_clean(value) == "." else subdir_url(url, value)
 
-    named = {k: (url if v == "." else moved(v)) for k, v in contexts.items()} if contexts is not None else None
+    named = (
+        {k: (url if v == "." else moved(v)) for k, v in contexts.items()} if contexts is not None else None
+    )
     return moved(context if context is not None else "."), named
 
 

@@ -19,7 +19,12 @@ SCALAR = {"type": ["string", "number", "boolean", "null"]}
 
 _KIND_SCHEMAS: dict[Kind, dict[str, Any]] = {
     Kind.STRING: {"type": ["string", "null"]},
-    Kind.BOOL: {"anyOf": [{"type": ["boolean", "null"]}, {"type": "string", "pattern": r"^(true|false|\$\{[\s\S]*\})$"}]},
+    Kind.BOOL: {
+        "anyOf": [
+            {"type": ["boolean", "null"]},
+            {"type": "string", "pattern": r"^(true|false|\$\{[\s\S]*\})$"},
+        ]
+    },
     Kind.STRING_LIST: {"type": "array", "items": {"type": ["string", "null"]}},
     Kind.STRING_MAP: {"type": "object", "additionalProperties": SCALAR},
     Kind.ENTRY_LIST: {
@@ -43,7 +48,9 @@ def target_schema() -> dict[str, Any]:
         entry = _templatable(entry) if meta["kind"] is not Kind.STRING else entry
         properties[meta["bake"]] = entry
     properties["name"] = {"type": "string"}
-    properties["matrix"] = _templatable({"type": "object", "additionalProperties": _templatable({"type": "array"})})
+    properties["matrix"] = _templatable(
+        {"type": "object", "additionalProperties": _templatable({"type": "array"})}
+    )
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 

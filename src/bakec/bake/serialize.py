@@ -20,7 +20,9 @@ def converter():
 
     conv = cattrs.Converter(omit_if_default=True)
     renames = {f.name: override(rename=f.metadata["bake"]) for f in target_fields()}
-    conv.register_unstructure_hook(Target, make_dict_unstructure_fn(Target, conv, _cattrs_omit_if_default=True, **renames))
+    conv.register_unstructure_hook(
+        Target, make_dict_unstructure_fn(Target, conv, _cattrs_omit_if_default=True, **renames)
+    )
     conv.register_structure_hook(Target, make_dict_structure_fn(Target, conv, **renames))
     conv.register_structure_hook(Any, lambda value, _: value)
     return conv

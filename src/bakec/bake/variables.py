@@ -43,7 +43,9 @@ def parse_go_float(text: str) -> Decimal:
 
 def from_json(text: str) -> Value:
     """Decode JSON into cty-like values (numbers exact)."""
-    return _json_to_value(json.loads(text, parse_float=str, parse_int=str, parse_constant=str, object_pairs_hook=None))
+    return _json_to_value(
+        json.loads(text, parse_float=str, parse_int=str, parse_constant=str, object_pairs_hook=None)
+    )
 
 
 def _json_to_value(data) -> Value:
@@ -86,7 +88,9 @@ def _csv_fields(text: str) -> list[str]:
     return next(csv.reader([text], skipinitialspace=False))
 
 
-def convert_override(name: str, raw: str | None, json_raw: str | None, declared: Type | None, default: Value) -> Value:
+def convert_override(
+    name: str, raw: str | None, json_raw: str | None, declared: Type | None, default: Value
+) -> Value:
     """Convert an override to the variable's value; raise :class:`OverrideError` with buildx's text."""
     if declared is not None:
         if json_raw is not None:
@@ -107,9 +111,13 @@ def convert_override(name: str, raw: str | None, json_raw: str | None, declared:
         except ValueError as err:
             raise OverrideError(f"failed to parse {name} as number: {err}") from None
     if isinstance(default, list):
-        raise OverrideError(f"unsupported type {'list' if isinstance(default, HList) else 'tuple'} for variable {name}")
+        raise OverrideError(
+            f"unsupported type {'list' if isinstance(default, HList) else 'tuple'} for variable {name}"
+        )
     if isinstance(default, dict):
-        raise OverrideError(f"unsupported type {'map' if isinstance(default, HMap) else 'object'} for variable {name}")
+        raise OverrideError(
+            f"unsupported type {'map' if isinstance(default, HMap) else 'object'} for variable {name}"
+        )
     return text
 
 
@@ -137,7 +145,7 @@ def _convert_typed(name: str, raw: str, t: Type) -> Value:
                 raise OverrideError(
                     f"failed to convert variable {name} from CSV: expected {len(t.elements)} values but got {len(fields)}"
                 )
-            return [_convert_field(name, f, et) for f, et in zip(fields, t.elements)]
+            return [_convert_field(name, f, et) for f, et in zip(fields, t.elements, strict=False)]
         items = [_convert_field(name, f, t.element) for f in fields]
         return make_set(items) if kind == "set" else HList(items)
     if kind == "map":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from bakec.errors import UsageError
 from bakec.cli.common import load_definition
+from bakec.errors import UsageError
 
 
 def _flag_overrides(args) -> list[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from bakec.errors import BakecError, render
 from bakec.cli.common import load_definition
+from bakec.errors import BakecError, render
 
 
 def run_check(args, sources: dict[str, bytes]) -> int:

@@ -29,8 +29,15 @@ def load_definition(args: argparse.Namespace, sources: dict[str, bytes]) -> Defi
     url, cmd_context, args.targets = split_remote_args(args.targets)
     try:
         if url:
-            definition = load_remote(url, args.files, env=env, cwd=os.getcwd(), vars=cli_vars,
-                                     state_dir=getattr(args, "state_dir", None), cmd_context=cmd_context)
+            definition = load_remote(
+                url,
+                args.files,
+                env=env,
+                cwd=os.getcwd(),
+                vars=cli_vars,
+                state_dir=getattr(args, "state_dir", None),
+                cmd_context=cmd_context,
+            )
         else:
             definition = load(args.files, env=env, cwd=os.getcwd(), vars=cli_vars)
     except BakecError as err:

@@ -26,7 +26,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build targets (or --print / --list them)")
     _add_definition_flags(build)
-    build.add_argument("--print", action="store_true", dest="print_", help="print the options without building")
+    build.add_argument(
+        "--print", action="store_true", dest="print_", help="print the options without building"
+    )
     build.add_argument("--list", dest="list_", metavar="VALUE", help="list targets or variables")
     build.add_argument("--load", action="store_true", help='shorthand for "--set=*.output=type=docker"')
     build.add_argument("--push", action="store_true", help='shorthand for "--set=*.output=type=registry"')
@@ -34,32 +36,60 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--pull", action="store_true", default=None, help="always attempt to pull all images")
     build.add_argument("--sbom", default="", help='shorthand for "--set=*.attest=type=sbom"')
     build.add_argument("--provenance", default="", help='shorthand for "--set=*.attest=type=provenance"')
-    build.add_argument("--call", default=None, help="set method for evaluating build (check, outline, targets)")
+    build.add_argument(
+        "--call", default=None, help="set method for evaluating build (check, outline, targets)"
+    )
     build.add_argument("--check", action="store_true", help='shorthand for "--call=check"')
     build.add_argument("--policy", action="append", default=[], help="policy configuration")
-    build.add_argument("--allow", action="append", default=[], help="allow build to access specified resources")
+    build.add_argument(
+        "--allow", action="append", default=[], help="allow build to access specified resources"
+    )
     build.add_argument("--metadata-file", help="write build result metadata to a file")
-    build.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"])
-    build.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-                       "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
+    build.add_argument(
+        "--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"]
+    )
+    build.add_argument(
+        "--state-dir",
+        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+    )
     build.add_argument("--builder", help="unix socket of a containerd to use instead of the embedded one")
-    build.add_argument("--max-parallelism", type=int, default=None, help="operations run at once (default: cores)")
-    build.add_argument("--keep-going", action="store_true", help="let independent targets finish when one fails")
+    build.add_argument(
+        "--max-parallelism", type=int, default=None, help="operations run at once (default: cores)"
+    )
+    build.add_argument(
+        "--keep-going", action="store_true", help="let independent targets finish when one fails"
+    )
     build.add_argument("targets", nargs="*", metavar="TARGET")
 
     daemon = sub.add_parser("daemon", help="the embedded containerd: status or stop")
     daemon.add_argument("action", choices=["status", "stop"])
-    daemon.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-                        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
+    daemon.add_argument(
+        "--state-dir",
+        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+    )
 
     prune = sub.add_parser("prune", help="remove build cache")
     prune.add_argument("-a", "--all", action="store_true", help="include base images and cache mounts")
-    prune.add_argument("--keep-storage", metavar="SIZE", help="amount of disk space to keep for cache (e.g. 512MB)")
-    prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation (bakec never does)")
-    prune.add_argument("--filter", action="append", default=[], metavar="until=DURATION",
-                       help="only entries unused for longer than DURATION (e.g. 24h)")
-    prune.add_argument("--state-dir", help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-                       "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)")
+    prune.add_argument(
+        "--keep-storage", metavar="SIZE", help="amount of disk space to keep for cache (e.g. 512MB)"
+    )
+    prune.add_argument(
+        "-f", "--force", action="store_true", help="do not prompt for confirmation (bakec never does)"
+    )
+    prune.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="until=DURATION",
+        help="only entries unused for longer than DURATION (e.g. 24h)",
+    )
+    prune.add_argument(
+        "--state-dir",
+        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+    )
 
     check = sub.add_parser("check", help="validate bake files without building")
     _add_definition_flags(check)
@@ -67,18 +97,40 @@ def _build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="show the combined build graph of the targets")
     _add_definition_flags(plan)
-    plan.add_argument("--format", default="text", choices=["text", "json", "dot", "html"], help="output format")
-    plan.add_argument("--resolve", default="offline", choices=["offline", "registry"],
-                      help="pin base images: offline uses references as written, registry asks the registry")
+    plan.add_argument(
+        "--format", default="text", choices=["text", "json", "dot", "html"], help="output format"
+    )
+    plan.add_argument(
+        "--resolve",
+        default="offline",
+        choices=["offline", "registry"],
+        help="pin base images: offline uses references as written, registry asks the registry",
+    )
     plan.add_argument("targets", nargs="*", metavar="TARGET")
     return parser
 
 
 def _add_definition_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--file", action="append", default=[], dest="files", metavar="FILE", help="build definition file")
-    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="PATTERN.KEY=VALUE",
-                   help="override target value")
-    p.add_argument("--var", action="append", default=[], dest="vars", metavar="NAME=VALUE", help="set a variable")
+    p.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        dest="files",
+        metavar="FILE",
+        help="build definition file",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="PATTERN.KEY=VALUE",
+        help="override target value",
+    )
+    p.add_argument(
+        "--var", action="append", default=[], dest="vars", metavar="NAME=VALUE", help="set a variable"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a bug in bakec: say so plainly, traceback only on request
         if os.environ.get("BAKEC_DEBUG"):
             raise
-        sys.stderr.write(f"ERROR: internal error: {type(err).__name__}: {err} (set BAKEC_DEBUG=1 for details)\n")
+        sys.stderr.write(
+            f"ERROR: internal error: {type(err).__name__}: {err} (set BAKEC_DEBUG=1 for details)\n"
+        )
         return 1
 
 

@@ -9,17 +9,17 @@ from bakec.errors import UsageError
 
 def run_prune(args, sources: dict[str, bytes]) -> int:
     """Prune the state dir's cache as the flags say (waiting for running builds), print what went; exit 0."""
+    from bakec.content.store import ContentStore
     from bakec.solver.cache_index import CacheIndex, parse_size
     from bakec.solver.prune import ago, human_size, parse_duration, prune
     from bakec.solver.statelock import hold
     from bakec.state import resolve_state_dir
     from bakec.worker.daemon import Daemon
-    from bakec.content.store import ContentStore
 
     try:
         keep = parse_size(args.keep_storage) if args.keep_storage else 0
     except ValueError as err:
-        raise UsageError(f"invalid argument {args.keep_storage!r} for \"--keep-storage\" flag: {err}") from None
+        raise UsageError(f'invalid argument {args.keep_storage!r} for "--keep-storage" flag: {err}') from None
     unused_for = None
     for value in args.filter:
         key, _, duration = value.partition("=")
@@ -30,14 +30,23 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
         except ValueError as err:
             raise UsageError(f"invalid filter {value!r}: {err}") from None
     state_dir = resolve_state_dir(args.state_dir)
-    with hold(state_dir, exclusive=True,
-              waiting=lambda: sys.stderr.write("waiting for running builds to finish...\n")):
+    with hold(
+        state_dir,
+        exclusive=True,
+        waiting=lambda: sys.stderr.write("waiting for running builds to finish...\n"),
+    ):
         client = Daemon(state_dir).ensure()
         cache = CacheIndex(state_dir / "cache.db")
         try:
-            reclaimed = prune(client, cache, ContentStore(state_dir / "content"), everything=args.all,
-                              keep_storage=keep, unused_for=unused_for,
-                              cache_mounts=state_dir / "cache-mounts")
+            reclaimed = prune(
+                client,
+                cache,
+                ContentStore(state_dir / "content"),
+                everything=args.all,
+                keep_storage=keep,
+                unused_for=unused_for,
+                cache_mounts=state_dir / "cache-mounts",
+            )
         finally:
             cache.close()
             client.close()

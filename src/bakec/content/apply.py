@@ -19,8 +19,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from bakec.errors import BuildError
-from bakec.util.compression import kind_of, open_decompressed
+from bakec.content.layers import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerBlob
 from bakec.content.store import ContentStore
 from bakec.content.tar import (
     TYPE_BLOCK,
@@ -32,7 +31,8 @@ from bakec.content.tar import (
     Entry,
     TarReader,
 )
-from bakec.content.layers import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerBlob
+from bakec.errors import BuildError
+from bakec.util.compression import kind_of, open_decompressed
 
 _MAX_LINKS = 255
 

@@ -41,15 +41,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bakec.errors import BuildError
-from bakec.util.compression import (
-    DEFAULT,
-    Compression,
-    decompress_stream,
-    kind_of,
-    open_decompressed,
-    threaded_output,
-)
 from bakec.content.store import ContentStore, Writer
 from bakec.content.tar import (
     TYPE_BLOCK,
@@ -62,6 +53,15 @@ from bakec.content.tar import (
     Header,
     TarReader,
     TarWriter,
+)
+from bakec.errors import BuildError
+from bakec.util.compression import (
+    DEFAULT,
+    Compression,
+    decompress_stream,
+    kind_of,
+    open_decompressed,
+    threaded_output,
 )
 
 ADD, MODIFY, DELETE, UNMODIFIED = "add", "modify", "delete", "unmodified"
@@ -582,7 +582,9 @@ def _repack(src: Callable[[int], bytes], tw: TarWriter, epoch: int) -> None:
             gid=e.gid,
             size=e.size if typeflag == TYPE_REG else 0,
             # whiteouts carry the diff's time in BuildKit (containerd's change writer): the epoch here
-            mtime=epoch if name.rstrip("/").rsplit("/", 1)[-1].startswith(WHITEOUT_PREFIX) else min(e.mtime, epoch),
+            mtime=epoch
+            if name.rstrip("/").rsplit("/", 1)[-1].startswith(WHITEOUT_PREFIX)
+            else min(e.mtime, epoch),
             linkname=e.linkname,
             uname=e.uname,
             gname=e.gname,

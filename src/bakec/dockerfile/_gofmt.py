@@ -12,6 +12,7 @@ from bakec.util.golang import go_quote, parse_duration
 
 __all__ = ["format_duration", "go_list", "go_quote", "go_quote_list", "parse_duration"]
 
+
 def go_quote_list(items: list[str] | tuple[str, ...]) -> str:
     """``fmt.Sprintf("%q", []string{...})``."""
     return "[" + " ".join(go_quote(item) for item in items) + "]"

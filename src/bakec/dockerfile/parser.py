@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 
 import dockerfile as _df  # type: ignore[import-not-found]  # C extension without stubs
-
 from bakec.dockerfile._suggest import suggest
 from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.lexer import Env, Lex, LexError

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bakec.content.layers import LayerBlob
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.image import (
     DOCKER_CONFIG,
@@ -41,8 +43,6 @@ from bakec.export.image import (
     Platform,
     canonical_json,
 )
-from bakec.content.store import ContentStore
-from bakec.content.layers import LayerBlob
 
 INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
@@ -95,11 +95,16 @@ def provenance_of(attest: Sequence[Mapping[str, Any]] | None, env: Mapping[str, 
 
 def refuse_sbom(targets: Mapping[str, Any]) -> None:
     """Fail before building when a target asks for an SBOM (``--sbom``, ``attest=type=sbom``)."""
-    wanted = sorted(name for name, t in targets.items()
-                    if any(e.get("type") == "sbom" and not _truthy(e.get("disabled", False)) for e in t.attest or []))
+    wanted = sorted(
+        name
+        for name, t in targets.items()
+        if any(e.get("type") == "sbom" and not _truthy(e.get("disabled", False)) for e in t.attest or [])
+    )
     if wanted:
-        raise BuildError(f"SBOM attestations are not supported yet (requested by {', '.join(wanted)}); "
-                         "build without --sbom or set --sbom=false")
+        raise BuildError(
+            f"SBOM attestations are not supported yet (requested by {', '.join(wanted)}); "
+            "build without --sbom or set --sbom=false"
+        )
 
 
 def _invocation_id() -> str:
@@ -124,7 +129,9 @@ class RunAttestations:
             provenance_of(target.attest, env)
         return cls(env, cwd)
 
-    def for_target(self, target: Any, builds: Sequence[Any], graph: Any, store: ContentStore) -> TargetAttestations:
+    def for_target(
+        self, target: Any, builds: Sequence[Any], graph: Any, store: ContentStore
+    ) -> TargetAttestations:
         """What the outputs of ``target`` (built as ``builds``, one per platform) attach."""
         return TargetAttestations(self, target, tuple(builds), graph, store)
 
@@ -138,7 +145,7 @@ class RunAttestations:
             return target.dockerfile_inline.encode()
         name = target.dockerfile or "Dockerfile"
         if name.startswith("cwd://"):
-            path = os.path.join(self.cwd, name[len("cwd://"):])
+            path = os.path.join(self.cwd, name[len("cwd://") :])
         elif is_git_url(build.context):
             path = os.path.join(fetched_dir(build.context) or "/nonexistent", name)
         else:
@@ -160,58 +167,89 @@ class TargetAttestations:
     graph: Any
     store: ContentStore
 
-    def attach(self, committed: Committed, *, kind: str, push: bool, names: Sequence[str],
-               oci_mediatypes: bool = True) -> Committed:
+    def attach(
+        self,
+        committed: Committed,
+        *,
+        kind: str,
+        push: bool,
+        names: Sequence[str],
+        oci_mediatypes: bool = True,
+    ) -> Committed:
         """``committed`` with provenance attached when an output of ``kind`` should carry it, else unchanged."""
         request = provenance_of(self.target.attest, self.run.env)
         if request is None or not request.applies(kind, push):
             return committed
+        from bakec.bake.definition import local_platform
         from bakec.export.provenance import Invocation, statement
         from bakec.source.git import fetched_commits
-        from bakec.bake.definition import local_platform
 
         invocation = Invocation(self.run.invocation_id, self.run.started, local_platform())
         commits = fetched_commits()
         statements = []
-        for (mdesc, image, _layers, _config), build in zip(committed.manifests, self.builds):
-            statements.append(statement(
-                names=names, manifest_digest=mdesc.digest, platform=str(image.platform), build=build,
-                graph=self.graph, target=self.target, mode=request.mode, invocation=invocation, git_commits=commits,
-                builder_id=request.builder_id,
-                dockerfile=self.run.dockerfile(self.target, build) if request.mode == "max" else None,
-            ))
+        for (mdesc, image, _layers, _config), build in zip(committed.manifests, self.builds, strict=False):
+            statements.append(
+                statement(
+                    names=names,
+                    manifest_digest=mdesc.digest,
+                    platform=str(image.platform),
+                    build=build,
+                    graph=self.graph,
+                    target=self.target,
+                    mode=request.mode,
+                    invocation=invocation,
+                    git_commits=commits,
+                    builder_id=request.builder_id,
+                    dockerfile=self.run.dockerfile(self.target, build) if request.mode == "max" else None,
+                )
+            )
         return attach_statements(self.store, committed, statements, oci_mediatypes=oci_mediatypes)
 
 
-def attestation_manifest(store: ContentStore, statement: Mapping[str, Any], subject: Descriptor, *,
-                         oci_mediatypes: bool = True) -> tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]:
+def attestation_manifest(
+    store: ContentStore, statement: Mapping[str, Any], subject: Descriptor, *, oci_mediatypes: bool = True
+) -> tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]:
     """Write one statement's layer, config and manifest into ``store``; the index entry and its parts."""
     data = json.dumps(statement, separators=(",", ":"), ensure_ascii=False).encode()
     layer_digest = store.put(data)
     layer = LayerBlob(layer_digest, layer_digest, len(data), INTOTO_MEDIA_TYPE, len(data))
-    config = {"architecture": "unknown", "os": "unknown", "config": {},
-              "rootfs": {"type": "layers", "diff_ids": [layer_digest]}}
+    config = {
+        "architecture": "unknown",
+        "os": "unknown",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    }
     craw = canonical_json(config)
     cdesc = Descriptor(OCI_CONFIG if oci_mediatypes else DOCKER_CONFIG, store.put(craw), len(craw))
     layer_json: dict[str, Any] = {"mediaType": INTOTO_MEDIA_TYPE, "digest": layer_digest, "size": len(data)}
     if oci_mediatypes:
         layer_json["annotations"] = {PREDICATE_ANNOTATION: str(statement.get("predicateType", ""))}
     mt = OCI_MANIFEST if oci_mediatypes else DOCKER_MANIFEST
-    manifest = {"mediaType": mt, "schemaVersion": 2,
-                "config": {"mediaType": cdesc.media_type, "digest": cdesc.digest, "size": cdesc.size},
-                "layers": [layer_json]}
+    manifest = {
+        "mediaType": mt,
+        "schemaVersion": 2,
+        "config": {"mediaType": cdesc.media_type, "digest": cdesc.digest, "size": cdesc.size},
+        "layers": [layer_json],
+    }
     mraw = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
     annotations = {REFERENCE_DIGEST: subject.digest, REFERENCE_TYPE: ATTESTATION_MANIFEST}
     mdesc = Descriptor(mt, store.put(mraw), len(mraw), annotations, UNKNOWN_PLATFORM)
     return mdesc, Image(config, (layer,), UNKNOWN_PLATFORM), (layer,), cdesc
 
 
-def attach_statements(store: ContentStore, committed: Committed, statements: Sequence[Mapping[str, Any]], *,
-                      oci_mediatypes: bool = True) -> Committed:
+def attach_statements(
+    store: ContentStore,
+    committed: Committed,
+    statements: Sequence[Mapping[str, Any]],
+    *,
+    oci_mediatypes: bool = True,
+) -> Committed:
     """An index of ``committed``'s image manifests followed by one attestation manifest each."""
     images = list(committed.manifests)
-    attestations = [attestation_manifest(store, st, mdesc, oci_mediatypes=oci_mediatypes)
-                    for st, (mdesc, *_rest) in zip(statements, images)]
+    attestations = [
+        attestation_manifest(store, st, mdesc, oci_mediatypes=oci_mediatypes)
+        for st, (mdesc, *_rest) in zip(statements, images, strict=False)
+    ]
     entries = images + attestations
     index_annotations: dict[str, str] = {}
     if len(images) > 1:  # keep an existing index's annotations
@@ -226,6 +264,8 @@ def attach_statements(store: ContentStore, committed: Committed, statements: Seq
     return Committed(Descriptor(mt, store.put(raw), len(raw), root_annotations), tuple(entries))
 
 
-def image_manifests(committed: Committed) -> list[tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]]:
+def image_manifests(
+    committed: Committed,
+) -> list[tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]]:
     """The image manifests of ``committed``, without attestation manifests."""
     return [m for m in committed.manifests if m[0].annotations.get(REFERENCE_TYPE) != ATTESTATION_MANIFEST]

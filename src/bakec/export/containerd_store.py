@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bakec.export.image import Committed, normalize_name
 from bakec.content.store import ContentStore
+from bakec.export.image import Committed, normalize_name
 
 GC_CONTENT = "containerd.io/gc.ref.content"
 
@@ -25,8 +25,10 @@ def gc_labels(committed: Committed) -> dict[str, dict[str, str]]:
     if committed.root.digest not in {m.digest for m in manifests}:
         labels[committed.root.digest] = {f"{GC_CONTENT}.m.{i}": m.digest for i, m in enumerate(manifests)}
     for mdesc, _image, layers, config in committed.manifests:
-        labels[mdesc.digest] = {f"{GC_CONTENT}.config": config.digest,
-                                **{f"{GC_CONTENT}.l.{i}": layer.digest for i, layer in enumerate(layers)}}
+        labels[mdesc.digest] = {
+            f"{GC_CONTENT}.config": config.digest,
+            **{f"{GC_CONTENT}.l.{i}": layer.digest for i, layer in enumerate(layers)},
+        }
     return labels
 
 
@@ -38,11 +40,17 @@ def store_image(client: Any, store: ContentStore, committed: Committed, names: S
     labels = gc_labels(committed)
     for digest in blobs_of(committed):
         if not client.has_content(digest):
-            client.write_content(f"bakec-{digest}", store.chunks(digest), expected=digest,
-                                 total=store.size(digest), labels=labels.get(digest))
+            client.write_content(
+                f"bakec-{digest}",
+                store.chunks(digest),
+                expected=digest,
+                total=store.size(digest),
+                labels=labels.get(digest),
+            )
         elif digest in labels:
             client.update_content_labels(digest, labels[digest])
     root = committed.root
     for name in names:
-        client.put_image(normalize_name(name), Descriptor(media_type=root.media_type, digest=root.digest,
-                                                          size=root.size))
+        client.put_image(
+            normalize_name(name), Descriptor(media_type=root.media_type, digest=root.digest, size=root.size)
+        )

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export._archive import open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, split_name
 from bakec.export.oci import write_layout_tar
-from bakec.content.store import ContentStore
 
 
 def familiar(name: str) -> str:

@@ -14,12 +14,12 @@ import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export._archive import ArchiveOut
 from bakec.export.docker import docker_files
 from bakec.export.image import Committed
 from bakec.export.oci import write_layout_tar
-from bakec.content.store import ContentStore
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 _API = "/v1.41"  # Docker 20.10; every newer daemon accepts it

@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bakec.content.layers import LayerBlob, convert_layer
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.util.compression import DEFAULT as DEFAULT_COMPRESSION
 from bakec.util.compression import GZIP, UNCOMPRESSED, ZSTD, Compression, kind_of
-from bakec.content.store import ContentStore
-from bakec.content.layers import LayerBlob, convert_layer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -135,7 +135,9 @@ class ExportOptions:
                 try:
                     opts["source_date_epoch"] = int(value)
                 except ValueError:
-                    raise BuildError(f"invalid source-date-epoch: {value!r} is not a number of seconds") from None
+                    raise BuildError(
+                        f"invalid source-date-epoch: {value!r} is not a number of seconds"
+                    ) from None
             elif key == "tar":
                 opts["tar"] = parse_bool(key, value)
             elif key.startswith("annotation"):
@@ -177,7 +179,9 @@ class Committed:
     ]  # desc, image, layers, config
 
 
-def layer_for_export(store: ContentStore, blob: LayerBlob, opts: ExportOptions, *, base: bool = False) -> LayerBlob:
+def layer_for_export(
+    store: ContentStore, blob: LayerBlob, opts: ExportOptions, *, base: bool = False
+) -> LayerBlob:
     """``blob`` as the options want it: re-compressed and/or with mtimes clamped to the epoch.
 
     As BuildKit's ``rewrite-timestamp``, layers of the base image are kept as pulled,
@@ -192,7 +196,9 @@ def layer_for_export(store: ContentStore, blob: LayerBlob, opts: ExportOptions, 
     if opts.force_compression and want.level is not None:
         recompress = True
     if epoch is not None:
-        rewritten = convert_layer(store, blob, want, rewrite_timestamp=epoch, oci_mediatypes=opts.oci_mediatypes)
+        rewritten = convert_layer(
+            store, blob, want, rewrite_timestamp=epoch, oci_mediatypes=opts.oci_mediatypes
+        )
         if rewritten.diff_id != blob.diff_id or recompress:
             blob = rewritten
     elif recompress:
@@ -207,7 +213,9 @@ def commit_images(store: ContentStore, images: Sequence[Image], opts: ExportOpti
         raise BuildError("nothing to export")
     manifests = []
     for image in images:
-        layers = tuple(layer_for_export(store, b, opts, base=i < image.base_layers) for i, b in enumerate(image.layers))
+        layers = tuple(
+            layer_for_export(store, b, opts, base=i < image.base_layers) for i, b in enumerate(image.layers)
+        )
         config = dict(image.config)
         config.setdefault("architecture", image.platform.architecture)
         config.setdefault("os", image.platform.os)

@@ -20,10 +20,11 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from bakec.content.apply import apply_layer
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.image import Image, Platform
-from bakec.content.store import ContentStore
-from bakec.content.apply import apply_layer
+
 
 def platform_dir(p: Platform) -> str:
     return "_".join(x for x in (p.os, p.architecture, p.variant) if x)
@@ -71,12 +72,14 @@ def platform_split(attrs: Mapping[str, str]) -> bool | None:
         return True
     if value in ("0", "f", "F", "FALSE", "false", "False"):
         return False
-    raise BuildError(f'non-bool value for platform-split: {value}: strconv.ParseBool: parsing "{value}": '
-                     "invalid syntax")
+    raise BuildError(
+        f'non-bool value for platform-split: {value}: strconv.ParseBool: parsing "{value}": invalid syntax'
+    )
 
 
-def _export_merged(store: ContentStore, images: Sequence[Image], dest: Path, *, keep_owners: bool,
-                   delete: bool) -> None:
+def _export_merged(
+    store: ContentStore, images: Sequence[Image], dest: Path, *, keep_owners: bool, delete: bool
+) -> None:
     """Every platform's files in ``dest``; as BuildKit, a file two platforms both have is an error.
 
     Each platform is unpacked on its own first (a whiteout in one platform's layers must not
@@ -90,8 +93,10 @@ def _export_merged(store: ContentStore, images: Sequence[Image], dest: Path, *, 
             unpack(store, image, tree, keep_owners=True)
             for rel in _files(str(tree), ""):
                 if rel in seen:
-                    raise BuildError(f"cannot overwrite {rel} from {seen[rel]} with {image.platform} "
-                                     "when split option is disabled")
+                    raise BuildError(
+                        f"cannot overwrite {rel} from {seen[rel]} with {image.platform} "
+                        "when split option is disabled"
+                    )
                 seen[rel] = str(image.platform)
             trees.append(tree)
         if delete and dest.exists():
@@ -99,8 +104,11 @@ def _export_merged(store: ContentStore, images: Sequence[Image], dest: Path, *, 
         dest.mkdir(parents=True, exist_ok=True)
         for tree in trees:
             owners = [] if keep_owners else ["--no-preserve=ownership"]
-            proc = subprocess.run(["cp", "-a", "--no-target-directory", *owners, f"{tree}/.", str(dest)],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                ["cp", "-a", "--no-target-directory", *owners, f"{tree}/.", str(dest)],
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 raise BuildError(f"exporting to {dest}: {proc.stderr.strip()}")
 

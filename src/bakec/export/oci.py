@@ -13,10 +13,10 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, layout_index
-from bakec.content.store import ContentStore
 
 OCI_LAYOUT = json.dumps({"imageLayoutVersion": "1.0.0"}, separators=(",", ":")).encode()
 
@@ -52,8 +52,12 @@ def write_layout_tar(
             out.add_bytes(name, item, 0o644)
 
 
-def export(store: ContentStore, images: Sequence[Image], opts: ExportOptions,
-           attach: Callable[[Committed], Committed] | None = None) -> Committed:
+def export(
+    store: ContentStore,
+    images: Sequence[Image],
+    opts: ExportOptions,
+    attach: Callable[[Committed], Committed] | None = None,
+) -> Committed:
     """Write the images as an OCI layout to ``opts.dest`` and return what was written.
 
     ``attach`` may add to what was committed before it is written (attestation manifests).

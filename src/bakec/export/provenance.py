@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bakec.source.git import redact, redact_all
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import parse_normalized_named
+from bakec.source.git import redact, redact_all
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v0.1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v0.2"
@@ -118,11 +118,13 @@ def statement(
     """
     algo, _, hexpart = manifest_digest.partition(":")
     subjects = [{"name": purl(n, platform), "digest": {algo: hexpart}} for n in names] or [
-        {"name": "_", "digest": {algo: hexpart}}]
+        {"name": "_", "digest": {algo: hexpart}}
+    ]
     ops = _closure(graph, build)
     context = build.context
-    commits = {url: c for url, c in git_commits.items()
-               if url == context or url in (target.contexts or {}).values()}
+    commits = {
+        url: c for url, c in git_commits.items() if url == context or url in (target.contexts or {}).values()
+    }
     config_source: dict[str, Any] = {}
     if context in commits:
         config_source = {"uri": redact(context), "digest": {"sha1": commits[context]}}
@@ -159,13 +161,20 @@ def statement(
         locals_.append({"name": "context"})
     if target.dockerfile_inline is None and context not in commits:
         locals_.append({"name": "dockerfile"})
-    locals_ += [{"name": key} for key, value in sorted((target.contexts or {}).items())
-                if not value.startswith(("target:", "docker-image://", "oci-layout://")) and value not in commits]
+    locals_ += [
+        {"name": key}
+        for key, value in sorted((target.contexts or {}).items())
+        if not value.startswith(("target:", "docker-image://", "oci-layout://")) and value not in commits
+    ]
     if locals_:
         parameters["locals"] = locals_
     incomplete = bool(locals_)
     network = any(op.kind == "exec" and getattr(op, "network", "default") != "none" for op in ops)
-    completeness: dict[str, Any] = {"parameters": not dropped, "environment": True, "materials": not incomplete}
+    completeness: dict[str, Any] = {
+        "parameters": not dropped,
+        "environment": True,
+        "materials": not incomplete,
+    }
     if not incomplete and not network:
         completeness[HERMETIC_KEY] = True
     buildkit_metadata: dict[str, Any] = {}
@@ -181,15 +190,33 @@ def statement(
     }
     if mode == "max":
         index = {op.digest: i for i, op in enumerate(ops)}
-        predicate["buildConfig"] = {"llbDefinition": [
-            {"id": f"step{i}", "op": {"kind": op.kind, **_op_json(op)},
-             **({"inputs": [f"step{index[d]}:0" for d in op.inputs if d in index]} if op.inputs else {})}
-            for i, op in enumerate(ops)
-        ]}
+        predicate["buildConfig"] = {
+            "llbDefinition": [
+                {
+                    "id": f"step{i}",
+                    "op": {"kind": op.kind, **_op_json(op)},
+                    **(
+                        {"inputs": [f"step{index[d]}:0" for d in op.inputs if d in index]}
+                        if op.inputs
+                        else {}
+                    ),
+                }
+                for i, op in enumerate(ops)
+            ]
+        }
         if dockerfile is not None:
-            name = "Dockerfile" if target.dockerfile_inline is not None else (target.dockerfile or "Dockerfile")
-            buildkit_metadata["source"] = {"infos": [
-                {"filename": name, "language": "Dockerfile", "data": base64.b64encode(dockerfile).decode()}]}
+            name = (
+                "Dockerfile" if target.dockerfile_inline is not None else (target.dockerfile or "Dockerfile")
+            )
+            buildkit_metadata["source"] = {
+                "infos": [
+                    {
+                        "filename": name,
+                        "language": "Dockerfile",
+                        "data": base64.b64encode(dockerfile).decode(),
+                    }
+                ]
+            }
     predicate["metadata"] = {
         "buildInvocationID": invocation.invocation_id,
         "buildStartedOn": _rfc3339(invocation.started),
@@ -198,5 +225,9 @@ def statement(
         "reproducible": False,
         METADATA_KEY: buildkit_metadata,
     }
-    return {"_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPE, "subject": subjects, "predicate": predicate}
-
+    return {
+        "_type": STATEMENT_TYPE,
+        "predicateType": PREDICATE_TYPE,
+        "subject": subjects,
+        "predicate": predicate,
+    }

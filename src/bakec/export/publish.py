@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.image import Committed, parse_bool
 from bakec.registry import PushResult, RegistryClient
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import Reference, parse_normalized_named
-from bakec.content.store import ContentStore
 
 __all__ = ["BlobSources", "Publisher", "PushedImage", "attr_flag", "image_names"]
 

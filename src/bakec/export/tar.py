@@ -13,11 +13,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bakec.content.layers import LowerView, _ChangeWriter, changes
+from bakec.content.store import ContentStore
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Image
 from bakec.export.local import platform_dir, unpack
-from bakec.content.store import ContentStore
-from bakec.content.layers import LowerView, _ChangeWriter, changes
 
 
 def _write_tree(out: ArchiveOut, root: str) -> None:

@@ -44,11 +44,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bakec.errors import BuildError
-from bakec.ops import Copy, Mkdir, Mkfile, Rm
-from bakec.util import safepath
 from bakec.fs.archive import extract, is_archive
 from bakec.fs.match import PatternMatcher, go_match, has_wildcards, split_wildcards
 from bakec.fs.mode import DAEMON_UMASK, ModeFunc, parse_chmod
+from bakec.ops import Copy, Mkdir, Mkfile, Rm
+from bakec.util import safepath
 
 __all__ = [
     "Source",
@@ -194,7 +194,9 @@ def resolve_owner(spec: str, root: str) -> tuple[int, int] | None:
 # -- mkdir, mkfile, rm --------------------------------------------------------------------
 
 
-def mkdir(root: str, action: Mkdir, *, owner: tuple[int, int] | None = None, timestamp_ns: int | None = None) -> None:
+def mkdir(
+    root: str, action: Mkdir, *, owner: tuple[int, int] | None = None, timestamp_ns: int | None = None
+) -> None:
     """``Mkdir``: the path (symlinks followed inside ``root``), its parents too with ``make_parents``."""
     path = safepath.resolve(root, safepath.clean(action.path))
     mode = action.mode & 0o777
@@ -215,7 +217,9 @@ def mkdir(root: str, action: Mkdir, *, owner: tuple[int, int] | None = None, tim
         os.utime(path, ns=(timestamp_ns, timestamp_ns), follow_symlinks=False)
 
 
-def mkfile(root: str, action: Mkfile, *, owner: tuple[int, int] | None = None, timestamp_ns: int | None = None) -> None:
+def mkfile(
+    root: str, action: Mkfile, *, owner: tuple[int, int] | None = None, timestamp_ns: int | None = None
+) -> None:
     """``Mkfile``: write ``data`` with exactly ``mode``, replacing a file that is there.
 
     Its one user is a heredoc ``COPY``, which BuildKit writes to scratch and then
@@ -355,7 +359,9 @@ def _resolve_wildcards(root: str, src: str, *, follow: bool, ignore: _Ignore | N
     base, rest = split_wildcards(src)
     if not rest:
         return [base]
-    base_host = safepath.resolve(root, base, follow=follow) if base not in ("/", "") else root.rstrip("/") or "/"
+    base_host = (
+        safepath.resolve(root, base, follow=follow) if base not in ("/", "") else root.rstrip("/") or "/"
+    )
     out: list[str] = []
     depth = rest.count("/") + 1
 
@@ -555,7 +561,7 @@ class _Copier:
                 if stat.S_ISREG(mode):
                     self.copy_file(csrc, cdst, st, fresh)
                 elif stat.S_ISDIR(mode):
-                    created = self.copy_dir(csrc, cdst, st, "", "", True, True, None, None)
+                    self.copy_dir(csrc, cdst, st, "", "", True, True, None, None)
                     self.finish_dir(csrc, cdst, st, True)
                 else:
                     self.copy_special(csrc, cdst, st, fresh)
@@ -788,7 +794,9 @@ def _copy_one(
     head, tail = safepath.split(dest)
     ensure = head if tail not in ("", ".") else dest
     if ensure and action.create_dest_path:
-        safepath.mkdir_all(root, safepath.resolve(root, safepath.clean(ensure)), 0o755, c.owner, c.timestamp_ns)
+        safepath.mkdir_all(
+            root, safepath.resolve(root, safepath.clean(ensure)), 0o755, c.owner, c.timestamp_ns
+        )
     elif ensure and not os.path.isdir(safepath.resolve(root, safepath.clean(ensure))):
         raise BuildError(f"failed to stat {dest}: no such file or directory")
     dst = safepath.resolve(root, safepath.clean(dest))

@@ -238,9 +238,7 @@ class PatternMatcher:
         """Whether ``path`` (relative, ``/``-separated) is matched, parents included."""
         return self.matches_with_parent(path, None)[0]
 
-    def matches_with_parent(
-        self, path: str, parent: Sequence[bool] | None
-    ) -> tuple[bool, tuple[bool, ...]]:
+    def matches_with_parent(self, path: str, parent: Sequence[bool] | None) -> tuple[bool, tuple[bool, ...]]:
         """``MatchesUsingParentResults``: reuse the per-pattern results of the parent directory."""
         matched = False
         out: list[bool] = []

@@ -116,8 +116,12 @@ def _parse_symbolic(spec: str) -> list[_Cmd]:
                     if perm_x:
                         cmds.append(("X", (clause_who & perm_x) if clause_who else (mask & perm_x), None))
                         perm_x = 0
-                    targets = "ugo" if clause_who == 0 else "".join(
-                        c for c, bit in (("u", 0o400), ("g", 0o040), ("o", 0o004)) if clause_who & bit
+                    targets = (
+                        "ugo"
+                        if clause_who == 0
+                        else "".join(
+                            c for c, bit in (("u", 0o400), ("g", 0o040), ("o", 0o004)) if clause_who & bit
+                        )
                     )
                     limit = mask if clause_who == 0 else 0o7777
                     cmds.append(("copy", limit, (ch, targets, op)))

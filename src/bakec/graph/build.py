@@ -26,17 +26,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakec.errors import BakecError, SpecError
 from bakec import ops as o
+from bakec.errors import BakecError, SpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
-from bakec.source.git import GitFetcher, is_git_url, parse_git_url, redact
 from bakec.graph.resolve import ImageResolver, OfflineResolver
+from bakec.source.git import GitFetcher, is_git_url, parse_git_url, redact
 
 if TYPE_CHECKING:
     import networkx as nx  # type: ignore[import-untyped]
 
-    from bakec.dockerfile import BuildPlan, NamedContext, ResolvedImage, Stage
     from bakec.bake.model import Target
+    from bakec.dockerfile import BuildPlan, NamedContext, ResolvedImage, Stage
 
 __all__ = ["Build", "Graph", "build_graph"]
 
@@ -285,7 +285,9 @@ class _Builder:
         elif is_git_url(value):
             return self._fetcher().context_dir(value)
         elif "://" in value:
-            raise BakecError(f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported")
+            raise BakecError(
+                f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported"
+            )
         return (self.cwd / value).resolve()
 
     def git_commit(self, url: str, checksum: str = "") -> str:
@@ -624,8 +626,14 @@ class _Translator:
             if is_add and _is_url(src):
                 if _is_git(src):
                     git = parse_git_url(src)
-                    op: o.Op = o.GitSource(git.remote, git.ref, git.subdir, bool(step.keep_git_dir), step.checksum,
-                                           self.b.git_commit(src, step.checksum))
+                    op: o.Op = o.GitSource(
+                        git.remote,
+                        git.ref,
+                        git.subdir,
+                        bool(step.keep_git_dir),
+                        step.checksum,
+                        self.b.git_commit(src, step.checksum),
+                    )
                     label = f"[{self.target} internal] git {redact(src)}"
                     src_path = "/"
                 else:

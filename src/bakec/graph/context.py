@@ -76,9 +76,14 @@ class Entry:
 class ContextIndex:
     """The files of one context (after ``.dockerignore``), sorted by path."""
 
-    def __init__(self, name: str, root: Path, exclude: tuple[str, ...],
-                 entries: list[Entry] | Callable[[], list[Entry]],
-                 digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        exclude: tuple[str, ...],
+        entries: list[Entry] | Callable[[], list[Entry]],
+        digests: dict[tuple[tuple[str, ...], tuple[str, ...]], str] | None = None,
+    ) -> None:
         """``entries`` may be a loader, called on first use; ``digests`` are known ``digest()`` answers."""
         self.name = name
         self.root = root
@@ -149,7 +154,9 @@ class ContextIndex:
             pats = [_go_glob(p) for p in parts]
             for entry in entries:
                 segs = entry.path.split("/")
-                if len(segs) >= len(pats) and all(fnmatch.fnmatchcase(s, p) for s, p in zip(segs, pats)):
+                if len(segs) >= len(pats) and all(
+                    fnmatch.fnmatchcase(s, p) for s, p in zip(segs, pats, strict=False)
+                ):
                     take(entry, "/".join(segs[: len(pats) - 1]))
                     if len(segs) == len(pats):
                         self._follow(entry, chosen, depth, matcher)
@@ -256,20 +263,29 @@ class ContextHasher:
             raw = (found or listing.start(str(root))).output()
         if raw is not None:  # the digest of find's records; parsed only when the tree cache misses
             stats_digest = hashlib.sha256(raw).digest()
-            stats_of: Callable[[], list[Stat]] = lambda: listing.parse(str(root), raw)
+
+            def stats_of() -> list[Stat]:
+                return listing.parse(str(root), raw)
         else:
             walked = _walk(root, patterns)
             stats_digest = hashlib.sha256(marshal.dumps(walked)).digest()
-            stats_of = lambda: walked
+
+            def stats_of():
+                return walked
+
         if not self.persist:
             return ContextIndex(name, root, patterns, self._scan(root, stats_of()))
         tree_key = (str(root), "\0".join(patterns))
         stored = self._load_tree(tree_key)
         if stored is not None and stored[0] == stats_digest:
             self.trees_reused += 1
-            index = ContextIndex(name, root, patterns,
-                                 lambda: self._load_entries(tree_key, stats_digest) or self._scan(root, stats_of()),
-                                 stored[1])
+            index = ContextIndex(
+                name,
+                root,
+                patterns,
+                lambda: self._load_entries(tree_key, stats_digest) or self._scan(root, stats_of()),
+                stored[1],
+            )
             self._trees.append((index, tree_key, stats_digest, stored[1]))
             return index
         stats = stats_of()
@@ -374,7 +390,9 @@ class ContextHasher:
         if db is None:
             return None
         try:
-            row = db.execute("SELECT stats, digests FROM tree_index WHERE root = ? AND patterns = ?", key).fetchone()
+            row = db.execute(
+                "SELECT stats, digests FROM tree_index WHERE root = ? AND patterns = ?", key
+            ).fetchone()
             return (bytes(row[0]), marshal.loads(row[1])) if row is not None else None
         except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
@@ -385,23 +403,28 @@ class ContextHasher:
         if db is None:
             return None
         try:
-            row = db.execute("SELECT stats, entries FROM tree_index WHERE root = ? AND patterns = ?", key).fetchone()
+            row = db.execute(
+                "SELECT stats, entries FROM tree_index WHERE root = ? AND patterns = ?", key
+            ).fetchone()
             if row is None or bytes(row[0]) != stats_digest:
                 return None
             return [Entry(*e) for e in marshal.loads(row[1])]
         except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
 
-    def _store_tree(self, key: tuple[str, str], stats_digest: bytes, entries: list[Entry],
-                    digests: dict[Any, str]) -> None:
+    def _store_tree(
+        self, key: tuple[str, str], stats_digest: bytes, entries: list[Entry], digests: dict[Any, str]
+    ) -> None:
         db = self._conn()
         if db is None:
             return
         rows = [(e.path, e.type, e.mode, e.size, e.link, e.content) for e in entries]
         try:
             with db:
-                db.execute("INSERT OR REPLACE INTO tree_index VALUES (?, ?, ?, ?, ?)",
-                           (*key, stats_digest, marshal.dumps(digests), marshal.dumps(rows)))
+                db.execute(
+                    "INSERT OR REPLACE INTO tree_index VALUES (?, ?, ?, ?, ?)",
+                    (*key, stats_digest, marshal.dumps(digests), marshal.dumps(rows)),
+                )
         except (sqlite3.Error, UnicodeEncodeError):
             pass
 
@@ -411,8 +434,10 @@ class ContextHasher:
             return
         try:
             with db:
-                db.execute("UPDATE tree_index SET digests = ? WHERE root = ? AND patterns = ?",
-                           (marshal.dumps(digests), *key))
+                db.execute(
+                    "UPDATE tree_index SET digests = ? WHERE root = ? AND patterns = ?",
+                    (marshal.dumps(digests), *key),
+                )
         except sqlite3.Error:
             pass
 
@@ -467,18 +492,31 @@ def _walk(root: Path, patterns: tuple[str, ...]) -> list[Stat]:
             try:
                 fd = os.open(rel_dir or ".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=top)
             except OSError as exc:
-                raise BakecError(f"unable to read context directory {rel_dir or '.'}: {exc.strerror}") from None
+                raise BakecError(
+                    f"unable to read context directory {rel_dir or '.'}: {exc.strerror}"
+                ) from None
             try:
                 with os.scandir(fd) as it:  # scandir reads a duplicate of fd: both are closed
                     for e in it:
                         st = e.stat(follow_symlinks=False)
                         rel = prefix + e.name
-                        out.append((rel, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns,
-                                    st.st_rdev))
+                        out.append(
+                            (
+                                rel,
+                                st.st_mode,
+                                st.st_size,
+                                st.st_mtime_ns,
+                                st.st_ino,
+                                st.st_ctime_ns,
+                                st.st_rdev,
+                            )
+                        )
                         if is_dir(st.st_mode):
                             pending.append(rel)
             except OSError as exc:
-                raise BakecError(f"unable to read context directory {rel_dir or '.'}: {exc.strerror}") from None
+                raise BakecError(
+                    f"unable to read context directory {rel_dir or '.'}: {exc.strerror}"
+                ) from None
             finally:
                 os.close(fd)
     finally:

@@ -43,7 +43,9 @@ _TYPES = {
 class Listing:
     """A running (or finished) ``find`` over one directory."""
 
-    def __init__(self, root: str, proc: subprocess.Popen[bytes] | None = None, out: IO[bytes] | None = None) -> None:
+    def __init__(
+        self, root: str, proc: subprocess.Popen[bytes] | None = None, out: IO[bytes] | None = None
+    ) -> None:
         self.root = root
         self._proc = proc
         self._out = out  # where find writes

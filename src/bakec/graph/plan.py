@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from bakec.graph.build import Graph, build_graph
 from bakec.graph.context import ContextHasher
+from bakec.graph.resolve import ImageResolver
 from bakec.ops import _key_dict
 from bakec.source.git import redact_all
-from bakec.graph.resolve import ImageResolver
 
 if TYPE_CHECKING:
     from bakec.bake.definition import Definition

@@ -48,6 +48,7 @@ def refuse_docker_manifest_lists(targets: Iterable[Any]) -> None:
             if out.get("type") != "docker":
                 continue
             if out.get("dest"):
-                raise BuildError("docker exporter does not support exporting manifest lists, "
-                                 "use the oci exporter instead")
+                raise BuildError(
+                    "docker exporter does not support exporting manifest lists, use the oci exporter instead"
+                )
             raise BuildError("docker exporter does not currently support exporting manifest lists")

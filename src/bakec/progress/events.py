@@ -102,7 +102,9 @@ def plain(stream: TextIO) -> Callable[[Event], None]:
         elif kind == "log":
             vid = event["id"]
             offset = time.monotonic() - starts.get(vid, time.monotonic())
-            stream.writelines(f"#{vid} {offset:.3f} {line}\n" for line in str(event.get("data", "")).splitlines())
+            stream.writelines(
+                f"#{vid} {offset:.3f} {line}\n" for line in str(event.get("data", "")).splitlines()
+            )
         elif kind == "summary":
             stream.write(render_summary(event))
         stream.flush()

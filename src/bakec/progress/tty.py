@@ -8,8 +8,14 @@ from typing import Any, TextIO
 
 from bakec.progress.summary import render_summary
 
-_STYLE = {"started": "yellow", "done": "green", "cached": "blue", "failed": "bold red",
-          "skipped": "dim", "cancelled": "dim"}
+_STYLE = {
+    "started": "yellow",
+    "done": "green",
+    "cached": "blue",
+    "failed": "bold red",
+    "skipped": "dim",
+    "cancelled": "dim",
+}
 
 
 def live(stream: TextIO) -> Callable[[dict[str, Any]], None]:
@@ -28,8 +34,12 @@ def live(stream: TextIO) -> Callable[[dict[str, Any]], None]:
         for vid, row in sorted(rows.items())[-40:]:
             state = row["state"]
             seconds = row.get("seconds") if state != "started" else now - row["t0"]
-            grid.add_row(f"#{vid}", f"[{_STYLE.get(state, '')}]{state.upper():9}[/]", f"{seconds or 0:6.1f}s",
-                         row["name"] + (" (emulated)" if row.get("emulated") else ""))
+            grid.add_row(
+                f"#{vid}",
+                f"[{_STYLE.get(state, '')}]{state.upper():9}[/]",
+                f"{seconds or 0:6.1f}s",
+                row["name"] + (" (emulated)" if row.get("emulated") else ""),
+            )
         return grid
 
     def render(event: dict[str, Any]) -> None:

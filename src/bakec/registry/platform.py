@@ -199,7 +199,7 @@ def _vector(p: Platform) -> list[Platform]:
         vector = []
         versions = _ARM64_VERSIONS.get(variant)
         if versions is not None:
-            for major, top in zip(*versions):
+            for major, top in zip(*versions, strict=False):
                 for minor in range(top, -1, -1):
                     name = f"v{major}" if minor == 0 else f"v{major}.{minor}"
                     vector.append(Platform(p.os, "arm64", name, p.os_version))

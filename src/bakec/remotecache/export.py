@@ -18,10 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bakec.remotecache import format as fmt
-from bakec.errors import BakecError, BuildError
-from bakec.content.store import ContentStore
 from bakec.content.layers import LayerBlob
+from bakec.content.store import ContentStore
+from bakec.errors import BakecError, BuildError
+from bakec.remotecache import format as fmt
 
 Step = Callable[[str, Callable[[], None]], None]
 

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bakec.content.layers import LayerBlob
 from bakec.errors import BuildError
 from bakec.export.image import ANNOTATION_REF_NAME, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
-from bakec.content.layers import LayerBlob
 
 CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
 INLINE_KEY = "moby.buildkit.cache.v0"
@@ -242,7 +242,10 @@ def parse_inline(
     diff_ids = (image_config.get("rootfs") or {}).get("diff_ids") or []
     if len(descs) != len(diff_ids):
         return {}
-    image = [LayerBlob(d["digest"], i, int(d["size"]), d["mediaType"]) for d, i in zip(descs, diff_ids)]
+    image = [
+        LayerBlob(d["digest"], i, int(d["size"]), d["mediaType"])
+        for d, i in zip(descs, diff_ids, strict=False)
+    ]
     records = data.get("records", []) if isinstance(data, dict) else data
     layers = [{"blob": b.digest, "parent": i - 1} for i, b in enumerate(image)]
     return parse_config({"layers": layers, "records": records}, {b.digest: b for b in image})

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bakec.remotecache import format as fmt
-from bakec.errors import BakecError, BuildError
-from bakec.content.store import ContentStore
 from bakec.content.layers import LayerBlob
+from bakec.content.store import ContentStore
+from bakec.errors import BakecError, BuildError
+from bakec.remotecache import format as fmt
 
 Warn = Callable[[str], None]
 Loaded = list[tuple[dict[str, tuple[LayerBlob, ...]], Any]]  # (op digest → chain, where its blobs are)

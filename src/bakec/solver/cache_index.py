@@ -82,8 +82,16 @@ class CacheIndex:
             self._db.execute(
                 "INSERT OR REPLACE INTO results (key, kind, snapshot, layer, meta, size, created, last_used) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.key, record.kind, record.snapshot, json.dumps(record.layer) if record.layer else None,
-                 json.dumps(record.meta, sort_keys=True), record.size, now, now),
+                (
+                    record.key,
+                    record.kind,
+                    record.snapshot,
+                    json.dumps(record.layer) if record.layer else None,
+                    json.dumps(record.meta, sort_keys=True),
+                    record.size,
+                    now,
+                    now,
+                ),
             )
 
     def delete(self, key: str) -> None:
@@ -123,16 +131,32 @@ class CacheIndex:
 
 def _record(row: Sequence[Any]) -> CacheRecord:
     """A ``results`` row (key, kind, snapshot, layer, meta, size, ...) as a record."""
-    return CacheRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, json.loads(row[4]), row[5])
+    return CacheRecord(
+        row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, json.loads(row[4]), row[5]
+    )
 
 
 def parse_size(text: str) -> int:
     """``--keep-storage`` sizes: ``512MB``, ``10GiB``, ``1.5g``, plain bytes."""
-    units = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2,
-             "g": 1024**3, "gb": 1000**3, "gib": 1024**3, "t": 1024**4, "tb": 1000**4, "tib": 1024**4}
+    units = {
+        "": 1,
+        "b": 1,
+        "k": 1024,
+        "kb": 1000,
+        "kib": 1024,
+        "m": 1024**2,
+        "mb": 1000**2,
+        "mib": 1024**2,
+        "g": 1024**3,
+        "gb": 1000**3,
+        "gib": 1024**3,
+        "t": 1024**4,
+        "tb": 1000**4,
+        "tib": 1024**4,
+    }
     stripped = text.strip().lower()
     number = stripped.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = stripped[len(number):].strip()
+    unit = stripped[len(number) :].strip()
     if not number or unit not in units:
         raise ValueError(f"invalid size {text!r}: expected a number with an optional unit (MB, MiB, GB, ...)")
     return int(float(number) * units[unit])

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bakec.content.store import ContentStore
 from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.worker.client import Client, ContainerdError, NotFoundError
-from bakec.content.store import ContentStore
 
 SNAPSHOT_PREFIXES = ("bakec/op/", "bakec/chain/")
 _KEPT_WITHOUT_ALL = ("image",)  # buildx keeps internal records unless --all
@@ -71,18 +71,23 @@ def prune(
     rows = cache.rows_by_age()
     kept_size = sum(r.size for r, _ in rows)
     for record, last_used in rows:
-        eligible = (everything or record.kind not in _KEPT_WITHOUT_ALL) and (cutoff is None or last_used < cutoff)
+        eligible = (everything or record.kind not in _KEPT_WITHOUT_ALL) and (
+            cutoff is None or last_used < cutoff
+        )
         if not eligible or (keep_storage and kept_size <= keep_storage):
             continue
         cache.delete(record.key)
         kept_size -= record.size
         out.entries.append(Entry(record.key, record.kind, record.size, last_used))
     removed = {e.key for e in out.entries}
-    remaining = [r for r, _ in rows if r.key not in removed]  # nothing else writes the index: the lock is ours
+    remaining = [
+        r for r, _ in rows if r.key not in removed
+    ]  # nothing else writes the index: the lock is ours
     sizes = _remove_snapshots(client, _snapshots_of(remaining), out)
     snapshot_of = {r.key: r.snapshot for r, _ in rows}
-    out.entries = [Entry(e.key, e.kind, sizes.get(snapshot_of[e.key] or "", e.size), e.last_used)
-                   for e in out.entries]
+    out.entries = [
+        Entry(e.key, e.kind, sizes.get(snapshot_of[e.key] or "", e.size), e.last_used) for e in out.entries
+    ]
     _remove_blobs(store, _blobs_of(remaining), out)
     if everything and not keep_storage and cache_mounts is not None and cache_mounts.is_dir():
         for d in cache_mounts.iterdir():

@@ -107,7 +107,9 @@ class Scheduler:
 
         with ThreadPoolExecutor(max_workers=self.max_parallelism, thread_name_prefix="bakec-op") as pool:
             while ready or running:
-                while ready and len(running) < self.max_parallelism and not stop and not self.cancelled.is_set():
+                while (
+                    ready and len(running) < self.max_parallelism and not stop and not self.cancelled.is_set()
+                ):
                     node = ready.pop(0)
                     if node in outcome.results:  # skipped meanwhile
                         continue

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bakec.progress.events import Progress, vertex_name
 from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
-from bakec.progress.events import Progress, vertex_name
 from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
 
 
@@ -75,7 +75,9 @@ def solve(
                 op_result = imported.materialise(result.results[node], runner)
                 kind = nodes[node]["op"].kind
                 size = sum(b.size for b in op_result.layers[-1:])
-                cache.put(CacheRecord(node, kind, op_result.snapshot or None, None, op_result.to_meta(), size))
+                cache.put(
+                    CacheRecord(node, kind, op_result.snapshot or None, None, op_result.to_meta(), size)
+                )
                 with lock:
                     result.results[node] = op_result
                     del unpacked[node]
@@ -93,17 +95,22 @@ def solve(
 
     def vertex(node: str, state: str, **extra: Any) -> None:
         data = nodes[node]
-        progress.emit({
-            "type": "vertex",
-            "id": result.vertex_ids[node],
-            "digest": node,
-            "name": vertex_name(data.get("label") or data.get("description") or data["op"].kind,
-                                data.get("first_target", ""), several_targets),
-            "state": state,
-            "targets": sorted(data.get("targets", ())),
-            "emulated": is_emulated(data["op"], emulated),
-            **extra,
-        })
+        progress.emit(
+            {
+                "type": "vertex",
+                "id": result.vertex_ids[node],
+                "digest": node,
+                "name": vertex_name(
+                    data.get("label") or data.get("description") or data["op"].kind,
+                    data.get("first_target", ""),
+                    several_targets,
+                ),
+                "state": state,
+                "targets": sorted(data.get("targets", ())),
+                "emulated": is_emulated(data["op"], emulated),
+                **extra,
+            }
+        )
 
     def execute(node: str) -> Any:
         data = nodes[node]
@@ -117,7 +124,9 @@ def solve(
                 from bakec.worker.oprunner import OpResult
 
                 cached = OpResult.from_meta(previous.meta)
-                if runner.snapshot_exists(cached.snapshot) and all(runner.store.has(b.digest) for b in cached.layers):
+                if runner.snapshot_exists(cached.snapshot) and all(
+                    runner.store.has(b.digest) for b in cached.layers
+                ):
                     with lock:
                         result.results[node] = cached
                     vertex(node, "cached")
@@ -132,8 +141,14 @@ def solve(
         vertex(node, "started")
 
         def log(stream: int, chunk: bytes) -> None:
-            progress.emit({"type": "log", "id": result.vertex_ids[node], "stream": "stdout" if stream == 1 else "stderr",
-                           "data": chunk.decode("utf-8", "replace")})
+            progress.emit(
+                {
+                    "type": "log",
+                    "id": result.vertex_ids[node],
+                    "stream": "stdout" if stream == 1 else "stderr",
+                    "data": chunk.decode("utf-8", "replace"),
+                }
+            )
 
         try:
             op_result = runner.run(op, inputs, log)
@@ -163,7 +178,9 @@ def solve(
                     adopt(node, hit)
                 vertex(node, "cached")
         order = [node for node in order if node in keep]
-    dependencies: Mapping[str, list[str]] = {node: [d for d in graph.inputs[node] if d in keep] for node in order}
+    dependencies: Mapping[str, list[str]] = {
+        node: [d for d in graph.inputs[node] if d in keep] for node in order
+    }
     result.outcome = scheduler.run(dependencies, execute)
     for node, node_result in result.outcome.results.items():
         if node_result.state in (State.SKIPPED, State.CANCELLED):

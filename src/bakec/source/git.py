@@ -47,7 +47,11 @@ class GitRef:
     @property
     def shown(self) -> str:
         """The URL with any password or token removed, for messages."""
-        return redact(self.remote) + (f"#{self.ref}" if self.ref else "") + (f":{self.subdir}" if self.subdir else "")
+        return (
+            redact(self.remote)
+            + (f"#{self.ref}" if self.ref else "")
+            + (f":{self.subdir}" if self.subdir else "")
+        )
 
 
 def is_git_url(value: str) -> bool:
@@ -128,7 +132,9 @@ class GitFetcher:
     # -- fetching ---------------------------------------------------------------------
     def _fetch(self, ref: GitRef) -> Path:
         if shutil.which("git") is None:
-            raise EnvironmentProblem("git is needed for git contexts but is not installed (apt-get install git)")
+            raise EnvironmentProblem(
+                "git is needed for git contexts but is not installed (apt-get install git)"
+            )
         key = hashlib.sha256(f"{ref.remote}#{ref.ref}".encode()).hexdigest()[:32]
         base = self.root / key
         base.mkdir(parents=True, exist_ok=True)
@@ -150,8 +156,9 @@ class GitFetcher:
             shutil.rmtree(repo, ignore_errors=True)
             self._git(ref, "init", "-q", "--bare", str(repo))
         want = ref.ref or "HEAD"
-        self._git(ref, "-C", str(repo), "fetch", "-q", "--depth=1", "--no-tags", "--force", "--",
-                  ref.remote, want)
+        self._git(
+            ref, "-C", str(repo), "fetch", "-q", "--depth=1", "--no-tags", "--force", "--", ref.remote, want
+        )
         commit = self._git(ref, "-C", str(repo), "rev-parse", "--verify", "FETCH_HEAD^{commit}").strip()
         tree = trees / commit
         if not tree.is_dir():
@@ -160,8 +167,18 @@ class GitFetcher:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             env = {"GIT_INDEX_FILE": str(base / "index")}
-            self._git(ref, f"--git-dir={repo}", f"--work-tree={tmp}", "checkout", "-q", "-f", commit, "--", ".",
-                      env=env)
+            self._git(
+                ref,
+                f"--git-dir={repo}",
+                f"--work-tree={tmp}",
+                "checkout",
+                "-q",
+                "-f",
+                commit,
+                "--",
+                ".",
+                env=env,
+            )
             (base / "index").unlink(missing_ok=True)
             if (tmp / ".gitmodules").is_file():
                 self._submodules(ref, repo, commit, tmp)
@@ -172,12 +189,23 @@ class GitFetcher:
 
     def _submodules(self, ref: GitRef, repo: Path, commit: str, tree: Path) -> None:
         """Check out each submodule at the commit ``commit`` records, as BuildKit does (recursively)."""
-        listed = subprocess.run(["git", "config", "-f", str(tree / ".gitmodules"), "--get-regexp",
-                                 r"^submodule\..*\.(path|url)$"], capture_output=True, text=True, check=False)
+        listed = subprocess.run(
+            [
+                "git",
+                "config",
+                "-f",
+                str(tree / ".gitmodules"),
+                "--get-regexp",
+                r"^submodule\..*\.(path|url)$",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         modules: dict[str, dict[str, str]] = {}
         for line in listed.stdout.splitlines():
             key, _, value = line.partition(" ")
-            name, _, field = key[len("submodule."):].rpartition(".")
+            name, _, field = key[len("submodule.") :].rpartition(".")
             modules.setdefault(name, {})[field] = value
         for module in modules.values():
             path, url = module.get("path", ""), module.get("url", "")
@@ -194,16 +222,26 @@ class GitFetcher:
 
     @staticmethod
     def _prune(trees: Path, keep: Path) -> None:
-        old = sorted((p for p in trees.iterdir() if p != keep and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in old[_KEEP_TREES - 1:]:
+        old = sorted(
+            (p for p in trees.iterdir() if p != keep and not p.name.startswith(".")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for path in old[_KEEP_TREES - 1 :]:
             shutil.rmtree(path, ignore_errors=True)
 
     @staticmethod
     def _git(ref: GitRef, *args: str, env: dict[str, str] | None = None) -> str:
         full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
-        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *args], capture_output=True, text=True,
-                              env=full_env, umask=0o022, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            ["git", "-c", "advice.detachedHead=false", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            umask=0o022,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         if proc.returncode != 0:
             detail = redact_text(proc.stderr.strip(), ref.remote) or f"git exited with {proc.returncode}"
             raise BakecError(f"failed to fetch git context {ref.shown}: {detail.splitlines()[-1]}")

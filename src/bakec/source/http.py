@@ -39,8 +39,10 @@ def download(op: HttpSource, root: str, *, timeout: float = 60) -> str:
     fd, tmp = tempfile.mkstemp(prefix=".http-", dir=root)
     try:
         try:
-            with urllib.request.urlopen(urllib.request.Request(op.url), timeout=timeout) as resp, \
-                    os.fdopen(fd, "wb") as out:
+            with (
+                urllib.request.urlopen(urllib.request.Request(op.url), timeout=timeout) as resp,
+                os.fdopen(fd, "wb") as out,
+            ):
                 while chunk := resp.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)

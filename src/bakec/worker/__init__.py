@@ -28,11 +28,24 @@ if TYPE_CHECKING:
 # Loaded on first access (PEP 562): importing a light submodule such as ``bakec.content.layers``
 # must not load grpc and the containerd protos, which a fully cached build never needs.
 _LAZY = {
-    "Client": "client", "ContainerdError": "client", "Descriptor": "client", "Mount": "client",
-    "NotFoundError": "client", "Daemon": "daemon", "DaemonStatus": "daemon", "check_environment": "daemon",
-    "open_client": "daemon", "resolve_state_dir": "daemon", "DaemonPaths": "paths",
-    "ContainerdExecutor": "run", "Executor": "run", "RunRequest": "run", "RunResult": "run",
-    "RuncExecutor": "runc", "Rlimit": "runtime_spec", "SpecMount": "runtime_spec",
+    "Client": "client",
+    "ContainerdError": "client",
+    "Descriptor": "client",
+    "Mount": "client",
+    "NotFoundError": "client",
+    "Daemon": "daemon",
+    "DaemonStatus": "daemon",
+    "check_environment": "daemon",
+    "open_client": "daemon",
+    "resolve_state_dir": "daemon",
+    "DaemonPaths": "paths",
+    "ContainerdExecutor": "run",
+    "Executor": "run",
+    "RunRequest": "run",
+    "RunResult": "run",
+    "RuncExecutor": "runc",
+    "Rlimit": "runtime_spec",
+    "SpecMount": "runtime_spec",
 }
 
 

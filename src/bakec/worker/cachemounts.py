@@ -106,11 +106,15 @@ def _create(directory: Path, key: CacheKey, seed_path: str | None) -> None:
     try:
         if seed_path is not None:
             if not os.path.isdir(seed_path):
-                raise BuildError(f"cache mount {key.id!r}: its source {key.source or '/'!r} is not a directory")
+                raise BuildError(
+                    f"cache mount {key.id!r}: its source {key.source or '/'!r} is not a directory"
+                )
             # cp keeps owners, modes, xattrs and hard links at C speed
             done = subprocess.run(["cp", "-a", "--", f"{seed_path}/.", str(tmp)], capture_output=True)
             if done.returncode != 0:
-                raise BuildError(f"cache mount {key.id!r}: seeding failed", done.stderr.decode(errors="replace").strip())
+                raise BuildError(
+                    f"cache mount {key.id!r}: seeding failed", done.stderr.decode(errors="replace").strip()
+                )
         else:
             os.chmod(tmp, key.mode if key.mode is not None else 0o755)
             os.chown(tmp, key.uid or 0, key.gid or 0)

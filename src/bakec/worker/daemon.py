@@ -162,7 +162,9 @@ class Daemon:
         client = self.connect()
         version = client.version()[0]
         if tuple(int(x) for x in version.split(".")[:2] if x.isdigit()) < MIN_VERSION:
-            raise EnvironmentProblem(f"containerd {version} is too old", "bakec needs containerd 1.6 or newer")
+            raise EnvironmentProblem(
+                f"containerd {version} is too old", "bakec needs containerd 1.6 or newer"
+            )
         sweep(client, self.paths)
         return client
 

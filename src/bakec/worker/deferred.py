@@ -27,10 +27,10 @@ from bakec.errors import BuildError
 from bakec.worker.cancel import Cancel
 
 if TYPE_CHECKING:
+    from bakec.content.store import ContentStore
     from bakec.ops import Op
     from bakec.worker.client import Client
     from bakec.worker.entitlements import Entitlements
-    from bakec.content.store import ContentStore
     from bakec.worker.oprunner import OpResult, OpRunner
     from bakec.worker.paths import DaemonPaths
     from bakec.worker.run import RunRequest, RunResult

@@ -27,9 +27,21 @@ from bakec.errors import BuildError
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 DEBIAN_FORMATS = Path("/usr/share/binfmts")  # update-binfmts' format files (binfmt-support)
 
-_HOST_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i686": "386",
-              "i386": "386", "armv7l": "arm", "armv6l": "arm", "riscv64": "riscv64", "s390x": "s390x",
-              "ppc64le": "ppc64le", "loongarch64": "loong64", "mips64": "mips64"}
+_HOST_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "i686": "386",
+    "i386": "386",
+    "armv7l": "arm",
+    "armv6l": "arm",
+    "riscv64": "riscv64",
+    "s390x": "s390x",
+    "ppc64le": "ppc64le",
+    "loongarch64": "loong64",
+    "mips64": "mips64",
+}
 
 # 32-bit architectures a 64-bit host usually runs without an emulator (compat mode). They
 # count as emulated only when a binfmt handler claims their binaries (binfmt_misc is asked
@@ -84,11 +96,11 @@ class Handler:
 
     def matches(self, header: bytes) -> bool:
         """Whether the kernel would hand an executable starting with ``header`` to this handler."""
-        window = header[self.offset:self.offset + len(self.magic)]
+        window = header[self.offset : self.offset + len(self.magic)]
         if len(window) != len(self.magic):
             return False
         mask = self.mask or b"\xff" * len(self.magic)
-        return all((h & m) == (g & m) for h, m, g in zip(window, mask, self.magic))
+        return all((h & m) == (g & m) for h, m, g in zip(window, mask, self.magic, strict=False))
 
     @classmethod
     def read(cls, path: Path) -> Handler | None:
@@ -103,9 +115,15 @@ class Handler:
             fields[key.rstrip(":")] = value.strip()
         if "magic" not in fields:
             return None
-        return cls(path.name, bool(lines) and lines[0] == "enabled", fields.get("interpreter", ""),
-                   fields.get("flags", ""), int(fields.get("offset", "0") or 0),
-                   bytes.fromhex(fields["magic"]), bytes.fromhex(fields.get("mask", "")))
+        return cls(
+            path.name,
+            bool(lines) and lines[0] == "enabled",
+            fields.get("interpreter", ""),
+            fields.get("flags", ""),
+            int(fields.get("offset", "0") or 0),
+            bytes.fromhex(fields["magic"]),
+            bytes.fromhex(fields.get("mask", "")),
+        )
 
 
 def host_arch() -> str:
@@ -172,8 +190,10 @@ def require(platform: str, binfmt_dir: Path = BINFMT_DIR) -> None:
     install = f"apt-get install qemu-user-static binfmt-support && {enable}"
     status = binfmt_dir / "status"
     if not status.exists():
-        raise BuildError(f"{what}, but binfmt_misc is not mounted",
-                         f"mount -t binfmt_misc binfmt_misc {binfmt_dir}, then {install}")
+        raise BuildError(
+            f"{what}, but binfmt_misc is not mounted",
+            f"mount -t binfmt_misc binfmt_misc {binfmt_dir}, then {install}",
+        )
     if _read(status) == "disabled":
         raise BuildError(f"{what}, but binfmt_misc is disabled", f"echo 1 > {status}, then {enable}")
     handler = handler_for(arch, binfmt_dir)
@@ -181,11 +201,14 @@ def require(platform: str, binfmt_dir: Path = BINFMT_DIR) -> None:
         missing = f"{what}, but no binfmt_misc handler for {arch} binaries is registered"
         if _qemu_installed(spec):
             raise BuildError(missing, f"register qemu-user-static's: {enable}")
-        raise BuildError(f"{missing} and qemu-user-static is not installed",
-                         f"install and register it: {install}")
+        raise BuildError(
+            f"{missing} and qemu-user-static is not installed", f"install and register it: {install}"
+        )
     if not handler.enabled:
-        raise BuildError(f"{what}, but the binfmt_misc handler {handler.name} for {arch} is disabled",
-                         f"enable it: update-binfmts --enable {handler.name}")
+        raise BuildError(
+            f"{what}, but the binfmt_misc handler {handler.name} for {arch} is disabled",
+            f"enable it: update-binfmts --enable {handler.name}",
+        )
     if "F" not in handler.flags:
         raise BuildError(
             f"{what}, but the binfmt_misc handler {handler.name} has no F (fix-binary) flag, so its "
@@ -217,9 +240,15 @@ def _debian_format(path: Path) -> Handler | None:
 
     if "magic" not in fields:
         return None
-    return Handler(path.name, True, fields.get("interpreter", "").strip(), "",
-                   int(fields.get("offset", "0").strip() or 0), unescape(fields["magic"]),
-                   unescape(fields.get("mask", "")))
+    return Handler(
+        path.name,
+        True,
+        fields.get("interpreter", "").strip(),
+        "",
+        int(fields.get("offset", "0").strip() or 0),
+        unescape(fields["magic"]),
+        unescape(fields.get("mask", "")),
+    )
 
 
 def _qemu_installed(spec: Arch) -> bool:
@@ -234,5 +263,15 @@ def _read(path: Path) -> str:
         return ""
 
 
-__all__ = ["ARCHES", "Arch", "Handler", "arch_of", "binfmt_format", "emulated", "handler_for", "handlers",
-           "host_arch", "require"]
+__all__ = [
+    "ARCHES",
+    "Arch",
+    "Handler",
+    "arch_of",
+    "binfmt_format",
+    "emulated",
+    "handler_for",
+    "handlers",
+    "host_arch",
+    "require",
+]

@@ -81,8 +81,11 @@ class Entitlements:
     def granting(self, names: Iterable[str]) -> Entitlements:
         """These entitlements plus the privileged ones ``names`` lists."""
         names = set(names)
-        return replace(self, network_host=self.network_host or NETWORK_HOST in names,
-                       security_insecure=self.security_insecure or SECURITY_INSECURE in names)
+        return replace(
+            self,
+            network_host=self.network_host or NETWORK_HOST in names,
+            security_insecure=self.security_insecure or SECURITY_INSECURE in names,
+        )
 
     def check_exec(self, network: str, security: str) -> None:
         """Refuse a RUN whose network or security mode needs an entitlement not granted."""
@@ -123,8 +126,11 @@ def grant(
     lines = [_DESCRIPTIONS[name] for name in missing]
     flags = [f"--allow={name}" for name in missing]
     fs_lines: list[str] = []
-    for paths, text, key in ((both, "Read and write access", "fs"), (read_only, "Read access", "fs.read"),
-                             (write_only, "Write access", "fs.write")):
+    for paths, text, key in (
+        (both, "Read and write access", "fs"),
+        (read_only, "Read access", "fs.read"),
+        (write_only, "Write access", "fs.write"),
+    ):
         for path in paths:
             fs_lines.append(f" - {text} to path {path}")
             flags.append(f"--allow={key}={path}")
@@ -134,7 +140,9 @@ def grant(
     text += "".join(f"{line}\n" for line in lines + fs_lines)
     joined = _go_quote(" ".join(flags))
     if interactive:
-        text += f"\nIn order to not see this message in the future pass {joined} to grant requested privileges.\n"
+        text += (
+            f"\nIn order to not see this message in the future pass {joined} to grant requested privileges.\n"
+        )
     else:
         text += f"\nPass {joined} to grant requested privileges.\n"
     args = list(argv)

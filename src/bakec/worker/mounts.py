@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bakec.errors import BuildError
 from bakec import ops as o
+from bakec.errors import BuildError
 from bakec.util import safepath
 from bakec.worker.cachemounts import CacheKey, CacheMounts
 from bakec.worker.contextview import hidden_entries, is_hidden, prepare_upper
-from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
-from bakec.worker.runtime_spec import SpecMount
-from bakec.worker.ssh import SshForwards, relay
 from bakec.worker.mount import mount, unmount
+from bakec.worker.runtime_spec import SpecMount
+from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
+from bakec.worker.ssh import SshForwards, relay
 
 View = Callable[[str], AbstractContextManager[str]]
 """Opens a read-only host view of a committed snapshot ("" = an empty directory)."""
@@ -96,10 +96,16 @@ class MountPreparer:
             if m.type == "bind":
                 spec = self._bind(m, inputs, stack)
             elif m.type == "cache":
-                spec = SpecMount(m.target, _cache_path(caches[i], m), "bind", ("rbind", "ro" if m.readonly else "rw"))
+                spec = SpecMount(
+                    m.target, _cache_path(caches[i], m), "bind", ("rbind", "ro" if m.readonly else "rw")
+                )
             elif m.type == "tmpfs":
                 # BuildKit's tmpfs options (the kernel's default mode is 1777)
-                options = ("nosuid", *(("ro",) if m.readonly else ()), *((f"size={m.size}",) if m.size else ()))
+                options = (
+                    "nosuid",
+                    *(("ro",) if m.readonly else ()),
+                    *((f"size={m.size}",) if m.size else ()),
+                )
                 spec = SpecMount(m.target, "tmpfs", "tmpfs", options)
             elif m.type == "secret":
                 spec = self._secret(m, private, out)
@@ -139,16 +145,22 @@ class MountPreparer:
             root = stack.enter_context(self.view(source.snapshot if source is not None else ""))
             host = safepath.resolve(root, selector)
             if not os.path.lexists(host):
-                raise BuildError(f'failed to calculate checksum of ref {m.input or "scratch"}: "{selector}": not found')
+                raise BuildError(
+                    f'failed to calculate checksum of ref {m.input or "scratch"}: "{selector}": not found'
+                )
         if m.readonly and not hidden:
             return SpecMount(m.target, host, "bind", ("rbind", "ro"))
-        return SpecMount(m.target, self._overlay(host, hidden, stack), "bind", ("rbind", "ro" if m.readonly else "rw"))
+        return SpecMount(
+            m.target, self._overlay(host, hidden, stack), "bind", ("rbind", "ro" if m.readonly else "rw")
+        )
 
     def _local(self, source: Any, selector: str) -> tuple[str, list[str]]:
         """A local context path, and what its ``.dockerignore`` hides below it (see contextview)."""
         host = safepath.resolve(source.path, selector)
         rel = safepath.relative(source.path.rstrip("/") or "/", host).lstrip("/")
-        if not os.path.lexists(host) or (source.ignore and is_hidden(rel, source.ignore, os.path.isdir(host))):
+        if not os.path.lexists(host) or (
+            source.ignore and is_hidden(rel, source.ignore, os.path.isdir(host))
+        ):
             raise BuildError(f'failed to calculate checksum of ref context: "{selector}": not found')
         if not source.ignore or not os.path.isdir(host):
             return host, []
@@ -164,14 +176,21 @@ class MountPreparer:
             shutil.copy2(host, os.path.join(work, "f"), follow_symlinks=False)
             return os.path.join(work, "f")
         from bakec.worker.client import Mount
+
         upper, workdir, merged = (os.path.join(work, d) for d in ("u", "w", "m"))
         for d in (upper, workdir, merged):
             os.mkdir(d)
         prepare_upper(host, upper, hidden)
         lower = host.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
         try:
-            mount(Mount(type="overlay", source="overlay",
-                        options=[f"lowerdir={lower}", f"upperdir={upper}", f"workdir={workdir}"]), Path(merged))
+            mount(
+                Mount(
+                    type="overlay",
+                    source="overlay",
+                    options=[f"lowerdir={lower}", f"upperdir={upper}", f"workdir={workdir}"],
+                ),
+                Path(merged),
+            )
         except OSError:
             return _copy_without(host, hidden, os.path.join(work, "c"))  # a lower overlay cannot take
         stack.callback(unmount, Path(merged))
@@ -201,7 +220,9 @@ class MountPreparer:
                 held[i] = directory
         return held
 
-    def _seed(self, m: o.ExecMount, inputs: Mapping[str, Any], stack: contextlib.ExitStack) -> Callable[[], str]:
+    def _seed(
+        self, m: o.ExecMount, inputs: Mapping[str, Any], stack: contextlib.ExitStack
+    ) -> Callable[[], str]:
         def path() -> str:
             source = inputs[m.input]
             root = source.path or stack.enter_context(self.view(source.snapshot))
@@ -234,8 +255,11 @@ class MountPreparer:
                 raise self.ssh.missing_error(sid, m.scope)
             return None
         path = private.name("ssh")
-        stack.enter_context(relay(path, upstream, mode=m.mode if m.mode is not None else 0o600,
-                                  uid=m.uid or 0, gid=m.gid or 0))
+        stack.enter_context(
+            relay(
+                path, upstream, mode=m.mode if m.mode is not None else 0o600, uid=m.uid or 0, gid=m.gid or 0
+            )
+        )
         return SpecMount(m.target, path, "bind", ("rbind",))
 
 
@@ -262,7 +286,7 @@ class _PrivateTmpfs:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
         finally:
@@ -271,6 +295,7 @@ class _PrivateTmpfs:
 
     def _mount(self) -> str:
         from bakec.worker.client import Mount
+
         path = tempfile.mkdtemp(prefix="s", dir=self.scratch)
         # registered before mounting: rmdir after unmount (the stack runs in reverse)
         self.stack.callback(_rmdir, path)
@@ -286,12 +311,13 @@ def sweep(scratch: Path, *, everything: bool = False) -> None:
     ``everything`` also clears the directories of live processes (the daemon is stopping).
     """
     from bakec.worker.client import owner_alive
+
     try:
         owned = [p for p in scratch.iterdir() if p.name.startswith(_OWNED_PREFIX)]
     except OSError:
         return
     for directory in owned:
-        if not everything and owner_alive(directory.name[len(_OWNED_PREFIX):].replace("-", ":", 1)):
+        if not everything and owner_alive(directory.name[len(_OWNED_PREFIX) :].replace("-", ":", 1)):
             continue
         for point in sorted(_mount_points_below(str(directory)), key=len, reverse=True):
             unmount(Path(point))
@@ -318,7 +344,9 @@ def _rmdir(path: str) -> None:
 def _copy_without(host: str, hidden: Sequence[str], copy: str) -> str:
     done = subprocess.run(["cp", "-a", "--", host, copy], capture_output=True, check=False)
     if done.returncode != 0:
-        raise BuildError("bind mount: copying the source failed", done.stderr.decode(errors="replace").strip())
+        raise BuildError(
+            "bind mount: copying the source failed", done.stderr.decode(errors="replace").strip()
+        )
     for rel in hidden:
         path = os.path.join(copy, rel)
         if os.path.isdir(path) and not os.path.islink(path):

@@ -24,17 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakec.errors import BuildError
 from bakec import ops as o
+from bakec.content.layers import LayerBlob
+from bakec.content.store import ContentStore
+from bakec.errors import BuildError
 from bakec.worker import emulation
 from bakec.worker.cachemounts import CacheMounts
-from bakec.content.store import ContentStore
-from bakec.content.layers import LayerBlob
-from bakec.worker.rootfs import layer_from_mounts
+from bakec.worker.mount import mount, unmount
 from bakec.worker.mounts import MountPreparer, redacting
 from bakec.worker.paths import DaemonPaths
+from bakec.worker.rootfs import layer_from_mounts
 from bakec.worker.runtime_spec import SpecMount
-from bakec.worker.mount import mount, unmount
 
 if TYPE_CHECKING:  # the gRPC client and executors load only when an op runs (a cached build needs neither)
     from bakec.worker.client import Client, Mount
@@ -82,7 +82,9 @@ def chain_id(diff_ids: Sequence[str]) -> str:
     """OCI chain ID of a layer stack."""
     chain = ""
     for diff_id in diff_ids:
-        chain = diff_id if not chain else "sha256:" + hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
+        chain = (
+            diff_id if not chain else "sha256:" + hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
+        )
     return chain
 
 
@@ -218,10 +220,12 @@ class OpRunner:
         if len(diff_ids) != len(descriptors):
             raise BuildError(f"image {op.ref}: {len(descriptors)} layers but {len(diff_ids)} diff ids")
         blobs: list[LayerBlob] = []
-        for desc, diff_id in zip(descriptors, diff_ids):
+        for desc, diff_id in zip(descriptors, diff_ids, strict=False):
             digest = desc["digest"]
             if not self.store.has(digest):  # written atomically and digest-verified by the client
-                self.registry.fetch_blob(image.reference, digest, self.store.path(digest), size=desc.get("size"))
+                self.registry.fetch_blob(
+                    image.reference, digest, self.store.path(digest), size=desc.get("size")
+                )
             blobs.append(LayerBlob(digest, diff_id, int(desc["size"]), desc["mediaType"]))
         return OpResult(self.unpack(blobs), tuple(blobs), config=image.config)
 
@@ -257,7 +261,9 @@ class OpRunner:
             key, mounts = stack.enter_context(self._active(root.snapshot))
             prepared = self.mounts.prepare(op, inputs, stack)  # RUN --mount: bakec.worker.mounts
             spec_mounts = prepared.mounts
-            env = list(op.env) + [e for e in op.proxy_env if e.split("=", 1)[0] not in {x.split("=", 1)[0] for x in op.env}]
+            env = list(op.env) + [
+                e for e in op.proxy_env if e.split("=", 1)[0] not in {x.split("=", 1)[0] for x in op.env}
+            ]
             added = {e.split("=", 1)[0] for e in prepared.env}
             env = [e for e in env if e.split("=", 1)[0] not in added] + prepared.env
             if prepared.redact and log is not None:
@@ -302,7 +308,9 @@ class OpRunner:
                 for digest in op.sources:
                     src = inputs[digest] if digest else OpResult()
                     if src.path:
-                        sources.append(fileops.Source(src.path, local=True, ignore=src.ignore, name="context"))
+                        sources.append(
+                            fileops.Source(src.path, local=True, ignore=src.ignore, name="context")
+                        )
                     else:
                         sources.append(fileops.Source(stack.enter_context(self._view(src.snapshot))))
                 fileops.apply(target, op.actions, sources)
@@ -341,8 +349,10 @@ class OpRunner:
             with self._mounted(mounts) as root:
                 done = subprocess.run(["cp", "-a", "--", f"{src}/.", root], check=False, capture_output=True)
                 if done.returncode != 0:
-                    raise BuildError(f"ADD {op.url}: copying the checkout failed",
-                                     done.stderr.decode(errors="replace").strip())
+                    raise BuildError(
+                        f"ADD {op.url}: copying the checkout failed",
+                        done.stderr.decode(errors="replace").strip(),
+                    )
             self._commit(name, key)
         return OpResult(name)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bakec.errors import BuildError
 from bakec.content.layers import LayerBlob, write_layer
 from bakec.content.store import ContentStore
+from bakec.errors import BuildError
 
 if TYPE_CHECKING:
     from bakec.worker.client import Mount

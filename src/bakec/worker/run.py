@@ -28,6 +28,7 @@ from bakec.worker import rootfs
 from bakec.worker.cancel import Cancel
 from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
 from bakec.worker.entitlements import Entitlements
+from bakec.worker.mount import mount, unmount
 from bakec.worker.network import NetworkProvider, resolv_conf
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runtime_spec import (
@@ -40,7 +41,6 @@ from bakec.worker.runtime_spec import (
     build_spec,
     spec_json,
 )
-from bakec.worker.mount import mount, unmount
 
 OutputCallback = Callable[[int, bytes], None]
 """Called with (1 or 2, chunk) as stdout/stderr output arrives."""
@@ -115,8 +115,10 @@ class Executor:
         """
         self.allow.check_exec(request.network, request.security)
         if request.private and not self.private_specs:
-            raise BuildError(f"{type(self).__name__} cannot run a step that uses secrets "
-                             "(containerd would store the spec); use the runc executor")
+            raise BuildError(
+                f"{type(self).__name__} cannot run a step that uses secrets "
+                "(containerd would store the spec); use the runc executor"
+            )
         clock = Clock()
         cid = f"bakec-{uuid.uuid4().hex[:20]}"
         lay = rootfs.layers(mounts)
@@ -144,8 +146,11 @@ class Executor:
             )
             # runc creates missing mount targets in the rootfs; note them to remove afterwards.
             # /dev, /proc and /sys stay, as they do in BuildKit's layers.
-            stubs = [p for p in rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
-                     if p not in KEPT_STUBS]
+            stubs = [
+                p
+                for p in rootfs.missing_paths(lay, [m["destination"] for m in spec["mounts"]])
+                if p not in KEPT_STUBS
+            ]
             clock.lap("prepare")
             exit_code, out, err = self._execute(cid, mounts, spec, run_dir, on_output, clock)
         finally:

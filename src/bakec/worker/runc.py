@@ -23,9 +23,10 @@ from typing import Any
 from bakec.errors import BuildError
 from bakec.worker import network
 from bakec.worker.client import Mount, owner_alive
-from bakec.worker.paths import DaemonPaths
 from bakec.worker.mount import mount, unmount
+from bakec.worker.paths import DaemonPaths
 from bakec.worker.run import Clock, Executor, OutputCallback, drain
+
 
 class RuncExecutor(Executor):
     """Runs each process with ``runc run`` in a bundle under the run dir."""
@@ -48,24 +49,28 @@ class RuncExecutor(Executor):
         mount(mounts[0], root)
         clock.lap("mount")
         try:
-            proc = self.cancel.start(cid, lambda: subprocess.Popen(
-                [
-                    "runc",
-                    "--root",
-                    str(self.paths.direct_runc_root),
-                    "--log",
-                    str(log),
-                    "--log-format",
-                    "json",
-                    "run",
-                    "--bundle",
-                    str(run_dir),
-                    cid,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            ), lambda proc: _kill_until_gone(self.paths, cid, proc))
+            proc = self.cancel.start(
+                cid,
+                lambda: subprocess.Popen(
+                    [
+                        "runc",
+                        "--root",
+                        str(self.paths.direct_runc_root),
+                        "--log",
+                        str(log),
+                        "--log-format",
+                        "json",
+                        "run",
+                        "--bundle",
+                        str(run_dir),
+                        cid,
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                ),
+                lambda proc: _kill_until_gone(self.paths, cid, proc),
+            )
             try:
                 assert proc.stdout is not None and proc.stderr is not None
                 out, err = drain([proc.stdout.fileno(), proc.stderr.fileno()], on_output)

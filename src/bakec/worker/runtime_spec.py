@@ -250,8 +250,8 @@ def build_spec(
         "mounts": [m.to_oci() for m in [*system_mounts(shm_size), *mounts]],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "cgroupsPath": "/" + (container_id if container_id.startswith(CGROUP_PREFIX)
-                                  else CGROUP_PREFIX + container_id),
+            "cgroupsPath": "/"
+            + (container_id if container_id.startswith(CGROUP_PREFIX) else CGROUP_PREFIX + container_id),
             "namespaces": namespaces,
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,

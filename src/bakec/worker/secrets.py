@@ -68,11 +68,15 @@ class SecretStore:
                         env = sid
                     else:
                         src = sid
-                store.sources[scope, sid] = SecretSource(os.path.join(cwd, src), "") if src else SecretSource("", env)
+                store.sources[scope, sid] = (
+                    SecretSource(os.path.join(cwd, src), "") if src else SecretSource("", env)
+                )
         return store
 
     @classmethod
-    def from_entries(cls, entries: Iterable[Mapping[str, str]], environ: Mapping[str, str], cwd: str) -> SecretStore:
+    def from_entries(
+        cls, entries: Iterable[Mapping[str, str]], environ: Mapping[str, str], cwd: str
+    ) -> SecretStore:
         """One set of entries for every mount (scope "")."""
         return cls.from_targets({"": entries}, environ, cwd)
 
@@ -86,7 +90,9 @@ class SecretStore:
             return None
         if source.env:
             value = self.environ.get(source.env)
-            return None if value is None else value.encode("utf-8", "surrogateescape")  # the bytes os.environ decoded
+            return (
+                None if value is None else value.encode("utf-8", "surrogateescape")
+            )  # the bytes os.environ decoded
         try:
             with open(source.path, "rb") as handle:
                 data = handle.read(MAX_SECRET_SIZE + 1)

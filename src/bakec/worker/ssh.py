@@ -52,7 +52,10 @@ class SshForwards:
 
     @classmethod
     def from_targets(
-        cls, targets: Mapping[str, Iterable[Mapping[str, Any]]], environ: Mapping[str, str], cwd: str,
+        cls,
+        targets: Mapping[str, Iterable[Mapping[str, Any]]],
+        environ: Mapping[str, str],
+        cwd: str,
         scratch: Path | None = None,
     ) -> SshForwards:
         """Sources from each target's ``ssh`` entries (``{"id": ..., "paths": [...]}``), validated by the spec layer."""
@@ -76,7 +79,11 @@ class SshForwards:
 
     @classmethod
     def from_entries(
-        cls, entries: Iterable[Mapping[str, Any]], environ: Mapping[str, str], cwd: str, scratch: Path | None = None
+        cls,
+        entries: Iterable[Mapping[str, Any]],
+        environ: Mapping[str, str],
+        cwd: str,
+        scratch: Path | None = None,
     ) -> SshForwards:
         """One set of entries for every mount (scope "")."""
         return cls.from_targets({"": entries}, environ, cwd, scratch)
@@ -116,7 +123,9 @@ class SshForwards:
         # its stdin, a pipe from bakec, closes -- on close(), or when bakec dies, even killed.
         watcher = subprocess.Popen(
             ["ssh-agent", "-a", sock, sys.executable, "-I", "-c", _WATCHER],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert watcher.stdout is not None and watcher.stderr is not None
         line = watcher.stdout.readline().strip()
@@ -141,7 +150,9 @@ class SshForwards:
             )
             if added.returncode != 0:
                 agent.stop()
-                raise BuildError(f"ssh {sid}: loading {key} failed", added.stderr.decode(errors="replace").strip())
+                raise BuildError(
+                    f"ssh {sid}: loading {key} failed", added.stderr.decode(errors="replace").strip()
+                )
         return agent
 
     def close(self) -> None:

@@ -14,11 +14,23 @@ import difflib
 from decimal import Decimal
 from typing import Callable, Protocol
 
-from bakec.errors import DiagnosticError, Range
 from bakec.bake.hcl import ast
 from bakec.bake.hcl.functions import FunctionError, lookup
-from bakec.bake.hcl.types import ANY, BOOL, NUMBER, STRING, ConversionError, Type, convert, list_of, map_of, set_of, unify_with
+from bakec.bake.hcl.types import (
+    ANY,
+    BOOL,
+    NUMBER,
+    STRING,
+    ConversionError,
+    Type,
+    convert,
+    list_of,
+    map_of,
+    set_of,
+    unify_with,
+)
 from bakec.bake.hcl.values import NUMBER_CONTEXT, HList, HMap, HSet, Value, format_number, type_name
+from bakec.errors import DiagnosticError, Range
 
 
 class Globals(Protocol):
@@ -90,7 +102,9 @@ class Evaluator:
             return local[name]
         if name in _BLOCK_ROOTS:
             raise DiagnosticError(
-                "Invalid reference", f'A reference to "{name}" must be followed by a block name and attribute.', node.range
+                "Invalid reference",
+                f'A reference to "{name}" must be followed by a block name and attribute.',
+                node.range,
             )
         return self.globals.variable(name, node.range)
 
@@ -151,7 +165,8 @@ class Evaluator:
             return self.globals.block_attribute(inner.target.name, inner.name, node.name, node.range)
         if isinstance(inner, ast.Variable) and inner.name in _BLOCK_ROOTS and inner.name not in local:
             raise DiagnosticError(
-                "Invalid reference", f'A reference to "{inner.name}.{node.name}" must be followed by an attribute name.',
+                "Invalid reference",
+                f'A reference to "{inner.name}.{node.name}" must be followed by an attribute name.',
                 node.range,
             )
         return self.get_attr(self.eval(inner, local), node.name, node.name_range)
@@ -161,11 +176,23 @@ class Evaluator:
             if name in value:
                 return value[name]
             if isinstance(value, HMap):
-                raise DiagnosticError("Missing map element", f'This map does not have an element with the key "{name}".', rng)
-            raise DiagnosticError("Unsupported attribute", f'This object does not have an attribute named "{name}".', rng)
+                raise DiagnosticError(
+                    "Missing map element", f'This map does not have an element with the key "{name}".', rng
+                )
+            raise DiagnosticError(
+                "Unsupported attribute", f'This object does not have an attribute named "{name}".', rng
+            )
         if value is None:
-            raise DiagnosticError("Attempt to get attribute from null value", "This value is null, so it does not have any attributes.", rng)
-        raise DiagnosticError("Unsupported attribute", f"Can't access attributes on a primitive-typed value ({type_name(value)}).", rng)
+            raise DiagnosticError(
+                "Attempt to get attribute from null value",
+                "This value is null, so it does not have any attributes.",
+                rng,
+            )
+        raise DiagnosticError(
+            "Unsupported attribute",
+            f"Can't access attributes on a primitive-typed value ({type_name(value)}).",
+            rng,
+        )
 
     def _index(self, node: ast.Index, local: dict) -> Value:
         collection = self.eval(node.target, local)
@@ -174,22 +201,44 @@ class Evaluator:
 
     def index(self, collection: Value, key: Value, rng: Range) -> Value:
         if collection is None:
-            raise DiagnosticError("Attempt to index null value", "This value is null, so it does not have any indices.", rng)
+            raise DiagnosticError(
+                "Attempt to index null value", "This value is null, so it does not have any indices.", rng
+            )
         if isinstance(collection, list) and not isinstance(collection, HSet):
             try:
                 position = convert(key, NUMBER)
             except ConversionError:
-                raise DiagnosticError("Invalid index", "The given key does not identify an element in this collection value: a number is required.", rng) from None
-            if position is None or position != position.to_integral_value() or not 0 <= position < len(collection):
-                raise DiagnosticError("Invalid index", "The given key does not identify an element in this collection value.", rng)
+                raise DiagnosticError(
+                    "Invalid index",
+                    "The given key does not identify an element in this collection value: a number is required.",
+                    rng,
+                ) from None
+            if (
+                position is None
+                or position != position.to_integral_value()
+                or not 0 <= position < len(collection)
+            ):
+                raise DiagnosticError(
+                    "Invalid index",
+                    "The given key does not identify an element in this collection value.",
+                    rng,
+                )
             return collection[int(position)]
         if isinstance(collection, dict):
             try:
                 name = convert(key, STRING)
             except ConversionError:
-                raise DiagnosticError("Invalid index", "The given key does not identify an element in this collection value: string required.", rng) from None
+                raise DiagnosticError(
+                    "Invalid index",
+                    "The given key does not identify an element in this collection value: string required.",
+                    rng,
+                ) from None
             if name not in collection:
-                raise DiagnosticError("Invalid index", "The given key does not identify an element in this collection value.", rng)
+                raise DiagnosticError(
+                    "Invalid index",
+                    "The given key does not identify an element in this collection value.",
+                    rng,
+                )
             return collection[name]
         raise DiagnosticError("Invalid index", "This value does not have any indices.", rng)
 
@@ -207,20 +256,32 @@ class Evaluator:
         if isinstance(node, ast.SplatAnchor):
             return anchor
         if isinstance(node, ast.GetAttr):
-            return self.get_attr(self._eval_with_anchor(node.target, anchor, local), node.name, node.name_range)
+            return self.get_attr(
+                self._eval_with_anchor(node.target, anchor, local), node.name, node.name_range
+            )
         if isinstance(node, ast.Index):
-            return self.index(self._eval_with_anchor(node.target, anchor, local), self.eval(node.key, local), node.key.range)
+            return self.index(
+                self._eval_with_anchor(node.target, anchor, local), self.eval(node.key, local), node.key.range
+            )
         return self.eval(node, local)
 
     # -- operators ---------------------------------------------------------------
     def _conditional(self, node: ast.Conditional, local: dict) -> Value:
         cond = self.eval(node.condition, local)
         if cond is None:
-            raise DiagnosticError("Null condition", "The condition value is null. Conditions must either be true or false.", node.condition.range)
+            raise DiagnosticError(
+                "Null condition",
+                "The condition value is null. Conditions must either be true or false.",
+                node.condition.range,
+            )
         try:
             flag = convert(cond, BOOL)
         except ConversionError:
-            raise DiagnosticError("Incorrect condition type", "The condition expression must be of type bool.", node.condition.range) from None
+            raise DiagnosticError(
+                "Incorrect condition type",
+                "The condition expression must be of type bool.",
+                node.condition.range,
+            ) from None
         chosen, other = (node.then, node.otherwise) if flag else (node.otherwise, node.then)
         result = self.eval(chosen, local)
         # HCL evaluates both results and converts the chosen one to their unified type
@@ -238,19 +299,28 @@ class Evaluator:
         except ConversionError:
             result = None
         if result is None:
-            raise DiagnosticError("Invalid template control keyword" if what == "condition" else "Invalid operand",
-                                  "The condition expression must be of type bool.", rng)
+            raise DiagnosticError(
+                "Invalid template control keyword" if what == "condition" else "Invalid operand",
+                "The condition expression must be of type bool.",
+                rng,
+            )
         return result
 
     def _unary(self, node: ast.Unary, local: dict) -> Value:
         value = self.eval(node.operand, local)
         if node.op == "!":
             return not self._operand(value, BOOL, "", node.operand.range, "a bool is required")
-        return NUMBER_CONTEXT.minus(self._operand(value, NUMBER, "", node.operand.range, "a number is required"))
+        return NUMBER_CONTEXT.minus(
+            self._operand(value, NUMBER, "", node.operand.range, "a number is required")
+        )
 
     def _operand(self, value: Value, t: Type, side: str, rng: Range, need: str) -> Value:
         if value is None:
-            raise DiagnosticError("Invalid operand", f"Unsuitable value for {side}operand: {need}.".replace("for operand", "for unary operand"), rng)
+            raise DiagnosticError(
+                "Invalid operand",
+                f"Unsuitable value for {side}operand: {need}.".replace("for operand", "for unary operand"),
+                rng,
+            )
         try:
             return convert(value, t)
         except ConversionError:
@@ -262,7 +332,9 @@ class Evaluator:
         left = self.eval(node.left, local)
         if op in ("&&", "||"):
             lb = self._operand(left, BOOL, "left ", node.left.range, "a bool is required")
-            right_b = self._operand(self.eval(node.right, local), BOOL, "right ", node.right.range, "a bool is required")
+            right_b = self._operand(
+                self.eval(node.right, local), BOOL, "right ", node.right.range, "a bool is required"
+            )
             return (lb and right_b) if op == "&&" else (lb or right_b)
         right = self.eval(node.right, local)
         if op == "==":
@@ -280,11 +352,15 @@ class Evaluator:
             return ctx.multiply(a, b)
         if op == "/":
             if b == 0:
-                raise DiagnosticError("Operation failed", "Error during operation: can't divide by zero.", node.range)
+                raise DiagnosticError(
+                    "Operation failed", "Error during operation: can't divide by zero.", node.range
+                )
             return ctx.divide(a, b)
         if op == "%":
             if b == 0:
-                raise DiagnosticError("Operation failed", "Error during operation: can't use modulo by zero.", node.range)
+                raise DiagnosticError(
+                    "Operation failed", "Error during operation: can't use modulo by zero.", node.range
+                )
             return ctx.remainder(a, b)
         if op == "<":
             return a < b
@@ -294,7 +370,9 @@ class Evaluator:
             return a <= b
         if op == ">=":
             return a >= b
-        raise DiagnosticError("Invalid operator", f"Unsupported operator {op}.", node.range)  # pragma: no cover
+        raise DiagnosticError(
+            "Invalid operator", f"Unsupported operator {op}.", node.range
+        )  # pragma: no cover
 
     # -- collections -------------------------------------------------------------
     def _tuple(self, node: ast.TupleExpr, local: dict) -> Value:
@@ -309,7 +387,9 @@ class Evaluator:
             try:
                 key = convert(key, STRING)
             except ConversionError:
-                raise DiagnosticError("Incorrect key type", "Can't use this value as a key: string required.", key_node.range) from None
+                raise DiagnosticError(
+                    "Incorrect key type", "Can't use this value as a key: string required.", key_node.range
+                ) from None
             out[key] = self.eval(value_node, local)
         return {k: out[k] for k in sorted(out)}
 
@@ -321,7 +401,11 @@ class Evaluator:
             for i, item in enumerate(collection):
                 yield (item if isinstance(collection, HSet) else Decimal(i)), item
         elif collection is None:
-            raise DiagnosticError("Iteration over null value", "A null value cannot be used as the collection in a 'for' expression.", rng)
+            raise DiagnosticError(
+                "Iteration over null value",
+                "A null value cannot be used as the collection in a 'for' expression.",
+                rng,
+            )
         else:
             raise DiagnosticError(
                 "Iteration over non-iterable value",
@@ -346,7 +430,11 @@ class Evaluator:
                 except ConversionError:
                     keep = None
                 if keep is None:
-                    raise DiagnosticError("Invalid 'for' condition", "The 'if' clause value is invalid: bool required.", node.condition.range)
+                    raise DiagnosticError(
+                        "Invalid 'for' condition",
+                        "The 'if' clause value is invalid: bool required.",
+                        node.condition.range,
+                    )
                 if not keep:
                     continue
             if not is_object:
@@ -356,14 +444,16 @@ class Evaluator:
             try:
                 k = convert(k, STRING)
             except ConversionError:
-                raise DiagnosticError("Invalid object key", "The object key is invalid: string required.", node.key.range) from None
+                raise DiagnosticError(
+                    "Invalid object key", "The object key is invalid: string required.", node.key.range
+                ) from None
             v = self.eval(node.value, inner)
             if node.group:
                 result_obj.setdefault(k, []).append(v)
             elif k in result_obj:
                 raise DiagnosticError(
                     "Duplicate object key",
-                    f'Two different items produced the key "{k}" in this \'for\' expression. If duplicates are expected, '
+                    f"Two different items produced the key \"{k}\" in this 'for' expression. If duplicates are expected, "
                     "use the ellipsis (...) after the value expression to enable grouping by key.",
                     node.key.range,
                 )
@@ -393,7 +483,11 @@ class Evaluator:
         if node.expand_final and node.args:
             last = args.pop()
             if not isinstance(last, list):
-                raise DiagnosticError("Invalid expanding argument value", "The expanding argument (indicated by ...) must be of a tuple, list, or set type.", node.args[-1].range)
+                raise DiagnosticError(
+                    "Invalid expanding argument value",
+                    "The expanding argument (indicated by ...) must be of a tuple, list, or set type.",
+                    node.args[-1].range,
+                )
             args.extend(last)
         if user is not None:
             return self._call_user(user, args, node)
@@ -410,7 +504,9 @@ class Evaluator:
         if not variadic and len(args) > len(params):
             extra = node.args[len(params)].range if len(node.args) > len(params) else node.close_range
             raise DiagnosticError(
-                "Too many function arguments", f'Function "{name}" expects only {len(params)} argument(s).', extra
+                "Too many function arguments",
+                f'Function "{name}" expects only {len(params)} argument(s).',
+                extra,
             )
 
     def _call_user(self, fn: UserFunction, args: list, node: ast.Call) -> Value:
@@ -425,13 +521,17 @@ class Evaluator:
             arg_range = node.args[min(i, len(node.args) - 1)].range if node.args else node.range
             if value is None and not param.allow_null:
                 raise DiagnosticError(
-                    "Invalid function argument", f'Invalid value for "{param.name}" parameter: argument must not be null.', arg_range
+                    "Invalid function argument",
+                    f'Invalid value for "{param.name}" parameter: argument must not be null.',
+                    arg_range,
                 )
             try:
                 converted.append(convert(value, param.type))
             except ConversionError as err:
                 raise DiagnosticError(
-                    "Invalid function argument", f'Invalid value for "{param.name}" parameter: {err}.', arg_range
+                    "Invalid function argument",
+                    f'Invalid value for "{param.name}" parameter: {err}.',
+                    arg_range,
                 ) from None
         try:
             return fn.impl(*converted)
@@ -461,7 +561,11 @@ class Evaluator:
             except DiagnosticError:
                 return False
         if not node.args:
-            raise DiagnosticError("Not enough function arguments", 'Function "try" expects at least one argument.', node.close_range)
+            raise DiagnosticError(
+                "Not enough function arguments",
+                'Function "try" expects at least one argument.',
+                node.close_range,
+            )
         last_error: DiagnosticError | None = None
         for arg in node.args:
             try:
@@ -470,7 +574,8 @@ class Evaluator:
                 last_error = err
         raise DiagnosticError(
             "Error in function call",
-            'Call to function "try" failed: no expression succeeded:\n- ' + (last_error.detail or last_error.summary),
+            'Call to function "try" failed: no expression succeeded:\n- '
+            + (last_error.detail or last_error.summary),
             node.range,
         )
 
@@ -481,7 +586,11 @@ class Evaluator:
         try:
             return convert(value, target_type)
         except ConversionError as err:
-            raise DiagnosticError("Invalid function argument", f'Invalid value for "value" parameter: {err}.', node.args[0].range) from None
+            raise DiagnosticError(
+                "Invalid function argument",
+                f'Invalid value for "value" parameter: {err}.',
+                node.args[0].range,
+            ) from None
 
 
 def values_equal(a: Value, b: Value) -> bool:
@@ -495,7 +604,7 @@ def values_equal(a: Value, b: Value) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return isinstance(a, str) and isinstance(b, str) and a == b
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
     return False
@@ -523,9 +632,19 @@ def type_from_expression(node: ast.Node) -> Type:
             else:
                 return Type("object", attributes=tuple(sorted(attrs_)))
     raise DiagnosticError(
-        "Invalid type specification", "A type specification is either a primitive type keyword (bool, number, string) "
-        "or a complex type constructor call, like list(string).", node.range
+        "Invalid type specification",
+        "A type specification is either a primitive type keyword (bool, number, string) "
+        "or a complex type constructor call, like list(string).",
+        node.range,
     )
 
 
-__all__ = ["Evaluator", "Globals", "UserFunction", "suggest", "type_from_expression", "values_equal", "format_number"]
+__all__ = [
+    "Evaluator",
+    "Globals",
+    "UserFunction",
+    "suggest",
+    "type_from_expression",
+    "values_equal",
+    "format_number",
+]

@@ -12,10 +12,10 @@ import json
 import re
 from typing import Any
 
-from bakec.errors import DiagnosticError, Pos, Range
 from bakec.bake.hcl import ast
 from bakec.bake.hcl.parse import decode_source, parse_expression, quote_template
 from bakec.bake.hcl.values import number
+from bakec.errors import DiagnosticError, Pos, Range
 
 _BLOCK_TYPES = ("variable", "function", "target", "group")
 
@@ -84,9 +84,16 @@ class _Builder:
         for part in contents:
             for key, value in _pairs_of(part):
                 if kind == "variable" and key == "validation":
-                    for item in value if isinstance(value, list) and not isinstance(value, _Object) else [value]:
+                    for item in (
+                        value if isinstance(value, list) and not isinstance(value, _Object) else [value]
+                    ):
                         inner = ast.Body(
-                            {k: ast.Attribute(k, self.expr(v), self.rng, self.rng) for k, v in _pairs_of(item)}, [], self.rng
+                            {
+                                k: ast.Attribute(k, self.expr(v), self.rng, self.rng)
+                                for k, v in _pairs_of(item)
+                            },
+                            [],
+                            self.rng,
                         )
                         blocks.append(ast.Block("validation", [], inner, self.rng, self.rng, []))
                     continue
@@ -97,7 +104,9 @@ class _Builder:
                     attributes[key] = ast.Attribute(key, self._type_expr(value), self.rng, self.rng)
                     continue
                 attributes[key] = ast.Attribute(key, self.expr(value), self.rng, self.rng)
-        return ast.Block(kind, [label], ast.Body(attributes, blocks, self.rng), self.rng, self.rng, [self.rng])
+        return ast.Block(
+            kind, [label], ast.Body(attributes, blocks, self.rng), self.rng, self.rng, [self.rng]
+        )
 
     def _identifiers(self, value: Any) -> ast.Node:
         if isinstance(value, str):
@@ -145,6 +154,4 @@ def _json_error(err: json.JSONDecodeError, text: str, filename: str) -> Diagnost
             f"JSON does not permit a trailing comma after the final {'value' if kind == 'array' else 'property'} in an {kind}.",
             Range(filename, Pos(line, col), Pos(line, col + 1)),
         )
-    return DiagnosticError(
-        "Invalid JSON", f"{err.msg}.", Range(filename, Pos(line, col), Pos(line, col + 1))
-    )
+    return DiagnosticError("Invalid JSON", f"{err.msg}.", Range(filename, Pos(line, col), Pos(line, col + 1)))

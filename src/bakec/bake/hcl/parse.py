@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from bakec.errors import DiagnosticError, Pos, Range
 from bakec.bake.hcl import ast
 from bakec.bake.hcl.values import number
+from bakec.errors import DiagnosticError, Pos, Range
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
@@ -35,7 +35,8 @@ def decode_source(source: bytes | str, filename: str) -> str:
         line = before.count(b"\n") + 1
         column = err.start - (before.rfind(b"\n") + 1) + 1
         raise DiagnosticError(
-            "Invalid character encoding", "All input files must be UTF-8 encoded.",
+            "Invalid character encoding",
+            "All input files must be UTF-8 encoded.",
             Range(filename, Pos(line, column), Pos(line, column + 1)),
         ) from None
 
@@ -70,16 +71,21 @@ def _syntax_error(err, text: str, filename: str) -> DiagnosticError:
     lines = text.split("\n")
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     rng = Range(filename, Pos(line, column), Pos(line, column + 1))
-    summary, detail = "Invalid expression", "Expected the start of an expression, but found an invalid expression token."
+    summary, detail = (
+        "Invalid expression",
+        "Expected the start of an expression, but found an invalid expression token.",
+    )
     before = source_line[: column - 1]
-    if before.count('"') % 2 == 1 and isinstance(err, (lark.exceptions.UnexpectedCharacters, lark.exceptions.UnexpectedToken)):
+    if before.count('"') % 2 == 1 and isinstance(
+        err, (lark.exceptions.UnexpectedCharacters, lark.exceptions.UnexpectedToken)
+    ):
         quote = before.rfind('"')
         if '"' not in source_line[quote + 1 :]:
             rng = Range(filename, Pos(line, quote + 1), Pos(line + 1, 1))
             summary = "Invalid multi-line string"
             detail = (
                 "Quoted strings may not be split over multiple lines. To produce a multi-line string, "
-                "either use the \\n escape to represent a newline character or use the \"heredoc\" "
+                'either use the \\n escape to represent a newline character or use the "heredoc" '
                 "multi-line template syntax."
             )
             return DiagnosticError(summary, detail, rng)
@@ -88,7 +94,10 @@ def _syntax_error(err, text: str, filename: str) -> DiagnosticError:
         expected = set(err.expected or ())
         inside_brackets = "RSQB" in expected or "COMMA" in expected
         if token.type in ("NL_OR_COMMENT", "__ANON_0") and "RBRACE" in expected:
-            summary, detail = "Missing newline after argument", "An argument definition must end with a newline."
+            summary, detail = (
+                "Missing newline after argument",
+                "An argument definition must end with a newline.",
+            )
         elif "COMMA" in expected and ("RSQB" in expected or "RPAR" in expected or "RBRACE" in expected):
             summary = "Missing item separator"
             detail = "Expected a comma to mark the beginning of the next item."
@@ -104,7 +113,9 @@ def _syntax_error(err, text: str, filename: str) -> DiagnosticError:
     elif isinstance(err, lark.exceptions.UnexpectedCharacters):
         char = source_line[column - 1 : column] if source_line else ""
         summary = "Invalid character"
-        detail = f"This character is not used within the language: {char!r}." if char else "Unexpected character."
+        detail = (
+            f"This character is not used within the language: {char!r}." if char else "Unexpected character."
+        )
     elif isinstance(err, lark.exceptions.UnexpectedEOF):
         summary, detail = "Unclosed configuration block", "There is no closing brace for this block."
     return DiagnosticError(summary, detail, rng)
@@ -186,7 +197,9 @@ class _Builder:
                 labels.append(self.name_of(part))
                 label_ranges.append(self.range(part))
         body = self.body(body_tree) if body_tree is not None else ast.Body({}, [], self.range(tree))
-        return ast.Block(self.name_of(type_node), labels, body, self.range(tree), self.range(type_node), label_ranges)
+        return ast.Block(
+            self.name_of(type_node), labels, body, self.range(tree), self.range(type_node), label_ranges
+        )
 
     def name_of(self, node) -> str:
         if hasattr(node, "children"):
@@ -200,8 +213,11 @@ class _Builder:
             if isinstance(part, ast.Literal):
                 out.append(part.value)
             else:
-                raise DiagnosticError("Invalid block label", "Block labels may not contain template sequences.",
-                                      self.range(node))
+                raise DiagnosticError(
+                    "Invalid block label",
+                    "Block labels may not contain template sequences.",
+                    self.range(node),
+                )
         return "".join(out)
 
     # -- expressions -------------------------------------------------------------
@@ -395,7 +411,11 @@ class _Builder:
                 items.append(("endif", None, strip_before, strip_after, rng))
             elif data == "template_for_start":
                 names = [str(e.children[0]) for e in exprs if e.data == "identifier"]
-                coll = self.expr([e for e in exprs if e.data != "identifier"][-1]) if len(exprs) > len(names) else None
+                coll = (
+                    self.expr([e for e in exprs if e.data != "identifier"][-1])
+                    if len(exprs) > len(names)
+                    else None
+                )
                 if coll is None:  # the collection is itself a bare identifier
                     coll = self.expr(exprs[-1])
                     names = names[:-1]
@@ -426,14 +446,22 @@ class _Builder:
                 if i < len(items) and items[i][0] == "else":
                     otherwise, i = self._nest(items, i + 1, item[4], stop=("endif",))
                 if i >= len(items):
-                    raise DiagnosticError("Unterminated template string", "No closing marker was found for the if directive.", item[4])
+                    raise DiagnosticError(
+                        "Unterminated template string",
+                        "No closing marker was found for the if directive.",
+                        item[4],
+                    )
                 parts.append(ast.TemplateIf(item[4], item[1], then, otherwise))
                 i += 1
             elif kind == "for":
                 names, coll = item[1]
                 body, i = self._nest(items, i + 1, item[4], stop=("endfor",))
                 if i >= len(items):
-                    raise DiagnosticError("Unterminated template string", "No closing marker was found for the for directive.", item[4])
+                    raise DiagnosticError(
+                        "Unterminated template string",
+                        "No closing marker was found for the for directive.",
+                        item[4],
+                    )
                 key_var, value_var = (names[0], names[1]) if len(names) == 2 else (None, names[0])
                 parts.append(ast.TemplateFor(item[4], key_var, value_var, coll, body))
                 i += 1
@@ -455,10 +483,10 @@ class _Builder:
         # the token ends with "<indent>MARKER\n": drop the marker line and the final empty piece
         body_lines = body_lines[:-2]
         if trim:
-            indents = [len(l) - len(l.lstrip(" \t")) for l in body_lines if l.strip()]
+            indents = [len(line) - len(line.lstrip(" \t")) for line in body_lines if line.strip()]
             cut = min(indents) if indents else 0
-            body_lines = [l[cut:] for l in body_lines]
-        body = "".join(l + "\n" for l in body_lines)
+            body_lines = [line[cut:] for line in body_lines]
+        body = "".join(line + "\n" for line in body_lines)
         rng = self.range(tree)
         if "${" not in body and "%{" not in body:
             return ast.Template(rng, (ast.Literal(rng, body),))

@@ -116,7 +116,7 @@ def convert(value: Value, t: Type) -> Value:
             raise ConversionError("tuple required")
         if len(value) != len(t.elements):
             raise ConversionError(f"tuple required with {len(t.elements)} elements")
-        return [_convert_element(v, et, i) for i, (v, et) in enumerate(zip(value, t.elements))]
+        return [_convert_element(v, et, i) for i, (v, et) in enumerate(zip(value, t.elements, strict=False))]
     if kind == "object":
         if not isinstance(value, dict):
             raise ConversionError("object required")

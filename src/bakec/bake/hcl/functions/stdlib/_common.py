@@ -6,10 +6,9 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 
-from bakec.util.golang import go_quote
-
-from bakec.bake.hcl.values import HSet, Value, format_number, type_name
 from bakec.bake.hcl.functions import FunctionError
+from bakec.bake.hcl.values import HSet, Value, format_number, type_name
+from bakec.util.golang import go_quote
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -48,7 +47,7 @@ def equal(a: Value, b: Value) -> bool:
     if isinstance(a, HSet):
         return len(a) == len(b) and all(any(equal(x, y) for y in b) for x in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
     return a == b
@@ -186,4 +185,3 @@ def json_encode(value: Value) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(json_string(k) + ":" + json_encode(value[k]) for k in sorted(value)) + "}"
     raise FunctionError(f"cannot encode {type(value).__name__} as JSON")
-

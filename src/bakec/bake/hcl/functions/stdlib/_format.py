@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from bakec.bake.hcl.functions.stdlib._common import go_quote_rune, graphemes, json_encode, json_string
 from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert
 from bakec.bake.hcl.values import Value, round_to_bits, shortest_decimal
-from bakec.bake.hcl.functions.stdlib._common import go_quote_rune, graphemes, json_encode, json_string
 
 
 class FormatError(Exception):
@@ -96,7 +96,7 @@ def _scan_verb(fmt: str, start: int, next_arg: int, data: bytes) -> tuple[_Verb,
         verb.width = int(fmt[i:j])
         i = j
     elif i < n and fmt[i] == "*":
-        raise FormatError(f"unsupported width from argument in {fmt[start:i + 1]!r}")
+        raise FormatError(f"unsupported width from argument in {fmt[start : i + 1]!r}")
     if i < n and fmt[i] == ".":
         j = i + 1
         while j < n and fmt[j].isascii() and fmt[j].isdigit():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bakec.bake.hcl.types import ANY, BOOL, NUMBER, STRING, ConversionError, convert, list_of, unify
-from bakec.bake.hcl.values import HList, HMap, HSet, Value, number
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import equal, friendly, int_arg, is_object, is_tuple, to_int
+from bakec.bake.hcl.types import ANY, BOOL, NUMBER, STRING, ConversionError, convert, list_of, unify
+from bakec.bake.hcl.values import HList, HMap, HSet, Value, number
 
 _NOT_COLLECTION = "collection must be a list, a map or a tuple"
 _PRIMITIVES = (str, bool, Decimal)
@@ -248,7 +248,7 @@ def merge(*maps: Value) -> Value:
     if maps and all(isinstance(m, HMap) for m in maps):
         unified = unify_values([out[k] for k in names])
         if unified is not None:
-            return HMap(zip(names, unified))
+            return HMap(zip(names, unified, strict=False))
     return {k: out[k] for k in names}
 
 
@@ -337,6 +337,6 @@ def zipmap(key_list: HList, value_list: Value) -> Value:
     for i, key in enumerate(key_list):
         if key is None:
             raise FunctionError(f"keys list has null value at index {i}")
-    pairs = dict(zip(key_list, value_list))
+    pairs = dict(zip(key_list, value_list, strict=False))
     ordered = {k: pairs[k] for k in sorted(pairs)}
     return HMap(ordered) if isinstance(value_list, HList) else ordered

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bakec.bake.hcl.types import ANY, BOOL, NUMBER
-from bakec.bake.hcl.values import Value, number
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import equal, to_int
+from bakec.bake.hcl.types import ANY, BOOL, NUMBER
+from bakec.bake.hcl.values import Value, number
 
 
 @function("equal", Param("a", ANY, allow_null=True), Param("b", ANY, allow_null=True))

@@ -12,10 +12,10 @@ import uuid
 from decimal import Decimal
 from functools import cache
 
-from bakec.bake.hcl.types import NUMBER, STRING
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import go_quote, to_int
 from bakec.bake.hcl.functions.stdlib.encoding import go_b64decode
+from bakec.bake.hcl.types import NUMBER, STRING
 
 
 @function("md5", Param("str", STRING))

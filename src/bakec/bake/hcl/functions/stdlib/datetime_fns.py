@@ -7,12 +7,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bakec.util.golang import parse_duration
-
-from bakec.bake.hcl.types import ANY, NUMBER, STRING
-from bakec.bake.hcl.values import Value, number
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import go_quote
+from bakec.bake.hcl.types import ANY, NUMBER, STRING
+from bakec.bake.hcl.values import Value, number
+from bakec.util.golang import parse_duration
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December"]  # fmt: skip
@@ -43,9 +42,7 @@ def _zone(offset: int, colon: bool, z: bool) -> str:
     return f"{sign}{hours:02d}{':' if colon else ''}{minutes:02d}"
 
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})\Z"
-)
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})\Z")
 
 
 def parse_rfc3339(text: str) -> tuple[Timestamp, int]:
@@ -112,7 +109,7 @@ def _rfc3339_error(text: str) -> str:
     zone = re.match(r"Z|[+-]\d{2}:\d{2}", rest)
     if zone is None:
         return f"not a valid RFC3339 timestamp: cannot use {go_quote(rest)} as UTC offset"
-    return f"not a valid RFC3339 timestamp: extra text: {go_quote(rest[zone.end():])}"
+    return f"not a valid RFC3339 timestamp: extra text: {go_quote(rest[zone.end() :])}"
 
 
 def _parse_arg(text: str, arg: int | None) -> Timestamp:
@@ -130,6 +127,7 @@ def timestamp() -> str:
 
 
 # --- durations -----------------------------------------------------------------------------
+
 
 @function("timeadd", Param("timestamp", STRING), Param("duration", STRING))
 def timeadd(timestamp_text: str, duration: str) -> str:
@@ -205,11 +203,11 @@ def _verb(tok: str, lead: str, size: int, t: dt.datetime, when: Timestamp, unix:
 
     hour12 = t.hour % 12 or 12
     simple = {
-        "D": (t.day, "day of month must either be \"D\" or \"DD\""),
-        "h": (t.hour, "24-hour must either be \"h\" or \"hh\""),
-        "H": (hour12, "12-hour must either be \"H\" or \"HH\""),
-        "m": (t.minute, "minute must either be \"m\" or \"mm\""),
-        "s": (t.second, "second must either be \"s\" or \"ss\""),
+        "D": (t.day, 'day of month must either be "D" or "DD"'),
+        "h": (t.hour, '24-hour must either be "h" or "hh"'),
+        "H": (hour12, '12-hour must either be "H" or "HH"'),
+        "m": (t.minute, 'minute must either be "m" or "mm"'),
+        "s": (t.second, 'second must either be "s" or "ss"'),
     }
     if lead in simple:
         value, rule = simple[lead]

@@ -7,10 +7,10 @@ import binascii
 import json
 import urllib.parse
 
-from bakec.bake.hcl.types import ANY, STRING
-from bakec.bake.hcl.values import NUMBER_CONTEXT, HList, Value
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import go_quote, json_encode
+from bakec.bake.hcl.types import ANY, STRING
+from bakec.bake.hcl.values import NUMBER_CONTEXT, HList, Value
 
 
 @function("base64encode", Param("str", STRING))

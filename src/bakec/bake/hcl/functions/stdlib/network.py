@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from decimal import Decimal
 
-from bakec.bake.hcl.types import NUMBER, STRING
-from bakec.bake.hcl.values import HList
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import int_arg
+from bakec.bake.hcl.types import NUMBER, STRING
+from bakec.bake.hcl.values import HList
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from bakec.bake.hcl.types import ANY, NUMBER
-from bakec.bake.hcl.values import NUMBER_CONTEXT, Value, number
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import friendly, go_quote, int_arg, to_int
+from bakec.bake.hcl.types import ANY, NUMBER
+from bakec.bake.hcl.values import NUMBER_CONTEXT, Value, number
 
 _INF = Decimal("Infinity")
 
@@ -194,7 +194,7 @@ def parseint(text: Value, base: Decimal) -> Decimal:
         raise FunctionError("base must be a whole number between 2 and 62 inclusive", arg=1)
     value = _parse_big_int(text, radix)
     if value is None:
-        raise FunctionError(f'cannot parse {go_quote(text)} as a base {radix} integer', arg=0)
+        raise FunctionError(f"cannot parse {go_quote(text)} as a base {radix} integer", arg=0)
     return number(value)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import pwd
 
-from bakec.bake.hcl.types import STRING
 from bakec.bake.hcl.functions import FunctionError, Param, function
+from bakec.bake.hcl.types import STRING
 from bakec.util.gopath import clean as go_clean
 
 

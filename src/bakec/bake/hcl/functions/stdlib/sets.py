@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import reduce
 from typing import Callable
 
-from bakec.bake.hcl.types import ANY, make_set, set_of
-from bakec.bake.hcl.values import HList, HSet, Value
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import equal, is_tuple
 from bakec.bake.hcl.functions.stdlib.collections import unify_values
+from bakec.bake.hcl.types import ANY, make_set, set_of
+from bakec.bake.hcl.values import HList, HSet, Value
 
 _SET = set_of(ANY)
 

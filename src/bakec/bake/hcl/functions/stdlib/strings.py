@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from bakec.bake.hcl.types import ANY, NUMBER, STRING, list_of
-from bakec.bake.hcl.values import HList, Value, number
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import graphemes, int_arg
 from bakec.bake.hcl.functions.stdlib._format import FormatError, format_string
 from bakec.bake.hcl.functions.stdlib._goregex import PatternError, compile_go, expand, find_all
+from bakec.bake.hcl.types import ANY, NUMBER, STRING, list_of
+from bakec.bake.hcl.values import HList, Value, number
 
 # Go's unicode.IsSpace (str.isspace also accepts the \x1c-\x1f separators).
 _GO_SPACE = (
@@ -267,4 +267,3 @@ def regexall(pattern: str, text: str) -> HList:
     """Every match, each shaped as ``regex`` shapes its single result."""
     compiled, kind = _compile_pattern(pattern)
     return HList(_captures(compiled, kind, match) for match in find_all(compiled, text))
-

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from bakec.bake.hcl.types import STRING
 from bakec.bake.hcl.functions import FunctionError, Param, function
+from bakec.bake.hcl.types import STRING
 
 _PRE = r"(?:-([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?(?:\+([0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*))?"
 _VERSION = re.compile(r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?" + _PRE + r"\Z")
@@ -63,7 +63,7 @@ def _compare_pre(a: str, b: str) -> int:
     if not b:
         return -1
     left, right = a.split("."), b.split(".")
-    for x, y in zip(left, right):
+    for x, y in zip(left, right, strict=False):
         if x == y:
             continue
         if x.isdigit() and y.isdigit():
