@@ -159,7 +159,7 @@ def test_link_to_a_lower_file_is_one_inode_again_when_the_layers_are_applied(
     # oracle 030: the tar has /hard as a plain file (one.txt is an unchanged copy-up), but in
     # BuildKit's snapshot, and so its type=local export, the two names are one inode.
     from bakec.content.apply import apply_layer
-    from bakec.worker.oprunner import OpResult
+    from bakec.content.result import OpResult
 
     make_base(ovl.lower)
     ovl.mount()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from bakec.errors import EXIT_USAGE, BakecError, UsageError, render
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 itself; keep our format
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 itself; keep our format
         raise UsageError(message)
 
 

@@ -297,7 +297,7 @@ def _drop_unreferenced(dest: Path, entries: Sequence[Mapping[str, Any]]) -> None
             path.unlink(missing_ok=True)
 
 
-def _atomic(target: Path, write: Callable[[str], None]) -> None:
+def _atomic(target: Path, write: Callable[[str], object]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:

@@ -10,6 +10,7 @@ that an op really runs on (:meth:`ImportedCache.materialise`).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -19,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from bakec.content.layers import LayerBlob
+from bakec.content.result import OpResult
 from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError
+from bakec.graph.build import Graph
 from bakec.remotecache import format as fmt
+from bakec.solver.protocols import Runner
 
 Warn = Callable[[str], None]
 Loaded = list[tuple[dict[str, tuple[LayerBlob, ...]], Any]]  # (op digest → chain, where its blobs are)
@@ -70,16 +74,14 @@ class ImportedCache:
             for blob in chain:
                 self._sources.setdefault(blob.digest, source)
 
-    def lookup(self, digest: str) -> Any:
+    def lookup(self, digest: str) -> OpResult | None:
         """The imported result of op ``digest`` (an ``OpResult`` without a snapshot yet), or None."""
         chain = self.chains.get(digest)
         if chain is None:
             return None
-        from bakec.worker.oprunner import OpResult
-
         return OpResult("", chain)
 
-    def needed(self, graph: Any, uncached: Callable[[str], bool]) -> set[str]:
+    def needed(self, graph: Graph, uncached: Callable[[str], bool]) -> set[str]:
         """The ops the builds of ``graph`` need: an imported hit's inputs are needed only by other paths.
 
         (BuildKit does the same: a ``mode=min`` cache of the final stage skips the builder
@@ -112,10 +114,8 @@ class ImportedCache:
                     raise BuildError(f"cache blob {blob.digest} is not in any cache-from source")
                 source.fetch(self.store, blob)
 
-    def materialise(self, result: Any, runner: Any) -> Any:
+    def materialise(self, result: OpResult, runner: Runner) -> OpResult:
         """``result`` with its layers unpacked into a chain snapshot (for an op that runs on it)."""
-        from bakec.worker.oprunner import OpResult
-
         self.fetch(result.layers)
         return OpResult(runner.unpack(result.layers), tuple(result.layers))
 
@@ -165,12 +165,12 @@ def load(
             if not src or not (path / "index.json").is_file():
                 warn(f"local cache import at {src} not found due to err: no index.json in {path}")
                 continue
-            jobs.append((describe(entry), lambda p=path, e=entry: _load_local(p, e)))
+            jobs.append((describe(entry), functools.partial(_load_local, path, entry)))
         elif kind == "registry":
             if not entry.get("ref"):
                 warn("cache-from type=registry needs ref=, skipping")
                 continue
-            jobs.append((describe(entry), lambda e=entry: _load_registry(registry, e)))
+            jobs.append((describe(entry), functools.partial(_load_registry, registry, entry)))
         else:
             warn(f"cache-from type={kind} is not supported by bakec, skipping")
     imported = ImportedCache(store)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from bakec.graph.build import Graph
+from bakec.ops import Op
 from bakec.solver.scheduler import RunOutcome, State
 
 
-def is_emulated(op: Any, emulated: Callable[[str], bool]) -> bool:
+def is_emulated(op: Op, emulated: Callable[[str], bool]) -> bool:
     """Whether ``op`` runs through an emulator: only processes do (file ops and pulls are native)."""
     return op.kind == "exec" and emulated(getattr(op, "platform", "") or "")
 
 
-def emulated_seconds(graph: Any, outcome: RunOutcome, emulated: Callable[[str], bool]) -> dict[str, float]:
+def emulated_seconds(
+    graph: Graph, outcome: RunOutcome[str], emulated: Callable[[str], bool]
+) -> dict[str, float]:
     """Seconds each target's emulated steps ran in this build (an op shared by targets counts for each)."""
     nodes = graph.nodes
     totals: dict[str, float] = {}

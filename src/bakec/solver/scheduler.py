@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
+
+N = TypeVar("N", bound=Hashable)  # a node id: the solver's are op digests
 
 
 class State(enum.Enum):
@@ -30,26 +32,33 @@ class State(enum.Enum):
 
 @dataclass
 class NodeResult:
+    """How one node ended, with what its executor returned (``value``) or raised (``error``)."""
+
     state: State
-    value: Any = None
+    value: object = None
     error: BaseException | None = None
     started: float = 0.0
     finished: float = 0.0
 
     @property
     def seconds(self) -> float:
+        """How long the node ran."""
         return max(0.0, self.finished - self.started)
 
 
 @dataclass
-class RunOutcome:
-    results: dict[Hashable, NodeResult] = field(default_factory=dict)
+class RunOutcome(Generic[N]):
+    """Every node's result, once the run has ended."""
+
+    results: dict[N, NodeResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        """Whether every node succeeded or came from the cache."""
         return all(r.state in (State.DONE, State.CACHED) for r in self.results.values())
 
-    def failed(self) -> list[Hashable]:
+    def failed(self) -> list[N]:
+        """The nodes whose executor raised."""
         return [n for n, r in self.results.items() if r.state is State.FAILED]
 
 
@@ -58,7 +67,7 @@ class Cached:
 
     __slots__ = ("value",)
 
-    def __init__(self, value: Any = None) -> None:
+    def __init__(self, value: object = None) -> None:
         self.value = value
 
 
@@ -72,31 +81,32 @@ class Scheduler:
 
     def run(
         self,
-        dependencies: Mapping[Hashable, Iterable[Hashable]],
-        execute: Callable[[Hashable], Any],
-        on_state: Callable[[Hashable, NodeResult], None] | None = None,
-    ) -> RunOutcome:
+        dependencies: Mapping[N, Iterable[N]],
+        execute: Callable[[N], object],
+        on_state: Callable[[N, NodeResult], None] | None = None,
+    ) -> RunOutcome[N]:
+        """Run ``execute(node)`` for every node once its dependencies succeeded; wait for all."""
         deps = {node: set(ds) for node, ds in dependencies.items()}
         for node, ds in deps.items():
             missing = ds - deps.keys()
             if missing:
                 raise ValueError(f"node {node!r} depends on unknown nodes {sorted(map(str, missing))}")
-        dependents: dict[Hashable, list[Hashable]] = {n: [] for n in deps}
+        dependents: dict[N, list[N]] = {n: [] for n in deps}
         for node, ds in deps.items():
             for d in ds:
                 dependents[d].append(node)
         waiting = {n: len(ds) for n, ds in deps.items()}
         ready = [n for n, count in waiting.items() if count == 0]
-        outcome = RunOutcome()
+        outcome: RunOutcome[N] = RunOutcome()
         stop = False
-        running: dict[Future, Hashable] = {}
+        running: dict[Future[NodeResult], N] = {}
 
-        def finish(node: Hashable, result: NodeResult) -> None:
+        def finish(node: N, result: NodeResult) -> None:
             outcome.results[node] = result
             if on_state is not None:
                 on_state(node, result)
 
-        def skip_downstream(node: Hashable) -> None:
+        def skip_downstream(node: N) -> None:
             stack = list(dependents[node])
             while stack:
                 nxt = stack.pop()
@@ -135,7 +145,7 @@ class Scheduler:
                 finish(node, NodeResult(State.CANCELLED if self.cancelled.is_set() else State.SKIPPED))
         return outcome
 
-    def _timed(self, execute: Callable[[Hashable], Any], node: Hashable) -> NodeResult:
+    def _timed(self, execute: Callable[[N], object], node: N) -> NodeResult:
         started = time.monotonic()
         if self.cancelled.is_set():
             return NodeResult(State.CANCELLED, started=started, finished=started)

@@ -15,16 +15,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bakec.content.result import OpResult
+from bakec.graph.build import Graph
 from bakec.progress.events import Progress, vertex_name
 from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
+from bakec.solver.protocols import ImportedResults, Runner
 from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
 
 
 @dataclass
 class SolveResult:
-    outcome: RunOutcome
-    results: dict[str, Any] = field(default_factory=dict)  # node id -> OpResult
+    outcome: RunOutcome[str]
+    results: dict[str, OpResult] = field(default_factory=dict)  # by node id
     executed: list[str] = field(default_factory=list)  # node ids that really ran
     vertex_ids: dict[str, int] = field(default_factory=dict)
 
@@ -37,8 +40,8 @@ def _diff_ids(meta: Mapping[str, Any]) -> list[str]:
 
 
 def solve(
-    graph: Any,
-    runner: Any,
+    graph: Graph,
+    runner: Runner,
     cache: CacheIndex,
     progress: Progress,
     *,
@@ -47,11 +50,11 @@ def solve(
     no_cache: bool = False,
     emulated: Callable[[str], bool] = lambda platform: False,
     scheduler: Scheduler | None = None,
-    imported: Any = None,
+    imported: ImportedResults | None = None,
 ) -> SolveResult:
-    """Run ``graph`` (a :class:`bakec.graph.build.Graph`) with ``runner`` (an ``OpRunner``).
+    """Run every op of ``graph`` once with ``runner``, reusing what the cache index holds.
 
-    ``imported`` (a :class:`bakec.remotecache.ImportedCache`) serves ops the local index
+    ``imported`` (results from ``cache-from`` sources) serves ops the local index
     misses; its results get a snapshot only when an op has to run on them.
     """
     nodes = graph.nodes
@@ -65,13 +68,14 @@ def solve(
     # cached result: what consumes them is keyed by the op, not its output, so it re-runs too
     changed: set[str] = set()
 
-    def ready(node: str) -> Any:
+    def ready(node: str) -> OpResult:
         """The result of ``node`` with a snapshot (unpacking an imported one the first time)."""
         lock_of = unpacked.get(node)
         if lock_of is None:
             return result.results[node]
         with lock_of:
             if node in unpacked:
+                assert imported is not None  # only imported results wait to be unpacked
                 op_result = imported.materialise(result.results[node], runner)
                 kind = nodes[node]["op"].kind
                 size = sum(b.size for b in op_result.layers[-1:])
@@ -87,13 +91,13 @@ def solve(
         """Whether ``node`` runs whatever a cache holds (--no-cache, no-cache-filter, or a kind never cached)."""
         return no_cache or nodes[node].get("no_cache", False) or nodes[node]["op"].kind in _UNCACHED_KINDS
 
-    def adopt(node: str, hit: Any) -> None:
+    def adopt(node: str, hit: OpResult) -> None:
         """Take an imported cache's result for ``node``; :func:`ready` unpacks it if an op runs on it."""
         with lock:
             result.results[node] = hit
             unpacked[node] = threading.Lock()
 
-    def vertex(node: str, state: str, **extra: Any) -> None:
+    def vertex(node: str, state: str, **extra: object) -> None:
         data = nodes[node]
         progress.emit(
             {
@@ -112,7 +116,7 @@ def solve(
             }
         )
 
-    def execute(node: str) -> Any:
+    def execute(node: str) -> OpResult | Cached:
         data = nodes[node]
         op = data["op"]
         skip_cache = uncached(node)
@@ -121,8 +125,6 @@ def solve(
         previous = None if op.kind in _UNCACHED_KINDS else cache.get(node)
         if not skip_cache:
             if previous is not None:
-                from bakec.worker.oprunner import OpResult
-
                 cached = OpResult.from_meta(previous.meta)
                 if runner.snapshot_exists(cached.snapshot) and all(
                     runner.store.has(b.digest) for b in cached.layers

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import IO
 
 
-def hold(state_dir: Path, *, exclusive: bool = False, waiting: Callable[[], None] | None = None) -> IO[bytes]:
+def hold(
+    state_dir: Path, *, exclusive: bool = False, waiting: Callable[[], object] | None = None
+) -> IO[bytes]:
     """Take the state dir's lock and return the open file holding it (closing it releases it).
 
     ``waiting`` is called once when the lock is busy, before blocking for it.

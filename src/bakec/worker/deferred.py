@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +27,13 @@ from bakec.errors import BuildError
 from bakec.worker.cancel import Cancel
 
 if TYPE_CHECKING:
+    from bakec.content.layers import LayerBlob
+    from bakec.content.result import OpResult
     from bakec.content.store import ContentStore
     from bakec.ops import Op
     from bakec.worker.client import Client
     from bakec.worker.entitlements import Entitlements
-    from bakec.worker.oprunner import OpResult, OpRunner
+    from bakec.worker.oprunner import OpRunner
     from bakec.worker.paths import DaemonPaths
     from bakec.worker.run import RunRequest, RunResult
 
@@ -152,6 +154,10 @@ class DeferredRunner:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.runner, name)  # the rest of OpRunner's API (unpack, ...) as it is
+
+    def unpack(self, blobs: Sequence[LayerBlob], top: str = "") -> str:
+        """A committed snapshot of ``blobs`` applied in order (see :meth:`OpRunner.unpack`)."""
+        return self.runner.unpack(blobs, top)
 
     def snapshot_exists(self, name: str) -> bool:
         """The solver's check of a cache hit: answered for real once containerd is in use."""

@@ -106,7 +106,7 @@ def grant(
     argv: Sequence[str] = (),
     interactive: bool = False,
     ask: Callable[[str], str] | None = None,
-    out: Callable[[str], None] | None = None,
+    out: Callable[[str], object] | None = None,
 ) -> None:
     """bake's check of the targets' ``entitlements`` and local paths against ``--allow``.
 

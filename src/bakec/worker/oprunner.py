@@ -13,19 +13,18 @@ label: bakec's cache index owns them and ``bakec prune`` removes them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec import ops as o
 from bakec.content.layers import LayerBlob
+from bakec.content.result import LogFn, OpResult, chain_id
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.worker import emulation
@@ -43,49 +42,6 @@ if TYPE_CHECKING:  # the gRPC client and executors load only when an op runs (a 
     from bakec.worker.ssh import SshForwards
 
 GC_ROOT = "containerd.io/gc.root"
-
-
-@dataclass(frozen=True)
-class OpResult:
-    """What an op produced: a committed snapshot and its layer chain (or a local dir)."""
-
-    snapshot: str = ""  # "" for an empty filesystem
-    layers: tuple[LayerBlob, ...] = ()
-    path: str = ""  # a local source's directory on this machine
-    ignore: tuple[str, ...] = ()  # a local source's .dockerignore patterns
-    config: Mapping[str, Any] | None = None  # an image source's config
-
-    def to_meta(self) -> dict[str, Any]:
-        """The cache index's record of this result (read back by :meth:`from_meta`)."""
-        layers = []
-        for b in self.layers:
-            row: list[Any] = [b.digest, b.diff_id, b.size, b.media_type]
-            if b.links:  # a 5th item only when the layer has links (LayerBlob.links): older records have 4
-                row.append([list(link) for link in b.links])
-            layers.append(row)
-        return {"snapshot": self.snapshot, "layers": layers, "config": self.config}
-
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any]) -> OpResult:
-        """A result from its cache index record."""
-        layers = tuple(
-            LayerBlob(d, i, s, m, links=tuple((a, b) for a, b in rest[0]) if rest else ())
-            for d, i, s, m, *rest in meta.get("layers", [])
-        )
-        return cls(meta.get("snapshot", ""), layers, config=meta.get("config"))
-
-
-LogFn = Callable[[int, bytes], None]
-
-
-def chain_id(diff_ids: Sequence[str]) -> str:
-    """OCI chain ID of a layer stack."""
-    chain = ""
-    for diff_id in diff_ids:
-        chain = (
-            diff_id if not chain else "sha256:" + hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
-        )
-    return chain
 
 
 class OpRunner:
