@@ -99,12 +99,13 @@ def render(error: BakecError, sources: dict[str, bytes] | None = None) -> str:
     """Render an error as buildx prints it, with a source excerpt when known."""
     lines: list[str] = []
     if error.range is not None and sources and error.range.filename in sources:
-        lines.extend(_excerpt(error.range, sources[error.range.filename]))
+        lines.extend(excerpt(error.range, sources[error.range.filename]))
     lines.append(f"ERROR: {error.message}")
     return "\n".join(lines) + "\n"
 
 
-def _excerpt(rng: Range, source: bytes) -> list[str]:
+def excerpt(rng: Range, source: bytes) -> list[str]:
+    """The source lines around ``rng`` as buildx prints them: a header, then ``>>>`` on its line."""
     text = source.decode("utf-8", errors="replace").split("\n")
     line = rng.start.line
     first = max(1, line - 2)

@@ -43,6 +43,11 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     if args.print_:
         sys.stdout.write(definition.print_json(targets, args.overrides, flag_overrides=flag_overrides))
         return 0
+    _refuse_other_builders(args.builder)
+    resolved = definition.resolve(targets, args.overrides, flag_overrides=flag_overrides)
+    calls = {name: _call_method(t.call) for name, t in resolved.targets.items()}
+    if set(calls.values()) - {"build"}:
+        return _run_call(definition, resolved.targets, calls)
     from bakec.builder import BuildOptions, build
 
     options = BuildOptions(
@@ -58,6 +63,56 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     )
     build(definition, targets, args.overrides, flag_overrides=flag_overrides, options=options)
     return 0
+
+
+_CALL_METHODS = {
+    "build": "build",
+    "check": "check",
+    "lint": "check",
+    "targets": "targets",
+    "outline": "outline",
+}
+
+
+def _call_method(value: str | None) -> str:
+    """A target's ``call`` (``--check`` prints as ``lint``), refused when it is not a method buildx has."""
+    method = (value or "build").split(",")[0].strip()
+    if method not in _CALL_METHODS:
+        raise UsageError(f'unsupported call method "{method}" (expected build, check, outline or targets)')
+    return _CALL_METHODS[method]
+
+
+def _refuse_other_builders(builder: str | None) -> None:
+    """``--builder`` names a buildx builder; bakec has one, its embedded containerd (``default``)."""
+    if builder not in (None, "", "default"):
+        raise UsageError(
+            f'builder "{builder}" not found: bakec builds only on its embedded containerd, '
+            'the builder named "default"'
+        )
+
+
+def _run_call(definition, targets: dict, calls: dict[str, str]) -> int:
+    """``--call check|targets|outline`` (and ``--check``): report on the Dockerfiles, build nothing."""
+    methods = set(calls.values())
+    if len(methods) > 1:
+        raise UsageError(
+            "targets of one run have different call methods ("
+            + ", ".join(f"{n}: {m}" for n, m in sorted(calls.items()))
+            + "); run them separately"
+        )
+    method = methods.pop()
+    if method == "outline":
+        raise UsageError("--call=outline is not supported by bakec yet; use --call=check or --call=targets")
+    if method == "targets":
+        from bakec.graph.lint import render_targets
+
+        sys.stdout.write(render_targets(targets, cwd=definition.cwd))
+        return 0
+    from bakec.graph.lint import lint_targets, render_lint
+
+    results = lint_targets(targets, cwd=definition.cwd)
+    sys.stdout.write(render_lint(results))
+    return 1 if any(r.warnings for r in results) else 0
 
 
 def _expand_all(definition, targets: list[str]) -> list[str]:

@@ -1,0 +1,98 @@
+"""``--call check`` / ``--check``: BuildKit's build checks on each target's Dockerfile, building nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bakec.bake.model import Target
+from bakec.dockerfile.convert import check
+from bakec.dockerfile.lint import LintWarning
+from bakec.errors import Pos, Range, excerpt
+from bakec.graph.build import _Builder
+from bakec.graph.context import ContextHasher
+from bakec.graph.resolve import OfflineResolver
+
+
+@dataclass(frozen=True)
+class TargetLint:
+    """The build checks of one target's Dockerfile, as ``--call check`` reports them."""
+
+    target: str
+    filename: str  # as the target names it (``Dockerfile``, ``api/Dockerfile``, ``<inline>``)
+    text: str
+    warnings: tuple[LintWarning, ...]
+
+
+def _dockerfiles(builder: _Builder, names: Sequence[str], cwd: str | os.PathLike[str]):
+    """Each target's name, resolved target, Dockerfile text, the name the frontend uses and the shown path."""
+    for name in names:
+        target = builder._target(name)
+        context_dir = builder._local_path(target.context or ".", name, "context")
+        text, path = builder._dockerfile(target, context_dir)
+        inline = target.dockerfile_inline is not None
+        filename = "Dockerfile" if inline else os.path.basename(path)
+        shown = "Dockerfile" if inline else os.path.relpath(path, cwd)
+        yield name, target, text, filename, shown
+
+
+def render_targets(targets: Mapping[str, Target], *, cwd: str | os.PathLike[str]) -> str:
+    """``--call targets``: every stage of each target's Dockerfile with its description."""
+    from bakec.dockerfile.convert import targets as stages_of
+
+    builder = _Builder(targets, Path(cwd), OfflineResolver(), ContextHasher(), "linux/amd64", None)
+    out: list[str] = []
+    try:
+        for name, _target, text, filename, _shown in _dockerfiles(builder, list(targets), cwd):
+            if len(targets) > 1:
+                out.extend([""] if out else [])
+                out.append(f"# {name}")
+            rows = [("TARGET", "DESCRIPTION")]
+            for stage in stages_of(text, filename):
+                if stage.name:
+                    rows.append((stage.name + (" (default)" if stage.default else ""), stage.description))
+            width = max(len(r[0]) for r in rows) + 3
+            out.extend((label.ljust(width) + description).rstrip() for label, description in rows)
+    finally:
+        builder.hasher.close()
+    return "\n".join(out) + "\n"
+
+
+def lint_targets(
+    targets: Mapping[str, Target], *, cwd: str | os.PathLike[str], requested: Sequence[str] | None = None
+) -> list[TargetLint]:
+    """Run BuildKit's build checks on the Dockerfile of each requested target; nothing is built."""
+    builder = _Builder(targets, Path(cwd), OfflineResolver(), ContextHasher(), "linux/amd64", None)
+    try:
+        out = []
+        names = list(requested) if requested is not None else list(targets)
+        for name, target, text, filename, shown in _dockerfiles(builder, names, cwd):
+            warnings = check(
+                text,
+                build_args={k: v for k, v in (target.args or {}).items() if v is not None},
+                target=target.target or "",
+                filename=filename,
+            )
+            out.append(TargetLint(name, shown, text, warnings))
+        return out
+    finally:
+        builder.hasher.close()
+
+
+def render_lint(results: Sequence[TargetLint]) -> str:
+    """The report ``docker buildx bake --check`` prints: a count, then each warning with its excerpt."""
+    total = sum(len(r.warnings) for r in results)
+    if total == 0:
+        return "Check complete, no warnings found.\n"
+    count = "1 warning has been found!" if total == 1 else f"{total} warnings have been found!"
+    out = [f"Check complete, {count}"]
+    for result in results:
+        for warning in result.warnings:
+            out.append("")
+            out.append(f"WARNING: {warning.rule} - {warning.url}\n{warning.detail}")
+            if warning.line:
+                at = Pos(warning.line, 1)
+                out.extend(excerpt(Range(result.filename, at, at), result.text.encode()))
+    return "\n".join(out) + "\n"
