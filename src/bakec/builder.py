@@ -85,7 +85,9 @@ def build(
     from bakec.graph.build import build_graph
     from bakec.graph.platforms import refuse_docker_manifest_lists
     from bakec.graph.resolve import RegistryResolver
-    from bakec.progress.events import Progress, renderer
+    from bakec.progress.events import Summary, TargetSummary
+    from bakec.progress.render import renderer
+    from bakec.progress.reporter import Progress
     from bakec.registry import RegistryClient
     from bakec.solver import interrupt, statelock
     from bakec.solver.cache_index import CacheIndex
@@ -146,7 +148,7 @@ def build(
     try:
         with client.lease() as leased:
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
-            cache_steps = cache_io.Steps(progress, len(graph.nodes) + 1000)
+            cache_steps = cache_io.Steps(progress)
             imported = cache_io.import_caches(
                 resolved.targets, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
             )
@@ -166,9 +168,7 @@ def build(
                 )
             interrupt.raise_if_interrupted(signals)
             cache_io.prefetch_outputs(graph, solved, imported)
-            publisher = Publisher.for_state_dir(
-                registry, store, state_dir, emit=progress.emit, first_vertex=len(solved.vertex_ids) + 1
-            )
+            publisher = Publisher.for_state_dir(registry, store, state_dir, progress=progress)
             publisher.known_images(
                 (d["op"].ref, [b.digest for b in solved.results[n].layers])
                 for n, d in graph.nodes.items()
@@ -195,14 +195,14 @@ def build(
         )
     emulated_time = emulated_seconds(graph, solved.outcome, emulated)
     summary = {
-        name: {
-            "state": r.state,
-            "seconds": round(r.seconds or (time.monotonic() - started), 3),
-            "emulated_seconds": round(emulated_time.get(name, 0.0), 3),
-        }
+        name: TargetSummary(
+            r.state,
+            round(r.seconds or (time.monotonic() - started), 3),
+            round(emulated_time.get(name, 0.0), 3),
+        )
         for name, r in reports.items()
     }
-    progress.emit({"type": "summary", "targets": summary, "seconds": round(time.monotonic() - started, 3)})
+    progress.emit(Summary(summary, round(time.monotonic() - started, 3)))
     if options.metadata_file:
         Path(options.metadata_file).write_text(
             json.dumps({name: r.metadata for name, r in reports.items() if r.metadata}, indent=2) + "\n"

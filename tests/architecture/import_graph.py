@@ -39,7 +39,7 @@ LAZY_IMPORTS: Mapping[str, str] = {
     "bakec.bake.definition": "start-up: HCL, JSON and compose parsers load only for files of that kind",
     "bakec.bake.hcl.functions": "start-up: the HCL stdlib loads on the first function call",
     "bakec.bake.hcl.parsecache": "start-up: the Lark grammar loads only when the parse cache misses",
-    "bakec.progress.events": "optional: rich loads only for --progress=tty",
+    "bakec.progress.render": "optional: rich loads only for --progress=tty",
     "bakec.worker": "grpc: a fully cached build never imports containerd's client (PEP 562 attributes)",
     "bakec.worker.deferred": "grpc: the daemon, client and executor load on the first op that runs",
     "bakec.worker.oprunner": "grpc: the client and executor load on the first op that runs",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bakec import ops as o
 from bakec.graph.build import Graph
+from bakec.progress.events import Summary, TargetSummary
 from bakec.progress.summary import render_summary
 from bakec.solver.emulated import emulated_seconds, is_emulated
 from bakec.solver.scheduler import NodeResult, RunOutcome, State
@@ -42,13 +43,7 @@ def test_emulated_seconds_per_target():
 
 def test_summary_shows_emulated_time():
     text = render_summary(
-        {
-            "targets": {
-                "api": {"state": "done", "seconds": 4.0, "emulated_seconds": 3.4},
-                "web": {"state": "done", "seconds": 1.0, "emulated_seconds": 0.0},
-            },
-            "seconds": 4.5,
-        }
+        Summary({"api": TargetSummary("done", 4.0, 3.4), "web": TargetSummary("done", 1.0, 0.0)}, 4.5)
     )
     lines = text.splitlines()
     assert lines[2] == "api".ljust(32) + "done".ljust(10) + "4.0s (emulated 3.4s)"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.image import Committed, parse_bool
+from bakec.progress.reporter import Progress
 from bakec.registry import PushResult, RegistryClient
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import Reference, parse_normalized_named
@@ -46,8 +46,6 @@ _MAX_SOURCES = 20000  # digests remembered; the oldest are forgotten first
 _REPOS_PER_BLOB = 4
 
 _DONE = {PushResult.EXISTS: "already there", PushResult.MOUNTED: "mounted", PushResult.UPLOADED: "uploaded"}
-
-Emit = Callable[[dict[str, Any]], None]
 
 
 def image_names(attrs: Mapping[str, str], tags: Sequence[str] | None) -> tuple[str, ...]:
@@ -151,8 +149,7 @@ class Publisher:
         store: ContentStore,
         *,
         sources: BlobSources | None = None,
-        emit: Emit | None = None,
-        first_vertex: int = 1,
+        progress: Progress | None = None,
         jobs: int = _UPLOAD_JOBS,
     ) -> None:
         self.registry = registry
@@ -161,9 +158,8 @@ class Publisher:
         self.images: list[PushedImage] = []
         self.insecure: set[str] = set()  # registry hosts marked registry.insecure=true
         self.uploaded: list[tuple[str, str, PushResult]] = []  # (repository, digest, what was done)
-        self._emit = emit or (lambda event: None)
-        self._vertex = first_vertex
-        self._current = first_vertex
+        self._progress = progress or Progress(lambda event: None)
+        self._current = 0  # the vertex of the step running now, for its log lines
         self._jobs = max(1, jobs)
 
     @classmethod
@@ -284,18 +280,9 @@ class Publisher:
                 self._log(f"pushing manifest for {ref.name}{':' + tag if tag else ''}@{root.digest}")
 
     def _log(self, line: str) -> None:
-        self._emit({"type": "log", "id": self._current, "stream": "stderr", "data": line + "\n"})
+        self._progress.log(self._current, "stderr", line + "\n")
 
     def _step(self, name: str, run: Callable[[], None]) -> None:
-        vertex = self._current = self._vertex
-        self._vertex += 1
-        started = time.monotonic()
-        base = {"type": "vertex", "id": vertex, "digest": "", "name": name}
-        self._emit({**base, "state": "started", "targets": sorted({i.target for i in self.images})})
-        try:
+        with self._progress.step(name, targets={i.target for i in self.images}) as vertex_id:
+            self._current = vertex_id
             run()
-        except BaseException as err:
-            seconds = round(time.monotonic() - started, 3)
-            self._emit({**base, "state": "failed", "error": str(err), "seconds": seconds})
-            raise
-        self._emit({**base, "state": "done", "seconds": round(time.monotonic() - started, 3)})

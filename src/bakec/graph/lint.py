@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bakec.bake.model import Target
 from bakec.dockerfile.convert import check
+from bakec.dockerfile.convert import targets as stages_of
 from bakec.dockerfile.lint import LintWarning
 from bakec.errors import Pos, Range, excerpt
 from bakec.graph.build import _Builder
@@ -40,7 +41,6 @@ def _dockerfiles(builder: _Builder, names: Sequence[str], cwd: str | os.PathLike
 
 def render_targets(targets: Mapping[str, Target], *, cwd: str | os.PathLike[str]) -> str:
     """``--call targets``: every stage of each target's Dockerfile with its description."""
-    from bakec.dockerfile.convert import targets as stages_of
 
     builder = _Builder(targets, Path(cwd), OfflineResolver(), ContextHasher(), "linux/amd64", None)
     out: list[str] = []

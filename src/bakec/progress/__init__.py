@@ -1,1 +1,2 @@
-"""Progress: the events a build emits and their renderers (plain, tty, rawjson, quiet)."""
+"""Progress: typed events (:mod:`.events`), the :class:`Progress` that numbers and fans them out
+(:mod:`.reporter`), and their renderers (:mod:`.render`: plain, rawjson, quiet; :mod:`.tty`)."""

@@ -1,40 +1,111 @@
-"""Progress events and their renderers (``--progress plain|rawjson|quiet``).
+"""The events a build emits: a step (vertex) changing state, a step's output, the run's summary.
 
-Every event is a plain dict, so ``rawjson`` prints exactly what the solver
-emits, one JSON object per line (documented in the README):
+Every event is typed data; :meth:`as_dict` is what ``--progress=rawjson`` prints, one JSON
+object per line (documented in the README):
 
 ``{"type": "vertex", "id": 3, "digest": "sha256:...", "name": "[api build 2/3] RUN make",
    "state": "started|done|cached|failed|skipped|cancelled", "time": 1700000000.0,
    "seconds": 1.25, "targets": ["api"], "emulated": false}``
 
-``{"type": "log", "id": 3, "stream": "stdout|stderr", "data": "..."}``
+``{"type": "log", "id": 3, "stream": "stdout|stderr", "data": "...", "time": ...}``
 
 ``{"type": "summary", "targets": {"api": {"state": "done", "seconds": 3.2, "emulated_seconds": 0.0}},
-   "seconds": 4.0}`` (``emulated_seconds``: time in this target's RUN steps that ran under QEMU)
+   "seconds": 4.0, "time": ...}`` (``emulated_seconds``: time in this target's RUN steps that ran under QEMU)
 
 A vertex's ``name`` is the graph's label (:func:`vertex_name`): the Dockerfile frontend's
 ``[<platform> <stage> n/m] RUN ...`` (the platform only when the target builds several) or
 ``[internal] load ...``, with buildx bake's target prefix (``[api linux/arm64 build 2/3]``)
 when the run builds more than one target. A step several targets share shows the first one's.
-
-``plain`` renders them as buildx does: ``#3 [api build 2/3] RUN make``, the
-command's output as ``#3 0.512 <line>``, then ``#3 DONE 1.2s`` / ``#3 CACHED``;
-a step that runs under emulation is marked ``(emulated)``, and so is the
-emulated share of a target's time in the summary.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import threading
 import time
-from collections.abc import Callable
-from typing import Any, TextIO
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
-from bakec.progress.summary import render_summary
+VertexState = Literal["started", "done", "cached", "failed", "skipped", "cancelled"]
 
-Event = dict[str, Any]
+
+@dataclass(frozen=True)
+class Vertex:
+    """A step changed state (``seconds`` once it ended, ``error`` when it failed)."""
+
+    id: int
+    name: str
+    state: VertexState
+    digest: str = ""
+    targets: tuple[str, ...] = ()
+    emulated: bool = False
+    seconds: float | None = None
+    error: str | None = None
+    time: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, object]:
+        """The event as ``--progress=rawjson`` prints it."""
+        data: dict[str, object] = {
+            "type": "vertex",
+            "id": self.id,
+            "digest": self.digest,
+            "name": self.name,
+            "state": self.state,
+            "targets": list(self.targets),
+            "emulated": self.emulated,
+            "time": self.time,
+        }
+        if self.seconds is not None:
+            data["seconds"] = self.seconds
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+@dataclass(frozen=True)
+class Log:
+    """Output a step's process wrote (``stream``: ``stdout`` or ``stderr``)."""
+
+    id: int
+    stream: Literal["stdout", "stderr"]
+    data: str
+    time: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, object]:
+        """The event as ``--progress=rawjson`` prints it."""
+        return {"type": "log", "id": self.id, "stream": self.stream, "data": self.data, "time": self.time}
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """How one target ended and how long it took (of which ``emulated_seconds`` under QEMU)."""
+
+    state: str
+    seconds: float
+    emulated_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The run ended: each target's result, and the whole run's time."""
+
+    targets: Mapping[str, TargetSummary]
+    seconds: float
+    time: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, object]:
+        """The event as ``--progress=rawjson`` prints it."""
+        return {
+            "type": "summary",
+            "targets": {
+                name: {"state": t.state, "seconds": t.seconds, "emulated_seconds": t.emulated_seconds}
+                for name, t in self.targets.items()
+            },
+            "seconds": self.seconds,
+            "time": self.time,
+        }
+
+
+Event = Vertex | Log | Summary
 
 
 def vertex_name(label: str, target: str, prefix_target: bool) -> str:
@@ -50,88 +121,3 @@ def vertex_name(label: str, target: str, prefix_target: bool) -> str:
     if label.startswith(f"[{target}] "):
         return label[len(target) + 3 :]
     return label
-
-
-class Progress:
-    """Fan-out of solver events to one renderer; thread-safe."""
-
-    def __init__(self, render: Callable[[Event], None]) -> None:
-        self._render = render
-        self._lock = threading.Lock()
-        self._started: dict[int, float] = {}
-
-    def emit(self, event: Event) -> None:
-        event.setdefault("time", time.time())
-        with self._lock:
-            if event.get("type") == "vertex" and event.get("state") == "started":
-                self._started[event["id"]] = time.monotonic()
-            self._render(event)
-
-    def since_start(self, vertex_id: int) -> float:
-        return time.monotonic() - self._started.get(vertex_id, time.monotonic())
-
-
-def rawjson(stream: TextIO) -> Callable[[Event], None]:
-    def render(event: Event) -> None:
-        stream.write(json.dumps(event, sort_keys=True) + "\n")
-        stream.flush()
-
-    return render
-
-
-def plain(stream: TextIO) -> Callable[[Event], None]:
-    starts: dict[int, float] = {}
-
-    def render(event: Event) -> None:
-        kind = event.get("type")
-        if kind == "vertex":
-            vid = event["id"]
-            state = event["state"]
-            if state == "started":
-                starts[vid] = time.monotonic()
-                label = " (emulated)" if event.get("emulated") else ""
-                stream.write(f"#{vid} {event['name']}{label}\n")
-            elif state == "cached":
-                stream.write(f"#{vid} {event['name']}\n#{vid} CACHED\n")
-            elif state == "done":
-                stream.write(f"#{vid} DONE {event.get('seconds', 0):.1f}s\n")
-            elif state == "failed":
-                stream.write(f"#{vid} ERROR: {event.get('error', 'failed')}\n")
-            elif state in ("skipped", "cancelled"):
-                stream.write(f"#{vid} {state.upper()}\n")
-        elif kind == "log":
-            vid = event["id"]
-            offset = time.monotonic() - starts.get(vid, time.monotonic())
-            stream.writelines(
-                f"#{vid} {offset:.3f} {line}\n" for line in str(event.get("data", "")).splitlines()
-            )
-        elif kind == "summary":
-            stream.write(render_summary(event))
-        stream.flush()
-
-    return render
-
-
-def quiet(stream: TextIO) -> Callable[[Event], None]:
-    def render(event: Event) -> None:
-        if event.get("type") == "vertex" and event.get("state") == "failed":
-            stream.write(f"ERROR: {event['name']}: {event.get('error', 'failed')}\n")
-            stream.flush()
-
-    return render
-
-
-def renderer(mode: str, stream: TextIO | None = None) -> Callable[[Event], None]:
-    """The renderer for a ``--progress`` mode (``auto`` is ``tty`` on a terminal, else ``plain``)."""
-    stream = stream or sys.stderr
-    if mode == "auto":
-        mode = "tty" if stream.isatty() else "plain"
-    if mode == "rawjson":
-        return rawjson(stream)
-    if mode in ("quiet", "none"):
-        return quiet(stream)
-    if mode == "tty":
-        from bakec.progress.tty import live
-
-        return live(stream)
-    return plain(stream)

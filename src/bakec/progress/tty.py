@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from bakec.progress.events import Event, Summary, Vertex
 from bakec.progress.summary import render_summary
 
 _STYLE = {
@@ -18,7 +19,8 @@ _STYLE = {
 }
 
 
-def live(stream: TextIO) -> Callable[[dict[str, Any]], None]:
+def live(stream: TextIO) -> Callable[[Event], None]:
+    """A renderer that redraws a table of the steps (the last 40) as events arrive."""
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
@@ -42,13 +44,12 @@ def live(stream: TextIO) -> Callable[[dict[str, Any]], None]:
             )
         return grid
 
-    def render(event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "vertex":
-            row = rows.setdefault(event["id"], {"t0": time.monotonic(), "name": event["name"]})
-            row.update(state=event["state"], seconds=event.get("seconds"), emulated=event.get("emulated"))
+    def render(event: Event) -> None:
+        if isinstance(event, Vertex):
+            row = rows.setdefault(event.id, {"t0": time.monotonic(), "name": event.name})
+            row.update(state=event.state, seconds=event.seconds, emulated=event.emulated)
             view.update(table())
-        elif kind == "summary":
+        elif isinstance(event, Summary):
             view.update(table())
             view.stop()
             console.print(render_summary(event), end="")

@@ -11,13 +11,11 @@ manifest" and "exporting cache" steps).
 
 from __future__ import annotations
 
-import hashlib
 import sys
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bakec.progress.reporter import Progress
 from bakec.remotecache.export import with_inline_cache
 from bakec.remotecache.import_ import ImportedCache
 
@@ -32,34 +30,14 @@ __all__ = [
 
 
 class Steps:
-    """Runs cache transfers as progress vertices with their own ids."""
+    """Runs cache transfers as progress steps (BuildKit's "importing cache manifest", "exporting cache")."""
 
-    def __init__(self, progress: Any, first_id: int) -> None:
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.next_id = first_id
-        self._lock = threading.Lock()  # cache sources are read concurrently
 
     def __call__(self, name: str, fn: Callable[[], None]) -> None:
-        with self._lock:
-            vid, self.next_id = self.next_id, self.next_id + 1
-        base = {
-            "type": "vertex",
-            "id": vid,
-            "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest(),
-            "name": name,
-            "targets": [],
-            "emulated": False,
-        }
-        started = time.monotonic()
-        self.progress.emit({**base, "state": "started"})
-        try:
+        with self.progress.step(name):
             fn()
-        except BaseException as err:
-            self.progress.emit(
-                {**base, "state": "failed", "seconds": time.monotonic() - started, "error": str(err)}
-            )
-            raise
-        self.progress.emit({**base, "state": "done", "seconds": time.monotonic() - started})
 
 
 def _warn(message: str) -> None:

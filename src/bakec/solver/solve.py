@@ -17,7 +17,8 @@ from typing import Any
 
 from bakec.content.result import OpResult
 from bakec.graph.build import Graph
-from bakec.progress.events import Progress, vertex_name
+from bakec.progress.events import Vertex, VertexState, vertex_name
+from bakec.progress.reporter import Progress
 from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
 from bakec.solver.protocols import ImportedResults, Runner
@@ -60,7 +61,8 @@ def solve(
     nodes = graph.nodes
     order = graph.order()
     several_targets = len({b.target for b in graph.builds}) > 1  # buildx prefixes names with the target then
-    result = SolveResult(RunOutcome(), vertex_ids={node: i + 1 for i, node in enumerate(order)})
+    vertex_ids = progress.reserve(len(order))
+    result = SolveResult(RunOutcome(), vertex_ids=dict(zip(order, vertex_ids, strict=True)))
     lock = threading.Lock()
     scheduler = scheduler or Scheduler(max_parallelism=max_parallelism, keep_going=keep_going)
     unpacked: dict[str, threading.Lock] = {}  # imported results without a snapshot yet
@@ -97,23 +99,17 @@ def solve(
             result.results[node] = hit
             unpacked[node] = threading.Lock()
 
-    def vertex(node: str, state: str, **extra: object) -> None:
+    def vertex(node: str, state: VertexState, seconds: float | None = None, error: str | None = None) -> None:
         data = nodes[node]
+        name = vertex_name(
+            data.get("label") or data.get("description") or data["op"].kind,
+            data.get("first_target", ""),
+            several_targets,
+        )
+        targets = tuple(sorted(data.get("targets", ())))
+        emulated_step = is_emulated(data["op"], emulated)
         progress.emit(
-            {
-                "type": "vertex",
-                "id": result.vertex_ids[node],
-                "digest": node,
-                "name": vertex_name(
-                    data.get("label") or data.get("description") or data["op"].kind,
-                    data.get("first_target", ""),
-                    several_targets,
-                ),
-                "state": state,
-                "targets": sorted(data.get("targets", ())),
-                "emulated": is_emulated(data["op"], emulated),
-                **extra,
-            }
+            Vertex(result.vertex_ids[node], name, state, node, targets, emulated_step, seconds, error)
         )
 
     def execute(node: str) -> OpResult | Cached:
@@ -143,13 +139,10 @@ def solve(
         vertex(node, "started")
 
         def log(stream: int, chunk: bytes) -> None:
-            progress.emit(
-                {
-                    "type": "log",
-                    "id": result.vertex_ids[node],
-                    "stream": "stdout" if stream == 1 else "stderr",
-                    "data": chunk.decode("utf-8", "replace"),
-                }
+            progress.log(
+                result.vertex_ids[node],
+                "stdout" if stream == 1 else "stderr",
+                chunk.decode("utf-8", "replace"),
             )
 
         try:
@@ -186,5 +179,5 @@ def solve(
     result.outcome = scheduler.run(dependencies, execute)
     for node, node_result in result.outcome.results.items():
         if node_result.state in (State.SKIPPED, State.CANCELLED):
-            vertex(node, node_result.state.value)
+            vertex(node, "skipped" if node_result.state is State.SKIPPED else "cancelled")
     return result
