@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Layer creation + OCI tarball export of the ``bigimage`` workload, timed.
 
-The upper dir is what ``shared/bench/gen_workloads.py``'s bigimage RUN leaves behind:
+The upper dir is what ``bench/gen_workloads.py``'s bigimage RUN leaves behind:
 ``/blob`` (256 MiB from /dev/urandom) and ``/text`` (``seq 1 2000000``, about 15 MB), over
 a busybox base layer. Each round makes the layer into a fresh content store and writes
 the OCI tarball; the medians are printed.

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""Wall-clock times of ``bakec build`` on the build workloads of ``../shared/bench/gen_workloads.py``.
+"""Wall-clock times of ``bakec build`` on the build workloads of ``bench/gen_workloads.py``.
 
 Usage: python bench/build_workloads.py [--runs N] [--keep] [chain|monorepo|bigctx|bigimage ...]
-(the generator is taken from ``shared/`` beside the checkout, or from ``$BAKEC_SHARED_DIR``)
 
 Generates the workloads into a temp dir, builds them with the ``bakec`` CLI as a user does
 (a subprocess per build, interpreter start included) on a private state dir (its own
@@ -37,8 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("BAKEC_SHARED_DIR") or REPO.parent / "shared")  # shared/ beside the checkout
-GEN = SHARED / "bench" / "gen_workloads.py"
+GEN = Path(__file__).resolve().parent / "gen_workloads.py"
 BASE = "127.0.0.1:5000/busybox:latest"
 GOALS = {  # name -> (goal seconds, BuildKit seconds)
     "per-RUN overhead": (0.070, 0.065),

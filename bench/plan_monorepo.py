@@ -2,7 +2,7 @@
 """`bakec plan --format json` wall time on the monorepo (25 targets) and a 200-target matrix.
 
 Usage: bench/plan_monorepo.py [--runs N]
-The monorepo comes from ../shared/bench/gen_workloads.py; the matrix is generated here: 20 apps,
+The monorepo comes from bench/gen_workloads.py; the matrix is generated here: 20 apps,
 each with its own context (60 source files, a .dockerignore) and a multi-stage Dockerfile on a
 shared base stage, × 10 variants from one bake matrix = 200 targets. The CLI runs as a user runs
 it (interpreter start included). "cold" is the first run with an empty stat cache (every context
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GEN = REPO.parent / "shared" / "bench" / "gen_workloads.py"
+GEN = Path(__file__).resolve().parent / "gen_workloads.py"
 BASE = "127.0.0.1:5000/busybox:latest"
 
 

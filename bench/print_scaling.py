@@ -2,7 +2,7 @@
 """`bakec build --print` wall time and peak RSS on the matrix workload (1,000 / 2,000 / 4,000 targets).
 
 Usage: bench/print_scaling.py [--runs N] [--apps 25 50 100]
-Generates each workload with ../shared/bench/gen_workloads.py into a temp dir,
+Generates each workload with bench/gen_workloads.py into a temp dir,
 runs the CLI as a user would (interpreter start included) N times, and prints
 the median wall-clock time and the peak RSS of each size.
 """
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GEN = REPO.parent / "shared" / "bench" / "gen_workloads.py"
+GEN = Path(__file__).resolve().parent / "gen_workloads.py"
 
 
 def bakec_command() -> list[str]:

@@ -1,5 +1,5 @@
-"""Session-wide test infrastructure: the local registry, the busybox base image
-and the shared conformance corpora.
+"""Session-wide test infrastructure: the local registry, the busybox base image,
+the conformance corpora (paths in tests/corpus.py) and the CI rule on skips.
 
 Fixtures
 --------
@@ -12,11 +12,13 @@ Fixtures
 ``state_dir``      a private state dir (own embedded containerd) shared by all
                    build tests of the session.
 ``conformance_dir`` a callable: ``conformance_dir("dockerfile")`` is the path
-                   of ``../shared/conformance/dockerfile`` or skips the test.
+                   of ``tests/data/conformance/dockerfile``.
 
 When the registry cannot be started (not root, packages missing) the tests
 that need it are skipped, except under CI (``CI`` set), where that is a
-failure: CI runs ``scripts/setup`` first, so it must work there.
+failure: CI runs ``scripts/setup`` first, so it must work there. For the same
+reason a skipped conformance or end-to-end test (tests/build, tests/conformance,
+tests/worker) fails under CI unless tests/ci_skips.py allows it with a reason.
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from typing import Callable, NamedTuple
 
 import pytest
 
+from ci_skips import in_ci, pytest_runtest_makereport  # noqa: F401 - the hook, registered by name
+from corpus import conformance
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
-SHARED = Path(os.environ.get("BAKEC_SHARED_DIR", REPO.parent / "shared"))
-CONFORMANCE = SHARED / "conformance"
 
 REGISTRY_HOST = "127.0.0.1:5000"
 REGISTRY_URL = f"http://{REGISTRY_HOST}"
@@ -113,7 +116,7 @@ class BaseImage(NamedTuple):
 
 
 def _unavailable(msg: str) -> None:
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(msg, pytrace=False)
     pytest.skip(msg)
 
@@ -189,21 +192,10 @@ def busybox_image(registry: Registry) -> BaseImage:
     return BaseImage(BUSYBOX_REF, digest)
 
 
-def find_conformance_dir(name: str) -> Path:
-    """Path of shared/conformance/<name> beside the checkout; skips the test if absent."""
-    path = CONFORMANCE / name
-    if not path.is_dir():
-        pytest.skip(
-            f"conformance corpus {name!r} not found at {path} "
-            f"(expected shared/ beside the checkout {REPO}; set BAKEC_SHARED_DIR to override)"
-        )
-    return path
-
-
 @pytest.fixture(scope="session")
 def conformance_dir() -> Callable[[str], Path]:
-    """``conformance_dir("bake")`` -> Path to ../shared/conformance/bake, or skip."""
-    return find_conformance_dir
+    """``conformance_dir("bake")`` -> Path to tests/data/conformance/bake."""
+    return conformance
 
 
 def _build_missing() -> str | None:
@@ -220,7 +212,7 @@ def state_dir(busybox_image) -> Iterator[Path]:
     """A private, short state dir shared by every build test; its embedded containerd is stopped at the end."""
     missing = _build_missing()
     if missing:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(missing)
         pytest.skip(missing)
     state = Path(tempfile.mkdtemp(prefix="bk", dir="/tmp"))

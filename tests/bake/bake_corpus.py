@@ -1,4 +1,4 @@
-"""Running the bake conformance corpora (../shared/conformance/{bake,realworld}) through bakec.
+"""Running the bake conformance corpora (tests/data/conformance/{bake,realworld}) through bakec.
 
 Each case runs the real CLI entry point in a scratch copy of its folder, with
 a minimal environment (PATH, HOME, DOCKER_CONFIG and the case's env), exactly
@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+from corpus import conformance
 
 
 @dataclass
@@ -139,6 +139,7 @@ def _first_difference(expected, got, path: str = "") -> str:
 
 
 def run_corpus(corpus: str) -> list[Outcome]:
-    root = SHARED / corpus
+    root = conformance(corpus)
     cases = sorted(p for p in root.iterdir() if (p / "case.json").exists())
+    assert cases, f"no cases in {root}"
     return [run_case(case, corpus) for case in cases]

@@ -9,7 +9,6 @@ listed per case in ``FINALIZE_FIELDS`` and skipped here.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ import pytest
 from bakec.bake import compose
 from bakec.bake.model import target_fields
 from bakec.errors import SpecError
+from corpus import CONFORMANCE
 
-CORPUS = Path(os.environ.get("BAKEC_CONFORMANCE", "/work/shared/conformance"))
 DEFAULT_COMPOSE_NAMES = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
 
 CASES = [
@@ -80,7 +79,7 @@ def _printed(target: Any) -> dict[str, Any]:
 
 
 def _run(case: str) -> tuple[dict[str, Any], compose.ComposeResult]:
-    case_dir = CORPUS / case
+    case_dir = CONFORMANCE / case
     meta = json.loads((case_dir / "case.json").read_text())
     files = [(n, (case_dir / n).read_bytes()) for n in _case_files(case_dir, meta["args"])]
     files = [(n, d) for n, d in files if not n.endswith((".hcl", ".json"))]
@@ -89,9 +88,7 @@ def _run(case: str) -> tuple[dict[str, Any], compose.ComposeResult]:
 
 @pytest.mark.parametrize("case", CASES)
 def test_corpus_case(case: str) -> None:
-    if not (CORPUS / case).is_dir():
-        pytest.skip("conformance corpus not available")
-    case_dir = CORPUS / case
+    case_dir = CONFORMANCE / case
     meta = json.loads((case_dir / "case.json").read_text())
     if meta.get("expect_error"):
         with pytest.raises(SpecError) as err:

@@ -11,7 +11,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,8 +19,7 @@ from bakec.bake.definition import load
 from bakec.bake.hcl.jsonsyntax import parse_json
 from bakec.bake.hcl.parse import parse_hcl
 from bakec.errors import BakecError
-
-from .bake_corpus import SHARED
+from corpus import conformance
 
 SETTINGS = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
@@ -139,13 +137,11 @@ def test_random_hcl_evaluates_or_raises_bakec_error(text):
 def _corpus_files(suffix: str) -> list[bytes]:
     out = []
     for corpus in ("bake", "realworld"):
-        root = SHARED / corpus
-        if root.is_dir():
-            out.extend(
-                p.read_bytes()
-                for p in sorted(root.rglob(f"*{suffix}"))
-                if p.name not in ("case.json", "expected.json")
-            )
+        out.extend(
+            p.read_bytes()
+            for p in sorted(conformance(corpus).rglob(f"*{suffix}"))
+            if p.name not in ("case.json", "expected.json")
+        )
     return out
 
 
@@ -173,21 +169,18 @@ def mutated(draw, seeds: list[bytes]):
     return bytes(data)
 
 
-@pytest.mark.skipif(not HCL_SEEDS, reason=f"conformance corpora not found at {SHARED}")
 @SETTINGS
 @given(st.data())
 def test_mutated_hcl_evaluates_or_raises_bakec_error(data):
     _evaluate({"docker-bake.hcl": data.draw(mutated(HCL_SEEDS))})
 
 
-@pytest.mark.skipif(not JSON_SEEDS, reason=f"conformance corpora not found at {SHARED}")
 @SETTINGS
 @given(st.data())
 def test_mutated_json_evaluates_or_raises_bakec_error(data):
     _evaluate({"docker-bake.json": data.draw(mutated(JSON_SEEDS))})
 
 
-@pytest.mark.skipif(not YAML_SEEDS, reason=f"conformance corpora not found at {SHARED}")
 @SETTINGS
 @given(st.data())
 def test_mutated_compose_evaluates_or_raises_bakec_error(data):
@@ -245,7 +238,6 @@ def test_random_compose_evaluates_or_raises_bakec_error(document):
 
 
 # -- syntax errors carry a position ---------------------------------------------------------
-@pytest.mark.skipif(not HCL_SEEDS, reason=f"conformance corpora not found at {SHARED}")
 @SETTINGS
 @given(st.data())
 def test_hcl_syntax_errors_have_a_position(data):
@@ -256,7 +248,6 @@ def test_hcl_syntax_errors_have_a_position(data):
         assert err.range is not None, err.message
 
 
-@pytest.mark.skipif(not JSON_SEEDS, reason=f"conformance corpora not found at {SHARED}")
 @SETTINGS
 @given(st.data())
 def test_json_syntax_errors_have_a_position(data):

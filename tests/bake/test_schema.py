@@ -9,8 +9,7 @@ import jsonschema
 import pytest
 
 from bakec.bake.schema import bake_schema, render
-
-from .bake_corpus import SHARED
+from corpus import conformance
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "bake.schema.json"
 
@@ -22,9 +21,7 @@ def test_checked_in_schema_is_current() -> None:
 def _corpus_json_files() -> list[Path]:
     files = []
     for corpus in ("bake", "realworld"):
-        root = SHARED / corpus
-        if not root.is_dir():
-            continue
+        root = conformance(corpus)
         for case in sorted(root.iterdir()):
             spec_file = case / "case.json"
             if not spec_file.exists() or json.loads(spec_file.read_text()).get("expect_error"):
@@ -35,8 +32,7 @@ def _corpus_json_files() -> list[Path]:
 
 def test_schema_accepts_every_valid_corpus_json_file() -> None:
     files = _corpus_json_files()
-    if not files:
-        pytest.skip(f"conformance corpora not found at {SHARED}")
+    assert files, "no JSON bake files in the bake/realworld corpora"
     validator = jsonschema.Draft202012Validator(bake_schema())
     for path in files:
         errors = sorted(validator.iter_errors(json.loads(path.read_text())), key=str)

@@ -511,7 +511,9 @@ _RSA_KEY = """-----BEGIN RSA PRIVATE KEY-----
 
 
 def test_rsadecrypt_roundtrip() -> None:
-    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
+    rsa = pytest.importorskip(
+        "cryptography.hazmat.primitives.asymmetric.rsa", reason="the cryptography package is not installed"
+    )
     from base64 import b64encode
 
     from cryptography.hazmat.primitives import serialization

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .helpers import bakec, vertices
+from corpus import GEN_WORKLOADS
 
-GEN = Path(__file__).resolve().parents[3] / "shared" / "bench" / "gen_workloads.py"
+from .helpers import bakec, vertices
 
 
 def _op_snapshots(state: Path) -> set[str]:
@@ -27,12 +27,8 @@ def _op_snapshots(state: Path) -> set[str]:
 
 
 def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
-    import pytest
-
-    if not GEN.exists():
-        pytest.skip(f"benchmark generator not found at {GEN}")
     subprocess.run(
-        [sys.executable, str(GEN), str(tmp_path), "--base", "127.0.0.1:5000/busybox:latest"],
+        [sys.executable, str(GEN_WORKLOADS), str(tmp_path), "--base", "127.0.0.1:5000/busybox:latest"],
         check=True,
         capture_output=True,
     )

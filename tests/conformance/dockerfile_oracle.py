@@ -1,6 +1,6 @@
 """The Dockerfile conformance corpus's rules, shared by every test that replays its cases.
 
-``../shared/conformance/dockerfile/README.md`` says how a case's context is
+``tests/data/conformance/dockerfile/README.md`` says how a case's context is
 prepared and how a result is compared:
 
 * :func:`make_context`: copy ``context/``, normalise modes (dirs 0755, files
@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SHARED = Path(os.environ.get("BAKEC_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
-CORPUS = SHARED / "conformance" / "dockerfile"
+from corpus import conformance
+
+CORPUS = conformance("dockerfile")
 BUSYBOX_APPLETS = ("sh", "ls", "echo", "cat", "mkdir", "touch", "sleep")
 
 # the fields that make an entry "identical to the base image"
@@ -37,9 +38,7 @@ COMPARED = ("type", "mode", "uid", "gid", "size", "sha256", "target")
 
 
 def cases() -> list[Path]:
-    """Every case folder of the corpus, sorted (empty when the corpus is absent)."""
-    if not CORPUS.is_dir():
-        return []
+    """Every case folder of the corpus, sorted."""
     return sorted(p for p in CORPUS.iterdir() if (p / "case.json").is_file())
 
 

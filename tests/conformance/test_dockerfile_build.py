@@ -1,6 +1,6 @@
 """The Dockerfile conformance corpus through bakec's real executor (issue 4's acceptance check).
 
-Every case of ``../shared/conformance/dockerfile`` is built with ``bakec.builder.build``
+Every case of ``tests/data/conformance/dockerfile`` is built with ``bakec.builder.build``
 on the session's embedded containerd (one state dir for all cases) from a bake file
 carrying the case's dockerfile, target, platform, build args, named contexts,
 secrets, ssh and exporter options, with ``type=oci,tar=false`` and ``type=local``
@@ -16,7 +16,8 @@ layout is then read back the way the corpus README derives its expected files:
 
 Failing cases must fail with ``expected-error.txt`` in the error. ``test_corpus``
 prints ``dockerfile conformance (executor): N/70 cases match`` with a reason per
-failing case, and fails below 90 %.
+failing case, and fails on any failing case not listed in tests/known_failures.py
+(``dockerfile-executor``).
 """
 
 from __future__ import annotations
@@ -51,11 +52,9 @@ from conformance.dockerfile_oracle import (
     make_context,
     strip_mtimes,
 )
-
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"conformance corpus not found at {CORPUS}")
+from known_failures import expected_to_fail, unexpected
 
 CASES = cases()
-BAR = 0.90
 
 
 @dataclass
@@ -283,11 +282,16 @@ def corpus(state_dir: Path, busybox_image: Any, ssh_agent: str) -> Corpus:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(corpus: Corpus, case: Path) -> None:
     outcome = corpus.outcome(case)
+    known = expected_to_fail("dockerfile-executor", case.name)
+    if known and not outcome.ok:
+        pytest.xfail(known)
+    assert not known, "passes now: remove it from tests/known_failures.py"
     assert outcome.ok, outcome.reason
 
 
 def test_corpus(corpus: Corpus, capsys: pytest.CaptureFixture[str]) -> None:
-    """The acceptance bar: at least 90 % of the cases reproduced exactly."""
+    """The acceptance bar: every case reproduced exactly, but the known failures."""
+    assert CASES, f"no cases in {CORPUS}"
     failing = {}
     for case in CASES:
         outcome = corpus.outcome(case)
@@ -298,4 +302,5 @@ def test_corpus(corpus: Corpus, capsys: pytest.CaptureFixture[str]) -> None:
         print(f"\ndockerfile conformance (executor): {passed}/{len(CASES)} cases match")
         for name, reason in failing.items():
             print(f"  FAIL {name}: {reason[:400]}")
-    assert passed >= BAR * len(CASES), f"{passed}/{len(CASES)} below {BAR:.0%}: {sorted(failing)}"
+    problems = unexpected("dockerfile-executor", [c.name for c in CASES], failing)
+    assert not problems, "dockerfile conformance (executor):\n" + "\n".join(problems)

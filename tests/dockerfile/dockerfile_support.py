@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bakec.dockerfile import ResolvedImage
+from corpus import conformance
 
 BUSYBOX = "127.0.0.1:5000/busybox:latest"
 BASE_DIGEST = "sha256:" + "b" * 64
@@ -14,7 +13,7 @@ BUSYBOX_CONFIG = {
     "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "d" * 64]},
 }
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "dockerfile"
+CORPUS = conformance("dockerfile")
 
 
 def busybox_images() -> dict[str, ResolvedImage]:

@@ -75,7 +75,6 @@ def test_no_ignore_file(tmp_path: Path) -> None:
     assert find_ignore_file(tmp_path, tmp_path / "Dockerfile") is None
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="conformance corpus not found")
 @pytest.mark.parametrize(
     ("case", "dockerfile"),
     [

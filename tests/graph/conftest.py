@@ -1,4 +1,4 @@
-"""Workloads for the graph tests: the shared monorepo generator and small bake projects."""
+"""Workloads for the graph tests: the benchmark monorepo generator (bench/) and small bake projects."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from corpus import GEN_WORKLOADS
+
 BASE = "127.0.0.1:5000/busybox:latest"
-GEN = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "gen_workloads.py"
 
 
 def _generator():
-    if not GEN.is_file():
-        pytest.skip(f"{GEN} not found (the shared bench workloads)")
-    spec = importlib.util.spec_from_file_location("gen_workloads", GEN)
+    spec = importlib.util.spec_from_file_location("gen_workloads", GEN_WORKLOADS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

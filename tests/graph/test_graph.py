@@ -279,7 +279,6 @@ def test_build_print_does_not_import_the_graph(make_monorepo):
 def test_registry_resolution_pins_the_loopback_busybox(
     make_monorepo, cache_dir, busybox_image, capsys, monkeypatch
 ):
-    pytest.importorskip("bakec.registry")
     from bakec.cli.main import main
 
     root = make_monorepo()

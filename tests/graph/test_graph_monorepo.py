@@ -1,4 +1,4 @@
-"""The acceptance items on ../shared/bench's monorepo: dedup counts and stable keys."""
+"""The acceptance items on the benchmark monorepo (bench/gen_workloads.py): dedup counts and stable keys."""
 
 from __future__ import annotations
 

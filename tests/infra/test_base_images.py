@@ -1,7 +1,7 @@
 """The test infrastructure itself: local registry and busybox base images.
 
 Checks real outcomes through skopeo and the registry's HTTP API, against the
-specification in shared/conformance/dockerfile/README.md ("The base image").
+specification in tests/data/conformance/dockerfile/README.md ("The base image").
 """
 
 from __future__ import annotations

@@ -317,8 +317,9 @@ def test_run_layers_equal_buildkits(case: str, client, daemon, store: ContentSto
     from bakec.worker.run import RunRequest
     from bakec.worker.runc import RuncExecutor
 
-    if not (CORPUS / case).is_dir() or not (BASE_LAYOUT / "index.json").exists():
-        pytest.skip("conformance corpus or base image layout (scripts/make-base-images) missing")
+    assert (CORPUS / case).is_dir(), f"case {case} left the corpus"
+    if not (BASE_LAYOUT / "index.json").exists():
+        pytest.skip(f"base image layout {BASE_LAYOUT} missing (made by scripts/make-base-images)")
     index = json.loads((BASE_LAYOUT / "index.json").read_text())
     (entry,) = [
         m
