@@ -19,6 +19,7 @@ from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.util.compression import DEFAULT as DEFAULT_COMPRESSION
 from bakec.util.compression import GZIP, UNCOMPRESSED, ZSTD, Compression, kind_of
+from bakec.util.golang import parse_bool
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -80,13 +81,17 @@ class Image:
     base_layers: int = 0  # leading layers pulled with the base image (kept as is by rewrite-timestamp)
 
 
-def parse_bool(key: str, value: str) -> bool:
-    """An exporter attribute's boolean value, as BuildKit reads it (bare ``key`` means true)."""
-    if value.lower() in ("true", "1", ""):
+def attr_bool(key: str, value: str) -> bool:
+    """An exporter attribute's boolean value, as BuildKit's ``parseBoolOrTrue`` reads it.
+
+    ``strconv.ParseBool``, except that a bare ``key`` (empty value) means true.
+    """
+    if value == "":
         return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise BuildError(f"invalid boolean value {value!r} for {key}")
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise BuildError(f"non-bool value specified for {key}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class ExportOptions:
             elif key == "name":
                 opts["names"] = tuple(n.strip() for n in value.split(",") if n.strip())
             elif key == "oci-mediatypes":
-                opts["oci_mediatypes"] = parse_bool(key, value)
+                opts["oci_mediatypes"] = attr_bool(key, value)
             elif key == "compression":
                 if value not in (GZIP, ZSTD, UNCOMPRESSED):
                     raise BuildError(f"unsupported compression type {value}")
@@ -128,9 +133,9 @@ class ExportOptions:
                 except ValueError:
                     raise BuildError(f"non-int value {value} specified for compression-level") from None
             elif key == "force-compression":
-                opts["force_compression"] = parse_bool(key, value)
+                opts["force_compression"] = attr_bool(key, value)
             elif key == "rewrite-timestamp":
-                opts["rewrite_timestamp"] = parse_bool(key, value)
+                opts["rewrite_timestamp"] = attr_bool(key, value)
             elif key == "source-date-epoch":
                 try:
                     opts["source_date_epoch"] = int(value)
@@ -139,7 +144,7 @@ class ExportOptions:
                         f"invalid source-date-epoch: {value!r} is not a number of seconds"
                     ) from None
             elif key == "tar":
-                opts["tar"] = parse_bool(key, value)
+                opts["tar"] = attr_bool(key, value)
             elif key.startswith("annotation"):
                 scope, k = _annotation_key(key)
                 annotations.setdefault(scope, {})[k] = value
