@@ -17,9 +17,10 @@ import pytest
 from bakec.content.layers import LayerBlob
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
-from bakec.export.image import Committed, ExportOptions, Image, Platform, commit_images
+from bakec.export.image import Committed, ExportOptions, Image, commit_images
 from bakec.export.publish import BlobSources, Publisher, attr_flag, image_names
 from bakec.registry import PushResult, RegistryClient, RegistryError
+from bakec.util.platform import Platform
 
 from .conftest import make_image
 from .gate import Gate

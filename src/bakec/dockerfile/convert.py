@@ -28,8 +28,9 @@ from bakec.dockerfile.instructions import Instruction, StageDef, parse_instructi
 from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter, LintWarning
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
-from bakec.dockerfile.refs import ImageRef, Platform, RefError, normalize_platform, parse_platform, parse_ref
+from bakec.dockerfile.refs import ImageRef, RefError, normalize_platform, parse_platform, parse_ref
 from bakec.util.golang import parse_bool
+from bakec.util.platform import Platform
 from bakec.util.units import ram_in_bytes
 
 __all__ = ["NamedContext", "TargetInfo", "check", "compile", "targets"]

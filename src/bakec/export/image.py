@@ -20,6 +20,7 @@ from bakec.errors import BuildError
 from bakec.util.compression import DEFAULT as DEFAULT_COMPRESSION
 from bakec.util.compression import GZIP, UNCOMPRESSED, ZSTD, Compression, kind_of
 from bakec.util.golang import parse_bool
+from bakec.util.platform import Platform
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -31,27 +32,6 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str = "linux"
-    architecture: str = "amd64"
-    variant: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        parts = text.split("/")
-        return cls(parts[0], parts[1] if len(parts) > 1 else "amd64", parts[2] if len(parts) > 2 else "")
-
-    def json(self) -> dict[str, str]:
-        d = {"architecture": self.architecture, "os": self.os}
-        if self.variant:
-            d["variant"] = self.variant
-        return d
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
 @dataclass(frozen=True)
@@ -77,7 +57,7 @@ class Image:
 
     config: Mapping[str, Any]
     layers: Sequence[LayerBlob]
-    platform: Platform = Platform()
+    platform: Platform = Platform("linux", "amd64")
     base_layers: int = 0  # leading layers pulled with the base image (kept as is by rewrite-timestamp)
 
 

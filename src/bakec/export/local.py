@@ -23,8 +23,9 @@ from pathlib import Path
 from bakec.content.apply import apply_layer
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
-from bakec.export.image import Image, Platform
+from bakec.export.image import Image
 from bakec.util.golang import parse_bool
+from bakec.util.platform import Platform
 
 
 def platform_dir(p: Platform) -> str:
