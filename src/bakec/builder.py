@@ -235,8 +235,9 @@ def _export(
     attestations: Any = None,
 ) -> dict[str, TargetReport]:
     from bakec.bake.annotations import export_attrs as annotation_attrs
-    from bakec.export.image import Image, Platform
+    from bakec.export.image import Image
     from bakec.remotecache import with_inline_cache
+    from bakec.util.platform import Platform
     from bakec.worker.oprunner import image_config
 
     reports: dict[str, TargetReport] = {}
@@ -254,7 +255,9 @@ def _export(
             layers = tuple(result.layers) if result is not None else ()
             base = len(list(itertools.takewhile(lambda layer: layer.from_base, b.plan.layers)))
             config = with_inline_cache(image_config(b.plan, b.platform), targets[name], graph, solved, b)
-            images.append(Image(config, layers, Platform.parse(b.plan.image.platform), base_layers=base))
+            images.append(
+                Image(config, layers, Platform.from_formatted(b.plan.image.platform), base_layers=base)
+            )
         report = TargetReport(name, state)
         reports[name] = report
         if state != "done":

@@ -23,8 +23,9 @@ import pytest
 
 from bakec.content.layers import LayerBlob, write_layer
 from bakec.content.store import ContentStore
-from bakec.export.image import Image, Platform
+from bakec.export.image import Image
 from bakec.util.compression import Compression
+from bakec.util.platform import Platform
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "ls", "echo", "cat", "mkdir", "touch", "sleep")

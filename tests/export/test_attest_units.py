@@ -11,8 +11,9 @@ from bakec.bake.model import Target
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.attest import Provenance, attach_statements, image_manifests, provenance_of, refuse_sbom
-from bakec.export.image import ExportOptions, Image, Platform, commit_images
+from bakec.export.image import ExportOptions, Image, commit_images
 from bakec.export.provenance import purl
+from bakec.util.platform import Platform
 
 
 @pytest.mark.parametrize(
@@ -73,9 +74,7 @@ def test_sbom_is_refused_unless_disabled():
 
 def test_attestation_manifests_follow_the_images_in_a_new_index(tmp_path):
     store = ContentStore(tmp_path)
-    committed = commit_images(
-        store, [Image({"config": {}}, (), Platform.parse("linux/amd64"))], ExportOptions()
-    )
+    committed = commit_images(store, [Image({"config": {}}, (), Platform("linux", "amd64"))], ExportOptions())
     statement = {
         "_type": "https://in-toto.io/Statement/v0.1",
         "predicateType": "https://slsa.dev/provenance/v0.2",

@@ -21,8 +21,9 @@ from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export import docker, local, oci
 from bakec.export import tar as tar_export
-from bakec.export.image import ExportOptions, Image, Platform
+from bakec.export.image import ExportOptions, Image
 from bakec.util.compression import Compression
+from bakec.util.platform import Platform
 
 from .conftest import MISSING, skopeo
 

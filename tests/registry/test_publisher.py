@@ -17,9 +17,10 @@ import pytest
 from bakec.content.layers import LayerBlob
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
-from bakec.export.image import Committed, ExportOptions, Image, Platform, commit_images
+from bakec.export.image import Committed, ExportOptions, Image, commit_images
 from bakec.export.publish import BlobSources, Publisher, attr_flag, image_names
 from bakec.registry import PushResult, RegistryClient, RegistryError
+from bakec.util.platform import Platform
 
 from .conftest import make_image
 from .gate import Gate
@@ -167,8 +168,15 @@ def test_names_and_flags_follow_buildx() -> None:
     assert image_names({}, None) == ()
     assert attr_flag({"push": ""}, "push", False) is True
     assert attr_flag({}, "store", True) is True
-    with pytest.raises(BuildError, match="invalid boolean value 'maybe' for push"):
+    assert attr_flag({"push": "T"}, "push", False) is True  # strconv.ParseBool, as BuildKit
+    with pytest.raises(BuildError) as err:
         attr_flag({"push": "maybe"}, "push", False)
+    assert (
+        str(err.value)
+        == 'non-bool value specified for push: strconv.ParseBool: parsing "maybe": invalid syntax'
+    )
+    with pytest.raises(BuildError):
+        attr_flag({"push": "tRuE"}, "push", False)  # Go's ParseBool knows three spellings only
 
 
 def test_blob_sources_persist_newest_first_and_survive_a_damaged_file(tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from bakec.registry import (
     DockerConfig,
     NoMatchingPlatform,
     NotFound,
-    Platform,
     RegistryClient,
     RegistryError,
 )
+from bakec.util.platform import Platform
 
 from .conftest import sha256
 from .gate import Gate

@@ -20,11 +20,11 @@ from bakec.registry import (
     DigestMismatch,
     DockerConfig,
     NoMatchingPlatform,
-    Platform,
     PushResult,
     RegistryClient,
     RegistryError,
 )
+from bakec.util.platform import Platform
 
 from .conftest import Image, make_image, sha256
 from .gate import Gate

@@ -60,7 +60,12 @@ def test_sigkill_mid_writes_leaves_only_complete_records(tmp_path):
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("512MB", 512_000_000), ("10GiB", 10 * 1024**3), ("1.5g", int(1.5 * 1024**3)), ("100", 100)],
+    [
+        ("512MB", 512 * 1024**2),
+        ("10GiB", 10 * 1024**3),
+        ("1.5g", int(1.5 * 1024**3)),
+        ("100", 100),
+    ],  # RAMInBytes
 )
 def test_parse_size(text, expected):
     assert parse_size(text) == expected

@@ -30,6 +30,8 @@ import yaml
 from bakec.bake.model import Group, Target
 from bakec.bake.options import dedupe_equal, dedupe_keyed, parse_entries
 from bakec.errors import SpecError
+from bakec.util.golang import maybe_bool
+from bakec.util.units import bytes_size, ram_in_bytes
 
 __all__ = [
     "ComposeResult",
@@ -848,7 +850,7 @@ def _target(
     if shm is not None:
         size = _ram_in_bytes(shm)
         if size > 0:
-            t.shm_size = _bytes_size(size)
+            t.shm_size = bytes_size(size)
     if build.get("network"):
         t.network = build["network"]
     if build.get("ulimits") is not None:
@@ -893,7 +895,7 @@ def _target(
 def _truthy(value: Any) -> bool:
     """A compose boolean that may have been written (or interpolated) as a string."""
     if isinstance(value, str):
-        return _parse_bool(value) is True
+        return maybe_bool(value) is True
     return bool(value)
 
 
@@ -982,19 +984,10 @@ def _canonical_attest(kind: str, value: Any) -> str:
     text = _scalar_text(value)
     if text == "":
         return ""
-    parsed = _parse_bool(text)
+    parsed = maybe_bool(text)
     if parsed is not None:
         return f"type={kind},disabled={'false' if parsed else 'true'}"
     return f"type={kind},{text}"
-
-
-def _parse_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``."""
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
 
 
 _ULIMIT_NAMES = {
@@ -1015,31 +1008,14 @@ def _ulimit(name: str, value: Any) -> str:
     return f"{name}={soft}:{hard}"
 
 
-_RAM = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-
-
 def _ram_in_bytes(value: Any) -> int:
     """docker/go-units ``RAMInBytes`` (binary multipliers), as compose reads ``shm_size``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    text = _scalar_text(value)
-    match = _RAM.match(text)
-    if match is None:
-        raise SpecError(f"invalid size: '{text}'")
-    size = float(match.group(1))
-    power = " kmgtp".index((match.group(2) or " ").lower())
-    return int(size * 1024**power)
-
-
-def _bytes_size(size: int) -> str:
-    """docker/go-units ``BytesSize``: ``%.4g`` with binary units (``256MiB``)."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-    value = float(size)
-    i = 0
-    while value >= 1024 and i < len(units) - 1:
-        value /= 1024
-        i += 1
-    return f"{value:.4g}{units[i]}"
+    try:
+        return ram_in_bytes(_scalar_text(value))
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _service_environment(svc: dict[str, Any], env: Mapping[str, str], cwd: str) -> dict[str, str | None]:
@@ -1102,7 +1078,7 @@ def _apply_x_bake(t: Target, ext: Any) -> None:
     for key, attr in (("pull", "pull"), ("no-cache", "no_cache")):
         if ext.get(key) is not None:
             value = ext[key]
-            setattr(t, attr, value if isinstance(value, bool) else _parse_bool(_scalar_text(value)) or False)
+            setattr(t, attr, value if isinstance(value, bool) else maybe_bool(_scalar_text(value)) or False)
     if no_cache_filter := get("no-cache-filter"):
         t.no_cache_filter = _dedup([*(t.no_cache_filter or []), *no_cache_filter])
     contexts = ext.get("contexts")

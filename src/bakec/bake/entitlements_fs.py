@@ -30,6 +30,7 @@ from typing import Any
 
 from bakec.errors import BuildError
 from bakec.util.gitref import is_remote_url
+from bakec.util.golang import parse_bool
 
 _WRITE_OUTPUTS = ("local", "tar", "oci", "docker")
 _NOT_LOCAL = ("target:", "docker-image://")
@@ -259,12 +260,8 @@ def check(
 
 
 def _env_bool(env: Mapping[str, str], name: str) -> bool:
-    from bakec.bake.options import parse_bool
-
     value = env[name]
-    parsed = parse_bool(value)
-    if parsed is None:
-        raise BuildError(
-            f'failed to parse {name} value "{value}": strconv.ParseBool: parsing "{value}": invalid syntax'
-        )
-    return parsed
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise BuildError(f'failed to parse {name} value "{value}": {exc}') from None

@@ -38,6 +38,8 @@ from typing import Any
 
 from bakec.bake.hcl.values import format_number
 from bakec.errors import SpecError
+from bakec.util.golang import maybe_bool, parse_bool
+from bakec.util.units import ram_in_bytes
 
 CACHE_KEYS = ("cache-from", "cache-to")
 ENTRY_KEYS = ("cache-from", "cache-to", "output", "attest", "secret", "ssh", "policy")
@@ -84,23 +86,6 @@ def split_csv(text: str) -> list[str]:
 
 def _csv_error(text: str, index: int, what: str) -> str:
     return f"parse error on line 1, column {index + 1}: {what}"
-
-
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def parse_bool(value: str) -> bool | None:
-    """Go's ``strconv.ParseBool``; ``None`` when the text is not a bool."""
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    return None
-
-
-def _bool_syntax(value: str) -> str:
-    return f'strconv.ParseBool: parsing "{value}": invalid syntax'
 
 
 def _to_string(value: Any, key: str) -> str:
@@ -228,10 +213,10 @@ def _parse_attest(item: str | Mapping[str, Any]) -> dict[str, Any]:
             if norm == "type":
                 typ = value
             elif norm == "disabled":
-                parsed = parse_bool(value)
-                if parsed is None:
-                    raise SpecError(f"invalid value {field}: {_bool_syntax(value)}")
-                disabled = parsed
+                try:
+                    disabled = parse_bool(value)
+                except ValueError as exc:
+                    raise SpecError(f"invalid value {field}: {exc}") from None
             else:
                 attrs[key] = value
         if not typ:
@@ -244,10 +229,10 @@ def _parse_attest(item: str | Mapping[str, Any]) -> dict[str, Any]:
             if key == "type":
                 typ = value
             elif key == "disabled":
-                parsed = parse_bool(value)
-                if parsed is None:
-                    raise SpecError(_bool_syntax(value))
-                disabled = parsed
+                try:
+                    disabled = parse_bool(value)
+                except ValueError as exc:
+                    raise SpecError(str(exc)) from None
             else:
                 attrs[key] = value
     entry: dict[str, Any] = {"type": typ}
@@ -363,10 +348,10 @@ def _policy_fields(fields: list[str]) -> dict[str, Any]:
                 raise SpecError(f"invalid value {field}")
             cfg["Files"] = [*(cfg["Files"] or []), {"Filename": value, "Data": None}]
         elif key in ("reset", "disabled", "strict"):
-            parsed = parse_bool(value)
-            if parsed is None:
-                raise SpecError(f"invalid value {field}: {_bool_syntax(value)}")
-            cfg[key.capitalize()] = parsed
+            try:
+                cfg[key.capitalize()] = parse_bool(value)
+            except ValueError as exc:
+                raise SpecError(f"invalid value {field}: {exc}") from None
         elif key == "log-level":
             level = _LOG_LEVELS.get(value.lower())
             if level is None:
@@ -483,21 +468,13 @@ def _to_int(value: Any, key: str) -> int:
 # --------------------------------------------------------------------------
 # validators (buildx toBuildOpt)
 
-_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_RAM_RE = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-
 
 def parse_mem_bytes(value: str) -> int:
     """docker's ``units.RAMInBytes``; raises with buildx's shm-size message."""
-    match = _RAM_RE.match(value)
-    if not match:
-        raise SpecError(f"invalid value {value} for membytes key shm-size")
     try:
-        number = float(match.group(1))
+        return ram_in_bytes(value)
     except ValueError:
         raise SpecError(f"invalid value {value} for membytes key shm-size") from None
-    unit = (match.group(3) or "").lower()
-    return int(number * _UNITS.get(unit, 1))
 
 
 _SPECIFIER_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -596,7 +573,7 @@ def validate_outputs(outputs: Iterable[Mapping[str, Any]], cwd: str) -> None:
         elif typ == "tar":
             to_file = True
         elif typ in ("oci", "docker"):
-            to_file = parse_bool(entry.get("tar", "")) is not False
+            to_file = maybe_bool(entry.get("tar", "")) is not False
             to_dir = not to_file
         if to_dir:
             if not dest:

@@ -30,13 +30,13 @@ from bakec.bake.model import Target, copy_target, target_fields
 from bakec.bake.options import (
     dedupe_equal,
     dedupe_keyed,
-    parse_bool,
     parse_entries,
     parse_entry,
     set_resource,
     split_csv,
 )
 from bakec.errors import SpecError
+from bakec.util.golang import maybe_bool, parse_bool
 
 # Keys whose values are gathered into a list (buildx ``Override.ArrValue``).
 LIST_KEYS = frozenset(
@@ -205,7 +205,7 @@ def _apply_one(t: Target, key: str, value: str, values: list[str], append: bool)
 
 
 def _bool(value: str, key: str) -> bool:
-    parsed = parse_bool(value)
+    parsed = maybe_bool(value)
     if parsed is None:
         raise SpecError(f"invalid value {value} for boolean key {key}")
     return parsed
@@ -287,9 +287,10 @@ def parse_call(value: str) -> str | None:
             if key == "format":
                 continue
             if key == "ignorestatus":
-                if parse_bool(val) is None:
-                    syntax = f'strconv.ParseBool: parsing "{val}": invalid syntax'
-                    raise SpecError(f"invalid ignorestatus print value: {val}: {syntax}")
+                try:
+                    parse_bool(val)
+                except ValueError as exc:
+                    raise SpecError(f"invalid ignorestatus print value: {val}: {exc}") from None
                 continue
             raise SpecError(f"invalid print field: {field}")
         if name:
@@ -304,7 +305,7 @@ def canonicalize_attest(kind: str, value: str) -> str:
     """buildx ``CanonicalizeAttest`` for ``--sbom`` / ``--provenance``."""
     if value == "":
         return ""
-    flag = parse_bool(value)
+    flag = maybe_bool(value)
     if flag is not None:
         return f"type={kind},disabled={'false' if flag else 'true'}"
     return f"type={kind},{value}"

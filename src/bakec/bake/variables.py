@@ -14,19 +14,11 @@ from decimal import Decimal
 
 from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert, make_set
 from bakec.bake.hcl.values import HList, HMap, Value, number
+from bakec.util.golang import parse_bool
 
 
 class OverrideError(Exception):
     """An override value cannot be used; the message is buildx's."""
-
-
-def parse_go_bool(text: str) -> bool:
-    """strconv.ParseBool."""
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
 def parse_go_float(text: str) -> Decimal:
@@ -102,7 +94,7 @@ def convert_override(
     assert text is not None
     if isinstance(default, bool):
         try:
-            return parse_go_bool(text)
+            return parse_bool(text)
         except ValueError as err:
             raise OverrideError(f"failed to parse {name} as bool: {err}") from None
     if isinstance(default, Decimal):
@@ -132,7 +124,7 @@ def _convert_typed(name: str, raw: str, t: Type) -> Value:
             raise OverrideError(f"failed to parse {name} as number: {err}") from None
     if kind == "bool":
         try:
-            return parse_go_bool(raw)
+            return parse_bool(raw)
         except ValueError as err:
             raise OverrideError(f"failed to parse {name} as bool: {err}") from None
     if kind in ("list", "set", "tuple"):
@@ -175,7 +167,7 @@ def _convert_field(name: str, text: str, t: Type) -> Value:
             raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
     if t.kind == "bool":
         try:
-            return parse_go_bool(text)
+            return parse_bool(text)
         except ValueError as err:
             raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
     if t.kind in ("string", "any"):
@@ -183,4 +175,4 @@ def _convert_field(name: str, text: str, t: Type) -> Value:
     raise OverrideError(f"unsupported type {t.kind} for variable {name}")
 
 
-__all__ = ["OverrideError", "convert_override", "parse_go_bool", "parse_go_float", "BOOL", "NUMBER", "STRING"]
+__all__ = ["OverrideError", "convert_override", "parse_go_float", "BOOL", "NUMBER", "STRING"]

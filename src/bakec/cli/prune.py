@@ -11,9 +11,10 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
     """Prune the state dir's cache as the flags say (waiting for running builds), print what went; exit 0."""
     from bakec.content.store import ContentStore
     from bakec.solver.cache_index import CacheIndex, parse_size
-    from bakec.solver.prune import ago, human_size, parse_duration, prune
+    from bakec.solver.prune import ago, parse_duration, prune
     from bakec.solver.statelock import hold
     from bakec.state import resolve_state_dir
+    from bakec.util.units import human_size
     from bakec.worker.daemon import Daemon
 
     try:

@@ -2,8 +2,8 @@
 
 Layers are applied in order with OCI whiteout rules (``.wh.<name>`` deletes what lower
 layers had, ``.wh..wh..opq`` empties a dir of lower layers' entries). Extraction never
-leaves the root: every parent path is resolved inside it the way containerd's
-``fs.RootPath`` does (``..`` stops at the root, absolute symlinks restart at the root),
+leaves the root: every parent path is resolved inside it by :func:`bakec.util.safepath.resolve`,
+as containerd's ``fs.RootPath`` does (``..`` stops at the root, absolute symlinks restart at the root),
 and the last component is never followed. Names a layer records as one inode
 (``LayerBlob.links``: a RUN hard-linked a lower layer's file) are linked again.
 Used by the worker (unpacking base images and imported cache results into snapshots)
@@ -32,40 +32,8 @@ from bakec.content.tar import (
     TarReader,
 )
 from bakec.errors import BuildError
+from bakec.util import safepath
 from bakec.util.compression import kind_of, open_decompressed
-
-_MAX_LINKS = 255
-
-
-def resolve_in_root(root: str, path: str) -> str:
-    """The host path of ``path`` inside ``root``, following symlinks without leaving it."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    parts.reverse()
-    current: list[str] = []
-    links = 0
-    while parts:
-        p = parts.pop()
-        if p == "..":
-            if current:
-                current.pop()
-            continue
-        host = os.path.join(root, *current, p)
-        try:
-            st = os.lstat(host)
-        except FileNotFoundError:
-            current.append(p)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > _MAX_LINKS:
-                raise BuildError(f"too many levels of symbolic links at {path}")
-            target = os.readlink(host)
-            if target.startswith("/"):
-                current = []
-            parts.extend(reversed([x for x in target.split("/") if x and x != "."]))
-            continue
-        current.append(p)
-    return os.path.join(root, *current)
 
 
 def _clean(name: str) -> str | None:
@@ -99,7 +67,7 @@ def _ensure_dir(root: str, rel: str) -> str:
     The resolved path has no symlinks left in its existing part, so creating along it
     cannot leave ``root``; a non-dir where a dir is needed is replaced, as tar does.
     """
-    host = resolve_in_root(root, rel)
+    host = safepath.resolve(root, rel)
     current = root
     for part in os.path.relpath(host, root).split(os.sep):
         if part in (".", ""):
@@ -147,7 +115,7 @@ def apply_layer(
                 continue
             parent, _, base = rel.rpartition("/")
             if base == OPAQUE_MARKER:
-                host_dir = resolve_in_root(root, parent)
+                host_dir = safepath.resolve(root, parent)
                 if os.path.isdir(host_dir) and not os.path.islink(host_dir):
                     for child in os.listdir(host_dir):
                         if f"{parent}/{child}".lstrip("/") not in added:
@@ -156,7 +124,7 @@ def apply_layer(
                     fresh.clear()
                 continue
             if base.startswith(WHITEOUT_PREFIX):
-                _remove(os.path.join(resolve_in_root(root, parent), base[len(WHITEOUT_PREFIX) :]))
+                _remove(os.path.join(safepath.resolve(root, parent), base[len(WHITEOUT_PREFIX) :]))
                 parents.clear()
                 fresh.clear()
                 continue
@@ -209,7 +177,7 @@ def apply_layer(
                 if target is None:
                     raise BuildError(f"hardlink {e.name} points outside the root")
                 tparent, _, tbase = target.rpartition("/")
-                os.link(os.path.join(resolve_in_root(root, tparent), tbase), host, follow_symlinks=False)
+                os.link(os.path.join(safepath.resolve(root, tparent), tbase), host, follow_symlinks=False)
                 continue  # a hardlink shares the target's metadata
             if t == TYPE_SYMLINK:
                 os.symlink(e.linkname, host)
@@ -280,9 +248,9 @@ def _relink(root: str, links: Sequence[tuple[str, str]]) -> None:
         if not dst or not src:
             continue
         sparent, _, sbase = src.rpartition("/")
-        source = os.path.join(resolve_in_root(root, sparent), sbase)
+        source = os.path.join(safepath.resolve(root, sparent), sbase)
         dparent, _, dbase = dst.rpartition("/")
-        phost = resolve_in_root(root, dparent)
+        phost = safepath.resolve(root, dparent)
         host = os.path.join(phost, dbase)
         try:
             sst, dst_st, pst = os.lstat(source), os.lstat(host), os.lstat(phost)

@@ -28,7 +28,10 @@ from bakec.dockerfile.instructions import Instruction, StageDef, parse_instructi
 from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter, LintWarning
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
-from bakec.dockerfile.refs import ImageRef, Platform, RefError, normalize_platform, parse_platform, parse_ref
+from bakec.dockerfile.refs import ImageRef, RefError, normalize_platform, parse_platform, parse_ref
+from bakec.util.golang import parse_bool
+from bakec.util.platform import Platform
+from bakec.util.units import ram_in_bytes
 
 __all__ = ["NamedContext", "TargetInfo", "check", "compile", "targets"]
 
@@ -1923,25 +1926,6 @@ def _parse_uint(value: str, base: int, what: str) -> int:
     return number
 
 
-_RAM_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-
-
-def _ram_in_bytes(value: str) -> int:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?", value.strip())
-    if not match:
-        raise ValueError
-    return int(float(match.group(1)) * _RAM_UNITS[(match.group(2) or "b").lower()])
-
-
-def _parse_bool(value: str) -> bool:
-    low = value
-    if low in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if low in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError
-
-
 def _parse_mount(raw: str, expand: Callable[[str], str]) -> dict[str, Any]:
     """BuildKit's ``parseMount`` with an expander (values after variable expansion)."""
     mount: dict[str, Any] = {
@@ -1990,13 +1974,13 @@ def _parse_mount(raw: str, expand: Callable[[str], str]) -> dict[str, Any]:
             mount["target"] = value
         elif key in ("readonly", "ro"):
             try:
-                mount["readonly"] = _parse_bool(value)
+                mount["readonly"] = parse_bool(value)
             except ValueError:
                 raise ValueError(f"invalid value for {key}: {value}") from None
             ro_auto = False
         elif key in ("readwrite", "rw"):
             try:
-                mount["readonly"] = not _parse_bool(value)
+                mount["readonly"] = not parse_bool(value)
             except ValueError:
                 raise ValueError(f"invalid value for {key}: {value}") from None
             ro_auto = False
@@ -2004,14 +1988,14 @@ def _parse_mount(raw: str, expand: Callable[[str], str]) -> dict[str, Any]:
             if mount["type"] not in ("secret", "ssh"):
                 raise ValueError(f"unexpected key '{key}' for mount type '{mount['type']}'")
             try:
-                mount["required"] = _parse_bool(value)
+                mount["required"] = parse_bool(value)
             except ValueError:
                 raise ValueError(f"invalid value for {key}: {value}") from None
         elif key == "size":
             if mount["type"] != "tmpfs":
                 raise ValueError(f"unexpected key '{key}' for mount type '{mount['type']}'")
             try:
-                mount["size"] = _ram_in_bytes(value)
+                mount["size"] = ram_in_bytes(value)
             except ValueError:
                 raise ValueError(f"invalid value for {key}: {value}") from None
         elif key == "id":

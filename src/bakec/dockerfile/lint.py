@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bakec.dockerfile.errors import DockerfileError, LintError
+from bakec.util.golang import parse_bool
 
 __all__ = ["RULES", "LintConfig", "LintWarning", "Linter"]
 
@@ -119,14 +120,10 @@ class LintConfig:
                 else:
                     skip |= {v.strip() for v in value.split(",") if v.strip()}
             elif key == "error":
-                if value.lower() in ("1", "t", "true"):
-                    error = True
-                elif value.lower() in ("0", "f", "false"):
-                    error = False
-                else:
-                    raise DockerfileError(
-                        f'failed to parse check options: strconv.ParseBool: parsing "{value}": invalid syntax'
-                    )
+                try:
+                    error = parse_bool(value)
+                except ValueError as exc:
+                    raise DockerfileError(f"failed to parse check options: {exc}") from None
             elif key == "experimental":
                 if value == "all":
                     experimental_all = True

@@ -2,7 +2,8 @@
 
 Only what the frontend needs: ``docker.io/library`` expansion, default ``latest``
 tag, the familiar name used to look up named contexts, and containerd's platform
-parse / normalise / format.
+parse (:func:`parse_platform`); the ``Platform`` type and its normalisation are
+:mod:`bakec.util.platform`'s.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ImageRef", "Platform", "parse_platform", "parse_ref"]
+from bakec.util.platform import Platform
+
+__all__ = ["ImageRef", "normalize_platform", "parse_platform", "parse_ref"]
 
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
@@ -98,56 +101,9 @@ def parse_ref(text: str) -> ImageRef:
     return ImageRef(domain, path, tag, digest)
 
 
-_ARCH_ALIASES = {
-    "i386": ("386", ""),
-    "x86_64": ("amd64", ""),
-    "x86-64": ("amd64", ""),
-    "aarch64": ("arm64", ""),
-    "armhf": ("arm", "v7"),
-    "armel": ("arm", "v6"),
-}
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str = ""
-    os_version: str = ""
-
-    def __str__(self) -> str:
-        """``platforms.Format``."""
-        out = f"{self.os}/{self.architecture}"
-        if self.variant:
-            out += "/" + self.variant
-        return out
-
-    def format_all(self) -> str:
-        """``platforms.FormatAll`` (adds the OS version in parentheses)."""
-        os_part = self.os + (f"({self.os_version})" if self.os_version else "")
-        out = f"{os_part}/{self.architecture}"
-        if self.variant:
-            out += "/" + self.variant
-        return out
-
-
 def normalize_platform(os_name: str, arch: str, variant: str = "", os_version: str = "") -> Platform:
-    os_name = os_name.lower()
-    if os_name == "macos":
-        os_name = "darwin"
-    arch = arch.lower()
-    variant = variant.lower()
-    if arch in _ARCH_ALIASES:
-        arch, default_variant = _ARCH_ALIASES[arch]
-        variant = variant or default_variant
-    if arch == "amd64" and variant == "v1" or arch == "arm64" and variant in ("8", "v8", "v8.0"):
-        variant = ""
-    elif arch == "arm":
-        if variant == "":
-            variant = "v7"
-        elif variant in ("5", "6", "7", "8"):
-            variant = "v" + variant
-    return Platform(os_name, arch, variant, os_version)
+    """containerd's ``platforms.Normalize`` of the given parts."""
+    return Platform(os_name, arch, variant, os_version).normalize()
 
 
 def parse_platform(text: str, default: Platform | None = None) -> Platform:

@@ -40,9 +40,9 @@ from bakec.export.image import (
     Committed,
     Descriptor,
     Image,
-    Platform,
     canonical_json,
 )
+from bakec.util.platform import Platform
 
 INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"

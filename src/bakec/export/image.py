@@ -19,6 +19,8 @@ from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.util.compression import DEFAULT as DEFAULT_COMPRESSION
 from bakec.util.compression import GZIP, UNCOMPRESSED, ZSTD, Compression, kind_of
+from bakec.util.golang import parse_bool
+from bakec.util.platform import Platform
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -30,27 +32,6 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str = "linux"
-    architecture: str = "amd64"
-    variant: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        parts = text.split("/")
-        return cls(parts[0], parts[1] if len(parts) > 1 else "amd64", parts[2] if len(parts) > 2 else "")
-
-    def json(self) -> dict[str, str]:
-        d = {"architecture": self.architecture, "os": self.os}
-        if self.variant:
-            d["variant"] = self.variant
-        return d
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
 @dataclass(frozen=True)
@@ -76,17 +57,21 @@ class Image:
 
     config: Mapping[str, Any]
     layers: Sequence[LayerBlob]
-    platform: Platform = Platform()
+    platform: Platform = Platform("linux", "amd64")
     base_layers: int = 0  # leading layers pulled with the base image (kept as is by rewrite-timestamp)
 
 
-def parse_bool(key: str, value: str) -> bool:
-    """An exporter attribute's boolean value, as BuildKit reads it (bare ``key`` means true)."""
-    if value.lower() in ("true", "1", ""):
+def attr_bool(key: str, value: str) -> bool:
+    """An exporter attribute's boolean value, as BuildKit's ``parseBoolOrTrue`` reads it.
+
+    ``strconv.ParseBool``, except that a bare ``key`` (empty value) means true.
+    """
+    if value == "":
         return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise BuildError(f"invalid boolean value {value!r} for {key}")
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise BuildError(f"non-bool value specified for {key}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -117,7 +102,7 @@ class ExportOptions:
             elif key == "name":
                 opts["names"] = tuple(n.strip() for n in value.split(",") if n.strip())
             elif key == "oci-mediatypes":
-                opts["oci_mediatypes"] = parse_bool(key, value)
+                opts["oci_mediatypes"] = attr_bool(key, value)
             elif key == "compression":
                 if value not in (GZIP, ZSTD, UNCOMPRESSED):
                     raise BuildError(f"unsupported compression type {value}")
@@ -128,9 +113,9 @@ class ExportOptions:
                 except ValueError:
                     raise BuildError(f"non-int value {value} specified for compression-level") from None
             elif key == "force-compression":
-                opts["force_compression"] = parse_bool(key, value)
+                opts["force_compression"] = attr_bool(key, value)
             elif key == "rewrite-timestamp":
-                opts["rewrite_timestamp"] = parse_bool(key, value)
+                opts["rewrite_timestamp"] = attr_bool(key, value)
             elif key == "source-date-epoch":
                 try:
                     opts["source_date_epoch"] = int(value)
@@ -139,7 +124,7 @@ class ExportOptions:
                         f"invalid source-date-epoch: {value!r} is not a number of seconds"
                     ) from None
             elif key == "tar":
-                opts["tar"] = parse_bool(key, value)
+                opts["tar"] = attr_bool(key, value)
             elif key.startswith("annotation"):
                 scope, k = _annotation_key(key)
                 annotations.setdefault(scope, {})[k] = value

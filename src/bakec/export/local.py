@@ -23,7 +23,9 @@ from pathlib import Path
 from bakec.content.apply import apply_layer
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
-from bakec.export.image import Image, Platform
+from bakec.export.image import Image
+from bakec.util.golang import parse_bool
+from bakec.util.platform import Platform
 
 
 def platform_dir(p: Platform) -> str:
@@ -68,13 +70,10 @@ def platform_split(attrs: Mapping[str, str]) -> bool | None:
     value = attrs.get("platform-split")
     if value is None:
         return None
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise BuildError(
-        f'non-bool value for platform-split: {value}: strconv.ParseBool: parsing "{value}": invalid syntax'
-    )
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise BuildError(f"non-bool value for platform-split: {value}: {exc}") from None
 
 
 def _export_merged(

@@ -32,7 +32,7 @@ from typing import Any
 
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
-from bakec.export.image import Committed, parse_bool
+from bakec.export.image import Committed, attr_bool
 from bakec.progress.reporter import Progress
 from bakec.registry import PushResult, RegistryClient
 from bakec.registry.errors import InvalidReference
@@ -61,7 +61,7 @@ def image_names(attrs: Mapping[str, str], tags: Sequence[str] | None) -> tuple[s
 def attr_flag(attrs: Mapping[str, str], key: str, default: bool) -> bool:
     """A boolean exporter attribute (``push``, ``store``, ``push-by-digest``); bare ``key`` means true."""
     value = attrs.get(key)
-    return default if value is None else parse_bool(key, value)
+    return default if value is None else attr_bool(key, value)
 
 
 @dataclass(frozen=True)

@@ -12,82 +12,21 @@ As BuildKit's file backend does it:
   parent directories are created 0755 root; an existing entry is replaced unless
   both are directories; directory times are set last, in reverse order.
 
-zstd needs the ``zstandard`` module or the ``zstd`` program (the layer code uses
-the same pair); the others are in the standard library.
+Decompression (by magic bytes) is :func:`bakec.util.compression.open_sniffed`.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import os
 import shutil
 import stat
-import subprocess
 import tarfile
-from typing import IO
 
 from bakec.errors import BuildError
 from bakec.util import safepath
+from bakec.util.compression import DECOMPRESS_ERRORS, open_sniffed
 
-__all__ = ["extract", "is_archive", "open_decompressed"]
-
-_GZIP = b"\x1f\x8b\x08"
-_BZIP2 = b"BZh"
-_XZ = b"\xfd7zXZ\x00"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-
-try:  # pragma: no cover - depends on the environment
-    import zstandard as _zstd
-except ImportError:  # pragma: no cover
-    _zstd = None
-
-
-class _Proc(io.RawIOBase):
-    """A readable stream over a decompressor process's stdout."""
-
-    def __init__(self, argv: list[str], src: IO[bytes]) -> None:
-        # The child reads the descriptor: move its offset to where the buffered reader stands.
-        os.lseek(src.fileno(), src.tell(), os.SEEK_SET)
-        self.proc = subprocess.Popen(argv, stdin=src, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert self.proc.stdout is not None
-        self.out = self.proc.stdout
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
-        data = self.out.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.out.close()
-            self.proc.kill()
-            self.proc.wait()
-        super().close()
-
-
-def open_decompressed(f: IO[bytes]) -> IO[bytes]:
-    """``f`` (at offset 0) decompressed according to its magic bytes, or as is."""
-    head = f.read(6)
-    f.seek(0)
-    if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=f, mode="rb")
-    if head.startswith(_BZIP2):
-        return bz2.BZ2File(f, "rb")
-    if head.startswith(_XZ):
-        return lzma.LZMAFile(f, "rb")
-    if head.startswith(_ZSTD):
-        if _zstd is not None:
-            return _zstd.ZstdDecompressor().stream_reader(f, read_across_frames=True)  # type: ignore[no-any-return]
-        if shutil.which("zstd"):
-            return io.BufferedReader(_Proc(["zstd", "-dc"], f))
-        raise BuildError("zstd archive: neither the zstandard module nor the zstd program is available")
-    return f
+__all__ = ["extract", "is_archive"]
 
 
 def is_archive(path: str) -> bool:
@@ -97,19 +36,15 @@ def is_archive(path: str) -> bool:
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
             return False
         with open(path, "rb") as f:
-            stream = open_decompressed(f)
+            stream = open_sniffed(f)
             try:
                 with tarfile.open(fileobj=stream, mode="r|") as tf:
                     return tf.next() is not None
             finally:
                 if stream is not f:
                     stream.close()
-    except (OSError, EOFError, tarfile.TarError, lzma.LZMAError, ValueError):
+    except (OSError, EOFError, tarfile.TarError, *DECOMPRESS_ERRORS):
         return False
-    except Exception as exc:  # zstandard raises its own error type
-        if _zstd is not None and isinstance(exc, _zstd.ZstdError):
-            return False
-        raise
 
 
 def _archive_name(name: str) -> str:
@@ -178,7 +113,7 @@ def extract(
     dir_times: list[tuple[str, int, int]] = []
     count = 0
     with open(archive, "rb") as f:
-        stream = open_decompressed(f)
+        stream = open_sniffed(f)
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tf:
                 for member in tf:

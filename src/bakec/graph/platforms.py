@@ -13,8 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bakec.errors import BuildError
-from bakec.registry.errors import RegistryError
-from bakec.registry.platform import Platform
+from bakec.util.platform import Platform, PlatformError
 
 
 def target_platforms(values: Sequence[str] | None, build_platform: str) -> list[str]:
@@ -27,7 +26,7 @@ def target_platforms(values: Sequence[str] | None, build_platform: str) -> list[
                 part = build_platform
             try:
                 part = str(Platform.parse(part).normalize())
-            except RegistryError:
+            except PlatformError:
                 pass
             if part not in out:
                 out.append(part)

@@ -32,7 +32,6 @@ from bakec.registry.errors import (
     NotFound,
     RegistryError,
 )
-from bakec.registry.platform import Platform, default_platform, only
 from bakec.registry.reference import Reference, parse_normalized_named, parse_reference
 
 __all__ = [
@@ -48,14 +47,11 @@ __all__ = [
     "Manifest",
     "NoMatchingPlatform",
     "NotFound",
-    "Platform",
     "PushResult",
     "Reference",
     "RegistryClient",
     "RegistryError",
     "ResolvedImage",
-    "default_platform",
-    "only",
     "parse_normalized_named",
     "parse_reference",
 ]

@@ -34,8 +34,8 @@ from bakec.registry._session import (
 )
 from bakec.registry.credentials import DockerConfig
 from bakec.registry.errors import DigestMismatch, NoMatchingPlatform, RegistryError
-from bakec.registry.platform import Matcher, Platform, default_platform, only
 from bakec.registry.reference import Reference, parse_normalized_named, parse_reference, validate_digest
+from bakec.util.platform import Matcher, Platform, PlatformError, default_platform, only
 
 __all__ = [
     "MEDIA_TYPE_DOCKER_MANIFEST",
@@ -183,7 +183,12 @@ class RegistryClient:
         whatever its platform (as containerd does), so check ``.platform``.
         """
         ref = parse_reference(ref)
-        wanted = Platform.parse(platform) if isinstance(platform, str) else (platform or default_platform())
+        try:
+            wanted = (
+                Platform.parse(platform) if isinstance(platform, str) else (platform or default_platform())
+            )
+        except PlatformError as exc:
+            raise RegistryError(exc.summary, exc.detail) from None
         ctx = Ctx(f"resolving {ref}", ref.domain, ref.path)
         top = self.fetch_manifest(ref)
         config: tuple[str, bytes] | None = None

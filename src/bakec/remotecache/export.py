@@ -22,16 +22,17 @@ from bakec.content.layers import LayerBlob
 from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError
 from bakec.remotecache import format as fmt
+from bakec.util.golang import parse_bool
 
 Step = Callable[[str, Callable[[], None]], None]
 
 
 def _bool(key: str, value: str) -> bool:
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0", ""):
-        return False
-    raise BuildError(f"invalid value {value!r} for cache-to {key}: expected true or false")
+    """A cache exporter's boolean attribute: ``strconv.ParseBool``, errors worded as BuildKit's."""
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise BuildError(f"failed to parse {key}: {exc}") from None
 
 
 def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[fmt.Record]:
@@ -100,7 +101,7 @@ def _convert(
     store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool
 ) -> list[fmt.Record]:
     """Records with their layers in the requested compression and media types (as an image export)."""
-    from bakec.export.image import ExportOptions, layer_for_export
+    from bakec.export.image import ExportOptions, attr_bool, layer_for_export
     from bakec.util.compression import Compression
 
     kind = attrs.get("compression", "gzip")
@@ -109,7 +110,8 @@ def _convert(
         want = Compression(kind, int(level) if level else None)
     except (ValueError, TypeError) as err:
         raise BuildError(f"invalid cache-to compression: {err}") from None
-    force = _bool("force-compression", attrs.get("force-compression", "false"))
+    # BuildKit reads force-compression with the image exporter's compression attributes
+    force = attr_bool("force-compression", attrs.get("force-compression", "false"))
     opts = ExportOptions(oci_mediatypes=oci, compression=want, force_compression=force)
     done: dict[str, LayerBlob] = {}
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from bakec.util.units import ram_in_bytes
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     key        TEXT PRIMARY KEY,      -- the operation's content digest
@@ -137,26 +139,13 @@ def _record(row: Sequence[Any]) -> CacheRecord:
 
 
 def parse_size(text: str) -> int:
-    """``--keep-storage`` sizes: ``512MB``, ``10GiB``, ``1.5g``, plain bytes."""
-    units = {
-        "": 1,
-        "b": 1,
-        "k": 1024,
-        "kb": 1000,
-        "kib": 1024,
-        "m": 1024**2,
-        "mb": 1000**2,
-        "mib": 1024**2,
-        "g": 1024**3,
-        "gb": 1000**3,
-        "gib": 1024**3,
-        "t": 1024**4,
-        "tb": 1000**4,
-        "tib": 1024**4,
-    }
-    stripped = text.strip().lower()
-    number = stripped.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = stripped[len(number) :].strip()
-    if not number or unit not in units:
-        raise ValueError(f"invalid size {text!r}: expected a number with an optional unit (MB, MiB, GB, ...)")
-    return int(float(number) * units[unit])
+    """``--keep-storage`` sizes as buildx reads them (``opts.MemBytes``, go-units ``RAMInBytes``).
+
+    Binary multipliers whatever the spelling: ``512MB``, ``512m`` and ``512MiB`` are all 512 MiB.
+    """
+    try:
+        return ram_in_bytes(text)
+    except ValueError:
+        raise ValueError(
+            f"invalid size {text!r}: expected a number with an optional unit (MB, MiB, GB, ...)"
+        ) from None

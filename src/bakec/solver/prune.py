@@ -158,16 +158,6 @@ def _tree_size(path: Path) -> int:
     return sum(p.lstat().st_size for p in path.rglob("*"))
 
 
-def human_size(n: float) -> str:
-    """Sizes as buildx prints them (go-units ``HumanSize``: decimal units, 4 significant digits)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
 def ago(when: float, now: float | None = None) -> str:
     """``LAST ACCESSED`` as buildx shows it: ``3 minutes ago``."""
     seconds = max(0, int((now or time.time()) - when))

@@ -1,5 +1,5 @@
 """Go standard-library behaviours that show in bakec's output, shared by the HCL stdlib, the
-Dockerfile frontend and the CLI: ``strconv.Quote`` and ``time.ParseDuration``.
+Dockerfile frontend and the CLI: ``strconv.Quote``, ``strconv.ParseBool`` and ``time.ParseDuration``.
 
 buildx and BuildKit print Go-quoted strings in messages and history, and read durations the Go
 way (HEALTHCHECK intervals, ``timeadd``, ``prune --filter until=``), so bakec reproduces both.
@@ -38,6 +38,28 @@ def go_quote(text: str) -> str:
                 out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+
+
+def parse_bool(text: str) -> bool:
+    """``strconv.ParseBool``; ValueError with Go's message (``strconv.ParseBool: parsing "x": invalid syntax``)."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
+
+
+def maybe_bool(text: str) -> bool | None:
+    """``strconv.ParseBool`` with ``None`` for text that is not a Go boolean."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
 
 
 _UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 10**9,

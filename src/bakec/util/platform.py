@@ -1,8 +1,11 @@
 """Platforms and the index matcher, as containerd's ``platforms`` package does them.
 
-``Platform.parse("linux/arm64")``, ``normalize``, and :func:`only`, the ordered
-matcher containerd's pull uses: ``linux/arm64`` also takes ``arm64/v8`` entries
-(and, after them, ``arm/v8`` … ``arm/v5``), ``amd64`` also takes ``386``.
+One ``Platform`` type for the whole build: the registry client selects manifests with it,
+the Dockerfile frontend sets ``TARGETPLATFORM`` from it, the exporters write it into indexes.
+``Platform.parse("linux/arm64")`` (``platforms.Parse``), ``normalize`` (``platforms.Normalize``),
+``str()`` and ``format_all`` (``Format``/``FormatAll``), and :func:`only`, the ordered matcher
+containerd's pull uses: ``linux/arm64`` also takes ``arm64/v8`` entries (and, after them,
+``arm/v8`` … ``arm/v5``), ``amd64`` also takes ``386``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bakec.registry.errors import RegistryError
+from bakec.errors import BakecError
 
-__all__ = ["Matcher", "Platform", "default_platform", "only"]
+__all__ = ["Matcher", "Platform", "PlatformError", "default_platform", "only"]
+
+
+class PlatformError(BakecError):
+    """A platform specifier containerd's ``platforms.Parse`` refuses."""
+
 
 _KNOWN_OS = frozenset(
     [
@@ -90,21 +98,45 @@ class Platform:
     os_version: str = ""
 
     def __str__(self) -> str:
+        """``platforms.Format``: ``os/arch[/variant]`` (empty parts left out, as ``path.Join`` does)."""
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+    def format_all(self) -> str:
+        """``platforms.FormatAll``: as ``str()``, with the OS version in parentheses after the OS."""
+        os_part = self.os + (f"({self.os_version})" if self.os_version else "")
+        return "/".join(p for p in (os_part, self.architecture, self.variant) if p)
+
+    def json(self) -> dict[str, str]:
+        """The OCI ``platform`` object (keys in the image-spec's order)."""
+        out = {"architecture": self.architecture, "os": self.os}
+        if self.os_version:
+            out["os.version"] = self.os_version
+        if self.variant:
+            out["variant"] = self.variant
+        return out
+
+    @classmethod
+    def from_formatted(cls, text: str) -> Platform:
+        """The inverse of ``str()`` for a platform bakec formatted itself: split, not parsed or normalized.
+
+        A missing architecture reads as ``amd64``.
+        """
+        parts = text.split("/")
+        return cls(parts[0], parts[1] if len(parts) > 1 else "amd64", parts[2] if len(parts) > 2 else "")
 
     @classmethod
     def parse(cls, specifier: str) -> Platform:
         """containerd's ``platforms.Parse`` (a bare OS or arch takes the rest from the host)."""
         if "*" in specifier:
-            raise RegistryError(f"invalid platform {specifier!r}", "wildcards not yet supported")
+            raise PlatformError(f"invalid platform {specifier!r}", "wildcards not yet supported")
         parts = specifier.split("/", 3)
         match = _OS_AND_VERSION_RE.match(parts[0])
         if match is None:
-            raise RegistryError(f"invalid platform {specifier!r}", f"{parts[0]!r} is an invalid OS component")
+            raise PlatformError(f"invalid platform {specifier!r}", f"{parts[0]!r} is an invalid OS component")
         os_name, os_version = _normalize_os(match.group(1)), match.group(2) or ""
         for part in parts[1:]:
             if not _SPECIFIER_RE.match(part):
-                raise RegistryError(f"invalid platform {specifier!r}", f"{part!r} is an invalid component")
+                raise PlatformError(f"invalid platform {specifier!r}", f"{part!r} is an invalid component")
         if len(parts) == 1:
             if os_name in _KNOWN_OS:
                 host = default_platform()
@@ -114,7 +146,7 @@ class Platform:
                 variant = ""
             if arch in _KNOWN_ARCH:
                 return cls(default_platform().os, arch, variant)
-            raise RegistryError(f"invalid platform {specifier!r}", "unknown operating system or architecture")
+            raise PlatformError(f"invalid platform {specifier!r}", "unknown operating system or architecture")
         if len(parts) == 2:
             arch, variant = _normalize_arch(parts[1], "")
             if arch == "arm" and variant == "v7":
@@ -125,7 +157,7 @@ class Platform:
             if arch == "arm64" and variant == "":
                 variant = "v8"
             return cls(os_name, arch, variant, os_version)
-        raise RegistryError(f"invalid platform {specifier!r}", "cannot parse platform specifier")
+        raise PlatformError(f"invalid platform {specifier!r}", "cannot parse platform specifier")
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Platform:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bakec.registry import Platform, RegistryError, default_platform, only
+from bakec.dockerfile.refs import normalize_platform, parse_platform
+from bakec.util.platform import Platform, PlatformError, default_platform, only
 
 PARSED = [
     ("linux/amd64", Platform("linux", "amd64")),
@@ -37,7 +38,7 @@ def test_bare_os_takes_the_host_architecture() -> None:
 
 @pytest.mark.parametrize("text", ["linux/*", "linux/a b", "lin ux", "nonsense", "linux/arm64/v8/x"])
 def test_invalid_platforms(text: str) -> None:
-    with pytest.raises(RegistryError, match="invalid platform"):
+    with pytest.raises(PlatformError, match="invalid platform"):
         Platform.parse(text)
 
 
@@ -103,3 +104,49 @@ def test_only_prefers_the_exact_platform_then_older_variants() -> None:
         "linux/arm/v7",
         "linux/arm/v5",
     ]
+
+
+FORMATTED = [
+    # platform, platforms.Format, platforms.FormatAll
+    (Platform("linux", "arm64", "v8"), "linux/arm64/v8", "linux/arm64/v8"),
+    (Platform("linux", "amd64"), "linux/amd64", "linux/amd64"),
+    (Platform("windows", "amd64", "", "10.0.17763"), "windows/amd64", "windows(10.0.17763)/amd64"),
+    (Platform("", "arm64"), "arm64", "arm64"),
+]
+
+
+@pytest.mark.parametrize(("platform", "text", "text_all"), FORMATTED)
+def test_format_and_format_all(platform: Platform, text: str, text_all: str) -> None:
+    assert str(platform) == text
+    assert platform.format_all() == text_all
+
+
+def test_json_follows_the_image_spec_field_order() -> None:
+    assert list(Platform("linux", "arm", "v7").json().items()) == [
+        ("architecture", "arm"),
+        ("os", "linux"),
+        ("variant", "v7"),
+    ]
+    assert Platform("linux", "amd64").json() == {"architecture": "amd64", "os": "linux"}
+    assert list(Platform("windows", "amd64", "", "10.0").json()) == ["architecture", "os", "os.version"]
+
+
+@pytest.mark.parametrize("platform", [Platform("linux", "amd64"), Platform("linux", "arm", "v7")])
+def test_from_formatted_inverts_str(platform: Platform) -> None:
+    assert Platform.from_formatted(str(platform)) == platform
+    assert Platform.from_formatted("linux") == Platform("linux", "amd64")
+
+
+# The Dockerfile frontend's own normaliser was a looser copy; it now is containerd's, as BuildKit's.
+FRONTEND_NORMALISED = [
+    (("linux", "i386", "v2"), "linux/386"),  # i386 drops any variant
+    (("linux", "arm64", "9"), "linux/arm64/v9"),
+    (("linux", "armhf", "v6"), "linux/arm/v7"),  # armhf is always v7
+    (("linux", "x86_64", "v1"), "linux/amd64"),
+]
+
+
+@pytest.mark.parametrize(("parts", "want"), FRONTEND_NORMALISED)
+def test_frontend_normalises_as_containerd(parts: tuple[str, str, str], want: str) -> None:
+    assert str(normalize_platform(*parts)) == want
+    assert str(parse_platform("/".join(parts))) == want
