@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bakec.worker.leftovers import sweep
 from bakec.worker.paths import DaemonPaths
-from bakec.worker.runc import sweep_direct
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
 
@@ -29,7 +29,7 @@ def test_sweep_unmounts_a_bind_mounted_rootfs_of_a_dead_owner_before_removing_it
     (run_dir / "config.json").write_text(json.dumps({"annotations": {"bakec.owner": "999999999:1"}}))
     subprocess.run(["mount", "--bind", str(snapshot), str(run_dir / "rootfs")], check=True)
     try:
-        sweep_direct(paths)
+        sweep(paths)
     finally:
         if (run_dir / "rootfs").is_dir():  # the sweep failed: leave no mount behind
             subprocess.run(["umount", str(run_dir / "rootfs")], check=False, capture_output=True)

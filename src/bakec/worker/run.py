@@ -26,10 +26,11 @@ from typing import Any
 from bakec.errors import BuildError
 from bakec.worker import rootfs
 from bakec.worker.cancel import Cancel
-from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
+from bakec.worker.client import Client, ContainerdError, Mount, runc_options
 from bakec.worker.entitlements import Entitlements
 from bakec.worker.mount import mount, unmount
 from bakec.worker.network import NetworkProvider, resolv_conf
+from bakec.worker.owner import owner_label
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runtime_spec import (
     DEFAULT_HOSTNAME,

@@ -17,7 +17,6 @@ import fcntl
 import functools
 import json
 import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -320,7 +319,7 @@ def default_seccomp(
     the machine (default: this one's), ``kernel`` a release such as "6.1.0" (default: this one's).
     """
     profile = _profile()
-    arch = arch or _GOARCH.get(platform.machine(), platform.machine())
+    arch = arch or _GOARCH.get(os.uname().machine, os.uname().machine)
     kernel_version = _version(kernel or os.uname().release)
     granted = set(capabilities)
 
