@@ -19,10 +19,11 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 from bakec.worker.mount import unmount
-from bakec.worker.owner import owner_alive
+from bakec.worker.owner import owner_alive, owner_label
 from bakec.worker.paths import DaemonPaths
 
 SCRATCH_PREFIX = "mounts-"
@@ -48,6 +49,20 @@ def sweep(paths: DaemonPaths, *, everything: bool = False) -> None:
                 network.teardown(paths.state_dir)
             else:
                 network.sweep(paths.state_dir)
+
+
+def run_id() -> str:
+    """A new RUN's container id, also its run dir's name: ``bakec-<pid>-<start>-<random>``.
+
+    The owner is in the name so that a run dir whose process was killed before it wrote the
+    bundle (which names the owner too) is still known to be stale.
+    """
+    return f"bakec-{owner_label().replace(':', '-')}-{uuid.uuid4().hex[:12]}"
+
+
+def _owner_in_name(name: str) -> str:
+    parts = name.split("-")
+    return f"{parts[1]}:{parts[2]}" if len(parts) == 4 and parts[0] == "bakec" else ""
 
 
 def runc(paths: DaemonPaths, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -82,7 +97,8 @@ def _sweep_run_dirs(paths: DaemonPaths, everything: bool) -> None:
     """Unmount and remove run dirs a killed bakec left after its container was gone.
 
     A kill between ``runc run`` returning and the rootfs unmount leaves no container for
-    :func:`_sweep_containers` to find; the bundle's ``config.json`` still names the owner.
+    :func:`_sweep_containers` to find; the bundle's ``config.json`` still names the owner, and
+    so does the run dir's name (:func:`run_id`) when the kill came before the bundle was written.
     """
     if not paths.runs_dir.is_dir():
         return
@@ -90,8 +106,8 @@ def _sweep_run_dirs(paths: DaemonPaths, everything: bool) -> None:
         try:
             spec = json.loads((run_dir / "config.json").read_text())
         except (OSError, ValueError):
-            continue  # still being prepared, or a containerd task's (swept with its container)
-        owner = (spec.get("annotations") or {}).get("bakec.owner", "")
+            spec = {}  # still being prepared, or a containerd task's (swept with its container)
+        owner = (spec.get("annotations") or {}).get("bakec.owner", "") or _owner_in_name(run_dir.name)
         if not everything and (not owner or owner_alive(owner)):
             continue
         if (paths.direct_runc_root / run_dir.name).exists():
@@ -142,4 +158,4 @@ def _mount_points_below(directory: str) -> list[str]:
     return points
 
 
-__all__ = ["SCRATCH_PREFIX", "remove_run_dir", "runc", "sweep", "sweep_scratch"]
+__all__ = ["SCRATCH_PREFIX", "remove_run_dir", "run_id", "runc", "sweep", "sweep_scratch"]

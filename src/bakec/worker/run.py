@@ -17,7 +17,6 @@ import os
 import select
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from bakec.worker import rootfs
 from bakec.worker.cancel import Cancel
 from bakec.worker.client import Client, ContainerdError, Mount, runc_options
 from bakec.worker.entitlements import Entitlements
+from bakec.worker.leftovers import run_id
 from bakec.worker.mount import mount, unmount
 from bakec.worker.network import NetworkProvider, resolv_conf
 from bakec.worker.owner import owner_label
@@ -121,7 +121,7 @@ class Executor:
                 "(containerd would store the spec); use the runc executor"
             )
         clock = Clock()
-        cid = f"bakec-{uuid.uuid4().hex[:20]}"
+        cid = run_id()
         lay = rootfs.layers(mounts)
         uid, gid, gids = rootfs.resolve_user(lay, request.user)
         run_dir = self.paths.runs_dir / cid
