@@ -5,8 +5,8 @@ default capabilities, proc/dev/devpts/shm/mqueue/sysfs/cgroup mounts, masked and
 read-only /proc paths, a deny-all device rule (runc adds its default devices back), fresh
 pid/ipc/uts/mount namespaces (and cgroup on cgroup v2, as in BuildKit), plus a network
 namespace unless the network is "host" (for "default", the pooled CNI namespace that
-bakec.worker.network attached to its bridge), and containerd's default seccomp profile (:func:`default_seccomp`). As in BuildKit, setuid
-programs work (``noNewPrivileges`` is off).
+bakec.worker.network attached to its bridge), and containerd's default seccomp profile
+(:func:`default_seccomp`). As in BuildKit, setuid programs work (``noNewPrivileges`` is off).
 ``security="insecure"`` is BuildKit's insecure mode: every capability, no seccomp filter, no
 masked or read-only paths, writable /sys and cgroupfs, all devices allowed.
 """
@@ -323,25 +323,21 @@ def default_seccomp(
     kernel_version = _version(kernel or os.uname().release)
     granted = set(capabilities)
 
-    def matches(rule: dict[str, Any], *, empty: bool) -> bool:
-        if not rule:
-            return empty
-        checks = []
+    def conditions(rule: dict[str, Any]) -> list[bool]:
+        """Whether each condition of an ``includes`` or ``excludes`` rule holds here."""
+        held = []
         if "caps" in rule:
-            checks.append(bool(granted & set(rule["caps"])))
+            held.append(bool(granted & set(rule["caps"])))
         if "arches" in rule:
-            checks.append(arch in rule["arches"])
+            held.append(arch in rule["arches"])
         if "minKernel" in rule:
-            checks.append(kernel_version >= _version(rule["minKernel"]))
-        return all(checks) if empty else any(checks)
+            held.append(kernel_version >= _version(rule["minKernel"]))
+        return held
 
     syscalls = []
     for entry in profile["syscalls"]:
-        if not matches(entry.get("includes", {}), empty=True) or matches(
-            entry.get("excludes", {}), empty=False
-        ):
-            continue
-        syscalls.append({k: v for k, v in entry.items() if k not in ("includes", "excludes")})
+        if all(conditions(entry.get("includes", {}))) and not any(conditions(entry.get("excludes", {}))):
+            syscalls.append({k: v for k, v in entry.items() if k not in ("includes", "excludes")})
     return {
         "defaultAction": profile["defaultAction"],
         "architectures": list(profile["archMap"].get(arch, [])),
@@ -350,7 +346,7 @@ def default_seccomp(
 
 
 def _version(release: str) -> tuple[int, ...]:
-    """ "6.1.0-18-amd64" -> (6, 1)"""
+    """A kernel release's (major, minor): "6.1.0-18-amd64" -> (6, 1)."""
     numbers = []
     for part in release.split("-", 1)[0].split(".")[:2]:
         digits = "".join(c for c in part if c.isdigit())
@@ -358,10 +354,12 @@ def _version(release: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+@functools.cache
 def _cgroup_v2() -> bool:
     return os.path.exists("/proc/self/ns/cgroup") and os.path.exists("/sys/fs/cgroup/cgroup.subtree_control")
 
 
+@functools.cache
 def seccomp_supported() -> bool:
     """Whether this kernel has seccomp (containerd's ``seccomp.IsEnabled``, which BuildKit checks)."""
     try:
