@@ -99,6 +99,8 @@ def build(
     from bakec.worker.deferred import DeferredRunner, LazyClient
     from bakec.worker.emulation import emulated
     from bakec.worker.entitlements import Entitlements, ask_terminal, grant
+    from bakec.worker.leftovers import sweep as sweep_leftovers
+    from bakec.worker.paths import DaemonPaths
 
     options = options or BuildOptions()
     started = time.monotonic()
@@ -141,6 +143,8 @@ def build(
     )
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
+    # What killed builds left (their secrets' tmpfs, bundles, containers) goes first, daemon or not.
+    sweep_leftovers(DaemonPaths(state_dir))
     client = LazyClient(state_dir)  # containerd is started or contacted only when an op or an output needs it
     store = ContentStore(state_dir / "content")
     cache = CacheIndex(state_dir / "cache.db")

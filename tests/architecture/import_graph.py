@@ -58,7 +58,7 @@ LAZY_IMPORTS: Mapping[str, str] = {
     "bakec.export.provenance": "start-up: the op vocabulary loads only when provenance is written",
     "bakec.solver.prune": "start-up: duration parsing loads only for --filter",
     "bakec.source.git": "start-up: the state dir is resolved only when a repository is fetched",
-    "bakec.worker.runc": "grpc: the mounts sweep loads only when a crashed run is swept",
+    "bakec.worker.leftovers": "start-up: CNI code loads only to sweep a state dir that has a network",
 }
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +167,86 @@ def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(
                 clean_project / "out" / f"{name}.tar"
             ).read_bytes()
         assert _entries_complete(state) == _entries_complete(clean_state)
+
+
+SECRET_RUN = f"""\
+FROM {BUSYBOX}
+RUN --mount=type=secret,id=tok --mount=type=secret,id=envtok,env=ENVTOK sh -c 'test -s /run/secrets/tok && test -n "$ENVTOK" && echo ready; sleep 120'
+"""
+
+
+def _files_on_disk_containing(root: Path, needles: list[bytes], *, cross_mounts: bool) -> list[str]:
+    """Files under ``root`` holding any of ``needles``; without ``cross_mounts``, only those on root's filesystem."""
+    device = root.stat().st_dev
+    found = []
+    for directory, dirs, files in os.walk(root):
+        if not cross_mounts:
+            dirs[:] = [d for d in dirs if os.lstat(os.path.join(directory, d)).st_dev == device]
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                data = Path(path).read_bytes()
+            except OSError:
+                continue
+            if any(needle in data for needle in needles):
+                found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("successor", ["cached-build", "prune"])
+def test_a_killed_run_leaves_its_secrets_on_no_disk_and_the_next_bakec_sweeps_them(tmp_path, successor):
+    file_value = f"bakec-killed-file-{uuid.uuid4().hex}"
+    env_value = f"bakec-killed-env-{uuid.uuid4().hex}"
+    secrets = 'secret = ["id=tok,src=token.txt", "id=envtok,env=ENV_SOURCE"]'
+    project = write_project(
+        tmp_path / "secret",
+        SECRET_RUN,
+        f'target "default" {{\n  {secrets}\n  output = ["type=cacheonly"]\n}}\n',
+        {"token.txt": file_value},
+    )
+    cached = write_project(
+        tmp_path / "cached",
+        f"FROM {BUSYBOX}\nRUN echo built > /built\n",
+        'target "default" {\n  output = ["type=cacheonly"]\n}\n',
+    )
+    needles = [file_value.encode(), env_value.encode()]
+    with fresh_state() as state:
+        assert cli(cached, "build", "--state-dir", str(state)).returncode == 0
+        proc = spawn(
+            project,
+            "build",
+            "--state-dir",
+            str(state),
+            "--progress",
+            "rawjson",
+            env={"ENV_SOURCE": env_value},
+        )
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if line.startswith("{") and "ready" in json.loads(line).get("data", ""):
+                    proc.send_signal(signal.SIGKILL)
+                    break
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        # the RUN goes on without its build: its secrets are in RAM only (the tmpfs it mounts), never on disk
+        assert runc_containers(state) and mounts_under(state)
+        assert _files_on_disk_containing(state, needles, cross_mounts=False) == []
+        assert not any(needle in Path("/proc/mounts").read_bytes() for needle in needles)
+
+        if successor == "prune":
+            pruned = cli(cached, "prune", "--state-dir", str(state))
+            assert pruned.returncode == 0, pruned.stderr
+        else:  # containerd is not even contacted: the sweep needs runc and mount(2) only
+            again = cli(cached, "build", "--state-dir", str(state), "--progress", "rawjson")
+            assert again.returncode == 0, again.stderr
+            assert [
+                e for e in events(again.stderr) if e.get("type") == "vertex" and e["state"] != "cached"
+            ] == []
+        assert runc_containers(state) == [] and mounts_under(state) == []
+        assert list((state / "runs").iterdir()) == []
+        assert _files_on_disk_containing(state, needles, cross_mounts=True) == []

@@ -224,8 +224,8 @@ def test_no_ssh_forwards_at_all_is_buildkits_other_message():
 
 def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
     from bakec.worker.client import Mount, owner_label
+    from bakec.worker.leftovers import sweep_scratch
     from bakec.worker.mount import mount, unmount
-    from bakec.worker.mounts import sweep
 
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
@@ -236,7 +236,7 @@ def test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones(tmp_path):
         mount(Mount(type="tmpfs", source="tmpfs", options=["mode=0700"]), point)
         (point / "secret").write_text("value")
     try:
-        sweep(tmp_path)
+        sweep_scratch(tmp_path)
         assert not dead.parent.exists()
         assert (live / "secret").read_text() == "value"
     finally:

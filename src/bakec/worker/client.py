@@ -10,7 +10,6 @@ types (``Mount``, ``Descriptor``, ...), re-exported here.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,6 +43,7 @@ from bakec.worker._gen import (
     types_pb2,
     version_pb2_grpc,
 )
+from bakec.worker.owner import owner_alive, owner_label, process_start_time  # noqa: F401 - part of the client API
 
 Mount = types_pb2.Mount
 Descriptor = types_pb2.Descriptor
@@ -106,31 +106,6 @@ def _translate(method: str, err: grpc.RpcError) -> ContainerdError:
     elif code == grpc.StatusCode.ALREADY_EXISTS:
         cls = AlreadyExistsError
     return cls(f"containerd {method} failed", detail or "", code)
-
-
-def owner_label() -> str:
-    """``<pid>:<start time>`` of this process: what the startup sweep checks for liveness.
-
-    The start time guards against pid reuse after a crash.
-    """
-    return f"{os.getpid()}:{process_start_time(os.getpid())}"
-
-
-def process_start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot, or "" if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return ""
-    # Field 22; split after the command name, which may itself contain spaces or parens.
-    return stat.rsplit(b")", 1)[1].split()[19].decode()
-
-
-def owner_alive(label: str) -> bool:
-    """Whether the process named by an :func:`owner_label` value still runs."""
-    pid, _, start = label.partition(":")
-    return pid.isdigit() and bool(start) and process_start_time(int(pid)) == start
 
 
 def runc_options(root: str | None = None) -> any_pb2.Any:

@@ -29,8 +29,8 @@ from pathlib import Path
 from bakec.errors import EnvironmentProblem
 from bakec.state import resolve_state_dir  # also re-exported: part of the worker API
 from bakec.worker.client import LEASE_PREFIX, NAMESPACE, OWNER_LABEL, Client, ContainerdError, owner_alive
+from bakec.worker.leftovers import sweep as sweep_leftovers
 from bakec.worker.paths import DaemonPaths
-from bakec.worker.runc import sweep_direct
 
 MIN_VERSION = (1, 6)
 START_TIMEOUT = 10.0
@@ -274,7 +274,7 @@ def sweep(client: Client, paths: DaemonPaths, *, everything: bool = False) -> No
             except ContainerdError:
                 pass
             shutil.rmtree(paths.runs_dir / cid, ignore_errors=True)
-    sweep_direct(paths, everything=everything)
+    sweep_leftovers(paths, everything=everything)
     leases = [
         lease for lease in client.list_leases() if lease.id.startswith(LEASE_PREFIX) and stale(lease.labels)
     ]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -37,7 +36,9 @@ from bakec.errors import BuildError
 from bakec.util import safepath
 from bakec.worker.cachemounts import CacheKey, CacheMounts
 from bakec.worker.contextview import hidden_entries, is_hidden, prepare_upper
+from bakec.worker.leftovers import SCRATCH_PREFIX
 from bakec.worker.mount import mount, unmount
+from bakec.worker.owner import owner_label
 from bakec.worker.runtime_spec import SpecMount
 from bakec.worker.secrets import MAX_SECRET_SIZE, SecretStore
 from bakec.worker.ssh import SshForwards, relay
@@ -48,7 +49,6 @@ View = Callable[[str], AbstractContextManager[str]]
 _SECRET_OPTIONS = ("rbind", "ro", "nodev", "nosuid", "noexec")
 _REDACT_MIN = 4  # shorter values would mask ordinary output
 _LINE_MAX = 64 << 10
-_OWNED_PREFIX = "mounts-"
 
 
 @dataclass
@@ -125,11 +125,12 @@ class MountPreparer:
 
     @property
     def scratch(self) -> Path:
-        """This process's directory for mount points: :func:`sweep` clears it once the process is gone."""
-        if self._owned is None:
-            from bakec.worker.client import owner_label
+        """This process's directory for mount points: the crash sweep clears it once the process is gone.
 
-            owned = self.root / (_OWNED_PREFIX + owner_label().replace(":", "-"))
+        See :func:`bakec.worker.leftovers.sweep_scratch`.
+        """
+        if self._owned is None:
+            owned = self.root / (SCRATCH_PREFIX + owner_label().replace(":", "-"))
             owned.mkdir(parents=True, exist_ok=True)
             self._owned = owned
         return self._owned
@@ -303,37 +304,6 @@ class _PrivateTmpfs:
         mount(Mount(type="tmpfs", source="tmpfs", options=options), Path(path))
         self.stack.callback(unmount, Path(path))
         return path
-
-
-def sweep(scratch: Path, *, everything: bool = False) -> None:
-    """Unmount and remove what crashed bakec processes left in ``scratch`` (secret tmpfs, rw overlays).
-
-    ``everything`` also clears the directories of live processes (the daemon is stopping).
-    """
-    from bakec.worker.client import owner_alive
-
-    try:
-        owned = [p for p in scratch.iterdir() if p.name.startswith(_OWNED_PREFIX)]
-    except OSError:
-        return
-    for directory in owned:
-        if not everything and owner_alive(directory.name[len(_OWNED_PREFIX) :].replace("-", ":", 1)):
-            continue
-        for point in sorted(_mount_points_below(str(directory)), key=len, reverse=True):
-            unmount(Path(point))
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _mount_points_below(directory: str) -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo", "rb") as mountinfo:
-        for line in mountinfo:
-            # the mount point field escapes space, tab, newline and backslash as \ooo
-            raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), line.split()[4])
-            point = os.fsdecode(raw)
-            if point.startswith(directory + "/"):
-                points.append(point)
-    return points
 
 
 def _rmdir(path: str) -> None:

@@ -17,7 +17,6 @@ import os
 import select
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,12 @@ from typing import Any
 from bakec.errors import BuildError
 from bakec.worker import rootfs
 from bakec.worker.cancel import Cancel
-from bakec.worker.client import Client, ContainerdError, Mount, owner_label, runc_options
+from bakec.worker.client import Client, ContainerdError, Mount, runc_options
 from bakec.worker.entitlements import Entitlements
+from bakec.worker.leftovers import run_id
 from bakec.worker.mount import mount, unmount
 from bakec.worker.network import NetworkProvider, resolv_conf
+from bakec.worker.owner import owner_label
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.runtime_spec import (
     DEFAULT_HOSTNAME,
@@ -120,7 +121,7 @@ class Executor:
                 "(containerd would store the spec); use the runc executor"
             )
         clock = Clock()
-        cid = f"bakec-{uuid.uuid4().hex[:20]}"
+        cid = run_id()
         lay = rootfs.layers(mounts)
         uid, gid, gids = rootfs.resolve_user(lay, request.user)
         run_dir = self.paths.runs_dir / cid

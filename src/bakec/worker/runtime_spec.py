@@ -2,16 +2,19 @@
 
 It follows containerd's default Linux spec (which BuildKit also starts from): Docker's
 default capabilities, proc/dev/devpts/shm/mqueue/sysfs/cgroup mounts, masked and
-read-only /proc paths, a deny-all device rule (runc adds its default devices back), and
-fresh pid/ipc/uts/mount namespaces, plus a network namespace unless the network is "host"
-(for "default", the pooled CNI namespace that bakec.worker.network attached to its bridge).
-``security="insecure"`` is BuildKit's insecure mode: every capability, no masked or read-only
-paths, writable /sys and cgroupfs, all devices allowed.
+read-only /proc paths, a deny-all device rule (runc adds its default devices back), fresh
+pid/ipc/uts/mount namespaces (and cgroup on cgroup v2, as in BuildKit), plus a network
+namespace unless the network is "host" (for "default", the pooled CNI namespace that
+bakec.worker.network attached to its bridge), and containerd's default seccomp profile
+(:func:`default_seccomp`). As in BuildKit, setuid programs work (``noNewPrivileges`` is off).
+``security="insecure"`` is BuildKit's insecure mode: every capability, no seccomp filter, no
+masked or read-only paths, writable /sys and cgroupfs, all devices allowed.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -55,6 +58,7 @@ MASKED_PATHS = [
     "/proc/sched_debug",
     "/proc/scsi",
     "/sys/firmware",
+    "/sys/devices/virtual/powercap",  # containerd 2 (BuildKit's current base) masks it too: RAPL energy counters
 ]
 
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
@@ -231,6 +235,8 @@ def build_spec(
     if network != "host":
         # runc brings up loopback in a fresh network namespace; nothing else is reachable.
         namespaces.append({"type": "network", "path": netns} if netns else {"type": "network"})
+    if _cgroup_v2():
+        namespaces.append({"type": "cgroup"})  # BuildKit's cgroupV2NamespaceSupported: own cgroup as root
     caps = list(CAPABILITIES)
     spec: dict[str, Any] = {
         "ociVersion": "1.0.2-dev",
@@ -242,7 +248,7 @@ def build_spec(
             "cwd": process.cwd or "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": [r.to_oci() for r in process.rlimits],
-            "noNewPrivileges": True,
+            "noNewPrivileges": False,  # BuildKit's oci.WithNewPrivileges: setuid programs (su, sudo) work
         },
         "root": {"path": "rootfs", "readonly": False},
         "annotations": dict(annotations or {}),
@@ -259,6 +265,8 @@ def build_spec(
     }
     if security == "insecure":
         _make_insecure(spec)
+    elif seccomp_supported():
+        spec["linux"]["seccomp"] = default_seccomp(caps)
     return spec
 
 
@@ -286,6 +294,79 @@ def _make_insecure(spec: dict[str, Any]) -> None:
     for m in spec["mounts"]:
         if m["destination"] in ("/sys", "/sys/fs/cgroup"):
             m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+
+
+SECCOMP_PROFILE = "seccomp_default.json"
+"""containerd's default seccomp profile as data (source and version: worker/README.md)."""
+
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "i386": "386", "armv7l": "arm"}
+
+
+@functools.cache
+def _profile() -> dict[str, Any]:
+    with open(os.path.join(os.path.dirname(__file__), SECCOMP_PROFILE), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def default_seccomp(
+    capabilities: Sequence[str], *, arch: str | None = None, kernel: str | None = None
+) -> dict[str, Any]:
+    """The OCI ``linux.seccomp`` section for a process whose bounding set is ``capabilities``.
+
+    containerd's ``seccomp.DefaultProfile``: an entry applies when its ``includes`` all hold
+    (one of its capabilities is granted, the machine is one of its architectures, the kernel
+    is at least ``minKernel``) and none of its ``excludes`` does. ``arch`` is Go's name for
+    the machine (default: this one's), ``kernel`` a release such as "6.1.0" (default: this one's).
+    """
+    profile = _profile()
+    arch = arch or _GOARCH.get(os.uname().machine, os.uname().machine)
+    kernel_version = _version(kernel or os.uname().release)
+    granted = set(capabilities)
+
+    def conditions(rule: dict[str, Any]) -> list[bool]:
+        """Whether each condition of an ``includes`` or ``excludes`` rule holds here."""
+        held = []
+        if "caps" in rule:
+            held.append(bool(granted & set(rule["caps"])))
+        if "arches" in rule:
+            held.append(arch in rule["arches"])
+        if "minKernel" in rule:
+            held.append(kernel_version >= _version(rule["minKernel"]))
+        return held
+
+    syscalls = []
+    for entry in profile["syscalls"]:
+        if all(conditions(entry.get("includes", {}))) and not any(conditions(entry.get("excludes", {}))):
+            syscalls.append({k: v for k, v in entry.items() if k not in ("includes", "excludes")})
+    return {
+        "defaultAction": profile["defaultAction"],
+        "architectures": list(profile["archMap"].get(arch, [])),
+        "syscalls": syscalls,
+    }
+
+
+def _version(release: str) -> tuple[int, ...]:
+    """A kernel release's (major, minor): "6.1.0-18-amd64" -> (6, 1)."""
+    numbers = []
+    for part in release.split("-", 1)[0].split(".")[:2]:
+        digits = "".join(c for c in part if c.isdigit())
+        numbers.append(int(digits or 0))
+    return tuple(numbers)
+
+
+@functools.cache
+def _cgroup_v2() -> bool:
+    return os.path.exists("/proc/self/ns/cgroup") and os.path.exists("/sys/fs/cgroup/cgroup.subtree_control")
+
+
+@functools.cache
+def seccomp_supported() -> bool:
+    """Whether this kernel has seccomp (containerd's ``seccomp.IsEnabled``, which BuildKit checks)."""
+    try:
+        with open("/proc/self/status") as status:
+            return any(line.startswith("Seccomp:") for line in status)
+    except OSError:
+        return False
 
 
 def _bounding_set() -> int:
