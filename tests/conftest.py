@@ -285,8 +285,9 @@ def _needs_containerd_mark(item: pytest.Item) -> bool:
 
 def is_e2e(item: pytest.Item) -> bool:
     """Whether the test needs root, containerd, runc or the registry."""
-    relative = Path(str(item.path)).resolve().relative_to(REPO / "tests").as_posix()
-    if relative.startswith(E2E_PATHS):
+    path = Path(str(item.path)).resolve()
+    relative = path.relative_to(REPO / "tests").as_posix() if path.is_relative_to(REPO / "tests") else ""
+    if relative and relative.startswith(E2E_PATHS):
         return True
     if f"{relative}::{item.name.split('[')[0]}" in E2E_TESTS:
         return True
