@@ -19,6 +19,16 @@ that need it are skipped, except under CI (``CI`` set), where that is a
 failure: CI runs ``scripts/setup`` first, so it must work there. For the same
 reason a skipped conformance or end-to-end test (tests/build, tests/conformance,
 tests/worker) fails under CI unless tests/ci_skips.py allows it with a reason.
+
+Markers
+-------
+``e2e``            tests that need root, containerd, runc or the registry. Set
+                   here, in :func:`pytest_collection_modifyitems`, by directory,
+                   module and fixture (see :data:`E2E_PATHS`,
+                   :data:`E2E_FIXTURES`), never by hand in a test module, so a new
+                   test under ``tests/build`` or one asking for ``state_dir`` is
+                   marked without anyone remembering to. ``pytest -m "not e2e"``
+                   runs the rest without root and without starting any daemon.
 """
 
 from __future__ import annotations
@@ -223,3 +233,62 @@ def state_dir(busybox_image) -> Iterator[Path]:
 
         Daemon(state).stop()
         shutil.rmtree(state, ignore_errors=True)
+
+
+# Paths (relative to tests/) whose every test needs root, containerd, runc or the registry.
+E2E_PATHS: tuple[str, ...] = (
+    "build/",  # end-to-end builds on an embedded containerd
+    "infra/",  # the machine's registry and base images
+    "conformance/test_dockerfile_build.py",  # the Dockerfile corpus through the real executor
+    "export/",  # layers with whiteout devices and owners (mknod, chown), skopeo
+    "worker/test_fileops.py",  # file operations set owners
+    "worker/test_fileops_corpus.py",
+    "worker/test_layers.py",  # overlay mounts
+    "worker/test_runc_sweep.py",  # bind mounts
+    "worker/test_run.py",  # containerd and runc
+    "worker/test_store.py",
+    "worker/test_network.py",
+)
+
+# Single tests that need root (mounts, chown), by node id below tests/ (parameters left out).
+E2E_TESTS: frozenset[str] = frozenset(
+    {
+        "worker/test_mount_sources.py::test_cache_sharing_modes",
+        "worker/test_mount_sources.py::test_fresh_cache_dir_gets_mode_and_owner_once",
+        "worker/test_mount_sources.py::test_key_files_are_served_by_a_private_agent_through_a_relay",
+        "worker/test_mount_sources.py::test_overlay_with_whiteouts_shows_the_context_as_sent",
+        "worker/test_mount_sources.py::test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones",
+        "worker/test_safepath.py::test_mkdir_all_creates_parents_with_mode_and_owner",
+    }
+)
+
+# Fixtures that start or reach a daemon (asked for directly or through another fixture).
+E2E_FIXTURES: frozenset[str] = frozenset(
+    {"registry", "busybox_image", "state_dir", "daemon", "base_snapshot"}
+)
+
+
+def _needs_containerd_mark(item: pytest.Item) -> bool:
+    """The test carries tests/worker's ``requires_containerd`` skip mark (a daemon made in the test body)."""
+    decorator = getattr(getattr(item, "module", None), "requires_containerd", None)
+    mark = getattr(decorator, "mark", None)
+    return mark is not None and any(m == mark for m in item.iter_markers("skipif"))
+
+
+def is_e2e(item: pytest.Item) -> bool:
+    """Whether the test needs root, containerd, runc or the registry."""
+    path = Path(str(item.path)).resolve()
+    relative = path.relative_to(REPO / "tests").as_posix() if path.is_relative_to(REPO / "tests") else ""
+    if relative and relative.startswith(E2E_PATHS):
+        return True
+    if f"{relative}::{item.name.split('[')[0]}" in E2E_TESTS:
+        return True
+    if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    return _needs_containerd_mark(item)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_e2e(item):
+            item.add_marker(pytest.mark.e2e)

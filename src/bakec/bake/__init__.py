@@ -1,0 +1,1 @@
+"""The bake language: bake files → typed, resolved targets; ``--print``, ``--list`` and ``check``."""

@@ -1,0 +1,1 @@
+"""The ``bakec`` command line: ``main.py`` dispatches to one module per subcommand."""

@@ -1,0 +1,1 @@
+"""HCL for bake files: python-hcl2's grammar → bakec's own AST, evaluated with cty semantics."""
