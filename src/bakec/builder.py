@@ -52,16 +52,14 @@ class BuildReport:
         return all(t.state == "done" for t in self.targets.values())
 
 
-def _forwards(
-    targets: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path
-) -> tuple[Any, Any]:
+def _forwards(specs: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path) -> tuple[Any, Any]:
     """The build's secret sources and ssh agents (``RUN --mount=type=secret|ssh``; bakec.worker.mounts)."""
     from bakec.worker.secrets import SecretStore
     from bakec.worker.ssh import SshForwards
 
-    secrets = SecretStore.from_targets({name: t.secret or [] for name, t in targets.items()}, env, cwd)
+    secrets = SecretStore.from_targets({name: spec.secrets for name, spec in specs.items()}, env, cwd)
     ssh = SshForwards.from_targets(
-        {name: t.ssh or [] for name, t in targets.items()}, env, cwd, state_dir / "tmp"
+        {name: spec.ssh for name, spec in specs.items()}, env, cwd, state_dir / "tmp"
     )
     return secrets, ssh
 
@@ -79,12 +77,14 @@ def build(
 
     from bakec import remotecache as cache_io
     from bakec.bake import entitlements_fs
+    from bakec.bake.definition import local_platform
     from bakec.content.store import ContentStore
     from bakec.export.attest import RunAttestations
     from bakec.export.publish import Publisher
     from bakec.graph.build import build_graph
     from bakec.graph.platforms import refuse_docker_manifest_lists
     from bakec.graph.resolve import RegistryResolver
+    from bakec.graph.target_options import target_build_specs
     from bakec.progress.events import Summary, TargetSummary
     from bakec.progress.render import renderer
     from bakec.progress.reporter import Progress
@@ -106,6 +106,9 @@ def build(
     started = time.monotonic()
     resolved = definition.resolve(list(names), list(overrides), flag_overrides=list(flag_overrides))
     refuse_docker_manifest_lists(resolved.targets.values())
+    build_platform = local_platform()
+    # every target's build inputs, before anything is granted or run: what bakec refuses fails here
+    specs = {name: target_build_specs(t, build_platform)[0] for name, t in resolved.targets.items()}
     attestations = RunAttestations.start(resolved.targets, definition.env, definition.cwd)
     allowed = Entitlements.parse(options.allow)
     fs = entitlements_fs.check(
@@ -119,7 +122,7 @@ def build(
         paths=options.check_fs,
     )
     allowed = allowed.granting(fs.granted)  # --set entitlements=network.host grants itself, as in buildx
-    requested = {e for t in resolved.targets.values() for e in (t.entitlements or [])}
+    requested = {e for spec in specs.values() for e in spec.entitlements}
     grant(
         requested,
         allowed,
@@ -140,6 +143,7 @@ def build(
         requested=list(resolved.targets),
         resolver=RegistryResolver(registry),
         fetcher=GitFetcher(state_dir / "git"),
+        build_platform=build_platform,
     )
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
@@ -148,7 +152,7 @@ def build(
     client = LazyClient(state_dir)  # containerd is started or contacted only when an op or an output needs it
     store = ContentStore(state_dir / "content")
     cache = CacheIndex(state_dir / "cache.db")
-    secrets, ssh = _forwards(resolved.targets, definition.env, definition.cwd, state_dir)
+    secrets, ssh = _forwards(specs, definition.env, definition.cwd, state_dir)
     try:
         with client.lease() as leased:
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
@@ -267,17 +271,15 @@ def _export(
         if state != "done":
             continue
         target = targets[name]
-        epoch = (target.args or {}).get("SOURCE_DATE_EPOCH")
+        spec = builds[0].spec
         attest = attestations.for_target(target, builds, graph, store) if attestations else None
         outputs = (
-            target.output
-            if target.output is not None
-            else [{"type": "image", "name": ",".join(target.tags or [])}]
+            spec.outputs if spec.outputs is not None else [{"type": "image", "name": ",".join(spec.tags)}]
         )
         for out in outputs:
             kind = out.get("type", "")
             attrs = {k: v for k, v in out.items() if k != "type"}
-            attrs.update(annotation_attrs(target.annotations or []))
+            attrs.update(annotation_attrs(list(spec.annotations)))
             try:
                 report.metadata.update(
                     _write_output(
@@ -287,8 +289,8 @@ def _export(
                         store,
                         client,
                         definition.cwd,
-                        int(epoch) if epoch else None,
-                        target,
+                        spec.source_date_epoch,
+                        spec,
                         publisher,
                         attest,
                     )
@@ -308,7 +310,7 @@ def _write_output(
     client: Any,
     cwd: str,
     epoch: int | None,
-    target: Any,
+    spec: Any,
     publisher: Any,
     attest: Any = None,
 ) -> dict[str, Any]:
@@ -330,8 +332,8 @@ def _write_output(
     if kind == "tar":
         tar_export.export(store, images, attrs.get("dest"))
         return {}
-    if kind in ("oci", "docker") and "name" not in attrs and target.tags:
-        attrs = {**attrs, "name": ",".join(target.tags)}
+    if kind in ("oci", "docker") and "name" not in attrs and spec.tags:
+        attrs = {**attrs, "name": ",".join(spec.tags)}
     if kind == "docker" and not attrs.get("dest"):
         return _load(attrs, images, store, client, epoch)
     if kind in ("oci", "docker"):
@@ -354,7 +356,7 @@ def _write_output(
         from bakec.export.publish import attr_flag as _flag
         from bakec.export.publish import image_names
 
-        names = image_names(attrs, target.tags)
+        names = image_names(attrs, list(spec.tags))
         push = kind == "registry" or _flag(attrs, "push", False)
         opts = ExportOptions.parse({**attrs, "name": ",".join(names)}, kind="oci", source_date_epoch=epoch)
         if push and not names:
@@ -367,7 +369,7 @@ def _write_output(
         if _flag(attrs, "store", True):
             _load_into_containerd(client, store, committed, opts.names)
         if push:
-            publisher.add(target.name, opts.names, committed, attrs)
+            publisher.add(spec.name, opts.names, committed, attrs)
         return _metadata(committed, opts, store)
     raise BuildError(f"unknown output type {kind!r}")
 

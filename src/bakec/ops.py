@@ -23,6 +23,7 @@ __all__ = [
     "ExecMount",
     "FileOp",
     "GitSource",
+    "HostIP",
     "HttpSource",
     "ImageSource",
     "LocalSource",
@@ -31,6 +32,7 @@ __all__ = [
     "Mkfile",
     "Op",
     "Rm",
+    "Ulimit",
     "canonical",
 ]
 
@@ -43,13 +45,29 @@ def _meta(default: Any = "") -> Any:
     return field(default=default, compare=False, metadata={"key": False})
 
 
-_KEY_FIELDS: dict[type, tuple[str, ...]] = {}
+def _optional(default: Any) -> Any:
+    """A key field left out of the encoding while it holds ``default``.
+
+    Fields added to an op after its first release are declared so: ops that do not use them
+    keep the digest (and so the cache entries) they always had, as a protobuf field left at
+    its zero value is not encoded in BuildKit's op definitions.
+    """
+    return field(default=default, metadata={"omit_default": True})
 
 
-def _key_fields(cls: type) -> tuple[str, ...]:
+_ALWAYS = object()
+_KEY_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _key_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, default it is omitted at, or ``_ALWAYS``) of each key field of ``cls``."""
     names = _KEY_FIELDS.get(cls)
     if names is None:
-        names = _KEY_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.metadata.get("key", True))
+        names = _KEY_FIELDS[cls] = tuple(
+            (f.name, f.default if f.metadata.get("omit_default") else _ALWAYS)
+            for f in fields(cls)
+            if f.metadata.get("key", True)
+        )
     return names
 
 
@@ -60,7 +78,12 @@ def _key_dict(obj: Any) -> Any:
     if isinstance(obj, (tuple, list)):
         return [_key_dict(v) for v in obj]
     if hasattr(obj, "__dataclass_fields__"):
-        return {name: _key_dict(getattr(obj, name)) for name in _key_fields(type(obj))}
+        out = {}
+        for name, omitted_at in _key_fields(type(obj)):
+            value = getattr(obj, name)
+            if omitted_at is _ALWAYS or value != omitted_at:
+                out[name] = _key_dict(value)
+        return out
     return obj
 
 
@@ -178,6 +201,23 @@ class InlineFile:
 
 
 @dataclass(frozen=True)
+class HostIP:
+    """An ``/etc/hosts`` line a RUN gets (bake's ``extra-hosts``)."""
+
+    host: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    """A resource limit of a RUN's process (bake's ``ulimits``); -1 is unlimited."""
+
+    name: str  # as ``ulimit`` names it: nofile, nproc, ...
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
 class Exec(Op):
     """Run a process on ``root`` with mounts; the result is the changed root."""
 
@@ -194,6 +234,10 @@ class Exec(Op):
     files: tuple[InlineFile, ...] = ()
     # proxy variables reach the process but, as in BuildKit, not the key
     proxy_env: tuple[str, ...] = _meta(())
+    # the target's extra-hosts, shm-size and ulimits: part of the key, as in BuildKit's ExecOp
+    extra_hosts: tuple[HostIP, ...] = _optional(())
+    shm_size: int = _optional(0)  # bytes of /dev/shm; 0 is BuildKit's default (64m)
+    ulimits: tuple[Ulimit, ...] = _optional(())
 
     @property
     def inputs(self) -> tuple[str, ...]:

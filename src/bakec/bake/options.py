@@ -533,7 +533,12 @@ _ULIMIT_NAMES = {
 
 
 def validate_ulimit(value: str) -> None:
-    """docker's ``units.ParseUlimit``."""
+    """docker's ``units.ParseUlimit`` (raises with its messages)."""
+    parse_ulimit(value)
+
+
+def parse_ulimit(value: str) -> tuple[str, int, int]:
+    """docker's ``units.ParseUlimit``: ``name=soft[:hard]`` → (name, soft, hard); -1 is unlimited."""
     name, sep, limits = value.partition("=")
     if not sep:
         raise SpecError(f"invalid ulimit argument: {value}")
@@ -547,6 +552,7 @@ def validate_ulimit(value: str) -> None:
     hard = numbers[1] if len(numbers) == 2 else soft
     if hard != -1 and soft > hard:
         raise SpecError(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
+    return name, soft, hard
 
 
 def _parse_int64(text: str) -> int:

@@ -30,6 +30,7 @@ from bakec import ops as o
 from bakec.errors import BakecError, SpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
+from bakec.graph.target_options import TargetBuildSpec, target_build_spec
 from bakec.source.git import GitFetcher, is_git_url, parse_git_url, redact
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Build:
     context: str
     dockerfile: str
     ops: int = 0  # operations this build needs (its output and everything upstream)
+    spec: TargetBuildSpec | None = None  # the target's build inputs on this platform
 
 
 @dataclass
@@ -218,14 +220,21 @@ class _Builder:
         self.builds: dict[tuple[str, str], Build] = {}
         self.images: dict[tuple[str, str], ResolvedImage | None] = {}
         self._texts: dict[str, str] = {}
+        self._specs: dict[tuple[str, str], TargetBuildSpec] = {}
         self._ignores: dict[tuple[Path, Path | None], tuple[str, ...]] = {}
         self._counter = 0
 
     # -- targets -------------------------------------------------------------------
     def platforms_of(self, name: str) -> list[str]:
-        from bakec.graph.platforms import target_platforms
+        return list(self.spec(name, "").platforms) or [""]
 
-        return target_platforms(self._target(name).platforms, self.build_platform)
+    def spec(self, name: str, platform: str) -> TargetBuildSpec:
+        """The build inputs of target ``name`` on ``platform`` (refused attributes raise here)."""
+        key = (name, platform)
+        found = self._specs.get(key)
+        if found is None:
+            found = self._specs[key] = target_build_spec(self._target(name), platform, self.build_platform)
+        return found
 
     def _target(self, name: str) -> Target:
         target = self.targets.get(name)
@@ -241,40 +250,38 @@ class _Builder:
         if name in stack:
             path = " -> ".join(stack[stack.index(name) :] + (name,))
             raise SpecError(f"target cycle: {path}")
-        target = self._target(name)
+        spec = self.spec(name, platform)
         stack = stack + (name,)
-        context_dir = self._local_path(target.context or ".", name, "context")
-        text, dockerfile = self._dockerfile(target, context_dir)
-        inline = target.dockerfile_inline is not None
+        context_dir = self._local_path(spec.context, name, "context")
+        text, dockerfile = self._dockerfile(spec, context_dir)
+        inline = spec.dockerfile_inline is not None
         if not _has_ignore_file(context_dir, None if inline else Path(dockerfile)):
             # the context's walk runs on another core while the frontend is imported and compiles
             self.hasher.prefetch(context_dir)
-        named, linked = self._named_contexts(target, platform, stack)
+        named, linked = self._named_contexts(spec, platform, stack)
         multi = len(self.platforms_of(name)) > 1
         from bakec.dockerfile import compile
 
         plan = compile(
             text,
-            build_args={k: v for k, v in (target.args or {}).items() if v is not None},
-            target=target.target or "",
+            build_args=dict(spec.args),
+            target=spec.target_stage,
             platform=platform or None,
             build_platform=self.build_platform,
             named_contexts=named,
             resolver=self._resolve,
-            labels={k: v for k, v in (target.labels or {}).items() if v is not None},
-            entitlements=tuple(target.entitlements or ()),
+            labels=dict(spec.labels),
+            entitlements=spec.entitlements,
             # entitlements are granted when building; a plan shows what would run
             check_entitlements=False,
             multi_platform=multi,
             filename="Dockerfile" if inline else os.path.basename(dockerfile),
         )
         ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
-        translator = _Translator(self, name, plan, context_dir, ignore, named, linked)
-        translator.no_cache = bool(target.no_cache)
-        translator.no_cache_stages = {s.lower() for s in target.no_cache_filter or ()}
+        translator = _Translator(self, spec, plan, context_dir, ignore, named, linked)
         output = translator.run()
-        shown = dockerfile if inline else (target.dockerfile or "Dockerfile")
-        build = Build(name, platform or plan.platform, output, plan, target.context or ".", shown)
+        shown = dockerfile if inline else spec.dockerfile
+        build = Build(name, platform or plan.platform, output, plan, spec.context, shown, spec=spec)
         self.builds[key] = build
         return build
 
@@ -303,10 +310,10 @@ class _Builder:
             self.fetcher = GitFetcher.default()
         return self.fetcher
 
-    def _dockerfile(self, target: Target, context_dir: Path) -> tuple[str, str]:
-        if target.dockerfile_inline is not None:
-            return target.dockerfile_inline, "<inline>"
-        name = target.dockerfile or "Dockerfile"
+    def _dockerfile(self, spec: TargetBuildSpec, context_dir: Path) -> tuple[str, str]:
+        if spec.dockerfile_inline is not None:
+            return spec.dockerfile_inline, "<inline>"
+        name = spec.dockerfile
         if name.startswith("cwd://"):  # a local Dockerfile for a remote definition or context
             name = str(self.cwd / name[len("cwd://") :])
         path = name if os.path.isabs(name) else str(context_dir / name)
@@ -334,14 +341,14 @@ class _Builder:
         return found
 
     def _named_contexts(
-        self, target: Target, platform: str, stack: tuple[str, ...]
+        self, spec: TargetBuildSpec, platform: str, stack: tuple[str, ...]
     ) -> tuple[dict[str, NamedContext], dict[str, str]]:
         """Named contexts for the frontend, and the final op of each ``target:`` one."""
         from bakec.dockerfile import NamedContext
 
         out: dict[str, NamedContext] = {}
         linked: dict[str, str] = {}
-        for key, value in (target.contexts or {}).items():
+        for key, value in spec.contexts.items():
             nc = NamedContext.parse(value)
             if nc.kind == "target":
                 other = [p for p in self.platforms_of(nc.value) if p]
@@ -392,7 +399,7 @@ class _Translator:
     def __init__(
         self,
         builder: _Builder,
-        target: str,
+        spec: TargetBuildSpec,
         plan: BuildPlan,
         context_dir: Path,
         ignore: tuple[str, ...],
@@ -400,15 +407,16 @@ class _Translator:
         linked: Mapping[str, str],
     ) -> None:
         self.b = builder
-        self.target = target
+        self.spec = spec
+        self.target = spec.name
         self.plan = plan
         self.context_dir = context_dir
         self.ignore = ignore
         self.named = named
         self.linked = linked
         self.outputs: list[str] = []
-        self.no_cache = False  # bake's no-cache: every op of this build re-runs
-        self.no_cache_stages: set[str] = set()  # bake's no-cache-filter
+        self.no_cache = spec.no_cache  # bake's no-cache: every op of this build re-runs
+        self.no_cache_stages = spec.no_cache_filter  # bake's no-cache-filter
 
     def run(self) -> str:
         for stage in self.plan.stages:
@@ -606,11 +614,15 @@ class _Translator:
             cwd=step.workdir or "/",
             user=step.user,
             mounts=tuple(mounts),
-            network=step.network or "default",
+            # the target's network is the stage's default, which a RUN's own --network replaces
+            network=step.network if step.network not in ("", "default") else self.spec.network,
             security=step.security or "sandbox",
             platform=step.platform,
             files=tuple(o.InlineFile(f.name, f.data, f.mode) for f in step.files),
             proxy_env=tuple(f"{k}={v}" for k, v in step.proxy_env),
+            extra_hosts=self.spec.extra_hosts,
+            shm_size=self.spec.shm_size,
+            ulimits=self.spec.ulimits,
         )
         return self._add(op, stage, step)
 

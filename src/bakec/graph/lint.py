@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakec.bake.model import Target
+from bakec.bake.model import Target, copy_target
 from bakec.dockerfile.convert import check
 from bakec.dockerfile.convert import targets as stages_of
 from bakec.dockerfile.lint import LintWarning
@@ -15,6 +15,7 @@ from bakec.errors import Pos, Range, excerpt
 from bakec.graph.build import _Builder
 from bakec.graph.context import ContextHasher
 from bakec.graph.resolve import OfflineResolver
+from bakec.graph.target_options import target_build_spec
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,10 @@ def _dockerfiles(builder: _Builder, names: Sequence[str], cwd: str | os.PathLike
     """Each target's name, resolved target, Dockerfile text, the name the frontend uses and the shown path."""
     for name in names:
         target = builder._target(name)
-        context_dir = builder._local_path(target.context or ".", name, "context")
-        text, path = builder._dockerfile(target, context_dir)
+        # the build the check stands for: the same inputs, with the build method
+        spec = target_build_spec(copy_target(target, call=None), "", builder.build_platform)
+        context_dir = builder._local_path(spec.context or ".", name, "context")
+        text, path = builder._dockerfile(spec, context_dir)
         inline = target.dockerfile_inline is not None
         filename = "Dockerfile" if inline else os.path.basename(path)
         shown = "Dockerfile" if inline else os.path.relpath(path, cwd)

@@ -33,7 +33,7 @@ from bakec.worker.mount import mount, unmount
 from bakec.worker.mounts import MountPreparer, redacting
 from bakec.worker.paths import DaemonPaths
 from bakec.worker.rootfs import layer_from_mounts
-from bakec.worker.runtime_spec import SpecMount
+from bakec.worker.runtime_spec import Rlimit, SpecMount
 
 if TYPE_CHECKING:  # the gRPC client and executors load only when an op runs (a cached build needs neither)
     from bakec.worker.client import Client, Mount
@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # the gRPC client and executors load only when an op runs (a 
     from bakec.worker.ssh import SshForwards
 
 GC_ROOT = "containerd.io/gc.root"
+DEFAULT_SHM_SIZE = 64 << 20
+"""/dev/shm's size unless the target sets ``shm-size``: BuildKit's (containerd's) default."""
 
 
 class OpRunner:
@@ -241,6 +243,10 @@ class OpRunner:
                 network=op.network if op.network in ("none", "host", "default") else "default",
                 security=op.security if op.security in ("sandbox", "insecure") else "sandbox",
                 private=bool(prepared.redact),
+                extra_hosts=[(h.host, h.ip) for h in op.extra_hosts],
+                shm_size=op.shm_size or DEFAULT_SHM_SIZE,
+                # a target's ulimits replace the default ones, as in BuildKit
+                rlimits=[_rlimit(u) for u in op.ulimits] if op.ulimits else None,
             )
             result = self.executor.run(mounts, request, on_output=log)
             if result.exit_code != 0:
@@ -333,6 +339,11 @@ class OpRunner:
                         self._commit(name, key)
                 parent = name
         return OpResult(parent, tuple(layers))
+
+
+def _rlimit(ulimit: o.Ulimit) -> Rlimit:
+    """An OCI rlimit; -1 (unlimited) is RLIM_INFINITY, as BuildKit's uint64 conversion makes it."""
+    return Rlimit(ulimit.name, ulimit.soft % 2**64, ulimit.hard % 2**64)
 
 
 def _shell_words(args: Sequence[str]) -> str:
