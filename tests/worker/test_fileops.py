@@ -16,9 +16,9 @@ import pytest
 from bakec.errors import BuildError
 from bakec.fs import fileops
 from bakec.fs.fileops import Source
-from bakec.fs.match import PatternMatcher, go_match, split_wildcards
 from bakec.fs.mode import parse_chmod
 from bakec.ops import Copy, Mkdir, Mkfile, Rm
+from bakec.util.patternmatch import PatternMatcher, go_match, split_wildcards
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="file operations set owners: needs root")
 

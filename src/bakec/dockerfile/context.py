@@ -12,9 +12,10 @@ import os
 import posixpath
 from pathlib import Path
 
-from bakec.dockerfile.dockerignore import PatternMatcher, find_ignore_file, read_patterns
+from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
 from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.model import AddStep, BuildPlan, CopyStep
+from bakec.util.patternmatch import PatternMatcher
 
 __all__ = ["check_context_sources"]
 
