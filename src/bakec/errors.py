@@ -89,6 +89,10 @@ class BuildError(BakecError):
     """A build step failed."""
 
 
+class PatternError(BakecError, ValueError):
+    """A path pattern (``.dockerignore``, ``--exclude``, a COPY wildcard) is malformed."""
+
+
 class EnvironmentProblem(BakecError):
     """The machine lacks something bakec needs (daemon, package, privilege)."""
 

@@ -47,13 +47,14 @@ def apply(target: Target, *specs: str, env: dict[str, str] | None = None) -> Tar
         ("m-[0-9]", "m-2", True),
         ("m-\\2", "m-2", True),
         ("*", "a/b", False),
+        ("[z-a]", "m", False),  # Go accepts a reversed range; it matches nothing
     ],
 )
 def test_go_path_match(pattern, name, matched):
     assert go_path_match(pattern, name) is matched
 
 
-@pytest.mark.parametrize("pattern", ["[", "[]", "a\\", "[z-a]"])
+@pytest.mark.parametrize("pattern", ["[", "[]", "a\\", "[-a]", "[a-]"])
 def test_go_path_match_bad_pattern(pattern):
     with pytest.raises(ValueError):
         go_path_match(pattern, "x")

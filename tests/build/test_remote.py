@@ -404,6 +404,33 @@ def test_add_git_url_copies_the_tree_and_reruns_when_the_branch_moves(tmp_path, 
     assert [name.split(" ")[0] for name in _started(moved.stderr)] == ["ADD", "RUN"]
 
 
+def test_add_ssh_and_scp_style_git_urls_are_git_sources(tmp_path, state_dir, git_server):
+    # ssh on loopback: git runs GIT_SSH_COMMAND with the host and "git-upload-pack '<path>'" as its
+    # last argument; this stand-in runs that command locally, so the fetch is a real ssh-transport one
+    repo = git_server.repo("add-ssh")
+    _commit(repo, {"lib/a.txt": "ssh\n", "top.txt": "top\n"}, "one")
+    ssh = tmp_path / "fake-ssh"
+    ssh.write_text('#!/bin/sh\nfor arg; do last=$arg; done\nexec sh -c "$last"\n')
+    ssh.chmod(0o755)
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM scratch\nADD ssh://git@127.0.0.1{repo}#main:lib /ssh/\nADD git@127.0.0.1:{repo}#main /scp/\n"
+    )
+    project = _bake(
+        tmp_path,
+        """\
+        target "default" {
+          output = ["type=local,dest=out"]
+        }
+        """,
+    )
+    proc = bakec(project, state_dir, "build", "--progress", "rawjson", env={"GIT_SSH_COMMAND": str(ssh)})
+    assert proc.returncode == 0, proc.stderr
+    out = project / "out"
+    assert (out / "ssh/a.txt").read_text() == "ssh\n" and not (out / "ssh/top.txt").exists()
+    assert (out / "scp/lib/a.txt").read_text() == "ssh\n" and (out / "scp/top.txt").read_text() == "top\n"
+    assert not (out / "scp/.git").exists()
+
+
 def test_submodules_are_checked_out_at_the_recorded_commit(tmp_path, state_dir, git_server):
     sub = git_server.repo("sm-lib")
     pinned = _commit(sub, {"lib.txt": "pinned\n"}, "one")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from dockerfile_support import CORPUS
 
-from bakec.dockerfile.dockerignore import PatternMatcher, find_ignore_file, read_patterns, walk
+from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns, walk
+from bakec.util.patternmatch import PatternMatcher
 
 
 def test_read_patterns_cleans_lines_like_ignorefile() -> None:
@@ -37,7 +38,12 @@ def test_read_patterns_cleans_lines_like_ignorefile() -> None:
         (["*"], "anything/below", True),
         (["a\\*b*"], "a*bc", True),
         (["a\\*b*"], "axbc", False),
-        (["a\\*b"], "a\\*b", True),  # no wildcard left: Go compares the pattern text
+        (["a\\*b"], "a*b", True),  # an escape makes a regexp: the text is the unescaped name
+        (["a\\*b"], "a\\*b", False),
+        (["[^a]"], "b", True),  # RE2 reads [^a] as a negated class (fs/ once escaped the ^)
+        (["[^a]"], "a", False),
+        (["[!a]"], "b", False),  # ...and [!a] as the class of "!" and "a"
+        (["[!a]"], "!", True),
         (["**"], "x/y", True),
     ],
 )

@@ -119,7 +119,7 @@ def test_provenance_never_carries_url_credentials():
 
 
 def test_redact_all_reaches_nested_strings():
-    from bakec.source.git import redact_all
+    from bakec.util.gitref import redact_all
 
     value = {"a": ["x", {"u": "https://u:pw@h/r.git"}], "n": 3}
     assert redact_all(value) == {"a": ["x", {"u": "https://u:xxxxx@h/r.git"}], "n": 3}

@@ -6,7 +6,10 @@ import os
 
 from graph_helpers import age, write
 
+from bakec.fs import fileops
+from bakec.fs.fileops import Source
 from bakec.graph.context import ContextHasher, select_key
+from bakec.ops import Copy
 
 
 def test_unchanged_context_is_not_read_again(tmp_path):
@@ -106,3 +109,19 @@ def test_copy_exclude_patterns_match_relative_to_each_source(tmp_path):
     after = ContextHasher(persist=False).index(root)
     assert after.digest(["dir"], ["skip*"]) == before
     assert after.digest(["dir"]) != index.digest(["dir"])
+
+
+def test_key_listing_and_copy_agree_on_a_negated_class(tmp_path):
+    # .dockerignore "[^a]": RE2 reads a negated class, so "b" is ignored and "a" sent. The cache
+    # key once used the frontend's matcher and the copy a second one that escaped the "^" (and
+    # ignored "a" instead): both now read util.patternmatch, and must list the same files.
+    root = write(tmp_path / "ctx", {"a": "A", "b": "B", "sub/c": "C"})
+    patterns = ("[^a]",)
+    index = ContextHasher(persist=False).index(root, patterns)
+    assert [e.path for e in index.entries] == ["a", "sub", "sub/c"]
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fileops.apply(str(dest), [Copy(0, ".", "/")], [Source(str(root), local=True, ignore=patterns)])
+    copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+    assert copied == [e.path for e in index.entries]

@@ -7,7 +7,7 @@ import pytest
 from bakec.bake.remote import split_remote_args
 from bakec.bake.remote_context import remote_contexts, subdir_url
 from bakec.errors import BakecError
-from bakec.source.git import GitRef, is_git_url, parse_git_url, redact, redact_text
+from bakec.util.gitref import GitRef, is_git_url, parse_git_url, redact, redact_text
 
 
 @pytest.mark.parametrize(

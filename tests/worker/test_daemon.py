@@ -64,9 +64,7 @@ def test_start_reuse_status_stop() -> None:
     state = short_state_dir()
     d = Daemon(state)
     try:
-        started = time.monotonic()
         d.ensure().close()
-        assert time.monotonic() - started < 5
         status = d.status()
         assert status.running and status.pid and status.version.startswith("1.")
         assert (state / "containerd" / "config.toml").exists()

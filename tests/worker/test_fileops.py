@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,9 @@ import pytest
 from bakec.errors import BuildError
 from bakec.fs import fileops
 from bakec.fs.fileops import Source
-from bakec.fs.match import PatternMatcher, go_match, split_wildcards
 from bakec.fs.mode import parse_chmod
 from bakec.ops import Copy, Mkdir, Mkfile, Rm
+from bakec.util.patternmatch import PatternMatcher, go_match, split_wildcards
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="file operations set owners: needs root")
 
@@ -444,23 +443,24 @@ def test_pattern_matcher_parent_results() -> None:
     assert not PatternMatcher(["*.md"]).matches("dir/x.md")
 
 
-# -- throughput -----------------------------------------------------------------------------
+# -- a large COPY ---------------------------------------------------------------------------
+# (its speed is measured by bench/, never asserted in a test: these cores are shared)
 
 
-def test_copy_20000_files_throughput(tmp_path: Path) -> None:
-    """A 20,000-file COPY from a local context; prints files/s (the floor is loose: shared CI cores)."""
+def test_copy_of_20000_files_copies_every_file_and_byte(tmp_path: Path) -> None:
+    """A 20,000-file COPY from a local context lands whole."""
     src = tmp_path / "ctx"
+    expected_bytes = 0
     for d in range(200):
         sub = src / f"pkg{d:03d}"
         sub.mkdir(parents=True)
         for f in range(100):
-            (sub / f"f{f:03d}.txt").write_bytes(b"x" * (f * 37 % 4096))
+            size = f * 37 % 4096
+            (sub / f"f{f:03d}.txt").write_bytes(b"x" * size)
+            expected_bytes += size
     dst = tmp_path / "root"
     dst.mkdir()
-    t0 = time.perf_counter()
     stats = fileops.apply(str(dst), [Copy(0, ".", "/app/")], [Source(str(src), local=True)])
-    elapsed = time.perf_counter() - t0
-    assert stats.files == 20_000 and stats.dirs == 200
-    rate = stats.files / elapsed
-    print(f"\n20,000-file COPY: {elapsed:.2f}s, {rate:,.0f} files/s, {stats.bytes / elapsed / 1e6:.1f} MB/s")
-    assert rate > 2_000
+    assert stats.files == 20_000 and stats.dirs == 200 and stats.bytes == expected_bytes
+    assert (dst / "app/pkg199/f099.txt").read_bytes() == b"x" * (99 * 37 % 4096)
+    assert sum(1 for _ in (dst / "app").rglob("*.txt")) == 20_000

@@ -142,11 +142,16 @@ def test_parallel_runs(run) -> None:  # type: ignore[no-untyped-def]
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    started = time.monotonic()
+    def timed(i: int):  # type: ignore[no-untyped-def]
+        began = time.monotonic()
+        result = run(RunRequest(["sh", "-c", f"sleep 1; echo {i}"]))[0]
+        return result, began, time.monotonic()
+
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda i: run(RunRequest(["sh", "-c", f"sleep 1; echo {i}"]))[0], range(4)))
-    assert [r.stdout for r in results] == [b"0\n", b"1\n", b"2\n", b"3\n"]
-    assert time.monotonic() - started < 3.5  # not 4 x 1 s one after another
+        outcomes = list(pool.map(timed, range(4)))
+    assert [r.stdout for r, _, _ in outcomes] == [b"0\n", b"1\n", b"2\n", b"3\n"]
+    # all four were running at one moment: the last to start began before the first ended
+    assert max(began for _, began, _ in outcomes) < min(ended for _, _, ended in outcomes)
 
 
 @pytest.mark.parametrize("executor", [ContainerdExecutor, RuncExecutor], ids=["containerd", "runc"])

@@ -20,7 +20,6 @@ gathered as a list but applied as a scalar (so it becomes ``""``), and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ from bakec.bake.options import (
 )
 from bakec.errors import SpecError
 from bakec.util.golang import maybe_bool, parse_bool
+from bakec.util.patternmatch import compile_go_pattern
 
 # Keys whose values are gathered into a list (buildx ``Override.ArrValue``).
 LIST_KEYS = frozenset(
@@ -385,8 +385,8 @@ def _quote(text: str) -> str:
 
 
 def go_path_match(pattern: str, name: str) -> bool:
-    """Go's ``path.Match``; raises ValueError for a malformed pattern."""
-    return _compile(pattern).fullmatch(name) is not None
+    """Go's ``path.Match``; raises ValueError (PatternError) for a malformed pattern."""
+    return compile_go_pattern(pattern).fullmatch(name) is not None
 
 
 def _safe_match(pattern: str, name: str) -> bool:
@@ -394,60 +394,3 @@ def _safe_match(pattern: str, name: str) -> bool:
         return go_path_match(pattern, name)
     except ValueError:
         return False
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "\\":
-            if i + 1 >= n:
-                raise ValueError("syntax error in pattern")
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        elif c == "[":
-            i += 1
-            negate = i < n and pattern[i] == "^"
-            if negate:
-                i += 1
-            ranges: list[str] = []
-            first = True
-            while True:
-                if i >= n:
-                    raise ValueError("syntax error in pattern")
-                if pattern[i] == "]" and not first:
-                    i += 1
-                    break
-                first = False
-                lo, i = _class_char(pattern, i)
-                if i < n and pattern[i] == "-":
-                    hi, i = _class_char(pattern, i + 1)
-                    if hi < lo:
-                        raise ValueError("syntax error in pattern")
-                    ranges.append(f"{re.escape(lo)}-{re.escape(hi)}")
-                else:
-                    ranges.append(re.escape(lo))
-            body = "".join(ranges)
-            out.append(f"[^{body}]" if negate else f"[{body}]")
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-def _class_char(pattern: str, i: int) -> tuple[str, int]:
-    n = len(pattern)
-    if i >= n or pattern[i] in "-]":
-        raise ValueError("syntax error in pattern")
-    if pattern[i] == "\\":
-        if i + 1 >= n:
-            raise ValueError("syntax error in pattern")
-        return pattern[i + 1], i + 2
-    return pattern[i], i + 1

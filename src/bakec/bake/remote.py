@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 
 from bakec.bake.definition import Definition, load
 from bakec.errors import SpecError
-from bakec.source.git import GitFetcher, is_git_url, redact
+from bakec.source.git import GitFetcher
 from bakec.state import resolve_state_dir
-from bakec.util.gitref import is_remote_url
+from bakec.util.gitref import is_git_url, is_remote_url, redact
 
 
 def split_remote_args(targets: Sequence[str]) -> tuple[str | None, str | None, list[str]]:

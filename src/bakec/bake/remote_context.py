@@ -10,8 +10,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 
-from bakec.source.git import parse_git_url
-from bakec.util.gitref import is_remote_url
+from bakec.util.gitref import is_remote_url, parse_git_url
 from bakec.util.gopath import clean as go_clean
 
 _KEPT_PREFIXES = ("cwd://", "target:", "docker-image://", "oci-layout://")

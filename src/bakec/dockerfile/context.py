@@ -12,9 +12,11 @@ import os
 import posixpath
 from pathlib import Path
 
-from bakec.dockerfile.dockerignore import PatternMatcher, find_ignore_file, read_patterns
+from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
 from bakec.dockerfile.errors import DockerfileError
 from bakec.dockerfile.model import AddStep, BuildPlan, CopyStep
+from bakec.util.gitref import is_add_git_source, is_http_source
+from bakec.util.patternmatch import PatternMatcher
 
 __all__ = ["check_context_sources"]
 
@@ -33,10 +35,6 @@ def _has_wildcard(path: str) -> bool:
     return False
 
 
-def _is_remote(src: str) -> bool:
-    return src.startswith(("http://", "https://", "git@", "git://", "ssh://"))
-
-
 def check_context_sources(
     plan: BuildPlan, context_dir: Path, dockerfile: Path | None = None, filename: str = "Dockerfile"
 ) -> None:
@@ -48,7 +46,7 @@ def check_context_sources(
             if not isinstance(step, CopyStep) or step.origin.kind != "context":
                 continue
             for src in step.sources:
-                if _is_remote(src) and isinstance(step, AddStep):
+                if isinstance(step, AddStep) and (is_http_source(src) or is_add_git_source(src)):
                     continue
                 if step.parents and "/./" in src:
                     src = src.replace("/./", "/", 1)

@@ -29,6 +29,7 @@ from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter, LintWarning
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
 from bakec.dockerfile.refs import ImageRef, RefError, normalize_platform, parse_platform, parse_ref
+from bakec.util.gitref import is_add_git_source, is_http_source
 from bakec.util.golang import parse_bool
 from bakec.util.platform import Platform
 from bakec.util.units import ram_in_bytes
@@ -1356,12 +1357,12 @@ class _Converter:
             _validate_digest(checksum, self, line)
             if len(sources) != 1:
                 raise self.error("checksum can't be specified for multiple sources", line)
-            if not _is_http(sources[0]) and not _is_git(sources[0]):
+            if not is_http_source(sources[0]) and not is_add_git_source(sources[0]):
                 raise self.error("checksum requires HTTP(S) or Git sources", line)
         for src in sources:
-            if _is_git(src) and not is_add:
+            if is_add_git_source(src) and not is_add:
                 raise self.error("source can't be a git ref for COPY", line)
-            if _is_http(src) and not is_add:
+            if is_http_source(src) and not is_add:
                 raise self.error("source can't be a URL for COPY", line)
 
         parents = f.boolean("parents") if not is_add else False
@@ -1386,7 +1387,7 @@ class _Converter:
                 self.context_paths.add(posixpath.join("/", src))
         if is_add:
             for src in sources:
-                if not _is_http(src):
+                if not is_http_source(src):
                     self.context_paths.add(posixpath.join("/", src))
         common: dict[str, Any] = {
             "instruction": inst.code,
@@ -1808,19 +1809,6 @@ def _relative_to_workdir(workdir: str, dest: str) -> str:
             new += "/"
         new += "."
     return new
-
-
-def _is_git(src: str) -> bool:
-    """Git sources as ``dfgitutil.ParseGitRef`` tells them apart from plain URLs."""
-    if src.startswith(("git@", "git://", "ssh://")):
-        return True
-    if src.startswith(("http://", "https://")):
-        return re.sub(r"[#?].*$", "", src).rstrip("/").endswith(".git")
-    return False
-
-
-def _is_http(src: str) -> bool:
-    return src.startswith(("http://", "https://")) and not _is_git(src)
 
 
 _SIGNALS = {

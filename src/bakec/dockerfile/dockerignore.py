@@ -4,8 +4,8 @@
   Dockerfile, else ``.dockerignore`` at the context root (the first replaces
   the second entirely).
 * :func:`read_patterns` cleans each line like ``ignorefile.ReadAll``.
-* :class:`PatternMatcher` answers "is this path excluded" with the
-  last-matching-rule-wins logic, including parent-directory matches.
+* matching is :class:`bakec.util.patternmatch.PatternMatcher` (moby/patternmatcher),
+  the same matcher the copy steps and the context key use.
 * :func:`walk` lists what the client would send: excluded directories are
   skipped unless a ``!`` rule could re-include something below them.
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Pattern", "PatternMatcher", "find_ignore_file", "read_patterns", "walk"]
+from bakec.util.patternmatch import PatternMatcher
+
+__all__ = ["find_ignore_file", "read_patterns", "walk"]
 
 
 def find_ignore_file(context_dir: Path, dockerfile: Path | None = None) -> Path | None:
@@ -54,140 +54,6 @@ def read_patterns(text: str) -> list[str]:
             pattern = "!" + pattern
         out.append(pattern)
     return out
-
-
-_EXACT, _PREFIX, _SUFFIX, _REGEXP = "exact", "prefix", "suffix", "regexp"
-_SHOULD_ESCAPE = set(".+()|{}$")
-
-
-def _clean(path: str) -> str:
-    cleaned = posixpath.normpath(path) if path else "."
-    # Go's filepath.Clean keeps a single leading slash (posixpath keeps "//").
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
-    return cleaned
-
-
-@dataclass
-class Pattern:
-    """One ignore rule (``exclusion`` is a ``!`` rule that re-includes)."""
-
-    text: str
-    exclusion: bool
-    cleaned: str
-    match_type: str
-    regex: re.Pattern[str] | None
-
-    @classmethod
-    def compile(cls, text: str) -> Pattern:
-        raw = text
-        exclusion = False
-        if raw.startswith("!"):
-            if len(raw) == 1:
-                raise ValueError('illegal exclusion pattern: "!"')
-            exclusion = True
-            raw = raw[1:]
-        match_type, regex = _compile(raw)
-        return cls(text, exclusion, raw, match_type, regex)
-
-    def match(self, path: str) -> bool:
-        if self.match_type == _EXACT:
-            return path == self.cleaned
-        if self.match_type == _PREFIX:
-            return path.startswith(self.cleaned[:-2])
-        if self.match_type == _SUFFIX:
-            suffix = self.cleaned[2:]
-            if path.endswith(suffix):
-                return True
-            return suffix[:1] == "/" and path == suffix[1:]
-        assert self.regex is not None
-        return self.regex.match(path) is not None
-
-
-def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
-    reg = ["^"]
-    match_type = _EXACT
-    i = 0
-    index = 0
-    n = len(pattern)
-    while i < n:
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            if i < n and pattern[i] == "*":
-                i += 1
-                if i < n and pattern[i] == "/":
-                    i += 1
-                if i >= n:
-                    if match_type == _EXACT:
-                        match_type = _PREFIX
-                    else:
-                        reg.append(".*")
-                        match_type = _REGEXP
-                else:
-                    reg.append("(.*/)?")
-                    match_type = _REGEXP
-                if index == 0:
-                    match_type = _SUFFIX
-            else:
-                reg.append("[^/]*")
-                match_type = _REGEXP
-        elif ch == "?":
-            reg.append("[^/]")
-            match_type = _REGEXP
-        elif ch in _SHOULD_ESCAPE:
-            reg.append("\\" + ch)
-        elif ch == "\\":
-            if i < n:
-                reg.append(re.escape(pattern[i]))
-                i += 1
-            else:
-                reg.append("\\\\")
-        elif ch in "[]":
-            reg.append(ch)
-            match_type = _REGEXP
-        else:
-            # Go's RE2 reads a bare "^" as an anchor too, so the rule never matches.
-            reg.append(ch)
-        index += 1
-    if match_type != _REGEXP:
-        return match_type, None
-    reg.append("$")
-    try:
-        return match_type, re.compile("".join(reg), re.DOTALL)
-    except re.error as exc:
-        raise ValueError(f"syntax error in pattern {pattern!r}: {exc}") from None
-
-
-class PatternMatcher:
-    """moby/patternmatcher's PatternMatcher (only ``/`` separators)."""
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = [Pattern.compile(_clean(p.strip())) for p in patterns if p.strip()]
-
-    def matches(self, path: str) -> bool:
-        """True when ``path`` (relative, ``/``-separated) is excluded by the rules."""
-        path = _clean(path).lstrip("/") or "."
-        parent = posixpath.dirname(path) or "."
-        parent_dirs = parent.split("/")
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            hit = pattern.match(path)
-            if not hit and parent != ".":
-                for i in range(len(parent_dirs)):
-                    if pattern.match("/".join(parent_dirs[: i + 1])):
-                        hit = True
-                        break
-            if hit:
-                matched = not pattern.exclusion
-        return matched
-
-    def may_reinclude_below(self, directory: str) -> bool:
-        """Whether a ``!`` rule names a path under an excluded ``directory`` (fsutil's rule)."""
-        prefix = directory.rstrip("/") + "/"
-        return any(p.exclusion and (p.cleaned + "/").startswith(prefix) for p in self.patterns)
 
 
 def walk(root: Path, patterns: Iterable[str]) -> Iterator[str]:

@@ -139,7 +139,8 @@ class RunAttestations:
         """The Dockerfile's bytes as the build read them (``mode=max`` records them), None if unreadable."""
         import os
 
-        from bakec.source.git import fetched_dir, is_git_url
+        from bakec.source.git import fetched_dir
+        from bakec.util.gitref import is_git_url
 
         if target.dockerfile_inline is not None:
             return target.dockerfile_inline.encode()

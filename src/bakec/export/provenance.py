@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import parse_normalized_named
-from bakec.source.git import redact, redact_all
+from bakec.util.gitref import redact, redact_all
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v0.1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v0.2"

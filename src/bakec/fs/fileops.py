@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 
 from bakec.errors import BuildError
 from bakec.fs.archive import extract, is_archive
-from bakec.fs.match import PatternMatcher, go_match, has_wildcards, split_wildcards
 from bakec.fs.mode import DAEMON_UMASK, ModeFunc, parse_chmod
 from bakec.ops import Copy, Mkdir, Mkfile, Rm
 from bakec.util import safepath
+from bakec.util.patternmatch import PatternMatcher, go_match, has_wildcards, split_wildcards
 
 __all__ = [
     "Source",

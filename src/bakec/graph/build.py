@@ -31,7 +31,8 @@ from bakec.errors import BakecError, SpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 from bakec.graph.target_options import TargetBuildSpec, target_build_spec
-from bakec.source.git import GitFetcher, is_git_url, parse_git_url, redact
+from bakec.source.git import GitFetcher
+from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url, redact
 
 if TYPE_CHECKING:
     import networkx as nx  # type: ignore[import-untyped]
@@ -635,8 +636,8 @@ class _Translator:
         into_dir = dest.endswith("/") or many
         local: list[str] = []
         for src in step.sources:
-            if is_add and _is_url(src):
-                if _is_git(src):
+            if is_add and (is_add_git_source(src) or is_http_source(src)):
+                if is_add_git_source(src):
                     git = parse_git_url(src)
                     op: o.Op = o.GitSource(
                         git.remote,
@@ -668,7 +669,7 @@ class _Translator:
                         src_path,
                         dest,
                         step.chown,
-                        step.chmod or ("600" if not _is_git(src) else ""),
+                        step.chmod or ("600" if not is_add_git_source(src) else ""),
                         unpack=step.unpack is True,
                         exclude=step.exclude,
                     )
@@ -721,11 +722,3 @@ def _has_ignore_file(context_dir: Path, dockerfile: Path | None) -> bool:
     if dockerfile is not None and dockerfile.with_name(dockerfile.name + ".dockerignore").is_file():
         return True
     return (context_dir / ".dockerignore").is_file()
-
-
-def _is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://")) or _is_git(src)
-
-
-def _is_git(src: str) -> bool:
-    return src.startswith(("git@", "git://")) or bool(re.match(r"^https?://.*\.git(#.*)?$", src))

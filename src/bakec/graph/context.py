@@ -29,7 +29,6 @@ instead of ``stat_result`` objects, and one sha256 over the marshalled tuples.
 from __future__ import annotations
 
 import bisect
-import fnmatch
 import hashlib
 import marshal
 import os
@@ -42,9 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from bakec.errors import BakecError
+from bakec.errors import BakecError, PatternError
 from bakec.graph import listing
 from bakec.graph.listing import Stat
+from bakec.util.patternmatch import PatternMatcher, compile_go_pattern, has_wildcards
 
 __all__ = ["ContextHasher", "ContextIndex", "Entry", "default_cache_dir", "select_key"]
 
@@ -115,11 +115,7 @@ class ContextIndex:
 
         ``exclude`` are COPY ``--exclude`` patterns, matched relative to each source's root.
         """
-        matcher = None
-        if exclude:
-            from bakec.dockerfile.dockerignore import PatternMatcher
-
-            matcher = PatternMatcher(exclude)
+        matcher = PatternMatcher(exclude) if exclude else None
         chosen: dict[str, Entry] = {}
         for src in sources:
             self._select_one(_clean_source(src), chosen, 0, matcher)
@@ -136,7 +132,9 @@ class ContextIndex:
             found = self._digests[key] = "sha256:" + h.hexdigest()
         return found
 
-    def _select_one(self, cleaned: str, chosen: dict[str, Entry], depth: int, matcher: Any) -> None:
+    def _select_one(
+        self, cleaned: str, chosen: dict[str, Entry], depth: int, matcher: PatternMatcher | None
+    ) -> None:
         def take(entry: Entry, root: str) -> None:
             if matcher is not None:
                 rel = entry.path[len(root) + 1 :] if root else entry.path
@@ -149,14 +147,14 @@ class ContextIndex:
             for entry in entries:
                 take(entry, "")
             return
-        if _has_glob(cleaned):
-            parts = cleaned.split("/")
-            pats = [_go_glob(p) for p in parts]
+        if has_wildcards(cleaned):
+            try:  # each segment compiled once, matched as Go's filepath.Match (a bad pattern: nothing)
+                pats = [compile_go_pattern(p).fullmatch for p in cleaned.split("/")]
+            except PatternError:
+                return
             for entry in entries:
                 segs = entry.path.split("/")
-                if len(segs) >= len(pats) and all(
-                    fnmatch.fnmatchcase(s, p) for s, p in zip(segs, pats, strict=False)
-                ):
+                if len(segs) >= len(pats) and all(m(s) for m, s in zip(pats, segs, strict=False)):
                     take(entry, "/".join(segs[: len(pats) - 1]))
                     if len(segs) == len(pats):
                         self._follow(entry, chosen, depth, matcher)
@@ -173,7 +171,9 @@ class ContextIndex:
         if named is not None:
             self._follow(named, chosen, depth, matcher)
 
-    def _follow(self, entry: Entry, chosen: dict[str, Entry], depth: int, matcher: Any) -> None:
+    def _follow(
+        self, entry: Entry, chosen: dict[str, Entry], depth: int, matcher: PatternMatcher | None
+    ) -> None:
         # a symlink named as a source is followed: the target's content is copied
         if entry.type == "l" and depth < 16:
             target = posixpath.join(posixpath.dirname("/" + entry.path), entry.link)
@@ -188,14 +188,6 @@ def select_key(sources: Iterable[str]) -> tuple[str, ...]:
 def _clean_source(src: str) -> str:
     # ".." cannot escape the context: "../a" is "/a"
     return posixpath.normpath("/" + src).lstrip("/").rstrip("/") if src not in ("", ".", "/") else ""
-
-
-def _has_glob(path: str) -> bool:
-    return any(c in path for c in "*?[")
-
-
-def _go_glob(pattern: str) -> str:
-    return pattern.replace("[^", "[!")
 
 
 class ContextHasher:

@@ -17,7 +17,7 @@ from bakec.graph.build import Graph, build_graph
 from bakec.graph.context import ContextHasher
 from bakec.graph.resolve import ImageResolver
 from bakec.ops import _key_dict
-from bakec.source.git import redact_all
+from bakec.util.gitref import redact_all
 
 if TYPE_CHECKING:
     from bakec.bake.definition import Definition

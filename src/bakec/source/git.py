@@ -10,6 +10,8 @@ remote is asked for the ref on every build (a branch may move); a full commit id
 already checked out needs no network.
 
 Credentials in a URL (``https://user:token@host/...``) never appear in a message.
+Which strings are git URLs, and how they split into remote, ref and subdir, is
+:mod:`bakec.util.gitref`'s job; this module only fetches.
 """
 
 from __future__ import annotations
@@ -21,85 +23,15 @@ import posixpath
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bakec.errors import BakecError, EnvironmentProblem
-from bakec.util.gitref import is_git_ssh
+from bakec.util.gitref import GitRef, parse_git_url, redact_text
 
-# scheme://user:password@ -- the password is what messages must not show
-_CREDENTIALS = re.compile(r"^([a-z][a-z0-9+.-]*://)([^/@:]*):([^/@]*)@", flags=re.IGNORECASE)
 _COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _KEEP_TREES = 3  # checkouts kept per URL and ref (older ones may still be read by a running build)
 _FETCHED: dict[tuple[Path, GitRef], Path] = {}  # one fetch per process, shared by all fetchers
 _CONTEXTS: dict[str, tuple[str, Path]] = {}  # URL as written → (commit, directory), for provenance
-
-
-@dataclass(frozen=True)
-class GitRef:
-    """A git URL split as BuildKit splits it: the remote, the ref (``""`` = HEAD) and a subdir."""
-
-    remote: str
-    ref: str = ""
-    subdir: str = ""
-
-    @property
-    def shown(self) -> str:
-        """The URL with any password or token removed, for messages."""
-        return (
-            redact(self.remote)
-            + (f"#{self.ref}" if self.ref else "")
-            + (f":{self.subdir}" if self.subdir else "")
-        )
-
-
-def is_git_url(value: str) -> bool:
-    """True for the git contexts BuildKit recognises (``gitutil.ParseGitRef``)."""
-    if value.startswith(("git://", "git@", "github.com/")) or is_git_ssh(value):
-        return True
-    if value.startswith(("http://", "https://")):
-        return value.split("#", 1)[0].split("?", 1)[0].endswith(".git")
-    return False
-
-
-def parse_git_url(value: str) -> GitRef:
-    """Split ``remote#ref:subdir`` (or ``remote#ref=..,subdir=..``); ``github.com/x/y`` becomes https."""
-    remote, _, fragment = value.partition("#")
-    if remote.startswith("github.com/"):
-        remote = "https://" + remote
-    ref, subdir = "", ""
-    if "=" in fragment:
-        for item in fragment.split(","):
-            key, _, val = item.partition("=")
-            if key in ("ref", "branch", "tag"):
-                ref = val
-            elif key == "subdir":
-                subdir = val
-            else:
-                raise BakecError(f"unexpected key {key!r} in git URL fragment of {redact(remote)}")
-    else:
-        ref, _, subdir = fragment.partition(":")
-    subdir = subdir.strip("/")
-    if any(part == ".." for part in subdir.split("/")):
-        raise BakecError(f"invalid subdir {subdir!r} in git URL {redact(remote)}")
-    return GitRef(remote, ref, subdir)
-
-
-def redact(url: str) -> str:
-    """``https://user:secret@host/x`` → ``https://user:xxxxx@host/x`` (as BuildKit's ``RedactCredentials``)."""
-    return _CREDENTIALS.sub(r"\1\2:xxxxx@", url)
-
-
-def redact_all(value: Any) -> Any:
-    """``value`` (JSON-like: str, list, dict, scalars) with :func:`redact` applied to every string."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [redact_all(v) for v in value]
-    if isinstance(value, dict):
-        return {k: redact_all(v) for k, v in value.items()}
-    return value
 
 
 class GitFetcher:
@@ -257,11 +189,3 @@ def fetched_dir(url: str) -> Path | None:
     """Where this process checked out the git context ``url`` (None if it did not fetch it)."""
     found = _CONTEXTS.get(url)
     return found[1] if found else None
-
-
-def redact_text(text: str, remote: str) -> str:
-    """``text`` with the credentials of ``remote`` (if any) replaced, wherever git echoed them."""
-    match = _CREDENTIALS.match(remote)
-    if match and match.group(3):
-        text = text.replace(match.group(3), "xxxxx")
-    return text

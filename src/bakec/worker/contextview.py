@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Sequence
 
-from bakec.fs.match import PatternMatcher
+from bakec.util.patternmatch import PatternMatcher
 
 
 def hidden_entries(root: str, below: str, patterns: Sequence[str]) -> list[str]:
