@@ -77,3 +77,51 @@ def test_a_missing_dockerfile_names_the_target(tmp_path):
         "ERROR: target api: failed to solve: failed to read dockerfile: "
         "open Nope.Dockerfile: no such file or directory\n",
     )
+
+
+INHERITS = """\
+group "default" {
+  targets = ["api", "wbe"]
+}
+target "base" {}
+target "api" {
+  inherits = ["bsae"]
+}
+target "web" {}
+"""
+
+
+def _bake(tmp_path: Path, text: str, *args: str):
+    (tmp_path / "docker-bake.hcl").write_text(text)
+    return run_cli(list(args), tmp_path, {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+def test_inheriting_a_missing_target_points_at_the_name_and_suggests_one(tmp_path):
+    code, out, err = _bake(tmp_path, INHERITS, "build", "--print", "api")
+    assert (code, out) == (1, "")
+    assert err == (
+        "docker-bake.hcl:6\n"
+        "--------------------\n"
+        '   4 |     target "base" {}\n'
+        '   5 |     target "api" {\n'
+        '   6 | >>>   inherits = ["bsae"]\n'
+        "   7 |     }\n"
+        '   8 |     target "web" {}\n'
+        "--------------------\n"
+        'ERROR: docker-bake.hcl:6,15-21: failed to find target bsae; did you mean "base"?\n'
+    )
+
+
+def test_a_group_member_that_does_not_exist_points_at_the_group(tmp_path):
+    code, _, err = _bake(tmp_path, INHERITS.replace('"bsae"', '"base"'), "build", "--print")
+    assert code == 1
+    assert '   2 | >>>   targets = ["api", "wbe"]\n' in err
+    assert err.endswith('ERROR: docker-bake.hcl:2,21-26: failed to find target wbe; did you mean "web"?\n')
+
+
+def test_an_unknown_target_on_the_command_line_gets_a_suggestion(tmp_path):
+    code, _, err = _bake(tmp_path, INHERITS, "build", "--print", "wbe")
+    assert (code, err) == (1, 'ERROR: failed to find target wbe; did you mean "web"?\n')
+    code, out, _ = _bake(tmp_path, INHERITS, "check", "api")
+    assert code == 1
+    assert 'ERROR: docker-bake.hcl:6,15-21: failed to find target bsae; did you mean "base"?\n' in out

@@ -37,9 +37,40 @@ class Finding:
         return f"{self.severity.upper()}: {where}{self.message}"
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``; did you mean "x"?`` for the closest candidate, or "" when none is close."""
     match = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
     return f'; did you mean "{match[0]}"?' if match else ""
+
+
+def item_range(
+    bodies: Sequence[ast.Body], block_type: str, labels: Iterable[str], attribute: str, value: str
+) -> Range | None:
+    """Where the string ``value`` is written in a list attribute (``inherits``, ``targets``) of a block."""
+    wanted = set(labels)
+    for body in bodies:
+        for block in body.blocks:
+            if block.type != block_type or not block.labels or block.labels[0] not in wanted:
+                continue
+            attr = block.body.attributes.get(attribute)
+            if attr is None:
+                continue
+            items = attr.expr.items if isinstance(attr.expr, ast.TupleExpr) else ()
+            for item in items:
+                if _static_string(item) == value:
+                    return item.range
+            return attr.expr.range
+    return None
+
+
+def _static_string(node: ast.Node) -> str | None:
+    if isinstance(node, ast.Literal) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Template) and all(
+        isinstance(p, ast.Literal) and isinstance(p.value, str) for p in node.parts
+    ):
+        return "".join(p.value for p in node.parts)  # type: ignore[attr-defined]
+    return None
 
 
 def unknown_names(bodies: Sequence[ast.Body]) -> list[Finding]:
@@ -57,7 +88,7 @@ def unknown_names(bodies: Sequence[ast.Body]) -> list[Finding]:
                 out.append(
                     Finding(
                         "warning",
-                        f'unknown block type "{block.type}"{_did_you_mean(block.type, TOP_LEVEL_BLOCKS)}',
+                        f'unknown block type "{block.type}"{did_you_mean(block.type, TOP_LEVEL_BLOCKS)}',
                         block.type_range,
                     )
                 )
@@ -65,7 +96,7 @@ def unknown_names(bodies: Sequence[ast.Body]) -> list[Finding]:
             label = block.labels[0] if block.labels else "?"
             for name, attr in block.body.attributes.items():
                 if name not in allowed[block.type]:
-                    hint = _did_you_mean(name, allowed[block.type])
+                    hint = did_you_mean(name, allowed[block.type])
                     out.append(
                         Finding(
                             "warning",
