@@ -124,4 +124,4 @@ def test_an_unknown_target_on_the_command_line_gets_a_suggestion(tmp_path):
     assert (code, err) == (1, 'ERROR: failed to find target wbe; did you mean "web"?\n')
     code, out, _ = _bake(tmp_path, INHERITS, "check", "api")
     assert code == 1
-    assert 'ERROR: docker-bake.hcl:6,15-21: failed to find target bsae; did you mean "base"?\n' in out
+    assert 'ERROR: docker-bake.hcl:6,15-21: failed to find target bsae; did you mean "base"? [bake]\n' in out

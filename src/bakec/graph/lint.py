@@ -69,16 +69,20 @@ def lint_targets(
         out = []
         names = list(requested) if requested is not None else list(targets)
         for name, target, text, filename, shown in _dockerfiles(builder, names, cwd):
-            warnings = check(
-                text,
-                build_args={k: v for k, v in (target.args or {}).items() if v is not None},
-                target=target.target or "",
-                filename=filename,
-            )
-            out.append(TargetLint(name, shown, text, warnings))
+            out.append(TargetLint(name, shown, text, lint_dockerfile(target, text, filename)))
         return out
     finally:
         builder.hasher.close()
+
+
+def lint_dockerfile(target: Target, text: str, filename: str) -> tuple[LintWarning, ...]:
+    """BuildKit's build checks on one target's Dockerfile text (its build args and stage applied)."""
+    return check(
+        text,
+        build_args={k: v for k, v in (target.args or {}).items() if v is not None},
+        target=target.target or "",
+        filename=filename,
+    )
 
 
 def render_lint(results: Sequence[TargetLint]) -> str:
