@@ -125,3 +125,11 @@ def test_an_unknown_target_on_the_command_line_gets_a_suggestion(tmp_path):
     code, out, _ = _bake(tmp_path, INHERITS, "check", "api")
     assert code == 1
     assert 'ERROR: docker-bake.hcl:6,15-21: failed to find target bsae; did you mean "base"? [bake]\n' in out
+
+
+def test_call_check_on_a_missing_context_says_so(tmp_path):
+    (tmp_path / "docker-bake.hcl").write_text(BAKE)
+    code, _, err = run_cli(
+        ["build", "--check", "api"], tmp_path, {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    )
+    assert (code, err) == (1, 'ERROR: target api: unable to prepare context: path "services/api" not found\n')

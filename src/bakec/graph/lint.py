@@ -31,11 +31,11 @@ def _dockerfiles(builder: _Builder, names: Sequence[str], cwd: str | os.PathLike
     """Each target's name, resolved target, Dockerfile text, the name the frontend uses and the shown path."""
     for name in names:
         target = builder._target(name)
-        context_dir = builder._local_path(target.context or ".", name, "context")
-        text, path = builder._dockerfile(target, context_dir)
+        context_dir = builder.context_dir(target, name)
+        text, path = builder._dockerfile(target, context_dir, name)
         inline = target.dockerfile_inline is not None
         filename = "Dockerfile" if inline else os.path.basename(path)
-        shown = "Dockerfile" if inline else os.path.relpath(path, cwd)
+        shown = builder.shown_path(target, path)
         yield name, target, text, filename, shown
 
 
