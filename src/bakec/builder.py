@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bakec.errors import BakecError, BuildError, EnvironmentProblem
+from bakec.errors import BakecError, BuildError, EnvironmentProblem, Pos, Range, SolveError
 
 
 @dataclass
@@ -225,10 +225,33 @@ def build(
         )
         if problem is not None:
             raise problem  # containerd could not be started when the first op that runs needed it
-        errors = [str(r.error) for r in solved.outcome.results.values() if r.error is not None]
-        detail = errors[0] if errors else ""
-        raise BuildError(f"failed to build {', '.join(sorted(failed))}", detail)
+        raise _failure(graph, solved.outcome, failed)
     return report
+
+
+def _failure(graph: Any, outcome: Any, failed: Sequence[str]) -> BakecError:
+    """The first failed op as buildx reports it: its target, the Dockerfile line that made it, the reason."""
+    errors = [(node, r.error) for node, r in outcome.results.items() if r.error is not None]
+    if not errors:
+        return BuildError(f"failed to build {', '.join(sorted(failed))}")
+    node, error = errors[0]
+    data = graph.nodes.get(node, {})
+    owners = sorted(set(data.get("targets", ())) & set(failed))
+    target = owners[0] if owners else data.get("first_target") or sorted(failed)[0]
+    builds = sum(1 for b in graph.builds if b.target == target)
+    platform = data.get("platform", "") if builds > 1 else ""
+    path, line = data.get("source", ("", 0))
+    rng = Range(path, Pos(line, 1), Pos(line, 1)) if path and line > 0 else None
+    text = graph.dockerfiles.get(path)
+    others = sorted(set(failed) - {target})
+    return SolveError(
+        target,
+        str(error),
+        platform=platform,
+        range=rng,
+        source=text.encode() if text is not None and rng is not None else None,
+        detail=f"also failed: {', '.join(others)}" if others else "",
+    )
 
 
 def _export(

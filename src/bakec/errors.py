@@ -50,6 +50,9 @@ class BakecError(Exception):
     """Base of every error bakec reports to a user (never shown as a traceback)."""
 
     exit_code = EXIT_USER
+    # the text of the file ``range`` points into, when the error carries it itself
+    # (a Dockerfile is not among the bake sources the CLI keeps for excerpts)
+    source: bytes | None = None
 
     def __init__(self, summary: str, detail: str = "", range: Range | None = None) -> None:
         super().__init__(summary)
@@ -93,6 +96,43 @@ class PatternError(BakecError, ValueError):
     """A path pattern (``.dockerignore``, ``--exclude``, a COPY wildcard) is malformed."""
 
 
+class SolveError(BuildError):
+    """One target's build failed, at a line of its Dockerfile when known.
+
+    Shown as buildx shows it: the Dockerfile excerpt (``services/api/Dockerfile:3``,
+    ``>>>`` on the line), then ``ERROR: target api: failed to solve: <reason>``.
+    The platform is named when the target builds for several.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        reason: str,
+        *,
+        platform: str = "",
+        range: Range | None = None,
+        source: bytes | None = None,
+        detail: str = "",
+    ) -> None:
+        where = f"target {target}" + (f" ({platform})" if platform else "")
+        super().__init__(f"{where}: failed to solve: {reason}", detail, range)
+        self.target = target
+        self.platform = platform
+        self.reason = reason
+        self.source = source
+
+    @property
+    def message(self) -> str:
+        text = f"{self.summary}; {self.detail}" if self.detail else self.summary
+        if self.range is not None and self.source is None:  # no excerpt to carry the position
+            text = f"{self.range.filename}:{self.range.start.line}: {text}"
+        return text
+
+
+class TargetSpecError(SolveError, SpecError):
+    """A target's Dockerfile is invalid (parse or plan time): a spec error, shown like a failed solve."""
+
+
 class EnvironmentProblem(BakecError):
     """The machine lacks something bakec needs (daemon, package, privilege)."""
 
@@ -102,8 +142,10 @@ class EnvironmentProblem(BakecError):
 def render(error: BakecError, sources: dict[str, bytes] | None = None) -> str:
     """Render an error as buildx prints it, with a source excerpt when known."""
     lines: list[str] = []
-    if error.range is not None and sources and error.range.filename in sources:
-        lines.extend(excerpt(error.range, sources[error.range.filename]))
+    if error.range is not None:
+        text = (sources or {}).get(error.range.filename, error.source)
+        if text is not None:
+            lines.extend(excerpt(error.range, text))
     lines.append(f"ERROR: {error.message}")
     return "\n".join(lines) + "\n"
 
@@ -111,6 +153,8 @@ def render(error: BakecError, sources: dict[str, bytes] | None = None) -> str:
 def excerpt(rng: Range, source: bytes) -> list[str]:
     """The source lines around ``rng`` as buildx prints them: a header, then ``>>>`` on its line."""
     text = source.decode("utf-8", errors="replace").split("\n")
+    if len(text) > 1 and text[-1] == "":  # the newline ending the last line starts no line
+        text.pop()
     line = rng.start.line
     first = max(1, line - 2)
     last = min(len(text), line + 2)

@@ -141,7 +141,8 @@ def test_check_reports_typos_cycles_and_unused_variables(tmp_path):
 
 
 def test_check_clean_file_exits_0(tmp_path):
-    code, out, _ = _run(tmp_path, {"docker-bake.hcl": 'target "default" { tags = ["a"] }\n'}, "check")
+    files = {"docker-bake.hcl": 'target "default" { tags = ["a"] }\n', "Dockerfile": "FROM busybox\n"}
+    code, out, _ = _run(tmp_path, files, "check")
     assert code == 0
     assert out.strip().endswith("0 error(s), 0 warning(s)")
 

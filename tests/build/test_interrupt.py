@@ -141,7 +141,7 @@ def test_keep_going_writes_the_other_targets_output_and_reports_both(tmp_path):
         )
         assert proc.returncode == 1
         assert "did not complete successfully: exit code: 3" in proc.stderr
-        assert "ERROR: failed to build bad" in proc.stderr
+        assert "ERROR: target bad: failed to solve: " in proc.stderr
         assert (project / "out" / "ok" / "fine").read_text() == "fine\n"
         assert not (project / "out" / "bad").exists()
         summary = [e for e in events(proc.stderr) if e.get("type") == "summary"]

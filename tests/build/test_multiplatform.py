@@ -251,7 +251,7 @@ def test_missing_emulator_fails_before_the_step_runs(tmp_path, state_dir):
         f"RUN for linux/{arch} needs emulation, but no binfmt_misc handler for {arch} binaries is registered"
     )
     error = proc.stderr.strip().splitlines()[-1]
-    assert error.startswith(f"ERROR: failed to build default; {expected}")
+    assert error.startswith(f"ERROR: target default: failed to solve: {expected}")
     assert error.endswith(f"update-binfmts --enable {fmt}")
     assert "Traceback" not in proc.stderr
     assert not (project / "out").exists()

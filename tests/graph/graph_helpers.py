@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)  # a context directory, even with no files
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

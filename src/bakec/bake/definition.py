@@ -19,9 +19,10 @@ from typing import Mapping, Sequence
 from bakec.bake import files as bakefiles
 from bakec.bake import finalize, merge
 from bakec.bake import overrides as ovr
+from bakec.bake.check import did_you_mean, item_range
 from bakec.bake.evaluation import BakeEvaluation, EvaluatedConfig
 from bakec.bake.model import Group, Target, Variable, copy_target
-from bakec.errors import BakecError, SpecError
+from bakec.errors import BakecError, Range, SpecError
 
 
 @dataclass
@@ -124,6 +125,11 @@ class Definition:
         result: Target | None = None
         cyclic = False
         for parent in raw.inherits or []:
+            if parent not in self.targets:
+                label = self.block_labels.get(name, name)
+                raise self._unknown_target(
+                    parent, item_range(self.bodies, "target", [label], "inherits", parent)
+                )
             resolved = self.resolve_target(parent, overrides, visited, memo)
             if resolved is None:
                 cyclic = True
@@ -159,6 +165,8 @@ class Definition:
             for tname in ts:
                 if tname in targets:
                     continue
+                if tname not in self.targets:  # named on the command line or by a group
+                    raise self._unknown_target(tname, item_range(self.bodies, "group", gs, "targets", tname))
                 target = self.resolve_target(tname, parsed, memo=memo)
                 targets[tname] = target
             for gname in gs:
@@ -182,6 +190,11 @@ class Definition:
             )
         self._link(targets, parsed)
         return Resolved(groups, targets)
+
+    def _unknown_target(self, name: str, where: Range | None) -> SpecError:
+        """``failed to find target X``, at the bake file line naming it, with the closest name."""
+        hint = did_you_mean(name, [*self.targets, *self.groups])
+        return SpecError(f"failed to find target {name}{hint}", range=where)
 
     def _link(self, targets: dict[str, Target], overrides: list) -> None:
         """Follow ``target:`` contexts: resolve linked targets, check loops and platforms."""

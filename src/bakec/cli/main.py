@@ -91,8 +91,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
     )
 
-    check = sub.add_parser("check", help="validate bake files without building")
+    check = sub.add_parser(
+        "check", help="validate bake files, Dockerfiles and contexts without building (no daemon)"
+    )
     _add_definition_flags(check)
+    check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
+    check.add_argument("--format", default="text", choices=["text", "json"], help="output format")
     check.add_argument("targets", nargs="*", metavar="TARGET")
 
     plan = sub.add_parser("plan", help="show the combined build graph of the targets")

@@ -18,7 +18,8 @@ every instruction, build checks) and returns a frozen plan:
 
 Helpers: :func:`check` (``--call check``), :func:`targets` (``--call targets``),
 ``bakec.dockerfile.dockerignore`` (ignore files, matching, the sent file list)
-and ``bakec.dockerfile.context.check_context_sources`` (missing COPY sources).
+and ``bakec.dockerfile.context`` (``check_context_sources`` raises, ``missing_context_sources``
+lists the COPY/ADD sources missing from a context).
 Errors are :class:`DockerfileError` (a ``SpecError``) with ``Dockerfile:LINE``.
 """
 

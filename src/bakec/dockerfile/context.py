@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
 from pathlib import Path
 
 from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
@@ -18,7 +19,7 @@ from bakec.dockerfile.model import AddStep, BuildPlan, CopyStep
 from bakec.util.gitref import is_add_git_source, is_http_source
 from bakec.util.patternmatch import PatternMatcher
 
-__all__ = ["check_context_sources"]
+__all__ = ["check_context_sources", "missing_context_sources"]
 
 _WILDCARDS = frozenset("*?[")
 
@@ -39,6 +40,17 @@ def check_context_sources(
     plan: BuildPlan, context_dir: Path, dockerfile: Path | None = None, filename: str = "Dockerfile"
 ) -> None:
     """Raise the error BuildKit would for a COPY/ADD source missing from the sent context."""
+    for error in missing_context_sources(plan, context_dir, dockerfile, filename):
+        raise error
+
+
+def missing_context_sources(
+    plan: BuildPlan, context_dir: Path, dockerfile: Path | None = None, filename: str = "Dockerfile"
+) -> Iterator[DockerfileError]:
+    """BuildKit's error for each COPY/ADD source missing from the sent context (or .dockerignored).
+
+    Sources with wildcards are left to the build (this check does not list the context).
+    """
     ignore = find_ignore_file(context_dir, dockerfile)
     matcher = PatternMatcher(read_patterns(ignore.read_text()) if ignore else [])
     for stage in plan.stages:
@@ -57,7 +69,7 @@ def check_context_sources(
                     continue
                 excluded = matcher.patterns and matcher.matches(rel)
                 if excluded or not os.path.lexists(context_dir / rel):
-                    raise DockerfileError(
+                    yield DockerfileError(
                         f'failed to compute cache key: failed to calculate checksum of ref: "/{rel}": not found',
                         filename=filename,
                         line=step.line,

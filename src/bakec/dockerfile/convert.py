@@ -29,6 +29,7 @@ from bakec.dockerfile.lexer import Env, Lex, LexError
 from bakec.dockerfile.lint import LintConfig, Linter, LintWarning
 from bakec.dockerfile.parser import Node, chomp_heredoc, parse, parse_heredoc
 from bakec.dockerfile.refs import ImageRef, RefError, normalize_platform, parse_platform, parse_ref
+from bakec.errors import BakecError, EnvironmentProblem
 from bakec.util.gitref import is_add_git_source, is_http_source
 from bakec.util.golang import parse_bool
 from bakec.util.platform import Platform
@@ -865,7 +866,14 @@ class _Converter:
             if st.unregistered:
                 st.dispatched = True
             return
-        resolved = self._lookup_image(ref, orig, platform)
+        try:
+            resolved = self._lookup_image(ref, orig, platform)
+        except (DockerfileError, EnvironmentProblem):
+            raise
+        except BakecError as exc:  # a pull that fails (often a stage name misspelt) fails at its line
+            raise self.error(
+                f"{orig}: failed to resolve source metadata for {ref}: {exc}", st.stage.line
+            ) from None
         if resolved is not None:
             data = resolved.config_dict()
             image = _Image.from_json(data)

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec import ops as o
-from bakec.errors import BakecError, SpecError
+from bakec.errors import BakecError, Pos, Range, SolveError, SpecError, TargetSpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 from bakec.graph.target_options import TargetBuildSpec, target_build_spec
 from bakec.source.git import GitFetcher
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url, redact
+from bakec.util.golang import go_quote
 
 if TYPE_CHECKING:
     import networkx as nx  # type: ignore[import-untyped]
@@ -75,6 +76,9 @@ class Graph:
     requested: list[str] = field(default_factory=list)
     # the resolved bake targets: secrets, ssh, outputs and cache options for the solver
     targets: Mapping[str, Target] = field(default_factory=dict)
+    # each Dockerfile's text by the path errors show (relative to the working directory);
+    # an op's ``source`` attribute is ``(path, line)`` of the instruction that made it
+    dockerfiles: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -181,12 +185,24 @@ def build_graph(
         # linked targets were planned on demand; list them after the requested ones
         builds = [b for b in builder.builds.values() if b.target in names]
         builds += [b for b in builder.builds.values() if b.target not in names]
-        graph = Graph(builder.nodes, builder.inputs, builds, builder.images, names, targets)
+        graph = Graph(
+            builder.nodes, builder.inputs, builds, builder.images, names, targets, builder.shown_texts
+        )
         _attribute(graph)
         return graph
     finally:
         if own_hasher:
             builder.hasher.close()
+
+
+def located(error: BakecError, target: str, platform: str, path: str, text: str) -> TargetSpecError:
+    """A Dockerfile error as buildx shows it for a target: positioned at ``path:line``, with the excerpt."""
+    line = getattr(error, "line", 0) or (error.range.start.line if error.range is not None else 0)
+    rng = None
+    if line > 0:
+        end = error.range.end.line if error.range is not None else line
+        rng = Range(path, Pos(line, 1), Pos(max(end, line), 1))
+    return TargetSpecError(target, error.summary, platform=platform, range=rng, source=text.encode())
 
 
 def _attribute(graph: Graph) -> None:
@@ -222,6 +238,7 @@ class _Builder:
         self.images: dict[tuple[str, str], ResolvedImage | None] = {}
         self._texts: dict[str, str] = {}
         self._specs: dict[tuple[str, str], TargetBuildSpec] = {}
+        self.shown_texts: dict[str, str] = {}  # Graph.dockerfiles
         self._ignores: dict[tuple[Path, Path | None], tuple[str, ...]] = {}
         self._counter = 0
 
@@ -253,38 +270,59 @@ class _Builder:
             raise SpecError(f"target cycle: {path}")
         spec = self.spec(name, platform)
         stack = stack + (name,)
-        context_dir = self._local_path(spec.context, name, "context")
-        text, dockerfile = self._dockerfile(spec, context_dir)
+        multi = len(self.platforms_of(name)) > 1
+        context_dir = self.context_dir(spec, name)
+        text, dockerfile = self._dockerfile(spec, context_dir, name)
         inline = spec.dockerfile_inline is not None
+        shown = self.shown_path(spec, dockerfile)
+        self.shown_texts[shown] = text
         if not _has_ignore_file(context_dir, None if inline else Path(dockerfile)):
             # the context's walk runs on another core while the frontend is imported and compiles
             self.hasher.prefetch(context_dir)
         named, linked = self._named_contexts(spec, platform, stack)
-        multi = len(self.platforms_of(name)) > 1
-        from bakec.dockerfile import compile
+        from bakec.dockerfile import DockerfileError, compile
 
-        plan = compile(
-            text,
-            build_args=dict(spec.args),
-            target=spec.target_stage,
-            platform=platform or None,
-            build_platform=self.build_platform,
-            named_contexts=named,
-            resolver=self._resolve,
-            labels=dict(spec.labels),
-            entitlements=spec.entitlements,
-            # entitlements are granted when building; a plan shows what would run
-            check_entitlements=False,
-            multi_platform=multi,
-            filename="Dockerfile" if inline else os.path.basename(dockerfile),
-        )
+        try:
+            plan = compile(
+                text,
+                build_args=dict(spec.args),
+                target=spec.target_stage,
+                platform=platform or None,
+                build_platform=self.build_platform,
+                named_contexts=named,
+                resolver=self._resolve,
+                labels=dict(spec.labels),
+                entitlements=spec.entitlements,
+                # entitlements are granted when building; a plan shows what would run
+                check_entitlements=False,
+                multi_platform=multi,
+                filename="Dockerfile" if inline else os.path.basename(dockerfile),
+            )
+        except DockerfileError as err:
+            raise located(err, name, platform if multi else "", shown, text) from None
         ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
         translator = _Translator(self, spec, plan, context_dir, ignore, named, linked)
+        translator.shown = shown
         output = translator.run()
-        shown = dockerfile if inline else spec.dockerfile
-        build = Build(name, platform or plan.platform, output, plan, spec.context, shown, spec=spec)
+        written = dockerfile if inline else spec.dockerfile
+        build = Build(name, platform or plan.platform, output, plan, spec.context, written, spec=spec)
         self.builds[key] = build
         return build
+
+    def context_dir(self, spec: TargetBuildSpec, name: str) -> Path:
+        """The target's context directory; buildx's error when a local one does not exist."""
+        value = spec.context
+        path = self._local_path(value, name, "context")
+        if not is_git_url(value) and not path.is_dir():
+            # buildx checks this before solving: no "failed to solve" here
+            raise BakecError(f"target {name}: unable to prepare context: path {go_quote(value)} not found")
+        return path
+
+    def shown_path(self, spec: TargetBuildSpec, dockerfile: str) -> str:
+        """The Dockerfile as errors name it: relative to the working directory, unambiguous in a monorepo."""
+        if spec.dockerfile_inline is not None:
+            return "Dockerfile"
+        return os.path.relpath(dockerfile, self.cwd)
 
     def _local_path(self, value: str, name: str, what: str) -> Path:
         """The directory a context names: a local path, or the checked-out tree of a git URL."""
@@ -311,7 +349,7 @@ class _Builder:
             self.fetcher = GitFetcher.default()
         return self.fetcher
 
-    def _dockerfile(self, spec: TargetBuildSpec, context_dir: Path) -> tuple[str, str]:
+    def _dockerfile(self, spec: TargetBuildSpec, context_dir: Path, target_name: str = "") -> tuple[str, str]:
         if spec.dockerfile_inline is not None:
             return spec.dockerfile_inline, "<inline>"
         name = spec.dockerfile
@@ -324,9 +362,10 @@ class _Builder:
                 with open(path, encoding="utf-8") as f:
                     text = f.read()
             except OSError as exc:
-                raise BakecError(
-                    f"failed to read dockerfile: open {name}: {(exc.strerror or str(exc)).lower()}"
-                ) from None
+                reason = f"failed to read dockerfile: open {name}: {(exc.strerror or str(exc)).lower()}"
+                if target_name:
+                    raise SolveError(target_name, reason) from None
+                raise BakecError(reason) from None
             self._texts[path] = text
         return text, path
 
@@ -418,6 +457,7 @@ class _Translator:
         self.outputs: list[str] = []
         self.no_cache = spec.no_cache  # bake's no-cache: every op of this build re-runs
         self.no_cache_stages = spec.no_cache_filter  # bake's no-cache-filter
+        self.shown = "Dockerfile"  # the Dockerfile's path in errors
 
     def run(self) -> str:
         for stage in self.plan.stages:
@@ -572,6 +612,7 @@ class _Translator:
             platform=step.platform,
             stage=stage.display_name,
             no_cache=self._uncached(stage),
+            source=(self.shown, step.line),
         )
 
     def _run(self, stage: Stage, step: Any, state: str) -> str:

@@ -34,11 +34,11 @@ def _dockerfiles(builder: _Builder, names: Sequence[str], cwd: str | os.PathLike
         target = builder._target(name)
         # the build the check stands for: the same inputs, with the build method
         spec = target_build_spec(copy_target(target, call=None), "", builder.build_platform)
-        context_dir = builder._local_path(spec.context or ".", name, "context")
-        text, path = builder._dockerfile(spec, context_dir)
-        inline = target.dockerfile_inline is not None
+        context_dir = builder.context_dir(spec, name)
+        text, path = builder._dockerfile(spec, context_dir, name)
+        inline = spec.dockerfile_inline is not None
         filename = "Dockerfile" if inline else os.path.basename(path)
-        shown = "Dockerfile" if inline else os.path.relpath(path, cwd)
+        shown = builder.shown_path(spec, path)
         yield name, target, text, filename, shown
 
 
@@ -72,16 +72,20 @@ def lint_targets(
         out = []
         names = list(requested) if requested is not None else list(targets)
         for name, target, text, filename, shown in _dockerfiles(builder, names, cwd):
-            warnings = check(
-                text,
-                build_args={k: v for k, v in (target.args or {}).items() if v is not None},
-                target=target.target or "",
-                filename=filename,
-            )
-            out.append(TargetLint(name, shown, text, warnings))
+            out.append(TargetLint(name, shown, text, lint_dockerfile(target, text, filename)))
         return out
     finally:
         builder.hasher.close()
+
+
+def lint_dockerfile(target: Target, text: str, filename: str) -> tuple[LintWarning, ...]:
+    """BuildKit's build checks on one target's Dockerfile text (its build args and stage applied)."""
+    return check(
+        text,
+        build_args={k: v for k, v in (target.args or {}).items() if v is not None},
+        target=target.target or "",
+        filename=filename,
+    )
 
 
 def render_lint(results: Sequence[TargetLint]) -> str:
