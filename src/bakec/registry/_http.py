@@ -56,6 +56,7 @@ class Response:
         conn: http.client.HTTPConnection,
         raw: http.client.HTTPResponse,
         url: str,
+        method: str = "GET",
     ) -> None:
         self._transport = transport
         self._key = key
@@ -65,6 +66,7 @@ class Response:
         self.reason = raw.reason
         self.headers = raw.headers
         self.url = url
+        self.method = method
         self._body: bytes | None = None
 
     def header(self, name: str, default: str = "") -> str:
@@ -166,7 +168,7 @@ class Transport:
             except BaseException:
                 conn.close()
                 raise
-            return Response(self, key, conn, raw, url)
+            return Response(self, key, conn, raw, url, method)
         raise AssertionError("unreachable")
 
     def _acquire(self, key: tuple[str, str, bool], fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
