@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +167,42 @@ def test_a_killed_build_resumes_and_gives_the_images_of_an_uninterrupted_one(
                 clean_project / "out" / f"{name}.tar"
             ).read_bytes()
         assert _entries_complete(state) == _entries_complete(clean_state)
+
+
+def test_containerd_killed_mid_run_is_an_environment_error(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "p",
+        f"FROM {BUSYBOX}\nRUN sleep 5 && echo done > /done\n",
+        'target "default" {\n  output = ["type=oci,dest=out.tar"]\n}\n',
+    )
+    from bakec.worker.paths import DaemonPaths
+
+    with fresh_state() as state:
+        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert proc.stderr is not None
+        lines = []
+        try:
+            for line in proc.stderr:
+                lines.append(line)
+                if not line.startswith("{"):
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "vertex" and (event["state"], instruction(event["name"])) == (
+                    "started",
+                    "RUN sleep 5 && echo done > /done",
+                ):
+                    time.sleep(2)  # inside the sleep: the container runs
+                    os.kill(int(DaemonPaths(state).pid_file.read_text()), signal.SIGKILL)
+                    break
+            rest = proc.stderr.read()  # not communicate(): it would skip what the iterator buffered
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+            proc.wait()
+        stderr = "".join(lines) + rest
+        assert proc.returncode == 3, stderr
+        error = stderr.strip().splitlines()[-1]
+        assert error == (
+            "ERROR: containerd went away; it exited or was killed; run the command again to restart it"
+        )
+        assert "StatusCode" not in stderr and "grpc" not in stderr.lower()
