@@ -81,7 +81,7 @@ def build(
     from bakec.bake import entitlements_fs
     from bakec.content.store import ContentStore
     from bakec.export.attest import RunAttestations
-    from bakec.export.publish import Publisher
+    from bakec.export.publish import Publisher, push_timeout
     from bakec.graph.build import build_graph
     from bakec.graph.platforms import refuse_docker_manifest_lists
     from bakec.graph.resolve import RegistryResolver
@@ -99,6 +99,8 @@ def build(
     from bakec.worker.deferred import DeferredRunner, LazyClient
     from bakec.worker.emulation import emulated
     from bakec.worker.entitlements import Entitlements, ask_terminal, grant
+
+    publish_within = push_timeout(os.environ)  # a bad value fails before anything is built
 
     options = options or BuildOptions()
     started = time.monotonic()
@@ -168,7 +170,9 @@ def build(
                 )
             interrupt.raise_if_interrupted(signals)
             cache_io.prefetch_outputs(graph, solved, imported)
-            publisher = Publisher.for_state_dir(registry, store, state_dir, progress=progress)
+            publisher = Publisher.for_state_dir(
+                registry, store, state_dir, progress=progress, timeout=publish_within
+            )
             publisher.known_images(
                 (d["op"].ref, [b.digest for b in solved.results[n].layers])
                 for n, d in graph.nodes.items()

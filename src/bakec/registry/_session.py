@@ -21,7 +21,8 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -98,6 +99,15 @@ class Session:
 
     def close(self) -> None:
         self._transport.close()
+
+    @contextmanager
+    def deadline(self, seconds: float, error: RegistryError) -> Iterator[None]:
+        """Fail every request (and retry) with ``error`` once ``seconds`` have passed."""
+        self._transport.deadline = (time.monotonic() + seconds, error)
+        try:
+            yield
+        finally:
+            self._transport.deadline = None
 
     def _endpoint(self, domain: str) -> str:
         return _HUB_ENDPOINT if domain == "docker.io" else domain
