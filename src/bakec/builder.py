@@ -80,7 +80,7 @@ def build(
     from bakec.bake.definition import local_platform
     from bakec.content.store import ContentStore
     from bakec.export.attest import RunAttestations
-    from bakec.export.publish import Publisher
+    from bakec.export.publish import Publisher, push_timeout
     from bakec.graph.build import build_graph
     from bakec.graph.platforms import refuse_docker_manifest_lists
     from bakec.graph.resolve import RegistryResolver
@@ -101,6 +101,8 @@ def build(
     from bakec.worker.entitlements import Entitlements, ask_terminal, grant
     from bakec.worker.leftovers import sweep as sweep_leftovers
     from bakec.worker.paths import DaemonPaths
+
+    publish_within = push_timeout(os.environ)  # a bad value fails before anything is built
 
     options = options or BuildOptions()
     started = time.monotonic()
@@ -176,7 +178,9 @@ def build(
                 )
             interrupt.raise_if_interrupted(signals)
             cache_io.prefetch_outputs(graph, solved, imported)
-            publisher = Publisher.for_state_dir(registry, store, state_dir, progress=progress)
+            publisher = Publisher.for_state_dir(
+                registry, store, state_dir, progress=progress, timeout=publish_within
+            )
             publisher.known_images(
                 (d["op"].ref, [b.digest for b in solved.results[n].layers])
                 for n, d in graph.nodes.items()

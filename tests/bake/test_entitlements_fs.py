@@ -205,3 +205,22 @@ def test_the_working_directory_symlinked_is_still_allowed(tmp_path: Path) -> Non
     verdict = check({"t": target}, [], [], env={}, cwd=cwd)
     assert (verdict.read, verdict.write) == ([], [])
     assert os.path.realpath(cwd) == str(tmp_path / "real")
+
+
+def test_set_output_dest_grants_itself_once_it_exists(tmp_path: Path) -> None:
+    # buildx appends a --set dest to the allowed write paths, and a requested path counts as its
+    # nearest existing parent: an existing dest covers itself, a new one still needs its parent
+    # (bake/entitlements_test.go NonExistingAllowedPathMatches: "the build also needs to write
+    # not/exists directory").
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    outside = tmp_path / "out"
+    outside.mkdir()
+    dest = outside / "newdir"
+    override = [f"*.output=type=local,dest={dest}"]
+    target = Target("t", context=".", dockerfile="Dockerfile", output=[{"type": "local", "dest": str(dest)}])
+    new = check({"t": target}, [], [], overrides=override, env={}, cwd=str(cwd))
+    assert new.write == ["../out"]  # shown relative to the working directory, as buildx prints it
+    dest.mkdir()
+    existing = check({"t": target}, [], [], overrides=override, env={}, cwd=str(cwd))
+    assert existing.write == []

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -250,3 +251,42 @@ def test_a_killed_run_leaves_its_secrets_on_no_disk_and_the_next_bakec_sweeps_th
         assert runc_containers(state) == [] and mounts_under(state) == []
         assert list((state / "runs").iterdir()) == []
         assert _files_on_disk_containing(state, needles, cross_mounts=True) == []
+
+
+def test_containerd_killed_mid_run_is_an_environment_error(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "p",
+        f"FROM {BUSYBOX}\nRUN sleep 5 && echo done > /done\n",
+        'target "default" {\n  output = ["type=oci,dest=out.tar"]\n}\n',
+    )
+    from bakec.worker.paths import DaemonPaths
+
+    with fresh_state() as state:
+        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert proc.stderr is not None
+        lines = []
+        try:
+            for line in proc.stderr:
+                lines.append(line)
+                if not line.startswith("{"):
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "vertex" and (event["state"], instruction(event["name"])) == (
+                    "started",
+                    "RUN sleep 5 && echo done > /done",
+                ):
+                    time.sleep(2)  # inside the sleep: the container runs
+                    os.kill(int(DaemonPaths(state).pid_file.read_text()), signal.SIGKILL)
+                    break
+            rest = proc.stderr.read()  # not communicate(): it would skip what the iterator buffered
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+            proc.wait()
+        stderr = "".join(lines) + rest
+        assert proc.returncode == 3, stderr
+        error = stderr.strip().splitlines()[-1]
+        assert error == (
+            "ERROR: containerd went away; it exited or was killed; run the command again to restart it"
+        )
+        assert "StatusCode" not in stderr and "grpc" not in stderr.lower()

@@ -15,6 +15,7 @@ import subprocess
 import tarfile
 import textwrap
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -423,3 +424,53 @@ def test_push_by_digest_puts_the_manifest_without_a_tag(tmp_path, state_dir, reg
     assert not _tags(repo)
     raw = _raw(f"{HOST}/{repo}@{digest}")
     assert f"sha256:{hashlib.sha256(raw).hexdigest()}" == digest
+
+
+class _Stalling(socketserver.ThreadingTCPServer):
+    """A registry that never answers: it reads each request line, records it, and waits."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.release = threading.Event()
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                server.lines.append(self.rfile.readline())
+                server.release.wait(120)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_a_stalled_registry_fails_the_push_at_the_deadline(tmp_path: Path, state_dir: Path) -> None:
+    stalling = _Stalling()
+    host = f"127.0.0.1:{stalling.server_address[1]}"
+    try:
+        project = _project(
+            tmp_path, f'target "default" {{\n  output = ["type=image,name={host}/stalled:v1,push=true"]\n}}\n'
+        )
+        started = time.monotonic()
+        proc = bakec(project, state_dir, "build", env={"BAKEC_PUSH_TIMEOUT": "3"}, timeout=120)
+        elapsed = time.monotonic() - started
+    finally:
+        stalling.release.set()
+        stalling.shutdown()
+        stalling.server_close()
+    assert proc.returncode == 1, proc.stderr
+    assert elapsed < 30, elapsed
+    assert proc.stderr.splitlines()[-1] == (
+        f"ERROR: failed to push to {host}: deadline exceeded after 3s; "
+        "BAKEC_PUSH_TIMEOUT sets it (seconds or a duration such as 20m)"
+    )
+    assert stalling.lines and not [line for line in stalling.lines if b"/manifests/" in line]
+
+
+def test_a_bad_push_timeout_is_a_usage_error(tmp_path: Path, state_dir: Path) -> None:
+    project = _project(tmp_path, 'target "default" {}\n')
+    proc = bakec(project, state_dir, "build", env={"BAKEC_PUSH_TIMEOUT": "soon"})
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1].startswith("ERROR: invalid BAKEC_PUSH_TIMEOUT 'soon': ")

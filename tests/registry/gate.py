@@ -42,6 +42,8 @@ class Fault:
     status: int = 503
     retry_after: str = ""
     keep: int = 0  # bytes of body sent before a "truncate" cuts the connection
+    body: bytes = b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}'
+    content_type: str = "application/json"
 
 
 class _Server(ThreadingHTTPServer):
@@ -170,11 +172,7 @@ class Gate:
                 if fault is not None and fault.kind == "status":
                     record.status = fault.status
                     extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                    return self._send(
-                        fault.status,
-                        b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}',
-                        {"Content-Type": "application/json", **extra},
-                    )
+                    return self._send(fault.status, fault.body, {"Content-Type": fault.content_type, **extra})
                 denied = gate._check_auth(self.command, self.path, self.headers.get("Authorization", ""))
                 if denied is not None:
                     record.status = 401
@@ -229,8 +227,18 @@ class Gate:
     # -- configuration ---------------------------------------------------------------------
 
     def fail(
-        self, times: int, status: int = 503, *, retry_after: str = "", path: str = "", method: str = ""
+        self,
+        times: int,
+        status: int = 503,
+        *,
+        retry_after: str = "",
+        path: str = "",
+        method: str = "",
+        body: bytes | None = None,
+        content_type: str = "text/html",
     ) -> None:
+        """Answer the next ``times`` matching requests with ``status`` (a JSON error, or ``body``)."""
+        extra = {} if body is None else {"body": body, "content_type": content_type}
         for _ in range(times):
             self.faults.append(
                 Fault(
@@ -238,6 +246,7 @@ class Gate:
                     lambda m, p: path in p and method in ("", m),
                     status=status,
                     retry_after=retry_after,
+                    **extra,  # type: ignore[arg-type]
                 )
             )
 

@@ -181,6 +181,27 @@ def test_retries_5xx_then_succeeds(client: RegistryClient, gate: Gate, digests: 
     assert statuses == [503, 503, 200]
 
 
+_NGINX_500 = (
+    b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
+    b"<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+def test_5xx_with_a_page_body_names_the_status_in_one_line(client: RegistryClient, gate: Gate) -> None:
+    gate.fail(50, 500, path="/manifests/", body=_NGINX_500)
+    with pytest.raises(RegistryError) as info:
+        client.resolve(f"{gate.host}/busybox:latest")
+    err = info.value
+    url = f"http://{gate.host}/v2/busybox/manifests/latest"
+    assert err.summary == (
+        f"resolving {gate.host}/busybox:latest: unexpected status from GET request to {url}: "
+        "500 Internal Server Error"
+    )
+    assert err.detail == f"registry {gate.host}, repository busybox: nginx"
+    assert "\n" not in err.message and err.status == 500
+
+
 def test_retries_429_and_dropped_connections(
     client: RegistryClient, gate: Gate, digests: dict[str, str]
 ) -> None:

@@ -117,6 +117,36 @@ def test_archive_entries_cannot_escape(roots: tuple[Path, Path], tmp_path: Path)
     assert not (tmp_path / "evil").exists()
 
 
+def test_archive_absolute_hardlink_resolves_inside_root(roots: tuple[Path, Path]) -> None:
+    src, dst = roots
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        f = tarfile.TarInfo("etc/passwd")
+        f.size = 2
+        tf.addfile(f, io.BytesIO(b"pw"))
+        link = tarfile.TarInfo("b")
+        link.type, link.linkname = tarfile.LNKTYPE, "/etc/passwd"
+        tf.addfile(link)
+    (src / "t.tar").write_bytes(buf.getvalue())
+    fileops.apply(str(dst), [Copy(0, "t.tar", "/out/", unpack=True)], [Source(str(src))])
+    assert (dst / "out" / "b").read_bytes() == b"pw"
+    assert os.stat(dst / "out" / "b").st_ino == os.stat(dst / "out" / "etc" / "passwd").st_ino
+
+
+def test_archive_hardlink_to_missing_entry_names_the_entry(roots: tuple[Path, Path]) -> None:
+    src, dst = roots
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        link = tarfile.TarInfo("b")
+        link.type, link.linkname = tarfile.LNKTYPE, "/etc/passwd"
+        tf.addfile(link)
+    (src / "t.tar").write_bytes(buf.getvalue())
+    with pytest.raises(BuildError) as info:
+        fileops.apply(str(dst), [Copy(0, "t.tar", "/out/", unpack=True)], [Source(str(src))])
+    assert str(info.value) == 'invalid hardlink "b" -> "/etc/passwd": link target not found in archive'
+    assert str(dst) not in str(info.value)
+
+
 def test_archive_symlink_then_file_through_it_stays_inside(roots: tuple[Path, Path], tmp_path: Path) -> None:
     src, dst = roots
     buf = io.BytesIO()

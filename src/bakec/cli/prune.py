@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 from bakec.errors import UsageError
@@ -11,6 +12,7 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
     """Prune the state dir's cache as the flags say (waiting for running builds), print what went; exit 0."""
     from bakec.content.store import ContentStore
     from bakec.solver.cache_index import CacheIndex, parse_size
+    from bakec.solver.oplock import DIRNAME as OPLOCK_DIR
     from bakec.solver.prune import ago, parse_duration, prune
     from bakec.solver.statelock import hold
     from bakec.state import resolve_state_dir
@@ -51,6 +53,8 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
         finally:
             cache.close()
             client.close()
+        # No build runs now (the state dir is held exclusively): the per-op lock files can go.
+        shutil.rmtree(state_dir / OPLOCK_DIR, ignore_errors=True)
     out = sys.stdout
     if reclaimed.entries:
         out.write(f"{'ID':<72}{'RECLAIMABLE':<14}{'SIZE':<12}LAST ACCESSED\n")

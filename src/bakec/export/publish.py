@@ -31,14 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from bakec.content.store import ContentStore
-from bakec.errors import BuildError
+from bakec.errors import BuildError, UsageError
 from bakec.export.image import Committed, attr_bool
 from bakec.progress.reporter import Progress
 from bakec.registry import PushResult, RegistryClient
-from bakec.registry.errors import InvalidReference
+from bakec.registry.errors import InvalidReference, RegistryError
 from bakec.registry.reference import Reference, parse_normalized_named
+from bakec.util.golang import parse_duration
 
-__all__ = ["BlobSources", "Publisher", "PushedImage", "attr_flag", "image_names"]
+__all__ = ["BlobSources", "Publisher", "PushedImage", "attr_flag", "image_names", "push_timeout"]
 
 _UPLOAD_JOBS = 4
 _SOURCES_FILE = "blob-sources.json"
@@ -140,6 +141,27 @@ class BlobSources:
             Path(tmp).unlink(missing_ok=True)
 
 
+PUSH_TIMEOUT_ENV = "BAKEC_PUSH_TIMEOUT"
+DEFAULT_PUSH_TIMEOUT = 600.0
+
+
+def push_timeout(env: Mapping[str, str]) -> float:
+    """Seconds a publish may take: ``BAKEC_PUSH_TIMEOUT`` (seconds, or a Go duration), default 600."""
+    text = env.get(PUSH_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_PUSH_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = parse_duration(text) / 1e9
+        except ValueError as err:
+            raise UsageError(f"invalid {PUSH_TIMEOUT_ENV} {text!r}: {err}") from None
+    if not seconds > 0:
+        raise UsageError(f"invalid {PUSH_TIMEOUT_ENV} {text!r}: must be more than 0")
+    return seconds
+
+
 class Publisher:
     """Collects the images a run pushes and publishes them all at once (see the module docstring)."""
 
@@ -151,8 +173,10 @@ class Publisher:
         sources: BlobSources | None = None,
         progress: Progress | None = None,
         jobs: int = _UPLOAD_JOBS,
+        timeout: float = DEFAULT_PUSH_TIMEOUT,
     ) -> None:
         self.registry = registry
+        self.timeout = timeout  # the whole publish, every request and retry
         self.store = store
         self.sources = sources or BlobSources()
         self.images: list[PushedImage] = []
@@ -213,18 +237,24 @@ class Publisher:
             self.sources.add_image(repository, digests)
 
     def publish(self) -> None:
-        """Phase 1 (every blob of every image), then phase 2 (manifests, then tags)."""
+        """Phase 1 (every blob of every image), then phase 2 (manifests, then tags), within ``timeout``."""
         if not self.images:
             return
         shared = self.registry
         if self.insecure:
             self.registry = RegistryClient(insecure=sorted(self.insecure))
+        hosts = ", ".join(sorted({ref.domain for image in self.images for ref in image.references}))
+        late = RegistryError(
+            f"failed to push to {hosts}: deadline exceeded after {self.timeout:g}s",
+            f"{PUSH_TIMEOUT_ENV} sets it (seconds or a duration such as 20m)",
+        )
         try:
-            try:
-                self._step("pushing layers", self._push_blobs)
-            finally:
-                self.sources.save()
-            self._step("pushing manifests and tags", self._put_manifests)
+            with self.registry.deadline(self.timeout, late):
+                try:
+                    self._step("pushing layers", self._push_blobs)
+                finally:
+                    self.sources.save()
+                self._step("pushing manifests and tags", self._put_manifests)
         finally:
             if self.registry is not shared:
                 self.registry.close()

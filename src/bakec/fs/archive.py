@@ -8,6 +8,7 @@ As BuildKit's file backend does it:
 * entries are written below the destination directory, which is treated as the
   root of the archive: ``..`` and absolute names cannot leave it, symlinks met
   on the way are resolved inside it, a relative one that climbs out is an error;
+  hard link targets (absolute or not) name entries inside it too;
 * entries keep their mode, owner (``--chown`` replaces it) and times; missing
   parent directories are created 0755 root; an existing entry is replaced unless
   both are directories; directory times are set last, in reverse order.
@@ -17,6 +18,7 @@ Decompression (by magic bytes) is :func:`bakec.util.compression.open_sniffed`.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -25,6 +27,7 @@ import tarfile
 from bakec.errors import BuildError
 from bakec.util import safepath
 from bakec.util.compression import DECOMPRESS_ERRORS, open_sniffed
+from bakec.util.golang import go_quote
 
 __all__ = ["extract", "is_archive"]
 
@@ -213,7 +216,14 @@ def _extract_one(
         if not link:
             raise BuildError(f"archive hardlink {member.name!r} targets extraction root")
         link = _resolve(dest, link, False)
-        os.link(os.path.join(dest, link), path, follow_symlinks=False)
+        try:
+            os.link(os.path.join(dest, link), path, follow_symlinks=False)
+        except OSError as exc:
+            # Name the entry, never the host paths of the extraction root.
+            reason = "link target not found in archive" if exc.errno == errno.ENOENT else exc.strerror
+            raise BuildError(
+                f"invalid hardlink {go_quote(member.name)} -> {go_quote(member.linkname)}: {reason}"
+            ) from None
         os.lchown(path, uid, gid)
         if not stat.S_ISLNK(os.lstat(path).st_mode):
             os.chmod(path, mode)

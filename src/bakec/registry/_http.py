@@ -11,9 +11,12 @@ import http.client
 import ipaddress
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Protocol, Self
 from urllib.parse import urlsplit
+
+from bakec.registry.errors import RegistryError
 
 
 class Readable(Protocol):
@@ -56,6 +59,7 @@ class Response:
         conn: http.client.HTTPConnection,
         raw: http.client.HTTPResponse,
         url: str,
+        method: str = "GET",
     ) -> None:
         self._transport = transport
         self._key = key
@@ -65,6 +69,7 @@ class Response:
         self.reason = raw.reason
         self.headers = raw.headers
         self.url = url
+        self.method = method
         self._body: bytes | None = None
 
     def header(self, name: str, default: str = "") -> str:
@@ -133,6 +138,8 @@ class Transport:
     def __init__(self, *, timeout: float, user_agent: str) -> None:
         self.timeout = timeout
         self.user_agent = user_agent
+        # (time.monotonic() deadline, error to raise past it): bounds a whole operation, not a request
+        self.deadline: tuple[float, RegistryError] | None = None
         self._idle: dict[tuple[str, str, bool], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._contexts: dict[bool, ssl.SSLContext] = {}
@@ -154,7 +161,11 @@ class Transport:
         # A reused keep-alive connection may have been closed by the server in the
         # meantime; that is not a failure of the request, so try once more fresh.
         for fresh in (False, True):
+            timeout = self._request_timeout()
             conn, reused = self._acquire(key, fresh)
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)  # a pooled connection: the deadline may be nearer now
             try:
                 conn.request(method, target, body=body() if body else None, headers=headers)
                 raw = conn.getresponse()
@@ -166,8 +177,18 @@ class Transport:
             except BaseException:
                 conn.close()
                 raise
-            return Response(self, key, conn, raw, url)
+            return Response(self, key, conn, raw, url, method)
         raise AssertionError("unreachable")
+
+    def _request_timeout(self) -> float:
+        """The socket timeout of the next request: the per-request one, or less near the deadline."""
+        if self.deadline is None:
+            return self.timeout
+        at, error = self.deadline
+        left = at - time.monotonic()
+        if left <= 0:
+            raise error
+        return min(self.timeout, left)
 
     def _acquire(self, key: tuple[str, str, bool], fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
         if not fresh:

@@ -17,10 +17,12 @@ import base64
 import http.client
 import json
 import random
+import re
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -97,6 +99,15 @@ class Session:
 
     def close(self) -> None:
         self._transport.close()
+
+    @contextmanager
+    def deadline(self, seconds: float, error: RegistryError) -> Iterator[None]:
+        """Fail every request (and retry) with ``error`` once ``seconds`` have passed."""
+        self._transport.deadline = (time.monotonic() + seconds, error)
+        try:
+            yield
+        finally:
+            self._transport.deadline = None
 
     def _endpoint(self, domain: str) -> str:
         return _HUB_ENDPOINT if domain == "docker.io" else domain
@@ -410,8 +421,7 @@ class Session:
             errors = []
         if errors:
             return str(errors[0].get("code", "")), str(errors[0].get("message", "")), errors
-        text = body.decode("utf-8", "replace").strip()
-        return "", text[:200], []
+        return "", _one_line(body, f"{resp.status} {resp.reason}"), []
 
     def _error_detail(self, resp: Response, who: str) -> str:
         code, message, _ = self._registry_errors(resp)
@@ -453,7 +463,27 @@ class Session:
             raise DigestMismatch(f"{ctx.action}: the registry rejected the digest", detail, **kw)
         if status == 404:
             raise NotFound(f"{ctx.action}: not found", detail, **kw)
-        raise RegistryError(f"{ctx.action}: {message or code or resp.reason or 'failed'}", detail, **kw)
+        if not code:
+            # No distribution error: say what containerd says, the request and its status line.
+            summary = f"unexpected status from {resp.method} request to {resp.url}: {status} {resp.reason}"
+            detail = f"registry {ctx.registry}, repository {ctx.repository}" + (
+                f": {message}" if message else ""
+            )
+            raise RegistryError(f"{ctx.action}: {summary}", detail, **kw)
+        raise RegistryError(f"{ctx.action}: {message or code}", detail, **kw)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_MAX_BODY_LINE = 120
+
+
+def _one_line(body: bytes, status_line: str) -> str:
+    """A non-JSON error body as one short line: markup and lines repeating the status dropped."""
+    text = _TAG.sub("\n", body.decode("utf-8", "replace"))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    kept = [line for line in lines if line and line != status_line]
+    line = "; ".join(dict.fromkeys(kept))
+    return line if len(line) <= _MAX_BODY_LINE else line[: _MAX_BODY_LINE - 1] + "…"
 
 
 def parse_json(data: bytes, what: str, ctx: Ctx) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
@@ -174,6 +175,13 @@ class RegistryClient:
         self.chunk_size = chunk_size
 
     # -- public API ------------------------------------------------------------------------
+
+    def deadline(self, seconds: float, error: RegistryError) -> AbstractContextManager[None]:
+        """A bound on everything done inside the ``with``: past ``seconds``, requests fail with ``error``.
+
+        Each request keeps its own timeout too; near the deadline it gets only what is left.
+        """
+        return self._session.deadline(seconds, error)
 
     def resolve(self, ref: Reference | str, platform: Platform | str | None = None) -> ResolvedImage:
         """Resolve a reference to one image for ``platform`` (default: this host's).

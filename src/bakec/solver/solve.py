@@ -2,7 +2,8 @@
 
 For each node the solver first asks the persistent cache index; a hit whose
 snapshot and blobs still exist is reused without running anything. Otherwise
-the worker runs the op and the record is committed only after the op fully
+it takes the op's lock (shared by every process on the state dir), asks the
+index again, and only then the worker runs the op and the record is committed only after the op fully
 succeeded (so a kill never leaves a half-written entry). Progress events are
 emitted for every vertex.
 """
@@ -21,6 +22,8 @@ from bakec.progress.events import Vertex, VertexState, vertex_name
 from bakec.progress.reporter import Progress
 from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
+from bakec.solver.oplock import DIRNAME as OPLOCK_DIR
+from bakec.solver.oplock import OpLocks
 from bakec.solver.protocols import ImportedResults, Runner
 from bakec.solver.scheduler import Cached, RunOutcome, Scheduler, State
 
@@ -52,11 +55,14 @@ def solve(
     emulated: Callable[[str], bool] = lambda platform: False,
     scheduler: Scheduler | None = None,
     imported: ImportedResults | None = None,
+    op_locks: OpLocks | None = None,
 ) -> SolveResult:
     """Run every op of ``graph`` once with ``runner``, reusing what the cache index holds.
 
     ``imported`` (results from ``cache-from`` sources) serves ops the local index
-    misses; its results get a snapshot only when an op has to run on them.
+    misses; its results get a snapshot only when an op has to run on them. ``op_locks``
+    (by default beside the cache index) make a build wait for another process running
+    the same op, then reuse its result.
     """
     nodes = graph.nodes
     order = graph.order()
@@ -64,6 +70,7 @@ def solve(
     vertex_ids = progress.reserve(len(order))
     result = SolveResult(RunOutcome(), vertex_ids=dict(zip(order, vertex_ids, strict=True)))
     lock = threading.Lock()
+    op_locks = op_locks or OpLocks(cache.path.parent / OPLOCK_DIR)
     scheduler = scheduler or Scheduler(max_parallelism=max_parallelism, keep_going=keep_going)
     unpacked: dict[str, threading.Lock] = {}  # imported results without a snapshot yet
     # ops re-run this time (--no-cache, no-cache-filter, a lost record) whose layers differ from the
@@ -115,25 +122,52 @@ def solve(
     def execute(node: str) -> OpResult | Cached:
         data = nodes[node]
         op = data["op"]
-        skip_cache = uncached(node)
+        forced = uncached(node)
         with lock:
-            skip_cache = skip_cache or not changed.isdisjoint(op.inputs)
+            inputs_changed = not changed.isdisjoint(op.inputs)
+        skip_cache = forced or inputs_changed
         previous = None if op.kind in _UNCACHED_KINDS else cache.get(node)
         if not skip_cache:
-            if previous is not None:
-                cached = OpResult.from_meta(previous.meta)
-                if runner.snapshot_exists(cached.snapshot) and all(
-                    runner.store.has(b.digest) for b in cached.layers
-                ):
-                    with lock:
-                        result.results[node] = cached
-                    vertex(node, "cached")
-                    return Cached(cached)
+            reused = reuse(node, previous)
+            if reused is not None:
+                return reused
             hit = imported.lookup(node) if imported is not None else None
             if hit is not None:
                 adopt(node, hit)
                 vertex(node, "cached")
                 return Cached(hit)
+        if forced:
+            return run(node, previous)
+        with op_locks.hold(node):
+            # Another build on this state dir may have run the op while we waited for it. With
+            # changed inputs only a record made meanwhile counts: it was made from their results.
+            latest = cache.get(node)
+            if latest is not None and (not inputs_changed or latest.meta != getattr(previous, "meta", None)):
+                reused = reuse(node, latest)
+                if reused is not None:
+                    if previous is None or _diff_ids(previous.meta) != _diff_ids(latest.meta):
+                        with lock:
+                            changed.add(node)
+                    return reused
+            return run(node, latest)
+
+    def reuse(node: str, previous: CacheRecord | None) -> Cached | None:
+        """The cache index's result for ``node`` if its snapshot and blobs still exist."""
+        if previous is None:
+            return None
+        cached = OpResult.from_meta(previous.meta)
+        if not runner.snapshot_exists(cached.snapshot) or not all(
+            runner.store.has(b.digest) for b in cached.layers
+        ):
+            return None
+        with lock:
+            result.results[node] = cached
+        vertex(node, "cached")
+        return Cached(cached)
+
+    def run(node: str, previous: CacheRecord | None) -> OpResult:
+        """Run ``node``'s op and record its result."""
+        op = nodes[node]["op"]
         inputs = {d: ready(d) for d in op.inputs if d}
         started = time.monotonic()
         vertex(node, "started")

@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 import grpc
 from google.protobuf import any_pb2, empty_pb2, field_mask_pb2
 
-from bakec.errors import BakecError
+from bakec.errors import BakecError, EnvironmentProblem
 from bakec.worker._gen import (
     containers_pb2,
     containers_pb2_grpc,
@@ -97,9 +97,24 @@ class AlreadyExistsError(ContainerdError):
     """The object already exists (for content: the blob is already stored)."""
 
 
+class DaemonGone(ContainerdError, EnvironmentProblem):
+    """containerd stopped answering mid-way: it exited or was killed (exit 3, not a build failure)."""
+
+
+# What grpc says when the daemon's socket closes under a call (its code is then UNKNOWN).
+_GONE_DETAILS = ("Stream removed", "Socket closed", "failed to connect to all addresses")
+
+
 def _translate(method: str, err: grpc.RpcError) -> ContainerdError:
     code: grpc.StatusCode | None = err.code() if hasattr(err, "code") else None
     detail: str = (err.details() if hasattr(err, "details") else str(err)) or ""
+    if code == grpc.StatusCode.UNAVAILABLE or (
+        code == grpc.StatusCode.UNKNOWN and detail.startswith(_GONE_DETAILS)
+    ):
+        # The call that noticed (often a cleanup after the one that failed) does not matter to a user.
+        return DaemonGone(
+            "containerd went away", "it exited or was killed; run the command again to restart it", code
+        )
     cls: type[ContainerdError] = ContainerdError
     if code == grpc.StatusCode.NOT_FOUND:
         cls = NotFoundError
