@@ -102,7 +102,6 @@ def test_network_host_needs_its_entitlement_and_shares_the_host_namespace(tmp_pa
     [
         ("resources", '{ memory = "1g" }', "resources"),
         ("policy", '["filename=policy.rego"]', "policy"),
-        ("call", '"outline"', "call=outline"),
     ],
 )
 def test_a_refused_attribute_prints_but_fails_the_build(tmp_path, state_dir, attribute, value, shown):
@@ -120,4 +119,21 @@ def test_a_refused_attribute_prints_but_fails_the_build(tmp_path, state_dir, att
     refused = bakec(project, state_dir, "build", "app")
     assert refused.returncode == 1
     assert f"ERROR: target app: {shown} is not supported; {REFUSED[attribute]}" in refused.stderr
+    assert not (project / "out").exists()
+
+
+def test_a_call_bakec_has_not_is_refused_before_anything_is_built(tmp_path, state_dir):
+    project = _project(
+        tmp_path / "p",
+        """\
+        target "app" {
+          call = "outline"
+          output = ["type=local,dest=out"]
+        }
+        """,
+    )
+    assert bakec(project, state_dir, "build", "--print", "app").returncode == 0
+    refused = bakec(project, state_dir, "build", "app")
+    assert refused.returncode == 2
+    assert "ERROR: --call=outline is not supported by bakec yet" in refused.stderr
     assert not (project / "out").exists()
