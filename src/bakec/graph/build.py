@@ -272,11 +272,17 @@ class _Builder:
         translator = _Translator(self, name, plan, context_dir, ignore, named, linked)
         translator.no_cache = bool(target.no_cache)
         translator.no_cache_stages = {s.lower() for s in target.no_cache_filter or ()}
+        translator.source = (self._shown_path(dockerfile, target) if not inline else "Dockerfile", text)
         output = translator.run()
         shown = dockerfile if inline else (target.dockerfile or "Dockerfile")
         build = Build(name, platform or plan.platform, output, plan, target.context or ".", shown)
         self.builds[key] = build
         return build
+
+    def _shown_path(self, path: str, target: Target) -> str:
+        """The Dockerfile as a failed step's excerpt names it: relative to cwd when it is under it."""
+        relative = os.path.relpath(path, self.cwd)
+        return target.dockerfile or "Dockerfile" if relative.startswith("..") else relative
 
     def _local_path(self, value: str, name: str, what: str) -> Path:
         """The directory a context names: a local path, or the checked-out tree of a git URL."""
@@ -409,6 +415,7 @@ class _Translator:
         self.outputs: list[str] = []
         self.no_cache = False  # bake's no-cache: every op of this build re-runs
         self.no_cache_stages: set[str] = set()  # bake's no-cache-filter
+        self.source: tuple[str, str] | None = None  # the Dockerfile as shown, and its text
 
     def run(self) -> str:
         for stage in self.plan.stages:
@@ -563,6 +570,8 @@ class _Translator:
             platform=step.platform,
             stage=stage.display_name,
             no_cache=self._uncached(stage),
+            # where a failure points: (Dockerfile as shown, line, its text)
+            source=(self.source[0], step.line, self.source[1]) if self.source and step.line else None,
         )
 
     def _run(self, stage: Stage, step: Any, state: str) -> str:
