@@ -28,7 +28,7 @@ from bakec.progress.events import Event, Log, Summary, Vertex
 from bakec.progress.failure import Failures
 from bakec.progress.summary import render_summary
 
-REFRESH_PER_SECOND = 4
+REFRESH_PER_SECOND = 2  # the timers move in tenths; more costs CPU for nothing read
 RUNNING_LOG_LINES = 3  # of each running step's output shown under it
 
 _STYLE = {"started": "blue", "failed": "red", "cancelled": "yellow"}
@@ -61,9 +61,9 @@ class Board:
             self.failures.follow(event)
             if isinstance(event, Log) or event.state == "skipped":
                 return
-            name = event.name + (" (emulated)" if event.emulated else "")
             row = self._rows.get(event.id)
             if row is None:
+                name = _printable(event.name + (" (emulated)" if event.emulated else ""))
                 row = self._rows[event.id] = _Row(name, event.state, now)
             row.state = event.state
             if event.state != "started":
@@ -90,27 +90,36 @@ class Board:
             header = f"[+] Building {now - self._started:.1f}s ({done}/{len(rows)})"
             if self._finished is not None:
                 header += " FINISHED"
-            finished: list[tuple[str, str]] = []
             running: list[tuple[str, str]] = []
-            for vid, row in rows:
-                seconds = (row.ended if row.ended is not None else now) - row.started
-                line = _step_line(_PREFIX.get(row.state, "") + row.name, f"{seconds:.1f}s", width)
-                style = _STYLE.get(row.state, "")
-                if row.ended is not None:
-                    finished.append((line, style))
-                    continue
-                running.append((line, style))
+            for vid, row in rows[done:]:
+                line = _step_line(_PREFIX.get(row.state, "") + row.name, f"{now - row.started:.1f}s", width)
+                running.append((line, _STYLE.get(row.state, "")))
                 for log in self.failures.tails.last(vid, RUNNING_LOG_LINES):
-                    running.append((_cut(" => => # " + log.split(" ", 1)[-1], width), "dim"))
-        if height is not None:
-            room = max(0, height - 1 - len(running))
-            finished = finished[len(finished) - room :] if room else []
+                    running.append((_cut(_printable(" => => # " + log.split(" ", 1)[-1]), width), "dim"))
+            shown = rows[:done]
+            if height is not None:  # only what fits is formatted: the newest finished steps
+                room = max(0, height - 1 - len(running))
+                shown = shown[len(shown) - room :] if room else []
+            finished = [
+                (
+                    _step_line(
+                        _PREFIX.get(row.state, "") + row.name, f"{row.ended - row.started:.1f}s", width
+                    ),
+                    _STYLE.get(row.state, ""),
+                )
+                for _, row in shown
+                if row.ended is not None
+            ]
         return [(_cut(header, width), "blue"), *finished, *running]
 
 
+def _printable(text: str) -> str:
+    """``text`` with tabs, newlines and control characters made spaces (one terminal line)."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+
+
 def _cut(text: str, width: int) -> str:
-    """``text`` on one line no wider than ``width`` (tabs and control characters made spaces)."""
-    text = "".join(c if c.isprintable() else " " for c in text)
+    """``text`` no wider than ``width``, ``...`` marking the cut."""
     return text if len(text) <= width else text[: max(0, width - 3)] + "..."
 
 
