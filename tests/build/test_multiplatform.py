@@ -98,6 +98,11 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     # only the arm64 RUN is emulated; the summary carries the emulated time per target
     progress = events(proc.stderr)
     started = [e for e in progress if e.get("type") == "vertex" and e["state"] == "started"]
+    assert [e["name"] for e in started if e["name"].startswith("exporting")] == [
+        "exporting to oci image format",
+        "exporting to client directory",
+    ]
+    started = [e for e in started if not e["name"].startswith("exporting")]
     emulated = sorted((_instruction(e["name"]), e["emulated"]) for e in started)
     assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
     # several platforms: buildx's names carry the platform (one target: no target name)
