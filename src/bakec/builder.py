@@ -12,7 +12,8 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,7 +210,7 @@ def build(
     summary = {
         name: TargetSummary(
             r.state,
-            round(r.seconds or (time.monotonic() - started), 3),
+            r.seconds,
             round(emulated_time.get(name, 0.0), 3),
         )
         for name, r in reports.items()
@@ -244,9 +245,8 @@ def _failure(graph: Any, outcome: Any, failed: Sequence[str]) -> BakecError:
     target = owners[0] if owners else data.get("first_target") or sorted(failed)[0]
     builds = sum(1 for b in graph.builds if b.target == target)
     platform = data.get("platform", "") if builds > 1 else ""
-    path, line = data.get("source", ("", 0))
+    path, line, text = data.get("source") or ("", 0, None)  # (Dockerfile as shown, line, its text)
     rng = Range(path, Pos(line, 1), Pos(line, 1)) if path and line > 0 else None
-    text = graph.dockerfiles.get(path)
     others = sorted(set(failed) - {target})
     return SolveError(
         target,
@@ -279,6 +279,7 @@ def _export(
     by_target: dict[str, list[Any]] = {}
     for b in graph.builds:
         by_target.setdefault(b.target, []).append(b)
+    spans = _target_spans(graph, solved)
     for name, builds in by_target.items():
         images = []
         state = "done"
@@ -295,6 +296,8 @@ def _export(
             )
         report = TargetReport(name, state)
         reports[name] = report
+        first, last = spans.get(name, (time.monotonic(), time.monotonic()))
+        report.seconds = round(last - first, 3)
         if state != "done":
             continue
         target = targets[name]
@@ -303,30 +306,74 @@ def _export(
         outputs = (
             spec.outputs if spec.outputs is not None else [{"type": "image", "name": ",".join(spec.tags)}]
         )
+        exporting = time.monotonic()
         for out in outputs:
             kind = out.get("type", "")
             attrs = {k: v for k, v in out.items() if k != "type"}
             attrs.update(annotation_attrs(list(spec.annotations)))
             try:
-                report.metadata.update(
-                    _write_output(
-                        kind,
-                        attrs,
-                        images,
-                        store,
-                        client,
-                        definition.cwd,
-                        spec.source_date_epoch,
-                        spec,
-                        publisher,
-                        attest,
+                with _export_step(progress, name, kind, attrs, len(by_target) > 1):
+                    report.metadata.update(
+                        _write_output(
+                            kind,
+                            attrs,
+                            images,
+                            store,
+                            client,
+                            definition.cwd,
+                            spec.source_date_epoch,
+                            spec,
+                            publisher,
+                            attest,
+                        )
                     )
-                )
             except BakecError:
                 raise
             except OSError as err:
                 raise BuildError(f"target {name}: exporting {kind} output failed: {err}") from None
+        # Its own span: its steps (outputs are written once every target's steps ended, so the
+        # time between its last step and its export is other targets' and not counted) and its exports.
+        report.seconds = round(last - first + time.monotonic() - exporting, 3)
     return reports
+
+
+def _target_spans(graph: Any, solved: Any) -> dict[str, tuple[float, float]]:
+    """Each target's first step's start and last step's end (monotonic), from the solver's spans."""
+    spans: dict[str, tuple[float, float]] = {}
+    for node, (start, end) in solved.spans.items():
+        for name in graph.nodes[node].get("targets", ()):
+            first, last = spans.get(name, (start, end))
+            spans[name] = (min(first, start), max(last, end))
+    return spans
+
+
+# What BuildKit names each exporter's step
+_EXPORT_NAMES = {
+    "local": "exporting to client directory",
+    "tar": "exporting to client tarball",
+    "oci": "exporting to oci image format",
+    "docker": "exporting to docker image format",
+    "image": "exporting to image",
+    "registry": "exporting to image",
+}
+
+
+@contextmanager
+def _export_step(
+    progress: Any, target: str, kind: str, attrs: Mapping[str, str], prefix: bool
+) -> Iterator[None]:
+    """Show an output's export as a step (``[api] exporting to oci image format``; none for cacheonly)."""
+    from bakec.progress.events import vertex_name
+
+    title = _EXPORT_NAMES.get(kind)
+    if title is None:
+        yield
+        return
+    with progress.step(vertex_name(f"[{target}] {title}", target, prefix), targets=[target]) as step:
+        dest = attrs.get("dest")
+        if dest:
+            progress.log(step, "stderr", f"writing {'to stdout' if dest == '-' else dest}\n")
+        yield
 
 
 def _write_output(

@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end builds: the CLI of this checkout, fresh state dirs, rawjson events.
+"""Helpers for the end-to-end builds: the CLI of this checkout, fresh state dirs, bakec-json events.
 
 The session's shared ``state_dir`` fixture lives in tests/conftest.py.
 """
@@ -82,7 +82,7 @@ def spawn(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproces
 
 
 def events(stderr: str) -> list[dict]:
-    """The rawjson progress events in a run's stderr."""
+    """The bakec-json progress events in a run's stderr."""
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 

@@ -68,9 +68,9 @@ def test_build_writes_an_oci_image_skopeo_accepts_and_a_local_filesystem(tmp_pat
 
 def test_second_build_runs_nothing(tmp_path, state_dir):
     project = _project(tmp_path, '"type=oci,dest=out/app.tar"')
-    first = bakec(project, state_dir, "build", "--progress", "rawjson")
+    first = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert first.returncode == 0, first.stderr
-    second = bakec(project, state_dir, "build", "--progress", "rawjson")
+    second = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert second.returncode == 0, second.stderr
     started = [
         e
@@ -88,7 +88,7 @@ def test_changing_a_context_file_reruns_only_the_copy(tmp_path, state_dir):
     project = _project(tmp_path, '"type=cacheonly"')
     assert bakec(project, state_dir, "build").returncode == 0
     (project / "app" / "main.txt").write_text("changed\n")
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
     ran = [e["name"] for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"]
     assert any("COPY app/ /app/" in name for name in ran)

@@ -52,7 +52,7 @@ def _project(tmp: Path, hcl: str, dockerfile: str = DOCKERFILE) -> Path:
 
 def _build(project: Path, state: Path, *args: str) -> tuple[list[dict], dict]:
     meta = project / f"meta-{uuid.uuid4().hex[:6]}.json"
-    proc = bakec(project, state, "build", "--progress", "rawjson", "--metadata-file", str(meta), *args)
+    proc = bakec(project, state, "build", "--progress", "bakec-json", "--metadata-file", str(meta), *args)
     assert proc.returncode == 0, proc.stderr
     return events(proc.stderr), json.loads(meta.read_text())
 

@@ -55,7 +55,7 @@ def test_no_op_rebuild_runs_without_the_daemon(tmp_path, private_state):
     assert stopped.stdout == "stopped\n"
 
     again = bakec(
-        project, private_state, "build", "--progress", "rawjson", env={"PYTHONPROFILEIMPORTTIME": "1"}
+        project, private_state, "build", "--progress", "bakec-json", env={"PYTHONPROFILEIMPORTTIME": "1"}
     )
     assert again.returncode == 0, again.stderr
     imported = {
@@ -107,7 +107,7 @@ def test_a_cached_snapshot_containerd_lost_is_made_again_from_its_layers(tmp_pat
         BASE + "RUN echo one > /one && mkdir /d && echo x > /d/x\nRUN cat /one /d/x > /two\n"
     )
     (project / "docker-bake.hcl").write_text('target "default" {\n  output = ["type=local,dest=out"]\n}\n')
-    proc = bakec(project, private_state, "build", "--progress", "rawjson")
+    proc = bakec(project, private_state, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
     assert (project / "out" / "two").read_text() == "one\nx\n"
     with Daemon(private_state).connect() as client:

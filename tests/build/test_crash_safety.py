@@ -71,7 +71,7 @@ def _build(project: Path, state: Path) -> subprocess.CompletedProcess:
         "--state-dir",
         str(state),
         "--progress",
-        "rawjson",
+        "bakec-json",
         "--metadata-file",
         "meta.json",
         env=ENV,
@@ -82,7 +82,7 @@ def _build(project: Path, state: Path) -> subprocess.CompletedProcess:
 
 def _kill_on(project: Path, state: Path, trigger: tuple[str, str]) -> list[dict]:
     """Start a build and SIGKILL it on the first vertex event ``(state, name prefix)``; the events seen."""
-    proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson", env=ENV)
+    proc = spawn(project, "build", "--state-dir", str(state), "--progress", "bakec-json", env=ENV)
     seen = []
     assert proc.stderr is not None
     try:
@@ -221,7 +221,7 @@ def test_a_killed_run_leaves_its_secrets_on_no_disk_and_the_next_bakec_sweeps_th
             "--state-dir",
             str(state),
             "--progress",
-            "rawjson",
+            "bakec-json",
             env={"ENV_SOURCE": env_value},
         )
         try:
@@ -243,7 +243,7 @@ def test_a_killed_run_leaves_its_secrets_on_no_disk_and_the_next_bakec_sweeps_th
             pruned = cli(cached, "prune", "--state-dir", str(state))
             assert pruned.returncode == 0, pruned.stderr
         else:  # containerd is not even contacted: the sweep needs runc and mount(2) only
-            again = cli(cached, "build", "--state-dir", str(state), "--progress", "rawjson")
+            again = cli(cached, "build", "--state-dir", str(state), "--progress", "bakec-json")
             assert again.returncode == 0, again.stderr
             assert [
                 e for e in events(again.stderr) if e.get("type") == "vertex" and e["state"] != "cached"
@@ -262,7 +262,7 @@ def test_containerd_killed_mid_run_is_an_environment_error(tmp_path: Path) -> No
     from bakec.worker.paths import DaemonPaths
 
     with fresh_state() as state:
-        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert proc.stderr is not None
         lines = []
         try:

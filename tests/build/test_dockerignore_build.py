@@ -31,18 +31,18 @@ def test_negated_class_in_dockerignore_copies_and_keys_the_same_files(tmp_path, 
     # "[^a]" is moby's regexp class "not a": "b" is ignored, "a" is sent. The copy step once read
     # it as "^ or a" and copied "b" instead of "a" while the cache key hashed "a".
     project, out = _project(tmp_path)
-    proc = bakec(tmp_path, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(tmp_path, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (out / "ctx").iterdir()) == [".dockerignore", "Dockerfile", "a"]
     assert (out / "ctx" / "a").read_text() == "A\n"
 
     # the key covers exactly what was copied: an ignored file changes nothing, a sent one reruns
     (project / "b").write_text("B2\n")
-    proc = bakec(tmp_path, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(tmp_path, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
     assert "COPY . /ctx/" not in [instruction(n) for n in vertices(proc.stderr, "started")]
     (project / "a").write_text("A2\n")
-    proc = bakec(tmp_path, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(tmp_path, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
     assert "COPY . /ctx/" in [instruction(n) for n in vertices(proc.stderr, "started")]
     assert (out / "ctx" / "a").read_text() == "A2\n"

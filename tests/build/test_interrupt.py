@@ -43,7 +43,7 @@ def _leases(state: Path) -> list[str]:
 def test_sigterm_kills_the_running_step_releases_the_lease_and_exits_non_zero(tmp_path):
     project = write_project(tmp_path / "p", SLOW, SLOW_BAKE)
     with fresh_state() as state:
-        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        proc = spawn(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert proc.stderr is not None
         run_vertex = None
         for line in proc.stderr:
@@ -88,7 +88,7 @@ def test_sigint_exits_130_and_the_next_build_runs_the_step_again(tmp_path):
             "--state-dir",
             str(state),
             "--progress",
-            "rawjson",
+            "bakec-json",
             "--set",
             "default.args.SECONDS=20",
         )
@@ -108,7 +108,7 @@ def test_sigint_exits_130_and_the_next_build_runs_the_step_again(tmp_path):
             "--state-dir",
             str(state),
             "--progress",
-            "rawjson",
+            "bakec-json",
             "--set",
             "default.args.SECONDS=0",
         )
@@ -137,7 +137,15 @@ def test_keep_going_writes_the_other_targets_output_and_reports_both(tmp_path):
     project = write_project(tmp_path / "p", FAILING, KEEP_GOING_BAKE)
     with fresh_state() as state:
         proc = cli(
-            project, "build", "--keep-going", "bad", "ok", "--state-dir", str(state), "--progress", "rawjson"
+            project,
+            "build",
+            "--keep-going",
+            "bad",
+            "ok",
+            "--state-dir",
+            str(state),
+            "--progress",
+            "bakec-json",
         )
         assert proc.returncode == 1
         assert "did not complete successfully: exit code: 3" in proc.stderr

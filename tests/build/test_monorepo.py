@@ -1,6 +1,6 @@
 """The 25-target monorepo workload: shared steps run once, a second build runs nothing.
 
-Counted twice, independently: from bakec's rawjson events, and from containerd's own
+Counted twice, independently: from bakec's bakec-json events, and from containerd's own
 snapshot metadata (every executed RUN/COPY commits exactly one ``bakec/op/<digest>``
 snapshot, so their number is the number of unique operations that ran).
 """
@@ -34,7 +34,7 @@ def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
     )
     project = tmp_path / "monorepo"
     before = _op_snapshots(state_dir) if (state_dir / "c.sock").exists() else set()
-    first = bakec(project, state_dir, "build", "--progress", "rawjson")
+    first = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert first.returncode == 0, first.stderr[-3000:]
     ran = vertices(first.stderr, "started")
     # several targets: each name carries the first target that has the step (buildx bake's prefix)
@@ -51,7 +51,7 @@ def test_monorepo_runs_shared_steps_once_and_then_nothing(tmp_path, state_dir):
     executed = [n for n in ran if " RUN " in f" {n} " or " COPY " in f" {n} "]
     assert len(created) == len(executed)
     assert len(list((project / "out").glob("*.tar"))) == 24
-    second = bakec(project, state_dir, "build", "--progress", "rawjson")
+    second = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert second.returncode == 0, second.stderr[-3000:]
     again = [n for n in vertices(second.stderr, "started") if "RUN" in n or "COPY" in n]
     assert again == [], (again[:5], second.stderr[:3000])

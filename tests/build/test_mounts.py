@@ -84,7 +84,7 @@ def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
     (project / "token.txt").write_bytes(value)
     env = {"MY_TOKEN": env_value}
     args = ("build", "--set", "*.secrets+=id=fromenv,env=MY_TOKEN", "--metadata-file", "out/meta.json")
-    first = bakec(project, state_dir, *args, "--progress", "rawjson", env=env)
+    first = bakec(project, state_dir, *args, "--progress", "bakec-json", env=env)
     assert first.returncode == 0, first.stderr
     second = bakec(project, state_dir, *args, "--no-cache", "--progress", "plain", env=env)
     assert second.returncode == 0, second.stderr
@@ -115,7 +115,7 @@ def test_secret_reaches_the_run_and_nowhere_else(tmp_path, state_dir):
 
     # keys hold ids only: another value is a cache hit, as in BuildKit
     (project / "token.txt").write_bytes(b"another value entirely")
-    third = bakec(project, state_dir, *args, "--progress", "rawjson", env=env)
+    third = bakec(project, state_dir, *args, "--progress", "bakec-json", env=env)
     assert third.returncode == 0, third.stderr
     assert not [name for name in vertices(third.stderr, "started") if "RUN" in name]
 
@@ -167,7 +167,7 @@ def test_a_failing_run_with_a_secret_leaks_it_nowhere(tmp_path, state_dir):
         "RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo \"token: $TOK\"; exit 3'\n",
         'target "default" {\n  secret = ["id=tok,env=TOK_SOURCE"]\n  output = ["type=cacheonly"]\n}\n',
     )
-    for progress in ("plain", "rawjson"):
+    for progress in ("plain", "bakec-json"):
         proc = bakec(project, state_dir, "build", "--progress", progress, env={"TOK_SOURCE": value})
         assert proc.returncode == 1
         assert "exit code: 3" in proc.stderr and "token: ****" in proc.stderr

@@ -66,7 +66,7 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
         ["linux/amd64", "linux/arm64"],
         '"type=oci,dest=out/multi.tar", "type=local,dest=out/rootfs"',
     )
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json", "--no-cache")
     assert proc.returncode == 0, proc.stderr
 
     rootfs = project / "out" / "rootfs"
@@ -98,6 +98,11 @@ def test_each_platform_runs_its_own_binaries_and_the_oci_output_is_an_index(tmp_
     # only the arm64 RUN is emulated; the summary carries the emulated time per target
     progress = events(proc.stderr)
     started = [e for e in progress if e.get("type") == "vertex" and e["state"] == "started"]
+    assert [e["name"] for e in started if e["name"].startswith("exporting")] == [
+        "exporting to oci image format",
+        "exporting to client directory",
+    ]
+    started = [e for e in started if not e["name"].startswith("exporting")]
     emulated = sorted((_instruction(e["name"]), e["emulated"]) for e in started)
     assert emulated == [("FROM", False), ("FROM", False), ("RUN", False), ("RUN", True)]
     # several platforms: buildx's names carry the platform (one target: no target name)
@@ -149,7 +154,7 @@ def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, sta
         ["linux/amd64", "linux/arm64"],
         '"type=docker,dest=out/multi.tar"',
     )
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "ERROR: docker exporter does not support exporting manifest lists, use the oci exporter instead"
@@ -159,7 +164,7 @@ def test_docker_exporter_refuses_several_platforms_before_building(tmp_path, sta
 
     no_output = 'target "default" {\n  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
     (project / "docker-bake.hcl").write_text(no_output)  # --load adds the docker output
-    load = bakec(project, state_dir, "build", "--progress", "rawjson", "--load")
+    load = bakec(project, state_dir, "build", "--progress", "bakec-json", "--load")
     assert load.returncode == 1
     assert load.stderr.strip().splitlines()[-1] == (
         "ERROR: docker exporter does not currently support exporting manifest lists"
@@ -193,7 +198,7 @@ def test_buildplatform_stage_cross_builds_for_every_target_platform(tmp_path, st
         ["linux/amd64", "linux/arm64", "linux/arm/v7"],
         '"type=local,dest=out/rootfs", "type=oci,dest=out/multi.tar"',
     )
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
 
     host = emulation.host_arch()
@@ -299,7 +304,7 @@ def test_a_stage_pinned_to_a_foreign_platform_runs_emulated_in_a_native_build(tm
         """)
     )
     (tmp_path / "docker-bake.hcl").write_text('target "default" {\n  output = ["type=local,dest=out"]\n}\n')
-    proc = bakec(tmp_path, state_dir, "build", "--progress", "rawjson", "--no-cache")
+    proc = bakec(tmp_path, state_dir, "build", "--progress", "bakec-json", "--no-cache")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "tool-arch").read_text() == "aarch64\n"
     host = emulation.host_arch()
@@ -377,7 +382,7 @@ def test_a_build_platform_stage_without_target_args_runs_once_for_every_platform
         ["linux/amd64", "linux/arm64", "linux/arm/v7"],
         '"type=local,dest=out"',
     )
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson", "--no-cache")
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json", "--no-cache")
     assert proc.returncode == 0, proc.stderr
     started = [
         e["name"] for e in events(proc.stderr) if e.get("type") == "vertex" and e["state"] == "started"

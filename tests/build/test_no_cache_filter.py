@@ -43,12 +43,12 @@ def test_no_cache_filter_reruns_only_the_named_stage(tmp_path):
         tmp_path / "p", DOCKERFILE, _bake('no-cache-filter = ["build"]'), {"deps.txt": "deps\n"}
     )
     with fresh_state() as state:
-        first = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        first = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert first.returncode == 0, first.stderr
         assert sorted(_ran(first.stderr)) == sorted(STEPS)
         random_before = (project / "out" / "out" / "random").read_text()
 
-        second = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        second = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert second.returncode == 0, second.stderr
         # the stage re-ran and wrote a new /random, so what copies it runs again too
         assert _ran(second.stderr) == ["RUN cat /deps", "COPY --from=build", "RUN ls /out"]
@@ -64,10 +64,10 @@ def test_stage_names_match_case_insensitively_and_an_unchanged_rerun_keeps_downs
     with fresh_state() as state:
         assert cli(project, "build", "--state-dir", str(state)).returncode == 0
         (project / "docker-bake.hcl").write_text(_bake('no-cache-filter = ["DEPS"]'))
-        proc = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        proc = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert proc.returncode == 0, proc.stderr
         # the re-run wrote the same layer (COPY keeps the context's times): nothing downstream runs again
         assert _ran(proc.stderr) == ["COPY deps.txt"]
         (project / "docker-bake.hcl").write_text(_bake())
-        plain = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        plain = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert _ran(plain.stderr) == []

@@ -53,10 +53,10 @@ def _ran(stderr: str) -> list[str]:
 def test_prune_all_removes_every_entry_and_the_next_build_runs_every_step(tmp_path):
     project = write_project(tmp_path / "p", DOCKERFILE, BAKE, {"app.txt": "app\n"})
     with fresh_state() as state:
-        first = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        first = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert first.returncode == 0, first.stderr
         assert sorted(_ran(first.stderr)) == sorted(STEPS)
-        again = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        again = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert _ran(again.stderr) == []
         assert len(_rows(state)) == 4  # FROM, RUN, COPY, RUN
         assert any(name.startswith("bakec/op/") for name in _snapshots(state))
@@ -72,7 +72,7 @@ def test_prune_all_removes_every_entry_and_the_next_build_runs_every_step(tmp_pa
         assert _snapshots(state) == []
         assert _blobs(state) == []
 
-        rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert sorted(_ran(rebuilt.stderr)) == sorted(STEPS)
         assert vertices(rebuilt.stderr, "cached") == []
@@ -94,7 +94,7 @@ def test_prune_without_all_keeps_base_images_and_what_fits_in_keep_storage(tmp_p
         assert [name for name in _snapshots(state) if name.startswith("bakec/op/")] == []
         assert len(_blobs(state)) == 1  # busybox's layer
 
-        rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        rebuilt = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert sorted(_ran(rebuilt.stderr)) == sorted(STEPS)
         assert [
@@ -107,7 +107,7 @@ def test_prune_removes_snapshots_a_no_cache_rerun_left_unreferenced(tmp_path):
     with fresh_state() as state:
         assert cli(project, "build", "--state-dir", str(state)).returncode == 0
         before = _snapshots(state)
-        rerun = cli(project, "build", "--no-cache", "--state-dir", str(state), "--progress", "rawjson")
+        rerun = cli(project, "build", "--no-cache", "--state-dir", str(state), "--progress", "bakec-json")
         assert rerun.returncode == 0, rerun.stderr
         assert sorted(_ran(rerun.stderr)) == sorted(STEPS)
         after = _snapshots(state)
@@ -118,7 +118,7 @@ def test_prune_removes_snapshots_a_no_cache_rerun_left_unreferenced(tmp_path):
         assert pruned.returncode == 0, pruned.stderr
         assert _snapshots(state) != after
         assert len(_snapshots(state)) == len(before)
-        cached = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        cached = cli(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert _ran(cached.stderr) == []
 
 
@@ -141,7 +141,7 @@ def test_prune_waits_for_a_running_build_on_the_same_state_dir(tmp_path):
     slow = DOCKERFILE + "RUN sleep 2 && echo slow > /slow\n"
     project = write_project(tmp_path / "p", slow, BAKE, {"app.txt": "app\n"})
     with fresh_state() as state:
-        build = spawn(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        build = spawn(project, "build", "--state-dir", str(state), "--progress", "bakec-json")
         assert build.stderr is not None
         for line in build.stderr:
             if '"state": "started"' in line and "RUN sleep 2" in line:

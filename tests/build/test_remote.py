@@ -213,18 +213,18 @@ def test_a_new_commit_reruns_only_what_its_files_change(tmp_path, state_dir, git
         }}
         """,
     )
-    first = bakec(project, state_dir, "build", "--progress", "rawjson")
+    first = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert first.returncode == 0, first.stderr
     assert (project / "out" / "app" / "a.txt").read_text() == "one\n"
-    again = bakec(project, state_dir, "build", "--progress", "rawjson")
+    again = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert again.returncode == 0, again.stderr
     assert _started(again.stderr) == []
     _commit(repo, {"notes.md": "only ignored files change\n"}, "two")
-    ignored = bakec(project, state_dir, "build", "--progress", "rawjson")
+    ignored = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert ignored.returncode == 0, ignored.stderr
     assert _started(ignored.stderr) == []
     _commit(repo, {"app/a.txt": "two\n"}, "three")
-    changed = bakec(project, state_dir, "build", "--progress", "rawjson")
+    changed = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert changed.returncode == 0, changed.stderr
     assert _started(changed.stderr) == ["COPY app/ /app/"]
     assert (project / "out" / "app" / "a.txt").read_text() == "two\n"
@@ -389,16 +389,16 @@ def test_add_git_url_copies_the_tree_and_reruns_when_the_branch_moves(tmp_path, 
         }
         """,
     )
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson")
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert proc.returncode == 0, proc.stderr
     out = project / "out"
     assert (out / "opt/lib/a.txt").read_text() == "one\n"
     assert os.access(out / "opt/lib/bin/run.sh", os.X_OK)
     assert not (out / "opt/lib/top.txt").exists() and not (out / "opt/lib/.git").exists()
-    again = bakec(project, state_dir, "build", "--progress", "rawjson")
+    again = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert _started(again.stderr) == []
     _commit(repo, {"lib/a.txt": "two\n"}, "two")
-    moved = bakec(project, state_dir, "build", "--progress", "rawjson")
+    moved = bakec(project, state_dir, "build", "--progress", "bakec-json")
     assert moved.returncode == 0, moved.stderr
     assert (out / "opt/lib/a.txt").read_text() == "two\n"
     assert [name.split(" ")[0] for name in _started(moved.stderr)] == ["ADD", "RUN"]
@@ -423,7 +423,7 @@ def test_add_ssh_and_scp_style_git_urls_are_git_sources(tmp_path, state_dir, git
         }
         """,
     )
-    proc = bakec(project, state_dir, "build", "--progress", "rawjson", env={"GIT_SSH_COMMAND": str(ssh)})
+    proc = bakec(project, state_dir, "build", "--progress", "bakec-json", env={"GIT_SSH_COMMAND": str(ssh)})
     assert proc.returncode == 0, proc.stderr
     out = project / "out"
     assert (out / "ssh/a.txt").read_text() == "ssh\n" and not (out / "ssh/top.txt").exists()

@@ -73,7 +73,7 @@ def test_a_stage_two_processes_need_is_built_once(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", DOCKERFILE, BAKE)
     with fresh_state() as state:
         procs = [
-            spawn(project, "build", name, "--state-dir", str(state), "--progress", "rawjson")
+            spawn(project, "build", name, "--state-dir", str(state), "--progress", "bakec-json")
             for name in ("a", "b")
         ]
         outputs = [p.communicate(timeout=300) for p in procs]
@@ -88,7 +88,7 @@ def test_a_stage_two_processes_need_is_built_once(tmp_path: Path) -> None:
 def test_a_build_killed_holding_a_step_does_not_block_the_next(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", DOCKERFILE, BAKE)
     with fresh_state() as state:
-        first = spawn(project, "build", "a", "--state-dir", str(state), "--progress", "rawjson")
+        first = spawn(project, "build", "a", "--state-dir", str(state), "--progress", "bakec-json")
         assert first.stderr is not None
         try:
             for line in first.stderr:
@@ -99,7 +99,7 @@ def test_a_build_killed_holding_a_step_does_not_block_the_next(tmp_path: Path) -
             first.kill()
             first.wait()
         started = time.monotonic()
-        second = spawn(project, "build", "b", "--state-dir", str(state), "--progress", "rawjson")
+        second = spawn(project, "build", "b", "--state-dir", str(state), "--progress", "bakec-json")
         _, stderr = second.communicate(timeout=120)
         assert second.returncode == 0, stderr
         assert _stamp_runs(stderr) == 1

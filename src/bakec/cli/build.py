@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 
 from bakec.cli.common import load_definition
 from bakec.errors import UsageError
@@ -53,7 +55,7 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     options = BuildOptions(
         state_dir=args.state_dir,
         builder=args.builder,
-        progress=args.progress,
+        progress=_progress_mode(args.progress, os.environ),
         max_parallelism=args.max_parallelism,
         keep_going=args.keep_going,
         no_cache=bool(args.no_cache),
@@ -63,6 +65,16 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     )
     build(definition, targets, args.overrides, flag_overrides=flag_overrides, options=options)
     return 0
+
+
+def _progress_mode(flag: str | None, env: Mapping[str, str]) -> str:
+    """``--progress``, else ``$BUILDKIT_PROGRESS`` (as buildx reads it), else ``auto``."""
+    from bakec.progress.render import MODES
+
+    mode = flag or env.get("BUILDKIT_PROGRESS") or "auto"
+    if mode not in MODES:
+        raise UsageError(f"invalid progress mode {mode} (BUILDKIT_PROGRESS)")
+    return mode
 
 
 _CALL_METHODS = {

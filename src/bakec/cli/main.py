@@ -46,7 +46,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--metadata-file", help="write build result metadata to a file")
     build.add_argument(
-        "--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"]
+        "--progress",
+        default=None,  # then $BUILDKIT_PROGRESS, then auto (as buildx)
+        choices=["auto", "plain", "tty", "quiet", "rawjson", "bakec-json", "none"],
+        help="progress output: auto, plain, tty, quiet, rawjson (BuildKit's), bakec-json "
+        "(default: $BUILDKIT_PROGRESS, else auto)",
     )
     build.add_argument(
         "--state-dir",

@@ -302,7 +302,7 @@ class _Builder:
             raise located(err, name, platform if multi else "", shown, text) from None
         ignore = self._ignore_patterns(context_dir, None if inline else Path(dockerfile))
         translator = _Translator(self, spec, plan, context_dir, ignore, named, linked)
-        translator.shown = shown
+        translator.source = (shown, text)
         output = translator.run()
         written = dockerfile if inline else spec.dockerfile
         build = Build(name, platform or plan.platform, output, plan, spec.context, written, spec=spec)
@@ -457,7 +457,7 @@ class _Translator:
         self.outputs: list[str] = []
         self.no_cache = spec.no_cache  # bake's no-cache: every op of this build re-runs
         self.no_cache_stages = spec.no_cache_filter  # bake's no-cache-filter
-        self.shown = "Dockerfile"  # the Dockerfile's path in errors
+        self.source: tuple[str, str] | None = None  # the Dockerfile as errors show it, and its text
 
     def run(self) -> str:
         for stage in self.plan.stages:
@@ -612,7 +612,8 @@ class _Translator:
             platform=step.platform,
             stage=stage.display_name,
             no_cache=self._uncached(stage),
-            source=(self.shown, step.line),
+            # where a failure points: (Dockerfile as shown, line, its text)
+            source=(self.source[0], step.line, self.source[1]) if self.source and step.line else None,
         )
 
     def _run(self, stage: Stage, step: Any, state: str) -> str:

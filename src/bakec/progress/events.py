@@ -1,11 +1,13 @@
 """The events a build emits: a step (vertex) changing state, a step's output, the run's summary.
 
-Every event is typed data; :meth:`as_dict` is what ``--progress=rawjson`` prints, one JSON
-object per line (documented in the README):
+Every event is typed data; :meth:`as_dict` is what ``--progress=bakec-json`` prints, one JSON
+object per line (documented in the README; ``--progress=rawjson`` prints BuildKit's
+``SolveStatus`` instead, :mod:`.solvestatus`):
 
 ``{"type": "vertex", "id": 3, "digest": "sha256:...", "name": "[api build 2/3] RUN make",
    "state": "started|done|cached|failed|skipped|cancelled", "time": 1700000000.0,
-   "seconds": 1.25, "targets": ["api"], "emulated": false}``
+   "seconds": 1.25, "targets": ["api"], "emulated": false}`` (a failed step adds ``error`` and, when it
+   is a Dockerfile instruction, ``source``: ``{"filename": "api/Dockerfile", "line": 4}``)
 
 ``{"type": "log", "id": 3, "stream": "stdout|stderr", "data": "...", "time": ...}``
 
@@ -29,6 +31,15 @@ VertexState = Literal["started", "done", "cached", "failed", "skipped", "cancell
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a step comes from: line ``line`` of the Dockerfile ``filename`` (as shown), whose text is ``text``."""
+
+    filename: str
+    line: int
+    text: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
 class Vertex:
     """A step changed state (``seconds`` once it ended, ``error`` when it failed)."""
 
@@ -41,9 +52,11 @@ class Vertex:
     seconds: float | None = None
     error: str | None = None
     time: float = field(default_factory=time.time)
+    inputs: tuple[str, ...] = ()  # digests of the steps this one reads
+    source: Source | None = None  # set on failures of Dockerfile instructions
 
     def as_dict(self) -> dict[str, object]:
-        """The event as ``--progress=rawjson`` prints it."""
+        """The event as ``--progress=bakec-json`` prints it."""
         data: dict[str, object] = {
             "type": "vertex",
             "id": self.id,
@@ -58,6 +71,8 @@ class Vertex:
             data["seconds"] = self.seconds
         if self.error is not None:
             data["error"] = self.error
+        if self.source is not None:
+            data["source"] = {"filename": self.source.filename, "line": self.source.line}
         return data
 
 
@@ -71,7 +86,7 @@ class Log:
     time: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, object]:
-        """The event as ``--progress=rawjson`` prints it."""
+        """The event as ``--progress=bakec-json`` prints it."""
         return {"type": "log", "id": self.id, "stream": self.stream, "data": self.data, "time": self.time}
 
 
@@ -93,7 +108,7 @@ class Summary:
     time: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, object]:
-        """The event as ``--progress=rawjson`` prints it."""
+        """The event as ``--progress=bakec-json`` prints it."""
         return {
             "type": "summary",
             "targets": {

@@ -18,7 +18,7 @@ from typing import Any
 
 from bakec.content.result import OpResult
 from bakec.graph.build import Graph
-from bakec.progress.events import Vertex, VertexState, vertex_name
+from bakec.progress.events import Source, Vertex, VertexState, vertex_name
 from bakec.progress.reporter import Progress
 from bakec.solver.cache_index import CacheIndex, CacheRecord
 from bakec.solver.emulated import is_emulated
@@ -34,6 +34,8 @@ class SolveResult:
     results: dict[str, OpResult] = field(default_factory=dict)  # by node id
     executed: list[str] = field(default_factory=list)  # node ids that really ran
     vertex_ids: dict[str, int] = field(default_factory=dict)
+    # node id -> (start, end) in time.monotonic(), for the nodes that ran or were found cached
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 _UNCACHED_KINDS = ("local",)  # cheap to redo and keyed by content anyway
@@ -115,9 +117,28 @@ def solve(
         )
         targets = tuple(sorted(data.get("targets", ())))
         emulated_step = is_emulated(data["op"], emulated)
+        where = data.get("source") if state == "failed" else None  # (Dockerfile as shown, line, text)
         progress.emit(
-            Vertex(result.vertex_ids[node], name, state, node, targets, emulated_step, seconds, error)
+            Vertex(
+                result.vertex_ids[node],
+                name,
+                state,
+                node,
+                targets,
+                emulated_step,
+                seconds,
+                error,
+                inputs=tuple(d for d in graph.inputs.get(node, ()) if d),
+                source=Source(*where) if where else None,
+            )
         )
+        now = time.monotonic()
+        if state == "cached":
+            with lock:
+                result.spans[node] = (now, now)
+        elif state in ("done", "failed"):
+            with lock:
+                result.spans[node] = (now - (seconds or 0.0), now)
 
     def execute(node: str) -> OpResult | Cached:
         data = nodes[node]
