@@ -74,6 +74,8 @@ class Graph:
     requested: list[str] = field(default_factory=list)
     # the resolved bake targets: secrets, ssh, outputs and cache options for the solver
     targets: Mapping[str, Target] = field(default_factory=dict)
+    # local source op → its files (path → fingerprint), filled only when asked (plans for ``--diff``)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> nx.DiGraph:

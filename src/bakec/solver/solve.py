@@ -31,6 +31,7 @@ class SolveResult:
     results: dict[str, OpResult] = field(default_factory=dict)  # by node id
     executed: list[str] = field(default_factory=list)  # node ids that really ran
     vertex_ids: dict[str, int] = field(default_factory=dict)
+    cached_from: dict[str, str] = field(default_factory=dict)  # node id → "local" or "import"
 
 
 _UNCACHED_KINDS = ("local",)  # cheap to redo and keyed by content anyway
@@ -97,6 +98,7 @@ def solve(
         """Take an imported cache's result for ``node``; :func:`ready` unpacks it if an op runs on it."""
         with lock:
             result.results[node] = hit
+            result.cached_from[node] = "import"
             unpacked[node] = threading.Lock()
 
     def vertex(node: str, state: VertexState, seconds: float | None = None, error: str | None = None) -> None:
@@ -127,6 +129,7 @@ def solve(
                 ):
                     with lock:
                         result.results[node] = cached
+                        result.cached_from[node] = "local"
                     vertex(node, "cached")
                     return Cached(cached)
             hit = imported.lookup(node) if imported is not None else None
