@@ -51,9 +51,13 @@ class Explainer:
         new: Snapshot,
         older: Callable[[], Snapshot | None] | Snapshot | None,
         reran: Collection[str],
+        *,
+        ran: str = "ran",
     ) -> None:
+        """``ran`` is the verb for a step in ``reran`` ("changes" when comparing plans)."""
         self.new = new
         self.reran = reran
+        self.ran = ran
         self._olders: list[Snapshot] = []
         if not callable(older):
             given = iter([older] if older is not None else [])
@@ -104,7 +108,8 @@ class Explainer:
                 return self._parent(dep)
         earlier = self._earlier(target, entry)
         if earlier is None:
-            return Cause("no-record", "no earlier build of this step", {"reason": "first-build"})
+            text = "no earlier build of this step" if self.ran == "ran" else "a new step"
+            return Cause("no-record", text, {"reason": "first-build"})
         old, old_digest = earlier
         if old_digest == digest:
             return Cause(
@@ -114,7 +119,7 @@ class Explainer:
 
     def _parent(self, dep: str) -> Cause:
         label = self.new.ops[dep]["label"]
-        return Cause("parent", f"{label} ran", {"step": label}, parent=dep)
+        return Cause("parent", f"{label} {self.ran}", {"step": label}, parent=dep)
 
     # -- comparing two versions of one step --------------------------------------
     def _difference(self, digest: str, old: Snapshot, old_digest: str) -> Cause:
