@@ -87,7 +87,10 @@ def git_plan(
     try:
         tree = os.path.join(tmp, "tree")
         os.mkdir(tree)
-        archive = subprocess.Popen(["git", "archive", commit], cwd=top, stdout=subprocess.PIPE)
+        # modes as a checkout by this user would have them (git's default umask for archives is 002)
+        archive = subprocess.Popen(
+            ["git", "-c", "tar.umask=user", "archive", commit], cwd=top, stdout=subprocess.PIPE
+        )
         unpack = subprocess.run(
             ["tar", "-x", "-C", tree], stdin=archive.stdout, capture_output=True, check=False
         )
