@@ -83,3 +83,28 @@ def test_why_names_the_first_build_a_changed_file_a_build_arg_and_no_cache(tmp_p
         forced = _why(project, state)
         assert forced["ran"] == 4
         assert {c["cause"] for c in forced["causes"]} == {"no-cache"}
+
+
+def test_steps_served_from_an_imported_cache_count_as_cached_on_an_empty_state_dir(tmp_path):
+    bake = textwrap.dedent("""\
+        target "app" {
+          output = ["type=local,dest=out"]
+          cache-to = ["type=local,dest=cache,mode=max"]
+          cache-from = ["type=local,src=cache"]
+        }
+        """)
+    project = write_project(tmp_path / "p", DOCKERFILE, bake, {**FILES, "src/a.txt": f"a {tmp_path.name}\n"})
+    with fresh_state() as first:
+        _build(project, first)
+    with fresh_state() as runner:  # a CI runner: nothing local, everything from cache-from
+        _build(project, runner)
+        report = _why(project, runner)
+        assert (report["ran"], report["cached"], report["imported"]) == (0, 4, 4)
+        assert report["causes"] == []
+
+        (project / "src" / "c.txt").write_text("c, changed\n")
+        _build(project, runner)
+        changed = _why(project, runner)
+        assert (changed["ran"], changed["cached"]) == (3, 1)
+        [cause] = changed["causes"]
+        assert (cause["cause"], cause["detail"]["changed"]) == ("context-file", ["src/c.txt"])

@@ -87,7 +87,7 @@ def context_files(state_dir: Path, digest: str) -> dict[str, str] | None:
 def _state(node: str, kind: str, solved: SolveResult) -> str:
     outcome = solved.outcome.results.get(node)
     if outcome is None:  # left out because only imported results read it
-        return "cached"
+        return "source" if kind == "local" else "cached"
     state = outcome.state.value
     if state == "done":
         return "source" if kind == "local" else "ran"
