@@ -83,6 +83,7 @@ def build(
     from bakec.export.attest import RunAttestations
     from bakec.export.publish import Publisher, push_timeout
     from bakec.graph.build import build_graph
+    from bakec.graph.context import ContextHasher
     from bakec.graph.platforms import refuse_docker_manifest_lists
     from bakec.graph.resolve import RegistryResolver
     from bakec.graph.target_options import target_build_specs
@@ -90,7 +91,7 @@ def build(
     from bakec.progress.render import renderer
     from bakec.progress.reporter import Progress
     from bakec.registry import RegistryClient
-    from bakec.solver import interrupt, statelock
+    from bakec.solver import interrupt, records, statelock
     from bakec.solver.cache_index import CacheIndex
     from bakec.solver.emulated import emulated_seconds
     from bakec.solver.scheduler import Scheduler
@@ -140,14 +141,17 @@ def build(
     )
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
-    graph = build_graph(
-        resolved.targets,
-        cwd=definition.cwd,
-        requested=list(resolved.targets),
-        resolver=RegistryResolver(registry),
-        fetcher=GitFetcher(state_dir / "git"),
-        build_platform=build_platform,
-    )
+    with ContextHasher() as hasher:
+        graph = build_graph(
+            resolved.targets,
+            cwd=definition.cwd,
+            requested=list(resolved.targets),
+            resolver=RegistryResolver(registry),
+            hasher=hasher,
+            fetcher=GitFetcher(state_dir / "git"),
+            build_platform=build_platform,
+        )
+        records.save_context_files(state_dir, graph, hasher)  # for `bakec why`: which files changed
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
     # What killed builds left (their secrets' tmpfs, bundles, containers) goes first, daemon or not.
@@ -194,6 +198,8 @@ def build(
         ssh.close()
         cache.close()
         client.close()
+    record = records.to_record(graph, solved, cwd=definition.cwd, no_cache=options.no_cache)
+    records.write_record(state_dir, record)
     if all(r.state == "done" for r in reports.values()):
         publisher.publish()  # every target built: now every blob, then every manifest and tag
         cache_io.export_caches(

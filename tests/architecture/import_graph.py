@@ -21,6 +21,7 @@ LAYERS: Sequence[Sequence[str]] = (
     ("solver",),
     ("export",),
     ("remotecache",),
+    ("explain",),
     ("builder",),
     ("cli", "__init__"),
 )
@@ -57,6 +58,7 @@ LAZY_IMPORTS: Mapping[str, str] = {
     "bakec.dockerfile.lexer": "start-up: Go formatting rules load only for history strings",
     "bakec.export.provenance": "start-up: the op vocabulary loads only when provenance is written",
     "bakec.solver.prune": "start-up: duration parsing loads only for --filter",
+    "bakec.solver.records": "start-up: `bakec why` reads records without loading the context hasher",
     "bakec.source.git": "start-up: the state dir is resolved only when a repository is fetched",
     "bakec.worker.leftovers": "start-up: CNI code loads only to sweep a state dir that has a network",
 }

@@ -128,7 +128,6 @@ FAILURE_BLOCK = (
     "   2 |     WORKDIR /src\n"
     "   3 | >>> RUN for i in $(seq 12); do echo line $i; done; exit 3\n"
     "   4 |     COPY . .\n"
-    "   5 |     \n"
     "--------------------\n"
 )
 

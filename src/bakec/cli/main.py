@@ -114,7 +114,21 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["offline", "registry"],
         help="pin base images: offline uses references as written, registry asks the registry",
     )
+    plan.add_argument(
+        "--diff",
+        metavar="OLD",
+        help="compare with an earlier `bakec plan --format json` file, or git:REV (that revision's plan)",
+    )
     plan.add_argument("targets", nargs="*", metavar="TARGET")
+
+    why = sub.add_parser("why", help="explain why steps of a target's latest build ran")
+    why.add_argument("--format", default="text", choices=["text", "json"], help="output format")
+    why.add_argument(
+        "--state-dir",
+        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
+        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+    )
+    why.add_argument("target", metavar="TARGET")
     return parser
 
 
@@ -170,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.plan import run_plan
 
             return run_plan(args, sources)
+        if args.command == "why":
+            from bakec.cli.why import run_why
+
+            return run_why(args, sources)
         raise UsageError(f"unknown command {args.command}")
     except BakecError as err:
         sys.stderr.write(render(err, sources))

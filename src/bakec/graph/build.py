@@ -79,6 +79,8 @@ class Graph:
     # each Dockerfile's text by the path errors show (relative to the working directory);
     # an op's ``source`` attribute is ``(path, line)`` of the instruction that made it
     dockerfiles: dict[str, str] = field(default_factory=dict)
+    # local source op → its files (path → fingerprint), filled only when asked (plans for ``--diff``)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> nx.DiGraph:

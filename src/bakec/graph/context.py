@@ -36,7 +36,7 @@ import posixpath
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -46,7 +46,7 @@ from bakec.graph import listing
 from bakec.graph.listing import Stat
 from bakec.util.patternmatch import PatternMatcher, compile_go_pattern, has_wildcards
 
-__all__ = ["ContextHasher", "ContextIndex", "Entry", "default_cache_dir", "select_key"]
+__all__ = ["ContextHasher", "ContextIndex", "Entry", "default_cache_dir", "local_files", "select_key"]
 
 _RACY_SECONDS = 2.0  # files changed this recently may change again within the same mtime tick
 _CHUNK = 1 << 20
@@ -132,6 +132,10 @@ class ContextIndex:
             found = self._digests[key] = "sha256:" + h.hexdigest()
         return found
 
+    def files(self, sources: Sequence[str] = ("/",), exclude: Sequence[str] = ()) -> dict[str, str]:
+        """Path → a short fingerprint of each selected entry: what ``bakec why`` compares between builds."""
+        return {e.path: _fingerprint(e) for e in self.select(sources, exclude)}
+
     def _select_one(
         self, cleaned: str, chosen: dict[str, Entry], depth: int, matcher: PatternMatcher | None
     ) -> None:
@@ -178,6 +182,30 @@ class ContextIndex:
         if entry.type == "l" and depth < 16:
             target = posixpath.join(posixpath.dirname("/" + entry.path), entry.link)
             self._select_one(_clean_source(target), chosen, depth + 1, matcher)
+
+
+def _fingerprint(entry: Entry) -> str:
+    """Type, mode and content (or link target) of an entry, short: a change shows, a collision does not matter."""
+    return f"{entry.type}{entry.mode:o}:{entry.content[:16] or entry.link}"
+
+
+def local_files(
+    nodes: Mapping[str, Mapping[str, Any]],
+    hasher: ContextHasher,
+    known: Callable[[str], bool] = lambda d: False,
+) -> dict[str, dict[str, str]]:
+    """Local source op digest → :meth:`ContextIndex.files` of what it selects (``known`` ones skipped).
+
+    ``hasher`` must be the one that planned ``nodes``: its indexes are memoised, so nothing is walked again.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for digest, data in nodes.items():
+        op = data["op"]
+        if op.kind != "local" or known(digest):
+            continue
+        index = hasher.index(op.path, op.exclude, op.name)
+        out[digest] = index.files(op.include, op.exclude_selected)
+    return out
 
 
 def select_key(sources: Iterable[str]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec.graph.build import Graph, build_graph
-from bakec.graph.context import ContextHasher
+from bakec.graph.context import ContextHasher, local_files
 from bakec.graph.resolve import ImageResolver
 from bakec.ops import _key_dict
 from bakec.util.gitref import redact_all
@@ -35,15 +35,19 @@ def plan(
     resolver: ImageResolver | None = None,
     cache_dir: str | Path | None = None,
     build_platform: str | None = None,
+    files: bool = False,
 ) -> Graph:
-    """Resolve ``names`` (default group when empty) and compile them into one graph."""
+    """Resolve ``names`` (default group when empty) and compile them into one graph.
+
+    ``files`` lists what each local source selects (:attr:`Graph.files`), for ``bakec plan --diff``.
+    """
     resolved = definition.resolve(list(names), list(overrides))
     # targets pulled in only through ``target:`` links are planned as dependencies, listed last
     requested: dict[str, None] = {}
     for name in definition.expand_names(list(names) or ["default"]):
         requested.update(dict.fromkeys(t for t in definition.resolve_group(name)[0] if t in resolved.targets))
     with ContextHasher(cache_dir) as hasher:
-        return build_graph(
+        graph = build_graph(
             resolved.targets,
             cwd=definition.cwd,
             requested=list(requested) or list(resolved.targets),
@@ -51,6 +55,9 @@ def plan(
             hasher=hasher,
             build_platform=build_platform,
         )
+        if files:
+            graph.files = local_files(graph.nodes, hasher)
+        return graph
 
 
 def render(graph: Graph, fmt: str) -> str:
@@ -134,13 +141,16 @@ def to_dict(graph: Graph) -> dict[str, Any]:
         }
         for (ref, platform), r in sorted(graph.images.items())
     ]
-    return {
+    out = {
         "targets": targets,
         "nodes": nodes,
         "images": images,
         "summary": graph.summary(),
         "critical_path": graph.critical_path(),
     }
+    if graph.files:
+        out["contexts"] = graph.files  # local op → path → fingerprint (``bakec plan --diff`` compares them)
+    return out
 
 
 def render_json(graph: Graph) -> str:
@@ -151,7 +161,7 @@ def render_json(graph: Graph) -> str:
         if key in ("nodes", "images") and value:
             items = ",\n    ".join(json.dumps(v, separators=(", ", ": ")) for v in value)
             parts.append(f"  {json.dumps(key)}: [\n    {items}\n  ]")
-        elif key == "targets" and value:
+        elif key in ("targets", "contexts") and value:
             items = ",\n    ".join(
                 f"{json.dumps(k)}: {json.dumps(v, separators=(', ', ': '))}" for k, v in value.items()
             )

@@ -36,6 +36,7 @@ class SolveResult:
     vertex_ids: dict[str, int] = field(default_factory=dict)
     # node id -> (start, end) in time.monotonic(), for the nodes that ran or were found cached
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    cached_from: dict[str, str] = field(default_factory=dict)  # node id → "local" or "import"
 
 
 _UNCACHED_KINDS = ("local",)  # cheap to redo and keyed by content anyway
@@ -106,6 +107,7 @@ def solve(
         """Take an imported cache's result for ``node``; :func:`ready` unpacks it if an op runs on it."""
         with lock:
             result.results[node] = hit
+            result.cached_from[node] = "import"
             unpacked[node] = threading.Lock()
 
     def vertex(node: str, state: VertexState, seconds: float | None = None, error: str | None = None) -> None:
@@ -183,6 +185,7 @@ def solve(
             return None
         with lock:
             result.results[node] = cached
+            result.cached_from[node] = "local"
         vertex(node, "cached")
         return Cached(cached)
 
