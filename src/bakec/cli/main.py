@@ -12,7 +12,16 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
+from bakec._version import __version__
 from bakec.errors import EXIT_USAGE, BakecError, UsageError, render
+
+_STATE_DIR_HELP = (
+    "bakec's state directory (default: $BAKEC_STATE_DIR, $XDG_STATE_HOME/bakec, /var/lib/bakec for root)"
+)
+_PROGRESS_HELP = (
+    "how to show progress: auto (tty on a terminal, else plain), plain (one line per event), "
+    "tty (live view), quiet (errors only), rawjson (one JSON object per line), none"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,6 +31,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bakec", description="Compile and build docker buildx bake files.")
+    parser.add_argument("--version", action="version", version=f"bakec {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback on internal errors (as BAKEC_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     build = sub.add_parser("build", help="build targets (or --print / --list them)")
@@ -46,12 +59,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--metadata-file", help="write build result metadata to a file")
     build.add_argument(
-        "--progress", default="auto", choices=["auto", "plain", "tty", "quiet", "rawjson", "none"]
+        "--progress",
+        default="auto",
+        choices=["auto", "plain", "tty", "quiet", "rawjson", "none"],
+        help=_PROGRESS_HELP,
     )
     build.add_argument(
         "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+        help=_STATE_DIR_HELP,
     )
     build.add_argument("--builder", help="unix socket of a containerd to use instead of the embedded one")
     build.add_argument(
@@ -60,14 +75,15 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--keep-going", action="store_true", help="let independent targets finish when one fails"
     )
-    build.add_argument("targets", nargs="*", metavar="TARGET")
+    build.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to build")
 
     daemon = sub.add_parser("daemon", help="the embedded containerd: status or stop")
-    daemon.add_argument("action", choices=["status", "stop"])
+    daemon.add_argument(
+        "action", choices=["status", "stop"], help="status: what runs and until when; stop: stop it now"
+    )
     daemon.add_argument(
         "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+        help=_STATE_DIR_HELP,
     )
 
     prune = sub.add_parser("prune", help="remove build cache")
@@ -85,15 +101,15 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="until=DURATION",
         help="only entries unused for longer than DURATION (e.g. 24h)",
     )
+    prune.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     prune.add_argument(
         "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+        help=_STATE_DIR_HELP,
     )
 
     check = sub.add_parser("check", help="validate bake files without building")
     _add_definition_flags(check)
-    check.add_argument("targets", nargs="*", metavar="TARGET")
+    check.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to check")
 
     plan = sub.add_parser("plan", help="show the combined build graph of the targets")
     _add_definition_flags(plan)
@@ -106,7 +122,8 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["offline", "registry"],
         help="pin base images: offline uses references as written, registry asks the registry",
     )
-    plan.add_argument("targets", nargs="*", metavar="TARGET")
+    plan.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to plan")
+    add_everyday_commands(sub)
     return parser
 
 
@@ -133,12 +150,38 @@ def _add_definition_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_everyday_commands(sub) -> None:
+    """``version``, ``completion``, ``du``, ``doctor`` and the hidden ``__complete`` helper."""
+    sub.add_parser("version", help="show the versions of bakec, Python, containerd and runc")
+
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument(
+        "shell",
+        choices=["bash", "zsh", "fish"],
+        help='the shell: load with `source <(bakec completion bash)` (zsh: the same; fish: "| source")',
+    )
+
+    complete = sub.add_parser("__complete")  # no help: hidden, the completion scripts call it
+    complete.add_argument("words", nargs=argparse.REMAINDER, help="the command line up to the cursor")
+
+    du = sub.add_parser("du", help="show the disk usage of the build cache")
+    du.add_argument("--verbose", action="store_true", help="show every record with its step and targets")
+    du.add_argument("--state-dir", help=_STATE_DIR_HELP)
+
+    doctor = sub.add_parser("doctor", help="check this machine for building, with a fix for each problem")
+    doctor.add_argument("--state-dir", help=_STATE_DIR_HELP)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bakec`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     sources: dict[str, bytes] = {}
+    debug = bool(os.environ.get("BAKEC_DEBUG"))
     try:
         args = _build_parser().parse_args(args_list)
+        if args.debug:
+            debug = True
+            os.environ["BAKEC_DEBUG"] = "1"  # subprocesses and library code see it too
         if args.command is None:
             _build_parser().print_help(sys.stderr)
             return EXIT_USAGE
@@ -162,6 +205,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.plan import run_plan
 
             return run_plan(args, sources)
+        if args.command == "version":
+            from bakec.cli.version import run_version
+
+            return run_version(args, sources)
+        if args.command == "completion":
+            from bakec.cli.completion import run_completion
+
+            return run_completion(args, _build_parser())
+        if args.command == "__complete":
+            from bakec.cli.completion import run_complete
+
+            return run_complete(args, _build_parser())
+        if args.command == "du":
+            from bakec.cli.du import run_du
+
+            return run_du(args, sources)
+        if args.command == "doctor":
+            from bakec.cli.doctor import run_doctor
+
+            return run_doctor(args, sources)
         raise UsageError(f"unknown command {args.command}")
     except BakecError as err:
         sys.stderr.write(render(err, sources))
@@ -172,10 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as err:  # a bug in bakec: say so plainly, traceback only on request
-        if os.environ.get("BAKEC_DEBUG"):
+        if debug:
             raise
         sys.stderr.write(
-            f"ERROR: internal error: {type(err).__name__}: {err} (set BAKEC_DEBUG=1 for details)\n"
+            f"ERROR: internal error: {type(err).__name__}: {err} (run with --debug for details)\n"
         )
         return 1
 
