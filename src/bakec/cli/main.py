@@ -151,7 +151,7 @@ def _add_definition_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_everyday_commands(sub) -> None:
-    """``version``, ``completion``, ``du``, ``doctor`` and the hidden ``__complete`` helper."""
+    """``version``, ``completion``, ``du`` and ``doctor``."""
     sub.add_parser("version", help="show the versions of bakec, Python, containerd and runc")
 
     completion = sub.add_parser("completion", help="print a shell completion script")
@@ -160,9 +160,6 @@ def add_everyday_commands(sub) -> None:
         choices=["bash", "zsh", "fish"],
         help='the shell: load with `source <(bakec completion bash)` (zsh: the same; fish: "| source")',
     )
-
-    complete = sub.add_parser("__complete")  # no help: hidden, the completion scripts call it
-    complete.add_argument("words", nargs=argparse.REMAINDER, help="the command line up to the cursor")
 
     du = sub.add_parser("du", help="show the disk usage of the build cache")
     du.add_argument("--verbose", action="store_true", help="show every record with its step and targets")
@@ -178,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sources: dict[str, bytes] = {}
     debug = bool(os.environ.get("BAKEC_DEBUG"))
     try:
+        if args_list[:1] == ["__complete"]:  # hidden: the completion scripts' helper (words may be flags)
+            from bakec.cli.completion import run_complete
+
+            return run_complete(args_list[1:], _build_parser())
         args = _build_parser().parse_args(args_list)
         if args.debug:
             debug = True
@@ -213,10 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.completion import run_completion
 
             return run_completion(args, _build_parser())
-        if args.command == "__complete":
-            from bakec.cli.completion import run_complete
-
-            return run_complete(args, _build_parser())
         if args.command == "du":
             from bakec.cli.du import run_du
 
