@@ -114,7 +114,7 @@ def solve(
             Vertex(result.vertex_ids[node], name, state, node, targets, emulated_step, seconds, error)
         )
 
-    def described(node: str, op_result: OpResult) -> dict[str, Any]:
+    def described(node: str, op_result: OpResult) -> dict[str, object]:
         """The cache record's meta: the result, plus the step's name and targets for ``bakec du --verbose``."""
         data = nodes[node]
         name = data.get("label") or data.get("description") or data["op"].kind
