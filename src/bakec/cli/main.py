@@ -47,30 +47,49 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--push", action="store_true", help='shorthand for "--set=*.output=type=registry"')
     build.add_argument("--no-cache", action="store_true", default=None, help="do not use cache when building")
     build.add_argument("--pull", action="store_true", default=None, help="always attempt to pull all images")
-    build.add_argument("--sbom", default="", help='shorthand for "--set=*.attest=type=sbom"')
-    build.add_argument("--provenance", default="", help='shorthand for "--set=*.attest=type=provenance"')
+    build.add_argument("--sbom", default="", metavar="VALUE", help='shorthand for "--set=*.attest=type=sbom"')
     build.add_argument(
-        "--call", default=None, help="set method for evaluating build (check, outline, targets)"
+        "--provenance", default="", metavar="VALUE", help='shorthand for "--set=*.attest=type=provenance"'
+    )
+    build.add_argument(
+        "--call",
+        default=None,
+        metavar="METHOD",
+        help="set method for evaluating build (check, outline, targets)",
     )
     build.add_argument("--check", action="store_true", help='shorthand for "--call=check"')
-    build.add_argument("--policy", action="append", default=[], help="policy configuration")
+    build.add_argument("--policy", action="append", default=[], metavar="POLICY", help="policy configuration")
     build.add_argument(
-        "--allow", action="append", default=[], help="allow build to access specified resources"
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ENTITLEMENT",
+        help="allow build to access specified resources",
     )
-    build.add_argument("--metadata-file", help="write build result metadata to a file")
+    build.add_argument("--metadata-file", metavar="FILE", help="write build result metadata to a file")
     build.add_argument(
         "--progress",
         default="auto",
         choices=["auto", "plain", "tty", "quiet", "rawjson", "none"],
+        metavar="MODE",
         help=_PROGRESS_HELP,
     )
     build.add_argument(
         "--state-dir",
+        metavar="DIR",
         help=_STATE_DIR_HELP,
     )
-    build.add_argument("--builder", help="unix socket of a containerd to use instead of the embedded one")
     build.add_argument(
-        "--max-parallelism", type=int, default=None, help="operations run at once (default: cores)"
+        "--builder",
+        metavar="NAME",
+        help='builder to use: only "default", bakec\'s embedded containerd, is accepted',
+    )
+    build.add_argument(
+        "--max-parallelism",
+        type=int,
+        default=None,
+        metavar="N",
+        help="operations run at once (default: cores)",
     )
     build.add_argument(
         "--keep-going", action="store_true", help="let independent targets finish when one fails"
@@ -83,6 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     daemon.add_argument(
         "--state-dir",
+        metavar="DIR",
         help=_STATE_DIR_HELP,
     )
 
@@ -104,6 +124,7 @@ def _build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     prune.add_argument(
         "--state-dir",
+        metavar="DIR",
         help=_STATE_DIR_HELP,
     )
 
@@ -158,15 +179,15 @@ def add_everyday_commands(sub) -> None:
     completion.add_argument(
         "shell",
         choices=["bash", "zsh", "fish"],
-        help='the shell: load with `source <(bakec completion bash)` (zsh: the same; fish: "| source")',
+        help="bash or zsh: source <(bakec completion bash); fish: bakec completion fish | source",
     )
 
     du = sub.add_parser("du", help="show the disk usage of the build cache")
     du.add_argument("--verbose", action="store_true", help="show every record with its step and targets")
-    du.add_argument("--state-dir", help=_STATE_DIR_HELP)
+    du.add_argument("--state-dir", metavar="DIR", help=_STATE_DIR_HELP)
 
     doctor = sub.add_parser("doctor", help="check this machine for building, with a fix for each problem")
-    doctor.add_argument("--state-dir", help=_STATE_DIR_HELP)
+    doctor.add_argument("--state-dir", metavar="DIR", help=_STATE_DIR_HELP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
