@@ -259,6 +259,7 @@ E2E_TESTS: frozenset[str] = frozenset(
         "worker/test_mount_sources.py::test_overlay_with_whiteouts_shows_the_context_as_sent",
         "worker/test_mount_sources.py::test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones",
         "worker/test_safepath.py::test_mkdir_all_creates_parents_with_mode_and_owner",
+        "cli/test_doctor.py::test_doctor_finds_everything_building_needs",
     }
 )
 
