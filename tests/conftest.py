@@ -248,6 +248,7 @@ E2E_PATHS: tuple[str, ...] = (
     "worker/test_run.py",  # containerd and runc
     "worker/test_store.py",
     "worker/test_network.py",
+    "cli/test_install.py",  # builds a wheel and installs it and its dependencies from PyPI
 )
 
 # Single tests that need root (mounts, chown), by node id below tests/ (parameters left out).
