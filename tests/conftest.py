@@ -51,6 +51,10 @@ import pytest
 from ci_skips import in_ci, pytest_runtest_makereport  # noqa: F401 - the hook, registered by name
 from corpus import conformance
 
+# The session's daemons serve long-lived clients that hold no build lock: no idle stop under
+# them (tests/worker/test_cli_daemon.py sets its own idle time to test the watcher).
+os.environ.setdefault("BAKEC_DAEMON_IDLE", "0")
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
 
