@@ -94,3 +94,23 @@ def test_version_flag_is_fast_and_imports_nothing_heavy():
     # 0.15 s on top of the interpreter's own start (which this machine's site packages make slow)
     python = _fastest([sys.executable, "-c", "pass"])
     assert _fastest([sys.executable, "-m", "bakec.cli.main", "--version"]) - python < 0.15
+
+
+def test_readme_exit_codes_are_those_of_errors_py():
+    import bakec.errors as errors
+
+    readme = (REPO / "README.md").read_text()
+    table = re.search(r"### Exit codes\n\n((?:\|.*\n)+)", readme)
+    assert table is not None
+    rows = table.group(1).splitlines()[2:]
+    documented = {int(code) for row in rows for code in row.split("|")[1].strip().split(" / ")}
+    constants = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    raised = {c.exit_code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception)}
+    assert documented - {130, 143} == constants  # 130/143: signals, from bakec.solver.interrupt
+    assert raised <= constants
+    docstring = {
+        int(line.split()[0])
+        for line in errors.__doc__.split("Exit codes")[1].splitlines()[1:]
+        if line.strip()
+    }
+    assert docstring == constants
