@@ -51,6 +51,10 @@ import pytest
 from ci_skips import in_ci, pytest_runtest_makereport  # noqa: F401 - the hook, registered by name
 from corpus import conformance
 
+# The session's daemons serve long-lived clients that hold no build lock: no idle stop under
+# them (tests/worker/test_cli_daemon.py sets its own idle time to test the watcher).
+os.environ.setdefault("BAKEC_DAEMON_IDLE", "0")
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
 
@@ -248,6 +252,7 @@ E2E_PATHS: tuple[str, ...] = (
     "worker/test_run.py",  # containerd and runc
     "worker/test_store.py",
     "worker/test_network.py",
+    "cli/test_install.py",  # builds a wheel and installs it and its dependencies from PyPI
 )
 
 # Single tests that need root (mounts, chown), by node id below tests/ (parameters left out).
@@ -259,6 +264,7 @@ E2E_TESTS: frozenset[str] = frozenset(
         "worker/test_mount_sources.py::test_overlay_with_whiteouts_shows_the_context_as_sent",
         "worker/test_mount_sources.py::test_sweep_unmounts_what_a_dead_process_left_and_keeps_live_ones",
         "worker/test_safepath.py::test_mkdir_all_creates_parents_with_mode_and_owner",
+        "cli/test_doctor.py::test_doctor_finds_everything_building_needs",
     }
 )
 

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+# builds hold it shared, prune and the daemon's idle watcher exclusively (bakec.solver.statelock)
+SOLVE_LOCK = "solve.lock"
+
 
 def resolve_state_dir(cli_value: str | None = None, env: Mapping[str, str] | None = None) -> Path:
     """``--state-dir`` > ``BAKEC_STATE_DIR`` > ``$XDG_STATE_HOME/bakec`` > ``/var/lib/bakec`` (root)."""

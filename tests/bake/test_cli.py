@@ -149,6 +149,7 @@ def test_check_clean_file_exits_0(tmp_path):
 
 def test_parse_cache_gives_the_same_result_and_never_caches_errors(tmp_path):
     files = {"docker-bake.hcl": 'variable "V" { default = "1" }\ntarget "default" { tags = ["a:${V}"] }\n'}
+    (tmp_path / ".state").mkdir()  # the parse cache is written only into an existing state dir
     first = _run(tmp_path, files, "build", "--print")
     cached = list((tmp_path / ".state" / "cache" / "hcl").glob("*.pickle"))
     second = _run(tmp_path, files, "build", "--print")
@@ -158,3 +159,14 @@ def test_parse_cache_gives_the_same_result_and_never_caches_errors(tmp_path):
     code, _, err = _run(tmp_path, broken, "build", "--print")
     assert code == 1 and "docker-bake.hcl:" in err
     assert len(list((tmp_path / ".state" / "cache" / "hcl").glob("*.pickle"))) == 1
+
+
+def test_read_only_commands_create_no_state_dir(tmp_path):
+    files = {
+        "docker-bake.hcl": 'target "default" { tags = ["a"] }\n',
+        "Dockerfile": "FROM busybox\n",
+    }
+    for args in (["build", "--print"], ["build", "--list", "targets"], ["plan"], ["check"]):
+        code, _, err = _run(tmp_path, files, *args)
+        assert code == 0, (args, err)
+        assert not (tmp_path / ".state").exists(), args

@@ -168,3 +168,34 @@ def test_prune_rejects_a_bad_size(tmp_path):
     proc = cli(tmp_path, "prune", "--keep-storage", "lots", "--state-dir", str(tmp_path / "s"))
     assert proc.returncode == 2
     assert "invalid argument 'lots' for \"--keep-storage\" flag" in proc.stderr
+
+
+def test_du_lists_every_record_and_prune_dry_run_removes_nothing(tmp_path):
+    project = write_project(tmp_path / "p", DOCKERFILE, BAKE, {"app.txt": "app\n"})
+    with fresh_state() as state:
+        built = cli(project, "build", "--state-dir", str(state), "--progress", "rawjson")
+        assert built.returncode == 0, built.stderr
+        rows, snapshots, blobs = _rows(state), _snapshots(state), _blobs(state)
+
+        du = cli(project, "du", "--state-dir", str(state))
+        assert du.returncode == 0, du.stderr
+        lines = du.stdout.splitlines()
+        assert lines[0].split() == ["ID", "RECLAIMABLE", "SIZE", "LAST", "ACCESSED"]
+        listed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("sha256:")}
+        assert sorted(listed) == sorted(key for key, _ in rows)
+        kinds = dict(rows)
+        assert {key: kinds[key] == "image" for key in listed} == {k: v == "false" for k, v in listed.items()}
+        assert re.fullmatch(r"Total:\s+[\d.]+MB", lines[-1])
+        assert re.fullmatch(r"Reclaimable:\s+[\d.]+(B|kB|MB)", lines[-2])
+
+        verbose = cli(project, "du", "--verbose", "--state-dir", str(state)).stdout
+        assert re.search(r"^Description:    \[\d/4\] RUN echo one > /one", verbose, re.MULTILINE)
+        assert verbose.count("Targets:        default\n") == 4
+
+        dry = cli(project, "prune", "--all", "--dry-run", "--state-dir", str(state))
+        assert dry.returncode == 0, dry.stderr
+        assert len([line for line in dry.stdout.splitlines() if line.startswith("sha256:")]) == 4
+        assert dry.stdout.splitlines()[-1].endswith("(dry run: nothing was removed)")
+        assert (_rows(state), _snapshots(state), _blobs(state)) == (rows, snapshots, blobs)
+        after = cli(project, "du", "--state-dir", str(state)).stdout.splitlines()
+        assert [line.split()[:3] for line in after] == [line.split()[:3] for line in lines]  # not the age

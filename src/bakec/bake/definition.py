@@ -422,7 +422,9 @@ def _yaml_numbers(data):
 def _parse_cache_dir(env: Mapping[str, str]):
     from bakec.state import resolve_state_dir
 
-    return resolve_state_dir(env=env) / "cache" / "hcl"
+    state_dir = resolve_state_dir(env=env)
+    # a state dir that does not exist yet is not created: read-only commands write nothing
+    return state_dir / "cache" / "hcl" if state_dir.is_dir() else None
 
 
 def _truthy(value: str) -> bool:

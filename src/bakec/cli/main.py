@@ -12,7 +12,17 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
+from bakec._version import __version__
 from bakec.errors import EXIT_USAGE, BakecError, UsageError, render
+
+_STATE_DIR_HELP = (
+    "bakec's state directory (default: $BAKEC_STATE_DIR, $XDG_STATE_HOME/bakec, /var/lib/bakec for root)"
+)
+_PROGRESS_HELP = (
+    "how to show progress: auto (tty on a terminal, else plain), plain (one line per event), "
+    "tty (live view), quiet (errors only), rawjson (BuildKit's SolveStatus JSON, one object per line), "
+    "bakec-json (bakec's own events), none; default: $BUILDKIT_PROGRESS, else auto"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,6 +32,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bakec", description="Compile and build docker buildx bake files.")
+    parser.add_argument("--version", action="version", version=f"bakec {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback on internal errors (as BAKEC_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     build = sub.add_parser("build", help="build targets (or --print / --list them)")
@@ -34,44 +48,63 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--push", action="store_true", help='shorthand for "--set=*.output=type=registry"')
     build.add_argument("--no-cache", action="store_true", default=None, help="do not use cache when building")
     build.add_argument("--pull", action="store_true", default=None, help="always attempt to pull all images")
-    build.add_argument("--sbom", default="", help='shorthand for "--set=*.attest=type=sbom"')
-    build.add_argument("--provenance", default="", help='shorthand for "--set=*.attest=type=provenance"')
+    build.add_argument("--sbom", default="", metavar="VALUE", help='shorthand for "--set=*.attest=type=sbom"')
     build.add_argument(
-        "--call", default=None, help="set method for evaluating build (check, outline, targets)"
+        "--provenance", default="", metavar="VALUE", help='shorthand for "--set=*.attest=type=provenance"'
+    )
+    build.add_argument(
+        "--call",
+        default=None,
+        metavar="METHOD",
+        help="set method for evaluating build (check, outline, targets)",
     )
     build.add_argument("--check", action="store_true", help='shorthand for "--call=check"')
-    build.add_argument("--policy", action="append", default=[], help="policy configuration")
+    build.add_argument("--policy", action="append", default=[], metavar="POLICY", help="policy configuration")
     build.add_argument(
-        "--allow", action="append", default=[], help="allow build to access specified resources"
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ENTITLEMENT",
+        help="allow build to access specified resources",
     )
-    build.add_argument("--metadata-file", help="write build result metadata to a file")
+    build.add_argument("--metadata-file", metavar="FILE", help="write build result metadata to a file")
     build.add_argument(
         "--progress",
         default=None,  # then $BUILDKIT_PROGRESS, then auto (as buildx)
         choices=["auto", "plain", "tty", "quiet", "rawjson", "bakec-json", "none"],
-        help="progress output: auto, plain, tty, quiet, rawjson (BuildKit's), bakec-json "
-        "(default: $BUILDKIT_PROGRESS, else auto)",
+        metavar="MODE",
+        help=_PROGRESS_HELP,
     )
     build.add_argument(
         "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+        metavar="DIR",
+        help=_STATE_DIR_HELP,
     )
-    build.add_argument("--builder", help="unix socket of a containerd to use instead of the embedded one")
     build.add_argument(
-        "--max-parallelism", type=int, default=None, help="operations run at once (default: cores)"
+        "--builder",
+        metavar="NAME",
+        help='builder to use: only "default", bakec\'s embedded containerd, is accepted',
+    )
+    build.add_argument(
+        "--max-parallelism",
+        type=int,
+        default=None,
+        metavar="N",
+        help="operations run at once (default: cores)",
     )
     build.add_argument(
         "--keep-going", action="store_true", help="let independent targets finish when one fails"
     )
-    build.add_argument("targets", nargs="*", metavar="TARGET")
+    build.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to build")
 
     daemon = sub.add_parser("daemon", help="the embedded containerd: status or stop")
-    daemon.add_argument("action", choices=["status", "stop"])
+    daemon.add_argument(
+        "action", choices=["status", "stop"], help="status: what runs and until when; stop: stop it now"
+    )
     daemon.add_argument(
         "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+        metavar="DIR",
+        help=_STATE_DIR_HELP,
     )
 
     prune = sub.add_parser("prune", help="remove build cache")
@@ -89,10 +122,11 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="until=DURATION",
         help="only entries unused for longer than DURATION (e.g. 24h)",
     )
+    prune.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     prune.add_argument(
         "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
+        metavar="DIR",
+        help=_STATE_DIR_HELP,
     )
 
     check = sub.add_parser(
@@ -100,8 +134,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_definition_flags(check)
     check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
-    check.add_argument("--format", default="text", choices=["text", "json"], help="output format")
-    check.add_argument("targets", nargs="*", metavar="TARGET")
+    check.add_argument(
+        "--format", default="text", choices=["text", "json"], help="output format of the findings"
+    )
+    check.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to check")
 
     plan = sub.add_parser("plan", help="show the combined build graph of the targets")
     _add_definition_flags(plan)
@@ -119,16 +155,19 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="OLD",
         help="compare with an earlier `bakec plan --format json` file, or git:REV (that revision's plan)",
     )
-    plan.add_argument("targets", nargs="*", metavar="TARGET")
+    plan.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to plan")
 
     why = sub.add_parser("why", help="explain why steps of a target's latest build ran")
-    why.add_argument("--format", default="text", choices=["text", "json"], help="output format")
+    why.add_argument(
+        "--format", default="text", choices=["text", "json"], help="output format of the explanation"
+    )
     why.add_argument(
         "--state-dir",
         help="bakec's state directory (default: $BAKEC_STATE_DIR, "
         "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
     )
-    why.add_argument("target", metavar="TARGET")
+    why.add_argument("target", metavar="TARGET", help="the target whose latest build to explain")
+    add_everyday_commands(sub)
     return parser
 
 
@@ -155,12 +194,39 @@ def _add_definition_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_everyday_commands(sub) -> None:
+    """``version``, ``completion``, ``du`` and ``doctor``."""
+    sub.add_parser("version", help="show the versions of bakec, Python, containerd and runc")
+
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument(
+        "shell",
+        choices=["bash", "zsh", "fish"],
+        help="bash or zsh: source <(bakec completion bash); fish: bakec completion fish | source",
+    )
+
+    du = sub.add_parser("du", help="show the disk usage of the build cache")
+    du.add_argument("--verbose", action="store_true", help="show every record with its step and targets")
+    du.add_argument("--state-dir", metavar="DIR", help=_STATE_DIR_HELP)
+
+    doctor = sub.add_parser("doctor", help="check this machine for building, with a fix for each problem")
+    doctor.add_argument("--state-dir", metavar="DIR", help=_STATE_DIR_HELP)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bakec`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     sources: dict[str, bytes] = {}
+    debug = bool(os.environ.get("BAKEC_DEBUG"))
     try:
+        if args_list[:1] == ["__complete"]:  # hidden: the completion scripts' helper (words may be flags)
+            from bakec.cli.completion import run_complete
+
+            return run_complete(args_list[1:], _build_parser())
         args = _build_parser().parse_args(args_list)
+        if args.debug:
+            debug = True
+            os.environ["BAKEC_DEBUG"] = "1"  # subprocesses and library code see it too
         if args.command is None:
             _build_parser().print_help(sys.stderr)
             return EXIT_USAGE
@@ -188,6 +254,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.why import run_why
 
             return run_why(args, sources)
+        if args.command == "version":
+            from bakec.cli.version import run_version
+
+            return run_version(args, sources)
+        if args.command == "completion":
+            from bakec.cli.completion import run_completion
+
+            return run_completion(args, _build_parser())
+        if args.command == "du":
+            from bakec.cli.du import run_du
+
+            return run_du(args, sources)
+        if args.command == "doctor":
+            from bakec.cli.doctor import run_doctor
+
+            return run_doctor(args, sources)
         raise UsageError(f"unknown command {args.command}")
     except BakecError as err:
         sys.stderr.write(render(err, sources))
@@ -198,10 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as err:  # a bug in bakec: say so plainly, traceback only on request
-        if os.environ.get("BAKEC_DEBUG"):
+        if debug:
             raise
         sys.stderr.write(
-            f"ERROR: internal error: {type(err).__name__}: {err} (set BAKEC_DEBUG=1 for details)\n"
+            f"ERROR: internal error: {type(err).__name__}: {err} (run with --debug for details)\n"
         )
         return 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+from bakec.cli.du import read_rows, table_header, table_row
 from bakec.errors import UsageError
 
 
@@ -13,7 +14,7 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
     from bakec.content.store import ContentStore
     from bakec.solver.cache_index import CacheIndex, parse_size
     from bakec.solver.oplock import DIRNAME as OPLOCK_DIR
-    from bakec.solver.prune import ago, parse_duration, prune
+    from bakec.solver.prune import parse_duration, prune
     from bakec.solver.statelock import hold
     from bakec.state import resolve_state_dir
     from bakec.util.units import human_size
@@ -33,6 +34,8 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
         except ValueError as err:
             raise UsageError(f"invalid filter {value!r}: {err}") from None
     state_dir = resolve_state_dir(args.state_dir)
+    if args.dry_run:
+        return _dry_run(state_dir, everything=args.all, keep_storage=keep, unused_for=unused_for)
     with hold(
         state_dir,
         exclusive=True,
@@ -57,8 +60,25 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
         shutil.rmtree(state_dir / OPLOCK_DIR, ignore_errors=True)
     out = sys.stdout
     if reclaimed.entries:
-        out.write(f"{'ID':<72}{'RECLAIMABLE':<14}{'SIZE':<12}LAST ACCESSED\n")
+        out.write(table_header())
         for entry in reclaimed.entries:
-            out.write(f"{entry.key:<72}{'true':<14}{human_size(entry.size):<12}{ago(entry.last_used)}\n")
+            out.write(table_row(entry.key, True, entry.size, entry.last_used))
     out.write(f"Total:\t{human_size(reclaimed.bytes)}\n")
+    return 0
+
+
+def _dry_run(state_dir, *, everything: bool, keep_storage: int, unused_for: float | None) -> int:
+    """List the entries a prune would remove, from the cache index alone: no daemon, nothing removed."""
+    from bakec.solver.prune import select
+    from bakec.util.units import human_size
+
+    entries = select(
+        read_rows(state_dir), everything=everything, keep_storage=keep_storage, unused_for=unused_for
+    )
+    out = sys.stdout
+    if entries:
+        out.write(table_header())
+        for entry in entries:
+            out.write(table_row(entry.key, True, entry.size, entry.last_used))
+    out.write(f"Total:\t{human_size(sum(e.size for e in entries))} (dry run: nothing was removed)\n")
     return 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,16 +69,9 @@ def prune(
     out = Reclaimed()
     cutoff = time.time() - unused_for if unused_for is not None else None
     rows = cache.rows_by_age()
-    kept_size = sum(r.size for r, _ in rows)
-    for record, last_used in rows:
-        eligible = (everything or record.kind not in _KEPT_WITHOUT_ALL) and (
-            cutoff is None or last_used < cutoff
-        )
-        if not eligible or (keep_storage and kept_size <= keep_storage):
-            continue
-        cache.delete(record.key)
-        kept_size -= record.size
-        out.entries.append(Entry(record.key, record.kind, record.size, last_used))
+    for entry in select(rows, everything=everything, keep_storage=keep_storage, unused_for=unused_for):
+        cache.delete(entry.key)
+        out.entries.append(entry)
     removed = {e.key for e in out.entries}
     remaining = [
         r for r, _ in rows if r.key not in removed
@@ -97,6 +90,31 @@ def prune(
     with contextlib.suppress(ContainerdError):  # a synchronous GC frees the removed snapshots now
         client.delete_lease(client.create_lease(expire=None), sync=True)
     return out
+
+
+def select(
+    rows: Sequence[tuple[CacheRecord, float]],
+    *,
+    everything: bool = False,
+    keep_storage: int = 0,
+    unused_for: float | None = None,
+) -> list[Entry]:
+    """The entries a prune with these options removes, from ``rows`` (least recently used first).
+
+    Reads nothing and removes nothing: ``bakec prune --dry-run`` lists exactly this.
+    """
+    cutoff = time.time() - unused_for if unused_for is not None else None
+    kept_size = sum(r.size for r, _ in rows)
+    chosen: list[Entry] = []
+    for record, last_used in rows:
+        eligible = (everything or record.kind not in _KEPT_WITHOUT_ALL) and (
+            cutoff is None or last_used < cutoff
+        )
+        if not eligible or (keep_storage and kept_size <= keep_storage):
+            continue
+        kept_size -= record.size
+        chosen.append(Entry(record.key, record.kind, record.size, last_used))
+    return chosen
 
 
 def _snapshots_of(records: Iterable[CacheRecord]) -> set[str]:

@@ -92,7 +92,9 @@ def solve(
                 kind = nodes[node]["op"].kind
                 size = sum(b.size for b in op_result.layers[-1:])
                 cache.put(
-                    CacheRecord(node, kind, op_result.snapshot or None, None, op_result.to_meta(), size)
+                    CacheRecord(
+                        node, kind, op_result.snapshot or None, None, described(node, op_result), size
+                    )
                 )
                 with lock:
                     result.results[node] = op_result
@@ -141,6 +143,16 @@ def solve(
         elif state in ("done", "failed"):
             with lock:
                 result.spans[node] = (now - (seconds or 0.0), now)
+
+    def described(node: str, op_result: OpResult) -> dict[str, object]:
+        """The cache record's meta: the result, plus the step's name and targets for ``bakec du --verbose``."""
+        data = nodes[node]
+        name = data.get("label") or data.get("description") or data["op"].kind
+        return {
+            **op_result.to_meta(),
+            "description": vertex_name(name, data.get("first_target", ""), several_targets),
+            "targets": sorted(data.get("targets", ())),
+        }
 
     def execute(node: str) -> OpResult | Cached:
         data = nodes[node]
@@ -210,7 +222,9 @@ def solve(
             raise
         if op.kind not in _UNCACHED_KINDS:
             size = sum(b.size for b in op_result.layers[-1:]) if op_result.layers else 0
-            cache.put(CacheRecord(node, op.kind, op_result.snapshot or None, None, op_result.to_meta(), size))
+            cache.put(
+                CacheRecord(node, op.kind, op_result.snapshot or None, None, described(node, op_result), size)
+            )
         with lock:
             result.results[node] = op_result
             if op.kind not in _UNCACHED_KINDS:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from bakec.state import SOLVE_LOCK
+
 
 def hold(
     state_dir: Path, *, exclusive: bool = False, waiting: Callable[[], object] | None = None
@@ -22,7 +24,7 @@ def hold(
     ``waiting`` is called once when the lock is busy, before blocking for it.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    f = open(state_dir / "solve.lock", "ab")  # noqa: SIM115 - the caller owns the handle
+    f = open(state_dir / SOLVE_LOCK, "ab")  # noqa: SIM115 - the caller owns the handle
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     try:
         fcntl.flock(f, mode | fcntl.LOCK_NB)

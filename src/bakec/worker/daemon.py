@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bakec.errors import EnvironmentProblem
 from bakec.state import resolve_state_dir  # also re-exported: part of the worker API
+from bakec.worker import idle
 from bakec.worker.client import LEASE_PREFIX, NAMESPACE, OWNER_LABEL, Client, ContainerdError, owner_alive
 from bakec.worker.leftovers import sweep as sweep_leftovers
 from bakec.worker.paths import DaemonPaths
@@ -79,6 +80,10 @@ class DaemonStatus:
     running: bool
     pid: int | None = None
     version: str = ""
+    started: float | None = None  # Unix time
+    idle_deadline: float | None = None  # when the idle watcher stops it (None: never, or no watcher)
+    watcher_pid: int | None = None
+    builds: tuple[int, ...] = ()  # pids of the builds running on this state dir
 
 
 def config_toml(paths: DaemonPaths) -> str:
@@ -123,7 +128,7 @@ class Daemon:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _pid(self) -> int | None:
+    def pid(self) -> int | None:
         """The pid of our containerd if it is alive (and not a zombie)."""
         try:
             pid = int(self.paths.pid_file.read_text())
@@ -153,12 +158,13 @@ class Daemon:
         self.paths.check_socket_length()
         with self._locked():
             if self._answers() is None:
-                pid = self._pid()
+                pid = self.pid()
                 if pid is not None:
                     # Alive but not answering: still starting (another process raced us) or wedged.
                     self._wait_ready(pid)
                 else:
                     self._start()
+            self._watch_idle()
         client = self.connect()
         version = client.version()[0]
         if tuple(int(x) for x in version.split(".")[:2] if x.isdigit()) < MIN_VERSION:
@@ -167,6 +173,13 @@ class Daemon:
             )
         sweep(client, self.paths)
         return client
+
+    def _watch_idle(self) -> None:
+        """Mark the daemon used now, and make sure its idle watcher runs (unless BAKEC_DAEMON_IDLE=0)."""
+        idle.touch(self.paths.last_use)
+        seconds = idle.idle_timeout()
+        if seconds > 0 and idle.watcher(self.paths) is None:
+            idle.spawn_watcher(self.paths, seconds)
 
     def _start(self) -> None:
         paths = self.paths
@@ -219,14 +232,35 @@ class Daemon:
                 ) from None
 
     def status(self) -> DaemonStatus:
-        """Whether the daemon runs and answers, with its pid and version."""
+        """Whether the daemon runs and answers: its pid, version, start, idle deadline and builds."""
         version = self._answers() or ""
-        return DaemonStatus(self.paths.state_dir, self.address, bool(version), self._pid(), version)
+        pid = self.pid()
+        if not version or pid is None:
+            return DaemonStatus(self.paths.state_dir, self.address, bool(version), pid, version)
+        try:
+            started: float | None = self.paths.pid_file.stat().st_mtime
+        except OSError:
+            started = None
+        watcher = idle.watcher(self.paths)
+        deadline = None
+        if watcher is not None:
+            deadline = (idle.last_use(self.paths) or time.time()) + watcher[1]
+        return DaemonStatus(
+            self.paths.state_dir,
+            self.address,
+            True,
+            pid,
+            version,
+            started,
+            deadline,
+            watcher[0] if watcher else None,
+            tuple(idle.builds_running(self.paths)),
+        )
 
     def stop(self) -> bool:
         """Kill bakec's tasks, drop its leases, and stop the daemon; False if it was not running."""
         with self._locked():
-            pid = self._pid()
+            pid = self.pid()
             if self._answers() is not None:
                 with self.connect() as client:
                     sweep(client, self.paths, everything=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakec.errors import EnvironmentProblem
+from bakec.state import SOLVE_LOCK
 
 SOCKET_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 
@@ -44,6 +45,20 @@ class DaemonPaths:
     @property
     def lock_file(self) -> Path:
         return self.base / "lock"
+
+    @property
+    def last_use(self) -> Path:
+        """Touched when a build uses the daemon; the idle watcher stops it this long after."""
+        return self.base / "last-use"
+
+    @property
+    def watcher_pid_file(self) -> Path:
+        return self.base / "idle-watcher.pid"
+
+    @property
+    def build_lock(self) -> Path:
+        """Builds hold it shared while they run (:mod:`bakec.solver.statelock`)."""
+        return self.state_dir / SOLVE_LOCK
 
     @property
     def runc_root(self) -> Path:
