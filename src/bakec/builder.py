@@ -31,6 +31,7 @@ class BuildOptions:
     allow: Sequence[str] = ()
     metadata_file: str | None = None
     check_fs: bool = False  # fs.read/fs.write entitlements, checked by the CLI as buildx's bake command does
+    lock: Any = None  # a bakec.lock.Lockfile: base images and git refs resolve to its pins
 
 
 @dataclass
@@ -137,12 +138,19 @@ def build(
     )
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
+    resolver: Any = RegistryResolver(registry)
+    fetcher = GitFetcher(state_dir / "git")
+    if options.lock is not None:
+        from bakec.lock.resolve import LockedFetcher, LockedResolver
+
+        resolver = LockedResolver(options.lock, resolver)
+        fetcher = LockedFetcher(state_dir / "git", options.lock)
     graph = build_graph(
         resolved.targets,
         cwd=definition.cwd,
         requested=list(resolved.targets),
-        resolver=RegistryResolver(registry),
-        fetcher=GitFetcher(state_dir / "git"),
+        resolver=resolver,
+        fetcher=fetcher,
         build_platform=build_platform,
     )
     progress = Progress(renderer(options.progress, sys.stderr))

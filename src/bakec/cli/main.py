@@ -107,6 +107,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="pin base images: offline uses references as written, registry asks the registry",
     )
     plan.add_argument("targets", nargs="*", metavar="TARGET")
+
+    lock = sub.add_parser("lock", help="pin base images, git refs and ADD URLs in bakec.lock")
+    _add_definition_flags(lock)
+    lock.add_argument("targets", nargs="*", metavar="TARGET")
+    from bakec.cli.lock import add_lock_flags
+
+    add_lock_flags(build, lock)
     return parser
 
 
@@ -162,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.plan import run_plan
 
             return run_plan(args, sources)
+        if args.command == "lock":
+            from bakec.cli.lock import run_lock
+
+            return run_lock(args, sources)
         raise UsageError(f"unknown command {args.command}")
     except BakecError as err:
         sys.stderr.write(render(err, sources))
