@@ -32,6 +32,7 @@ class BuildOptions:
     allow: Sequence[str] = ()
     metadata_file: str | None = None
     check_fs: bool = False  # fs.read/fs.write entitlements, checked by the CLI as buildx's bake command does
+    lock: Any = None  # a bakec.lock.Lockfile: base images and git refs resolve to its pins
 
 
 @dataclass
@@ -141,14 +142,21 @@ def build(
     )
     state_dir = resolve_state_dir(options.state_dir, definition.env)
     registry = RegistryClient()
+    resolver: Any = RegistryResolver(registry)
+    fetcher = GitFetcher(state_dir / "git")
+    if options.lock is not None:
+        from bakec.lock.resolve import LockedFetcher, LockedResolver
+
+        resolver = LockedResolver(options.lock, resolver)
+        fetcher = LockedFetcher(state_dir / "git", options.lock)
     with ContextHasher() as hasher:
         graph = build_graph(
             resolved.targets,
             cwd=definition.cwd,
             requested=list(resolved.targets),
-            resolver=RegistryResolver(registry),
+            resolver=resolver,
             hasher=hasher,
-            fetcher=GitFetcher(state_dir / "git"),
+            fetcher=fetcher,
             build_platform=build_platform,
         )
         records.save_context_files(state_dir, graph, hasher)  # for `bakec why`: which files changed

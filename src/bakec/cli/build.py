@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from bakec.cli.common import load_definition
+from bakec.cli.common import expand_all, load_definition
 from bakec.errors import UsageError
 
 
@@ -29,6 +29,11 @@ def _flag_overrides(args) -> list[str]:
 def run_build(args, sources: dict[str, bytes]) -> int:
     if args.print_ and args.list_:
         raise UsageError("--print and --list are mutually exclusive")
+    remote_url = None
+    if not (args.print_ or args.list_):  # a lock never changes what --print shows
+        from bakec.cli.lock import pin_remote_args
+
+        remote_url = pin_remote_args(args)
     definition = load_definition(args, sources)
     if args.list_:
         from bakec.bake.listing import render_list
@@ -37,7 +42,7 @@ def run_build(args, sources: dict[str, bytes]) -> int:
         return 0
     targets = list(args.targets)
     if targets == ["all"] or "all" in targets:
-        targets = _expand_all(definition, targets)
+        targets = expand_all(definition, targets)
     flag_overrides = _flag_overrides(args)
     from bakec.bake.overrides import validate_allow
 
@@ -51,6 +56,9 @@ def run_build(args, sources: dict[str, bytes]) -> int:
     if set(calls.values()) - {"build"}:
         return _run_call(definition, resolved.targets, calls)
     from bakec.builder import BuildOptions, build
+    from bakec.cli.lock import build_lock
+
+    lock = build_lock(args, definition, remote_url)
 
     options = BuildOptions(
         state_dir=args.state_dir,
@@ -62,6 +70,7 @@ def run_build(args, sources: dict[str, bytes]) -> int:
         allow=args.allow,
         metadata_file=args.metadata_file,
         check_fs=True,
+        lock=lock,
     )
     build(definition, targets, args.overrides, flag_overrides=flag_overrides, options=options)
     return 0
@@ -125,16 +134,3 @@ def _run_call(definition, targets: dict, calls: dict[str, str]) -> int:
     results = lint_targets(targets, cwd=definition.cwd)
     sys.stdout.write(render_lint(results))
     return 1 if any(r.warnings for r in results) else 0
-
-
-def _expand_all(definition, targets: list[str]) -> list[str]:
-    """``all`` means every listed target, unless the files define ``all`` themselves."""
-    if "all" in definition.targets or "all" in definition.groups:
-        return targets
-    everything = [name for name in sorted(definition.targets) if not name.startswith("_")]
-    out: list[str] = []
-    for name in targets:
-        for expanded in everything if name == "all" else [name]:
-            if expanded not in out:
-                out.append(expanded)
-    return out

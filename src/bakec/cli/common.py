@@ -53,3 +53,16 @@ def _remember_sources(files: Sequence[str], env: dict[str, str], sources: dict[s
             sources[source.name] = source.data
     except BakecError:
         pass
+
+
+def expand_all(definition, targets: list[str]) -> list[str]:
+    """``all`` means every listed target, unless the files define ``all`` themselves."""
+    if "all" in definition.targets or "all" in definition.groups:
+        return targets
+    everything = [name for name in sorted(definition.targets) if not name.startswith("_")]
+    out: list[str] = []
+    for name in targets:
+        for expanded in everything if name == "all" else [name]:
+            if expanded not in out:
+                out.append(expanded)
+    return out

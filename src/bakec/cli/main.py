@@ -167,6 +167,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
     )
     why.add_argument("target", metavar="TARGET", help="the target whose latest build to explain")
+
+    lock = sub.add_parser("lock", help="pin base images, git refs and ADD URLs in bakec.lock")
+    _add_definition_flags(lock)
+    lock.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to pin")
+    from bakec.cli.lock import add_lock_flags
+
+    add_lock_flags(build, lock)
     add_everyday_commands(sub)
     return parser
 
@@ -270,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.doctor import run_doctor
 
             return run_doctor(args, sources)
+        if args.command == "lock":
+            from bakec.cli.lock import run_lock
+
+            return run_lock(args, sources)
         raise UsageError(f"unknown command {args.command}")
     except BakecError as err:
         sys.stderr.write(render(err, sources))

@@ -68,3 +68,21 @@ def download(op: HttpSource, root: str, *, timeout: float = 60) -> str:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def checksum(url: str, *, timeout: float = 60) -> str:
+    """``sha256:<hex>`` of what ``url`` serves now: the value ``ADD --checksum`` takes."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url), timeout=timeout) as resp:
+            while chunk := resp.read(CHUNK):
+                digest.update(chunk)
+    except urllib.error.HTTPError as err:
+        raise BuildError(f"failed to load {url}: invalid response status {err.code}") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        raise BuildError(f"failed to load {url}: {getattr(err, 'reason', err)}") from None
+    return f"sha256:{digest.hexdigest()}"
