@@ -50,6 +50,7 @@ class BakecError(Exception):
     """Base of every error bakec reports to a user (never shown as a traceback)."""
 
     exit_code = EXIT_USER
+    source: bytes | None = None  # the text ``range`` points into, when the caller's map lacks it
 
     def __init__(self, summary: str, detail: str = "", range: Range | None = None) -> None:
         super().__init__(summary)
@@ -98,8 +99,11 @@ class EnvironmentProblem(BakecError):
 def render(error: BakecError, sources: dict[str, bytes] | None = None) -> str:
     """Render an error as buildx prints it, with a source excerpt when known."""
     lines: list[str] = []
-    if error.range is not None and sources and error.range.filename in sources:
-        lines.extend(_excerpt(error.range, sources[error.range.filename]))
+    if error.range is not None:
+        text = sources.get(error.range.filename) if sources else None
+        text = text if text is not None else error.source
+        if text is not None:
+            lines.extend(_excerpt(error.range, text))
     lines.append(f"ERROR: {error.message}")
     return "\n".join(lines) + "\n"
 

@@ -31,6 +31,7 @@ from bakec.errors import BakecError, SpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 from bakec.source.git import GitFetcher, is_git_url, parse_git_url, redact
+from bakec.util.sourcefile import decode_utf8, read_source
 
 if TYPE_CHECKING:
     import networkx as nx  # type: ignore[import-untyped]
@@ -313,12 +314,13 @@ class _Builder:
         text = self._texts.get(path)
         if text is None:
             try:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
+                data = read_source(path, name)
             except OSError as exc:
                 raise BakecError(
                     f"failed to read dockerfile: open {name}: {(exc.strerror or str(exc)).lower()}"
                 ) from None
+            # Newlines as text-mode open() reads them (universal newlines), as before the cap.
+            text = decode_utf8(data, name).replace("\r\n", "\n").replace("\r", "\n")
             self._texts[path] = text
         return text, path
 
