@@ -266,3 +266,39 @@ def test_dockerfile_over_the_size_cap_is_refused(tmp_path):
         handle.truncate(16 * 1024 * 1024 + 1)
     result = bakec(tmp_path, "plan", "a", memory=DOCKERFILE_MEMORY_CAP)
     assert_clean_error(result, "read Dockerfile: file too large: bakec reads at most 16 MiB$")
+
+
+# --- function results ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ['format("%0999999999d", 1)', 'format("%.999999999f", 1)', 'formatlist("%0999999999s", ["a"])'],
+)
+def test_format_width_past_the_cap_is_a_positioned_error(tmp_path, expression):
+    (tmp_path / "docker-bake.hcl").write_text(_hcl(expression))
+    assert_clean_error(
+        bakec(tmp_path, "build", "--print", "a"),
+        r"docker-bake\.hcl:2,\d+-\d+: Error in function call; Call to function \"format(list)?\" failed: "
+        r"(error on format iteration 0: )?width or precision [0-9]+ is over the limit of 1000000\.",
+        "  args = { X = ",
+    )
+
+
+def test_format_width_up_to_the_cap_works(tmp_path):
+    (tmp_path / "docker-bake.hcl").write_text(_hcl('strlen(format("%01000000d", 7))'))
+    result = bakec(tmp_path, "build", "--print", "a")
+    assert printed_args(result)["X"] == "1000000"
+
+
+def test_string_results_past_the_cap_are_refused(tmp_path):
+    # Each call stays under the width cap; the repetition is what grows: 2**25 characters.
+    doubled = 'format("%0999999d", 1)'
+    for _ in range(6):
+        doubled = f'join("", [{doubled}, {doubled}])'
+    (tmp_path / "docker-bake.hcl").write_text(_hcl(f"strlen({doubled})"))
+    assert_clean_error(
+        bakec(tmp_path, "build", "--print", "a"),
+        r"docker-bake\.hcl:2,\d+-\d+: Error in function call; Call to function \"join\" failed: "
+        r"the result is over the limit of 16777216 characters\.",
+    )
