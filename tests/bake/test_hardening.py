@@ -302,3 +302,42 @@ def test_string_results_past_the_cap_are_refused(tmp_path):
         r"docker-bake\.hcl:2,\d+-\d+: Error in function call; Call to function \"join\" failed: "
         r"the result is over the limit of 16777216 characters\.",
     )
+
+
+# --- matrix --------------------------------------------------------------------------------------
+
+
+def _matrix(rows: int, columns: int) -> str:
+    return (
+        'target "m" {\n'
+        f"  matrix = {{ x = range({rows}), y = [for i in range({columns}) : i] }}\n"
+        '  name = "m-${x}-${y}"\n'
+        '  args = { X = "${x}", Y = "${y}" }\n'
+        "}\n"
+    )
+
+
+def test_matrix_up_to_the_cap_expands(tmp_path):
+    (tmp_path / "docker-bake.hcl").write_text(_matrix(100, 100))
+    result = bakec(tmp_path, "build", "--print", "m-99-42")
+    assert printed_args(result, "m-99-42") == {"X": "99", "Y": "42"}
+
+
+def test_matrix_past_the_cap_is_a_positioned_error(tmp_path):
+    (tmp_path / "docker-bake.hcl").write_text(_matrix(1000, 1000))
+    assert_clean_error(
+        bakec(tmp_path, "build", "--print", "m-1-1"),
+        r"docker-bake\.hcl:2,12-\d+: Too many targets; This matrix generates 1000000 targets; "
+        r"at most 10000 may be generated in all\.",
+        "  matrix = {",
+    )
+
+
+def test_matrix_cap_counts_every_matrix(tmp_path):
+    text = _matrix(100, 60) + _matrix(100, 60).replace('"m"', '"n"').replace('"m-', '"n-')
+    (tmp_path / "docker-bake.hcl").write_text(text)
+    assert_clean_error(
+        bakec(tmp_path, "build", "--print", "m-1-1"),
+        r"docker-bake\.hcl:7,12-\d+: Too many targets; This matrix generates 6000 targets; "
+        r"at most 10000 may be generated in all\.",
+    )
