@@ -341,3 +341,42 @@ def test_matrix_cap_counts_every_matrix(tmp_path):
         r"docker-bake\.hcl:7,12-\d+: Too many targets; This matrix generates 6000 targets; "
         r"at most 10000 may be generated in all\.",
     )
+
+
+# --- memory proportional to input ----------------------------------------------------------------
+
+
+def _peak_rss(tmp_path: Path, *args: str) -> tuple[int, bytes, bytes, int]:
+    """Run bakec; its exit code, stdout, stderr and peak resident memory in bytes (``wait4``)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BAKEC_STATE_DIR": str(tmp_path / ".state")}
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
+    out, err = tmp_path / "out", tmp_path / "err"
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bakec.cli.main", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP)),
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out.read_bytes(), err.read_bytes(), usage.ru_maxrss * 1024
+
+
+def test_a_10_mb_string_costs_memory_in_proportion(tmp_path):
+    (tmp_path / "docker-bake.hcl").write_text(_hcl('"' + "a" * 10_000_000 + '"'))
+    code, out, err, peak = _peak_rss(tmp_path, "build", "--print", "a")
+    assert code == 0, err[-2000:]
+    assert json.loads(out)["target"]["a"]["args"]["X"] == "a" * 10_000_000
+    assert peak < 200 * 1024 * 1024, peak  # was 2 GB
+
+
+def test_a_long_comment_and_heredoc_cost_memory_in_proportion(tmp_path):
+    text = "/* " + "x" * 5_000_000 + " */\n" + _hcl("<<EOT\n" + ("a" * 99 + "\n") * 50_000 + "EOT\n")
+    (tmp_path / "docker-bake.hcl").write_text(text)
+    code, out, err, peak = _peak_rss(tmp_path, "build", "--print", "a")
+    assert code == 0, err[-2000:]
+    assert json.loads(out)["target"]["a"]["args"]["X"] == ("a" * 99 + "\n") * 50_000
+    assert peak < 200 * 1024 * 1024, peak  # was 1.1 GB

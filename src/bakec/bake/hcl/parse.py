@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 
 from bakec.bake.hcl import ast
+from bakec.bake.hcl.grammar import hcl_parser
 from bakec.bake.hcl.nesting import check_hcl_nesting
 from bakec.bake.hcl.values import number
 from bakec.errors import DiagnosticError, Pos, Range
@@ -42,12 +43,11 @@ def parse_expression(text: str, filename: str, line_offset: int = 0) -> ast.Node
 
 def _lark_parse(text: str, filename: str):
     import lark
-    from hcl2.parser import parser
 
     if not text.endswith("\n"):
         text += "\n"
     try:
-        return parser().parse(text)
+        return hcl_parser().parse(text)
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text, filename) from None
     except lark.exceptions.LarkError as err:  # pragma: no cover - defensive
