@@ -380,3 +380,20 @@ def test_a_long_comment_and_heredoc_cost_memory_in_proportion(tmp_path):
     assert code == 0, err[-2000:]
     assert json.loads(out)["target"]["a"]["args"]["X"] == ("a" * 99 + "\n") * 50_000
     assert peak < 200 * 1024 * 1024, peak  # was 1.1 GB
+
+
+def test_a_10_mb_json_string_costs_memory_in_proportion(tmp_path):
+    (tmp_path / "docker-bake.json").write_text(
+        json.dumps({"target": {"a": {"args": {"X": "a" * 10_000_000}}}})
+    )
+    code, out, err, peak = _peak_rss(tmp_path, "build", "--print", "a")
+    assert code == 0, err[-2000:]
+    assert json.loads(out)["target"]["a"]["args"]["X"] == "a" * 10_000_000
+    assert peak < 200 * 1024 * 1024, peak
+
+
+def test_json_nesting_does_not_count_brackets_in_strings(tmp_path):
+    value = '\\"' + "[" * 6000 + "{" * 6000
+    (tmp_path / "docker-bake.json").write_text('{"target": {"a": {"args": {"X": "' + value + '"}}}}')
+    args = printed_args(bakec(tmp_path, "build", "--print", "a"))
+    assert args["X"] == '"' + "[" * 6000 + "{" * 6000

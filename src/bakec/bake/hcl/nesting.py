@@ -17,7 +17,8 @@ from bakec.util.deep import MAX_NESTING
 _CODE = re.compile(r'[()\[\]{}"#\n]|//|/\*|<<-?[A-Za-z_][\w-]*\r?\n')
 _STRING = re.compile(r'\\.|\$\$\{|%%\{|[$%]\{|"|\n', re.S)
 _HEREDOC = re.compile(r"\$\$\{|%%\{|[$%]\{|\n")
-_JSON = re.compile(r'[\[{\]}]|"(?:[^"\\]|\\.)*"', re.S)
+# Possessive, so a long string is one step, with no backtracking record per character.
+_JSON = re.compile(r'[\[{\]}]|"(?:[^"\\]++|\\.)*+"', re.S)
 
 
 def check_hcl_nesting(text: str, filename: str) -> None:
