@@ -397,3 +397,35 @@ def test_json_nesting_does_not_count_brackets_in_strings(tmp_path):
     (tmp_path / "docker-bake.json").write_text('{"target": {"a": {"args": {"X": "' + value + '"}}}}')
     args = printed_args(bakec(tmp_path, "build", "--print", "a"))
     assert args["X"] == '"' + "[" * 6000 + "{" * 6000
+
+
+def _flow(n: int) -> str:
+    return "[" * n + "x" + "]" * n
+
+
+def test_yaml_flow_nesting_1000_deep_loads(tmp_path):
+    own = 'target:\n  a:\n    args: {X: "1"}\nvariable:\n  V: {default: ' + _flow(999) + "}\n"
+    (tmp_path / "bake.yaml").write_text(own)
+    assert printed_args(bakec(tmp_path, "build", "-f", "bake.yaml", "--print", "a")) == {"X": "1"}
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    build: .\n    x-deep: " + _flow(1000) + "\n")
+    result = bakec(tmp_path, "build", "-f", "compose.yaml", "--print", "a")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+
+
+def test_yaml_flow_nesting_past_the_limit_is_refused_at_once(tmp_path):
+    text = "services:\n  a:\n    build: .\n    x-deep: " + _flow(5000) + "\n"
+    (tmp_path / "compose.yaml").write_text(text)
+    assert_clean_error(
+        bakec(tmp_path, "build", "--print", "a"),
+        r"yaml: line 4: nesting too deep: more than 1000 levels of \[ and \{$",
+    )
+
+
+def test_yaml_nesting_ignores_quoted_and_commented_brackets(tmp_path):
+    text = (
+        "# " + "[" * 2000 + "\nservices:\n  a:\n    build: .\n    x-s: '" + "[" * 2000 + "'\n"
+        '    x-d: "' + "{" * 2000 + '"\n'
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    result = bakec(tmp_path, "build", "--print", "a")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
