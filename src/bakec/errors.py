@@ -150,6 +150,9 @@ def render(error: BakecError, sources: dict[str, bytes] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_EXCERPT_WIDTH = 240
+
+
 def excerpt(rng: Range, source: bytes) -> list[str]:
     """The source lines around ``rng`` as buildx prints them: a header, then ``>>>`` on its line."""
     text = source.decode("utf-8", errors="replace").split("\n")
@@ -161,6 +164,9 @@ def excerpt(rng: Range, source: bytes) -> list[str]:
     out = [f"{rng.filename}:{line}", "-" * 20]
     for number in range(first, last + 1):
         marker = ">>>" if number == line else "   "
-        out.append(f"{number:>4} | {marker} {text[number - 1]}")
+        shown = text[number - 1]
+        if len(shown) > _EXCERPT_WIDTH:  # a generated 36 KB line helps nobody in an error
+            shown = shown[:_EXCERPT_WIDTH] + "…"
+        out.append(f"{number:>4} | {marker} {shown}")
     out.append("-" * 20)
     return out

@@ -29,6 +29,7 @@ import yaml
 
 from bakec.bake.model import Group, Target
 from bakec.bake.options import dedupe_equal, dedupe_keyed, parse_entries
+from bakec.bake.yamlload import load_all
 from bakec.errors import SpecError
 from bakec.util.golang import maybe_bool
 from bakec.util.units import bytes_size, ram_in_bytes
@@ -210,7 +211,7 @@ def _load_file(
         line = data[: err.start].count(b"\n") + 1
         raise SpecError(f"{name}:{line}: invalid UTF-8 in compose file") from None
     try:
-        docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - safe loader subclass
+        docs = load_all(text, _Loader)
     except yaml.YAMLError as err:
         raise SpecError(f"yaml: {_yaml_message(err)}") from err
     merged: dict[str, Any] = {}

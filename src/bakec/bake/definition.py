@@ -23,6 +23,7 @@ from bakec.bake.check import did_you_mean, item_range
 from bakec.bake.evaluation import BakeEvaluation, EvaluatedConfig
 from bakec.bake.model import Group, Target, Variable, copy_target
 from bakec.errors import BakecError, Range, SpecError
+from bakec.util.deep import call_deep
 
 
 @dataclass
@@ -300,8 +301,20 @@ def load(
 ) -> Definition:
     """Read and evaluate bake files into a :class:`Definition` (buildx's file rules).
 
-    ``cmd_context`` is ``BAKE_CMD_CONTEXT`` (a remote definition's second URL).
+    ``cmd_context`` is ``BAKE_CMD_CONTEXT`` (a remote definition's second URL). Parsing and
+    evaluation recurse per nesting level, so they run with a deep stack (:mod:`bakec.util.deep`).
     """
+    return call_deep(_load, files, env=env, cwd=cwd, vars=vars, cmd_context=cmd_context)
+
+
+def _load(
+    files: Sequence[str],
+    *,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    vars: Mapping[str, str] | None,
+    cmd_context: str,
+) -> Definition:
     from bakec.bake.hcl.jsonsyntax import body_from_data, parse_json
     from bakec.bake.hcl.parsecache import parse_hcl_cached
 
@@ -322,8 +335,10 @@ def load(
         elif kind == "yaml":
             import yaml
 
+            from bakec.bake import yamlload
+
             try:
-                data = yaml.safe_load(source.data)
+                data = yamlload.safe_load(source.data)
             except yaml.YAMLError as err:
                 raise SpecError(f"{source.name}: invalid YAML: {err}") from None
             bodies.append(body_from_data(_yaml_numbers(data), source.name))

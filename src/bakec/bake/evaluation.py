@@ -11,6 +11,7 @@ merged) that :mod:`bakec.bake.definition` then resolves.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ from bakec.errors import BakecError, DiagnosticError, Pos, Range
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
 _SPECIAL_TARGET_ATTRS = ("name", "matrix")
+
+MAX_MATRIX_TARGETS = 10_000
+"""Most targets the ``matrix`` blocks of a definition may generate together (README "Limits"):
+every generated target is evaluated, so this bounds the time and memory a definition costs."""
 
 
 @dataclass
@@ -133,6 +138,7 @@ class BakeEvaluation:
         self._attr_cache: dict[tuple[str, str, str], Value] = {}
         self._attr_resolving: set[tuple[str, str, str]] = set()
         self.instances: list[BlockInstance] = []
+        self._generated = 0  # targets matrices have generated so far
         self.used: set[str] = set()
         self._names: dict[int, tuple[str, ...]] = {}
         self._attr_values: dict[tuple, Value] = {}
@@ -425,6 +431,7 @@ class BakeEvaluation:
                 raise DiagnosticError(
                     "Invalid matrix", "matrix values must be a list", attrs_["matrix"].expr.range
                 )
+        self._count_generated(matrix, axes, attrs_["matrix"].expr.range)
         combos = [
             dict(zip(axes, combo, strict=False))
             for combo in itertools.product(*(matrix[a] for a in reversed(axes)))
@@ -450,6 +457,17 @@ class BakeEvaluation:
             seen.add(name)
             out.append(BlockInstance("target", name, block, local, label_range))
         return out
+
+    def _count_generated(self, matrix: dict, axes: list[str], rng: Range) -> None:
+        """Refuse matrices generating more than :data:`MAX_MATRIX_TARGETS` targets in all."""
+        count = math.prod(len(matrix[axis]) for axis in axes)
+        self._generated += count
+        if self._generated > MAX_MATRIX_TARGETS:
+            raise DiagnosticError(
+                "Too many targets",
+                f"This matrix generates {count} targets; at most {MAX_MATRIX_TARGETS} may be generated in all.",
+                rng,
+            )
 
     def _check_name(self, name: str, rng: Range) -> None:
         if not NAME_PATTERN.match(name):

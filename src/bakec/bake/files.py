@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from bakec.errors import SpecError
+from bakec.util.sourcefile import read_source, read_stream
 
 DEFAULT_FILES = (
     "compose.yaml",
@@ -55,8 +56,7 @@ def read_files(names: list[str], cwd: str, env: Mapping[str, str]) -> list[Sourc
     for name in DEFAULT_FILES:
         path = os.path.join(cwd, name)
         if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                out.append(SourceFile(name, handle.read()))
+            out.append(SourceFile(name, read_source(path, name)))
     if not out:
         raise SpecError("couldn't find a bake definition")
     return out
@@ -64,12 +64,11 @@ def read_files(names: list[str], cwd: str, env: Mapping[str, str]) -> list[Sourc
 
 def _read_explicit(name: str, cwd: str) -> SourceFile:
     if name == "-":
-        return SourceFile("-", sys.stdin.buffer.read())
+        return SourceFile("-", read_stream(sys.stdin.buffer, "-"))
     local = name[len("cwd://") :] if name.startswith("cwd://") else name
     path = os.path.join(cwd, local)
     try:
-        with open(path, "rb") as handle:
-            return SourceFile(local, handle.read())
+        return SourceFile(local, read_source(path, local))
     except FileNotFoundError:
         raise SpecError(f"open {local}: no such file or directory") from None
     except IsADirectoryError:

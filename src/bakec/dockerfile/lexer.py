@@ -13,7 +13,13 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from bakec.util.deep import MAX_NESTING, call_deep
+
 __all__ = ["Env", "Lex", "LexError", "WordResult"]
+
+
+# Words with more ${ than this are expanded on a deep stack (a thread costs ~0.1 ms, so not always).
+_SHALLOW = 100
 
 
 class LexError(ValueError):
@@ -166,10 +172,19 @@ class Lex:
             return WordResult(word, [w for w in _GO_SPACE.split(word) if w])
         state = _ShellWord(self, word, scope)
         try:
-            result, words = state.process_stop_on(_EOF, self.raw_escapes)
+            if word.count("${") > _SHALLOW:  # each ${...} recurses: give a deep word a deep stack
+                result, words = call_deep(state.process_stop_on, _EOF, self.raw_escapes)
+            else:
+                result, words = state.process_stop_on(_EOF, self.raw_escapes)
         except LexError as exc:
+            if isinstance(exc, _TooDeep):  # quoting a word this deep would bury the message
+                raise
             raise LexError(f"failed to process {_go_quote(word)}: {exc}") from None
         return WordResult(result, words, state.matches, state.nonmatches)
+
+
+class _TooDeep(LexError):
+    """A word nests ``${...}`` past :data:`MAX_NESTING`."""
 
 
 def _go_quote(text: str) -> str:
@@ -187,6 +202,7 @@ class _ShellWord:
         self.raw_escapes = lex.raw_escapes
         self.matches: set[str] = set()
         self.nonmatches: set[str] = set()
+        self.depth = 0  # ${...} expansions open around the current position
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else _EOF
@@ -319,6 +335,15 @@ class _ShellWord:
             raise LexError("syntax error: missing '}'")
         if self.peek() in "{}:":
             raise LexError("syntax error: bad substitution")
+        self.depth += 1
+        try:
+            return self._process_braced()
+        finally:
+            self.depth -= 1
+
+    def _process_braced(self) -> str:
+        if self.depth > MAX_NESTING:
+            raise _TooDeep(f"nesting too deep: more than {MAX_NESTING} nested ${{...}} expansions")
         name = self.process_name()
         ch = self.next()
         chs = ch or "\ufffd"  # Go prints the EOF rune as U+FFFD

@@ -34,6 +34,7 @@ from bakec.graph.target_options import TargetBuildSpec, target_build_spec
 from bakec.source.git import GitFetcher
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url, redact
 from bakec.util.golang import go_quote
+from bakec.util.sourcefile import decode_utf8, read_source
 
 if TYPE_CHECKING:
     import networkx as nx  # type: ignore[import-untyped]
@@ -361,13 +362,14 @@ class _Builder:
         text = self._texts.get(path)
         if text is None:
             try:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
+                data = read_source(path, name)
             except OSError as exc:
                 reason = f"failed to read dockerfile: open {name}: {(exc.strerror or str(exc)).lower()}"
                 if target_name:
                     raise SolveError(target_name, reason) from None
                 raise BakecError(reason) from None
+            # Newlines as text-mode open() reads them (universal newlines), as before the cap.
+            text = decode_utf8(data, name).replace("\r\n", "\n").replace("\r", "\n")
             self._texts[path] = text
         return text, path
 

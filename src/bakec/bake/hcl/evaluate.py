@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Callable, Protocol
 
 from bakec.bake.hcl import ast
-from bakec.bake.hcl.functions import FunctionError, lookup
+from bakec.bake.hcl.functions import FunctionError, check_result_size, lookup
 from bakec.bake.hcl.types import (
     ANY,
     BOOL,
@@ -534,7 +534,9 @@ class Evaluator:
                     arg_range,
                 ) from None
         try:
-            return fn.impl(*converted)
+            result = fn.impl(*converted)
+            check_result_size(result)
+            return result
         except FunctionError as err:
             if err.arg is not None and err.arg < len(node.args):
                 param = fn.params[err.arg] if err.arg < len(fn.params) else fn.variadic

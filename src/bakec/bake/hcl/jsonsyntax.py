@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from bakec.bake.hcl import ast
+from bakec.bake.hcl.nesting import check_json_nesting
 from bakec.bake.hcl.parse import decode_source, parse_expression, quote_template
 from bakec.bake.hcl.values import number
 from bakec.errors import DiagnosticError, Pos, Range
@@ -23,6 +24,7 @@ _BLOCK_TYPES = ("variable", "function", "target", "group")
 def parse_json(source: bytes | str, filename: str) -> ast.Body:
     """Parse a JSON bake file into a Body, or raise a positioned DiagnosticError."""
     text = decode_source(source, filename)
+    check_json_nesting(text, filename)
     try:
         data = json.loads(text, parse_float=number, parse_int=number, object_pairs_hook=_pairs)
     except json.JSONDecodeError as err:

@@ -11,8 +11,11 @@ import re
 from decimal import Decimal
 
 from bakec.bake.hcl import ast
+from bakec.bake.hcl.grammar import hcl_parser
+from bakec.bake.hcl.nesting import check_hcl_nesting
 from bakec.bake.hcl.values import number
 from bakec.errors import DiagnosticError, Pos, Range
+from bakec.util.sourcefile import decode_utf8
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
@@ -20,25 +23,14 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 def parse_hcl(source: bytes | str, filename: str) -> ast.Body:
     """Parse an HCL file into a Body, or raise a positioned :class:`DiagnosticError`."""
     text = decode_source(source, filename)
+    check_hcl_nesting(text, filename)
     tree = _lark_parse(text, filename)
     return _Builder(filename, text).body(tree.children[0])
 
 
 def decode_source(source: bytes | str, filename: str) -> str:
     """Source text as str; invalid UTF-8 is a positioned error, as in HCL."""
-    if isinstance(source, str):
-        return source
-    try:
-        return source.decode("utf-8")
-    except UnicodeDecodeError as err:
-        before = source[: err.start]
-        line = before.count(b"\n") + 1
-        column = err.start - (before.rfind(b"\n") + 1) + 1
-        raise DiagnosticError(
-            "Invalid character encoding",
-            "All input files must be UTF-8 encoded.",
-            Range(filename, Pos(line, column), Pos(line, column + 1)),
-        ) from None
+    return source if isinstance(source, str) else decode_utf8(source, filename)
 
 
 def parse_expression(text: str, filename: str, line_offset: int = 0) -> ast.Node:
@@ -51,12 +43,11 @@ def parse_expression(text: str, filename: str, line_offset: int = 0) -> ast.Node
 
 def _lark_parse(text: str, filename: str):
     import lark
-    from hcl2.parser import parser
 
     if not text.endswith("\n"):
         text += "\n"
     try:
-        return parser().parse(text)
+        return hcl_parser().parse(text)
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text, filename) from None
     except lark.exceptions.LarkError as err:  # pragma: no cover - defensive

@@ -21,6 +21,22 @@ from typing import Callable
 from bakec.bake.hcl.types import ANY, Type
 from bakec.bake.hcl.values import Value
 
+MAX_STRING_RESULT = 16 * 1024 * 1024
+"""Most characters a function may return in a string, or in a list or tuple of strings
+(README "Limits"); ``range`` has its own cap of 1,024 values, as in cty."""
+
+
+def check_result_size(value: Value) -> None:
+    """Raise :class:`FunctionError` if ``value`` holds more than :data:`MAX_STRING_RESULT` characters."""
+    if isinstance(value, str):
+        size = len(value)
+    elif isinstance(value, (list, tuple)):
+        size = sum(len(item) for item in value if isinstance(item, str))
+    else:
+        return
+    if size > MAX_STRING_RESULT:
+        raise FunctionError(f"the result is over the limit of {MAX_STRING_RESULT} characters")
+
 
 class FunctionError(Exception):
     """A stdlib function rejected its input; ``arg`` is the 0-based argument index if known."""

@@ -12,6 +12,9 @@ from bakec.bake.hcl.functions.stdlib._common import go_quote_rune, graphemes, js
 from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert
 from bakec.bake.hcl.values import Value, round_to_bits, shortest_decimal
 
+MAX_WIDTH = 1_000_000
+"""Largest width or precision a verb may ask for (Go's ``fmt`` stops reading one at 1e6 too)."""
+
 
 class FormatError(Exception):
     """A format string or operand problem, worded as cty words it."""
@@ -93,7 +96,7 @@ def _scan_verb(fmt: str, start: int, next_arg: int, data: bytes) -> tuple[_Verb,
         j = i
         while j < n and fmt[j].isascii() and fmt[j].isdigit():
             j += 1
-        verb.width = int(fmt[i:j])
+        verb.width = _bounded(fmt[i:j])
         i = j
     elif i < n and fmt[i] == "*":
         raise FormatError(f"unsupported width from argument in {fmt[start : i + 1]!r}")
@@ -101,13 +104,20 @@ def _scan_verb(fmt: str, start: int, next_arg: int, data: bytes) -> tuple[_Verb,
         j = i + 1
         while j < n and fmt[j].isascii() and fmt[j].isdigit():
             j += 1
-        verb.prec = int(fmt[i + 1 : j] or "0")
+        verb.prec = _bounded(fmt[i + 1 : j] or "0")
         i = j
     if i >= n or not (fmt[i].isascii() and fmt[i].isalpha()):
         raise bad(i)
     verb.mode = fmt[i]
     verb.raw = fmt[start : i + 1]
     return verb, i + 1
+
+
+def _bounded(digits: str) -> int:
+    """A width or precision, refused past :data:`MAX_WIDTH` (it is the size of the padding built)."""
+    if len(digits.lstrip("0")) > len(str(MAX_WIDTH)) or int(digits) > MAX_WIDTH:
+        raise FormatError(f"width or precision {digits} is over the limit of {MAX_WIDTH}")
+    return int(digits)
 
 
 def _append(verb: _Verb, args: list[Value]) -> str:
