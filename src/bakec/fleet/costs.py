@@ -27,7 +27,7 @@ _PER_COMMAND = 300
 _HEAVY = 20000  # package managers and compilers
 _HEAVY_WORDS = re.compile(
     r"\b(apt-get|apt|apk|yum|dnf|pip3?|npm|yarn|pnpm|cargo|make|cmake|gcc|g\+\+|clang|mvn|gradle|"
-    r"go build|go install|dotnet|bundle)\b"
+    r"go build|go install|dotnet|bundle install)\b"
 )
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
 _SEPARATORS = re.compile(r"&&|\|\||;|\n|\|")
