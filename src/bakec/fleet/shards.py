@@ -60,10 +60,10 @@ def split(graph: Graph, count: int, costs: Mapping[str, int]) -> list[Shard]:
             family_cost[root] = family_cost.get(root, 0) + unit_cost[key]
         else:
             owner[key] = "p" + _main_platform(graph, units[key], costs)
-    bins = _pack(graph, units, owner, family_cost, costs, count, cap)
+    bins = _pack(graph, units, owner, family, family_cost, costs, count, cap)
     label: dict[frozenset[int], str] = {}
     for key, who in owner.items():
-        places = {bins[family[b]] for b in key if family[b] in bins}  # a family may own no op
+        places = {bins[family[b]] for b in key}
         # shared between families that landed in one bin: that bin builds it, no extra phase
         label[key] = f"b{places.pop():06d}" if len(places) == 1 else who
     groups: dict[str, list[str]] = {}
@@ -131,13 +131,16 @@ def _pack(
     graph: Graph,
     units: Mapping[frozenset[int], list[str]],
     owner: Mapping[frozenset[int], str],
+    family: Sequence[int],
     family_cost: Mapping[int, int],
     costs: Mapping[str, int],
     count: int,
     cap: int,
 ) -> dict[int, int]:
     """Family → bin: costliest first into the lightest bin, keeping a platform's work together."""
-    family_ops: dict[int, list[str]] = {}
+    # every family gets a bin, even one whose ops are all shared with others: a shared unit then
+    # always has a bin per family, and its inputs (needed by more builds) at least as many
+    family_ops: dict[int, list[str]] = {f: [] for f in sorted(set(family))}
     for key, label in owner.items():
         if label.startswith("f"):
             family_ops.setdefault(int(label[1:]), []).extend(units[key])
@@ -145,8 +148,8 @@ def _pack(
     load = [0] * max(1, count)
     bin_platform: list[str | None] = [None] * len(load)
     out: dict[int, int] = {}
-    for f in sorted(family_ops, key=lambda f: (-family_cost[f], f)):
-        c = family_cost[f]
+    for f in sorted(family_ops, key=lambda f: (-family_cost.get(f, 0), f)):
+        c = family_cost.get(f, 0)
 
         def rank(i: int, f: int = f, c: int = c) -> tuple[int, int, int, int]:
             overload = int(load[i] > 0 and load[i] + c > cap)
