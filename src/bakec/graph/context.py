@@ -205,9 +205,8 @@ class ContextHasher:
         self._listings: dict[str, listing.Listing | None] = {}
         self.files_read = 0  # how many files were actually read (for tests and benchmarks)
         self.trees_reused = 0  # how many indexes came whole from the tree cache
-        self._real: dict[
-            str, Path
-        ] = {}  # path as given -> resolved: 2,000 targets on one context resolve once
+        # path as given -> resolved: 2,000 targets on one context resolve it once
+        self._real: dict[str, Path] = {}
 
     # -- public ------------------------------------------------------------------
     def index(self, root: Path | str, exclude: Sequence[str] = (), name: str = "context") -> ContextIndex:
