@@ -16,7 +16,7 @@ LAYERS: Sequence[Sequence[str]] = (
     ("source",),
     ("bake", "dockerfile"),
     ("graph",),
-    ("lock",),
+    ("lock", "fleet"),  # fleet reads the combined graph; never builds (no worker, solver or export)
     ("fs", "content"),
     ("worker",),
     ("solver",),

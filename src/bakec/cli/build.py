@@ -27,6 +27,7 @@ def _flag_overrides(args) -> list[str]:
 
 
 def run_build(args, sources: dict[str, bytes]) -> int:
+    _refuse_fleet_flags(args)
     if args.print_ and args.list_:
         raise UsageError("--print and --list are mutually exclusive")
     remote_url = None
@@ -101,6 +102,20 @@ def _call_method(value: str | None) -> str:
     if method not in _CALL_METHODS:
         raise UsageError(f'unsupported call method "{method}" (expected build, check, outline or targets)')
     return _CALL_METHODS[method]
+
+
+def _refuse_fleet_flags(args) -> None:
+    """Emitted CI pipelines name these; until bakec runs them, say so instead of building everything."""
+    if (
+        getattr(args, "fleet_plan", None)
+        or getattr(args, "fleet_shard", None)
+        or getattr(args, "fleet_publish", False)
+    ):
+        raise UsageError(
+            "build --plan/--shard/--publish (running one shard of a fleet plan, or publishing its results) "
+            "is not implemented yet: bakec plan --shards N only plans and emits pipelines; "
+            "build on one machine with bakec build TARGET..."
+        )
 
 
 def _refuse_other_builders(builder: str | None) -> None:

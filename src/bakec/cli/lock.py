@@ -9,28 +9,7 @@ from pathlib import Path
 
 from bakec.errors import UsageError
 
-__all__ = ["add_lock_flags", "build_lock", "pin_remote_args", "run_lock"]
-
-
-def add_lock_flags(build: argparse.ArgumentParser, lock: argparse.ArgumentParser) -> None:
-    """``bakec build --lock/--frozen`` and ``bakec lock``'s own flags."""
-    build.add_argument("--lock", metavar="FILE", help="lockfile (default: bakec.lock next to the first file)")
-    build.add_argument(
-        "--frozen", action="store_true", help="fail when a reference the build needs is not in the lockfile"
-    )
-    lock.add_argument("--lock", metavar="FILE", help="lockfile (default: bakec.lock next to the first file)")
-    lock.add_argument("--check", action="store_true", help="exit 1 and list what drifted from the lockfile")
-    lock.add_argument(
-        "--remote", action="store_true", help="with --check: also ask registries whether pins moved"
-    )
-    lock.add_argument(
-        "--update", nargs="*", metavar="REF", default=None, help="refresh every entry, or the REFs named"
-    )
-    lock.add_argument(
-        "--state-dir",
-        help="bakec's state directory (default: $BAKEC_STATE_DIR, "
-        "$XDG_STATE_HOME/bakec, /var/lib/bakec for root)",
-    )
+__all__ = ["build_lock", "pin_remote_args", "run_lock"]
 
 
 def lock_path(args: argparse.Namespace) -> Path:

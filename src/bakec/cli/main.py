@@ -13,6 +13,7 @@ import sys
 from typing import NoReturn, Sequence
 
 from bakec._version import __version__
+from bakec.cli.options import add_fleet_flags, add_lock_flags
 from bakec.errors import EXIT_USAGE, BakecError, UsageError, render
 
 _STATE_DIR_HELP = (
@@ -95,6 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--keep-going", action="store_true", help="let independent targets finish when one fails"
     )
+    _add_fleet_build_flags(build)
     build.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to build")
 
     daemon = sub.add_parser("daemon", help="the embedded containerd: status or stop")
@@ -142,19 +144,24 @@ def _build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show the combined build graph of the targets")
     _add_definition_flags(plan)
     plan.add_argument(
-        "--format", default="text", choices=["text", "json", "dot", "html"], help="output format"
+        "--format",
+        default=None,
+        choices=["text", "json", "dot", "html", "github-actions", "gitlab", "tekton"],
+        help="output format (default: text; json with --shards; the last three emit a CI pipeline)",
     )
     plan.add_argument(
         "--resolve",
-        default="offline",
+        default=None,
         choices=["offline", "registry"],
-        help="pin base images: offline uses references as written, registry asks the registry",
+        help="pin base images: offline uses references as written, registry asks the registry "
+        "(default: offline; registry with --shards)",
     )
     plan.add_argument(
         "--diff",
         metavar="OLD",
         help="compare with an earlier `bakec plan --format json` file, or git:REV (that revision's plan)",
     )
+    add_fleet_flags(plan)
     plan.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to plan")
 
     why = sub.add_parser("why", help="explain why steps of a target's latest build ran")
@@ -171,11 +178,18 @@ def _build_parser() -> argparse.ArgumentParser:
     lock = sub.add_parser("lock", help="pin base images, git refs and ADD URLs in bakec.lock")
     _add_definition_flags(lock)
     lock.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to pin")
-    from bakec.cli.lock import add_lock_flags
-
     add_lock_flags(build, lock)
     add_everyday_commands(sub)
     return parser
+
+
+def _add_fleet_build_flags(p: argparse.ArgumentParser) -> None:
+    """``build --plan FILE --shard ID | --publish``: named by emitted pipelines, refused until implemented."""
+    p.add_argument("--plan", dest="fleet_plan", metavar="FILE", help="a fleet plan (not implemented yet)")
+    p.add_argument("--shard", dest="fleet_shard", metavar="ID", help="run one shard (not implemented yet)")
+    p.add_argument(
+        "--publish", dest="fleet_publish", action="store_true", help="fleet publish (not implemented yet)"
+    )
 
 
 def _add_definition_flags(p: argparse.ArgumentParser) -> None:

@@ -1,30 +1,53 @@
-"""``bakec plan``: print the combined graph of the requested targets (or, with ``--diff``, what changed)."""
+"""``bakec plan``: print the combined graph of the requested targets, what changed (``--diff``),
+or the graph split for a CI fleet (``--shards``)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from bakec.cli.common import load_definition, parse_vars
 from bakec.errors import UsageError
+
+_PIPELINES = ("github-actions", "gitlab", "tekton")
 
 
 def run_plan(args, sources: dict[str, bytes]) -> int:
     from bakec.graph.plan import plan, render, to_dict
 
-    if args.diff and args.format not in ("text", "json"):
-        raise UsageError("--diff prints text or json")
+    fleet = args.shards is not None or args.format in _PIPELINES
+    args.format = args.format or ("json" if fleet else "text")
+    if args.diff and (fleet or args.format not in ("text", "json")):
+        raise UsageError("--diff prints text or json, and not with --shards")
+    if fleet:
+        _check_fleet_args(args)
     definition = load_definition(args, sources)
-    resolver = None
+    args.resolve = args.resolve or ("registry" if fleet else "offline")
+    resolver: Any = None
     if args.resolve == "registry":
         from bakec.graph.resolve import RegistryResolver
         from bakec.registry import RegistryClient
 
         resolver = RegistryResolver(RegistryClient())
+        if fleet:
+            resolver = _OfflineWhenUnreachable(resolver)
+    build_platform = None
+    if fleet:
+        from bakec.bake.definition import local_platform
+
+        build_platform = local_platform()
     try:
         # file lists of local sources go into JSON plans: what a later --diff names changed files with
-        files = args.format == "json" or bool(args.diff)
-        graph = plan(definition, list(args.targets), list(args.overrides), resolver=resolver, files=files)
+        files = (args.format == "json" and not fleet) or bool(args.diff)
+        graph = plan(
+            definition,
+            list(args.targets),
+            list(args.overrides),
+            resolver=resolver,
+            build_platform=build_platform,
+            files=files,
+        )
         if args.diff:
             from bakec.explain import plandiff
 
@@ -45,5 +68,90 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
     finally:
         if resolver is not None:
             resolver.client.close()
-    sys.stdout.write(render(graph, args.format))
+    if not fleet:
+        sys.stdout.write(render(graph, args.format))
+        return 0
+    note = ""
+    if isinstance(resolver, _OfflineWhenUnreachable) and resolver.unreachable:
+        note = (
+            "registry unreachable when planning ("
+            + "; ".join(resolver.unreachable)
+            + "): these images are planned from their references as written (digest null)"
+        )
+    sys.stdout.write(_render_fleet(args, graph, build_platform or "", note))
     return 0
+
+
+class _OfflineWhenUnreachable:
+    """A fleet plan pins base images through the registry, and says so when it cannot reach one."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.client = inner.client
+        self.unreachable: list[str] = []
+
+    def resolve(self, ref: str, platform: str):
+        from bakec.registry.errors import RegistryError
+
+        try:
+            return self.inner.resolve(ref, platform)
+        except RegistryError as err:
+            if err.status is not None or "cannot reach" not in err.summary:
+                raise
+            self.unreachable.append(f"{ref} ({platform})")
+            return None
+
+
+def _check_fleet_args(args) -> None:
+    if args.shards is None:
+        raise UsageError(f"--format {args.format} emits a CI pipeline for a fleet plan: add --shards N")
+    if args.shards < 1:
+        raise UsageError(f"--shards must be at least 1, got {args.shards}")
+    if not args.cache_repo:
+        raise UsageError(
+            "--shards needs --cache-repo REPO: the registry repository the shards exchange results through"
+        )
+    if args.format not in ("json", *_PIPELINES):
+        raise UsageError(
+            f"--format {args.format} cannot show a fleet plan: use json, github-actions, gitlab or tekton"
+        )
+    if "/" in args.plan_file or args.plan_file.startswith("-"):
+        raise UsageError(
+            f"--plan-file {args.plan_file}: a file name next to the bake files, without a directory"
+        )
+
+
+def _render_fleet(args, graph, build_platform: str, note: str) -> str:
+    from bakec.fleet.costs import estimate, load_costs
+    from bakec.fleet.document import PlanInputs, fleet_plan, render_plan
+    from bakec.fleet.shards import split
+
+    measured = load_costs(args.costs) if args.costs else None
+    costs = estimate(graph, build_platform, measured)
+    shards = split(graph, args.shards, costs)
+    inputs = PlanInputs(
+        files=list(args.files),
+        targets=list(args.targets),
+        overrides=list(args.overrides),
+        variables=parse_vars(args.vars),
+        build_platform=build_platform,
+        resolver=args.resolve,
+        resolver_note=note,
+        costs=args.costs or "static",
+        plan_file=args.plan_file,
+        shards=args.shards,
+    )
+    document = fleet_plan(graph, shards, inputs, args.cache_repo)
+    if args.format == "json":
+        return render_plan(document)
+    if args.format == "github-actions":
+        from bakec.fleet.github import workflow
+
+        return workflow(document)
+    if args.format == "gitlab":
+        from bakec.fleet.gitlab import child_pipeline
+
+        return child_pipeline(document)
+    from bakec.fleet.tekton import tekton_objects
+
+    return tekton_objects(document)

@@ -244,6 +244,7 @@ class _Builder:
         self.shown_texts: dict[str, str] = {}  # Graph.dockerfiles
         self._ignores: dict[tuple[Path, Path | None], tuple[str, ...]] = {}
         self._counter = 0
+        self._paths: dict[str, Path] = {}
 
     # -- targets -------------------------------------------------------------------
     def platforms_of(self, name: str) -> list[str]:
@@ -337,7 +338,10 @@ class _Builder:
             raise BakecError(
                 f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported"
             )
-        return (self.cwd / value).resolve()
+        found = self._paths.get(value)
+        if found is None:  # resolved once: a matrix of 2,000 targets often names one context
+            found = self._paths[value] = (self.cwd / value).resolve()
+        return found
 
     def git_commit(self, url: str, checksum: str = "") -> str:
         """The commit an ``ADD <git url>`` reads (fetched now, as image references are resolved now)."""

@@ -233,11 +233,13 @@ class ContextHasher:
         self._listings: dict[str, listing.Listing | None] = {}
         self.files_read = 0  # how many files were actually read (for tests and benchmarks)
         self.trees_reused = 0  # how many indexes came whole from the tree cache
+        # path as given -> resolved: 2,000 targets on one context resolve it once
+        self._real: dict[str, Path] = {}
 
     # -- public ------------------------------------------------------------------
     def index(self, root: Path | str, exclude: Sequence[str] = (), name: str = "context") -> ContextIndex:
         """The index of ``root`` with ``exclude`` (.dockerignore patterns), memoised per run."""
-        root = Path(root).resolve()
+        root = self._resolve(root)
         patterns = tuple(exclude)
         key = (name, str(root), patterns)
         found = self._indexes.get(key)
@@ -249,9 +251,15 @@ class ContextHasher:
 
     def prefetch(self, root: Path | str, exclude: Sequence[str] = ()) -> None:
         """Start listing ``root`` in the background, for an :meth:`index` to come (no ignore patterns only)."""
-        root = str(Path(root).resolve())
+        root = str(self._resolve(root))
         if not exclude and root not in self._listings and os.path.isdir(root):
             self._listings[root] = listing.start(root)
+
+    def _resolve(self, root: Path | str) -> Path:
+        found = self._real.get(str(root))
+        if found is None:
+            found = self._real[str(root)] = Path(root).resolve()
+        return found
 
     def close(self) -> None:
         """Save the trees and digests this run learned, and close the cache."""
