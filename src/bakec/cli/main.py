@@ -146,14 +146,21 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument(
         "--resolve",
-        default="offline",
+        default=None,
         choices=["offline", "registry"],
-        help="pin base images: offline uses references as written, registry asks the registry",
+        help="pin base images: offline uses references as written, registry asks the registry "
+        "(default: offline; registry for an html report of recorded builds, as builds pin them)",
     )
     plan.add_argument(
         "--diff",
         metavar="OLD",
         help="compare with an earlier `bakec plan --format json` file, or git:REV (that revision's plan)",
+    )
+    plan.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="html: show the last builds' step times and cache hits from this state directory "
+        "(default: the default state directory, when it has build records)",
     )
     plan.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to plan")
 
