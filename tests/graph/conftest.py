@@ -32,5 +32,17 @@ def make_monorepo(tmp_path):
 
 
 @pytest.fixture
+def make_matrix(tmp_path):
+    """``make_matrix(apps)`` writes the bench matrix workload (apps x 5 OS x 8 arch targets) under tmp_path/matrix."""
+
+    def make(apps: int) -> Path:
+        root = tmp_path / "matrix"
+        _generator().matrix2k(str(root), apps=apps)
+        return root
+
+    return make
+
+
+@pytest.fixture
 def cache_dir(tmp_path):
     return tmp_path / "cache"

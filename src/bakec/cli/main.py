@@ -154,7 +154,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         choices=["offline", "registry"],
         help="pin base images: offline uses references as written, registry asks the registry "
-        "(default: offline; registry with --shards)",
+        "(default: offline; registry with --shards, and for an html report of recorded builds)",
     )
     plan.add_argument(
         "--diff",
@@ -162,6 +162,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="compare with an earlier `bakec plan --format json` file, or git:REV (that revision's plan)",
     )
     add_fleet_flags(plan)
+    plan.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="html: show the last builds' step times and cache hits from this state directory "
+        "(default: the default state directory, when it has build records)",
+    )
     plan.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to plan")
 
     why = sub.add_parser("why", help="explain why steps of a target's latest build ran")

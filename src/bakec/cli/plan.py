@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from bakec.cli.common import load_definition, parse_vars
-from bakec.errors import UsageError
+from bakec.errors import BakecError, UsageError
 
 _PIPELINES = ("github-actions", "gitlab", "tekton")
 
@@ -23,7 +24,9 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
     if fleet:
         _check_fleet_args(args)
     definition = load_definition(args, sources)
-    args.resolve = args.resolve or ("registry" if fleet else "offline")
+    records = _records_dir(args.state_dir) if args.format == "html" else None
+    # a report compares with builds, which pin base images in the registry: plan as they did
+    args.resolve = args.resolve or ("registry" if fleet or records is not None else "offline")
     resolver: Any = None
     if args.resolve == "registry":
         from bakec.graph.resolve import RegistryResolver
@@ -40,14 +43,21 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
     try:
         # file lists of local sources go into JSON plans: what a later --diff names changed files with
         files = (args.format == "json" and not fleet) or bool(args.diff)
-        graph = plan(
-            definition,
-            list(args.targets),
-            list(args.overrides),
-            resolver=resolver,
-            build_platform=build_platform,
-            files=files,
-        )
+        try:
+            graph = plan(
+                definition,
+                list(args.targets),
+                list(args.overrides),
+                resolver=resolver,
+                build_platform=build_platform,
+                files=files,
+            )
+        except BakecError as e:
+            if fleet or records is None or resolver is None:
+                raise
+            # pins were only wanted to match recorded builds: a plan as written still shows the graph
+            sys.stderr.write(f"bakec plan: {e}; showing base images as written, unmatched with builds\n")
+            graph = plan(definition, list(args.targets), list(args.overrides), files=files)
         if args.diff:
             from bakec.explain import plandiff
 
@@ -68,6 +78,13 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
     finally:
         if resolver is not None:
             resolver.client.close()
+    if args.format == "html":
+        from bakec.graph.report import render_html
+        from bakec.solver.records import latest_steps
+
+        steps = latest_steps(records.parent, graph.nodes) if records is not None else {}
+        sys.stdout.write(render_html(graph, steps, cwd=definition.cwd))
+        return 0
     if not fleet:
         sys.stdout.write(render(graph, args.format))
         return 0
@@ -155,3 +172,16 @@ def _render_fleet(args, graph, build_platform: str, note: str) -> str:
     from bakec.fleet.tekton import tekton_objects
 
     return tekton_objects(document)
+
+
+def _records_dir(state_dir: str | None) -> Path | None:
+    """The build records a report shows (``--state-dir``, else the default one when it has records)."""
+    from bakec.solver.records import builds_dir
+    from bakec.state import resolve_state_dir
+
+    folder = builds_dir(resolve_state_dir(state_dir))
+    if folder.is_dir():
+        return folder
+    if state_dir:  # the page is still a plan; say why it has no timings
+        sys.stderr.write(f"bakec plan: no build records in {folder}: showing the plan only\n")
+    return None

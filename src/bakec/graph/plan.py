@@ -1,5 +1,7 @@
 """``bakec plan``: the combined graph of a bake definition, as text, JSON, dot or HTML.
 
+The HTML build report lives in :mod:`bakec.graph.report`.
+
 :func:`plan` is the library face (definition + names → :class:`Graph`); the
 ``render_*`` functions are pure views of a graph. Every view lists operations
 in build order and says how many targets share each one.
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakec.graph.build import Graph, build_graph
 from bakec.graph.context import ContextHasher, local_files
+from bakec.graph.report import render_html
 from bakec.graph.resolve import ImageResolver
 from bakec.ops import _key_dict
 from bakec.util.gitref import redact_all
@@ -198,69 +201,3 @@ def render_dot(graph: Graph) -> str:
         lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)}{extra};")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-# -- html -------------------------------------------------------------------------
-
-
-def _layout(graph: Graph) -> dict[str, tuple[int, int]]:
-    """A layered layout: column = longest distance from a source, rows in build order.
-
-    Sources with no inputs (contexts, images) sit just left of their first consumer, so a
-    context loaded for a late COPY does not draw an edge across the whole page.
-    """
-    g = graph.graph
-    order = graph.order()
-    col: dict[str, int] = {}
-    for node in order:
-        col[node] = max((col[p] + 1 for p in g.predecessors(node)), default=0)
-    for node in order:
-        succ = [col[s] for s in g.successors(node)]
-        if g.in_degree(node) == 0 and succ:
-            col[node] = max(0, min(succ) - 1)
-    rows: dict[int, int] = {}
-    out: dict[str, tuple[int, int]] = {}
-    for node in order:
-        c = col[node]
-        out[node] = (c, rows.get(c, 0))
-        rows[c] = rows.get(c, 0) + 1
-    return out
-
-
-def _script_json(data: Any) -> str:
-    text = json.dumps(data, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def render_html(graph: Graph) -> str:
-    import jinja2
-    from markupsafe import Markup
-
-    g = graph.graph
-    layout = _layout(graph)
-    critical = graph.critical_path()
-    nodes = []
-    for node in graph.order():
-        d = g.nodes[node]
-        col, row = layout[node]
-        nodes.append(
-            {
-                "id": node,
-                "kind": d["op"].kind,
-                "label": d["label"],
-                "targets": sorted(d["targets"]),
-                "deps": list(d["op"].inputs),
-                "col": col,
-                "row": row,
-                "critical": node in set(critical),
-            }
-        )
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("bakec.graph", "templates"), autoescape=True, keep_trailing_newline=True
-    )
-    data = {"nodes": nodes, "critical": critical, "summary": graph.summary()}
-    return env.get_template("plan.html.j2").render(
-        summary=graph.summary(),
-        data=Markup(_script_json(data)),
-        targets=sorted({b.target for b in graph.builds}),
-    )

@@ -5,7 +5,9 @@ file renamed into place) when the build ends; the newest :data:`KEEP` are kept.
 A record lists every op of the build's graph with its label, kind, inputs, key
 fields as plain data (``bakec.ops``: secret mounts carry ids, never content;
 proxy variables are not key fields; a URL's password is redacted), and whether
-it ran or came from a cache (the local index or an imported ``cache-from``).
+it ran or came from a cache (the local index or an imported ``cache-from``), and when
+it started and ended (``start``/``end``, seconds since the build began solving; a cache
+hit starts and ends at once) for the ops the solver reached.
 
 What a local context source selected (path → fingerprint) is stored once per
 source op, under ``builds/contexts/<digest>.json``: the op's digest covers those
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "VERSION",
     "builds_dir",
     "context_files",
+    "latest_steps",
     "read_records",
     "save_context_files",
     "to_record",
@@ -116,6 +119,10 @@ def to_record(graph: Graph, solved: SolveResult, *, cwd: str, no_cache: bool) ->
             entry["cache"] = solved.cached_from.get(node, "import")
         if op.kind == "local":
             entry["path"] = op.path
+        span = solved.spans.get(node)
+        if span is not None:
+            entry["start"] = round(span[0] - solved.started, 3)
+            entry["end"] = round(span[1] - solved.started, 3)
         ops[node] = entry
     targets: dict[str, dict[str, str]] = {}
     for b in graph.builds:
@@ -161,6 +168,27 @@ def read_records(state_dir: Path) -> Iterator[dict[str, Any]]:
             continue
         if isinstance(record, dict) and record.get("version") == VERSION:
             yield record
+
+
+def latest_steps(state_dir: Path, nodes: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Each of ``nodes``' entry in the newest record that has it, with that record's ``time``.
+
+    ``state``, ``cache``, ``start`` and ``end`` as :func:`to_record` wrote them (records of
+    older versions of bakec have no ``start``/``end``).
+    """
+    wanted = set(nodes)
+    found: dict[str, dict[str, Any]] = {}
+    for record in read_records(state_dir):
+        ops = record.get("ops") or {}
+        for node in wanted.intersection(ops):
+            entry = ops[node]
+            step = {k: entry[k] for k in ("state", "cache", "start", "end") if k in entry}
+            step["time"] = record.get("time")
+            found[node] = step
+        wanted.difference_update(found)
+        if not wanted:
+            break
+    return found
 
 
 def _prune(state_dir: Path, keep: int) -> None:

@@ -37,6 +37,7 @@ class SolveResult:
     # node id -> (start, end) in time.monotonic(), for the nodes that ran or were found cached
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     cached_from: dict[str, str] = field(default_factory=dict)  # node id → "local" or "import"
+    started: float = field(default_factory=time.monotonic)  # when solving began (the spans' origin)
 
 
 _UNCACHED_KINDS = ("local",)  # cheap to redo and keyed by content anyway
