@@ -132,8 +132,9 @@ def _failure_shown(text: str) -> None:
         f"line {i}" for i in range(1, 6)
     ]
     assert lines[head + 6] == "------"
-    assert EXCERPT in "\n".join(lines) + "\n"
-    assert lines[-1].startswith("ERROR: failed to build default; process ")
+    text = "\n".join(lines) + "\n"
+    assert text.count(EXCERPT) == 1  # once, with the error
+    assert lines[-1].startswith("ERROR: target default: failed to solve: process ")
     assert lines[-1].endswith("did not complete successfully: exit code: 3")
 
 

@@ -1,5 +1,4 @@
-"""What a failed step shows, as buildx shows it: the step's last output lines, then the Dockerfile
-lines around the instruction.
+"""What a failed step shows, as buildx shows it: the step's last output lines.
 
 ::
 
@@ -8,20 +7,16 @@ lines around the instruction.
     0.104 cc -c main.c
     0.212 main.c:3: error: ...
     ------
-    api/Dockerfile:4
-    --------------------
-       2 |     WORKDIR /src
-       3 |     COPY . .
-       4 | >>> RUN make
-       5 |
-    --------------------
+
+The Dockerfile lines around the instruction follow with the error itself (``api/Dockerfile:4``
+and its excerpt, then ``ERROR: target api: failed to solve: ...``), printed once by the CLI in
+every progress mode: see :class:`bakec.errors.SolveError`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from bakec.errors import Pos, Range, excerpt
 from bakec.progress.events import Log, Vertex
 
 TAIL_LINES = 10  # what BuildKit keeps of a step's output for its error
@@ -77,13 +72,8 @@ class LogTails:
 
 
 def failure_block(event: Vertex, tail: list[str]) -> str:
-    """The failed step's name and last output lines, then its Dockerfile excerpt when it has one."""
-    out = ["------", f" > {event.name}:", *tail, "------"]
-    source = event.source
-    if source is not None and 0 < source.line <= source.text.count("\n") + 1:
-        at = Range(source.filename, Pos(source.line, 1), Pos(source.line, 1))
-        out.extend(excerpt(at, source.text.encode()))
-    return "\n".join(out) + "\n"
+    """The failed step's name and last output lines."""
+    return "\n".join(["------", f" > {event.name}:", *tail, "------"]) + "\n"
 
 
 class Failures:
