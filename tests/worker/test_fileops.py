@@ -217,6 +217,26 @@ def test_chown_applies_to_created_parents(roots: tuple[Path, Path]) -> None:
     assert _mode(dst / "p") == 0o755
 
 
+def test_octal_chmod_applies_to_created_parents_symbolic_does_not(roots: tuple[Path, Path]) -> None:
+    # fsutil creates the missing parents with the octal mode's permission bits, exactly (buildkitd's
+    # umask is 0); a symbolic mode leaves them 0755; existing directories are not touched
+    src, dst = roots
+    (dst / "old").mkdir(mode=0o755)
+    copies = [
+        Copy(0, "a.txt", "/n/d/", mode="640"),
+        Copy(0, "a.txt", "/w/d/", mode="777"),
+        Copy(0, "a.txt", "/u/d/", mode="4755"),
+        Copy(0, "a.txt", "/s/d/", mode="u+x,g-w", owner="5:6"),
+        Copy(0, "a.txt", "/old/new/", mode="700"),
+    ]
+    fileops.apply(str(dst), copies, [Source(str(src), local=True)])
+    assert [_mode(dst / p) for p in ("n", "n/d", "n/d/a.txt")] == [0o640, 0o640, 0o640]
+    assert [_mode(dst / p) for p in ("w", "w/d", "w/d/a.txt")] == [0o777, 0o777, 0o777]
+    assert [_mode(dst / p) for p in ("u", "u/d", "u/d/a.txt")] == [0o755, 0o755, 0o4755]
+    assert [_mode(dst / p) for p in ("s", "s/d")] == [0o755, 0o755] and _owner(dst / "s" / "d") == (5, 6)
+    assert (_mode(dst / "old"), _mode(dst / "old" / "new")) == (0o755, 0o700)
+
+
 @pytest.mark.parametrize(
     ("spec", "mode", "is_dir", "want"),
     [

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from bakec.errors import BuildError
 from bakec.fs.archive import extract, is_archive
-from bakec.fs.mode import DAEMON_UMASK, ModeFunc, parse_chmod
+from bakec.fs.mode import DAEMON_UMASK, ModeFunc, octal_mode, parse_chmod
 from bakec.ops import Copy, Mkdir, Mkfile, Rm
 from bakec.util import safepath
 from bakec.util.patternmatch import PatternMatcher, go_match, has_wildcards, split_wildcards
@@ -408,6 +408,7 @@ class _Copier:
     stats: Stats
     timestamp_ns: int | None
     umask: int
+    parent_mode: int = 0o755  # of the directories the copy creates on the way to its destination
     inodes: dict[tuple[int, int], str] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     euid: int = field(default_factory=os.geteuid)
@@ -758,6 +759,8 @@ def copy(
         matches = [src]
 
     umask = _process_umask()
+    octal = octal_mode(action.mode)
+    parent_mode = 0o755 if octal is None else octal
     for match in matches:
         if action.follow_symlinks:
             src_host = safepath.resolve(sroot, match)
@@ -775,7 +778,9 @@ def copy(
             safepath.mkdir_all(root, dest_host, 0o755, owner, timestamp_ns)
             stats.extracted += extract(src_host, dest_host, owner)
             continue
-        copier = _Copier(source, owner, chmod, include, exclude, ignore, stats, timestamp_ns, umask)
+        copier = _Copier(
+            source, owner, chmod, include, exclude, ignore, stats, timestamp_ns, umask, parent_mode
+        )
         _copy_one(root, action, match, src_host, src_st, copier, sroot)
     return stats
 
@@ -795,7 +800,7 @@ def _copy_one(
     ensure = head if tail not in ("", ".") else dest
     if ensure and action.create_dest_path:
         safepath.mkdir_all(
-            root, safepath.resolve(root, safepath.clean(ensure)), 0o755, c.owner, c.timestamp_ns
+            root, safepath.resolve(root, safepath.clean(ensure)), c.parent_mode, c.owner, c.timestamp_ns
         )
     elif ensure and not os.path.isdir(safepath.resolve(root, safepath.clean(ensure))):
         raise BuildError(f"failed to stat {dest}: no such file or directory")
@@ -814,7 +819,7 @@ def _copy_one(
     target = os.path.dirname(dst) if dst != (root.rstrip("/") or "/") else dst
     if action.contents_only and src_is_dir and dst_is_dir is None:
         target = dst
-    safepath.mkdir_all(root, target, 0o755, c.owner, c.timestamp_ns)
+    safepath.mkdir_all(root, target, c.parent_mode, c.owner, c.timestamp_ns)
 
     ctx_rel = safepath.relative(sroot, src_host).lstrip("/") if c.ignore is not None else ""
     if src_is_dir:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from bakec.errors import BuildError
 
-__all__ = ["DAEMON_UMASK", "ModeFunc", "parse_chmod"]
+__all__ = ["DAEMON_UMASK", "ModeFunc", "octal_mode", "parse_chmod"]
 
 DAEMON_UMASK = 0o022
 
@@ -54,6 +54,16 @@ def parse_chmod(spec: str) -> ModeFunc | None:
         raise _invalid(spec)
     cmds = _parse_symbolic(spec)
     return lambda mode, is_dir: _apply(cmds, mode, is_dir)
+
+
+def octal_mode(spec: str) -> int | None:
+    """The exact mode an octal ``--chmod`` gives, or None for a symbolic (or empty) one.
+
+    BuildKit sends only an octal value as a number; fsutil also creates the missing
+    parents of the destination with it (a symbolic mode leaves them 0755).
+    Call after :func:`parse_chmod` accepted ``spec``.
+    """
+    return int(spec, 8) if spec.isdigit() else None
 
 
 # A command is (op, bits, extra): op "+", "-", "X" set/clear/conditionally-set bits;

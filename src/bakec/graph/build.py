@@ -713,7 +713,7 @@ class _Translator:
                         src_path,
                         dest,
                         step.chown,
-                        step.chmod or ("600" if not is_add_git_source(src) else ""),
+                        step.chmod,  # a download is a 0600 file already: no mode unless --chmod
                         unpack=step.unpack is True,
                         exclude=step.exclude,
                     )
