@@ -198,6 +198,9 @@ def test_chown_names_from_destination_passwd(roots: tuple[Path, Path]) -> None:
         "root:staff": (0, 50),
         "nobody": (0, 0),
         "web:nogroup": (33, 34),
+        "web:": (33, 0),  # an empty part is id 0 (case 027)
+        "5:": (5, 0),
+        ":7": (0, 7),
     }
     for spec, want in cases.items():
         assert fileops.resolve_owner(spec, str(dst)) == want, spec
@@ -206,6 +209,17 @@ def test_chown_names_from_destination_passwd(roots: tuple[Path, Path]) -> None:
 def test_chown_names_without_passwd_are_zero(tmp_path: Path) -> None:
     assert fileops.resolve_owner("app:grp", str(tmp_path)) == (0, 0)
     assert fileops.resolve_owner("5:6", str(tmp_path)) == (5, 6)
+
+
+def test_chown_names_on_scratch_fail_ids_do_not(roots: tuple[Path, Path]) -> None:
+    # a file op on an empty filesystem has no input to look names up in (cases 107, 108)
+    src, dst = roots
+    for spec in ("app", "1:grp", "app:0"):
+        with pytest.raises(BuildError, match=r"^invalid user index: -1$"):
+            fileops.apply(str(dst), [Copy(0, "a.txt", "/x", owner=spec)], [Source(str(src))], on_scratch=True)
+    for spec in ("root:root", "5:", ":7", "3"):
+        fileops.apply(str(dst), [Copy(0, "a.txt", "/x", owner=spec)], [Source(str(src))], on_scratch=True)
+    assert _owner(dst / "x") == (3, 3)
 
 
 def test_chown_applies_to_created_parents(roots: tuple[Path, Path]) -> None:

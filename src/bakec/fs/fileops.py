@@ -106,12 +106,21 @@ def apply(
     *,
     user_root: str | None = None,
     timestamp_ns: int | None = None,
+    on_scratch: bool = False,
 ) -> Stats:
-    """Run ``actions`` in order on ``root``; ``--chown`` names resolve in ``user_root`` (default ``root``)."""
+    """Run ``actions`` in order on ``root``; ``--chown`` names resolve in ``user_root`` (default ``root``).
+
+    ``on_scratch``: the actions run on an empty filesystem that is no input of the op (FROM
+    scratch, COPY --link), where BuildKit has nothing to look names up in: a user or group
+    name fails, numbers and ``root`` do not.
+    """
     stats = Stats()
     srcs = [s if isinstance(s, Source) else Source(s) for s in sources]
     for action in actions:
-        owner = resolve_owner(action.owner, user_root or root) if getattr(action, "owner", "") else None
+        spec = getattr(action, "owner", "")
+        if spec and on_scratch and _has_name(spec):
+            raise BuildError("invalid user index: -1")  # BuildKit: the name's lookup input is -1
+        owner = resolve_owner(spec, user_root or root) if spec else None
         if isinstance(action, Copy):
             if not 0 <= action.source < len(srcs):
                 raise BuildError(f"copy source index {action.source} out of range ({len(srcs)} sources)")
@@ -138,6 +147,11 @@ def _parse_id(text: str) -> int | None:
     except ValueError:
         return None
     return value if -(2**31) <= value < 2**31 else None
+
+
+def _has_name(spec: str) -> bool:
+    """Whether a ``--chown`` value names a user or group (an empty part counts as id 0, as in llb)."""
+    return any(part and _parse_id(part) is None for part in spec.split(":", 1))
 
 
 def _db_lookup(root: str, path: str, name: str, gid_field: int) -> tuple[int, int] | None:
@@ -167,7 +181,8 @@ def resolve_owner(spec: str, root: str) -> tuple[int, int] | None:
     """``--chown`` ``user[:group]`` as numbers; names from ``root``'s /etc/passwd and /etc/group.
 
     As BuildKit: a number (or ``root``) is used as is and a lone uid also sets the
-    gid; a user name brings its primary group; an unknown name counts as 0.
+    gid; a user name brings its primary group; an unknown name counts as 0; an empty
+    user or group (``:7``, ``5:``) is 0.
     """
     if not spec:
         return None
@@ -181,7 +196,7 @@ def resolve_owner(spec: str, root: str) -> tuple[int, int] | None:
         if found is not None:
             uid, gid = found
     if sep:
-        gident = _parse_id(group)
+        gident = _parse_id(group) if group else 0  # llb sends an empty group as id 0
         if gident is not None:
             gid = gident
         else:
