@@ -445,6 +445,17 @@ def test_mkfile_writes_exact_mode_and_replaces(tmp_path: Path) -> None:
     assert (tmp_path / "s.sh").read_text() == "new" and _mode(tmp_path / "s.sh") == 0o644
 
 
+def test_mkfile_chmod_as_the_heredoc_copy_applies_it(tmp_path: Path) -> None:
+    # case 028: an octal --chmod also makes the parents, a symbolic one changes the 0644 file only
+    fileops.apply(
+        str(tmp_path),
+        [Mkfile("/o/d/f", "one", 0o644, "4:5", chmod="700"), Mkfile("/s/d/f", "two", 0o644, chmod="u+x")],
+    )
+    assert [_mode(tmp_path / p) for p in ("o", "o/d", "o/d/f")] == [0o700, 0o700, 0o700]
+    assert _owner(tmp_path / "o" / "d") == (4, 5)
+    assert [_mode(tmp_path / p) for p in ("s", "s/d", "s/d/f")] == [0o755, 0o755, 0o744]
+
+
 def test_rm_entries_wildcards_and_missing(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.o").write_text("")

@@ -235,15 +235,18 @@ def mkdir(
 def mkfile(
     root: str, action: Mkfile, *, owner: tuple[int, int] | None = None, timestamp_ns: int | None = None
 ) -> None:
-    """``Mkfile``: write ``data`` with exactly ``mode``, replacing a file that is there.
+    """``Mkfile``: write ``data`` with ``mode`` changed by ``chmod``, replacing a file that is there.
 
     Its one user is a heredoc ``COPY``, which BuildKit writes to scratch and then
-    copies over the destination, so the result is a new file with the mode asked for,
-    and missing parent directories are created as that copy creates them (0755, owned
-    by the ``--chown`` user).
+    copies over the destination with the ``--chmod`` value, so the result is a new
+    file with that mode, and missing parent directories are created as that copy
+    creates them (an octal ``--chmod``'s mode, else 0755; owned by the ``--chown`` user).
     """
+    change = parse_chmod(action.chmod)
+    mode = action.mode if change is None else change(action.mode, False)
+    octal = octal_mode(action.chmod)
     path = safepath.resolve(root, safepath.clean(action.path))
-    safepath.mkdir_all(root, os.path.dirname(path), 0o755, owner, timestamp_ns)
+    safepath.mkdir_all(root, os.path.dirname(path), 0o755 if octal is None else octal, owner, timestamp_ns)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -263,7 +266,7 @@ def mkfile(
             view = view[os.write(fd, view) :]
         if owner is not None:
             os.fchown(fd, *owner)
-        os.fchmod(fd, action.mode & 0o7777)
+        os.fchmod(fd, mode & 0o7777)
         if timestamp_ns is not None:
             os.utime(fd, ns=(timestamp_ns, timestamp_ns))
     finally:

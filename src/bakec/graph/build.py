@@ -749,8 +749,7 @@ class _Translator:
                 )
         for f in step.contents:
             path = posixpath.join(dest, f.name) if into_dir else dest
-            mode = int(step.chmod, 8) if re.fullmatch(r"[0-7]{3,4}", step.chmod or "") else f.mode
-            actions.append(o.Mkfile(path, f.data, mode, step.chown))
+            actions.append(o.Mkfile(path, f.data, f.mode, step.chown, chmod=step.chmod or ""))
         if step.merge:
             copied = self._add(
                 o.FileOp(o.SCRATCH, tuple(actions), tuple(sources), step.platform), stage, step
