@@ -264,8 +264,9 @@ def test_octal_chmod_applies_to_created_parents_symbolic_does_not(roots: tuple[P
         ("g=u", 0o644, False, 0o664),
         ("go-w", 0o777, False, 0o755),
         ("a=rw", 0o755, False, 0o666),
-        ("=rw", 0o755, False, 0o644),  # umask 022 limits the unqualified form
-        ("+w", 0o444, False, 0o644),
+        ("=rw", 0o755, False, 0o666),  # no umask limits the unqualified form (case 029)
+        ("+w", 0o444, False, 0o666),
+        ("+rwx", 0o644, False, 0o777),
         ("+X", 0o644, False, 0o644),
         ("+X", 0o644, True, 0o755),
         ("u+s,+t", 0o755, True, 0o5755),

@@ -5,8 +5,9 @@ setgid and sticky) and a symbolic one as a string applied to each source mode:
 
 * clauses separated by ``,``: ``[ugoa]*`` then one or more ``[+-=]`` operators,
   each followed by permission letters ``rwxXst`` or one class to copy (``g=u``);
-* no class letter means "all", limited by the umask for the bits it sets; the
-  umask is buildkitd's (022), so ``+w`` adds only the owner's write bit;
+* no class letter means "all", limited by the umask for the bits it sets; fsutil
+  parses with umask 0 (and buildkitd runs with umask 0), so ``+w`` adds every write
+  bit (conformance case 029);
 * ``X`` adds execute when the entry is a directory or already executable by
   someone; it counts for ``+`` and ``=`` (``u=rwX`` on a 0700 directory gives
   ``rwx``, as the conformance corpus shows), never for ``-``.
@@ -21,7 +22,7 @@ from bakec.errors import BuildError
 
 __all__ = ["DAEMON_UMASK", "ModeFunc", "octal_mode", "parse_chmod"]
 
-DAEMON_UMASK = 0o022
+DAEMON_UMASK = 0  # buildkitd sets umask 0 at start (cmd/buildkitd/main_unix.go)
 
 ModeFunc = Callable[[int, bool], int]
 """Maps (source permission bits incl. setuid/setgid/sticky, is_dir) to the new bits."""
