@@ -10,6 +10,7 @@ refreshes the copies.
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -53,12 +54,34 @@ def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
+def _own_case(root: Path, rel: str) -> bool:
+    """Whether ``rel`` (below the copy ``root``) is in a case made in this repository.
+
+    Such cases (``"origin": "bakec"`` in their case.json, recorded with the reference by
+    scripts/record-dockerfile-case) have no source in ../shared: they are not drift.
+    """
+    folder = (root / rel).parent
+    while folder != root and root in folder.parents:
+        spec = folder / "case.json"
+        if spec.is_file():
+            try:
+                return json.loads(spec.read_text()).get("origin") == "bakec"
+            except (ValueError, AttributeError):
+                return False
+        folder = folder.parent
+    return False
+
+
 def drift(repo: Path = REPO, shared: Path = SHARED) -> list[Difference]:
-    """Every file that differs between the repository's copies and ``shared``, sorted by path."""
+    """Every file that differs between the repository's copies and ``shared``, sorted by path.
+
+    Files of the repository's own cases (:func:`_own_case`) are not differences.
+    """
     out = []
     for copy_rel, source_rel in MIRRORED:
         copy, source = repo / copy_rel, shared / source_rel
         theirs, ours = _files(source), _files(copy)
+        ours = {rel for rel in ours if rel in theirs or not _own_case(copy, rel)}
         for rel in sorted(theirs | ours):
             path = os.path.normpath(os.path.join(copy_rel, rel))
             if rel not in ours:

@@ -284,11 +284,15 @@ class Mkdir:
 
 @dataclass(frozen=True)
 class Mkfile:
+    """Write ``data`` to ``path``: a heredoc ``COPY``, which BuildKit writes to scratch with
+    ``mode`` and then copies to ``path`` with ``chmod`` (a ``--chmod`` value, octal or symbolic)."""
+
     path: str
     data: str
     mode: int = 0o644
     owner: str = ""
     type: str = "mkfile"
+    chmod: str = _optional("")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def test_a_bad_flag_names_the_platform_of_a_multi_platform_target(tmp_path):
     assert "   2 | >>> COPY --chmodd=755 a /b\n" in err
     assert err.endswith(
         "ERROR: target web (linux/amd64): failed to solve: dockerfile parse error on line 2: "
-        "unknown flag: chmodd (did you mean chmod?)\n"
+        "unknown flag: --chmodd (did you mean chmod?)\n"
     )
 
 

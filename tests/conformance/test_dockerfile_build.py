@@ -15,7 +15,7 @@ layout is then read back the way the corpus README derives its expected files:
 * ``expected-layers.json``: the tar entries of every layer the build added.
 
 Failing cases must fail with ``expected-error.txt`` in the error. ``test_corpus``
-prints ``dockerfile conformance (executor): N/70 cases match`` with a reason per
+prints ``dockerfile conformance (executor): N/M cases match`` with a reason per
 failing case, and fails on any failing case not listed in tests/known_failures.py
 (``dockerfile-executor``).
 """

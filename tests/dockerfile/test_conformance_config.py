@@ -32,6 +32,8 @@ EXECUTION_TIME_FAILURES = {
     "093-fail-run-exit-code": "needs a container run",
     "094-fail-secret-required": "needs the session's secrets",
     "099-fail-add-checksum-mismatch": "needs the HTTP download",
+    "107-fail-link-chown-name": "the name's lookup fails in the file op",
+    "108-fail-scratch-chown-name": "the name's lookup fails in the file op",
 }
 
 

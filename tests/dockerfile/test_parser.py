@@ -86,7 +86,7 @@ def test_flags_like_bflags() -> None:
     assert (f.string("a"), f.boolean("b"), f.strings("m")) == ("1", True, ("x", "y"))
     dup = Flags(("--a=1", "--a=2"))
     dup.add_string("a")
-    with pytest.raises(ValueError, match="duplicate flag specified: a"):
+    with pytest.raises(ValueError, match="duplicate flag specified: --a"):
         dup.parse()
 
 

@@ -104,7 +104,7 @@ def test_mount_options_are_expanded() -> None:
         ("--mount=type=cache,target=/x,uid=abc", "invalid value abc for uid"),
         ("--network=bridge", 'unsupported network mode "bridge"'),
         ("--security=root", 'unsupported security mode "root"'),
-        ("--device=x", "unknown flag: device"),
+        ("--device=x", "unknown flag: --device"),
     ],
 )
 def test_invalid_run_flags(flag: str, message: str) -> None:

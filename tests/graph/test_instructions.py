@@ -192,11 +192,12 @@ def test_instruction_becomes_op(tmp_path, lines, kind, expected):
         assert node["op"][key] == value, key
 
 
-def test_add_url_is_an_http_source_copied_with_mode_0600(tmp_path):
-    node, nodes = _last_op(tmp_path, "ADD --checksum=sha256:" + "0" * 64 + " https://example.com/f /f")
+def test_add_url_is_an_http_source_copied_without_a_mode(tmp_path):
+    # the download is a 0600 file; a copy mode would also apply to the parents it creates
+    node, nodes = _last_op(tmp_path, "ADD --checksum=sha256:" + "0" * 64 + " https://example.com/f /d/f")
     (http,) = [n for n in nodes if n["kind"] == "http"]
     assert http["op"] == {"url": "https://example.com/f", "checksum": "sha256:" + "0" * 64, "filename": "f"}
-    assert node["op"]["sources"] == [http["id"]] and node["op"]["actions"][0]["mode"] == "600"
+    assert node["op"]["sources"] == [http["id"]] and node["op"]["actions"][0]["mode"] == ""
 
 
 def test_add_local_unpacks_but_copy_does_not(tmp_path):

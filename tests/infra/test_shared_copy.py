@@ -96,3 +96,19 @@ def test_sync_script_makes_the_copies_equal_to_shared(tmp_path: Path) -> None:
     assert not (repo / "tests/data/conformance/003-gone").exists()
     assert drift(repo, shared) == []
     assert _sync(shared, repo).stdout == ""
+
+
+def test_cases_made_in_the_repository_are_not_drift(tmp_path: Path) -> None:
+    shared, repo = _scratch(tmp_path)
+    own = repo / "tests/data/conformance/dockerfile/106-own"
+    (own / "context").mkdir(parents=True)
+    (own / "case.json").write_text('{"origin": "bakec"}\n')
+    (own / "context" / "Dockerfile").write_text("FROM scratch\n")
+    stray = repo / "tests/data/conformance/dockerfile/107-stray"
+    stray.mkdir()
+    (stray / "case.json").write_text("{}\n")
+    assert list(map(str, drift(repo, shared))) == [
+        "extra tests/data/conformance/dockerfile/107-stray/case.json"
+    ]
+    assert _sync(shared, repo).returncode == 0
+    assert (own / "context" / "Dockerfile").is_file() and not stray.exists()

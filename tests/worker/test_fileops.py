@@ -198,6 +198,9 @@ def test_chown_names_from_destination_passwd(roots: tuple[Path, Path]) -> None:
         "root:staff": (0, 50),
         "nobody": (0, 0),
         "web:nogroup": (33, 34),
+        "web:": (33, 0),  # an empty part is id 0 (case 027)
+        "5:": (5, 0),
+        ":7": (0, 7),
     }
     for spec, want in cases.items():
         assert fileops.resolve_owner(spec, str(dst)) == want, spec
@@ -208,6 +211,17 @@ def test_chown_names_without_passwd_are_zero(tmp_path: Path) -> None:
     assert fileops.resolve_owner("5:6", str(tmp_path)) == (5, 6)
 
 
+def test_chown_names_on_scratch_fail_ids_do_not(roots: tuple[Path, Path]) -> None:
+    # a file op on an empty filesystem has no input to look names up in (cases 107, 108)
+    src, dst = roots
+    for spec in ("app", "1:grp", "app:0"):
+        with pytest.raises(BuildError, match=r"^invalid user index: -1$"):
+            fileops.apply(str(dst), [Copy(0, "a.txt", "/x", owner=spec)], [Source(str(src))], on_scratch=True)
+    for spec in ("root:root", "5:", ":7", "3"):
+        fileops.apply(str(dst), [Copy(0, "a.txt", "/x", owner=spec)], [Source(str(src))], on_scratch=True)
+    assert _owner(dst / "x") == (3, 3)
+
+
 def test_chown_applies_to_created_parents(roots: tuple[Path, Path]) -> None:
     src, dst = roots
     fileops.apply(str(dst), [Copy(0, "a.txt", "/p/q/", owner="5:6")], [Source(str(src), local=True)])
@@ -215,6 +229,26 @@ def test_chown_applies_to_created_parents(roots: tuple[Path, Path]) -> None:
     assert _owner(dst / "p" / "q") == (5, 6)
     assert _owner(dst / "p" / "q" / "a.txt") == (5, 6)
     assert _mode(dst / "p") == 0o755
+
+
+def test_octal_chmod_applies_to_created_parents_symbolic_does_not(roots: tuple[Path, Path]) -> None:
+    # fsutil creates the missing parents with the octal mode's permission bits, exactly (buildkitd's
+    # umask is 0); a symbolic mode leaves them 0755; existing directories are not touched
+    src, dst = roots
+    (dst / "old").mkdir(mode=0o755)
+    copies = [
+        Copy(0, "a.txt", "/n/d/", mode="640"),
+        Copy(0, "a.txt", "/w/d/", mode="777"),
+        Copy(0, "a.txt", "/u/d/", mode="4755"),
+        Copy(0, "a.txt", "/s/d/", mode="u+x,g-w", owner="5:6"),
+        Copy(0, "a.txt", "/old/new/", mode="700"),
+    ]
+    fileops.apply(str(dst), copies, [Source(str(src), local=True)])
+    assert [_mode(dst / p) for p in ("n", "n/d", "n/d/a.txt")] == [0o640, 0o640, 0o640]
+    assert [_mode(dst / p) for p in ("w", "w/d", "w/d/a.txt")] == [0o777, 0o777, 0o777]
+    assert [_mode(dst / p) for p in ("u", "u/d", "u/d/a.txt")] == [0o755, 0o755, 0o4755]
+    assert [_mode(dst / p) for p in ("s", "s/d")] == [0o755, 0o755] and _owner(dst / "s" / "d") == (5, 6)
+    assert (_mode(dst / "old"), _mode(dst / "old" / "new")) == (0o755, 0o700)
 
 
 @pytest.mark.parametrize(
@@ -230,8 +264,9 @@ def test_chown_applies_to_created_parents(roots: tuple[Path, Path]) -> None:
         ("g=u", 0o644, False, 0o664),
         ("go-w", 0o777, False, 0o755),
         ("a=rw", 0o755, False, 0o666),
-        ("=rw", 0o755, False, 0o644),  # umask 022 limits the unqualified form
-        ("+w", 0o444, False, 0o644),
+        ("=rw", 0o755, False, 0o666),  # no umask limits the unqualified form (case 029)
+        ("+w", 0o444, False, 0o666),
+        ("+rwx", 0o644, False, 0o777),
         ("+X", 0o644, False, 0o644),
         ("+X", 0o644, True, 0o755),
         ("u+s,+t", 0o755, True, 0o5755),
@@ -409,6 +444,17 @@ def test_mkfile_writes_exact_mode_and_replaces(tmp_path: Path) -> None:
     assert _mode(tmp_path / "s.sh") == 0o777 and _owner(tmp_path / "s.sh") == (5, 5)
     fileops.apply(str(tmp_path), [Mkfile("/s.sh", "new", 0o644)])
     assert (tmp_path / "s.sh").read_text() == "new" and _mode(tmp_path / "s.sh") == 0o644
+
+
+def test_mkfile_chmod_as_the_heredoc_copy_applies_it(tmp_path: Path) -> None:
+    # case 028: an octal --chmod also makes the parents, a symbolic one changes the 0644 file only
+    fileops.apply(
+        str(tmp_path),
+        [Mkfile("/o/d/f", "one", 0o644, "4:5", chmod="700"), Mkfile("/s/d/f", "two", 0o644, chmod="u+x")],
+    )
+    assert [_mode(tmp_path / p) for p in ("o", "o/d", "o/d/f")] == [0o700, 0o700, 0o700]
+    assert _owner(tmp_path / "o" / "d") == (4, 5)
+    assert [_mode(tmp_path / p) for p in ("s", "s/d", "s/d/f")] == [0o755, 0o755, 0o744]
 
 
 def test_rm_entries_wildcards_and_missing(tmp_path: Path) -> None:

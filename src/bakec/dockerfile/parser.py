@@ -223,16 +223,17 @@ class Flags:
                 return
             body = arg[2:]
             name, has_value, value = body.partition("=")
+            flag = "--" + name  # BuildKit names the flag as written, dashes included
             if name not in self._kinds:
                 hint = suggest(name, list(self._kinds), True)
-                raise ValueError(f"unknown flag: {name}" + (f" (did you mean {hint}?)" if hint else ""))
+                raise ValueError(f"unknown flag: {flag}" + (f" (did you mean {hint}?)" if hint else ""))
             kind = self._kinds[name][0]
             if name in self.used and kind != "strings":
-                raise ValueError(f"duplicate flag specified: {name}")
+                raise ValueError(f"duplicate flag specified: {flag}")
             self.used.add(name)
             if kind == "bool":
                 if has_value and value == "":
-                    raise ValueError(f"missing a value on flag: {name}")
+                    raise ValueError(f"missing a value on flag: {flag}")
                 if has_value:
                     low = value.lower()
                     if low == "true":
@@ -240,16 +241,16 @@ class Flags:
                     elif low == "false":
                         self.values[name] = False
                     else:
-                        raise ValueError(f"expecting boolean value for flag {name}, not: {value}")
+                        raise ValueError(f"expecting boolean value for flag {flag}, not: {value}")
                 else:
                     self.values[name] = True
             elif kind == "strings":
                 if not has_value:
-                    raise ValueError(f"missing a value on flag: {name}")
+                    raise ValueError(f"missing a value on flag: {flag}")
                 self.values[name] = (*self.values[name], value)  # type: ignore[misc]
             else:
                 if not has_value:
-                    raise ValueError(f"missing a value on flag: {name}")
+                    raise ValueError(f"missing a value on flag: {flag}")
                 self.values[name] = value
 
     def string(self, name: str) -> str:

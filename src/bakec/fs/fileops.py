@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from bakec.errors import BuildError
 from bakec.fs.archive import extract, is_archive
-from bakec.fs.mode import DAEMON_UMASK, ModeFunc, parse_chmod
+from bakec.fs.mode import DAEMON_UMASK, ModeFunc, octal_mode, parse_chmod
 from bakec.ops import Copy, Mkdir, Mkfile, Rm
 from bakec.util import safepath
 from bakec.util.patternmatch import PatternMatcher, go_match, has_wildcards, split_wildcards
@@ -106,12 +106,21 @@ def apply(
     *,
     user_root: str | None = None,
     timestamp_ns: int | None = None,
+    on_scratch: bool = False,
 ) -> Stats:
-    """Run ``actions`` in order on ``root``; ``--chown`` names resolve in ``user_root`` (default ``root``)."""
+    """Run ``actions`` in order on ``root``; ``--chown`` names resolve in ``user_root`` (default ``root``).
+
+    ``on_scratch``: the actions run on an empty filesystem that is no input of the op (FROM
+    scratch, COPY --link), where BuildKit has nothing to look names up in: a user or group
+    name fails, numbers and ``root`` do not.
+    """
     stats = Stats()
     srcs = [s if isinstance(s, Source) else Source(s) for s in sources]
     for action in actions:
-        owner = resolve_owner(action.owner, user_root or root) if getattr(action, "owner", "") else None
+        spec = getattr(action, "owner", "")
+        if spec and on_scratch and _has_name(spec):
+            raise BuildError("invalid user index: -1")  # BuildKit: the name's lookup input is -1
+        owner = resolve_owner(spec, user_root or root) if spec else None
         if isinstance(action, Copy):
             if not 0 <= action.source < len(srcs):
                 raise BuildError(f"copy source index {action.source} out of range ({len(srcs)} sources)")
@@ -138,6 +147,11 @@ def _parse_id(text: str) -> int | None:
     except ValueError:
         return None
     return value if -(2**31) <= value < 2**31 else None
+
+
+def _has_name(spec: str) -> bool:
+    """Whether a ``--chown`` value names a user or group (an empty part counts as id 0, as in llb)."""
+    return any(part and _parse_id(part) is None for part in spec.split(":", 1))
 
 
 def _db_lookup(root: str, path: str, name: str, gid_field: int) -> tuple[int, int] | None:
@@ -167,7 +181,8 @@ def resolve_owner(spec: str, root: str) -> tuple[int, int] | None:
     """``--chown`` ``user[:group]`` as numbers; names from ``root``'s /etc/passwd and /etc/group.
 
     As BuildKit: a number (or ``root``) is used as is and a lone uid also sets the
-    gid; a user name brings its primary group; an unknown name counts as 0.
+    gid; a user name brings its primary group; an unknown name counts as 0; an empty
+    user or group (``:7``, ``5:``) is 0.
     """
     if not spec:
         return None
@@ -181,7 +196,7 @@ def resolve_owner(spec: str, root: str) -> tuple[int, int] | None:
         if found is not None:
             uid, gid = found
     if sep:
-        gident = _parse_id(group)
+        gident = _parse_id(group) if group else 0  # llb sends an empty group as id 0
         if gident is not None:
             gid = gident
         else:
@@ -220,15 +235,18 @@ def mkdir(
 def mkfile(
     root: str, action: Mkfile, *, owner: tuple[int, int] | None = None, timestamp_ns: int | None = None
 ) -> None:
-    """``Mkfile``: write ``data`` with exactly ``mode``, replacing a file that is there.
+    """``Mkfile``: write ``data`` with ``mode`` changed by ``chmod``, replacing a file that is there.
 
     Its one user is a heredoc ``COPY``, which BuildKit writes to scratch and then
-    copies over the destination, so the result is a new file with the mode asked for,
-    and missing parent directories are created as that copy creates them (0755, owned
-    by the ``--chown`` user).
+    copies over the destination with the ``--chmod`` value, so the result is a new
+    file with that mode, and missing parent directories are created as that copy
+    creates them (an octal ``--chmod``'s mode, else 0755; owned by the ``--chown`` user).
     """
+    change = parse_chmod(action.chmod)
+    mode = action.mode if change is None else change(action.mode, False)
+    octal = octal_mode(action.chmod)
     path = safepath.resolve(root, safepath.clean(action.path))
-    safepath.mkdir_all(root, os.path.dirname(path), 0o755, owner, timestamp_ns)
+    safepath.mkdir_all(root, os.path.dirname(path), 0o755 if octal is None else octal, owner, timestamp_ns)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -248,7 +266,7 @@ def mkfile(
             view = view[os.write(fd, view) :]
         if owner is not None:
             os.fchown(fd, *owner)
-        os.fchmod(fd, action.mode & 0o7777)
+        os.fchmod(fd, mode & 0o7777)
         if timestamp_ns is not None:
             os.utime(fd, ns=(timestamp_ns, timestamp_ns))
     finally:
@@ -408,6 +426,7 @@ class _Copier:
     stats: Stats
     timestamp_ns: int | None
     umask: int
+    parent_mode: int = 0o755  # of the directories the copy creates on the way to its destination
     inodes: dict[tuple[int, int], str] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     euid: int = field(default_factory=os.geteuid)
@@ -758,6 +777,8 @@ def copy(
         matches = [src]
 
     umask = _process_umask()
+    octal = octal_mode(action.mode)
+    parent_mode = 0o755 if octal is None else octal
     for match in matches:
         if action.follow_symlinks:
             src_host = safepath.resolve(sroot, match)
@@ -775,7 +796,9 @@ def copy(
             safepath.mkdir_all(root, dest_host, 0o755, owner, timestamp_ns)
             stats.extracted += extract(src_host, dest_host, owner)
             continue
-        copier = _Copier(source, owner, chmod, include, exclude, ignore, stats, timestamp_ns, umask)
+        copier = _Copier(
+            source, owner, chmod, include, exclude, ignore, stats, timestamp_ns, umask, parent_mode
+        )
         _copy_one(root, action, match, src_host, src_st, copier, sroot)
     return stats
 
@@ -795,7 +818,7 @@ def _copy_one(
     ensure = head if tail not in ("", ".") else dest
     if ensure and action.create_dest_path:
         safepath.mkdir_all(
-            root, safepath.resolve(root, safepath.clean(ensure)), 0o755, c.owner, c.timestamp_ns
+            root, safepath.resolve(root, safepath.clean(ensure)), c.parent_mode, c.owner, c.timestamp_ns
         )
     elif ensure and not os.path.isdir(safepath.resolve(root, safepath.clean(ensure))):
         raise BuildError(f"failed to stat {dest}: no such file or directory")
@@ -814,7 +837,7 @@ def _copy_one(
     target = os.path.dirname(dst) if dst != (root.rstrip("/") or "/") else dst
     if action.contents_only and src_is_dir and dst_is_dir is None:
         target = dst
-    safepath.mkdir_all(root, target, 0o755, c.owner, c.timestamp_ns)
+    safepath.mkdir_all(root, target, c.parent_mode, c.owner, c.timestamp_ns)
 
     ctx_rel = safepath.relative(sroot, src_host).lstrip("/") if c.ignore is not None else ""
     if src_is_dir:

@@ -5,8 +5,9 @@ setgid and sticky) and a symbolic one as a string applied to each source mode:
 
 * clauses separated by ``,``: ``[ugoa]*`` then one or more ``[+-=]`` operators,
   each followed by permission letters ``rwxXst`` or one class to copy (``g=u``);
-* no class letter means "all", limited by the umask for the bits it sets; the
-  umask is buildkitd's (022), so ``+w`` adds only the owner's write bit;
+* no class letter means "all", limited by the umask for the bits it sets; fsutil
+  parses with umask 0 (and buildkitd runs with umask 0), so ``+w`` adds every write
+  bit (conformance case 029);
 * ``X`` adds execute when the entry is a directory or already executable by
   someone; it counts for ``+`` and ``=`` (``u=rwX`` on a 0700 directory gives
   ``rwx``, as the conformance corpus shows), never for ``-``.
@@ -19,9 +20,9 @@ from collections.abc import Callable
 
 from bakec.errors import BuildError
 
-__all__ = ["DAEMON_UMASK", "ModeFunc", "parse_chmod"]
+__all__ = ["DAEMON_UMASK", "ModeFunc", "octal_mode", "parse_chmod"]
 
-DAEMON_UMASK = 0o022
+DAEMON_UMASK = 0  # buildkitd sets umask 0 at start (cmd/buildkitd/main_unix.go)
 
 ModeFunc = Callable[[int, bool], int]
 """Maps (source permission bits incl. setuid/setgid/sticky, is_dir) to the new bits."""
@@ -54,6 +55,16 @@ def parse_chmod(spec: str) -> ModeFunc | None:
         raise _invalid(spec)
     cmds = _parse_symbolic(spec)
     return lambda mode, is_dir: _apply(cmds, mode, is_dir)
+
+
+def octal_mode(spec: str) -> int | None:
+    """The exact mode an octal ``--chmod`` gives, or None for a symbolic (or empty) one.
+
+    BuildKit sends only an octal value as a number; fsutil also creates the missing
+    parents of the destination with it (a symbolic mode leaves them 0755).
+    Call after :func:`parse_chmod` accepted ``spec``.
+    """
+    return int(spec, 8) if spec.isdigit() else None
 
 
 # A command is (op, bits, extra): op "+", "-", "X" set/clear/conditionally-set bits;

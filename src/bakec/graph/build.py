@@ -719,7 +719,7 @@ class _Translator:
                         src_path,
                         dest,
                         step.chown,
-                        step.chmod or ("600" if not is_add_git_source(src) else ""),
+                        step.chmod,  # a download is a 0600 file already: no mode unless --chmod
                         unpack=step.unpack is True,
                         exclude=step.exclude,
                     )
@@ -755,8 +755,7 @@ class _Translator:
                 )
         for f in step.contents:
             path = posixpath.join(dest, f.name) if into_dir else dest
-            mode = int(step.chmod, 8) if re.fullmatch(r"[0-7]{3,4}", step.chmod or "") else f.mode
-            actions.append(o.Mkfile(path, f.data, mode, step.chown))
+            actions.append(o.Mkfile(path, f.data, f.mode, step.chown, chmod=step.chmod or ""))
         if step.merge:
             copied = self._add(
                 o.FileOp(o.SCRATCH, tuple(actions), tuple(sources), step.platform), stage, step

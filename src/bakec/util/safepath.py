@@ -119,9 +119,10 @@ def mkdir_all(
 ) -> list[str]:
     """Create ``host`` (already resolved inside ``root``) and its missing parents, as fsutil's MkdirAll.
 
-    New directories get ``mode`` (with the daemon's umask 022 applied, as
-    ``mkdir(2)`` under buildkitd does), ``owner`` when given (otherwise they stay
-    the creator's, root), and ``times_ns`` as atime and mtime when given. Existing
+    New directories get the permission bits of ``mode`` exactly (buildkitd runs
+    with umask 0; setuid, setgid and sticky are dropped, as Go's ``os.Mkdir`` drops
+    them from an octal value), ``owner`` when given (otherwise they stay the
+    creator's, root), and ``times_ns`` as atime and mtime when given. Existing
     directories are left alone. Returns the directories created, top first.
     """
     root = root.rstrip("/") or "/"
@@ -138,7 +139,7 @@ def mkdir_all(
     created: list[str] = []
     rel = host[len(root) :].strip("/") if root != "/" else host.strip("/")
     cur = root
-    perm = mode & 0o777 & ~0o022
+    perm = mode & 0o777
     for part in rel.split("/"):
         cur = cur + part if cur.endswith("/") else cur + "/" + part
         try:

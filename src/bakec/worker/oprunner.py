@@ -275,7 +275,7 @@ class OpRunner:
                         )
                     else:
                         sources.append(fileops.Source(stack.enter_context(self._view(src.snapshot))))
-                fileops.apply(target, op.actions, sources)
+                fileops.apply(target, op.actions, sources, on_scratch=not op.root)
             blob = layer_from_mounts(self.store, mounts)
             name = self._commit(name, key, unique=True)
         return OpResult(name, root.layers + (blob,))
