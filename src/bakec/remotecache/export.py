@@ -215,6 +215,30 @@ def _export_one(
         )
 
 
+def push_ops(
+    graph: Any, solved: Any, nodes: set[str], *, ref: str, store: ContentStore, registry: Any, imported: Any
+) -> None:
+    """Push the results of ``nodes`` (those solved) as a ``mode=max`` registry cache at ``ref``.
+
+    A fleet shard's export: exactly the records of the ops it owns, its layers as built, and a
+    fixed creation time, so equal results make an equal manifest.
+    """
+    recs = [
+        fmt.Record(node, tuple(graph.nodes[node]["op"].inputs), tuple(solved.results[node].layers) or None)
+        for node in graph.order()
+        if node in nodes and node in solved.results
+    ]
+    blobs = [b for r in recs for b in r.layers or ()]
+    if imported is not None:
+        imported.fetch(blobs)
+    config, layers = fmt.build_config(recs, "1970-01-01T00:00:00Z")
+    raw_config = fmt.serialise(config)
+    manifest, media_type = fmt.build_manifest(
+        raw_config, layers, "1970-01-01T00:00:00Z", image_manifest=True, oci=True
+    )
+    push(registry, ref, store, layers, raw_config, manifest, media_type, base_origins(graph, solved))
+
+
 def write_layout(
     dest: Path,
     tag: str,
