@@ -188,7 +188,7 @@ def build(
             with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
                 solved = solve(
                     graph,
-                    runner,
+                    runner if fleet is None else fleet.runner(runner, graph, store=store, registry=registry),
                     cache,
                     progress,
                     max_parallelism=options.max_parallelism,

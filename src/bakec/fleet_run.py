@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,75 @@ class _ShardResults:
         return self.imported.materialise(result, runner)
 
 
+class _Exporter:
+    """Pushes a shard's finished ops to its ref as they finish, so a killed runner loses only what ran.
+
+    One push at a time, from a thread of its own; ops finishing during a push go in the next one.
+    A failed push is left to the final export to report.
+    """
+
+    def __init__(
+        self, graph: Any, results: Mapping[str, Any], *, ref: str, store: Any, registry: Any
+    ) -> None:
+        self.graph, self.ref, self.store, self.registry = graph, ref, store, registry
+        self.results = dict(results)
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="bakec-fleet-export", daemon=True)
+        self._thread.start()
+
+    def finished(self, node: str, result: Any) -> None:
+        with self._cond:
+            self.results[node] = result
+            self._dirty = True
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Wait for the pushes asked for so far."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._dirty and not self._closed:
+                    self._cond.wait()
+                if not self._dirty:
+                    return
+                self._dirty = False
+                results = dict(self.results)
+            try:
+                push_ops(self.graph, results, ref=self.ref, store=self.store, registry=self.registry)
+            except (BakecError, OSError):
+                pass  # the registry may be back for the next push; the final export says if not
+
+
+class _ReportingRunner:
+    """The worker's runner, telling the exporter about each op of the shard that finished."""
+
+    def __init__(self, inner: Any, owned: set[str], exporter: _Exporter) -> None:
+        self.inner, self.owned, self.exporter = inner, owned, exporter
+
+    @property
+    def store(self) -> Any:
+        return self.inner.store
+
+    def run(self, op: Any, inputs: Any, log: Any = None) -> Any:
+        result = self.inner.run(op, inputs, log)
+        if op.digest in self.owned:
+            self.exporter.finished(op.digest, result)
+        return result
+
+    def snapshot_exists(self, name: str) -> bool:
+        return self.inner.snapshot_exists(name)
+
+    def unpack(self, blobs: Any, top: str = "") -> str:
+        return self.inner.unpack(blobs, top)
+
+
 class FleetJob:
     """One job of a fleet plan: shard ``shard``, or the publish job when ``shard`` is None."""
 
@@ -112,6 +182,7 @@ class FleetJob:
         self.shard: Any = self.shards[shard] if shard is not None else None
         self.publishing = shard is None
         self.imported: ImportedCache | None = None
+        self.exporter: _Exporter | None = None
 
     # -- before anything runs -------------------------------------------------------------
 
@@ -215,21 +286,31 @@ class FleetJob:
                 + " (again), then publish: no tag was moved"
             )
 
+    def runner(self, inner: Any, graph: Any, *, store: Any, registry: Any) -> Any:
+        """The runner the solver drives: a shard's reports its finished ops to :class:`_Exporter`."""
+        if self.shard is None or self.imported is None:
+            return inner
+        own = set(self.shard["ops"])
+        earlier = {n: self.imported.lookup(n) for n in own if n in self.imported.chains}
+        self.exporter = _Exporter(graph, earlier, ref=self.shard["cache_ref"], store=store, registry=registry)
+        return _ReportingRunner(inner, own, self.exporter)
+
     # -- after solving --------------------------------------------------------------------
 
     def export(self, graph: Any, solved: Any, *, store: Any, registry: Any, steps: Any) -> None:
         """A shard's finished ops to its own cache ref (mode=max); nothing when it ran nothing new."""
         if self.shard is None:
             return
+        if self.exporter is not None:
+            self.exporter.close()
         own = set(self.shard["ops"])
         if not own & set(solved.executed):
             return  # everything came from this shard's ref already: it is complete
         ref = self.shard["cache_ref"]
+        results = {n: r for n, r in solved.results.items() if n in own}
         steps(
             f"exporting cache to {ref}",
-            lambda: push_ops(
-                graph, solved, own, ref=ref, store=store, registry=registry, imported=self.imported
-            ),
+            lambda: push_ops(graph, results, ref=ref, store=store, registry=registry),
         )
 
 
