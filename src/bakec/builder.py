@@ -129,6 +129,9 @@ def build(
     )
     allowed = allowed.granting(fs.granted)  # --set entitlements=network.host grants itself, as in buildx
     requested = {e for spec in specs.values() for e in spec.entitlements}
+    fleet = options.fleet
+    if fleet is not None:  # a fleet job asks only for what its own steps need (publish: nothing)
+        requested = fleet.entitlements(requested)
     grant(
         requested,
         allowed,
@@ -150,7 +153,6 @@ def build(
 
         resolver = LockedResolver(options.lock, resolver)
         fetcher = LockedFetcher(state_dir / "git", options.lock)
-    fleet = options.fleet
     if fleet is not None:
         resolver = fleet.resolver(resolver)
     with ContextHasher() as hasher:

@@ -189,6 +189,10 @@ class FleetJob:
     def resolver(self, inner: Any) -> PinnedResolver:
         return PinnedResolver(self.plan["base_images"]["images"], inner)
 
+    def entitlements(self, requested: set[str]) -> set[str]:
+        """What the targets request that this job's own steps need (the plan lists it per shard)."""
+        return requested & set(self.shard["entitlements"]) if self.shard is not None else set()
+
     def check(self, graph: Any) -> None:
         """Refuse a stale plan: an op this job needs is not in the graph of today's inputs."""
         planned = set(self.owner)
