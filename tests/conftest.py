@@ -242,6 +242,7 @@ def state_dir(busybox_image) -> Iterator[Path]:
 # Paths (relative to tests/) whose every test needs root, containerd, runc or the registry.
 E2E_PATHS: tuple[str, ...] = (
     "build/",  # end-to-end builds on an embedded containerd
+    "fleet/test_fleet_run.py",  # shards and publish, each on its own embedded containerd
     "infra/",  # the machine's registry and base images
     "conformance/test_dockerfile_build.py",  # the Dockerfile corpus through the real executor
     "export/",  # layers with whiteout devices and owners (mknod, chown), skopeo

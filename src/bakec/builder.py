@@ -33,6 +33,7 @@ class BuildOptions:
     metadata_file: str | None = None
     check_fs: bool = False  # fs.read/fs.write entitlements, checked by the CLI as buildx's bake command does
     lock: Any = None  # a bakec.lock.Lockfile: base images and git refs resolve to its pins
+    fleet: Any = None  # a bakec.fleet_run.FleetJob: run one shard of a fleet plan, or publish it
 
 
 @dataclass
@@ -128,6 +129,9 @@ def build(
     )
     allowed = allowed.granting(fs.granted)  # --set entitlements=network.host grants itself, as in buildx
     requested = {e for spec in specs.values() for e in spec.entitlements}
+    fleet = options.fleet
+    if fleet is not None:  # a fleet job asks only for what its own steps need (publish: nothing)
+        requested = fleet.entitlements(requested)
     grant(
         requested,
         allowed,
@@ -149,6 +153,8 @@ def build(
 
         resolver = LockedResolver(options.lock, resolver)
         fetcher = LockedFetcher(state_dir / "git", options.lock)
+    if fleet is not None:
+        resolver = fleet.resolver(resolver)
     with ContextHasher() as hasher:
         graph = build_graph(
             resolved.targets,
@@ -160,6 +166,8 @@ def build(
             build_platform=build_platform,
         )
         records.save_context_files(state_dir, graph, hasher)  # for `bakec why`: which files changed
+    if fleet is not None:
+        fleet.check(graph)  # a stale plan is refused before anything runs
     progress = Progress(renderer(options.progress, sys.stderr))
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
     # What killed builds left (their secrets' tmpfs, bundles, containers) goes first, daemon or not.
@@ -172,14 +180,17 @@ def build(
         with client.lease() as leased:
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
             cache_steps = cache_io.Steps(progress)
-            imported = cache_io.import_caches(
-                resolved.targets, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
-            )
+            if fleet is not None:
+                imported = fleet.imports(store=store, registry=registry, steps=cache_steps, graph=graph)
+            else:
+                imported = cache_io.import_caches(
+                    resolved.targets, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
+                )
             scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
             with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
                 solved = solve(
                     graph,
-                    runner,
+                    runner if fleet is None else fleet.runner(runner, graph, store=store, registry=registry),
                     cache,
                     progress,
                     max_parallelism=options.max_parallelism,
@@ -189,26 +200,41 @@ def build(
                     imported=imported,
                     scheduler=scheduler,
                 )
+            if fleet is not None and not fleet.publishing:
+                # what finished goes to the shard's ref even when an op failed or the run was stopped
+                fleet.export(graph, solved, store=store, registry=registry, steps=cache_steps)
             interrupt.raise_if_interrupted(signals)
-            cache_io.prefetch_outputs(graph, solved, imported)
-            publisher = Publisher.for_state_dir(
-                registry, store, state_dir, progress=progress, timeout=publish_within
-            )
-            publisher.known_images(
-                (d["op"].ref, [b.digest for b in solved.results[n].layers])
-                for n, d in graph.nodes.items()
-                if d["op"].kind == "image" and n in solved.results
-            )
-            reports = _export(
-                graph, solved, resolved.targets, store, leased, definition, progress, publisher, attestations
-            )
+            if fleet is not None and not fleet.publishing:
+                reports = _shard_reports(resolved.targets, solved)
+                publisher = None
+            else:
+                cache_io.prefetch_outputs(graph, solved, imported)
+                publisher = Publisher.for_state_dir(
+                    registry, store, state_dir, progress=progress, timeout=publish_within
+                )
+                publisher.known_images(
+                    (d["op"].ref, [b.digest for b in solved.results[n].layers])
+                    for n, d in graph.nodes.items()
+                    if d["op"].kind == "image" and n in solved.results
+                )
+                reports = _export(
+                    graph,
+                    solved,
+                    resolved.targets,
+                    store,
+                    leased,
+                    definition,
+                    progress,
+                    publisher,
+                    attestations,
+                )
     finally:
         ssh.close()
         cache.close()
         client.close()
     record = records.to_record(graph, solved, cwd=definition.cwd, no_cache=options.no_cache)
     records.write_record(state_dir, record)
-    if all(r.state == "done" for r in reports.values()):
+    if publisher is not None and all(r.state == "done" for r in reports.values()):
         publisher.publish()  # every target built: now every blob, then every manifest and tag
         cache_io.export_caches(
             graph,
@@ -246,6 +272,12 @@ def build(
             raise problem  # containerd could not be started when the first op that runs needed it
         raise _failure(graph, solved.outcome, failed)
     return report
+
+
+def _shard_reports(targets: Mapping[str, Any], solved: Any) -> dict[str, TargetReport]:
+    """A fleet shard exports no target: each of them is done when every op of the shard is."""
+    state = "done" if solved.outcome.ok else "failed"
+    return {name: TargetReport(name, state) for name in targets}
 
 
 def _failure(graph: Any, outcome: Any, failed: Sequence[str]) -> BakecError:

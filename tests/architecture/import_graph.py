@@ -24,6 +24,7 @@ LAYERS: Sequence[Sequence[str]] = (
     ("remotecache",),
     ("explain",),
     ("builder",),
+    ("fleet_run",),  # one job of a fleet plan: drives builder.build with a FleetJob
     ("cli", "__init__"),
 )
 

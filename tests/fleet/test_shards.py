@@ -221,14 +221,34 @@ def test_bad_fleet_arguments_get_clear_errors(planner, make_monorepo):
         assert code == 2 and out == "" and message in err, (args, err)
 
 
-def test_build_refuses_plan_shard_and_publish_until_they_exist(monkeypatch, capsys, make_monorepo):
+def test_build_refuses_bad_plans_and_fleet_flags_before_building(planner, monkeypatch, capsys, make_monorepo):
     from bakec.cli.main import main
 
-    monkeypatch.chdir(make_monorepo())
-    for args in (["--plan", "plan.json", "--shard", "s1"], ["--plan", "plan.json", "--publish"]):
-        assert main(["build", *args]) == 2
+    root = make_monorepo()
+    document = planner.plan(root)
+    good = json.dumps(document)
+    monkeypatch.chdir(root)
+    edited = dict(document, cache_repo="127.0.0.1:5000/elsewhere")
+    other = dict(document, bakec="0.0.1")
+    cases = [
+        ("{", ["--shard", "s1"], "plan.json is not a bakec fleet plan: invalid JSON"),
+        ('{"a": 1}', ["--shard", "s1"], "plan.json is not a bakec fleet plan (write one with"),
+        (json.dumps(edited), ["--shard", "s1"], "plan.json was edited after planning"),
+        (json.dumps(other), ["--publish"], "plan.json was planned by bakec 0.0.1"),
+        (good, ["--shard", "s99"], "unknown shard 's99': plan.json has shards s1, "),
+        (good, [], "--plan FILE needs exactly one of --shard ID (run one shard) or --publish"),
+        (good, ["--shard", "s1", "--publish"], "--plan FILE needs exactly one of --shard ID"),
+        (good, ["--shard", "s1", "api"], "build --plan builds the targets the plan was made for; drop api"),
+        (good, ["--shard", "s1", "--push"], "a shard pushes no tag and writes no output"),
+    ]
+    for text, args, message in cases:
+        (root / "plan.json").write_text(text)
+        capsys.readouterr()
+        assert main(["build", "--plan", "plan.json", *args]) == 2, args
         err = capsys.readouterr().err
-        assert "build --plan/--shard/--publish" in err and "is not implemented yet" in err
+        assert message in err, (args, err)
+    assert main(["build", "--shard", "s1"]) == 2
+    assert "--shard and --publish run a job of a fleet plan: add --plan FILE" in capsys.readouterr().err
 
 
 def test_copied_checkout_elsewhere_keeps_the_plan(planner, make_monorepo, tmp_path):

@@ -27,7 +27,8 @@ def _flag_overrides(args) -> list[str]:
 
 
 def run_build(args, sources: dict[str, bytes]) -> int:
-    _refuse_fleet_flags(args)
+    if _fleet_job(args):
+        return _run_fleet_job(args, sources)
     if args.print_ and args.list_:
         raise UsageError("--print and --list are mutually exclusive")
     remote_url = None
@@ -104,18 +105,60 @@ def _call_method(value: str | None) -> str:
     return _CALL_METHODS[method]
 
 
-def _refuse_fleet_flags(args) -> None:
-    """Emitted CI pipelines name these; until bakec runs them, say so instead of building everything."""
-    if (
-        getattr(args, "fleet_plan", None)
-        or getattr(args, "fleet_shard", None)
-        or getattr(args, "fleet_publish", False)
-    ):
+def _fleet_job(args) -> bool:
+    """Whether this is one job of a fleet plan (``--plan FILE`` with ``--shard ID`` or ``--publish``)."""
+    plan, shard, publish = args.fleet_plan, args.fleet_shard, args.fleet_publish
+    if not (plan or shard or publish):
+        return False
+    if not plan:
+        raise UsageError("--shard and --publish run a job of a fleet plan: add --plan FILE")
+    if bool(shard) == bool(publish):
+        raise UsageError("--plan FILE needs exactly one of --shard ID (run one shard) or --publish")
+    if args.targets:
         raise UsageError(
-            "build --plan/--shard/--publish (running one shard of a fleet plan, or publishing its results) "
-            "is not implemented yet: bakec plan --shards N only plans and emits pipelines; "
-            "build on one machine with bakec build TARGET..."
+            f"build --plan builds the targets the plan was made for; drop {' '.join(args.targets)}"
         )
+    if args.files or args.overrides or args.vars:
+        raise UsageError(
+            "build --plan applies the plan's -f, --set and --var; give them to bakec plan instead"
+        )
+    if shard and (args.push or args.load or args.metadata_file):
+        raise UsageError(
+            "a shard pushes no tag and writes no output: --push, --load and --metadata-file go with --publish"
+        )
+    return True
+
+
+def _run_fleet_job(args, sources: dict[str, bytes]) -> int:
+    """``build --plan FILE --shard ID`` or ``--publish``, with the plan's bake files, targets and variables."""
+    from bakec.builder import BuildOptions
+    from bakec.fleet_run import load_plan, run_job
+
+    plan = load_plan(args.fleet_plan)
+    inputs = plan["inputs"]
+    args.files = list(inputs["files"])
+    args.vars = [f"{k}={v}" for k, v in inputs["var"].items()]
+    definition = load_definition(args, sources)
+    from bakec.bake.overrides import validate_allow
+
+    validate_allow(args.allow)
+    options = BuildOptions(
+        state_dir=args.state_dir,
+        progress=_progress_mode(args.progress, os.environ),
+        max_parallelism=args.max_parallelism,
+        allow=args.allow,
+        metadata_file=args.metadata_file,
+        check_fs=True,
+    )
+    run_job(
+        definition,
+        plan,
+        shard=args.fleet_shard,
+        options=options,
+        plan_path=args.fleet_plan,
+        flag_overrides=_flag_overrides(args),
+    )
+    return 0
 
 
 def _refuse_other_builders(builder: str | None) -> None:

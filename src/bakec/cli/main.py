@@ -190,11 +190,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_fleet_build_flags(p: argparse.ArgumentParser) -> None:
-    """``build --plan FILE --shard ID | --publish``: named by emitted pipelines, refused until implemented."""
-    p.add_argument("--plan", dest="fleet_plan", metavar="FILE", help="a fleet plan (not implemented yet)")
-    p.add_argument("--shard", dest="fleet_shard", metavar="ID", help="run one shard (not implemented yet)")
+    """``build --plan FILE --shard ID | --publish``: one job of a fleet plan (``bakec plan --shards N``)."""
+    p.add_argument("--plan", dest="fleet_plan", metavar="FILE", help="a fleet plan (bakec plan --shards N)")
+    p.add_argument("--shard", dest="fleet_shard", metavar="ID", help="run this shard of the plan")
     p.add_argument(
-        "--publish", dest="fleet_publish", action="store_true", help="fleet publish (not implemented yet)"
+        "--publish",
+        dest="fleet_publish",
+        action="store_true",
+        help="import every shard's results and write the targets' outputs (runs no step)",
     )
 
 

@@ -60,10 +60,14 @@ def records(graph: Any, solved: Any, builds: Sequence[Any], mode: str) -> list[f
 
 def base_origins(graph: Any, solved: Any) -> dict[str, str]:
     """Layer digest → the base image reference it was pulled from (for cross-repository mounts)."""
+    return _origins(graph, solved.results)
+
+
+def _origins(graph: Any, results: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for node, data in graph.nodes.items():
-        if data["op"].kind == "image" and "://" not in data["op"].ref and node in solved.results:
-            for blob in solved.results[node].layers:
+        if data["op"].kind == "image" and "://" not in data["op"].ref and node in results:
+            for blob in results[node].layers:
                 out.setdefault(blob.digest, data["op"].ref.split("@")[0])
     return out
 
@@ -213,6 +217,27 @@ def _export_one(
                 registry, ref, store, layers, raw_config, manifest, media_type, base_origins(graph, solved)
             ),
         )
+
+
+def push_ops(graph: Any, results: Mapping[str, Any], *, ref: str, store: ContentStore, registry: Any) -> None:
+    """Push ``results`` (op digest → its result) as a ``mode=max`` registry cache at ``ref``.
+
+    A fleet shard's export: exactly the records of the ops it owns, its layers as built, and a
+    fixed creation time, so equal results make an equal manifest. Layers it did not build (its
+    inputs', imported) are already in ``ref``'s repository, where every shard of a plan exports,
+    so they are neither fetched nor sent again.
+    """
+    recs = [
+        fmt.Record(node, tuple(graph.nodes[node]["op"].inputs), tuple(results[node].layers) or None)
+        for node in graph.order()
+        if node in results
+    ]
+    config, layers = fmt.build_config(recs, "1970-01-01T00:00:00Z")
+    raw_config = fmt.serialise(config)
+    manifest, media_type = fmt.build_manifest(
+        raw_config, layers, "1970-01-01T00:00:00Z", image_manifest=True, oci=True
+    )
+    push(registry, ref, store, layers, raw_config, manifest, media_type, _origins(graph, results))
 
 
 def write_layout(

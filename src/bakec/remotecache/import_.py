@@ -74,6 +74,11 @@ class ImportedCache:
             for blob in chain:
                 self._sources.setdefault(blob.digest, source)
 
+    def add_loaded(self, loaded: Loaded) -> None:
+        """Merge what :func:`load_ref` read."""
+        for chains, source in loaded:
+            self.add(chains, source)
+
     def lookup(self, digest: str) -> OpResult | None:
         """The imported result of op ``digest`` (an ``OpResult`` without a snapshot yet), or None."""
         chain = self.chains.get(digest)
@@ -224,6 +229,11 @@ def _blob(root: Path, digest: str) -> Path:
     return root / "blobs" / "sha256" / hexpart
 
 
+def load_ref(registry: Any, ref: str) -> Loaded:
+    """The cache at registry ``ref``; a missing or unreadable one raises (a fleet job must know)."""
+    return _load_registry(registry, {"ref": ref})
+
+
 def _load_registry(registry: Any, entry: Mapping[str, str]) -> Loaded:
     from bakec.registry.reference import parse_reference
 
@@ -254,4 +264,4 @@ def _manifests(registry: Any, ref: Any, content: Mapping[str, Any]) -> list[Mapp
     return out
 
 
-__all__ = ["ImportedCache", "describe", "load"]
+__all__ = ["ImportedCache", "describe", "load", "load_ref"]
