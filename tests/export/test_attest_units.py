@@ -125,3 +125,19 @@ def test_redact_all_reaches_nested_strings():
 
     value = {"a": ["x", {"u": "https://u:pw@h/r.git"}], "n": 3}
     assert redact_all(value) == {"a": ["x", {"u": "https://u:xxxxx@h/r.git"}], "n": 3}
+
+
+def test_sbom_files_are_placed_as_buildkits_local_exporter_places_them():
+    from bakec.export.local import attestation_paths
+
+    amd, arm = Image({}, (), Platform("linux", "amd64")), Image({}, (), Platform("linux", "arm", "v7"))
+    assert attestation_paths([(amd, b"a")], 1, None) == [("sbom.spdx.json", b"a")]
+    assert attestation_paths([(amd, b"a")], 1, False) == [("sbom.spdx.json", b"a")]
+    assert attestation_paths([(amd, b"a"), (arm, b"b")], 2, None) == [
+        ("linux_amd64/sbom.spdx.json", b"a"),
+        ("linux_arm_v7/sbom.spdx.json", b"b"),
+    ]
+    assert [p for p, _ in attestation_paths([(amd, b"a"), (arm, b"b")], 2, False)] == [
+        "sbom.linux_amd64.spdx.json",
+        "sbom.linux_arm_v7.spdx.json",
+    ]

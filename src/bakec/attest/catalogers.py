@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from email.parser import BytesHeaderParser
 from typing import Any
 
 from bakec.attest.gobuildinfo import read_buildinfo
@@ -131,6 +130,8 @@ def apk_packages(path: str, data: bytes) -> list[Package]:
 
 
 def python_packages(path: str, data: bytes) -> list[Package]:
+    from email.parser import BytesHeaderParser  # ~0.03 s to import, for images with Python only
+
     headers = BytesHeaderParser().parsebytes(data)
     name, version = headers.get("Name"), headers.get("Version")
     if not name or not version:

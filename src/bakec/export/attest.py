@@ -300,7 +300,7 @@ def attestation_manifest(
     layer_json: list[dict[str, Any]] = []
     for st in statements:
         data = json.dumps(st, separators=(",", ":"), ensure_ascii=False).encode()
-        digest = store.put(data)
+        digest = store.put(data, fsync=False)
         layers.append(LayerBlob(digest, digest, len(data), INTOTO_MEDIA_TYPE, len(data)))
         entry: dict[str, Any] = {"mediaType": INTOTO_MEDIA_TYPE, "digest": digest, "size": len(data)}
         if oci_mediatypes:
@@ -313,7 +313,9 @@ def attestation_manifest(
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
     }
     craw = canonical_json(config)
-    cdesc = Descriptor(OCI_CONFIG if oci_mediatypes else DOCKER_CONFIG, store.put(craw), len(craw))
+    cdesc = Descriptor(
+        OCI_CONFIG if oci_mediatypes else DOCKER_CONFIG, store.put(craw, fsync=False), len(craw)
+    )
     mt = OCI_MANIFEST if oci_mediatypes else DOCKER_MANIFEST
     manifest = {
         "mediaType": mt,
@@ -323,7 +325,7 @@ def attestation_manifest(
     }
     mraw = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
     annotations = {REFERENCE_DIGEST: subject.digest, REFERENCE_TYPE: ATTESTATION_MANIFEST}
-    mdesc = Descriptor(mt, store.put(mraw), len(mraw), annotations, UNKNOWN_PLATFORM)
+    mdesc = Descriptor(mt, store.put(mraw, fsync=False), len(mraw), annotations, UNKNOWN_PLATFORM)
     return mdesc, Image(config, tuple(layers), UNKNOWN_PLATFORM), tuple(layers), cdesc
 
 
