@@ -42,6 +42,7 @@ LAZY_IMPORTS: Mapping[str, str] = {
     "bakec.cli.doctor": "start-up: command dispatch",
     "bakec.cli.du": "start-up: command dispatch",
     "bakec.cli.completion": "start-up: a completion request loads the bake files only to list targets",
+    "bakec.cli.verify": "start-up: the builder loads only when the rebuild starts",
     "bakec.cli.lock": "start-up: registry, git and frontend code load only when a lock is read or written",
     "bakec.lock.collect": "start-up: the Dockerfile frontend loads only when a target is compiled",
     "bakec.builder": "start-up: each exporter, cache transfer and executor loads only when a build uses it",
