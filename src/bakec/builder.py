@@ -446,11 +446,14 @@ def _write_output(
         Path(attrs["dest"]).parent.mkdir(parents=True, exist_ok=True)
     if kind == "cacheonly":
         return {}
+    sbom_files = attest.sbom_files(images, epoch) if attest is not None and kind in ("local", "tar") else []
     if kind == "local":
-        local_export.export(store, images, attrs["dest"], platform_split=local_export.platform_split(attrs))
+        split = local_export.platform_split(attrs)
+        local_export.export(store, images, attrs["dest"], platform_split=split)
+        local_export.write_attestations(attrs["dest"], sbom_files, len(images), split, epoch)
         return {}
     if kind == "tar":
-        tar_export.export(store, images, attrs.get("dest"))
+        tar_export.export(store, images, attrs.get("dest"), attestations=sbom_files, epoch=epoch)
         return {}
     if kind in ("oci", "docker") and "name" not in attrs and spec.tags:
         attrs = {**attrs, "name": ",".join(spec.tags)}
@@ -464,7 +467,12 @@ def _write_output(
                 if attest is None
                 else (
                     lambda c: attest.attach(
-                        c, kind="oci", push=False, names=opts.names, oci_mediatypes=opts.oci_mediatypes
+                        c,
+                        kind="oci",
+                        push=False,
+                        names=opts.names,
+                        oci_mediatypes=opts.oci_mediatypes,
+                        epoch=epoch,
                     )
                 )
             )
@@ -484,7 +492,12 @@ def _write_output(
         committed = commit_images(store, images, opts)
         if attest is not None:
             committed = attest.attach(
-                committed, kind=kind, push=push, names=opts.names, oci_mediatypes=opts.oci_mediatypes
+                committed,
+                kind=kind,
+                push=push,
+                names=opts.names,
+                oci_mediatypes=opts.oci_mediatypes,
+                epoch=epoch,
             )
         if _flag(attrs, "store", True):
             _load_into_containerd(client, store, committed, opts.names)

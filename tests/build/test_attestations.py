@@ -1,5 +1,5 @@
 """SLSA provenance attestations as buildx attaches them: pushed images by default (mode=min), OCI
-outputs on request, ``--provenance=false`` off, ``--sbom`` refused. Read back from the loopback
+outputs on request, ``--provenance=false`` off, beside an SBOM. Read back from the loopback
 registry and from OCI layouts."""
 
 from __future__ import annotations
@@ -218,13 +218,28 @@ def test_git_context_is_the_config_source(tmp_path, state_dir, git_server):  # n
     assert "locals" not in predicate["invocation"]["parameters"]
 
 
-def test_sbom_is_refused_before_building(tmp_path, state_dir):
-    project = _project(tmp_path, '"type=cacheonly"')
-    proc = bakec(project, state_dir, "build", "--sbom=true", env=ENV)
-    assert proc.returncode == 1
-    assert "SBOM attestations are not supported yet" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert bakec(project, state_dir, "build", "--sbom=false", env=ENV).returncode == 0
+def test_sbom_joins_the_default_provenance_in_one_attestation_manifest(tmp_path, state_dir):
+    project = _project(tmp_path, '"type=registry"')
+    meta = _build(project, state_dir, "--sbom=true")
+    repo, tag = meta["image.name"].split("/", 1)[1].rsplit(":", 1)
+    index, _ = _get(repo, tag)
+    images = [m for m in index["manifests"] if m["platform"]["os"] != "unknown"]
+    attestations = [m for m in index["manifests"] if m["platform"]["os"] == "unknown"]
+    assert len(images) == 1 and len(attestations) == 1
+    manifest, _ = _get(repo, attestations[0]["digest"])
+    assert [layer["annotations"]["in-toto.io/predicate-type"] for layer in manifest["layers"]] == [
+        "https://spdx.dev/Document",
+        SLSA02,
+    ]
+    sbom, _ = _get(repo, manifest["layers"][0]["digest"], accept="*/*")
+    assert sbom["subject"] == [
+        {
+            "name": f"pkg:docker/{HOST}/{repo}@v1?platform=linux%2Famd64",
+            "digest": {"sha256": images[0]["digest"].split(":", 1)[1]},
+        }
+    ]
+    assert {f["fileName"] for f in sbom["predicate"]["files"]} >= {"./app.txt", "./version", "./bin/busybox"}
+    assert SECRET not in json.dumps(sbom)  # the secret mount leaves no file behind
 
 
 def test_an_image_kept_in_containerd_gets_provenance_only_when_asked(tmp_path, state_dir):

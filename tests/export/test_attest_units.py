@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from bakec.bake.model import Target
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
-from bakec.export.attest import Provenance, attach_statements, image_manifests, provenance_of, refuse_sbom
+from bakec.export.attest import Provenance, attach_statements, image_manifests, provenance_of, sbom_of
 from bakec.export.image import ExportOptions, Image, commit_images
 from bakec.export.provenance import purl
 from bakec.util.platform import Platform
@@ -61,15 +60,18 @@ def test_which_outputs_carry_provenance():
     ]
 
 
-def test_sbom_is_refused_unless_disabled():
-    refuse_sbom({"a": Target(name="a", attest=[{"type": "sbom", "disabled": True}])})
-    with pytest.raises(BuildError, match=r"SBOM attestations are not supported yet \(requested by a, b\)"):
-        refuse_sbom(
-            {
-                "b": Target(name="b", attest=[{"type": "sbom"}]),
-                "a": Target(name="a", attest=[{"type": "sbom"}]),
-            }
-        )
+def test_sbom_requests_and_what_is_refused():
+    assert sbom_of([{"type": "sbom"}]) is True
+    assert sbom_of([{"type": "sbom", "disabled": True}]) is False
+    assert sbom_of([{"type": "provenance"}]) is False
+    assert sbom_of([{"type": "sbom", "scan-stage": "false"}]) is True
+    with pytest.raises(
+        BuildError, match=r"^target a: attest type=sbom,scan-stage=true is not supported: only"
+    ):
+        sbom_of([{"type": "sbom", "scan-stage": "true"}], "a")
+    with pytest.raises(BuildError, match=r"generator=docker/buildkit-syft-scanner is not supported: bakec"):
+        sbom_of([{"type": "sbom", "generator": "docker/buildkit-syft-scanner"}])
+    sbom_of([{"type": "sbom", "disabled": True, "generator": "x"}])  # disabled: nothing to refuse
 
 
 def test_attestation_manifests_follow_the_images_in_a_new_index(tmp_path):
@@ -81,7 +83,7 @@ def test_attestation_manifests_follow_the_images_in_a_new_index(tmp_path):
         "subject": [],
         "predicate": {},
     }
-    attached = attach_statements(store, committed, [statement])
+    attached = attach_statements(store, committed, [[statement]])
     index = json.loads(store.read(attached.root.digest))
     assert attached.root.digest == "sha256:" + hashlib.sha256(store.read(attached.root.digest)).hexdigest()
     image, attestation = index["manifests"]
@@ -95,7 +97,7 @@ def test_attestation_manifests_follow_the_images_in_a_new_index(tmp_path):
     assert manifest["layers"][0]["mediaType"] == "application/vnd.in-toto+json"
     assert json.loads(store.read(manifest["layers"][0]["digest"])) == statement
     assert [m[0].digest for m in image_manifests(attached)] == [image["digest"]]
-    docker = attach_statements(store, committed, [statement], oci_mediatypes=False)
+    docker = attach_statements(store, committed, [[statement]], oci_mediatypes=False)
     assert (
         json.loads(store.read(docker.root.digest))["mediaType"]
         == "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -123,3 +125,19 @@ def test_redact_all_reaches_nested_strings():
 
     value = {"a": ["x", {"u": "https://u:pw@h/r.git"}], "n": 3}
     assert redact_all(value) == {"a": ["x", {"u": "https://u:xxxxx@h/r.git"}], "n": 3}
+
+
+def test_sbom_files_are_placed_as_buildkits_local_exporter_places_them():
+    from bakec.export.local import attestation_paths
+
+    amd, arm = Image({}, (), Platform("linux", "amd64")), Image({}, (), Platform("linux", "arm", "v7"))
+    assert attestation_paths([(amd, b"a")], 1, None) == [("sbom.spdx.json", b"a")]
+    assert attestation_paths([(amd, b"a")], 1, False) == [("sbom.spdx.json", b"a")]
+    assert attestation_paths([(amd, b"a"), (arm, b"b")], 2, None) == [
+        ("linux_amd64/sbom.spdx.json", b"a"),
+        ("linux_arm_v7/sbom.spdx.json", b"b"),
+    ]
+    assert [p for p, _ in attestation_paths([(amd, b"a"), (arm, b"b")], 2, False)] == [
+        "sbom.linux_amd64.spdx.json",
+        "sbom.linux_arm_v7.spdx.json",
+    ]

@@ -181,6 +181,30 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     why.add_argument("target", metavar="TARGET", help="the target whose latest build to explain")
 
+    verify = sub.add_parser(
+        "verify", help="rebuild targets without cache and compare the images with the last build"
+    )
+    _add_definition_flags(verify)
+    verify.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ENTITLEMENT",
+        help="allow build to access specified resources",
+    )
+    verify.add_argument(
+        "--progress",
+        default=None,
+        choices=["auto", "plain", "tty", "quiet", "rawjson", "bakec-json", "none"],
+        metavar="MODE",
+        help=_PROGRESS_HELP,
+    )
+    verify.add_argument("--state-dir", metavar="DIR", help=_STATE_DIR_HELP)
+    verify.add_argument(
+        "--lock", metavar="FILE", help="lockfile whose pins the rebuild uses (default: bakec.lock)"
+    )
+    verify.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to verify")
+
     lock = sub.add_parser("lock", help="pin base images, git refs and ADD URLs in bakec.lock")
     _add_definition_flags(lock)
     lock.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to pin")
@@ -300,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bakec.cli.doctor import run_doctor
 
             return run_doctor(args, sources)
+        if args.command == "verify":
+            from bakec.cli.verify import run_verify
+
+            return run_verify(args, sources)
         if args.command == "lock":
             from bakec.cli.lock import run_lock
 

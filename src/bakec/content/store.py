@@ -130,13 +130,17 @@ class ContentStore:
     def writer(self) -> Writer:
         return Writer(self)
 
-    def put(self, data: bytes) -> str:
-        """Store ``data`` and return its digest (a no-op when it is already stored)."""
+    def put(self, data: bytes, *, fsync: bool = True) -> str:
+        """Store ``data`` and return its digest (a no-op when it is already stored).
+
+        ``fsync=False`` for blobs made again by every export that needs them (attestations):
+        nothing refers to them across a crash.
+        """
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if not self.has(digest):
             with self.writer() as w:
                 w.write(data)
-                w.commit()
+                w.commit(fsync=fsync)
         return digest
 
     def read(self, digest: str) -> bytes:

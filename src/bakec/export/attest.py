@@ -6,12 +6,18 @@ requested *inline-only*, so only images that are pushed get it (``type=registry`
 default off. ``--provenance``/``attest=type=provenance,...`` (``mode=min|max``,
 ``builder-id=``) attaches it to pushed images, ``type=image`` and ``type=oci`` outputs;
 ``--provenance=false`` (``disabled=true``) to none. ``docker``, ``local`` and ``tar``
-outputs never carry attestations here. SBOMs are not produced: asking for one is an
-error before anything builds.
+outputs never carry provenance here.
+
+``--sbom=true``/``attest=type=sbom`` adds an SPDX document of each platform's final image
+(:mod:`bakec.attest`, made in-process: ``generator=`` and ``scan-stage=true`` are refused
+before anything builds) to ``image``, ``registry`` and ``oci`` outputs, pushed or not; for
+``local`` and ``tar`` outputs the statement is written into the destination as
+``sbom.spdx.json`` (see :func:`sbom_files`), as BuildKit's local exporter writes it.
 
 Attaching turns the image into an index (even for one platform): the image manifests,
-then one attestation manifest per image manifest, each an OCI manifest whose only
-layer is the in-toto statement (``application/vnd.in-toto+json``), described in the
+then one attestation manifest per image manifest, each an OCI manifest whose layers are the
+in-toto statements (``application/vnd.in-toto+json``; the SBOM first, then the
+provenance, as BuildKit orders them), described in the
 index with platform ``unknown/unknown`` and the annotations
 ``vnd.docker.reference.type: attestation-manifest`` and
 ``vnd.docker.reference.digest: <the image manifest's digest>``.
@@ -93,18 +99,24 @@ def provenance_of(attest: Sequence[Mapping[str, Any]] | None, env: Mapping[str, 
     return Provenance("min", inline_only=True)
 
 
-def refuse_sbom(targets: Mapping[str, Any]) -> None:
-    """Fail before building when a target asks for an SBOM (``--sbom``, ``attest=type=sbom``)."""
-    wanted = sorted(
-        name
-        for name, t in targets.items()
-        if any(e.get("type") == "sbom" and not _truthy(e.get("disabled", False)) for e in t.attest or [])
-    )
-    if wanted:
-        raise BuildError(
-            f"SBOM attestations are not supported yet (requested by {', '.join(wanted)}); "
-            "build without --sbom or set --sbom=false"
-        )
+_SBOM_REFUSED = {
+    "generator": "bakec makes SBOMs in-process and runs no scanner image",
+    "scan-stage": "only the final image is scanned, not build stages",
+    "scan-context": "only the final image is scanned, not the build context",
+}
+
+
+def sbom_of(attest: Sequence[Mapping[str, Any]] | None, target: str = "") -> bool:
+    """Whether a target's ``attest`` entries ask for an SBOM; refuses what bakec cannot make."""
+    for entry in attest or []:
+        if entry.get("type") != "sbom" or _truthy(entry.get("disabled", False)):
+            continue
+        for key, why in _SBOM_REFUSED.items():
+            if key in entry and (key == "generator" or _truthy(entry[key])):
+                where = f"target {target}: " if target else ""
+                raise BuildError(f"{where}attest type=sbom,{key}={entry[key]} is not supported: {why}")
+        return True
+    return False
 
 
 def _invocation_id() -> str:
@@ -123,9 +135,9 @@ class RunAttestations:
 
     @classmethod
     def start(cls, targets: Mapping[str, Any], env: Mapping[str, str], cwd: str) -> RunAttestations:
-        """Check every target's requests (``--sbom`` is refused, modes validated) and note the start."""
-        refuse_sbom(targets)
-        for target in targets.values():
+        """Check every target's requests (SBOM options, provenance modes) and note the start."""
+        for name, target in targets.items():
+            sbom_of(target.attest, name)
             provenance_of(target.attest, env)
         return cls(env, cwd)
 
@@ -176,80 +188,162 @@ class TargetAttestations:
         push: bool,
         names: Sequence[str],
         oci_mediatypes: bool = True,
+        epoch: int | None = None,
     ) -> Committed:
-        """``committed`` with provenance attached when an output of ``kind`` should carry it, else unchanged."""
+        """``committed`` with the SBOM and provenance an output of ``kind`` should carry, else unchanged."""
         request = provenance_of(self.target.attest, self.run.env)
-        if request is None or not request.applies(kind, push):
+        provenance = request is not None and request.applies(kind, push)
+        sbom = sbom_of(self.target.attest) and kind in _IMAGE_KINDS
+        if not provenance and not sbom:
             return committed
+        images = image_manifests(committed)
+        statements: list[list[dict[str, Any]]] = [[] for _ in images]
+        if sbom:
+            for i, (mdesc, image, layers, _config) in enumerate(images):
+                platform = str(image.platform)
+                subjects = _subjects(names, mdesc.digest, platform)
+                document = self.sbom_document(layers, names, platform, epoch)
+                statements[i].append(sbom_statement(document, subjects))
+        if provenance and request is not None:
+            for i, stmt in enumerate(self._provenance(images, request, names)):
+                statements[i].append(stmt)
+        return attach_statements(self.store, committed, statements, oci_mediatypes=oci_mediatypes)
+
+    def _provenance(
+        self, images: Sequence[tuple[Descriptor, Image, Any, Any]], request: Provenance, names: Sequence[str]
+    ) -> list[dict[str, Any]]:
         from bakec.bake.definition import local_platform
         from bakec.export.provenance import Invocation, statement
         from bakec.source.git import fetched_commits
 
         invocation = Invocation(self.run.invocation_id, self.run.started, local_platform())
         commits = fetched_commits()
-        statements = []
-        for (mdesc, image, _layers, _config), build in zip(committed.manifests, self.builds, strict=False):
-            statements.append(
-                statement(
-                    names=names,
-                    manifest_digest=mdesc.digest,
-                    platform=str(image.platform),
-                    build=build,
-                    graph=self.graph,
-                    target=self.target,
-                    mode=request.mode,
-                    invocation=invocation,
-                    git_commits=commits,
-                    builder_id=request.builder_id,
-                    dockerfile=self.run.dockerfile(self.target, build) if request.mode == "max" else None,
-                )
+        return [
+            statement(
+                names=names,
+                manifest_digest=mdesc.digest,
+                platform=str(image.platform),
+                build=build,
+                graph=self.graph,
+                target=self.target,
+                mode=request.mode,
+                invocation=invocation,
+                git_commits=commits,
+                builder_id=request.builder_id,
+                dockerfile=self.run.dockerfile(self.target, build) if request.mode == "max" else None,
             )
-        return attach_statements(self.store, committed, statements, oci_mediatypes=oci_mediatypes)
+            for (mdesc, image, _layers, _config), build in zip(images, self.builds, strict=False)
+        ]
+
+    def sbom_document(
+        self, layers: Sequence[LayerBlob], names: Sequence[str], platform: str, epoch: int | None
+    ) -> dict[str, Any]:
+        """The SPDX document of the image made of ``layers`` (its time: ``epoch``, else the run's start)."""
+        from bakec.attest.sbom import image_sbom
+
+        created = datetime.fromtimestamp(epoch, UTC) if epoch is not None else self.run.started
+        return image_sbom(
+            self.store,
+            layers,
+            name=names[0] if names else self.target.name,
+            platform=platform,
+            created=created,
+            cache_dir=self.store.root.parent / "sbom-layers",
+        )
+
+    def sbom_files(self, images: Sequence[Image], epoch: int | None) -> list[tuple[Image, bytes]]:
+        """For ``local``/``tar`` outputs: each image's ``sbom.spdx.json`` (none when no SBOM is asked for).
+
+        As BuildKit's local exporter: the statement (indented JSON) whose subjects are the
+        image's regular files with their SHA-256.
+        """
+        if not sbom_of(self.target.attest):
+            return []
+        from bakec.attest.layerscan import cached_scan, merge
+
+        out = []
+        for image in images:
+            cache = self.store.root.parent / "sbom-layers"
+            files, _ = merge([cached_scan(self.store, blob, cache) for blob in image.layers])
+            subjects = [{"name": path, "digest": {"sha256": s.sha256}} for path, s in sorted(files.items())]
+            document = self.sbom_document(image.layers, (), str(image.platform), epoch)
+            out.append((image, json.dumps(sbom_statement(document, subjects), indent=2).encode()))
+        return out
+
+
+def _subjects(names: Sequence[str], digest: str, platform: str) -> list[dict[str, Any]]:
+    """The statement subjects of an image manifest: each name as a purl, as provenance names them."""
+    from bakec.export.provenance import purl
+
+    algo, _, hexpart = digest.partition(":")
+    return [{"name": purl(n, platform), "digest": {algo: hexpart}} for n in names] or [
+        {"name": "_", "digest": {algo: hexpart}}
+    ]
+
+
+def sbom_statement(document: Mapping[str, Any], subjects: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The in-toto statement carrying an SPDX ``document``."""
+    from bakec.attest.sbom import statement
+
+    return statement(document, subjects)
 
 
 def attestation_manifest(
-    store: ContentStore, statement: Mapping[str, Any], subject: Descriptor, *, oci_mediatypes: bool = True
+    store: ContentStore,
+    statements: Sequence[Mapping[str, Any]],
+    subject: Descriptor,
+    *,
+    oci_mediatypes: bool = True,
 ) -> tuple[Descriptor, Image, tuple[LayerBlob, ...], Descriptor]:
-    """Write one statement's layer, config and manifest into ``store``; the index entry and its parts."""
-    data = json.dumps(statement, separators=(",", ":"), ensure_ascii=False).encode()
-    layer_digest = store.put(data)
-    layer = LayerBlob(layer_digest, layer_digest, len(data), INTOTO_MEDIA_TYPE, len(data))
+    """Write the statements' layers, config and manifest into ``store``; the index entry and its parts."""
+    layers = []
+    layer_json: list[dict[str, Any]] = []
+    for st in statements:
+        data = json.dumps(st, separators=(",", ":"), ensure_ascii=False).encode()
+        digest = store.put(data, fsync=False)
+        layers.append(LayerBlob(digest, digest, len(data), INTOTO_MEDIA_TYPE, len(data)))
+        entry: dict[str, Any] = {"mediaType": INTOTO_MEDIA_TYPE, "digest": digest, "size": len(data)}
+        if oci_mediatypes:
+            entry["annotations"] = {PREDICATE_ANNOTATION: str(st.get("predicateType", ""))}
+        layer_json.append(entry)
     config = {
         "architecture": "unknown",
         "os": "unknown",
         "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
     }
     craw = canonical_json(config)
-    cdesc = Descriptor(OCI_CONFIG if oci_mediatypes else DOCKER_CONFIG, store.put(craw), len(craw))
-    layer_json: dict[str, Any] = {"mediaType": INTOTO_MEDIA_TYPE, "digest": layer_digest, "size": len(data)}
-    if oci_mediatypes:
-        layer_json["annotations"] = {PREDICATE_ANNOTATION: str(statement.get("predicateType", ""))}
+    cdesc = Descriptor(
+        OCI_CONFIG if oci_mediatypes else DOCKER_CONFIG, store.put(craw, fsync=False), len(craw)
+    )
     mt = OCI_MANIFEST if oci_mediatypes else DOCKER_MANIFEST
     manifest = {
         "mediaType": mt,
         "schemaVersion": 2,
         "config": {"mediaType": cdesc.media_type, "digest": cdesc.digest, "size": cdesc.size},
-        "layers": [layer_json],
+        "layers": layer_json,
     }
     mraw = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
     annotations = {REFERENCE_DIGEST: subject.digest, REFERENCE_TYPE: ATTESTATION_MANIFEST}
-    mdesc = Descriptor(mt, store.put(mraw), len(mraw), annotations, UNKNOWN_PLATFORM)
-    return mdesc, Image(config, (layer,), UNKNOWN_PLATFORM), (layer,), cdesc
+    mdesc = Descriptor(mt, store.put(mraw, fsync=False), len(mraw), annotations, UNKNOWN_PLATFORM)
+    return mdesc, Image(config, tuple(layers), UNKNOWN_PLATFORM), tuple(layers), cdesc
 
 
 def attach_statements(
     store: ContentStore,
     committed: Committed,
-    statements: Sequence[Mapping[str, Any]],
+    statements: Sequence[Sequence[Mapping[str, Any]]],
     *,
     oci_mediatypes: bool = True,
 ) -> Committed:
-    """An index of ``committed``'s image manifests followed by one attestation manifest each."""
+    """An index of ``committed``'s image manifests followed by one attestation manifest each.
+
+    ``statements[i]``: the statements about the i-th image manifest, one layer each.
+    """
     images = list(committed.manifests)
     attestations = [
-        attestation_manifest(store, st, mdesc, oci_mediatypes=oci_mediatypes)
-        for st, (mdesc, *_rest) in zip(statements, images, strict=False)
+        attestation_manifest(store, sts, mdesc, oci_mediatypes=oci_mediatypes)
+        for sts, (mdesc, *_rest) in zip(statements, images, strict=False)
     ]
     entries = images + attestations
     index_annotations: dict[str, str] = {}

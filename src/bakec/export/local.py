@@ -9,6 +9,7 @@ and the last component is never followed. Names a layer records as one inode
 BuildKit (``keep_owners=True`` keeps the layers' owners; ``bakec`` runs as root, so
 both work). Several platforms go to ``dest/<os>_<arch>[_<variant>]``, or with
 ``platform-split=false`` all into ``dest``, refused when two platforms have the same file.
+An SBOM asked for is written beside the files (:func:`write_attestations`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -63,6 +65,45 @@ def export(
     for image in images:
         target = Path(dest) / platform_dir(image.platform) if split else Path(dest)
         unpack(store, image, target, keep_owners=keep_owners, delete=mode == "delete")
+
+
+def attestation_paths(
+    files: Sequence[tuple[Image, bytes]], count: int, platform_split: bool | None
+) -> list[tuple[str, bytes]]:
+    """Where BuildKit's local exporter puts each image's ``sbom.spdx.json``, relative to ``dest``.
+
+    One platform: ``sbom.spdx.json``; several: ``<os>_<arch>/sbom.spdx.json``, or with
+    ``platform-split=false`` ``sbom.<os>_<arch>.spdx.json``.
+    """
+    split = count > 1 if platform_split is None else platform_split
+    out = []
+    for image, data in files:
+        if count == 1:
+            out.append(("sbom.spdx.json", data))
+        elif split:
+            out.append((f"{platform_dir(image.platform)}/sbom.spdx.json", data))
+        else:
+            out.append((f"sbom.{platform_dir(image.platform)}.spdx.json", data))
+    return out
+
+
+def write_attestations(
+    dest: str | Path,
+    files: Sequence[tuple[Image, bytes]],
+    count: int,
+    platform_split: bool | None,
+    epoch: int | None,
+) -> None:
+    """Write the attestation files (see :func:`attestation_paths`): mode 0600, mtime ``epoch`` or now."""
+    moment = epoch if epoch is not None else int(time.time())
+    for rel, data in attestation_paths(files, count, platform_split):
+        path = Path(dest) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.utime(path, (moment, moment))
 
 
 def platform_split(attrs: Mapping[str, str]) -> bool | None:

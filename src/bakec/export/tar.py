@@ -2,7 +2,8 @@
 
 The image is unpacked (owners kept) into a scratch dir next to ``dest`` and written out
 with the layer tar writer, so entries are sorted and in Go's tar format. Several
-platforms become top-level ``<os>_<arch>`` dirs, as in BuildKit.
+platforms become top-level ``<os>_<arch>`` dirs, as in BuildKit; an SBOM is in it as
+``type=local`` writes it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bakec.content.layers import LowerView, _ChangeWriter, changes
 from bakec.content.store import ContentStore
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Image
-from bakec.export.local import platform_dir, unpack
+from bakec.export.local import platform_dir, unpack, write_attestations
 
 
 def _write_tree(out: ArchiveOut, root: str) -> None:
@@ -25,8 +26,15 @@ def _write_tree(out: ArchiveOut, root: str) -> None:
 
 
 def export(
-    store: ContentStore, images: Sequence[Image], dest: str | None, *, platform_split: bool | None = None
+    store: ContentStore,
+    images: Sequence[Image],
+    dest: str | None,
+    *,
+    platform_split: bool | None = None,
+    attestations: Sequence[tuple[Image, bytes]] = (),
+    epoch: int | None = None,
 ) -> None:
+    """Write the images' filesystems (and ``attestations``, placed as ``type=local`` places them)."""
     split = len(images) > 1 if platform_split is None else platform_split
     scratch_parent = Path(dest).parent if dest not in (None, "-") else Path(tempfile.gettempdir())
     scratch_parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +44,7 @@ def export(
         for image in images:
             target = os.path.join(scratch, platform_dir(image.platform)) if split else scratch
             unpack(store, image, target, keep_owners=True)
+        write_attestations(scratch, attestations, len(images), platform_split, epoch)
         with open_dest(dest) as out:
             _write_tree(out, scratch)
     finally:

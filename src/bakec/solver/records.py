@@ -133,8 +133,37 @@ def to_record(graph: Graph, solved: SolveResult, *, cwd: str, no_cache: bool) ->
         "cwd": str(cwd),
         "no_cache": no_cache,
         "targets": targets,
+        "images": _images(graph, solved),
         "ops": ops,
     }
+
+
+def _images(graph: Graph, solved: SolveResult) -> dict[str, dict[str, list[dict[str, str]]]]:
+    """Each target's final layers per platform (for ``bakec verify``), with the op that made each.
+
+    A layer's maker is the first op, in build order, whose result has it (a base image's
+    layers: the image op; a RUN's layer: that RUN).
+    """
+    maker: dict[str, str] = {}
+    for node in graph.order():
+        result = solved.results.get(node)
+        for layer in result.layers if result is not None else ():
+            maker.setdefault(layer.diff_id, node)
+    images: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for b in graph.builds:
+        result = solved.results.get(b.output) if b.output else None
+        if result is None:
+            continue
+        images.setdefault(b.target, {})[b.platform] = [
+            {
+                "diff_id": layer.diff_id,
+                "digest": layer.digest,
+                "media_type": layer.media_type,
+                "op": maker.get(layer.diff_id, ""),
+            }
+            for layer in result.layers
+        ]
+    return images
 
 
 def write_record(state_dir: Path, record: Mapping[str, Any], keep: int = KEEP) -> Path | None:
