@@ -89,7 +89,9 @@ def _key_dict(obj: Any) -> Any:
 
 def canonical(obj: Any) -> bytes:
     """The canonical encoding hashed into digests: sorted-key compact JSON."""
-    return json.dumps(_key_dict(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(_key_dict(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Paths and patterns read from disk keep undecodable bytes as surrogates: hash those bytes.
+    return text.encode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)

@@ -16,30 +16,7 @@ from pathlib import Path
 
 import pytest
 
-MEMORY_CAP = 1 << 30
-# The Go Dockerfile parser's runtime reserves about 1.1 GiB of address space (untouched) when it loads.
-DOCKERFILE_MEMORY_CAP = 3 << 30
-TIMEOUT = 60
-
-
-def bakec(
-    tmp_path: Path, *args: str, stdin: bytes | None = None, memory: int = MEMORY_CAP
-) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "BAKEC_STATE_DIR": str(tmp_path / ".state"),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bakec.cli.main", *args],
-        cwd=tmp_path,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        timeout=TIMEOUT,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory)),
-    )
+from limited import DOCKERFILE_MEMORY_CAP, MEMORY_CAP, TIMEOUT, bakec
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, pattern: str, source_line: str = "") -> str:

@@ -52,7 +52,9 @@ def missing_context_sources(
     Sources with wildcards are left to the build (this check does not list the context).
     """
     ignore = find_ignore_file(context_dir, dockerfile)
-    matcher = PatternMatcher(read_patterns(ignore.read_text()) if ignore else [])
+    matcher = PatternMatcher(
+        read_patterns(ignore.read_text(encoding="utf-8", errors="surrogateescape")) if ignore else []
+    )
     for stage in plan.stages:
         for step in stage.steps:
             if not isinstance(step, CopyStep) or step.origin.kind != "context":
