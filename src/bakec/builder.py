@@ -284,7 +284,9 @@ def _export(
     attestations: Any = None,
 ) -> dict[str, TargetReport]:
     from bakec.bake.annotations import export_attrs as annotation_attrs
+    from bakec.export.exporters import exporter_for, with_absolute_dest
     from bakec.export.image import Image
+    from bakec.export.request import ExportRequest
     from bakec.remotecache import with_inline_cache
     from bakec.util.platform import Platform
     from bakec.worker.oprunner import image_config
@@ -323,24 +325,23 @@ def _export(
         exporting = time.monotonic()
         for out in outputs:
             kind = out.get("type", "")
+            exporter = exporter_for(kind)
             attrs = {k: v for k, v in out.items() if k != "type"}
             attrs.update(annotation_attrs(list(spec.annotations)))
             try:
-                with _export_step(progress, name, kind, attrs, len(by_target) > 1):
-                    report.metadata.update(
-                        _write_output(
-                            kind,
-                            attrs,
-                            images,
-                            store,
-                            client,
-                            definition.cwd,
-                            spec.source_date_epoch,
-                            spec,
-                            publisher,
-                            attest,
-                        )
+                with _export_step(progress, name, exporter.step, attrs.get("dest"), len(by_target) > 1):
+                    request = ExportRequest(
+                        target=spec.name,
+                        attrs=with_absolute_dest(attrs, definition.cwd),
+                        images=images,
+                        store=store,
+                        containerd=client,
+                        tags=tuple(spec.tags),
+                        source_date_epoch=spec.source_date_epoch,
+                        publisher=publisher,
+                        attest=attest,
                     )
+                    report.metadata.update(exporter.write(request))
             except BakecError:
                 raise
             except OSError as err:
@@ -361,139 +362,17 @@ def _target_spans(graph: Any, solved: Any) -> dict[str, tuple[float, float]]:
     return spans
 
 
-# What BuildKit names each exporter's step
-_EXPORT_NAMES = {
-    "local": "exporting to client directory",
-    "tar": "exporting to client tarball",
-    "oci": "exporting to oci image format",
-    "docker": "exporting to docker image format",
-    "image": "exporting to image",
-    "registry": "exporting to image",
-}
-
-
 @contextmanager
 def _export_step(
-    progress: Any, target: str, kind: str, attrs: Mapping[str, str], prefix: bool
+    progress: Any, target: str, title: str | None, dest: str | None, prefix: bool
 ) -> Iterator[None]:
     """Show an output's export as a step (``[api] exporting to oci image format``; none for cacheonly)."""
     from bakec.progress.events import vertex_name
 
-    title = _EXPORT_NAMES.get(kind)
     if title is None:
         yield
         return
     with progress.step(vertex_name(f"[{target}] {title}", target, prefix), targets=[target]) as step:
-        dest = attrs.get("dest")
         if dest:
             progress.log(step, "stderr", f"writing {'to stdout' if dest == '-' else dest}\n")
         yield
-
-
-def _write_output(
-    kind: str,
-    attrs: dict[str, str],
-    images: list[Any],
-    store: Any,
-    client: Any,
-    cwd: str,
-    epoch: int | None,
-    spec: Any,
-    publisher: Any,
-    attest: Any = None,
-) -> dict[str, Any]:
-    from bakec.export import docker as docker_export
-    from bakec.export import local as local_export
-    from bakec.export import oci as oci_export
-    from bakec.export import tar as tar_export
-    from bakec.export.image import ExportOptions, commit_images
-
-    dest = attrs.get("dest")
-    if dest and dest != "-" and not os.path.isabs(dest):
-        attrs = {**attrs, "dest": os.path.join(cwd, dest)}
-        Path(attrs["dest"]).parent.mkdir(parents=True, exist_ok=True)
-    if kind == "cacheonly":
-        return {}
-    if kind == "local":
-        local_export.export(store, images, attrs["dest"], platform_split=local_export.platform_split(attrs))
-        return {}
-    if kind == "tar":
-        tar_export.export(store, images, attrs.get("dest"))
-        return {}
-    if kind in ("oci", "docker") and "name" not in attrs and spec.tags:
-        attrs = {**attrs, "name": ",".join(spec.tags)}
-    if kind == "docker" and not attrs.get("dest"):
-        return _load(attrs, images, store, client, epoch)
-    if kind in ("oci", "docker"):
-        opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
-        if kind == "oci":
-            attach = (
-                None
-                if attest is None
-                else (
-                    lambda c: attest.attach(
-                        c, kind="oci", push=False, names=opts.names, oci_mediatypes=opts.oci_mediatypes
-                    )
-                )
-            )
-            committed = oci_export.export(store, images, opts, attach=attach)
-        else:
-            committed = docker_export.export(store, images, opts)
-        return _metadata(committed, opts, store)
-    if kind in ("image", "registry"):  # buildx: registry is image,push=true; tags replace name=
-        from bakec.export.publish import attr_flag as _flag
-        from bakec.export.publish import image_names
-
-        names = image_names(attrs, list(spec.tags))
-        push = kind == "registry" or _flag(attrs, "push", False)
-        opts = ExportOptions.parse({**attrs, "name": ",".join(names)}, kind="oci", source_date_epoch=epoch)
-        if push and not names:
-            raise BuildError("tag is needed when pushing to registry")
-        committed = commit_images(store, images, opts)
-        if attest is not None:
-            committed = attest.attach(
-                committed, kind=kind, push=push, names=opts.names, oci_mediatypes=opts.oci_mediatypes
-            )
-        if _flag(attrs, "store", True):
-            _load_into_containerd(client, store, committed, opts.names)
-        if push:
-            publisher.add(spec.name, opts.names, committed, attrs)
-        return _metadata(committed, opts, store)
-    raise BuildError(f"unknown output type {kind!r}")
-
-
-def _load(
-    attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None
-) -> dict[str, Any]:
-    """``type=docker`` without ``dest`` (``--load``): into bakec's containerd, and docker's daemon if one answers."""
-    from bakec.export import docker_daemon
-    from bakec.export.image import ExportOptions, commit_images
-
-    if len(images) != 1:
-        raise BuildError("docker exporter does not currently support exporting manifest lists")
-    opts = ExportOptions.parse(attrs, kind="docker", source_date_epoch=epoch)
-    committed = commit_images(store, images, opts)
-    _load_into_containerd(client, store, committed, opts.names)
-    docker_daemon.load(store, committed, opts.names)
-    return _metadata(committed, opts, store)
-
-
-def _metadata(committed: Any, opts: Any, store: Any) -> dict[str, Any]:
-    from bakec.export.attest import image_manifests
-
-    root = committed.root
-    manifests = image_manifests(committed)
-    config = manifests[0][3] if len(manifests) == 1 else None
-    out: dict[str, Any] = {"containerimage.digest": root.digest, "containerimage.descriptor": root.json()}
-    if config is not None:
-        out["containerimage.config.digest"] = config.digest
-    if opts.names:
-        out["image.name"] = ",".join(opts.names)
-    return out
-
-
-def _load_into_containerd(client: Any, store: Any, committed: Any, names: Sequence[str]) -> None:
-    """Put the image's blobs into containerd's content store and name it there."""
-    from bakec.export.containerd_store import store_image
-
-    store_image(client, store, committed, names)

@@ -24,6 +24,7 @@ from bakec.content.apply import apply_layer
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.image import Image
+from bakec.export.request import ExportRequest, Metadata
 from bakec.util.golang import parse_bool
 from bakec.util.platform import Platform
 
@@ -121,3 +122,9 @@ def _files(root: str, prefix: str) -> Iterator[str]:
                 yield from _files(entry.path, rel + "/")
             else:
                 yield rel
+
+
+def write(request: ExportRequest) -> Metadata:
+    """The ``type=local`` exporter: ``dest`` (required) receives the files."""
+    export(request.store, request.images, request.attrs["dest"], platform_split=platform_split(request.attrs))
+    return {}

@@ -18,6 +18,7 @@ from bakec.content.store import ContentStore
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Image
 from bakec.export.local import platform_dir, unpack
+from bakec.export.request import ExportRequest, Metadata
 
 
 def _write_tree(out: ArchiveOut, root: str) -> None:
@@ -40,3 +41,9 @@ def export(
             _write_tree(out, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write(request: ExportRequest) -> Metadata:
+    """The ``type=tar`` exporter: to ``dest``, or stdout when it is ``-`` or unset."""
+    export(request.store, request.images, request.attrs.get("dest"))
+    return {}
