@@ -31,7 +31,7 @@ from bakec.errors import BakecError, Pos, Range, SolveError, SpecError, TargetSp
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 from bakec.graph.target_options import TargetBuildSpec, target_build_spec
-from bakec.source.git import GitFetcher
+from bakec.source.git import GitCheckout, GitFetcher
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url, redact
 from bakec.util.golang import go_quote
 from bakec.util.sourcefile import decode_utf8, read_source
@@ -82,6 +82,8 @@ class Graph:
     dockerfiles: dict[str, str] = field(default_factory=dict)
     # local source op → its files (path → fingerprint), filled only when asked (plans for ``--diff``)
     files: dict[str, dict[str, str]] = field(default_factory=dict)
+    # each git URL planning fetched (contexts and ``ADD <git url>``, as written) → its commit and tree
+    git_checkouts: dict[str, GitCheckout] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -189,7 +191,14 @@ def build_graph(
         builds = [b for b in builder.builds.values() if b.target in names]
         builds += [b for b in builder.builds.values() if b.target not in names]
         graph = Graph(
-            builder.nodes, builder.inputs, builds, builder.images, names, targets, builder.shown_texts
+            builder.nodes,
+            builder.inputs,
+            builds,
+            builder.images,
+            names,
+            targets,
+            builder.shown_texts,
+            git_checkouts=builder.git_checkouts,
         )
         _attribute(graph)
         return graph
@@ -245,6 +254,7 @@ class _Builder:
         self._ignores: dict[tuple[Path, Path | None], tuple[str, ...]] = {}
         self._counter = 0
         self._paths: dict[str, Path] = {}
+        self.git_checkouts: dict[str, GitCheckout] = {}  # Graph.git_checkouts
 
     # -- targets -------------------------------------------------------------------
     def platforms_of(self, name: str) -> list[str]:
@@ -333,7 +343,7 @@ class _Builder:
         if value.startswith("cwd://"):
             value = value[len("cwd://") :] or "."
         elif is_git_url(value):
-            return self._fetcher().context_dir(value)
+            return self._git_checkout(value).path
         elif "://" in value:
             raise BakecError(
                 f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported"
@@ -345,10 +355,15 @@ class _Builder:
 
     def git_commit(self, url: str, checksum: str = "") -> str:
         """The commit an ``ADD <git url>`` reads (fetched now, as image references are resolved now)."""
-        commit = self._fetcher().commit(url)
+        commit = self._git_checkout(url).commit
         if checksum and not commit.startswith(checksum):
             raise BakecError(f"expected checksum to match {checksum}, got {commit}")
         return commit
+
+    def _git_checkout(self, url: str) -> GitCheckout:
+        """Fetch ``url`` and note its commit and tree for the graph (provenance records them)."""
+        found = self.git_checkouts[url] = self._fetcher().checkout(url)
+        return found
 
     def _fetcher(self) -> GitFetcher:
         """The fetcher given, or the default state dir's (created on the first git URL)."""

@@ -297,14 +297,14 @@ class OpRunner:
         """``ADD <git url>``: a snapshot holding the checked-out tree (bakec.source.git)."""
         import subprocess
 
-        from bakec.source.git import GitFetcher, fetched_commits
+        from bakec.source.git import GitFetcher
 
         if op.keep_git_dir:
             raise BuildError("ADD --keep-git-dir=true is not supported yet")
         fetcher = GitFetcher(self.paths.state_dir / "git")
-        url = f"{op.url}#{op.ref}:{op.subdir}"
-        src = fetcher.context_dir(url)
-        if op.commit and fetched_commits().get(url) != op.commit:  # the ref moved since planning
+        checkout = fetcher.checkout(f"{op.url}#{op.ref}:{op.subdir}")
+        src = checkout.path
+        if op.commit and checkout.commit != op.commit:  # the ref moved since planning (or a lock pins it)
             src = fetcher.context_dir(f"{op.url}#{op.commit}:{op.subdir}")
         name = "bakec/op/" + op.digest
         with self._active("") as (key, mounts):
