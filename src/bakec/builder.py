@@ -18,7 +18,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bakec import remotecache as cache_io
+from bakec.bake import entitlements_fs
+from bakec.bake.annotations import export_attrs as annotation_attrs
+from bakec.bake.definition import local_platform
+from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError, EnvironmentProblem, Pos, Range, SolveError
+from bakec.export.attest import RunAttestations
+from bakec.export.exporters import exporter_for, with_absolute_dest
+from bakec.export.image import Image
+from bakec.export.publish import Publisher, push_timeout
+from bakec.export.request import ExportRequest
+from bakec.graph.build import build_graph
+from bakec.graph.context import ContextHasher
+from bakec.graph.platforms import refuse_docker_manifest_lists
+from bakec.graph.resolve import RegistryResolver
+from bakec.graph.target_options import target_build_specs
+from bakec.lock.resolve import LockedFetcher, LockedResolver
+from bakec.progress.events import Summary, TargetSummary, vertex_name
+from bakec.progress.render import renderer
+from bakec.progress.reporter import Progress
+from bakec.registry import RegistryClient
+from bakec.remotecache import with_inline_cache
+from bakec.solver import interrupt, records, statelock
+from bakec.solver.cache_index import CacheIndex
+from bakec.solver.emulated import emulated_seconds
+from bakec.solver.scheduler import Scheduler
+from bakec.solver.solve import solve
+from bakec.source.git import GitFetcher
+from bakec.state import resolve_state_dir
+from bakec.util.platform import Platform
+from bakec.worker.deferred import DeferredRunner, LazyClient
+from bakec.worker.emulation import emulated
+from bakec.worker.entitlements import Entitlements, ask_terminal, grant
+from bakec.worker.leftovers import sweep as sweep_leftovers
+from bakec.worker.oprunner import image_config
+from bakec.worker.paths import DaemonPaths
+from bakec.worker.secrets import SecretStore
+from bakec.worker.ssh import SshForwards
 
 
 @dataclass
@@ -56,8 +93,6 @@ class BuildReport:
 
 def _forwards(specs: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path) -> tuple[Any, Any]:
     """The build's secret sources and ssh agents (``RUN --mount=type=secret|ssh``; bakec.worker.mounts)."""
-    from bakec.worker.secrets import SecretStore
-    from bakec.worker.ssh import SshForwards
 
     secrets = SecretStore.from_targets({name: spec.secrets for name, spec in specs.items()}, env, cwd)
     ssh = SshForwards.from_targets(
@@ -76,34 +111,6 @@ def build(
 ) -> BuildReport:
     """Build the requested targets; raise :class:`BuildError` when a target fails."""
     import sys
-
-    from bakec import remotecache as cache_io
-    from bakec.bake import entitlements_fs
-    from bakec.bake.definition import local_platform
-    from bakec.content.store import ContentStore
-    from bakec.export.attest import RunAttestations
-    from bakec.export.publish import Publisher, push_timeout
-    from bakec.graph.build import build_graph
-    from bakec.graph.context import ContextHasher
-    from bakec.graph.platforms import refuse_docker_manifest_lists
-    from bakec.graph.resolve import RegistryResolver
-    from bakec.graph.target_options import target_build_specs
-    from bakec.progress.events import Summary, TargetSummary
-    from bakec.progress.render import renderer
-    from bakec.progress.reporter import Progress
-    from bakec.registry import RegistryClient
-    from bakec.solver import interrupt, records, statelock
-    from bakec.solver.cache_index import CacheIndex
-    from bakec.solver.emulated import emulated_seconds
-    from bakec.solver.scheduler import Scheduler
-    from bakec.solver.solve import solve
-    from bakec.source.git import GitFetcher
-    from bakec.state import resolve_state_dir
-    from bakec.worker.deferred import DeferredRunner, LazyClient
-    from bakec.worker.emulation import emulated
-    from bakec.worker.entitlements import Entitlements, ask_terminal, grant
-    from bakec.worker.leftovers import sweep as sweep_leftovers
-    from bakec.worker.paths import DaemonPaths
 
     publish_within = push_timeout(os.environ)  # a bad value fails before anything is built
 
@@ -145,8 +152,6 @@ def build(
     resolver: Any = RegistryResolver(registry)
     fetcher = GitFetcher(state_dir / "git")
     if options.lock is not None:
-        from bakec.lock.resolve import LockedFetcher, LockedResolver
-
         resolver = LockedResolver(options.lock, resolver)
         fetcher = LockedFetcher(state_dir / "git", options.lock)
     with ContextHasher() as hasher:
@@ -283,13 +288,6 @@ def _export(
     publisher: Any,
     attestations: Any = None,
 ) -> dict[str, TargetReport]:
-    from bakec.bake.annotations import export_attrs as annotation_attrs
-    from bakec.export.exporters import exporter_for, with_absolute_dest
-    from bakec.export.image import Image
-    from bakec.export.request import ExportRequest
-    from bakec.remotecache import with_inline_cache
-    from bakec.util.platform import Platform
-    from bakec.worker.oprunner import image_config
 
     reports: dict[str, TargetReport] = {}
     by_target: dict[str, list[Any]] = {}
@@ -367,7 +365,6 @@ def _export_step(
     progress: Any, target: str, title: str | None, dest: str | None, prefix: bool
 ) -> Iterator[None]:
     """Show an output's export as a step (``[api] exporting to oci image format``; none for cacheonly)."""
-    from bakec.progress.events import vertex_name
 
     if title is None:
         yield

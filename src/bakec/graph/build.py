@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec import ops as o
+from bakec.bake.definition import local_platform
+from bakec.dockerfile import DockerfileError, NamedContext, compile
+from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
+from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
+from bakec.dockerfile.refs import RefError, parse_ref
 from bakec.errors import BakecError, Pos, Range, SolveError, SpecError, TargetSpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
@@ -170,8 +175,6 @@ def build_graph(
     :class:`~bakec.errors.SpecError` naming the path.
     """
     if build_platform is None:
-        from bakec.bake.definition import local_platform
-
         build_platform = local_platform()
     own_hasher = hasher is None
     builder = _Builder(
@@ -294,7 +297,6 @@ class _Builder:
             # the context's walk runs on another core while the frontend is imported and compiles
             self.hasher.prefetch(context_dir)
         named, linked = self._named_contexts(spec, platform, stack)
-        from bakec.dockerfile import DockerfileError, compile
 
         try:
             plan = compile(
@@ -396,8 +398,6 @@ class _Builder:
         key = (context_dir, dockerfile)
         found = self._ignores.get(key)
         if found is None:
-            from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
-
             path = find_ignore_file(context_dir, dockerfile)
             text = path.read_text(encoding="utf-8", errors="surrogateescape") if path is not None else ""
             found = self._ignores[key] = tuple(read_patterns(text))
@@ -407,7 +407,6 @@ class _Builder:
         self, spec: TargetBuildSpec, platform: str, stack: tuple[str, ...]
     ) -> tuple[dict[str, NamedContext], dict[str, str]]:
         """Named contexts for the frontend, and the final op of each ``target:`` one."""
-        from bakec.dockerfile import NamedContext
 
         out: dict[str, NamedContext] = {}
         linked: dict[str, str] = {}
@@ -537,7 +536,6 @@ class _Translator:
         """The ``contexts`` key serving ``name``, looked up as the frontend does."""
         if name in self.named:
             return name
-        from bakec.dockerfile.refs import RefError, parse_ref
 
         try:
             familiar = parse_ref(name).familiar().removesuffix(":latest")
@@ -586,7 +584,6 @@ class _Translator:
 
     # -- stages --------------------------------------------------------------------
     def _stage(self, stage: Stage) -> str:
-        from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
 
         base = stage.base
         if base.kind == "scratch":

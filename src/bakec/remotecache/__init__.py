@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bakec.progress.reporter import Progress
+from bakec.remotecache import export, import_
 from bakec.remotecache.export import with_inline_cache
 from bakec.remotecache.import_ import ImportedCache
 
@@ -49,7 +50,6 @@ def import_caches(
     targets: Mapping[str, Any], *, store: Any, registry: Any, cwd: str, steps: Steps
 ) -> ImportedCache | None:
     """Read every ``cache-from`` of the run once (None when no target has one)."""
-    from bakec.remotecache import import_
 
     return import_.load(targets, store=store, registry=registry, cwd=cwd, step=steps, warn=_warn)
 
@@ -80,7 +80,6 @@ def export_caches(
     steps: Steps,
 ) -> None:
     """Write every ``cache-to`` of every target (inline caches are written with the image)."""
-    from bakec.remotecache import export
 
     export.export(
         graph,

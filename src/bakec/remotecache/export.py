@@ -21,7 +21,10 @@ from typing import Any
 from bakec.content.layers import LayerBlob
 from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError
+from bakec.export.image import ExportOptions, attr_bool, layer_for_export
+from bakec.registry.reference import parse_reference
 from bakec.remotecache import format as fmt
+from bakec.util.compression import Compression
 from bakec.util.golang import parse_bool
 
 Step = Callable[[str, Callable[[], None]], None]
@@ -101,8 +104,6 @@ def _convert(
     store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool
 ) -> list[fmt.Record]:
     """Records with their layers in the requested compression and media types (as an image export)."""
-    from bakec.export.image import ExportOptions, attr_bool, layer_for_export
-    from bakec.util.compression import Compression
 
     kind = attrs.get("compression", "gzip")
     level = attrs.get("compression-level")
@@ -327,8 +328,6 @@ def push(
     can mount them instead of receiving them again.
     """
     import hashlib
-
-    from bakec.registry.reference import parse_reference
 
     reference = parse_reference(ref)
     if reference.digest and not reference.tag:

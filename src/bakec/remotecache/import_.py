@@ -24,6 +24,7 @@ from bakec.content.result import OpResult
 from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError
 from bakec.graph.build import Graph
+from bakec.registry.reference import parse_reference
 from bakec.remotecache import format as fmt
 from bakec.solver.protocols import Runner
 
@@ -225,7 +226,6 @@ def _blob(root: Path, digest: str) -> Path:
 
 
 def _load_registry(registry: Any, entry: Mapping[str, str]) -> Loaded:
-    from bakec.registry.reference import parse_reference
 
     ref = parse_reference(entry["ref"])
     source = _RegistrySource(registry, ref.repository())

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakec.errors import BakecError, EnvironmentProblem
+from bakec.state import resolve_state_dir
 from bakec.util.gitref import GitRef, parse_git_url, redact_text
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
@@ -52,7 +53,6 @@ class GitFetcher:
     @classmethod
     def default(cls) -> GitFetcher:
         """The fetcher of the default state dir (``bakec plan`` and library use)."""
-        from bakec.state import resolve_state_dir
 
         return cls(resolve_state_dir() / "git")
 
