@@ -178,7 +178,7 @@ def build(
             runner = DeferredRunner(leased, store, allow=allowed, registry=registry, secrets=secrets, ssh=ssh)
             cache_steps = cache_io.Steps(progress)
             imported = cache_io.import_caches(
-                resolved.targets, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
+                specs, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
             )
             scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
             with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
@@ -218,7 +218,7 @@ def build(
         cache_io.export_caches(
             graph,
             solved,
-            resolved.targets,
+            specs,
             store=store,
             registry=registry,
             imported=imported,
@@ -304,7 +304,7 @@ def _export(
             result = solved.results.get(b.output) if b.output else None
             layers = tuple(result.layers) if result is not None else ()
             base = len(list(itertools.takewhile(lambda layer: layer.from_base, b.plan.layers)))
-            config = with_inline_cache(image_config(b.plan, b.platform), targets[name], graph, solved, b)
+            config = with_inline_cache(image_config(b.plan, b.platform), b.spec, graph, solved, b)
             images.append(
                 Image(config, layers, Platform.from_formatted(b.plan.image.platform), base_layers=base)
             )
