@@ -18,7 +18,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bakec import remotecache as cache_io
+from bakec.bake import entitlements_fs
+from bakec.bake.annotations import export_attrs as annotation_attrs
+from bakec.bake.definition import local_platform
+from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError, EnvironmentProblem, Pos, Range, SolveError
+from bakec.export.attest import RunAttestations
+from bakec.export.exporters import exporter_for, with_absolute_dest
+from bakec.export.image import Image
+from bakec.export.publish import Publisher, push_timeout
+from bakec.export.request import ExportRequest
+from bakec.graph.build import build_graph
+from bakec.graph.context import ContextHasher
+from bakec.graph.platforms import refuse_docker_manifest_lists
+from bakec.graph.resolve import RegistryResolver
+from bakec.graph.target_options import target_build_specs
+from bakec.lock.resolve import LockedFetcher, LockedResolver
+from bakec.progress.events import Summary, TargetSummary, vertex_name
+from bakec.progress.render import renderer
+from bakec.progress.reporter import Progress
+from bakec.registry import RegistryClient
+from bakec.remotecache import with_inline_cache
+from bakec.solver import interrupt, records, statelock
+from bakec.solver.cache_index import CacheIndex
+from bakec.solver.emulated import emulated_seconds
+from bakec.solver.scheduler import Scheduler
+from bakec.solver.solve import solve
+from bakec.source.git import GitFetcher
+from bakec.state import resolve_state_dir
+from bakec.util.platform import Platform
+from bakec.worker.deferred import DeferredRunner, LazyClient
+from bakec.worker.emulation import emulated
+from bakec.worker.entitlements import Entitlements, ask_terminal, grant
+from bakec.worker.leftovers import sweep as sweep_leftovers
+from bakec.worker.oprunner import image_config
+from bakec.worker.paths import DaemonPaths
+from bakec.worker.secrets import SecretStore
+from bakec.worker.ssh import SshForwards
 
 
 @dataclass
@@ -57,8 +94,6 @@ class BuildReport:
 
 def _forwards(specs: Mapping[str, Any], env: Mapping[str, str], cwd: str, state_dir: Path) -> tuple[Any, Any]:
     """The build's secret sources and ssh agents (``RUN --mount=type=secret|ssh``; bakec.worker.mounts)."""
-    from bakec.worker.secrets import SecretStore
-    from bakec.worker.ssh import SshForwards
 
     secrets = SecretStore.from_targets({name: spec.secrets for name, spec in specs.items()}, env, cwd)
     ssh = SshForwards.from_targets(
@@ -77,34 +112,6 @@ def build(
 ) -> BuildReport:
     """Build the requested targets; raise :class:`BuildError` when a target fails."""
     import sys
-
-    from bakec import remotecache as cache_io
-    from bakec.bake import entitlements_fs
-    from bakec.bake.definition import local_platform
-    from bakec.content.store import ContentStore
-    from bakec.export.attest import RunAttestations
-    from bakec.export.publish import Publisher, push_timeout
-    from bakec.graph.build import build_graph
-    from bakec.graph.context import ContextHasher
-    from bakec.graph.platforms import refuse_docker_manifest_lists
-    from bakec.graph.resolve import RegistryResolver
-    from bakec.graph.target_options import target_build_specs
-    from bakec.progress.events import Summary, TargetSummary
-    from bakec.progress.render import renderer
-    from bakec.progress.reporter import Progress
-    from bakec.registry import RegistryClient
-    from bakec.solver import interrupt, records, statelock
-    from bakec.solver.cache_index import CacheIndex
-    from bakec.solver.emulated import emulated_seconds
-    from bakec.solver.scheduler import Scheduler
-    from bakec.solver.solve import solve
-    from bakec.source.git import GitFetcher
-    from bakec.state import resolve_state_dir
-    from bakec.worker.deferred import DeferredRunner, LazyClient
-    from bakec.worker.emulation import emulated
-    from bakec.worker.entitlements import Entitlements, ask_terminal, grant
-    from bakec.worker.leftovers import sweep as sweep_leftovers
-    from bakec.worker.paths import DaemonPaths
 
     publish_within = push_timeout(os.environ)  # a bad value fails before anything is built
 
@@ -149,8 +156,6 @@ def build(
     resolver: Any = RegistryResolver(registry)
     fetcher = GitFetcher(state_dir / "git")
     if options.lock is not None:
-        from bakec.lock.resolve import LockedFetcher, LockedResolver
-
         resolver = LockedResolver(options.lock, resolver)
         fetcher = LockedFetcher(state_dir / "git", options.lock)
     if fleet is not None:
@@ -184,7 +189,7 @@ def build(
                 imported = fleet.imports(store=store, registry=registry, steps=cache_steps, graph=graph)
             else:
                 imported = cache_io.import_caches(
-                    resolved.targets, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
+                    specs, store=store, registry=registry, cwd=definition.cwd, steps=cache_steps
                 )
             scheduler = Scheduler(options.max_parallelism, keep_going=options.keep_going)
             with interrupt.cancelling(scheduler, runner.executor) as signals:  # Ctrl-C/SIGTERM: kill, exit
@@ -239,7 +244,7 @@ def build(
         cache_io.export_caches(
             graph,
             solved,
-            resolved.targets,
+            specs,
             store=store,
             registry=registry,
             imported=imported,
@@ -315,11 +320,6 @@ def _export(
     publisher: Any,
     attestations: Any = None,
 ) -> dict[str, TargetReport]:
-    from bakec.bake.annotations import export_attrs as annotation_attrs
-    from bakec.export.image import Image
-    from bakec.remotecache import with_inline_cache
-    from bakec.util.platform import Platform
-    from bakec.worker.oprunner import image_config
 
     reports: dict[str, TargetReport] = {}
     by_target: dict[str, list[Any]] = {}
@@ -336,7 +336,7 @@ def _export(
             result = solved.results.get(b.output) if b.output else None
             layers = tuple(result.layers) if result is not None else ()
             base = len(list(itertools.takewhile(lambda layer: layer.from_base, b.plan.layers)))
-            config = with_inline_cache(image_config(b.plan, b.platform), targets[name], graph, solved, b)
+            config = with_inline_cache(image_config(b.plan, b.platform), b.spec, graph, solved, b)
             images.append(
                 Image(config, layers, Platform.from_formatted(b.plan.image.platform), base_layers=base)
             )
@@ -355,24 +355,23 @@ def _export(
         exporting = time.monotonic()
         for out in outputs:
             kind = out.get("type", "")
+            exporter = exporter_for(kind)
             attrs = {k: v for k, v in out.items() if k != "type"}
             attrs.update(annotation_attrs(list(spec.annotations)))
             try:
-                with _export_step(progress, name, kind, attrs, len(by_target) > 1):
-                    report.metadata.update(
-                        _write_output(
-                            kind,
-                            attrs,
-                            images,
-                            store,
-                            client,
-                            definition.cwd,
-                            spec.source_date_epoch,
-                            spec,
-                            publisher,
-                            attest,
-                        )
+                with _export_step(progress, name, exporter.step, attrs.get("dest"), len(by_target) > 1):
+                    request = ExportRequest(
+                        target=spec.name,
+                        attrs=with_absolute_dest(attrs, definition.cwd),
+                        images=images,
+                        store=store,
+                        containerd=client,
+                        tags=tuple(spec.tags),
+                        source_date_epoch=spec.source_date_epoch,
+                        publisher=publisher,
+                        attest=attest,
                     )
+                    report.metadata.update(exporter.write(request))
             except BakecError:
                 raise
             except OSError as err:
@@ -393,152 +392,16 @@ def _target_spans(graph: Any, solved: Any) -> dict[str, tuple[float, float]]:
     return spans
 
 
-# What BuildKit names each exporter's step
-_EXPORT_NAMES = {
-    "local": "exporting to client directory",
-    "tar": "exporting to client tarball",
-    "oci": "exporting to oci image format",
-    "docker": "exporting to docker image format",
-    "image": "exporting to image",
-    "registry": "exporting to image",
-}
-
-
 @contextmanager
 def _export_step(
-    progress: Any, target: str, kind: str, attrs: Mapping[str, str], prefix: bool
+    progress: Any, target: str, title: str | None, dest: str | None, prefix: bool
 ) -> Iterator[None]:
     """Show an output's export as a step (``[api] exporting to oci image format``; none for cacheonly)."""
-    from bakec.progress.events import vertex_name
 
-    title = _EXPORT_NAMES.get(kind)
     if title is None:
         yield
         return
     with progress.step(vertex_name(f"[{target}] {title}", target, prefix), targets=[target]) as step:
-        dest = attrs.get("dest")
         if dest:
             progress.log(step, "stderr", f"writing {'to stdout' if dest == '-' else dest}\n")
         yield
-
-
-def _write_output(
-    kind: str,
-    attrs: dict[str, str],
-    images: list[Any],
-    store: Any,
-    client: Any,
-    cwd: str,
-    epoch: int | None,
-    spec: Any,
-    publisher: Any,
-    attest: Any = None,
-) -> dict[str, Any]:
-    from bakec.export import docker as docker_export
-    from bakec.export import local as local_export
-    from bakec.export import oci as oci_export
-    from bakec.export import tar as tar_export
-    from bakec.export.image import ExportOptions, commit_images
-
-    dest = attrs.get("dest")
-    if dest and dest != "-" and not os.path.isabs(dest):
-        attrs = {**attrs, "dest": os.path.join(cwd, dest)}
-        Path(attrs["dest"]).parent.mkdir(parents=True, exist_ok=True)
-    if kind == "cacheonly":
-        return {}
-    sbom_files = attest.sbom_files(images, epoch) if attest is not None and kind in ("local", "tar") else []
-    if kind == "local":
-        split = local_export.platform_split(attrs)
-        local_export.export(store, images, attrs["dest"], platform_split=split)
-        local_export.write_attestations(attrs["dest"], sbom_files, len(images), split, epoch)
-        return {}
-    if kind == "tar":
-        tar_export.export(store, images, attrs.get("dest"), attestations=sbom_files, epoch=epoch)
-        return {}
-    if kind in ("oci", "docker") and "name" not in attrs and spec.tags:
-        attrs = {**attrs, "name": ",".join(spec.tags)}
-    if kind == "docker" and not attrs.get("dest"):
-        return _load(attrs, images, store, client, epoch)
-    if kind in ("oci", "docker"):
-        opts = ExportOptions.parse(attrs, kind=kind, source_date_epoch=epoch)
-        if kind == "oci":
-            attach = (
-                None
-                if attest is None
-                else (
-                    lambda c: attest.attach(
-                        c,
-                        kind="oci",
-                        push=False,
-                        names=opts.names,
-                        oci_mediatypes=opts.oci_mediatypes,
-                        epoch=epoch,
-                    )
-                )
-            )
-            committed = oci_export.export(store, images, opts, attach=attach)
-        else:
-            committed = docker_export.export(store, images, opts)
-        return _metadata(committed, opts, store)
-    if kind in ("image", "registry"):  # buildx: registry is image,push=true; tags replace name=
-        from bakec.export.publish import attr_flag as _flag
-        from bakec.export.publish import image_names
-
-        names = image_names(attrs, list(spec.tags))
-        push = kind == "registry" or _flag(attrs, "push", False)
-        opts = ExportOptions.parse({**attrs, "name": ",".join(names)}, kind="oci", source_date_epoch=epoch)
-        if push and not names:
-            raise BuildError("tag is needed when pushing to registry")
-        committed = commit_images(store, images, opts)
-        if attest is not None:
-            committed = attest.attach(
-                committed,
-                kind=kind,
-                push=push,
-                names=opts.names,
-                oci_mediatypes=opts.oci_mediatypes,
-                epoch=epoch,
-            )
-        if _flag(attrs, "store", True):
-            _load_into_containerd(client, store, committed, opts.names)
-        if push:
-            publisher.add(spec.name, opts.names, committed, attrs)
-        return _metadata(committed, opts, store)
-    raise BuildError(f"unknown output type {kind!r}")
-
-
-def _load(
-    attrs: dict[str, str], images: list[Any], store: Any, client: Any, epoch: int | None
-) -> dict[str, Any]:
-    """``type=docker`` without ``dest`` (``--load``): into bakec's containerd, and docker's daemon if one answers."""
-    from bakec.export import docker_daemon
-    from bakec.export.image import ExportOptions, commit_images
-
-    if len(images) != 1:
-        raise BuildError("docker exporter does not currently support exporting manifest lists")
-    opts = ExportOptions.parse(attrs, kind="docker", source_date_epoch=epoch)
-    committed = commit_images(store, images, opts)
-    _load_into_containerd(client, store, committed, opts.names)
-    docker_daemon.load(store, committed, opts.names)
-    return _metadata(committed, opts, store)
-
-
-def _metadata(committed: Any, opts: Any, store: Any) -> dict[str, Any]:
-    from bakec.export.attest import image_manifests
-
-    root = committed.root
-    manifests = image_manifests(committed)
-    config = manifests[0][3] if len(manifests) == 1 else None
-    out: dict[str, Any] = {"containerimage.digest": root.digest, "containerimage.descriptor": root.json()}
-    if config is not None:
-        out["containerimage.config.digest"] = config.digest
-    if opts.names:
-        out["image.name"] = ",".join(opts.names)
-    return out
-
-
-def _load_into_containerd(client: Any, store: Any, committed: Any, names: Sequence[str]) -> None:
-    """Put the image's blobs into containerd's content store and name it there."""
-    from bakec.export.containerd_store import store_image
-
-    store_image(client, store, committed, names)

@@ -9,6 +9,7 @@ from tests.architecture.import_graph import (
     LAYERS,
     cycles,
     layer_violations,
+    needless_lazy_entries,
     read_imports,
     unlisted_lazy_imports,
 )
@@ -35,6 +36,10 @@ def test_no_import_cycles_between_modules():
 
 def test_imports_inside_functions_only_in_listed_modules():
     assert unlisted_lazy_imports(read_imports(BAKEC)) == []
+
+
+def test_every_listed_lazy_module_still_imports_lazily():
+    assert needless_lazy_entries(read_imports(BAKEC)) == []
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:

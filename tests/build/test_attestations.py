@@ -217,6 +217,15 @@ def test_git_context_is_the_config_source(tmp_path, state_dir, git_server):  # n
     assert {"uri": url, "digest": {"sha1": commit}} in predicate["materials"]
     assert "locals" not in predicate["invocation"]["parameters"]
 
+    # mode=max records the Dockerfile as read from the tree planning checked out
+    _build(project, state_dir, "--provenance=mode=max")
+    archive = OciArchive(project / "out.tar")
+    attestation = archive.json(archive.root()["manifests"][1]["digest"])
+    predicate = archive.json(attestation["layers"][0]["digest"])["predicate"]
+    (info,) = predicate["metadata"]["https://mobyproject.org/buildkit@v1#metadata"]["source"]["infos"]
+    assert base64.b64decode(info["data"]).decode() == DOCKERFILE
+    assert predicate["invocation"]["configSource"]["digest"] == {"sha1": commit}
+
 
 def test_sbom_joins_the_default_provenance_in_one_attestation_manifest(tmp_path, state_dir):
     project = _project(tmp_path, '"type=registry"')

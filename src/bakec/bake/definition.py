@@ -21,8 +21,15 @@ from bakec.bake import finalize, merge
 from bakec.bake import overrides as ovr
 from bakec.bake.check import did_you_mean, item_range
 from bakec.bake.evaluation import BakeEvaluation, EvaluatedConfig
+from bakec.bake.hcl.jsonsyntax import body_from_data, parse_json
+from bakec.bake.hcl.parse import parse_hcl
+from bakec.bake.hcl.parsecache import parse_hcl_cached
+from bakec.bake.hcl.values import number
 from bakec.bake.model import Group, Target, Variable, copy_target
+from bakec.bake.printer import print_json
+from bakec.bake.serialize import unstructure_group, unstructure_target
 from bakec.errors import BakecError, Range, SpecError
+from bakec.state import resolve_state_dir
 from bakec.util.deep import call_deep
 
 
@@ -35,7 +42,6 @@ class Resolved:
 
     def to_dict(self) -> dict:
         """Plain data keyed by bake names (through the cattrs converter), for library users."""
-        from bakec.bake.serialize import unstructure_group, unstructure_target
 
         return {
             "group": {name: unstructure_group(g) for name, g in self.groups.items()},
@@ -262,7 +268,6 @@ class Definition:
         self, names: Sequence[str], overrides: Sequence[str] = (), *, flag_overrides: Sequence[str] = ()
     ) -> str:
         """The exact text ``docker buildx bake --print`` writes for these names."""
-        from bakec.bake.printer import print_json
 
         resolved = self.resolve(names, overrides, flag_overrides=flag_overrides)
         return print_json(resolved.groups, resolved.targets)
@@ -315,8 +320,6 @@ def _load(
     vars: Mapping[str, str] | None,
     cmd_context: str,
 ) -> Definition:
-    from bakec.bake.hcl.jsonsyntax import body_from_data, parse_json
-    from bakec.bake.hcl.parsecache import parse_hcl_cached
 
     env = dict(os.environ if env is None else env)
     cwd = cwd or os.getcwd()
@@ -372,8 +375,6 @@ def _load(
         config: EvaluatedConfig = evaluation.evaluate()
     except BakecError:
         raise
-    from bakec.bake import merge
-
     for name, target in config.targets.items():
         targets[name] = merge.merge(targets[name], target) if name in targets else target
     for name, group in config.groups.items():
@@ -398,8 +399,6 @@ def _load(
 
 def _parse_unknown(source, compose_files, cwd, env):
     """A file with another extension: try compose first, then HCL/JSON (bake-spec §1.1)."""
-    from bakec.bake.hcl.jsonsyntax import parse_json
-    from bakec.bake.hcl.parse import parse_hcl
 
     text = source.data.lstrip()
     if text.startswith(b"{"):
@@ -419,8 +418,6 @@ def _parse_unknown(source, compose_files, cwd, env):
 def _yaml_numbers(data):
     from decimal import Decimal
 
-    from bakec.bake.hcl.values import number
-
     if isinstance(data, bool) or data is None:
         return data
     if isinstance(data, (int, float)):
@@ -435,7 +432,6 @@ def _yaml_numbers(data):
 
 
 def _parse_cache_dir(env: Mapping[str, str]):
-    from bakec.state import resolve_state_dir
 
     state_dir = resolve_state_dir(env=env)
     # a state dir that does not exist yet is not created: read-only commands write nothing

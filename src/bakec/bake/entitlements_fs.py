@@ -28,7 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bakec.errors import BuildError
+from bakec.bake.options import parse_entry
+from bakec.bake.overrides import parse_overrides
+from bakec.errors import BuildError, SpecError
 from bakec.util.gitref import is_remote_url
 from bakec.util.golang import parse_bool
 
@@ -102,9 +104,6 @@ def granted_by_overrides(
     ``dest``, ``cache-from`` local ``src``, ``secrets`` ``src``, ``ssh`` paths, and
     ``entitlements`` values ``network.host`` / ``security.insecure``.
     """
-    from bakec.bake.options import parse_entry
-    from bakec.bake.overrides import parse_overrides
-    from bakec.errors import SpecError
 
     read: list[str] = []
     write: list[str] = []

@@ -6,12 +6,13 @@ import os
 import sys
 from collections.abc import Mapping
 
+from bakec.bake.listing import render_list
+from bakec.bake.overrides import shorthand_overrides, validate_allow
 from bakec.cli.common import expand_all, load_definition
 from bakec.errors import UsageError
 
 
 def _flag_overrides(args) -> list[str]:
-    from bakec.bake.overrides import shorthand_overrides
 
     call = "check" if args.check else args.call
     return shorthand_overrides(
@@ -38,15 +39,12 @@ def run_build(args, sources: dict[str, bytes]) -> int:
         remote_url = pin_remote_args(args)
     definition = load_definition(args, sources)
     if args.list_:
-        from bakec.bake.listing import render_list
-
         sys.stdout.write(render_list(definition, args.list_))
         return 0
     targets = list(args.targets)
     if targets == ["all"] or "all" in targets:
         targets = expand_all(definition, targets)
     flag_overrides = _flag_overrides(args)
-    from bakec.bake.overrides import validate_allow
 
     validate_allow(args.allow)
     if args.print_:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import sys
 
+from bakec.bake.check import Finding, check_resolved
 from bakec.cli.common import load_definition
 from bakec.errors import BakecError, render
+from bakec.graph.check import check_targets
 
 
 def run_check(args, sources: dict[str, bytes]) -> int:
-    from bakec.bake.check import Finding, check_resolved
 
     try:
         definition = load_definition(args, sources)
@@ -21,8 +22,6 @@ def run_check(args, sources: dict[str, bytes]) -> int:
         return _report([finding], args, excerpt=render(err, sources))
     findings, targets = check_resolved(definition, args.targets)
     if targets:
-        from bakec.graph.check import check_targets
-
         findings += check_targets(targets, cwd=definition.cwd)
     return _report(findings, args)
 

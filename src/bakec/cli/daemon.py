@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 
+from bakec.state import resolve_state_dir
+from bakec.worker.daemon import Daemon
+
 
 def run_daemon(args, sources: dict[str, bytes]) -> int:
-    from bakec.state import resolve_state_dir
-    from bakec.worker.daemon import Daemon
 
     daemon = Daemon(resolve_state_dir(args.state_dir))
     if args.action == "status":

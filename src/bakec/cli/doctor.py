@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
+from bakec.state import resolve_state_dir
+from bakec.worker.doctor import diagnose
+
 _MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
 
 def run_doctor(args, sources: dict[str, bytes]) -> int:
     """Print every finding; exit 1 when something building needs is missing."""
-    from bakec.state import resolve_state_dir
-    from bakec.worker.doctor import diagnose
 
     findings = diagnose(resolve_state_dir(args.state_dir))
     out = sys.stdout

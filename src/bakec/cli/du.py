@@ -11,13 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bakec.solver.cache_index import CacheIndex
+from bakec.solver.prune import ago
+from bakec.state import resolve_state_dir
+from bakec.util.units import human_size
+
 _KEPT_WITHOUT_ALL = ("image",)
 
 
 def run_du(args, sources: dict[str, bytes]) -> int:
-    from bakec.solver.prune import ago
-    from bakec.state import resolve_state_dir
-    from bakec.util.units import human_size
 
     rows = read_rows(resolve_state_dir(args.state_dir))
     out = sys.stdout
@@ -54,7 +56,6 @@ def run_du(args, sources: dict[str, bytes]) -> int:
 
 def read_rows(state_dir: Path) -> Sequence:
     """Every cache record with its last use, least recently used first; none when there is no index."""
-    from bakec.solver.cache_index import CacheIndex
 
     path = state_dir / "cache.db"
     if not path.exists():  # a state dir that never built: list nothing, create nothing
@@ -69,7 +70,5 @@ def table_header() -> str:
 
 def table_row(key: str, reclaimable: bool, size: int, last_used: float) -> str:
     """One line of ``bakec du`` and ``bakec prune``."""
-    from bakec.solver.prune import ago
-    from bakec.util.units import human_size
 
     return f"{key:<72}{str(reclaimable).lower():<14}{human_size(size):<12}{ago(last_used)}\n"

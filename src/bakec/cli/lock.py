@@ -7,14 +7,24 @@ import os
 import sys
 from pathlib import Path
 
+from bakec.bake.definition import local_platform
+from bakec.bake.remote import split_remote_args
+from bakec.cli.common import expand_all, load_definition
+from bakec.dockerfile.refs import RefError, parse_ref
 from bakec.errors import UsageError
+from bakec.lock.collect import Need, collect
+from bakec.lock.drift import offline_drift, remote_drift
+from bakec.lock.model import Lockfile, LockfileError, default_path
+from bakec.lock.pin import Sources, pin
+from bakec.lock.resolve import LockedFetcher, pinned_git_url
+from bakec.registry import RegistryClient
+from bakec.source.git import GitFetcher
+from bakec.state import resolve_state_dir
 
 __all__ = ["build_lock", "pin_remote_args", "run_lock"]
 
 
 def lock_path(args: argparse.Namespace) -> Path:
-    from bakec.bake.remote import split_remote_args
-    from bakec.lock.model import default_path
 
     if args.lock:
         return Path(os.getcwd(), args.lock)
@@ -24,9 +34,6 @@ def lock_path(args: argparse.Namespace) -> Path:
 
 def pin_remote_args(args: argparse.Namespace) -> str | None:
     """Point a remote definition URL at its pinned commit (when locked); the URL as written."""
-    from bakec.bake.remote import split_remote_args
-    from bakec.lock.model import Lockfile
-    from bakec.lock.resolve import pinned_git_url
 
     url, _, _ = split_remote_args(args.targets)
     path = lock_path(args)
@@ -38,17 +45,12 @@ def pin_remote_args(args: argparse.Namespace) -> str | None:
 
 
 def _expanded(definition, targets: list[str]) -> list[str]:
-    from bakec.cli.common import expand_all
 
     return expand_all(definition, targets) if "all" in targets else targets
 
 
 def _needs(definition, args, lock, remote_url: str | None):
     """What the build of ``args.targets`` needs (git trees read at their pinned commits)."""
-    from bakec.bake.definition import local_platform
-    from bakec.lock.collect import collect
-    from bakec.lock.resolve import LockedFetcher
-    from bakec.state import resolve_state_dir
 
     targets = _expanded(definition, list(args.targets))
     resolved = definition.resolve(targets, list(args.overrides))
@@ -63,9 +65,6 @@ def _needs(definition, args, lock, remote_url: str | None):
 
 
 def _sources():
-    from bakec.lock.pin import Sources
-    from bakec.registry import RegistryClient
-    from bakec.source.git import GitFetcher
     from bakec.source.http import checksum
 
     fetcher = GitFetcher.default()
@@ -73,10 +72,6 @@ def _sources():
 
 
 def run_lock(args, sources: dict[str, bytes]) -> int:
-    from bakec.cli.common import load_definition
-    from bakec.lock.drift import offline_drift, remote_drift
-    from bakec.lock.model import Lockfile
-    from bakec.lock.pin import pin
 
     if args.remote and not args.check:
         raise UsageError("--remote goes with --check")
@@ -112,7 +107,6 @@ def _refresher(update: list[str] | None, previous):
         return lambda need: False
     if not update:
         return lambda need: True
-    from bakec.dockerfile.refs import RefError, parse_ref
 
     wanted = set(update)
     for name in update:
@@ -125,8 +119,6 @@ def _refresher(update: list[str] | None, previous):
 
 def _without(lock, refresh):
     """``lock`` minus the git pins about to be refreshed (their trees are read at the new commit)."""
-    from bakec.lock.collect import Need
-    from bakec.lock.model import Lockfile
 
     return Lockfile(
         lock.images,
@@ -138,8 +130,6 @@ def _without(lock, refresh):
 
 def build_lock(args, definition, remote_url: str | None):
     """The lockfile ``bakec build`` uses (None when there is none); ``--frozen`` checks it covers the build."""
-    from bakec.lock.drift import offline_drift
-    from bakec.lock.model import Lockfile, LockfileError
 
     path = lock_path(args)
     if not path.is_file():

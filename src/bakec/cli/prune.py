@@ -6,19 +6,19 @@ import shutil
 import sys
 
 from bakec.cli.du import read_rows, table_header, table_row
+from bakec.content.store import ContentStore
 from bakec.errors import UsageError
+from bakec.solver.cache_index import CacheIndex, parse_size
+from bakec.solver.oplock import DIRNAME as OPLOCK_DIR
+from bakec.solver.prune import parse_duration, prune, select
+from bakec.solver.statelock import hold
+from bakec.state import resolve_state_dir
+from bakec.util.units import human_size
+from bakec.worker.daemon import Daemon
 
 
 def run_prune(args, sources: dict[str, bytes]) -> int:
     """Prune the state dir's cache as the flags say (waiting for running builds), print what went; exit 0."""
-    from bakec.content.store import ContentStore
-    from bakec.solver.cache_index import CacheIndex, parse_size
-    from bakec.solver.oplock import DIRNAME as OPLOCK_DIR
-    from bakec.solver.prune import parse_duration, prune
-    from bakec.solver.statelock import hold
-    from bakec.state import resolve_state_dir
-    from bakec.util.units import human_size
-    from bakec.worker.daemon import Daemon
 
     try:
         keep = parse_size(args.keep_storage) if args.keep_storage else 0
@@ -69,8 +69,6 @@ def run_prune(args, sources: dict[str, bytes]) -> int:
 
 def _dry_run(state_dir, *, everything: bool, keep_storage: int, unused_for: float | None) -> int:
     """List the entries a prune would remove, from the cache index alone: no daemon, nothing removed."""
-    from bakec.solver.prune import select
-    from bakec.util.units import human_size
 
     entries = select(
         read_rows(state_dir), everything=everything, keep_storage=keep_storage, unused_for=unused_for

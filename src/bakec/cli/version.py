@@ -6,11 +6,11 @@ import platform
 import sys
 
 from bakec._version import __version__
+from bakec.worker.doctor import tool_version
 
 
 def run_version(args, sources: dict[str, bytes]) -> int:
     """Print one line per component; containerd and runc are asked with ``--version`` (no daemon starts)."""
-    from bakec.worker.doctor import tool_version
 
     lines = [
         ("bakec", __version__),

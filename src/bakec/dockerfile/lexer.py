@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from bakec.dockerfile._gofmt import go_quote
 from bakec.util.deep import MAX_NESTING, call_deep
 
 __all__ = ["Env", "Lex", "LexError", "WordResult"]
@@ -188,7 +189,6 @@ class _TooDeep(LexError):
 
 
 def _go_quote(text: str) -> str:
-    from bakec.dockerfile._gofmt import go_quote
 
     return go_quote(text)
 

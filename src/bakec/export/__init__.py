@@ -1,4 +1,5 @@
-"""Exporters, one module each: ``oci``, ``docker``, ``local``, ``tar``; ``image`` is their shared model."""
+"""Exporters, one module each (``oci``, ``docker``, ``local``, ``tar``, ``image_output``), chosen by
+output type in ``exporters``; ``image`` is their shared model, ``request`` what each is given."""
 
 from bakec.export.image import Descriptor, ExportOptions, Image, commit_images
 

@@ -31,7 +31,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakec.content.layers import LayerBlob
 from bakec.content.store import ContentStore
@@ -49,6 +49,9 @@ from bakec.export.image import (
     canonical_json,
 )
 from bakec.util.platform import Platform
+
+if TYPE_CHECKING:
+    from bakec.source.git import GitCheckout
 
 INTOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
@@ -147,11 +150,13 @@ class RunAttestations:
         """What the outputs of ``target`` (built as ``builds``, one per platform) attach."""
         return TargetAttestations(self, target, tuple(builds), graph, store)
 
-    def dockerfile(self, target: Any, build: Any) -> bytes | None:
-        """The Dockerfile's bytes as the build read them (``mode=max`` records them), None if unreadable."""
+    def dockerfile(self, target: Any, build: Any, git_checkouts: Mapping[str, GitCheckout]) -> bytes | None:
+        """The Dockerfile's bytes as the build read them (``mode=max`` records them), None if unreadable.
+
+        ``git_checkouts``: the graph's fetched git URLs (a git context's Dockerfile is read from its tree).
+        """
         import os
 
-        from bakec.source.git import fetched_dir
         from bakec.util.gitref import is_git_url
 
         if target.dockerfile_inline is not None:
@@ -160,7 +165,8 @@ class RunAttestations:
         if name.startswith("cwd://"):
             path = os.path.join(self.cwd, name[len("cwd://") :])
         elif is_git_url(build.context):
-            path = os.path.join(fetched_dir(build.context) or "/nonexistent", name)
+            checkout = git_checkouts.get(build.context)
+            path = os.path.join(checkout.path if checkout else "/nonexistent", name)
         else:
             path = os.path.join(self.cwd, build.context, name)
         try:
@@ -214,10 +220,10 @@ class TargetAttestations:
     ) -> list[dict[str, Any]]:
         from bakec.bake.definition import local_platform
         from bakec.export.provenance import Invocation, statement
-        from bakec.source.git import fetched_commits
 
         invocation = Invocation(self.run.invocation_id, self.run.started, local_platform())
-        commits = fetched_commits()
+        checkouts = self.graph.git_checkouts  # what planning fetched: each git URL's commit and tree
+        commits = {url: checkout.commit for url, checkout in checkouts.items()}
         return [
             statement(
                 names=names,
@@ -230,7 +236,9 @@ class TargetAttestations:
                 invocation=invocation,
                 git_commits=commits,
                 builder_id=request.builder_id,
-                dockerfile=self.run.dockerfile(self.target, build) if request.mode == "max" else None,
+                dockerfile=self.run.dockerfile(self.target, build, checkouts)
+                if request.mode == "max"
+                else None,
             )
             for (mdesc, image, _layers, _config), build in zip(images, self.builds, strict=False)
         ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from bakec.content.store import ContentStore
 from bakec.export.image import Committed, normalize_name
+from bakec.export.oci import blobs_of
 
 GC_CONTENT = "containerd.io/gc.ref.content"
 
@@ -34,7 +35,6 @@ def gc_labels(committed: Committed) -> dict[str, dict[str, str]]:
 
 def store_image(client: Any, store: ContentStore, committed: Committed, names: Sequence[str]) -> None:
     """Copy the image's blobs into containerd (``client`` holds a lease) and name the root ``names``."""
-    from bakec.export.oci import blobs_of
     from bakec.worker.client import Descriptor
 
     labels = gc_labels(committed)

@@ -16,6 +16,7 @@ from bakec.errors import BuildError
 from bakec.export._archive import open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, split_name
 from bakec.export.oci import write_layout_tar
+from bakec.export.request import ExportRequest, Metadata, image_metadata
 
 
 def familiar(name: str) -> str:
@@ -52,3 +53,10 @@ def export(store: ContentStore, images: Sequence[Image], opts: ExportOptions) ->
     with open_dest(opts.dest) as out:
         write_layout_tar(out, store, committed, opts.names, docker_files(committed, opts.names))
     return committed
+
+
+def write(request: ExportRequest) -> Metadata:
+    """The ``type=docker`` exporter with a ``dest``: the archive written there (``-``: stdout)."""
+    request = request.named_by_tags()
+    opts = ExportOptions.parse(request.attrs, kind="docker", source_date_epoch=request.source_date_epoch)
+    return image_metadata(export(request.store, request.images, opts), opts)

@@ -17,9 +17,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export._archive import ArchiveOut
+from bakec.export.containerd_store import store_image
 from bakec.export.docker import docker_files
-from bakec.export.image import Committed
+from bakec.export.image import Committed, ExportOptions, commit_images
 from bakec.export.oci import write_layout_tar
+from bakec.export.request import ExportRequest, Metadata, image_metadata
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 _API = "/v1.41"  # Docker 20.10; every newer daemon accepts it
@@ -132,3 +134,15 @@ def _message(text: str) -> str:
         return str(json.loads(text).get("message", text))
     except (ValueError, AttributeError):
         return text.strip()
+
+
+def write_loaded(request: ExportRequest) -> Metadata:
+    """``type=docker`` without ``dest`` (``--load``): into bakec's containerd, and docker's daemon if one answers."""
+    if len(request.images) != 1:
+        raise BuildError("docker exporter does not currently support exporting manifest lists")
+    request = request.named_by_tags()
+    opts = ExportOptions.parse(request.attrs, kind="docker", source_date_epoch=request.source_date_epoch)
+    committed = commit_images(request.store, request.images, opts)
+    store_image(request.containerd, request.store, committed, opts.names)
+    load(request.store, committed, opts.names)
+    return image_metadata(committed, opts)

@@ -26,6 +26,7 @@ from bakec.content.apply import apply_layer
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export.image import Image
+from bakec.export.request import ExportRequest, Metadata
 from bakec.util.golang import parse_bool
 from bakec.util.platform import Platform
 
@@ -162,3 +163,13 @@ def _files(root: str, prefix: str) -> Iterator[str]:
                 yield from _files(entry.path, rel + "/")
             else:
                 yield rel
+
+
+def write(request: ExportRequest) -> Metadata:
+    """The ``type=local`` exporter: ``dest`` (required) receives the files, and the SBOM files asked for."""
+    epoch = request.source_date_epoch
+    sbom = request.attest.sbom_files(request.images, epoch) if request.attest is not None else []
+    split = platform_split(request.attrs)
+    export(request.store, request.images, request.attrs["dest"], platform_split=split)
+    write_attestations(request.attrs["dest"], sbom, len(request.images), split, epoch)
+    return {}

@@ -17,6 +17,7 @@ from bakec.content.store import ContentStore
 from bakec.errors import BuildError
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Committed, ExportOptions, Image, commit_images, layout_index
+from bakec.export.request import ExportRequest, Metadata, image_metadata
 
 OCI_LAYOUT = json.dumps({"imageLayoutVersion": "1.0.0"}, separators=(",", ":")).encode()
 
@@ -89,3 +90,25 @@ def write_layout_dir(dest: Path, store: ContentStore, committed: Committed, name
             os.rename(tmp, target)
     (dest / "oci-layout").write_bytes(OCI_LAYOUT)
     (dest / "index.json").write_bytes(layout_index(committed, names))
+
+
+def write(request: ExportRequest) -> Metadata:
+    """The ``type=oci`` exporter: named by the target's tags unless ``name=`` is set; attestations attached."""
+    request = request.named_by_tags()
+    opts = ExportOptions.parse(request.attrs, kind="oci", source_date_epoch=request.source_date_epoch)
+    attest = request.attest
+    attach = (
+        None
+        if attest is None
+        else (
+            lambda c: attest.attach(
+                c,
+                kind="oci",
+                push=False,
+                names=opts.names,
+                oci_mediatypes=opts.oci_mediatypes,
+                epoch=request.source_date_epoch,
+            )
+        )
+    )
+    return image_metadata(export(request.store, request.images, opts, attach=attach), opts)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from bakec.ops import canonical
 from bakec.registry.errors import InvalidReference
 from bakec.registry.reference import parse_normalized_named
 from bakec.util.gitref import redact, redact_all
@@ -91,7 +92,6 @@ def _materials(ops: Sequence[Any], git_commits: Mapping[str, str]) -> list[dict[
 
 def _op_json(op: Any) -> dict[str, Any]:
     """The op's definition, with credentials in URLs (git and http sources) redacted."""
-    from bakec.ops import canonical
 
     return redact_all(json.loads(canonical(op)))
 

@@ -19,6 +19,7 @@ from bakec.content.store import ContentStore
 from bakec.export._archive import ArchiveOut, open_dest
 from bakec.export.image import Image
 from bakec.export.local import platform_dir, unpack, write_attestations
+from bakec.export.request import ExportRequest, Metadata
 
 
 def _write_tree(out: ArchiveOut, root: str) -> None:
@@ -49,3 +50,11 @@ def export(
             _write_tree(out, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write(request: ExportRequest) -> Metadata:
+    """The ``type=tar`` exporter: to ``dest``, or stdout when it is ``-`` or unset (with the SBOM files asked for)."""
+    epoch = request.source_date_epoch
+    sbom = request.attest.sbom_files(request.images, epoch) if request.attest is not None else []
+    export(request.store, request.images, request.attrs.get("dest"), attestations=sbom, epoch=epoch)
+    return {}

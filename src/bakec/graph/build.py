@@ -27,11 +27,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec import ops as o
+from bakec.bake.definition import local_platform
+from bakec.dockerfile import DockerfileError, NamedContext, compile
+from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
+from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
+from bakec.dockerfile.refs import RefError, parse_ref
 from bakec.errors import BakecError, Pos, Range, SolveError, SpecError, TargetSpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
 from bakec.graph.target_options import TargetBuildSpec, target_build_spec
-from bakec.source.git import GitFetcher
+from bakec.source.git import GitCheckout, GitFetcher
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url, redact
 from bakec.util.golang import go_quote
 from bakec.util.sourcefile import decode_utf8, read_source
@@ -82,6 +87,8 @@ class Graph:
     dockerfiles: dict[str, str] = field(default_factory=dict)
     # local source op → its files (path → fingerprint), filled only when asked (plans for ``--diff``)
     files: dict[str, dict[str, str]] = field(default_factory=dict)
+    # each git URL planning fetched (contexts and ``ADD <git url>``, as written) → its commit and tree
+    git_checkouts: dict[str, GitCheckout] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -168,8 +175,6 @@ def build_graph(
     :class:`~bakec.errors.SpecError` naming the path.
     """
     if build_platform is None:
-        from bakec.bake.definition import local_platform
-
         build_platform = local_platform()
     own_hasher = hasher is None
     builder = _Builder(
@@ -189,7 +194,14 @@ def build_graph(
         builds = [b for b in builder.builds.values() if b.target in names]
         builds += [b for b in builder.builds.values() if b.target not in names]
         graph = Graph(
-            builder.nodes, builder.inputs, builds, builder.images, names, targets, builder.shown_texts
+            builder.nodes,
+            builder.inputs,
+            builds,
+            builder.images,
+            names,
+            targets,
+            builder.shown_texts,
+            git_checkouts=builder.git_checkouts,
         )
         _attribute(graph)
         return graph
@@ -245,6 +257,7 @@ class _Builder:
         self._ignores: dict[tuple[Path, Path | None], tuple[str, ...]] = {}
         self._counter = 0
         self._paths: dict[str, Path] = {}
+        self.git_checkouts: dict[str, GitCheckout] = {}  # Graph.git_checkouts
 
     # -- targets -------------------------------------------------------------------
     def platforms_of(self, name: str) -> list[str]:
@@ -284,7 +297,6 @@ class _Builder:
             # the context's walk runs on another core while the frontend is imported and compiles
             self.hasher.prefetch(context_dir)
         named, linked = self._named_contexts(spec, platform, stack)
-        from bakec.dockerfile import DockerfileError, compile
 
         try:
             plan = compile(
@@ -333,7 +345,7 @@ class _Builder:
         if value.startswith("cwd://"):
             value = value[len("cwd://") :] or "."
         elif is_git_url(value):
-            return self._fetcher().context_dir(value)
+            return self._git_checkout(value).path
         elif "://" in value:
             raise BakecError(
                 f"target {name}: {what} {redact(value)!r}: only local and git contexts are supported"
@@ -345,10 +357,15 @@ class _Builder:
 
     def git_commit(self, url: str, checksum: str = "") -> str:
         """The commit an ``ADD <git url>`` reads (fetched now, as image references are resolved now)."""
-        commit = self._fetcher().commit(url)
+        commit = self._git_checkout(url).commit
         if checksum and not commit.startswith(checksum):
             raise BakecError(f"expected checksum to match {checksum}, got {commit}")
         return commit
+
+    def _git_checkout(self, url: str) -> GitCheckout:
+        """Fetch ``url`` and note its commit and tree for the graph (provenance records them)."""
+        found = self.git_checkouts[url] = self._fetcher().checkout(url)
+        return found
 
     def _fetcher(self) -> GitFetcher:
         """The fetcher given, or the default state dir's (created on the first git URL)."""
@@ -381,8 +398,6 @@ class _Builder:
         key = (context_dir, dockerfile)
         found = self._ignores.get(key)
         if found is None:
-            from bakec.dockerfile.dockerignore import find_ignore_file, read_patterns
-
             path = find_ignore_file(context_dir, dockerfile)
             text = path.read_text(encoding="utf-8", errors="surrogateescape") if path is not None else ""
             found = self._ignores[key] = tuple(read_patterns(text))
@@ -392,7 +407,6 @@ class _Builder:
         self, spec: TargetBuildSpec, platform: str, stack: tuple[str, ...]
     ) -> tuple[dict[str, NamedContext], dict[str, str]]:
         """Named contexts for the frontend, and the final op of each ``target:`` one."""
-        from bakec.dockerfile import NamedContext
 
         out: dict[str, NamedContext] = {}
         linked: dict[str, str] = {}
@@ -522,7 +536,6 @@ class _Translator:
         """The ``contexts`` key serving ``name``, looked up as the frontend does."""
         if name in self.named:
             return name
-        from bakec.dockerfile.refs import RefError, parse_ref
 
         try:
             familiar = parse_ref(name).familiar().removesuffix(":latest")
@@ -571,7 +584,6 @@ class _Translator:
 
     # -- stages --------------------------------------------------------------------
     def _stage(self, stage: Stage) -> str:
-        from bakec.dockerfile.model import CopyStep, RunStep, WorkdirStep
 
         base = stage.base
         if base.kind == "scratch":

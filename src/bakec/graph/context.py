@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from bakec.dockerfile.dockerignore import walk
 from bakec.errors import BakecError, PatternError
 from bakec.graph import listing
 from bakec.graph.listing import Stat
@@ -494,8 +495,6 @@ def _walk(root: Path, patterns: tuple[str, ...]) -> list[Stat]:
     """The paths the client would send, each with its lstat, in walk order."""
     root_s = str(root)
     if patterns:
-        from bakec.dockerfile.dockerignore import walk
-
         out: list[Stat] = []
         for rel in walk(root, patterns):
             try:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bakec.dockerfile.model import ResolvedImage
+
 if TYPE_CHECKING:  # the frontend is imported when a build compiles, after its contexts' walks start
     from bakec.dockerfile.model import ResolvedImage
 
@@ -77,7 +79,6 @@ class RegistryResolver:
             else:  # bakec.registry.RegistryClient
                 image = self.client.resolve(ref, platform)
                 digest, config = image.manifest_digest, image.config
-            from bakec.dockerfile.model import ResolvedImage
 
             found = self._memo[key] = ResolvedImage.from_config(ref, digest, config)
         return found

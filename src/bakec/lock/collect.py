@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bakec.dockerfile import NamedContext, compile
+from bakec.dockerfile.model import AddStep
 from bakec.errors import BakecError, SpecError
 from bakec.graph.target_options import target_build_spec
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url
@@ -99,8 +101,6 @@ class _Collector:
         text, filename = self._dockerfile(spec.dockerfile, spec.dockerfile_inline, context_dir)
         named = self._named(spec.contexts, platform, stack + (name,), where)
         asked: list[tuple[str, str]] = []
-        from bakec.dockerfile import compile
-        from bakec.dockerfile.model import AddStep
 
         plan = compile(
             text,
@@ -138,7 +138,6 @@ class _Collector:
     def _named(
         self, contexts: Mapping[str, str], platform: str, stack: tuple[str, ...], where: str
     ) -> dict[str, NamedContext]:
-        from bakec.dockerfile import NamedContext
 
         out: dict[str, NamedContext] = {}
         for key, value in contexts.items():

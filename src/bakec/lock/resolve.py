@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bakec.graph.resolve import ImageResolver
 from bakec.lock.model import Lockfile
-from bakec.source.git import GitFetcher
+from bakec.source.git import GitCheckout, GitFetcher
 from bakec.util.gitref import parse_git_url
 
 if TYPE_CHECKING:  # the frontend is imported when a build compiles
@@ -46,13 +46,9 @@ class LockedFetcher(GitFetcher):
         super().__init__(root)
         self.lock = lock
 
-    def context_dir(self, url: str) -> Path:
+    def checkout(self, url: str) -> GitCheckout:
+        """``url`` checked out at its locked commit when the lock pins it, else at its ref."""
         commit = self.lock.git.get(url)
-        return super().context_dir(pinned_git_url(url, commit) if commit else url)
-
-    def commit(self, url: str) -> str:
-        commit = self.lock.git.get(url)
-        if commit:
-            super().context_dir(pinned_git_url(url, commit))
-            return commit
-        return super().commit(url)
+        if not commit:
+            return super().checkout(url)
+        return GitCheckout(commit, super().checkout(pinned_git_url(url, commit)).path)

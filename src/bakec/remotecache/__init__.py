@@ -15,7 +15,9 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bakec.graph.target_options import TargetBuildSpec
 from bakec.progress.reporter import Progress
+from bakec.remotecache import export, import_
 from bakec.remotecache.export import with_inline_cache
 from bakec.remotecache.import_ import ImportedCache
 
@@ -46,12 +48,10 @@ def _warn(message: str) -> None:
 
 
 def import_caches(
-    targets: Mapping[str, Any], *, store: Any, registry: Any, cwd: str, steps: Steps
+    specs: Mapping[str, TargetBuildSpec], *, store: Any, registry: Any, cwd: str, steps: Steps
 ) -> ImportedCache | None:
-    """Read every ``cache-from`` of the run once (None when no target has one)."""
-    from bakec.remotecache import import_
-
-    return import_.load(targets, store=store, registry=registry, cwd=cwd, step=steps, warn=_warn)
+    """Read every ``cache-from`` of the run's targets (their build specs) once (None when none has one)."""
+    return import_.load(specs, store=store, registry=registry, cwd=cwd, step=steps, warn=_warn)
 
 
 def prefetch_outputs(graph: Any, solved: Any, imported: ImportedCache | None) -> None:
@@ -59,8 +59,7 @@ def prefetch_outputs(graph: Any, solved: Any, imported: ImportedCache | None) ->
     if imported is None:
         return
     for build in graph.builds:
-        target = graph.targets.get(build.target)
-        outputs = getattr(target, "output", None)
+        outputs = build.spec.outputs if build.spec is not None else None
         if outputs is not None and all(o.get("type") == "cacheonly" for o in outputs):
             continue
         result = solved.results.get(build.output) if build.output else None
@@ -71,7 +70,7 @@ def prefetch_outputs(graph: Any, solved: Any, imported: ImportedCache | None) ->
 def export_caches(
     graph: Any,
     solved: Any,
-    targets: Mapping[str, Any],
+    specs: Mapping[str, TargetBuildSpec],
     *,
     store: Any,
     registry: Any,
@@ -80,12 +79,10 @@ def export_caches(
     steps: Steps,
 ) -> None:
     """Write every ``cache-to`` of every target (inline caches are written with the image)."""
-    from bakec.remotecache import export
-
     export.export(
         graph,
         solved,
-        targets,
+        specs,
         store=store,
         registry=registry,
         imported=imported,

@@ -21,7 +21,11 @@ from typing import Any
 from bakec.content.layers import LayerBlob
 from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError
+from bakec.export.image import ExportOptions, attr_bool, layer_for_export
+from bakec.graph.target_options import TargetBuildSpec
+from bakec.registry.reference import parse_reference
 from bakec.remotecache import format as fmt
+from bakec.util.compression import Compression
 from bakec.util.golang import parse_bool
 
 Step = Callable[[str, Callable[[], None]], None]
@@ -77,26 +81,26 @@ def _chain(solved: Any, node: str) -> tuple[str, ...]:
     return tuple(b.digest for b in result.layers) if result is not None else ()
 
 
-def wants_inline(target: Any) -> bool:
+def wants_inline(spec: TargetBuildSpec) -> bool:
     """``cache-to type=inline`` or the ``BUILDKIT_INLINE_CACHE`` build arg."""
-    if any(e.get("type") == "inline" for e in target.cache_to or []):
+    if any(e.get("type") == "inline" for e in spec.cache_to):
         return True
-    return str((target.args or {}).get("BUILDKIT_INLINE_CACHE") or "").lower() in ("1", "true")
+    return str(spec.args.get("BUILDKIT_INLINE_CACHE") or "").lower() in ("1", "true")
 
 
 def with_inline_cache(
-    config: dict[str, Any], target: Any, graph: Any, solved: Any, build: Any
+    config: dict[str, Any], spec: TargetBuildSpec, graph: Any, solved: Any, build: Any
 ) -> dict[str, Any]:
-    """``config`` with the inline cache of ``build`` when the target asks for it (always mode=min)."""
-    if not wants_inline(target) or not build.output or build.output not in solved.results:
+    """``config`` with the inline cache of ``build`` when its target (``spec``) asks for it (always mode=min)."""
+    if not wants_inline(spec) or not build.output or build.output not in solved.results:
         return config
     layers = solved.results[build.output].layers
     value = fmt.inline_value(records(graph, solved, [build], "min"), layers, config.get("created", ""))
     return {**config, fmt.INLINE_KEY: value} if value else config
 
 
-def _created(target: Any) -> str:
-    epoch = (target.args or {}).get("SOURCE_DATE_EPOCH")
+def _created(spec: TargetBuildSpec) -> str:
+    epoch = spec.args.get("SOURCE_DATE_EPOCH")
     seconds = int(epoch) if epoch and epoch.isdigit() else int(time.time())
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
@@ -105,8 +109,6 @@ def _convert(
     store: ContentStore, recs: list[fmt.Record], attrs: Mapping[str, str], oci: bool
 ) -> list[fmt.Record]:
     """Records with their layers in the requested compression and media types (as an image export)."""
-    from bakec.export.image import ExportOptions, attr_bool, layer_for_export
-    from bakec.util.compression import Compression
 
     kind = attrs.get("compression", "gzip")
     level = attrs.get("compression-level")
@@ -130,7 +132,7 @@ def _convert(
 def export(
     graph: Any,
     solved: Any,
-    targets: Mapping[str, Any],
+    specs: Mapping[str, TargetBuildSpec],
     *,
     store: ContentStore,
     registry: Any,
@@ -144,10 +146,10 @@ def export(
     for build in graph.builds:
         by_target.setdefault(build.target, []).append(build)
     for name, builds in by_target.items():
-        target = targets.get(name)
-        if target is None:
+        spec = specs.get(name)
+        if spec is None:
             continue
-        for entry in target.cache_to or []:
+        for entry in spec.cache_to:
             kind = entry.get("type", "")
             if kind == "inline":
                 continue
@@ -156,7 +158,7 @@ def export(
                     raise BuildError(
                         f"cache-to type={kind} is not supported by bakec (local, registry, inline)"
                     )
-                _export_one(kind, entry, graph, solved, builds, target, store, registry, imported, cwd, step)
+                _export_one(kind, entry, graph, solved, builds, spec, store, registry, imported, cwd, step)
             except (BakecError, OSError) as err:
                 if _bool("ignore-error", entry.get("ignore-error", "false")):
                     warn(f"target {name}: exporting cache to {_where(entry)} failed (ignored): {err}")
@@ -176,7 +178,7 @@ def _export_one(
     graph: Any,
     solved: Any,
     builds: list[Any],
-    target: Any,
+    spec: TargetBuildSpec,
     store: ContentStore,
     registry: Any,
     imported: Any,
@@ -190,7 +192,7 @@ def _export_one(
     if imported is not None:
         imported.fetch(blobs)
     recs = _convert(store, recs, entry, oci)
-    created = _created(target)
+    created = _created(spec)
     config, layers = fmt.build_config(recs, created)
     raw_config = fmt.serialise(config)
     manifest, media_type = fmt.build_manifest(
@@ -352,8 +354,6 @@ def push(
     can mount them instead of receiving them again.
     """
     import hashlib
-
-    from bakec.registry.reference import parse_reference
 
     reference = parse_reference(ref)
     if reference.digest and not reference.tag:

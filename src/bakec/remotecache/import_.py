@@ -24,6 +24,8 @@ from bakec.content.result import OpResult
 from bakec.content.store import ContentStore
 from bakec.errors import BakecError, BuildError
 from bakec.graph.build import Graph
+from bakec.graph.target_options import TargetBuildSpec
+from bakec.registry.reference import parse_reference
 from bakec.remotecache import format as fmt
 from bakec.solver.protocols import Runner
 
@@ -125,12 +127,12 @@ class ImportedCache:
         return OpResult(runner.unpack(result.layers), tuple(result.layers))
 
 
-def _entries(targets: Mapping[str, Any]) -> list[dict[str, str]]:
+def _entries(specs: Mapping[str, TargetBuildSpec]) -> list[dict[str, str]]:
     """Every target's ``cache-from`` entries, each distinct one once, in target order."""
     seen: set[tuple[tuple[str, str], ...]] = set()
     out = []
-    for target in targets.values():
-        for entry in target.cache_from or []:
+    for spec in specs.values():
+        for entry in spec.cache_from:
             key = tuple(sorted(entry.items()))
             if key not in seen:
                 seen.add(key)
@@ -145,7 +147,7 @@ def describe(entry: Mapping[str, str]) -> str:
 
 
 def load(
-    targets: Mapping[str, Any],
+    specs: Mapping[str, TargetBuildSpec],
     *,
     store: ContentStore,
     registry: Any,
@@ -153,12 +155,12 @@ def load(
     step: Callable[[str, Callable[[], None]], None],
     warn: Warn,
 ) -> ImportedCache | None:
-    """Read every ``cache-from`` of ``targets`` once; None when there is none.
+    """Read every ``cache-from`` of the targets (``specs``, by name) once; None when there is none.
 
     ``step(name, fn)`` runs ``fn`` as one progress step. A source that cannot be read
     is reported and skipped, as BuildKit does: a missing cache never fails a build.
     """
-    entries = _entries(targets)
+    entries = _entries(specs)
     if not entries:
         return None
     jobs: list[tuple[str, Callable[[], Loaded]]] = []
@@ -235,7 +237,6 @@ def load_ref(registry: Any, ref: str) -> Loaded:
 
 
 def _load_registry(registry: Any, entry: Mapping[str, str]) -> Loaded:
-    from bakec.registry.reference import parse_reference
 
     ref = parse_reference(entry["ref"])
     source = _RegistrySource(registry, ref.repository())

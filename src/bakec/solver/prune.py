@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bakec.content.store import ContentStore
 from bakec.solver.cache_index import CacheIndex, CacheRecord
+from bakec.util.golang import parse_duration as go_duration
 from bakec.worker.client import Client, ContainerdError, NotFoundError
 
 SNAPSHOT_PREFIXES = ("bakec/op/", "bakec/chain/")
@@ -188,6 +189,5 @@ def ago(when: float, now: float | None = None) -> str:
 
 def parse_duration(text: str) -> float:
     """A Go duration (``24h``, ``1h30m``, ``90s``) in seconds, as buildx's ``until=`` filter takes it."""
-    from bakec.util.golang import parse_duration as go_duration
 
     return go_duration(text) / 1e9

@@ -23,15 +23,25 @@ import posixpath
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from bakec.errors import BakecError, EnvironmentProblem
+from bakec.state import resolve_state_dir
 from bakec.util.gitref import GitRef, parse_git_url, redact_text
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _KEEP_TREES = 3  # checkouts kept per URL and ref (older ones may still be read by a running build)
-_FETCHED: dict[tuple[Path, GitRef], Path] = {}  # one fetch per process, shared by all fetchers
-_CONTEXTS: dict[str, tuple[str, Path]] = {}  # URL as written → (commit, directory), for provenance
+# One fetch per process and ref, shared by all fetchers: the worker reads the tree planning fetched.
+_FETCHED: dict[tuple[Path, GitRef], Path] = {}
+
+
+@dataclass(frozen=True)
+class GitCheckout:
+    """A fetched git context: the commit its ref pointed at, and the directory holding it (subdir applied)."""
+
+    commit: str
+    path: Path
 
 
 class GitFetcher:
@@ -43,23 +53,24 @@ class GitFetcher:
     @classmethod
     def default(cls) -> GitFetcher:
         """The fetcher of the default state dir (``bakec plan`` and library use)."""
-        from bakec.state import resolve_state_dir
 
         return cls(resolve_state_dir() / "git")
 
-    def context_dir(self, url: str) -> Path:
-        """The directory holding the context ``url`` names (its subdir of the checked-out tree)."""
+    def checkout(self, url: str) -> GitCheckout:
+        """Fetch the context ``url`` names (once per process): its commit and checked-out directory."""
         ref = parse_git_url(url)
         found = _FETCHED.get((self.root, ref))
         if found is None:
             found = _FETCHED[(self.root, ref)] = self._fetch(ref)
-        _CONTEXTS[url] = (found.relative_to(self.root).parts[2], found)  # <key>/trees/<commit>[/subdir]
-        return found
+        return GitCheckout(found.relative_to(self.root).parts[2], found)  # <key>/trees/<commit>[/subdir]
+
+    def context_dir(self, url: str) -> Path:
+        """The directory holding the context ``url`` names (its subdir of the checked-out tree)."""
+        return self.checkout(url).path
 
     def commit(self, url: str) -> str:
-        """The commit ``url``'s ref points at (fetching it as :meth:`context_dir` does)."""
-        self.context_dir(url)
-        return _CONTEXTS[url][0]
+        """The commit ``url``'s ref points at (fetching it as :meth:`checkout` does)."""
+        return self.checkout(url).commit
 
     # -- fetching ---------------------------------------------------------------------
     def _fetch(self, ref: GitRef) -> Path:
@@ -178,14 +189,3 @@ class GitFetcher:
             detail = redact_text(proc.stderr.strip(), ref.remote) or f"git exited with {proc.returncode}"
             raise BakecError(f"failed to fetch git context {ref.shown}: {detail.splitlines()[-1]}")
         return proc.stdout
-
-
-def fetched_commits() -> dict[str, str]:
-    """The git context URLs this process fetched, each with the commit it was checked out at."""
-    return {url: commit for url, (commit, _dir) in _CONTEXTS.items()}
-
-
-def fetched_dir(url: str) -> Path | None:
-    """Where this process checked out the git context ``url`` (None if it did not fetch it)."""
-    found = _CONTEXTS.get(url)
-    return found[1] if found else None

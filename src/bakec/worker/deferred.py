@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from bakec.errors import BuildError
 from bakec.worker.cancel import Cancel
+from bakec.worker.oprunner import OpRunner
+from bakec.worker.paths import DaemonPaths
 
 if TYPE_CHECKING:
     from bakec.content.layers import LayerBlob
@@ -136,8 +138,6 @@ class DeferredRunner:
         self, lease: LazyLease, store: ContentStore, *, allow: Entitlements | None = None, **options: Any
     ) -> None:
         """``allow`` goes to the RUN executor, ``options`` (registry, secrets, ...) to :class:`OpRunner`."""
-        from bakec.worker.oprunner import OpRunner
-        from bakec.worker.paths import DaemonPaths
 
         paths = DaemonPaths(lease.parent.state_dir)
         self.lease = lease

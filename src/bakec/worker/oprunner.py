@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakec import ops as o
+from bakec.content.apply import apply_layer
 from bakec.content.layers import LayerBlob
 from bakec.content.result import LogFn, OpResult, chain_id
 from bakec.content.store import ContentStore
 from bakec.errors import BuildError
+from bakec.source.git import GitFetcher
 from bakec.worker import emulation
 from bakec.worker.cachemounts import CacheMounts
 from bakec.worker.mount import mount, unmount
@@ -194,7 +196,6 @@ class OpRunner:
         and, with ``top`` naming the last snapshot, for an op's snapshot containerd lost
         (:func:`bakec.worker.deferred.restore_snapshot`).
         """
-        from bakec.content.apply import apply_layer
 
         parent = ""
         for depth, blob in enumerate(blobs, 1):
@@ -297,14 +298,12 @@ class OpRunner:
         """``ADD <git url>``: a snapshot holding the checked-out tree (bakec.source.git)."""
         import subprocess
 
-        from bakec.source.git import GitFetcher, fetched_commits
-
         if op.keep_git_dir:
             raise BuildError("ADD --keep-git-dir=true is not supported yet")
         fetcher = GitFetcher(self.paths.state_dir / "git")
-        url = f"{op.url}#{op.ref}:{op.subdir}"
-        src = fetcher.context_dir(url)
-        if op.commit and fetched_commits().get(url) != op.commit:  # the ref moved since planning
+        checkout = fetcher.checkout(f"{op.url}#{op.ref}:{op.subdir}")
+        src = checkout.path
+        if op.commit and checkout.commit != op.commit:  # the ref moved since planning (or a lock pins it)
             src = fetcher.context_dir(f"{op.url}#{op.commit}:{op.subdir}")
         name = "bakec/op/" + op.digest
         with self._active("") as (key, mounts):
@@ -320,7 +319,6 @@ class OpRunner:
 
     # -- merge --------------------------------------------------------------------------------
     def _merge(self, op: o.Merge, inputs: Mapping[str, OpResult]) -> OpResult:
-        from bakec.content.apply import apply_layer
 
         parts = [inputs[d] for d in op.layers if d]
         if not parts:

@@ -16,13 +16,14 @@ import pickle
 import tempfile
 from pathlib import Path
 
+from bakec._version import __version__
 from bakec.bake.hcl import ast
+from bakec.bake.hcl.parse import parse_hcl
 
 _MAX_ENTRIES = 512
 
 
 def _fingerprint() -> str:
-    from bakec._version import __version__
 
     source = Path(ast.__file__).read_bytes()
     return __version__ + ":" + hashlib.sha256(source).hexdigest()[:16]
@@ -30,7 +31,6 @@ def _fingerprint() -> str:
 
 def parse_hcl_cached(data: bytes, filename: str, cache_dir: Path | None) -> ast.Body:
     """Parse ``data`` (or load its cached AST from ``cache_dir``)."""
-    from bakec.bake.hcl.parse import parse_hcl
 
     if cache_dir is None or os.environ.get("BAKEC_NO_PARSE_CACHE"):
         return parse_hcl(data, filename)
