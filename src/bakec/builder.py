@@ -169,6 +169,7 @@ def build(
             hasher=hasher,
             fetcher=fetcher,
             build_platform=build_platform,
+            http_checksums=options.lock.http if options.lock is not None else None,
         )
         records.save_context_files(state_dir, graph, hasher)  # for `bakec why`: which files changed
     if fleet is not None:

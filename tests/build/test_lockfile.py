@@ -2,14 +2,19 @@
 
 Each test pushes its own ``127.0.0.1:5000/locktest-<id>/base:1`` (busybox:latest itself is never
 touched), moves that tag with a bakec build, and checks what the locked build really used: the
-files of its output.
+files of its output. ``ADD <url>`` pins are checked against a file served on loopback that changes;
+git pins are tested with the git servers of tests/build/test_remote.py, in that module.
 """
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import json
 import subprocess
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +153,61 @@ def test_lock_sits_next_to_the_first_file(base: str, state_dir: Path, tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert base in json.loads((sub / "bakec.lock").read_text())["images"]
     assert not (proj / "bakec.lock").exists()
+
+
+class _Served(http.server.BaseHTTPRequestHandler):
+    """Serves ``body`` at every path; a test replaces it to change what the URL serves."""
+
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, type[_Served]]]:
+    """A loopback web server's file URL (unique per test, so never a cache hit) and its handler."""
+    handler = type("Served", (_Served,), {"body": b"one\n"})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/{uuid.uuid4().hex[:8]}/tool.txt", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_a_build_verifies_add_url_against_its_pin(served, state_dir: Path, tmp_path: Path) -> None:
+    url, handler = served
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "Dockerfile").write_text(f"FROM scratch\nADD {url} /tool.txt\n")
+    (proj / "docker-bake.hcl").write_text('target "app" {\n  output = ["type=local,dest=out"]\n}\n')
+    assert bakec(proj, state_dir, "lock", "app").returncode == 0
+    assert json.loads((proj / "bakec.lock").read_text())["http"] == {url: _sha256(b"one\n")}
+
+    handler.body = b"two\n"
+    old, new = _sha256(b"one\n"), _sha256(b"two\n")
+    proc = bakec(proj, state_dir, "build", "app", "--progress", "plain")
+    assert proc.returncode != 0
+    assert url in proc.stderr
+    assert f"digest mismatch {new}: {old}" in proc.stderr
+    assert not (proj / "out").exists()
+
+    proc = bakec(proj, state_dir, "lock", "--check", "--remote", "app")
+    assert proc.returncode == 1
+    assert f"  ~ http {url}: pinned {old}, now {new}\n" in proc.stdout
+
+    assert bakec(proj, state_dir, "lock", "app", "--update", url).returncode == 0
+    proc = bakec(proj, state_dir, "build", "app", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert (proj / "out" / "tool.txt").read_bytes() == b"two\n"

@@ -481,3 +481,49 @@ def test_second_url_is_bake_cmd_context(tmp_path, state_dir, git_server):
     assert json.loads(printed.stdout)["target"]["default"]["context"] == context
     local = bakec(tmp_path, state_dir, "build", definition, "--print")
     assert json.loads(local.stdout)["target"]["default"]["context"] == "."  # cwd:// is the local directory
+
+
+def test_lock_pins_a_git_context_and_add_git_url_to_commits(tmp_path, state_dir, git_server):
+    ctx = git_server.repo("lock-ctx")
+    lib = git_server.repo("lock-lib")
+    lib_url = git_server.url("lock-lib", "main")
+    ctx_old = _commit(
+        ctx,
+        {"Dockerfile": f"FROM {BASE}\nCOPY v.txt /ctx.txt\nADD {lib_url} /lib/\n", "v.txt": "ctx one\n"},
+        "one",
+    )
+    lib_old = _commit(lib, {"v.txt": "lib one\n"}, "one")
+    ctx_url = git_server.url("lock-ctx", "main")
+    project = _bake(
+        tmp_path,
+        f"""\
+        target "default" {{
+          context = "{ctx_url}"
+          output = ["type=local,dest=out"]
+        }}
+        """,
+    )
+    proc = bakec(project, state_dir, "lock")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((project / "bakec.lock").read_text())["git"] == {ctx_url: ctx_old, lib_url: lib_old}
+
+    ctx_new = _commit(ctx, {"v.txt": "ctx two\n"}, "two")
+    lib_new = _commit(lib, {"v.txt": "lib two\n"}, "two")
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    out = project / "out"
+    assert (out / "ctx.txt").read_text() == "ctx one\n"
+    assert (out / "lib" / "v.txt").read_text() == "lib one\n"
+
+    proc = bakec(project, state_dir, "lock", "--check", "--remote")
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[1:] == [
+        f"  ~ git {ctx_url}: pinned {ctx_old}, now {ctx_new}",
+        f"  ~ git {lib_url}: pinned {lib_old}, now {lib_new}",
+    ]
+
+    assert bakec(project, state_dir, "lock", "--update").returncode == 0
+    proc = bakec(project, state_dir, "build", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "ctx.txt").read_text() == "ctx two\n"
+    assert (out / "lib" / "v.txt").read_text() == "lib two\n"

@@ -166,12 +166,15 @@ def build_graph(
     hasher: ContextHasher | None = None,
     build_platform: str | None = None,
     fetcher: GitFetcher | None = None,
+    http_checksums: Mapping[str, str] | None = None,
 ) -> Graph:
     """Compile ``requested`` targets (default: all of ``targets``) into one graph.
 
     ``targets`` are resolved bake targets (``Definition.resolve(...).targets``);
     relative contexts are taken from ``cwd``; git contexts are fetched by ``fetcher``
-    (default: into the default state dir). A ``target:`` cycle raises
+    (default: into the default state dir). ``http_checksums`` (a lockfile's ``http`` pins,
+    URL → ``sha256:<hex>``) verify each ``ADD <url>`` without ``--checksum`` as if it had one.
+    A ``target:`` cycle raises
     :class:`~bakec.errors.SpecError` naming the path.
     """
     if build_platform is None:
@@ -184,6 +187,7 @@ def build_graph(
         hasher or ContextHasher(),
         build_platform,
         fetcher,
+        http_checksums,
     )
     try:
         names = list(requested) if requested is not None else list(targets)
@@ -240,12 +244,14 @@ class _Builder:
         hasher: ContextHasher,
         build_platform: str,
         fetcher: GitFetcher | None = None,
+        http_checksums: Mapping[str, str] | None = None,
     ) -> None:
         self.targets = targets
         self.cwd = cwd
         self.resolver = resolver
         self.hasher = hasher
         self.fetcher = fetcher
+        self.http_checksums = http_checksums or {}  # URL → pinned sha256 (a lockfile's http pins)
         self.build_platform = build_platform
         self.nodes: dict[str, dict[str, Any]] = {}  # op digest -> attributes (Graph.nodes)
         self.inputs: dict[str, tuple[str, ...]] = {}  # op digest -> the digests it reads
@@ -712,7 +718,9 @@ class _Translator:
                     label = f"[{self.target} internal] git {redact(src)}"
                     src_path = "/"
                 else:
-                    op = o.HttpSource(src, step.checksum, posixpath.basename(src.rstrip("/")))
+                    # a lockfile's pin is verified exactly as ADD --checksum is (written one wins)
+                    checksum = step.checksum or self.b.http_checksums.get(src, "")
+                    op = o.HttpSource(src, checksum, posixpath.basename(src.rstrip("/")))
                     label = f"[{self.target} internal] https {redact(src)}"
                     src_path = "/" + (posixpath.basename(src.split("?")[0].rstrip("/")) or "index.html")
                 digest = self.b.add(
