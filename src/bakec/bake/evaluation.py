@@ -23,6 +23,7 @@ from bakec.bake.hcl import ast
 from bakec.bake.hcl.evaluate import Evaluator, suggest, type_from_expression
 from bakec.bake.hcl.functions import names as stdlib_names
 from bakec.bake.hcl.types import BOOL, STRING, ConversionError, Type, convert, list_of, map_of
+from bakec.bake.hcl.unify import convertible, mismatch_message, value_type
 from bakec.bake.hcl.values import Value, type_name
 from bakec.bake.model import TARGET_FIELDS_BY_BAKE_NAME, Group, Kind, Target, Variable
 from bakec.bake.variables import OverrideError, convert_override
@@ -288,8 +289,8 @@ class BakeEvaluation:
 
     # -- variables ------------------------------------------------------------------
     def _declared_type(self, decl: VariableDecl) -> Type | None:
-        if decl.type_expr is None:
-            return None
+        if decl.type_expr is None or _is_null_literal(decl.type_expr):
+            return None  # buildx: `type = null` is no type at all
         return type_from_expression(decl.type_expr)
 
     def _resolve_variable(self, decl: VariableDecl, rng: Range) -> Value:
@@ -490,7 +491,7 @@ class BakeEvaluation:
         out = []
         for name, decl in self.declarations.items():
             type_text = None
-            if decl.type_expr is not None:
+            if decl.type_expr is not None and not _is_null_literal(decl.type_expr):
                 type_text = str(type_from_expression(decl.type_expr))
             out.append(Variable(name, type_text, self.values.get(name), decl.description))
         return out
@@ -557,11 +558,12 @@ class BakeEvaluation:
         try:
             return convert(value, t)
         except ConversionError as err:
-            detail = str(err)
-            if " required" in detail and "but have" not in detail and ":" not in detail:
-                detail = f"{detail}, but have {type_name(value)}"
+            got = value_type(value)
+            # a missing conversion is explained by type (cty's MismatchMessage); a failing one
+            # by its value alone (a cty PathError prints without its path)
+            detail = mismatch_message(got, t) if not convertible(got, t) else _PATH_PREFIX.sub("", str(err))
             raise DiagnosticError(
-                "Unsuitable value type", f"Unsuitable value: {detail}", node.range
+                "Unsuitable value type", f"Unsuitable value: {detail}", _start_range(node)
             ) from None
 
     def _field_value(self, kind: Kind, bake_name: str, value: Value, node: ast.Node) -> Value:
@@ -621,6 +623,27 @@ class BakeEvaluation:
         return value  # pragma: no cover
 
 
+_PATH_PREFIX = re.compile(r'^(?:(?:element \d+|attribute "[^"]*"): )+')
+
+
+def _start_range(node: ast.Node) -> Range:
+    """Where gohcl points a decode error: the expression's start (``{`` or ``[`` of a literal)."""
+    rng = node.range
+    if isinstance(node, ast.ObjectExpr | ast.TupleExpr | ast.ForExpr):
+        return Range(rng.filename, rng.start, Pos(rng.start.line, rng.start.column + 1))
+    quoted_text = (
+        isinstance(node, ast.Template)
+        and len(node.parts) == 1
+        and isinstance(node.parts[0], ast.Literal)
+        and rng.start.line == rng.end.line
+    )
+    if quoted_text:  # the text between the quotes
+        return Range(
+            rng.filename, Pos(rng.start.line, rng.start.column + 1), Pos(rng.end.line, rng.end.column - 1)
+        )
+    return rng
+
+
 def _entry_value(value: Value) -> Value:
     if isinstance(value, (str, bool)) or value is None:
         return value
@@ -652,3 +675,7 @@ def _relative_to_file(target: Target, filename: str) -> None:
             k: os.path.normpath(os.path.join(folder, v)) if v and _is_local_path(v) else v
             for k, v in target.contexts.items()
         }
+
+
+def _is_null_literal(node: object) -> bool:
+    return isinstance(node, ast.Literal) and node.value is None

@@ -10,25 +10,21 @@ order-independent. Errors are HCL diagnostics with the node's range.
 from __future__ import annotations
 
 import decimal
-import difflib
 from decimal import Decimal
 from typing import Callable, Protocol
 
 from bakec.bake.hcl import ast
 from bakec.bake.hcl.functions import FunctionError, lookup
+from bakec.bake.hcl.typeexpr import type_from_expression
 from bakec.bake.hcl.types import (
-    ANY,
     BOOL,
     NUMBER,
     STRING,
     ConversionError,
     Type,
     convert,
-    list_of,
-    map_of,
-    set_of,
-    unify_with,
 )
+from bakec.bake.hcl.unify import describe_mismatch, unify, value_type
 from bakec.bake.hcl.values import NUMBER_CONTEXT, HList, HMap, HSet, Value, format_number, type_name
 from bakec.errors import DiagnosticError, Range
 
@@ -59,9 +55,26 @@ _BLOCK_ROOTS = ("target", "group")
 
 
 def suggest(name: str, candidates: list[str]) -> str:
-    """HCL's " Did you mean "x"?" suffix, or an empty string."""
-    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f' Did you mean "{match[0]}"?' if match else ""
+    """HCL's " Did you mean "x"?" suffix, or an empty string.
+
+    HCL suggests a name less than 3 edits away (the first it meets in a Go map, so any of
+    them); the nearest, then the first in sorted order, is the stable choice among those.
+    """
+    distances = sorted((_edit_distance(name, c), c) for c in set(candidates))
+    if distances and distances[0][0] < 3:
+        return f' Did you mean "{distances[0][1]}"?'
+    return ""
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two names."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 class Evaluator:
@@ -111,15 +124,15 @@ class Evaluator:
     # -- templates ---------------------------------------------------------------
     def _template(self, node: ast.Template, local: dict) -> Value:
         parts = node.parts
-        if len(parts) == 1 and not isinstance(parts[0], (ast.Literal, ast.TemplateIf, ast.TemplateFor)):
+        if len(parts) == 1 and not isinstance(parts[0], (ast.TemplateIf, ast.TemplateFor)):
             return self.eval(parts[0], local)  # "${x}" yields x itself, with its type
         return self._render(node, local)
 
     def _render(self, node: ast.Template, local: dict) -> str:
         out: list[str] = []
         for part in node.parts:
-            if isinstance(part, ast.Literal):
-                out.append(part.value)
+            if isinstance(part, ast.Literal) and isinstance(part.value, str):
+                out.append(part.value)  # literal text (or a string literal: the same thing)
             elif isinstance(part, ast.TemplateIf):
                 cond = self._bool(self.eval(part.condition, local), part.condition.range, "condition")
                 branch = part.then if cond else part.otherwise
@@ -291,7 +304,20 @@ class Evaluator:
             other_value = self.eval(other, local)
         except DiagnosticError:
             return result
-        return unify_with(result, other_value)
+        then_value, else_value = (result, other_value) if flag else (other_value, result)
+        then_type, else_type = value_type(then_value), value_type(else_value)
+        unified = unify(then_type, else_type)
+        if unified is None:
+            raise DiagnosticError(
+                "Inconsistent conditional result types",
+                "The true and false result expressions must have consistent types. "
+                f"{describe_mismatch(then_type, else_type)}.",
+                Range(node.then.range.filename, node.then.range.start, node.otherwise.range.end),
+            )
+        try:
+            return convert(result, unified)
+        except ConversionError:  # a value the type allows but cannot take: keep it as it is
+            return result
 
     def _bool(self, value: Value, rng: Range, what: str) -> bool:
         try:
@@ -310,9 +336,8 @@ class Evaluator:
         value = self.eval(node.operand, local)
         if node.op == "!":
             return not self._operand(value, BOOL, "", node.operand.range, "a bool is required")
-        return NUMBER_CONTEXT.minus(
-            self._operand(value, NUMBER, "", node.operand.range, "a number is required")
-        )
+        # copy_negate: big.Float.Neg keeps a zero's sign, Decimal's context minus would drop it
+        return self._operand(value, NUMBER, "", node.operand.range, "a number is required").copy_negate()
 
     def _operand(self, value: Value, t: Type, side: str, rng: Range, need: str) -> Value:
         if value is None:
@@ -608,35 +633,6 @@ def values_equal(a: Value, b: Value) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
     return False
-
-
-def type_from_expression(node: ast.Node) -> Type:
-    """Read a type constraint (``list(string)``, ``object({a=number})``...) from an expression."""
-    if isinstance(node, ast.Variable):
-        simple = {"string": STRING, "number": NUMBER, "bool": BOOL, "any": ANY}
-        if node.name in simple:
-            return simple[node.name]
-    if isinstance(node, ast.Call):
-        name = node.name
-        if name in ("list", "set", "map") and len(node.args) == 1:
-            element = type_from_expression(node.args[0])
-            return {"list": list_of, "set": set_of, "map": map_of}[name](element)
-        if name == "tuple" and len(node.args) == 1 and isinstance(node.args[0], ast.TupleExpr):
-            return Type("tuple", elements=tuple(type_from_expression(e) for e in node.args[0].items))
-        if name == "object" and len(node.args) == 1 and isinstance(node.args[0], ast.ObjectExpr):
-            attrs_ = []
-            for key, value in node.args[0].items:
-                if not isinstance(key, ast.Literal):
-                    break
-                attrs_.append((str(key.value), type_from_expression(value)))
-            else:
-                return Type("object", attributes=tuple(sorted(attrs_)))
-    raise DiagnosticError(
-        "Invalid type specification",
-        "A type specification is either a primitive type keyword (bool, number, string) "
-        "or a complex type constructor call, like list(string).",
-        node.range,
-    )
 
 
 __all__ = [

@@ -32,6 +32,7 @@ from typing import Any
 # working precision is comfortably above that for every operation we do.
 NUMBER_CONTEXT = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_EVEN, Emax=10**9, Emin=-(10**9))
 _MANTISSA_BITS = 512
+_FLOAT64_BITS = 53
 
 Value = Any
 
@@ -52,6 +53,22 @@ class HMap(dict):
     """A cty map: string keys, every value of the same type."""
 
     __slots__ = ()
+
+
+class Float64(Decimal):
+    """A cty number that came from a Go float64 (strconv.ParseFloat, math.Pow...).
+
+    Its value is the float64's exact binary value; like the big.Float Go makes of it, it
+    has 53 bits of precision, so it prints as the shortest decimal that rounds back to it
+    at 53 bits. Arithmetic on it gives ordinary (512-bit) numbers, as it does in cty.
+    """
+
+    __slots__ = ()
+
+
+def from_float64(value: float) -> Float64:
+    """A finite float64 as a cty number (exactly)."""
+    return Float64(Decimal(value))
 
 
 def number(value: int | str | Decimal) -> Decimal:
@@ -104,10 +121,12 @@ def format_number(value: Decimal) -> str:
     """Print a number as cty does when converting it to a string."""
     if not value.is_finite():
         return "+Inf" if value > 0 else "-Inf"
-    if value == value.to_integral_value():
+    if value.is_zero():
+        return "-0" if value.is_signed() else "0"  # big.Float keeps the sign of zero
+    bits = _FLOAT64_BITS if isinstance(value, Float64) else _MANTISSA_BITS
+    if value == value.to_integral_value() and abs(int(value)).bit_length() <= bits:
         return str(int(value))
-    exact = round_to_bits(Fraction(value))
-    return shortest_decimal(exact)
+    return shortest_decimal(round_to_bits(Fraction(value), bits), bits)
 
 
 def round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
@@ -125,14 +144,14 @@ def round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
     return sign * Fraction(mantissa) / (Fraction(2) ** shift)
 
 
-def shortest_decimal(exact: Fraction) -> str:
-    """The shortest plain decimal that rounds back to ``exact`` at 512 bits."""
+def shortest_decimal(exact: Fraction, bits: int = _MANTISSA_BITS) -> str:
+    """The shortest plain decimal that rounds back to ``exact`` at ``bits`` of mantissa."""
     num, den = exact.numerator, exact.denominator
     ctx = decimal.Context(prec=400)
     full = ctx.divide(Decimal(num), Decimal(den))
     for digits in range(1, 170):
         candidate = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN).plus(full)
-        if round_to_bits(Fraction(candidate)) == exact:
+        if round_to_bits(Fraction(candidate), bits) == exact:
             return _plain(candidate)
     return _plain(full)
 
