@@ -306,16 +306,20 @@ class BakeEvaluation:
         return value
 
     def _override_text(self, decl: VariableDecl) -> tuple[str | None, str | None]:
+        """The plain and the NAME_JSON override of a variable, each from --var or else the environment."""
         name = decl.name
         if name in self.cli_vars:
-            return self.cli_vars[name], None
-        if not self.env_lookup or decl.is_attribute:
+            raw: str | None = self.cli_vars[name]
+        elif not self.env_lookup or decl.is_attribute:
             return None, None
-        raw = self.env.get(name)
+        else:
+            raw = self.env.get(name)
         json_name = f"{name}_JSON"
         json_raw = None
-        if json_name not in self.declarations and json_name not in self.builtins:
-            json_raw = self.env.get(json_name)
+        if not decl.is_attribute and json_name not in self.declarations and json_name not in self.builtins:
+            json_raw = self.cli_vars.get(json_name)
+            if json_raw is None and self.env_lookup:
+                json_raw = self.env.get(json_name)
         return raw, json_raw
 
     def _variable_value(self, decl: VariableDecl) -> Value:

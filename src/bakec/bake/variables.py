@@ -173,52 +173,59 @@ def _convert_typed(name: str, raw: str, t: Type) -> Value:
             return parse_bool(raw)
         except ValueError as err:
             raise OverrideError(f"failed to parse {name} as bool: {err}") from None
-    if kind in ("list", "set", "tuple"):
+    if kind in ("list", "set", "tuple", "map"):
         try:
-            fields = _csv_fields(raw)
-        except csv.Error as err:
+            return _from_csv(name, raw, t)
+        except (OverrideError, csv.Error) as err:
             raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-        if kind == "tuple":
-            if len(fields) != len(t.elements):
-                raise OverrideError(
-                    f"failed to convert variable {name} from CSV: expected {len(t.elements)} values but got {len(fields)}"
-                )
-            return [_convert_field(name, f, et) for f, et in zip(fields, t.elements, strict=False)]
-        items = [_convert_field(name, f, t.element) for f in fields]
-        return make_set(items) if kind == "set" else HList(items)
-    if kind == "map":
-        out = HMap()
-        try:
-            fields = _csv_fields(raw)
-        except csv.Error as err:
-            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-        for field in fields:
-            pieces = field.split(":", 1)
-            if len(pieces) != 2:
-                raise OverrideError(
-                    f"failed to convert variable {name} from CSV: expected one k/v pair but got {len(pieces)} pieces from {field}"
-                )
-            out[pieces[0]] = _convert_field(name, pieces[1], t.element)
-        return HMap({k: out[k] for k in sorted(out)})
     if kind == "object":
         raise OverrideError(f"unsupported type object for variable {name}")
     raise OverrideError(f"unsupported type dynamic for variable {name}")
 
 
-def _convert_field(name: str, text: str, t: Type) -> Value:
-    if t.kind == "number":
-        try:
-            return parse_go_float(text)
-        except ValueError as err:
-            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-    if t.kind == "bool":
-        try:
-            return parse_bool(text)
-        except ValueError as err:
-            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-    if t.kind in ("string", "any"):
+def _from_csv(name: str, raw: str, t: Type) -> Value:
+    """buildx's valueFromCSV: a list, set, tuple or map of primitives from one CSV record."""
+    fields = _csv_fields(raw)
+    unsupported = OverrideError(f"unsupported type {t.friendly} for CSV specification")
+    if t.kind == "tuple":
+        if len(fields) != len(t.elements):
+            raise OverrideError(f"tuple expects {len(t.elements)} elements but only {len(fields)} provided")
+        if not all(e.is_primitive for e in t.elements):
+            raise unsupported
+        return [
+            _csv_element(name, f, et, "element of type tuple")
+            for f, et in zip(fields, t.elements, strict=True)
+        ]
+    assert t.element is not None
+    if not t.element.is_primitive:
+        raise unsupported
+    if t.kind == "map":
+        out = {}
+        for field in fields:
+            pieces = next(csv.reader([field], delimiter=":")) if field else []
+            if len(pieces) != 2:
+                raise OverrideError(f"expected one k/v pair but got {len(pieces)} pieces from {field}")
+            out[pieces[0]] = _csv_element(name, pieces[1], t.element, f"element from type {t.friendly}")
+        return HMap({k: out[k] for k in sorted(out)})
+    items = [_csv_element(name, f, t.element, f"element of type {t.friendly}") for f in fields]
+    return make_set(items) if t.kind == "set" else HList(items)
+
+
+def _csv_element(name: str, text: str, t: Type, what: str) -> Value:
+    try:
+        if t.kind == "number":
+            try:
+                return parse_go_float(text)
+            except ValueError as err:
+                raise OverrideError(f"failed to parse {name} as number: {err}") from None
+        if t.kind == "bool":
+            try:
+                return parse_bool(text)
+            except ValueError as err:
+                raise OverrideError(f"failed to parse {name} as bool: {err}") from None
         return text
-    raise OverrideError(f"unsupported type {t.kind} for variable {name}")
+    except OverrideError as err:
+        raise OverrideError(f"failed to parse {what}: {err}") from None
 
 
 __all__ = ["OverrideError", "convert_override", "parse_go_float", "BOOL", "NUMBER", "STRING"]

@@ -25,7 +25,19 @@ from bakec.bake.hcl.types import (
     convert,
 )
 from bakec.bake.hcl.unify import describe_mismatch, unify, value_type
-from bakec.bake.hcl.values import NUMBER_CONTEXT, HList, HMap, HSet, Value, format_number, type_name
+from bakec.bake.hcl.values import (
+    NUMBER_CONTEXT,
+    HList,
+    HMap,
+    HSet,
+    Value,
+    format_number,
+    modulo,
+    narrow_arithmetic,
+    precision,
+    type_name,
+    with_precision,
+)
 from bakec.errors import DiagnosticError, Range
 
 
@@ -337,7 +349,8 @@ class Evaluator:
         if node.op == "!":
             return not self._operand(value, BOOL, "", node.operand.range, "a bool is required")
         # copy_negate: big.Float.Neg keeps a zero's sign, Decimal's context minus would drop it
-        return self._operand(value, NUMBER, "", node.operand.range, "a number is required").copy_negate()
+        operand = self._operand(value, NUMBER, "", node.operand.range, "a number is required")
+        return with_precision(operand.copy_negate(), precision(operand))
 
     def _operand(self, value: Value, t: Type, side: str, rng: Range, need: str) -> Value:
         if value is None:
@@ -368,6 +381,9 @@ class Evaluator:
             return not values_equal(left, right)
         a = self._operand(left, NUMBER, "left ", node.left.range, "a number is required")
         b = self._operand(right, NUMBER, "right ", node.right.range, "a number is required")
+        narrow = narrow_arithmetic(op, a, b)  # two float64-born numbers keep their precision
+        if narrow is not None:
+            return narrow
         ctx = NUMBER_CONTEXT
         if op == "+":
             return ctx.add(a, b)
@@ -386,7 +402,7 @@ class Evaluator:
                 raise DiagnosticError(
                     "Operation failed", "Error during operation: can't use modulo by zero.", node.range
                 )
-            return ctx.remainder(a, b)
+            return modulo(a, b)
         if op == "<":
             return a < b
         if op == ">":

@@ -55,20 +55,82 @@ class HMap(dict):
     __slots__ = ()
 
 
-class Float64(Decimal):
-    """A cty number that came from a Go float64 (strconv.ParseFloat, math.Pow...).
+class NarrowNumber(Decimal):
+    """A cty number whose big.Float has fewer than 512 bits of precision (``bits``).
 
-    Its value is the float64's exact binary value; like the big.Float Go makes of it, it
-    has 53 bits of precision, so it prints as the shortest decimal that rounds back to it
-    at 53 bits. Arithmetic on it gives ordinary (512-bit) numbers, as it does in cty.
+    Go makes these from float64 values (strconv.ParseFloat for variable overrides,
+    math.Pow...): 53 bits. The value is exact; it prints as the shortest decimal that
+    rounds back to it at ``bits``, and arithmetic between two of them keeps the larger
+    precision, as big.Float does (see :func:`narrow_arithmetic`).
     """
 
-    __slots__ = ()
+    __slots__ = ("bits",)
+    bits: int
 
 
-def from_float64(value: float) -> Float64:
-    """A finite float64 as a cty number (exactly)."""
-    return Float64(Decimal(value))
+def with_precision(value: Decimal, bits: int) -> Decimal:
+    """``value`` as a number of ``bits`` precision (a plain Decimal at cty's full 512)."""
+    if bits >= _MANTISSA_BITS:
+        return Decimal(value)
+    out = NarrowNumber(value)
+    out.bits = bits
+    return out
+
+
+def precision(value: Decimal) -> int:
+    """The precision in bits of a cty number's big.Float."""
+    return getattr(value, "bits", _MANTISSA_BITS)
+
+
+def from_float64(value: float) -> Decimal:
+    """A finite float64 as a cty number (exactly, at 53 bits)."""
+    return with_precision(Decimal(value), _FLOAT64_BITS)
+
+
+def narrow_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal | None:
+    """``a op b`` as big.Float computes it when both have less than 512 bits, else None.
+
+    Sum, difference and quotient round to the larger precision; a product stays exact
+    with the precision it needs (cty's Multiply).
+    """
+    bits = max(precision(a), precision(b))
+    if bits >= _MANTISSA_BITS or op not in ("+", "-", "*", "/") or (op == "/" and b == 0):
+        return None
+    x, y = Fraction(a), Fraction(b)
+    exact = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else x}[op]
+    if op == "*":
+        bits = max(bits, _mantissa_bits(exact))
+        if bits >= _MANTISSA_BITS:
+            return None
+    else:
+        exact = round_to_bits(exact, bits)
+    return with_precision(_exact_decimal(exact), bits)
+
+
+def modulo(a: Decimal, b: Decimal) -> Decimal:
+    """cty's Modulo of two finite numbers, ``b`` not zero: ``a - b * trunc(a / b)``.
+
+    As big.Float does it: operands at their binary precision, the quotient at the larger
+    one, then product and difference at ``a``'s (so 1.1 % 1 shows 1.1's binary error, as
+    in buildx). Exact, so a huge quotient cannot fail as Decimal's remainder does.
+    """
+    bits_a, bits = precision(a), max(precision(a), precision(b))
+    x, y = round_to_bits(Fraction(a), bits_a), round_to_bits(Fraction(b), precision(b))
+    whole = int(round_to_bits(x / y, bits))  # int() truncates toward zero, as big.Float.Int
+    work = round_to_bits(y * round_to_bits(Fraction(whole), bits_a), bits_a)
+    return with_precision(_exact_decimal(round_to_bits(x - work, bits_a)), bits_a)
+
+
+def _mantissa_bits(value: Fraction) -> int:
+    """The bits a binary fraction's mantissa needs (big.Float's MinPrec)."""
+    numerator = abs(value.numerator)
+    return (numerator >> ((numerator & -numerator).bit_length() - 1)).bit_length() if numerator else 0
+
+
+def _exact_decimal(value: Fraction) -> Decimal:
+    """A binary fraction (power-of-two denominator) as the Decimal of exactly its value."""
+    context = decimal.Context(prec=2000)
+    return context.divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
 def number(value: int | str | Decimal) -> Decimal:
@@ -123,7 +185,7 @@ def format_number(value: Decimal) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value.is_zero():
         return "-0" if value.is_signed() else "0"  # big.Float keeps the sign of zero
-    bits = _FLOAT64_BITS if isinstance(value, Float64) else _MANTISSA_BITS
+    bits = precision(value)
     if value == value.to_integral_value() and abs(int(value)).bit_length() <= bits:
         return str(int(value))
     return shortest_decimal(round_to_bits(Fraction(value), bits), bits)
