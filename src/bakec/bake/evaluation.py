@@ -20,7 +20,7 @@ from typing import Mapping
 from bakec.bake import merge as merging
 from bakec.bake import options
 from bakec.bake.hcl import ast
-from bakec.bake.hcl.evaluate import Evaluator, suggest, type_from_expression
+from bakec.bake.hcl.evaluate import Evaluator, start_range, suggest, type_from_expression
 from bakec.bake.hcl.functions import names as stdlib_names
 from bakec.bake.hcl.types import BOOL, STRING, ConversionError, Type, convert, list_of, map_of
 from bakec.bake.hcl.unify import convertible, mismatch_message, value_type
@@ -567,7 +567,7 @@ class BakeEvaluation:
             # by its value alone (a cty PathError prints without its path)
             detail = mismatch_message(got, t) if not convertible(got, t) else _PATH_PREFIX.sub("", str(err))
             raise DiagnosticError(
-                "Unsuitable value type", f"Unsuitable value: {detail}", _start_range(node)
+                "Unsuitable value type", f"Unsuitable value: {detail}", start_range(node)
             ) from None
 
     def _field_value(self, kind: Kind, bake_name: str, value: Value, node: ast.Node) -> Value:
@@ -628,24 +628,6 @@ class BakeEvaluation:
 
 
 _PATH_PREFIX = re.compile(r'^(?:(?:element \d+|attribute "[^"]*"): )+')
-
-
-def _start_range(node: ast.Node) -> Range:
-    """Where gohcl points a decode error: the expression's start (``{`` or ``[`` of a literal)."""
-    rng = node.range
-    if isinstance(node, ast.ObjectExpr | ast.TupleExpr | ast.ForExpr):
-        return Range(rng.filename, rng.start, Pos(rng.start.line, rng.start.column + 1))
-    quoted_text = (
-        isinstance(node, ast.Template)
-        and len(node.parts) == 1
-        and isinstance(node.parts[0], ast.Literal)
-        and rng.start.line == rng.end.line
-    )
-    if quoted_text:  # the text between the quotes
-        return Range(
-            rng.filename, Pos(rng.start.line, rng.start.column + 1), Pos(rng.end.line, rng.end.column - 1)
-        )
-    return rng
 
 
 def _entry_value(value: Value) -> Value:

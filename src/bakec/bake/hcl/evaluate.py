@@ -24,7 +24,7 @@ from bakec.bake.hcl.types import (
     Type,
     convert,
 )
-from bakec.bake.hcl.unify import describe_mismatch, unify, value_type
+from bakec.bake.hcl.unify import convertible, describe_mismatch, mismatch_message, unify, value_type
 from bakec.bake.hcl.values import (
     NUMBER_CONTEXT,
     HList,
@@ -38,7 +38,7 @@ from bakec.bake.hcl.values import (
     type_name,
     with_precision,
 )
-from bakec.errors import DiagnosticError, Range
+from bakec.errors import DiagnosticError, Pos, Range
 
 
 class Globals(Protocol):
@@ -76,6 +76,31 @@ def suggest(name: str, candidates: list[str]) -> str:
     if distances and distances[0][0] < 3:
         return f' Did you mean "{distances[0][1]}"?'
     return ""
+
+
+def start_range(node: ast.Node) -> Range:
+    """Where HCL points a diagnostic about a whole expression (its ``StartRange``).
+
+    The opening bracket of a tuple, object or ``for``; a call's name and parenthesis; the
+    text of a plain quoted string; the whole expression otherwise.
+    """
+    rng = node.range
+    if isinstance(node, ast.ObjectExpr | ast.TupleExpr | ast.ForExpr):
+        return Range(rng.filename, rng.start, Pos(rng.start.line, rng.start.column + 1))
+    if isinstance(node, ast.Call):
+        end = node.name_range.end
+        return Range(rng.filename, node.name_range.start, Pos(end.line, end.column + 1))
+    quoted_text = (
+        isinstance(node, ast.Template)
+        and len(node.parts) == 1
+        and isinstance(node.parts[0], ast.Literal)
+        and rng.start.line == rng.end.line
+    )
+    if quoted_text:
+        return Range(
+            rng.filename, Pos(rng.start.line, rng.start.column + 1), Pos(rng.end.line, rng.end.column - 1)
+        )
+    return rng
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -146,7 +171,7 @@ class Evaluator:
             if isinstance(part, ast.Literal) and isinstance(part.value, str):
                 out.append(part.value)  # literal text (or a string literal: the same thing)
             elif isinstance(part, ast.TemplateIf):
-                cond = self._bool(self.eval(part.condition, local), part.condition.range, "condition")
+                cond = self._bool(self.eval(part.condition, local), part.condition.range)
                 branch = part.then if cond else part.otherwise
                 if branch is not None:
                     out.append(self._render(branch, local))
@@ -331,18 +356,18 @@ class Evaluator:
         except ConversionError:  # a value the type allows but cannot take: keep it as it is
             return result
 
-    def _bool(self, value: Value, rng: Range, what: str) -> bool:
-        try:
-            result = convert(value, BOOL)
-        except ConversionError:
-            result = None
-        if result is None:
+    def _bool(self, value: Value, rng: Range) -> bool:
+        """A template ``%{ if }`` condition: HCL makes it a conditional, with a conditional's errors."""
+        if value is None:
             raise DiagnosticError(
-                "Invalid template control keyword" if what == "condition" else "Invalid operand",
-                "The condition expression must be of type bool.",
-                rng,
+                "Null condition", "The condition value is null. Conditions must either be true or false.", rng
             )
-        return result
+        try:
+            return convert(value, BOOL)
+        except ConversionError:
+            raise DiagnosticError(
+                "Incorrect condition type", "The condition expression must be of type bool.", rng
+            ) from None
 
     def _unary(self, node: ast.Unary, local: dict) -> Value:
         value = self.eval(node.operand, local)
@@ -559,7 +584,7 @@ class Evaluator:
         converted = []
         for i, value in enumerate(args):
             param = fn.params[i] if i < len(fn.params) else fn.variadic
-            arg_range = node.args[min(i, len(node.args) - 1)].range if node.args else node.range
+            arg_range = start_range(node.args[min(i, len(node.args) - 1)]) if node.args else node.range
             if value is None and not param.allow_null:
                 raise DiagnosticError(
                     "Invalid function argument",
@@ -569,9 +594,11 @@ class Evaluator:
             try:
                 converted.append(convert(value, param.type))
             except ConversionError as err:
+                got = value_type(value)
+                reason = str(err) if convertible(got, param.type) else mismatch_message(got, param.type)
                 raise DiagnosticError(
                     "Invalid function argument",
-                    f'Invalid value for "{param.name}" parameter: {err}.',
+                    f'Invalid value for "{param.name}" parameter: {reason}.',
                     arg_range,
                 ) from None
         try:
@@ -582,14 +609,16 @@ class Evaluator:
                 raise DiagnosticError(
                     "Invalid function argument",
                     f'Invalid value for "{param.name}" parameter: {err.message}.',
-                    node.args[err.arg].range,
+                    start_range(node.args[err.arg]),
                 ) from None
             raise DiagnosticError(
-                "Error in function call", f'Call to function "{fn.name}" failed: {err.message}.', node.range
+                "Error in function call",
+                f'Call to function "{fn.name}" failed: {err.message}.',
+                start_range(node),
             ) from None
         except (decimal.InvalidOperation, ValueError, OverflowError, ZeroDivisionError) as err:
             raise DiagnosticError(
-                "Error in function call", f'Call to function "{fn.name}" failed: {err}.', node.range
+                "Error in function call", f'Call to function "{fn.name}" failed: {err}.', start_range(node)
             ) from None
 
     def _try_can(self, node: ast.Call, local: dict) -> Value:
@@ -655,6 +684,7 @@ __all__ = [
     "Evaluator",
     "Globals",
     "UserFunction",
+    "start_range",
     "suggest",
     "type_from_expression",
     "values_equal",

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from bakec.bake.hcl.functions.stdlib._common import go_quote_rune, graphemes, json_encode, json_string
 from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert
+from bakec.bake.hcl.unify import convertible, mismatch_message, value_type
 from bakec.bake.hcl.values import Value, round_to_bits, shortest_decimal
 
 
@@ -144,7 +145,8 @@ def _convert(verb: _Verb, arg: Value, target: Type) -> Value:
     try:
         return convert(arg, target)
     except ConversionError as err:
-        raise _unsupported(verb, err) from None
+        got = value_type(arg)  # cty's Convert: a missing conversion says what was given
+        raise _unsupported(verb, err if convertible(got, target) else mismatch_message(got, target)) from None
 
 
 def _pad(verb: _Verb, text: str) -> str:
