@@ -149,7 +149,11 @@ def test_format_verbs(fmt: str, args: list, expected: str) -> None:
     "fmt,args,message",
     [
         ("%s", [None], 'unsupported value for "%s" at 0: null value cannot be formatted'),
-        ("%d", [True], 'unsupported value for "%d" at 0: number required'),
+        (
+            "%d",
+            [True],
+            'unsupported value for "%d" at 0: number required, but have bool',
+        ),  # buildx's own text
         ("%d", [N("1.5")], 'unsupported value for "%d" at 0: an integer is required'),
         ("%s is missing", [], 'not enough arguments for "%s" at 0: need index 1 but have 0 total'),
         ("%v %v %v", [True, True], 'not enough arguments for "%v" at 6: need index 3 but have 2 total'),
@@ -170,7 +174,10 @@ def test_formatlist_errors() -> None:
     assert err.message == "argument 2 has length 1, which is inconsistent with argument 1 of length 2"
     assert err.arg == 2
     err = fails("formatlist", "%s", [{}])
-    assert err.message == 'error on format iteration 0: unsupported value for "%s" at 0: string required'
+    assert (
+        err.message
+        == 'error on format iteration 0: unsupported value for "%s" at 0: string required, but have object'
+    )  # as buildx says
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,20 @@ def test_drift_lists_missing_changed_and_extra_files(tmp_path: Path) -> None:
     ]
 
 
+def test_own_cases_are_not_drift_and_sync_keeps_them(tmp_path: Path) -> None:
+    shared, repo = _scratch(tmp_path)
+    own = repo / "tests/data/conformance/420-own"
+    own.mkdir()
+    (own / "case.json").write_text('{"origin": "bakec"}\n')
+    (own / "expected.json").write_text("{}\n")
+    stray = repo / "tests/data/conformance/421-stray"
+    stray.mkdir()
+    (stray / "case.json").write_text("{}\n")
+    assert list(map(str, drift(repo, shared))) == ["extra tests/data/conformance/421-stray/case.json"]
+    assert _sync(shared, repo).stdout.splitlines() == ["removed tests/data/conformance/421-stray/case.json"]
+    assert (own / "expected.json").exists()
+
+
 def test_sync_script_makes_the_copies_equal_to_shared(tmp_path: Path) -> None:
     shared, repo = _scratch(tmp_path)
     (shared / "conformance" / "002-new").mkdir()

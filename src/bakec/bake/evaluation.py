@@ -21,9 +21,10 @@ from typing import Mapping
 from bakec.bake import merge as merging
 from bakec.bake import options
 from bakec.bake.hcl import ast
-from bakec.bake.hcl.evaluate import Evaluator, suggest, type_from_expression
+from bakec.bake.hcl.evaluate import Evaluator, start_range, suggest, type_from_expression
 from bakec.bake.hcl.functions import names as stdlib_names
 from bakec.bake.hcl.types import BOOL, STRING, ConversionError, Type, convert, list_of, map_of
+from bakec.bake.hcl.unify import convertible, mismatch_message, value_type
 from bakec.bake.hcl.values import Value, type_name
 from bakec.bake.model import TARGET_FIELDS_BY_BAKE_NAME, Group, Kind, Target, Variable
 from bakec.bake.variables import OverrideError, convert_override
@@ -294,8 +295,8 @@ class BakeEvaluation:
 
     # -- variables ------------------------------------------------------------------
     def _declared_type(self, decl: VariableDecl) -> Type | None:
-        if decl.type_expr is None:
-            return None
+        if decl.type_expr is None or _is_null_literal(decl.type_expr):
+            return None  # buildx: `type = null` is no type at all
         return type_from_expression(decl.type_expr)
 
     def _resolve_variable(self, decl: VariableDecl, rng: Range) -> Value:
@@ -311,16 +312,20 @@ class BakeEvaluation:
         return value
 
     def _override_text(self, decl: VariableDecl) -> tuple[str | None, str | None]:
+        """The plain and the NAME_JSON override of a variable, each from --var or else the environment."""
         name = decl.name
         if name in self.cli_vars:
-            return self.cli_vars[name], None
-        if not self.env_lookup or decl.is_attribute:
+            raw: str | None = self.cli_vars[name]
+        elif not self.env_lookup or decl.is_attribute:
             return None, None
-        raw = self.env.get(name)
+        else:
+            raw = self.env.get(name)
         json_name = f"{name}_JSON"
         json_raw = None
-        if json_name not in self.declarations and json_name not in self.builtins:
-            json_raw = self.env.get(json_name)
+        if not decl.is_attribute and json_name not in self.declarations and json_name not in self.builtins:
+            json_raw = self.cli_vars.get(json_name)
+            if json_raw is None and self.env_lookup:
+                json_raw = self.env.get(json_name)
         return raw, json_raw
 
     def _variable_value(self, decl: VariableDecl) -> Value:
@@ -508,7 +513,7 @@ class BakeEvaluation:
         out = []
         for name, decl in self.declarations.items():
             type_text = None
-            if decl.type_expr is not None:
+            if decl.type_expr is not None and not _is_null_literal(decl.type_expr):
                 type_text = str(type_from_expression(decl.type_expr))
             out.append(Variable(name, type_text, self.values.get(name), decl.description))
         return out
@@ -575,11 +580,12 @@ class BakeEvaluation:
         try:
             return convert(value, t)
         except ConversionError as err:
-            detail = str(err)
-            if " required" in detail and "but have" not in detail and ":" not in detail:
-                detail = f"{detail}, but have {type_name(value)}"
+            got = value_type(value)
+            # a missing conversion is explained by type (cty's MismatchMessage); a failing one
+            # by its value alone (a cty PathError prints without its path)
+            detail = mismatch_message(got, t) if not convertible(got, t) else _PATH_PREFIX.sub("", str(err))
             raise DiagnosticError(
-                "Unsuitable value type", f"Unsuitable value: {detail}", node.range
+                "Unsuitable value type", f"Unsuitable value: {detail}", start_range(node)
             ) from None
 
     def _field_value(self, kind: Kind, bake_name: str, value: Value, node: ast.Node) -> Value:
@@ -639,6 +645,9 @@ class BakeEvaluation:
         return value  # pragma: no cover
 
 
+_PATH_PREFIX = re.compile(r'^(?:(?:element \d+|attribute "[^"]*"): )+')
+
+
 def _entry_value(value: Value) -> Value:
     if isinstance(value, (str, bool)) or value is None:
         return value
@@ -670,3 +679,7 @@ def _relative_to_file(target: Target, filename: str) -> None:
             k: os.path.normpath(os.path.join(folder, v)) if v and _is_local_path(v) else v
             for k, v in target.contexts.items()
         }
+
+
+def _is_null_literal(node: object) -> bool:
+    return isinstance(node, ast.Literal) and node.value is None

@@ -39,7 +39,18 @@ class SourceFile:
 
 
 def read_files(names: list[str], cwd: str, env: Mapping[str, str]) -> list[SourceFile]:
-    """Read the files named with ``-f`` (or the defaults); raise buildx's errors."""
+    """Read the files named with ``-f`` (or the defaults); raise buildx's errors.
+
+    An empty file counts as no file at all (buildx's reader leaves its data nil and skips
+    it, named or not), except standard input.
+    """
+    files = [f for f in _read_named_or_default(names, cwd, env) if f.data or f.name == "-"]
+    if not files:
+        raise SpecError("couldn't find a bake definition")
+    return files
+
+
+def _read_named_or_default(names: list[str], cwd: str, env: Mapping[str, str]) -> list[SourceFile]:
     if names:
         return [_read_explicit(name, cwd) for name in names]
     env_files = env.get("BUILDX_BAKE_FILE")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from decimal import Decimal
 
-from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert, make_set
-from bakec.bake.hcl.values import HList, HMap, Value, number
+from bakec.bake.hcl.types import ANY, BOOL, NUMBER, STRING, ConversionError, Type, convert, make_set
+from bakec.bake.hcl.values import HList, HMap, Value, from_float64, number
 from bakec.util.golang import parse_bool
 
 
@@ -22,15 +24,20 @@ class OverrideError(Exception):
 
 
 def parse_go_float(text: str) -> Decimal:
-    """strconv.ParseFloat-like parsing into an exact number."""
+    """strconv.ParseFloat(text, 64) as buildx uses it: a float64, so a cty number of 53 bits."""
     cleaned = text.replace("_", "") if "_" in text and text[:1].isdigit() else text
+    if cleaned.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        raise ValueError("invalid number value")  # ParseFloat accepts these; buildx does not
     try:
         value = number(cleaned)
     except Exception:
         raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
     if not value.is_finite() or cleaned.strip() != cleaned or cleaned == "":
         raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
-    return value
+    rounded = float(value)
+    if math.isinf(rounded):
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": value out of range')
+    return from_float64(rounded)
 
 
 def from_json(text: str) -> Value:
@@ -53,17 +60,56 @@ def _json_to_value(data) -> Value:
 
 
 def _json_decode_typed(name: str, text: str, t: Type | None) -> Value:
+    """NAME_JSON decoded to the variable's type, as ctyjson.Unmarshal does (errors without their path)."""
+    failed = f"failed to convert variable {name} from JSON"
     try:
         raw = json.loads(text, parse_float=number, parse_int=number)
     except json.JSONDecodeError as err:
-        raise OverrideError(f"failed to parse {name}_JSON as JSON: {err}") from None
+        raise OverrideError(f"{failed}: {err}") from None
+    if t is not None and t.kind == "any":
+        raw, t = _unwrap_dynamic(raw, failed)
     value = _normalise_json(raw)
     if t is None:
         return value
     try:
         return convert(value, t)
     except ConversionError as err:
-        raise OverrideError(f"failed to convert {name}_JSON: {err}") from None
+        raise OverrideError(f"{failed}: {_PATH_PREFIX.sub('', str(err))}") from None
+
+
+_PATH_PREFIX = re.compile(r'^(?:(?:element \d+|attribute "[^"]*"): )+')
+_JSON_TYPES = {"string": STRING, "number": NUMBER, "bool": BOOL, "dynamic": ANY}
+
+
+def _unwrap_dynamic(raw, failed: str) -> tuple[Value, Type | None]:
+    """A dynamically typed JSON value is ``{"value": ..., "type": ...}`` (ctyjson's wrapper)."""
+    if not isinstance(raw, dict):
+        raise OverrideError(f"{failed}: missing expected {{")
+    for key in raw:
+        if key not in ("value", "type"):
+            raise OverrideError(f'{failed}: invalid key "{key}" in dynamically-typed value')
+    if "type" not in raw:
+        raise OverrideError(f"{failed}: missing type in dynamically-typed value")
+    if "value" not in raw:
+        raise OverrideError(f"{failed}: missing value in dynamically-typed value")
+    try:
+        return raw["value"], _json_type(raw["type"])
+    except (ValueError, TypeError, KeyError):
+        raise OverrideError(f"{failed}: failed to decode type for dynamic value: invalid type") from None
+
+
+def _json_type(spec) -> Type:
+    """A cty type from its JSON form: "string", ["list", "number"], ["object", {"a": "bool"}]..."""
+    if isinstance(spec, str):
+        return _JSON_TYPES[spec]
+    kind, arg = spec
+    if kind in ("list", "set", "map"):
+        return Type(kind, element=_json_type(arg))
+    if kind == "tuple":
+        return Type("tuple", elements=tuple(_json_type(e) for e in arg))
+    if kind == "object":
+        return Type("object", attributes=tuple(sorted((k, _json_type(v)) for k, v in arg.items())))
+    raise ValueError(kind)
 
 
 def _normalise_json(raw) -> Value:
@@ -75,8 +121,8 @@ def _normalise_json(raw) -> Value:
 
 
 def _csv_fields(text: str) -> list[str]:
-    if text == "":
-        return []
+    if text == "":  # Go's CSV reader finds no record at all
+        raise csv.Error(f"failed to parse {text} as CSV: EOF")
     return next(csv.reader([text], skipinitialspace=False))
 
 
@@ -127,52 +173,59 @@ def _convert_typed(name: str, raw: str, t: Type) -> Value:
             return parse_bool(raw)
         except ValueError as err:
             raise OverrideError(f"failed to parse {name} as bool: {err}") from None
-    if kind in ("list", "set", "tuple"):
+    if kind in ("list", "set", "tuple", "map"):
         try:
-            fields = _csv_fields(raw)
-        except csv.Error as err:
+            return _from_csv(name, raw, t)
+        except (OverrideError, csv.Error) as err:
             raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-        if kind == "tuple":
-            if len(fields) != len(t.elements):
-                raise OverrideError(
-                    f"failed to convert variable {name} from CSV: expected {len(t.elements)} values but got {len(fields)}"
-                )
-            return [_convert_field(name, f, et) for f, et in zip(fields, t.elements, strict=False)]
-        items = [_convert_field(name, f, t.element) for f in fields]
-        return make_set(items) if kind == "set" else HList(items)
-    if kind == "map":
-        out = HMap()
-        try:
-            fields = _csv_fields(raw)
-        except csv.Error as err:
-            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-        for field in fields:
-            pieces = field.split(":", 1)
-            if len(pieces) != 2:
-                raise OverrideError(
-                    f"failed to convert variable {name} from CSV: expected one k/v pair but got {len(pieces)} pieces from {field}"
-                )
-            out[pieces[0]] = _convert_field(name, pieces[1], t.element)
-        return HMap({k: out[k] for k in sorted(out)})
     if kind == "object":
         raise OverrideError(f"unsupported type object for variable {name}")
     raise OverrideError(f"unsupported type dynamic for variable {name}")
 
 
-def _convert_field(name: str, text: str, t: Type) -> Value:
-    if t.kind == "number":
-        try:
-            return parse_go_float(text)
-        except ValueError as err:
-            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-    if t.kind == "bool":
-        try:
-            return parse_bool(text)
-        except ValueError as err:
-            raise OverrideError(f"failed to convert variable {name} from CSV: {err}") from None
-    if t.kind in ("string", "any"):
+def _from_csv(name: str, raw: str, t: Type) -> Value:
+    """buildx's valueFromCSV: a list, set, tuple or map of primitives from one CSV record."""
+    fields = _csv_fields(raw)
+    unsupported = OverrideError(f"unsupported type {t.friendly} for CSV specification")
+    if t.kind == "tuple":
+        if len(fields) != len(t.elements):
+            raise OverrideError(f"tuple expects {len(t.elements)} elements but only {len(fields)} provided")
+        if not all(e.is_primitive for e in t.elements):
+            raise unsupported
+        return [
+            _csv_element(name, f, et, "element of type tuple")
+            for f, et in zip(fields, t.elements, strict=True)
+        ]
+    assert t.element is not None
+    if not t.element.is_primitive:
+        raise unsupported
+    if t.kind == "map":
+        out = {}
+        for field in fields:
+            pieces = next(csv.reader([field], delimiter=":")) if field else []
+            if len(pieces) != 2:
+                raise OverrideError(f"expected one k/v pair but got {len(pieces)} pieces from {field}")
+            out[pieces[0]] = _csv_element(name, pieces[1], t.element, f"element from type {t.friendly}")
+        return HMap({k: out[k] for k in sorted(out)})
+    items = [_csv_element(name, f, t.element, f"element of type {t.friendly}") for f in fields]
+    return make_set(items) if t.kind == "set" else HList(items)
+
+
+def _csv_element(name: str, text: str, t: Type, what: str) -> Value:
+    try:
+        if t.kind == "number":
+            try:
+                return parse_go_float(text)
+            except ValueError as err:
+                raise OverrideError(f"failed to parse {name} as number: {err}") from None
+        if t.kind == "bool":
+            try:
+                return parse_bool(text)
+            except ValueError as err:
+                raise OverrideError(f"failed to parse {name} as bool: {err}") from None
         return text
-    raise OverrideError(f"unsupported type {t.kind} for variable {name}")
+    except OverrideError as err:
+        raise OverrideError(f"failed to parse {what}: {err}") from None
 
 
 __all__ = ["OverrideError", "convert_override", "parse_go_float", "BOOL", "NUMBER", "STRING"]

@@ -10,27 +10,35 @@ order-independent. Errors are HCL diagnostics with the node's range.
 from __future__ import annotations
 
 import decimal
-import difflib
 from decimal import Decimal
 from typing import Callable, Protocol
 
 from bakec.bake.hcl import ast
 from bakec.bake.hcl.functions import FunctionError, check_result_size, lookup
+from bakec.bake.hcl.typeexpr import type_from_expression
 from bakec.bake.hcl.types import (
-    ANY,
     BOOL,
     NUMBER,
     STRING,
     ConversionError,
     Type,
     convert,
-    list_of,
-    map_of,
-    set_of,
-    unify_with,
 )
-from bakec.bake.hcl.values import NUMBER_CONTEXT, HList, HMap, HSet, Value, format_number, type_name
-from bakec.errors import DiagnosticError, Range
+from bakec.bake.hcl.unify import convertible, describe_mismatch, mismatch_message, unify, value_type
+from bakec.bake.hcl.values import (
+    NUMBER_CONTEXT,
+    HList,
+    HMap,
+    HSet,
+    Value,
+    format_number,
+    modulo,
+    narrow_arithmetic,
+    precision,
+    type_name,
+    with_precision,
+)
+from bakec.errors import DiagnosticError, Pos, Range
 
 
 class Globals(Protocol):
@@ -59,9 +67,51 @@ _BLOCK_ROOTS = ("target", "group")
 
 
 def suggest(name: str, candidates: list[str]) -> str:
-    """HCL's " Did you mean "x"?" suffix, or an empty string."""
-    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f' Did you mean "{match[0]}"?' if match else ""
+    """HCL's " Did you mean "x"?" suffix, or an empty string.
+
+    HCL suggests a name less than 3 edits away (the first it meets in a Go map, so any of
+    them); the nearest, then the first in sorted order, is the stable choice among those.
+    """
+    distances = sorted((_edit_distance(name, c), c) for c in set(candidates))
+    if distances and distances[0][0] < 3:
+        return f' Did you mean "{distances[0][1]}"?'
+    return ""
+
+
+def start_range(node: ast.Node) -> Range:
+    """Where HCL points a diagnostic about a whole expression (its ``StartRange``).
+
+    The opening bracket of a tuple, object or ``for``; a call's name and parenthesis; the
+    text of a plain quoted string; the whole expression otherwise.
+    """
+    rng = node.range
+    if isinstance(node, ast.ObjectExpr | ast.TupleExpr | ast.ForExpr):
+        return Range(rng.filename, rng.start, Pos(rng.start.line, rng.start.column + 1))
+    if isinstance(node, ast.Call):
+        end = node.name_range.end
+        return Range(rng.filename, node.name_range.start, Pos(end.line, end.column + 1))
+    quoted_text = (
+        isinstance(node, ast.Template)
+        and len(node.parts) == 1
+        and isinstance(node.parts[0], ast.Literal)
+        and rng.start.line == rng.end.line
+    )
+    if quoted_text:
+        return Range(
+            rng.filename, Pos(rng.start.line, rng.start.column + 1), Pos(rng.end.line, rng.end.column - 1)
+        )
+    return rng
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two names."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 class Evaluator:
@@ -111,17 +161,17 @@ class Evaluator:
     # -- templates ---------------------------------------------------------------
     def _template(self, node: ast.Template, local: dict) -> Value:
         parts = node.parts
-        if len(parts) == 1 and not isinstance(parts[0], (ast.Literal, ast.TemplateIf, ast.TemplateFor)):
+        if len(parts) == 1 and not isinstance(parts[0], (ast.TemplateIf, ast.TemplateFor)):
             return self.eval(parts[0], local)  # "${x}" yields x itself, with its type
         return self._render(node, local)
 
     def _render(self, node: ast.Template, local: dict) -> str:
         out: list[str] = []
         for part in node.parts:
-            if isinstance(part, ast.Literal):
-                out.append(part.value)
+            if isinstance(part, ast.Literal) and isinstance(part.value, str):
+                out.append(part.value)  # literal text (or a string literal: the same thing)
             elif isinstance(part, ast.TemplateIf):
-                cond = self._bool(self.eval(part.condition, local), part.condition.range, "condition")
+                cond = self._bool(self.eval(part.condition, local), part.condition.range)
                 branch = part.then if cond else part.otherwise
                 if branch is not None:
                     out.append(self._render(branch, local))
@@ -291,28 +341,41 @@ class Evaluator:
             other_value = self.eval(other, local)
         except DiagnosticError:
             return result
-        return unify_with(result, other_value)
-
-    def _bool(self, value: Value, rng: Range, what: str) -> bool:
-        try:
-            result = convert(value, BOOL)
-        except ConversionError:
-            result = None
-        if result is None:
+        then_value, else_value = (result, other_value) if flag else (other_value, result)
+        then_type, else_type = value_type(then_value), value_type(else_value)
+        unified = unify(then_type, else_type)
+        if unified is None:
             raise DiagnosticError(
-                "Invalid template control keyword" if what == "condition" else "Invalid operand",
-                "The condition expression must be of type bool.",
-                rng,
+                "Inconsistent conditional result types",
+                "The true and false result expressions must have consistent types. "
+                f"{describe_mismatch(then_type, else_type)}.",
+                Range(node.then.range.filename, node.then.range.start, node.otherwise.range.end),
             )
-        return result
+        try:
+            return convert(result, unified)
+        except ConversionError:  # a value the type allows but cannot take: keep it as it is
+            return result
+
+    def _bool(self, value: Value, rng: Range) -> bool:
+        """A template ``%{ if }`` condition: HCL makes it a conditional, with a conditional's errors."""
+        if value is None:
+            raise DiagnosticError(
+                "Null condition", "The condition value is null. Conditions must either be true or false.", rng
+            )
+        try:
+            return convert(value, BOOL)
+        except ConversionError:
+            raise DiagnosticError(
+                "Incorrect condition type", "The condition expression must be of type bool.", rng
+            ) from None
 
     def _unary(self, node: ast.Unary, local: dict) -> Value:
         value = self.eval(node.operand, local)
         if node.op == "!":
             return not self._operand(value, BOOL, "", node.operand.range, "a bool is required")
-        return NUMBER_CONTEXT.minus(
-            self._operand(value, NUMBER, "", node.operand.range, "a number is required")
-        )
+        # copy_negate: big.Float.Neg keeps a zero's sign, Decimal's context minus would drop it
+        operand = self._operand(value, NUMBER, "", node.operand.range, "a number is required")
+        return with_precision(operand.copy_negate(), precision(operand))
 
     def _operand(self, value: Value, t: Type, side: str, rng: Range, need: str) -> Value:
         if value is None:
@@ -343,6 +406,9 @@ class Evaluator:
             return not values_equal(left, right)
         a = self._operand(left, NUMBER, "left ", node.left.range, "a number is required")
         b = self._operand(right, NUMBER, "right ", node.right.range, "a number is required")
+        narrow = narrow_arithmetic(op, a, b)  # two float64-born numbers keep their precision
+        if narrow is not None:
+            return narrow
         ctx = NUMBER_CONTEXT
         if op == "+":
             return ctx.add(a, b)
@@ -361,7 +427,7 @@ class Evaluator:
                 raise DiagnosticError(
                     "Operation failed", "Error during operation: can't use modulo by zero.", node.range
                 )
-            return ctx.remainder(a, b)
+            return modulo(a, b)
         if op == "<":
             return a < b
         if op == ">":
@@ -518,7 +584,7 @@ class Evaluator:
         converted = []
         for i, value in enumerate(args):
             param = fn.params[i] if i < len(fn.params) else fn.variadic
-            arg_range = node.args[min(i, len(node.args) - 1)].range if node.args else node.range
+            arg_range = start_range(node.args[min(i, len(node.args) - 1)]) if node.args else node.range
             if value is None and not param.allow_null:
                 raise DiagnosticError(
                     "Invalid function argument",
@@ -528,9 +594,11 @@ class Evaluator:
             try:
                 converted.append(convert(value, param.type))
             except ConversionError as err:
+                got = value_type(value)
+                reason = str(err) if convertible(got, param.type) else mismatch_message(got, param.type)
                 raise DiagnosticError(
                     "Invalid function argument",
-                    f'Invalid value for "{param.name}" parameter: {err}.',
+                    f'Invalid value for "{param.name}" parameter: {reason}.',
                     arg_range,
                 ) from None
         try:
@@ -543,14 +611,16 @@ class Evaluator:
                 raise DiagnosticError(
                     "Invalid function argument",
                     f'Invalid value for "{param.name}" parameter: {err.message}.',
-                    node.args[err.arg].range,
+                    start_range(node.args[err.arg]),
                 ) from None
             raise DiagnosticError(
-                "Error in function call", f'Call to function "{fn.name}" failed: {err.message}.', node.range
+                "Error in function call",
+                f'Call to function "{fn.name}" failed: {err.message}.',
+                start_range(node),
             ) from None
         except (decimal.InvalidOperation, ValueError, OverflowError, ZeroDivisionError) as err:
             raise DiagnosticError(
-                "Error in function call", f'Call to function "{fn.name}" failed: {err}.', node.range
+                "Error in function call", f'Call to function "{fn.name}" failed: {err}.', start_range(node)
             ) from None
 
     def _try_can(self, node: ast.Call, local: dict) -> Value:
@@ -612,39 +682,11 @@ def values_equal(a: Value, b: Value) -> bool:
     return False
 
 
-def type_from_expression(node: ast.Node) -> Type:
-    """Read a type constraint (``list(string)``, ``object({a=number})``...) from an expression."""
-    if isinstance(node, ast.Variable):
-        simple = {"string": STRING, "number": NUMBER, "bool": BOOL, "any": ANY}
-        if node.name in simple:
-            return simple[node.name]
-    if isinstance(node, ast.Call):
-        name = node.name
-        if name in ("list", "set", "map") and len(node.args) == 1:
-            element = type_from_expression(node.args[0])
-            return {"list": list_of, "set": set_of, "map": map_of}[name](element)
-        if name == "tuple" and len(node.args) == 1 and isinstance(node.args[0], ast.TupleExpr):
-            return Type("tuple", elements=tuple(type_from_expression(e) for e in node.args[0].items))
-        if name == "object" and len(node.args) == 1 and isinstance(node.args[0], ast.ObjectExpr):
-            attrs_ = []
-            for key, value in node.args[0].items:
-                if not isinstance(key, ast.Literal):
-                    break
-                attrs_.append((str(key.value), type_from_expression(value)))
-            else:
-                return Type("object", attributes=tuple(sorted(attrs_)))
-    raise DiagnosticError(
-        "Invalid type specification",
-        "A type specification is either a primitive type keyword (bool, number, string) "
-        "or a complex type constructor call, like list(string).",
-        node.range,
-    )
-
-
 __all__ = [
     "Evaluator",
     "Globals",
     "UserFunction",
+    "start_range",
     "suggest",
     "type_from_expression",
     "values_equal",

@@ -7,7 +7,6 @@ directives nested, strip markers applied, heredocs parsed as templates).
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from bakec.bake.hcl import ast
@@ -112,8 +111,8 @@ def _syntax_error(err, text: str, filename: str) -> DiagnosticError:
     return DiagnosticError(summary, detail, rng)
 
 
-_STRIP_AFTER = re.compile(r"^[ \t\r\n]+")
-_STRIP_BEFORE = re.compile(r"[ \t\r\n]+$")
+# Go's unicode.IsSpace: what HCL's strip markers and heredoc flushing treat as white space
+_GO_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 class _Builder:
@@ -266,7 +265,7 @@ class _Builder:
         op = str(tree.children[0])
         operand = self.expr(self._exprs(tree)[0])
         if op == "-" and isinstance(operand, ast.Literal) and isinstance(operand.value, Decimal):
-            return ast.Literal(self.range(tree), -operand.value)
+            return ast.Literal(self.range(tree), operand.value.copy_negate())  # -0 stays negative
         return ast.Unary(self.range(tree), op, operand)
 
     def x_tuple(self, tree) -> ast.Node:
@@ -368,8 +367,12 @@ class _Builder:
         return ast.ForExpr(self.range(tree), key_var, value_var, collection, key, value, condition, group)
 
     # -- templates ---------------------------------------------------------------
-    def string(self, tree) -> ast.Template:
-        """Build a template from a quoted string's flat parts, nesting if/for directives."""
+    def string(self, tree, heredoc: bool = False, flush: bool = False) -> ast.Template:
+        """Build a template from a quoted string's flat parts, nesting if/for directives.
+
+        ``heredoc``: the parts come from a heredoc body (literals split per line before
+        strip markers apply); ``flush``: it is a ``<<-`` heredoc, whose indentation goes.
+        """
         items: list = []  # literals, expression nodes, and directive markers
         for part in tree.children:
             if not hasattr(part, "data"):
@@ -387,12 +390,12 @@ class _Builder:
                 continue
             rng = self.range(inner)
             data = inner.data
-            if data == "interpolation":
-                items.append(("expr", self.expr(self._exprs(inner)[0])))
-                continue
             tokens = [str(t) for t in inner.children if not hasattr(t, "data")]
             strip_before = len(tokens) > 1 and tokens[1] == "~"
             strip_after = len(tokens) > 1 and tokens[-2] == "~"
+            if data == "interpolation":
+                items.append(("expr", self.expr(self._exprs(inner)[0]), strip_before, strip_after, rng))
+                continue
             exprs = self._exprs(inner)
             if data == "template_if_start":
                 items.append(("if", self.expr(exprs[0]), strip_before, strip_after, rng))
@@ -413,7 +416,11 @@ class _Builder:
                 items.append(("for", (names, coll), strip_before, strip_after, rng))
             elif data == "template_endfor":
                 items.append(("endfor", None, strip_before, strip_after, rng))
+        if heredoc:
+            items = _split_lines(items)
         _apply_strip_markers(items)
+        if flush:
+            _flush_heredoc(items)
         template, rest = self._nest(items, 0, self.range(tree), stop=())
         return template
 
@@ -465,36 +472,73 @@ class _Builder:
         return ast.Template(rng, tuple(parts)), i
 
     def heredoc(self, tree, trim: bool) -> ast.Node:
-        token = tree.children[0]
-        raw = str(token)
-        header, _, rest = raw.partition("\n")
-        marker = header[3:] if trim else header[2:]
-        marker = marker.strip()
-        body_lines = rest.split("\n")
-        # the token ends with "<indent>MARKER\n": drop the marker line and the final empty piece
-        body_lines = body_lines[:-2]
-        if trim:
-            indents = [len(line) - len(line.lstrip(" \t")) for line in body_lines if line.strip()]
-            cut = min(indents) if indents else 0
-            body_lines = [line[cut:] for line in body_lines]
-        body = "".join(line + "\n" for line in body_lines)
+        """A heredoc as HCL reads it: one literal token per line, strip markers, then ``<<-`` flushing."""
+        raw = str(tree.children[0])
+        _, _, rest = raw.partition("\n")
+        # the token ends with "<indent>MARKER\n": drop the marker line
+        body = rest[: rest.rstrip("\n").rfind("\n") + 1] if rest.count("\n") > 1 else ""
         rng = self.range(tree)
         if "${" not in body and "%{" not in body:
-            return ast.Template(rng, (ast.Literal(rng, body),))
-        quoted = quote_template(body)
-        node = parse_expression(quoted, self.filename, line_offset=rng.start.line)
-        return node
+            items: list = [("lit", line) for line in body.splitlines(keepends=True)]
+            if trim:
+                _flush_heredoc(items)
+            return ast.Template(rng, (ast.Literal(rng, "".join(item[1] for item in items)),))
+        attribute = _lark_parse(f"x = {quote_template(body)}\n", self.filename).children[0].children[0]
+        string_tree = attribute.children[-1].children[0]  # x = <expr_term <string>>
+        builder = _Builder(self.filename, body, line_offset=rng.start.line, column_offset=-4)
+        return builder.string(string_tree, heredoc=True, flush=trim)
+
+
+def _split_lines(items: list) -> list:
+    """Literal items cut after each newline, as HCL's scanner emits one literal token per heredoc line."""
+    out: list = []
+    for item in items:
+        if item[0] != "lit" or "\n" not in item[1][:-1]:
+            out.append(item)
+            continue
+        out.extend(("lit", line) for line in item[1].splitlines(keepends=True))
+    return out
+
+
+def _flush_heredoc(items: list) -> None:
+    """Remove the common indentation of a ``<<-`` heredoc's lines (HCL's flushHeredocTemplateParts).
+
+    A line starting with an interpolation or directive counts as unindented; a line of only
+    whitespace is ignored and kept as it is; a line whose newline a strip marker removed
+    joins the next one, which then is not a line start.
+    """
+    fewest = None
+    adjust: list[int] = []
+    newline = True
+    for index, item in enumerate(items):
+        if newline:
+            newline = False
+            spaces = 0
+            if item[0] == "lit":
+                text = item[1]
+                trimmed = text.lstrip(_GO_SPACES)
+                if not trimmed and text.endswith("\n"):
+                    spaces = None
+                else:
+                    spaces = len(text) - len(trimmed)
+                    adjust.append(index)
+            if spaces is not None and (fewest is None or spaces < fewest):
+                fewest = spaces
+        if item[0] == "lit" and item[1].endswith("\n"):
+            newline = True
+    for index in adjust:
+        items[index] = ("lit", items[index][1][fewest:])
 
 
 def _apply_strip_markers(items: list) -> None:
     for index, item in enumerate(items):
-        if item[0] in ("lit", "expr"):
+        if item[0] == "lit":
             continue
         _, _, strip_before, strip_after, _ = item
         if strip_before and index > 0 and items[index - 1][0] == "lit":
-            items[index - 1] = ("lit", _STRIP_BEFORE.sub("", items[index - 1][1]))
+            items[index - 1] = ("lit", items[index - 1][1].rstrip(_GO_SPACES))
         if strip_after and index + 1 < len(items) and items[index + 1][0] == "lit":
-            items[index + 1] = ("lit", _STRIP_AFTER.sub("", items[index + 1][1]))
+            items[index + 1] = ("lit", items[index + 1][1].lstrip(_GO_SPACES))
 
 
 def _unescape(raw: str) -> str:

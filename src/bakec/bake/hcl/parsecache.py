@@ -3,7 +3,7 @@
 Loading python-hcl2's Lark parser costs about a quarter of a second on every
 run; an unchanged bake file instead loads its pickled AST in a millisecond.
 The key covers the file's bytes, its name (ranges name the file) and bakec's
-version and AST module, so a stale entry can never be used. Entries are
+version, AST module and parser modules, so a stale entry can never be used. Entries are
 written atomically (temporary file, then rename); any cache problem just
 falls back to parsing.
 """
@@ -25,7 +25,8 @@ _MAX_ENTRIES = 512
 
 def _fingerprint() -> str:
 
-    source = Path(ast.__file__).read_bytes()
+    here = Path(ast.__file__)  # the tree's shape, and how the parser builds it, decide an entry
+    source = b"".join(here.with_name(name).read_bytes() for name in ("ast.py", "parse.py", "grammar.py"))
     return __version__ + ":" + hashlib.sha256(source).hexdigest()[:16]
 
 

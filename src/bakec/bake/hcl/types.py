@@ -26,6 +26,7 @@ class Type:
     element: "Type | None" = None
     elements: "tuple[Type, ...]" = ()
     attributes: "tuple[tuple[str, Type], ...]" = ()
+    optional: frozenset[str] = frozenset()  # object attributes that may be absent (null then)
 
     def __str__(self) -> str:
         if self.kind in ("string", "number", "bool", "any"):
@@ -34,7 +35,10 @@ class Type:
             return f"{self.kind}({self.element})"
         if self.kind == "tuple":
             return "tuple([" + ", ".join(map(str, self.elements)) + "])"
-        return "object({" + ", ".join(f"{k}={v}" for k, v in self.attributes) + "})"
+        return "object({" + ", ".join(f"{k}={self._attribute(k, v)}" for k, v in self.attributes) + "})"
+
+    def _attribute(self, name: str, t: "Type") -> str:
+        return f"optional({t})" if name in self.optional else str(t)
 
     @property
     def friendly(self) -> str:
@@ -123,6 +127,9 @@ def convert(value: Value, t: Type) -> Value:
         out_obj: dict = {}
         for name, at in t.attributes:
             if name not in value:
+                if name in t.optional:
+                    out_obj[name] = None
+                    continue
                 raise ConversionError(f'attribute "{name}" is required')
             out_obj[name] = _convert_element(value[name], at, name)
         return out_obj

@@ -32,6 +32,7 @@ from typing import Any
 # working precision is comfortably above that for every operation we do.
 NUMBER_CONTEXT = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_EVEN, Emax=10**9, Emin=-(10**9))
 _MANTISSA_BITS = 512
+_FLOAT64_BITS = 53
 
 Value = Any
 
@@ -52,6 +53,84 @@ class HMap(dict):
     """A cty map: string keys, every value of the same type."""
 
     __slots__ = ()
+
+
+class NarrowNumber(Decimal):
+    """A cty number whose big.Float has fewer than 512 bits of precision (``bits``).
+
+    Go makes these from float64 values (strconv.ParseFloat for variable overrides,
+    math.Pow...): 53 bits. The value is exact; it prints as the shortest decimal that
+    rounds back to it at ``bits``, and arithmetic between two of them keeps the larger
+    precision, as big.Float does (see :func:`narrow_arithmetic`).
+    """
+
+    __slots__ = ("bits",)
+    bits: int
+
+
+def with_precision(value: Decimal, bits: int) -> Decimal:
+    """``value`` as a number of ``bits`` precision (a plain Decimal at cty's full 512)."""
+    if bits >= _MANTISSA_BITS:
+        return Decimal(value)
+    out = NarrowNumber(value)
+    out.bits = bits
+    return out
+
+
+def precision(value: Decimal) -> int:
+    """The precision in bits of a cty number's big.Float."""
+    return getattr(value, "bits", _MANTISSA_BITS)
+
+
+def from_float64(value: float) -> Decimal:
+    """A finite float64 as a cty number (exactly, at 53 bits)."""
+    return with_precision(Decimal(value), _FLOAT64_BITS)
+
+
+def narrow_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal | None:
+    """``a op b`` as big.Float computes it when both have less than 512 bits, else None.
+
+    Sum, difference and quotient round to the larger precision; a product stays exact
+    with the precision it needs (cty's Multiply).
+    """
+    bits = max(precision(a), precision(b))
+    if bits >= _MANTISSA_BITS or op not in ("+", "-", "*", "/") or (op == "/" and b == 0):
+        return None
+    x, y = Fraction(a), Fraction(b)
+    exact = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else x}[op]
+    if op == "*":
+        bits = max(bits, _mantissa_bits(exact))
+        if bits >= _MANTISSA_BITS:
+            return None
+    else:
+        exact = round_to_bits(exact, bits)
+    return with_precision(_exact_decimal(exact), bits)
+
+
+def modulo(a: Decimal, b: Decimal) -> Decimal:
+    """cty's Modulo of two finite numbers, ``b`` not zero: ``a - b * trunc(a / b)``.
+
+    As big.Float does it: operands at their binary precision, the quotient at the larger
+    one, then product and difference at ``a``'s (so 1.1 % 1 shows 1.1's binary error, as
+    in buildx). Exact, so a huge quotient cannot fail as Decimal's remainder does.
+    """
+    bits_a, bits = precision(a), max(precision(a), precision(b))
+    x, y = round_to_bits(Fraction(a), bits_a), round_to_bits(Fraction(b), precision(b))
+    whole = int(round_to_bits(x / y, bits))  # int() truncates toward zero, as big.Float.Int
+    work = round_to_bits(y * round_to_bits(Fraction(whole), bits_a), bits_a)
+    return with_precision(_exact_decimal(round_to_bits(x - work, bits_a)), bits_a)
+
+
+def _mantissa_bits(value: Fraction) -> int:
+    """The bits a binary fraction's mantissa needs (big.Float's MinPrec)."""
+    numerator = abs(value.numerator)
+    return (numerator >> ((numerator & -numerator).bit_length() - 1)).bit_length() if numerator else 0
+
+
+def _exact_decimal(value: Fraction) -> Decimal:
+    """A binary fraction (power-of-two denominator) as the Decimal of exactly its value."""
+    context = decimal.Context(prec=2000)
+    return context.divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
 def number(value: int | str | Decimal) -> Decimal:
@@ -104,10 +183,12 @@ def format_number(value: Decimal) -> str:
     """Print a number as cty does when converting it to a string."""
     if not value.is_finite():
         return "+Inf" if value > 0 else "-Inf"
-    if value == value.to_integral_value():
+    if value.is_zero():
+        return "-0" if value.is_signed() else "0"  # big.Float keeps the sign of zero
+    bits = precision(value)
+    if value == value.to_integral_value() and abs(int(value)).bit_length() <= bits:
         return str(int(value))
-    exact = round_to_bits(Fraction(value))
-    return shortest_decimal(exact)
+    return shortest_decimal(round_to_bits(Fraction(value), bits), bits)
 
 
 def round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
@@ -125,14 +206,14 @@ def round_to_bits(value: Fraction, bits: int = _MANTISSA_BITS) -> Fraction:
     return sign * Fraction(mantissa) / (Fraction(2) ** shift)
 
 
-def shortest_decimal(exact: Fraction) -> str:
-    """The shortest plain decimal that rounds back to ``exact`` at 512 bits."""
+def shortest_decimal(exact: Fraction, bits: int = _MANTISSA_BITS) -> str:
+    """The shortest plain decimal that rounds back to ``exact`` at ``bits`` of mantissa."""
     num, den = exact.numerator, exact.denominator
     ctx = decimal.Context(prec=400)
     full = ctx.divide(Decimal(num), Decimal(den))
     for digits in range(1, 170):
         candidate = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN).plus(full)
-        if round_to_bits(Fraction(candidate)) == exact:
+        if round_to_bits(Fraction(candidate), bits) == exact:
             return _plain(candidate)
     return _plain(full)
 

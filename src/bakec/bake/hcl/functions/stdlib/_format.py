@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from bakec.bake.hcl.functions.stdlib._common import go_quote_rune, graphemes, json_encode, json_string
 from bakec.bake.hcl.types import BOOL, NUMBER, STRING, ConversionError, Type, convert
+from bakec.bake.hcl.unify import convertible, mismatch_message, value_type
 from bakec.bake.hcl.values import Value, round_to_bits, shortest_decimal
 
 MAX_WIDTH = 1_000_000
@@ -39,7 +40,7 @@ def format_string(fmt: str, args: list[Value]) -> str:
     """Apply ``fmt`` to ``args`` as cty's ``format`` does."""
     out: list[str] = []
     next_arg = 1
-    verbs = 0
+    highest = 0  # the highest argument number any verb used
     data = fmt.encode()
     i, n = 0, len(fmt)
     while i < n:
@@ -54,12 +55,12 @@ def format_string(fmt: str, args: list[Value]) -> str:
             continue
         verb, i = _scan_verb(fmt, i, next_arg, data)
         out.append(_append(verb, args))
-        verbs += 1
+        highest = max(highest, verb.arg_num)
         next_arg = verb.arg_num + 1
-    if next_arg <= len(args):
-        if verbs == 0:
+    if highest < len(args):
+        if highest == 0:
             raise FormatError("too many arguments; no verbs in format string")
-        raise FormatError(f"too many arguments; only {next_arg - 1} used by format string")
+        raise FormatError(f"too many arguments; only {highest} used by format string")
     return "".join(out)
 
 
@@ -81,17 +82,6 @@ def _scan_verb(fmt: str, start: int, next_arg: int, data: bytes) -> tuple[_Verb,
     while i < n and fmt[i] in flags:
         setattr(verb, flags[fmt[i]], True)
         i += 1
-    if i < n and fmt[i] == "[":
-        i += 1
-        if i >= n or not "1" <= fmt[i] <= "9":
-            raise bad(i)
-        j = i
-        while j < n and fmt[j].isascii() and fmt[j].isdigit():
-            j += 1
-        verb.arg_num = int(fmt[i:j])
-        if j >= n or fmt[j] != "]":
-            raise bad(j)
-        i = j + 1
     if i < n and "1" <= fmt[i] <= "9":
         j = i
         while j < n and fmt[j].isascii() and fmt[j].isdigit():
@@ -106,6 +96,18 @@ def _scan_verb(fmt: str, start: int, next_arg: int, data: bytes) -> tuple[_Verb,
             j += 1
         verb.prec = _bounded(fmt[i + 1 : j] or "0")
         i = j
+    # cty's verb grammar: flags, width, precision, then the [argument index], then the mode
+    if i < n and fmt[i] == "[":
+        i += 1
+        if i >= n or not "1" <= fmt[i] <= "9":
+            raise bad(i)
+        j = i
+        while j < n and fmt[j].isascii() and fmt[j].isdigit():
+            j += 1
+        verb.arg_num = int(fmt[i:j])
+        if j >= n or fmt[j] != "]":
+            raise bad(j)
+        i = j + 1
     if i >= n or not (fmt[i].isascii() and fmt[i].isalpha()):
         raise bad(i)
     verb.mode = fmt[i]
@@ -153,7 +155,8 @@ def _convert(verb: _Verb, arg: Value, target: Type) -> Value:
     try:
         return convert(arg, target)
     except ConversionError as err:
-        raise _unsupported(verb, err) from None
+        got = value_type(arg)  # cty's Convert: a missing conversion says what was given
+        raise _unsupported(verb, err if convertible(got, target) else mismatch_message(got, target)) from None
 
 
 def _pad(verb: _Verb, text: str) -> str:

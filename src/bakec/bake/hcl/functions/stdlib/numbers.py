@@ -9,18 +9,19 @@ from decimal import Decimal
 from bakec.bake.hcl.functions import FunctionError, Param, function
 from bakec.bake.hcl.functions.stdlib._common import friendly, go_quote, int_arg, to_int
 from bakec.bake.hcl.types import ANY, NUMBER
-from bakec.bake.hcl.values import NUMBER_CONTEXT, Value, number
+from bakec.bake.hcl.values import NUMBER_CONTEXT, Value, from_float64, number
+from bakec.bake.hcl.values import modulo as cty_modulo
 
 _INF = Decimal("Infinity")
 
 
 def _from_float(value: float) -> Decimal:
-    """A float64 result as a cty number; repr is Go's shortest round-trip form too."""
+    """A float64 result as a cty number: its exact value, printed at float64 precision."""
     if math.isnan(value):
         raise FunctionError("result is not a number")
     if math.isinf(value):
         return _INF if value > 0 else -_INF
-    return NUMBER_CONTEXT.create_decimal(repr(value))
+    return from_float64(value)
 
 
 @function("absolute", Param("num", NUMBER))
@@ -66,8 +67,7 @@ def modulo(a: Decimal, b: Decimal) -> Decimal:
         return multiply(a, b)
     if b == 0:
         return a
-    quotient = NUMBER_CONTEXT.divide(a, b).to_integral_value(rounding="ROUND_DOWN")
-    return NUMBER_CONTEXT.subtract(a, NUMBER_CONTEXT.multiply(b, quotient))
+    return cty_modulo(a, b)
 
 
 @function("negate", Param("num", NUMBER))

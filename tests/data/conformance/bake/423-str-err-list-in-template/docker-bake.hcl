@@ -1,0 +1,6 @@
+variable "TAGS" {
+  default = ["a", "b"]
+}
+target "default" {
+  tags = ["x${TAGS}"]
+}

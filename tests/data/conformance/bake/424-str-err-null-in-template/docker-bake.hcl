@@ -1,0 +1,8 @@
+variable "NOTHING" {
+  default = null
+}
+target "default" {
+  args = {
+    A = "v-${NOTHING}"
+  }
+}

@@ -1,0 +1,5 @@
+target "default" {
+  args = {
+    A = [1, 2]
+  }
+}

@@ -1,0 +1,9 @@
+variable "V" {
+  type    = strng
+  default = "x"
+}
+target "default" {
+  args = {
+    V = V
+  }
+}

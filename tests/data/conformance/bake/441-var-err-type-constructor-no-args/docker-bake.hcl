@@ -1,0 +1,7 @@
+variable "V" {
+  type    = list
+  default = ["x"]
+}
+target "default" {
+  tags = V
+}

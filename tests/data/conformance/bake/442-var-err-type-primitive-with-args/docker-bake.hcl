@@ -1,0 +1,9 @@
+variable "V" {
+  type    = string(1)
+  default = "x"
+}
+target "default" {
+  args = {
+    V = V
+  }
+}

@@ -1,0 +1,8 @@
+variable "ON" {
+  type = bool
+}
+target "default" {
+  args = {
+    ON = ON
+  }
+}

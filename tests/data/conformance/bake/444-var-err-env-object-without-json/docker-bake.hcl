@@ -1,0 +1,8 @@
+variable "OBJ" {
+  type = object({ a = string })
+}
+target "default" {
+  args = {
+    A = OBJ.a
+  }
+}

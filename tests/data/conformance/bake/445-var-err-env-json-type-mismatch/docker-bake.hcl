@@ -1,0 +1,8 @@
+variable "PORTS" {
+  type = list(number)
+}
+target "default" {
+  args = {
+    P = join(",", PORTS)
+  }
+}

@@ -1,0 +1,4 @@
+# nothing here
+// still nothing
+/* and
+   nothing */

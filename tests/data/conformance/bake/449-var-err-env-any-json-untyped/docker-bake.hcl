@@ -1,0 +1,8 @@
+variable "ANY" {
+  type = any
+}
+target "default" {
+  args = {
+    A = jsonencode(ANY)
+  }
+}

@@ -1,0 +1,5 @@
+target "default" {
+  args = {
+    TOTAL = sum([1, 2])
+  }
+}

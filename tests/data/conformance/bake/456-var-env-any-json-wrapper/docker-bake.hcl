@@ -1,0 +1,9 @@
+variable "ANY" {
+  type = any
+}
+target "default" {
+  args = {
+    A = jsonencode(ANY)
+  }
+  tags = ANY.tags
+}

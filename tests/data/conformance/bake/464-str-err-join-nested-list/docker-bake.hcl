@@ -1,0 +1,11 @@
+variable "XS" {
+  default = ["a", "b"]
+}
+variable "NOTHING" {
+  default = null
+}
+target "default" {
+  args = {
+    X = join(",", [XS])
+  }
+}
