@@ -109,24 +109,17 @@ def main() -> int:
             daemon_before = _proc_cpu(daemon) if daemon else 0.0
             started = time.perf_counter()
             with RunCgroups() as runs, open(events, "w") as err:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-c",
-                        WRAPPER,
-                        str(report),
-                        "build",
-                        "--progress",
-                        "bakec-json",
-                        "--state-dir",
-                        str(state),
-                    ],
+                cmd = [sys.executable, "-c", WRAPPER, str(report), "build", "--progress", "bakec-json"]
+                proc = subprocess.Popen(
+                    [*cmd, "--state-dir", str(state)],
                     cwd=work,
                     env=env,
-                    check=True,
                     stderr=err,
                     stdout=subprocess.DEVNULL,
                 )
+                runs.pid = proc.pid
+                if proc.wait() != 0:
+                    raise SystemExit(f"build failed: see {events}")
             wall = time.perf_counter() - started
             if not daemon and pid_file.exists():
                 daemon = int(pid_file.read_text())

@@ -75,16 +75,23 @@ def _find_pid(needle: bytes) -> int | None:
 
 
 class RunCgroups:
-    """Sums the CPU time of bakec's RUN cgroups (``/bakec-*``), sampled until each is removed."""
+    """Sums the CPU time of one bakec build's RUN cgroups, sampled until runc removes each.
+
+    Set :attr:`pid` to the build's pid once it runs: its containers (and so their cgroups) are
+    named ``bakec-<pid>-...``; other builds on the machine have cgroups of their own.
+    """
 
     def __init__(self) -> None:
+        self.pid = 0
         self.seen: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
         while not self._stop.wait(0.005):
-            for path in glob.glob(str(CPUACCT / "bakec-*" / "cpuacct.usage")):
+            if not self.pid:
+                continue
+            for path in glob.glob(str(CPUACCT / f"bakec-{self.pid}-*" / "cpuacct.usage")):
                 try:
                     value = int(Path(path).read_text())
                 except (OSError, ValueError):
@@ -123,7 +130,7 @@ class Tool:
     def prune(self) -> None:
         raise NotImplementedError
 
-    def build(self, workload: str, *args: str) -> tuple[float, float]:
+    def build(self, workload: str, *args: str, runs: RunCgroups | None = None) -> tuple[float, float]:
         """One build in ``workload``: (wall seconds, CPU seconds). Fails loudly on a build error."""
         cmd = self.command(*args)
         cwd = self.work / workload
@@ -131,6 +138,8 @@ class Tool:
         with tempfile.TemporaryFile() as err:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=cwd, env=self.env, stdout=subprocess.DEVNULL, stderr=err)
+            if runs is not None:
+                runs.pid = proc.pid
             _, status, usage = os.wait4(proc.pid, 0)
             elapsed = time.perf_counter() - started
             if os.waitstatus_to_exitcode(status) != 0:
@@ -266,7 +275,7 @@ def run_case(name: str, tools: list[Tool], runs: int, run_cpu: bool) -> dict[str
                 before(tool, nonce)
             if run_cpu and isinstance(tool, Bakec):
                 with RunCgroups() as sampler:
-                    wall, cpu = tool.build(workload, *args)
+                    wall, cpu = tool.build(workload, *args, runs=sampler)
                 runs_cpu.append(sampler.seconds)
             else:
                 wall, cpu = tool.build(workload, *args)
