@@ -100,3 +100,28 @@ def test_cancel_marks_unstarted_nodes_cancelled():
 
     outcome = scheduler.run({"a": [], "b": ["a"]}, execute)
     assert outcome.results["b"].state is State.CANCELLED
+
+
+def test_light_nodes_run_beside_a_full_set_of_heavy_ones():
+    # both heavy nodes hold their slots until the light one has run: it must not wait for a slot
+    light_ran = threading.Event()
+    peak_heavy = [0]
+    active: list[str] = []
+    lock = threading.Lock()
+
+    def execute(node):
+        if node.startswith("heavy"):
+            with lock:
+                active.append(node)
+                peak_heavy[0] = max(peak_heavy[0], len(active))
+            assert light_ran.wait(5), "the light node waited for a heavy slot"
+            with lock:
+                active.remove(node)
+        else:
+            light_ran.set()
+        return node
+
+    graph = {"heavy1": [], "heavy2": [], "heavy3": [], "copy": []}
+    outcome = Scheduler(max_parallelism=2).run(graph, execute, light=lambda n: n == "copy")
+    assert outcome.ok
+    assert peak_heavy[0] == 2  # the heavy ones still respect the limit

@@ -91,7 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="operations run at once (default: cores)",
+        help="RUN steps run at once (default: cores); file operations and sources run beside them",
     )
     build.add_argument(
         "--keep-going", action="store_true", help="let independent targets finish when one fails"

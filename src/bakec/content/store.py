@@ -86,13 +86,11 @@ class Writer:
         if final.exists():
             self._tmp.unlink()
         else:
+            # No fsync of the directory: a crash that loses the rename loses the blob, which the
+            # store then reports missing (and every user of a blob checks ``has`` and makes it
+            # again); the data's fsync is what keeps a name from ever holding other bytes. Under
+            # load the directory fsync doubled the cost of each small blob (configs, manifests).
             os.rename(self._tmp, final)
-            if fsync:
-                dfd = os.open(final.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
         return digest
 
     def abort(self) -> None:

@@ -5,6 +5,10 @@ called in a worker thread once every dependency has succeeded. A node whose
 dependency failed is *skipped*; without ``keep_going`` the first failure
 stops new work from starting (running nodes finish or are cancelled by the
 caller's executor), with ``keep_going`` independent branches run to the end.
+``max_parallelism`` bounds the nodes running at once; with a ``light`` predicate it bounds only
+the others (the solver's RUN steps, which take whole cores), and light nodes (file operations,
+sources: Python and I/O) run beside them in as many slots again, so a core never idles while a
+COPY holds a slot.
 Ctrl-C / SIGTERM set :attr:`Scheduler.cancelled`; executors poll it.
 """
 
@@ -84,8 +88,13 @@ class Scheduler:
         dependencies: Mapping[N, Iterable[N]],
         execute: Callable[[N], object],
         on_state: Callable[[N, NodeResult], None] | None = None,
+        light: Callable[[N], bool] | None = None,
     ) -> RunOutcome[N]:
-        """Run ``execute(node)`` for every node once its dependencies succeeded; wait for all."""
+        """Run ``execute(node)`` for every node once its dependencies succeeded; wait for all.
+
+        Nodes for which ``light(node)`` is true do not count against ``max_parallelism``: up to
+        as many of them run beside the others.
+        """
         deps = {node: set(ds) for node, ds in dependencies.items()}
         for node, ds in deps.items():
             missing = ds - deps.keys()
@@ -100,6 +109,12 @@ class Scheduler:
         outcome: RunOutcome[N] = RunOutcome()
         stop = False
         running: dict[Future[NodeResult], N] = {}
+        is_light = light or (lambda node: False)
+        limit = self.max_parallelism
+        busy = {False: 0, True: 0}  # running nodes, by lightness
+
+        def startable(node: N) -> bool:
+            return busy[is_light(node)] < limit
 
         def finish(node: N, result: NodeResult) -> None:
             outcome.results[node] = result
@@ -115,20 +130,27 @@ class Scheduler:
                 finish(nxt, NodeResult(State.SKIPPED))
                 stack.extend(dependents[nxt])
 
-        with ThreadPoolExecutor(max_workers=self.max_parallelism, thread_name_prefix="bakec-op") as pool:
+        workers = limit * 2 if light is not None else limit
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bakec-op") as pool:
             while ready or running:
-                while (
-                    ready and len(running) < self.max_parallelism and not stop and not self.cancelled.is_set()
-                ):
-                    node = ready.pop(0)
-                    if node in outcome.results:  # skipped meanwhile
-                        continue
-                    running[pool.submit(self._timed, execute, node)] = node
+                if not stop and not self.cancelled.is_set():
+                    held = []  # ready nodes whose kind of slot is full, in their order
+                    while ready:
+                        node = ready.pop(0)
+                        if node in outcome.results:  # skipped meanwhile
+                            continue
+                        if not startable(node):
+                            held.append(node)
+                            continue
+                        busy[is_light(node)] += 1
+                        running[pool.submit(self._timed, execute, node)] = node
+                    ready = held
                 if not running:
                     break
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
                     node = running.pop(future)
+                    busy[is_light(node)] -= 1
                     result = future.result()
                     finish(node, result)
                     if result.state in (State.DONE, State.CACHED):

@@ -249,7 +249,8 @@ def solve(
     dependencies: Mapping[str, list[str]] = {
         node: [d for d in graph.inputs[node] if d in keep] for node in order
     }
-    result.outcome = scheduler.run(dependencies, execute)
+    # RUN steps take whole cores: max_parallelism bounds them; COPY and sources run beside them
+    result.outcome = scheduler.run(dependencies, execute, light=lambda node: nodes[node]["op"].kind != "exec")
     for node, node_result in result.outcome.results.items():
         if node_result.state in (State.SKIPPED, State.CANCELLED):
             vertex(node, "skipped" if node_result.state is State.SKIPPED else "cancelled")
