@@ -223,6 +223,8 @@ def build(
                     for n, d in graph.nodes.items()
                     if d["op"].kind == "image" and n in solved.results
                 )
+                if imported is not None:  # a layer a cache import read is mounted from its repository
+                    publisher.known_images(imported.registry_blobs())
                 reports = _export(
                     graph,
                     solved,

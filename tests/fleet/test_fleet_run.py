@@ -17,6 +17,7 @@ import textwrap
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -93,14 +94,16 @@ def _project(root: Path, port: int, repo: str, hold: str = "") -> Path:
     (root / "src" / "a.txt").write_text("a\n")
     (root / "src" / "b.txt").write_text("b\n")
     (root / "Dockerfile").write_text(_dockerfile(port, hold))
-    # a asks for network.host itself: the publish job, which runs no RUN, needs no --allow for it
+    # a asks for network.host itself: the publish job, which runs no RUN, needs no --allow for it;
+    # b keeps its layers as built, so its image shares blobs with the shards' cache refs
+    rewrite = ",rewrite-timestamp=true"
     targets = "\n".join(
         textwrap.dedent(f"""\
             target "{name}" {{
               target = "{name}"
               {'entitlements = ["network.host"]' if name == "a" else ""}
               args = {{ SOURCE_DATE_EPOCH = "1700000000" }}
-              output = ["type=image,name={REGISTRY}/{repo}/{name}:v1,push=true,rewrite-timestamp=true"]
+              output = ["type=image,name={REGISTRY}/{repo}/{name}:v1,push=true{rewrite if name != "b" else ""}"]
             }}
             """)
         for name in ("a", "b", "c")
@@ -152,10 +155,15 @@ def _get(path: str, accept: str = "") -> bytes:
         return resp.read()
 
 
+def _cache_manifest(cache_ref: str) -> tuple[str, dict]:
+    """The repository of a registry cache ref and its manifest."""
+    repo, _, tag = cache_ref.removeprefix(f"{REGISTRY}/").rpartition(":")
+    return repo, json.loads(_get(f"{repo}/manifests/{tag}", OCI_MANIFEST))
+
+
 def _cache_records(cache_ref: str) -> set[str]:
     """The op digests a registry cache ref holds records of (its BuildKit cache config)."""
-    repo, _, tag = cache_ref.removeprefix(f"{REGISTRY}/").rpartition(":")
-    manifest = json.loads(_get(f"{repo}/manifests/{tag}", OCI_MANIFEST))
+    repo, manifest = _cache_manifest(cache_ref)
     config = json.loads(_get(f"{repo}/blobs/{manifest['config']['digest']}"))
     return {r["digest"] for r in config["records"]}
 
@@ -164,8 +172,23 @@ def _digests(metadata: Path) -> dict[str, str]:
     return {name: m["containerimage.digest"] for name, m in json.loads(metadata.read_text()).items()}
 
 
-def test_shards_run_every_step_once_and_publish_gives_the_single_machine_images(tmp_path, counter):
+def _uploads(requests: list[tuple[str, str, int]]) -> collections.Counter[str]:
+    """Blob digest → how many times its bytes were sent: the PUT closing an upload session.
+
+    A HEAD hit sends nothing and a cross-repository mount is a POST answered 201 without a
+    session; a declined mount's session is closed by a PUT, which does count.
+    """
+    sent: collections.Counter[str] = collections.Counter()
+    for method, path, status in requests:
+        url = urllib.parse.urlsplit(path)
+        if method == "PUT" and "/blobs/uploads/" in url.path and status == 201:
+            sent[urllib.parse.parse_qs(url.query)["digest"][0]] += 1
+    return sent
+
+
+def test_shards_run_every_step_once_and_publish_gives_the_single_machine_images(tmp_path, counter, registry):
     repo = f"bakec-test/fleet-{uuid.uuid4().hex[:10]}"
+    offset = registry.log_offset()
     root = _project(tmp_path / "repo", counter.port, repo)
     plan = _plan(root, repo)
     shards = plan["shards"]
@@ -197,12 +220,30 @@ def test_shards_run_every_step_once_and_publish_gives_the_single_machine_images(
     assert published.returncode == 0, published.stderr
     assert counter.snapshot() == dict.fromkeys(runs, 1)  # publish ran no RUN
     assert all(_tags(f"{repo}/{name}") == ["v1"] for name in ("a", "b", "c"))
+    # across the shards and the publish no blob went up twice: the rest were mounts or HEAD hits
+    fleet = registry.requests_since(offset, repo)
+    uploads = _uploads(fleet)
+    assert uploads and max(uploads.values()) == 1, [d for d, n in uploads.items() if n > 1]
+    mounted_from = {
+        urllib.parse.parse_qs(urllib.parse.urlsplit(p).query)["from"][0]
+        for m, p, s in fleet
+        if "mount=" in p and s == 201
+    }
+    assert f"{repo}/cache" in mounted_from  # b's layers, from the shards' refs
+    # b keeps its layers as built: its image is made of exactly the layers the shards exported
+    b_layers = {
+        layer["digest"] for layer in json.loads(_get(f"{repo}/b/manifests/v1", OCI_MANIFEST))["layers"]
+    }
+    exported = {layer["digest"] for s in shards for layer in _cache_manifest(s["cache_ref"])[1]["layers"]}
+    assert b_layers <= exported
 
     with fresh_state() as state:
         single = _job(root, state, "build", "--allow", "network.host", "--metadata-file", "single.json")
     assert single.returncode == 0, single.stderr
     assert counter.snapshot() == dict.fromkeys(runs, 2)  # the single machine ran each once too
-    assert _digests(root / "fleet.json") == _digests(root / "single.json")
+    fleet_digests, single_digests = _digests(root / "fleet.json"), _digests(root / "single.json")
+    # b's layers keep their build-time mtimes, so only a's and c's images are reproducible
+    assert {t: fleet_digests[t] for t in "ac"} == {t: single_digests[t] for t in "ac"}
 
     # the next CI run with one service's file changed: that service's shard refuses the plan ...
     (root / "src" / "a.txt").write_text("a, edited\n")

@@ -81,6 +81,14 @@ class ImportedCache:
         for chains, source in loaded:
             self.add(chains, source)
 
+    def registry_blobs(self) -> list[tuple[str, list[str]]]:
+        """(repository, blob digests) of the blobs imported from registries: where a push can mount them."""
+        by_repository: dict[str, list[str]] = {}
+        for digest, source in self._sources.items():
+            if isinstance(source, _RegistrySource):
+                by_repository.setdefault(source.repository.name, []).append(digest)
+        return list(by_repository.items())
+
     def lookup(self, digest: str) -> OpResult | None:
         """The imported result of op ``digest`` (an ``OpResult`` without a snapshot yet), or None."""
         chain = self.chains.get(digest)
