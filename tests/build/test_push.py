@@ -278,7 +278,7 @@ def test_push_flag_pushes_the_tags_and_load_flag_names_the_image_in_containerd(t
     )
     printed = json.loads(bakec(project, state_dir, "build", "--push", "--load", "--print").stdout)
     assert printed["target"]["default"]["output"] == [{"type": "image", "push": "true"}, {"type": "docker"}]
-    _build(
+    built = _build(
         project,
         state_dir,
         "--push",
@@ -287,6 +287,11 @@ def test_push_flag_pushes_the_tags_and_load_flag_names_the_image_in_containerd(t
         "meta.json",
         env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
     )
+    # without a Docker daemon, --load says where the image went
+    assert (
+        f"WARNING: --load: no Docker daemon answers on {tmp_path}/no-docker.sock; {HOST}/{repo}:v2 is in "
+        "bakec's containerd only (namespace bakec: ctr --address <state dir>/c.sock -n bakec images ls)\n"
+    ) in built.stderr
     pushed = _raw(f"{HOST}/{repo}:v2")
     assert json.loads(pushed)["mediaType"] == MT_MANIFEST
     meta = json.loads((project / "meta.json").read_text())["default"]

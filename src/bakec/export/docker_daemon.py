@@ -1,8 +1,8 @@
 """``--load`` into a Docker daemon: stream the ``type=docker`` archive to ``POST /images/load``.
 
 Only when a daemon answers on its socket (``DOCKER_HOST=unix://...``, else
-``/var/run/docker.sock``); without one, loading into Docker is skipped silently
-and the image is only in bakec's containerd store.
+``/var/run/docker.sock``); without one, loading into Docker is skipped with a warning
+that says where the image is: bakec's containerd store.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -24,6 +25,7 @@ from bakec.export.oci import write_layout_tar
 from bakec.export.request import ExportRequest, Metadata, image_metadata
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+CONTAINERD_NAMESPACE = "bakec"  # bakec.worker.client.NAMESPACE (grpc stays unloaded here)
 _API = "/v1.41"  # Docker 20.10; every newer daemon accepts it
 
 
@@ -144,5 +146,16 @@ def write_loaded(request: ExportRequest) -> Metadata:
     opts = ExportOptions.parse(request.attrs, kind="docker", source_date_epoch=request.source_date_epoch)
     committed = commit_images(request.store, request.images, opts)
     store_image(request.containerd, request.store, committed, opts.names)
-    load(request.store, committed, opts.names)
+    if not load(request.store, committed, opts.names):
+        sys.stderr.write(not_loaded_warning(opts.names or [committed.root.digest]))
     return image_metadata(committed, opts)
+
+
+def not_loaded_warning(names: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """What ``--load`` says when no Docker daemon answers: where the image went instead."""
+    where = socket_path(env) or (os.environ if env is None else env).get("DOCKER_HOST", "")
+    return (
+        f"WARNING: --load: no Docker daemon answers on {where}; {', '.join(names)} is in bakec's "
+        f"containerd only (namespace {CONTAINERD_NAMESPACE}: "
+        f"ctr --address <state dir>/c.sock -n {CONTAINERD_NAMESPACE} images ls)\n"
+    )
