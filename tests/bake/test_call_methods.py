@@ -79,11 +79,60 @@ def test_call_targets_lists_stages_with_descriptions(tmp_path):
     assert _built_nothing(tmp_path)
 
 
-def test_call_outline_is_refused_not_built(tmp_path):
-    code, out, err = _run(tmp_path, "build", "--call", "outline", "app")
-    assert (code, out) == (2, "")
-    assert "ERROR: --call=outline is not supported by bakec yet" in err
+OUTLINE_DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+# VERSION the release to package
+ARG VERSION=1.2
+ARG BASE=busybox
+ARG UNUSED=x
+FROM ${BASE} AS base
+# PORT where it listens
+ARG PORT=8080
+RUN --mount=type=secret,id=token,required --mount=type=ssh true
+
+# release what ships
+FROM base AS release
+ARG VERSION
+# GREETING what to say
+ARG GREETING
+RUN --mount=type=secret,target=/run/secrets/npmrc --mount=type=ssh,id=git,required=true true
+"""
+
+
+def test_call_outline_prints_args_secrets_and_ssh_of_the_stage_chain(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "Dockerfile").write_text(OUTLINE_DOCKERFILE)
+    bake = 'target "app" {\n  context = "out"\n  args = { GREETING = "hi" }\n}\n'
+    (tmp_path / "docker-bake.hcl").write_text(bake)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BAKEC_STATE_DIR": str(tmp_path / ".state")}
+    code, out, err = run_cli(["build", "--call", "outline", "app"], tmp_path, env)
+    assert code == 0, err
+    # BuildKit's PrintOutline: tabwriter columns, so an empty last-but-one cell leaves its padding
+    assert out == (
+        "TARGET:      release\n"
+        "DESCRIPTION: what ships\n"
+        "\n"
+        "BUILD ARG   VALUE     DESCRIPTION\n"
+        "VERSION     1.2       the release to package\n"
+        "BASE        busybox   \n"
+        "PORT        8080      where it listens\n"
+        "GREETING    hi        what to say\n"
+        "\n"
+        "SECRET   REQUIRED\n"
+        "token    true\n"
+        "npmrc    \n"
+        "\n"
+        "SSH       REQUIRED\n"
+        "default   \n"
+        "git       true\n"
+        "\n"
+    )
     assert _built_nothing(tmp_path)
+
+
+def test_call_outline_of_an_unnamed_stage_without_args_prints_nothing(tmp_path):
+    code, out, err = _run(tmp_path, "build", "--call", "outline", "clean")
+    assert (code, out) == (0, ""), err
 
 
 def test_unknown_call_method_is_refused(tmp_path):

@@ -179,7 +179,10 @@ def _run_call(definition, targets: dict, calls: dict[str, str]) -> int:
         )
     method = methods.pop()
     if method == "outline":
-        raise UsageError("--call=outline is not supported by bakec yet; use --call=check or --call=targets")
+        from bakec.graph.lint import render_outline
+
+        sys.stdout.write(render_outline(targets, cwd=definition.cwd))
+        return 0
     if method == "targets":
         from bakec.graph.lint import render_targets
 

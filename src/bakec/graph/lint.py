@@ -11,6 +11,7 @@ from bakec.bake.model import Target, copy_target
 from bakec.dockerfile.convert import check
 from bakec.dockerfile.convert import targets as stages_of
 from bakec.dockerfile.lint import LintWarning
+from bakec.dockerfile.outline import Outline, outline
 from bakec.errors import Pos, Range, excerpt
 from bakec.graph.build import _Builder
 from bakec.graph.context import ContextHasher
@@ -61,6 +62,49 @@ def render_targets(targets: Mapping[str, Target], *, cwd: str | os.PathLike[str]
     finally:
         builder.hasher.close()
     return "\n".join(out) + "\n"
+
+
+def render_outline(targets: Mapping[str, Target], *, cwd: str | os.PathLike[str]) -> str:
+    """``--call outline``: the build args, secrets and ssh sockets each target's stage uses."""
+    builder = _Builder(targets, Path(cwd), OfflineResolver(), ContextHasher(), "linux/amd64", None)
+    out: list[str] = []
+    try:
+        for name, target, text, filename, _shown in _dockerfiles(builder, list(targets), cwd):
+            if len(targets) > 1:
+                out.append(("\n" if out else "") + f"# {name}\n")
+            build_args = {k: v for k, v in (target.args or {}).items() if v is not None}
+            found = outline(text, build_args=build_args, target=target.target or "", filename=filename)
+            out.append(_print_outline(found))
+    finally:
+        builder.hasher.close()
+    return "".join(out)
+
+
+def _print_outline(found: Outline) -> str:
+    """BuildKit's ``outline.PrintOutline`` text: each table laid out by Go's tabwriter, then a blank line."""
+    out = ""
+    if found.name or found.description:
+        rows: list[tuple[str, ...]] = [("TARGET:", found.name or "(default)")]
+        if found.description:
+            rows.append(("DESCRIPTION:", found.description))
+        out += _tabwriter(rows, padding=1) + "\n"
+    if found.args:
+        args = [(a.name, a.value, a.description) for a in found.args]
+        out += _tabwriter([("BUILD ARG", "VALUE", "DESCRIPTION"), *args], padding=3) + "\n"
+    for title, mounts in (("SECRET", found.secrets), ("SSH", found.ssh)):
+        if mounts:
+            table = [(title, "REQUIRED")] + [(m.name, "true" if m.required else "") for m in mounts]
+            out += _tabwriter(table, padding=3) + "\n"
+    return out
+
+
+def _tabwriter(rows: Sequence[Sequence[str]], *, padding: int) -> str:
+    """Go's ``tabwriter`` (minwidth 0, pad with spaces): every cell but the last padded to its column."""
+    widths = [max(len(row[i]) for row in rows) + padding for i in range(len(rows[0]) - 1)]
+    return "".join(
+        "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[-1] + "\n"
+        for row in rows
+    )
 
 
 def lint_targets(
