@@ -122,12 +122,16 @@ def test_a_refused_attribute_prints_but_fails_the_build(tmp_path, state_dir, att
     assert not (project / "out").exists()
 
 
-def test_a_call_bakec_has_not_is_refused_before_anything_is_built(tmp_path, state_dir):
+def test_a_target_whose_call_is_not_build_is_answered_without_building(tmp_path, state_dir):
     project = _project(
         tmp_path / "p",
         """\
         target "app" {
-          call = "outline"
+          call = "nope"
+          output = ["type=local,dest=out"]
+        }
+        target "listed" {
+          call = "targets"
           output = ["type=local,dest=out"]
         }
         """,
@@ -135,5 +139,8 @@ def test_a_call_bakec_has_not_is_refused_before_anything_is_built(tmp_path, stat
     assert bakec(project, state_dir, "build", "--print", "app").returncode == 0
     refused = bakec(project, state_dir, "build", "app")
     assert refused.returncode == 2
-    assert "ERROR: --call=outline is not supported by bakec yet" in refused.stderr
+    assert 'ERROR: unsupported call method "nope"' in refused.stderr
+    listed = bakec(project, state_dir, "build", "listed")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("TARGET")
     assert not (project / "out").exists()
