@@ -175,7 +175,7 @@ def ulimits(values: list[str] | None) -> tuple[Ulimit, ...]:
 REFUSED = {
     "resources": "per-step cpu and memory limits are not applied by bakec's worker",
     "policy": "source policies are not evaluated by bakec",
-    "call": "`bakec build` answers call=check and call=targets without building; outline is not implemented",
+    "call": "`bakec build` answers call=check, call=targets and call=outline without building",
 }
 """Attributes bakec cannot honour, and why; a target that sets one is refused when it builds."""
 
