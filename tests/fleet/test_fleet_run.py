@@ -300,3 +300,25 @@ def test_a_killed_shard_rerun_alone_runs_only_its_unfinished_steps(tmp_path, cou
     rerun = _run_shard(root, owner)  # on another fresh runner
     assert rerun.returncode == 0, rerun.stderr
     assert counter.snapshot() == {"/base": 1, "/a": 1, "/hold/a2": 2}  # only the unfinished RUN again
+
+
+def test_an_unreachable_cache_repo_fails_the_job_before_anything_runs_or_is_pushed(tmp_path, counter):
+    repo = f"bakec-test/fleet-{uuid.uuid4().hex[:10]}"
+    root = _project(tmp_path / "repo", counter.port, repo)
+    proc = cli(root, "plan", "--shards", "3", "--cache-repo", "127.0.0.1:1/cache")  # nothing listens there
+    assert proc.returncode == 0, proc.stderr
+    (root / "plan.json").write_text(proc.stdout)
+    first = next(s for s in json.loads(proc.stdout)["shards"] if not s["needs"])
+    shard = _run_shard(root, first)
+    assert shard.returncode == 3, shard.stderr  # an environment problem: a CI retry may help
+    assert (
+        f"ERROR: shard {first['id']}: cannot reach the plan's cache repo 127.0.0.1:1/cache" in shard.stderr
+    ), shard.stderr
+    assert "nothing was run or pushed" in shard.stderr
+    with fresh_state() as state:
+        publish = _job(root, state, "build", "--plan", "plan.json", "--publish")
+    assert publish.returncode == 3, publish.stderr
+    assert "ERROR: publish: cannot reach the plan's cache repo 127.0.0.1:1/cache" in publish.stderr
+    assert "no tag was moved" in publish.stderr
+    assert counter.snapshot() == {}  # no RUN started
+    assert all(_tags(f"{repo}/{name}") == [] for name in ("a", "b", "c"))
