@@ -21,18 +21,23 @@ from typing import Any
 
 from bakec._version import __version__
 from bakec.builder import BuildOptions, BuildReport, build
-from bakec.errors import BakecError, BuildError, UsageError
+from bakec.errors import BakecError, BuildError, EnvironmentProblem, UsageError
 from bakec.fleet.document import FORMAT_VERSION
+from bakec.registry.errors import RegistryError
 from bakec.remotecache.export import push_ops
 from bakec.remotecache.import_ import ImportedCache, load_ref
 
-__all__ = ["FleetJob", "PinnedResolver", "StalePlan", "load_plan", "run_job"]
+__all__ = ["CacheRepoUnreachable", "FleetJob", "PinnedResolver", "StalePlan", "load_plan", "run_job"]
 
 _SHOWN = 3  # changed steps named in a stale-plan message
 
 
 class StalePlan(BuildError):
     """The plan no longer matches the bake files, Dockerfiles, contexts or variables."""
+
+
+class CacheRepoUnreachable(EnvironmentProblem):
+    """The registry of the plan's cache repo cannot be reached from this runner (exit code 3)."""
 
 
 def load_plan(path: str) -> dict[str, Any]:
@@ -246,6 +251,10 @@ class FleetJob:
 
         try:
             steps(f"importing cache manifest from {ref}", read)
+        except RegistryError as err:
+            if err.status is None and "cannot reach" in err.summary:
+                raise self._unreachable(err) from None
+            raise BuildError(f"cannot read the cache of shard {sid} from {ref}: {err}") from None
         except BakecError as err:
             raise BuildError(f"cannot read the cache of shard {sid} from {ref}: {err}") from None
         if required and not found:
@@ -253,6 +262,16 @@ class FleetJob:
                 f"shard {sid}'s results are not in {ref}: shard {self.shard['id']} needs them; "
                 f"run shard {sid} first"
             )
+
+    def _unreachable(self, err: RegistryError) -> CacheRepoUnreachable:
+        """Imports come first: nothing ran yet, nothing was pushed and no tag moved."""
+        who = f"shard {self.shard['id']}" if self.shard is not None else "publish"
+        outcome = "nothing was run or pushed" if self.shard is not None else "no tag was moved"
+        reason = err.summary.rpartition(": ")[2] + (f": {err.detail}" if err.detail else "")
+        return CacheRepoUnreachable(
+            f"{who}: cannot reach the plan's cache repo {self.plan['cache_repo']} ({reason}); {outcome}",
+            "check that this runner reaches that registry, or plan again with another --cache-repo",
+        )
 
     def _keep(self, graph: Any, imported: ImportedCache) -> set[str]:
         """The shard's own ops plus what they read; an input nobody provides names its shard."""

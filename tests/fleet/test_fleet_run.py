@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import collections
 import http.server
+import io
 import json
+import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import textwrap
 import threading
 import time
@@ -24,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from build.helpers import cli, cli_env, fresh_state, needs_builds
 
@@ -300,3 +306,110 @@ def test_a_killed_shard_rerun_alone_runs_only_its_unfinished_steps(tmp_path, cou
     rerun = _run_shard(root, owner)  # on another fresh runner
     assert rerun.returncode == 0, rerun.stderr
     assert counter.snapshot() == {"/base": 1, "/a": 1, "/hold/a2": 2}  # only the unfinished RUN again
+
+
+def test_an_unreachable_cache_repo_fails_the_job_before_anything_runs_or_is_pushed(tmp_path, counter):
+    repo = f"bakec-test/fleet-{uuid.uuid4().hex[:10]}"
+    root = _project(tmp_path / "repo", counter.port, repo)
+    proc = cli(root, "plan", "--shards", "3", "--cache-repo", "127.0.0.1:1/cache")  # nothing listens there
+    assert proc.returncode == 0, proc.stderr
+    (root / "plan.json").write_text(proc.stdout)
+    first = next(s for s in json.loads(proc.stdout)["shards"] if not s["needs"])
+    shard = _run_shard(root, first)
+    assert shard.returncode == 3, shard.stderr  # an environment problem: a CI retry may help
+    assert (
+        f"ERROR: shard {first['id']}: cannot reach the plan's cache repo 127.0.0.1:1/cache" in shard.stderr
+    ), shard.stderr
+    assert "nothing was run or pushed" in shard.stderr
+    with fresh_state() as state:
+        publish = _job(root, state, "build", "--plan", "plan.json", "--publish")
+    assert publish.returncode == 3, publish.stderr
+    assert "ERROR: publish: cannot reach the plan's cache repo 127.0.0.1:1/cache" in publish.stderr
+    assert "no tag was moved" in publish.stderr
+    assert counter.snapshot() == {}  # no RUN started
+    assert all(_tags(f"{repo}/{name}") == [] for name in ("a", "b", "c"))
+
+
+def _run_after_order(tasks: list[dict]) -> list[dict]:
+    """The Pipeline's tasks in an order Tekton may run them: each after all of its ``runAfter``."""
+    done: list[str] = []
+    ordered: list[dict] = []
+    while len(ordered) < len(tasks):
+        ready = [t for t in tasks if t["name"] not in done and set(t.get("runAfter", [])) <= set(done)]
+        assert ready, "runAfter has a cycle"
+        ordered.append(ready[0])
+        done.append(ready[0]["name"])
+    return ordered
+
+
+def test_the_emitted_tekton_pipeline_runs_for_real_on_separate_runners(tmp_path, counter):
+    """Each PipelineTask's step script, params substituted as Tekton does, on its own runner; then publish."""
+    repo = f"bakec-test/fleet-{uuid.uuid4().hex[:10]}"
+    root = _project(tmp_path / "repo", counter.port, repo)
+    plan = _plan(root, repo)  # plan.json next to the bake files: the pipeline's default plan param
+    emitted = cli(
+        root, "plan", "--shards", "3", "--cache-repo", f"{REGISTRY}/{repo}/cache", "--format", "tekton"
+    )
+    assert emitted.returncode == 0, emitted.stderr
+    task, pipeline, run = yaml.safe_load_all(emitted.stdout)
+    assert pipeline["metadata"]["annotations"]["bakec.dev/plan"] == plan["plan"]
+    (step,) = task["spec"]["steps"]
+    defaults = {p["name"]: p.get("default", "") for p in task["spec"]["params"]}
+    pipeline_params = {p["name"]: p["value"] for p in run["spec"]["params"]}
+    shim = tmp_path / "bin" / "bakec"  # the runner image's bakec: this checkout's
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m bakec.cli.main "$@"\n')
+    shim.chmod(0o755)
+
+    def run_task(pipeline_task: dict) -> subprocess.CompletedProcess:
+        params = defaults | {p["name"]: p["value"] for p in pipeline_task["params"]}
+        params = {k: v.replace("$(params.plan)", pipeline_params["plan"]) for k, v in params.items()}
+        script = step["script"]
+        for name, value in params.items():
+            script = script.replace(f"$(params.{name})", value)
+        assert "$(" not in script
+        workspace = tmp_path / "runners" / pipeline_task["name"]  # a runner's own copy of the checkout
+        shutil.copytree(root, workspace)
+        with fresh_state() as state:
+            env = {e["name"]: e["value"] for e in step["env"]}
+            assert env["BAKEC_STATE_DIR"] == "/var/lib/bakec"  # the runner's own volume: here a fresh dir
+            return subprocess.run(
+                ["sh", "-c", script],
+                cwd=workspace,
+                env=cli_env(
+                    workspace,
+                    {
+                        "PATH": f"{shim.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+                        "BAKEC_STATE_DIR": str(state),
+                        "BUILDX_NO_DEFAULT_ATTESTATIONS": "1",
+                    },
+                ),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+
+    tasks = pipeline["spec"]["tasks"]
+    assert any(t.get("runAfter") for t in tasks)
+    assert any(p["name"] == "allow" and p["value"] == "network.host" for t in tasks for p in t["params"])
+    for pipeline_task in _run_after_order(tasks):
+        proc = run_task(pipeline_task)
+        assert proc.returncode == 0, (pipeline_task["name"], proc.stderr)
+    assert counter.snapshot() == dict.fromkeys({"/base", "/a", "/a2", "/b", "/c"}, 1)
+    assert all(_tags(f"{repo}/{name}") == [] for name in ("a", "b", "c"))  # shards move no tag
+
+    (publish,) = pipeline["spec"]["finally"]
+    # every task succeeded, so $(tasks.status) is Succeeded and the publish's `when` lets it run
+    assert publish["when"] == [
+        {"input": "$(tasks.status)", "operator": "in", "values": ["Succeeded", "Completed"]}
+    ]
+    proc = run_task(publish)
+    assert proc.returncode == 0, proc.stderr
+    assert counter.snapshot() == dict.fromkeys({"/base", "/a", "/a2", "/b", "/c"}, 1)  # publish ran no RUN
+    made_by_last_run = {"a": ("a2.out", b"a2\n"), "b": ("b.out", b"base\nb\n"), "c": ("c.out", b"c\n")}
+    for name, (made, content) in made_by_last_run.items():
+        assert _tags(f"{repo}/{name}") == ["v1"]
+        manifest = json.loads(_get(f"{repo}/{name}/manifests/v1", OCI_MANIFEST))
+        blobs = [_get(f"{repo}/{name}/blobs/{layer['digest']}") for layer in manifest["layers"]]
+        with tarfile.open(fileobj=io.BytesIO(blobs[-1])) as top:  # the target's last RUN made it
+            assert top.extractfile(made).read() == content

@@ -165,7 +165,8 @@ def _build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="html: show the last builds' step times and cache hits from this state directory "
+        help="html: show the last builds' step times and cache hits from this state directory; "
+        "--record-costs: read step durations from it "
         "(default: the default state directory, when it has build records)",
     )
     plan.add_argument("targets", nargs="*", metavar="TARGET", help="targets or groups to plan")

@@ -11,6 +11,12 @@ def add_fleet_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-repo", metavar="REPO", help="registry repository the shards' cache refs live in")
     p.add_argument("--costs", metavar="FILE", help="measured op durations to balance shards by")
     p.add_argument(
+        "--record-costs",
+        metavar="FILE",
+        help="write the durations of the graph's steps, as the last builds of --state-dir ran them, "
+        "as a --costs FILE",
+    )
+    p.add_argument(
         "--plan-file",
         default="plan.json",
         metavar="NAME",

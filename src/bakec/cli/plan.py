@@ -25,8 +25,9 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
         _check_fleet_args(args)
     definition = load_definition(args, sources)
     records = _records_dir(args.state_dir) if args.format == "html" else None
-    # a report compares with builds, which pin base images in the registry: plan as they did
-    args.resolve = args.resolve or ("registry" if fleet or records is not None else "offline")
+    # a report and recorded costs match builds, which pin base images in the registry: plan as they did
+    like_builds = fleet or records is not None or bool(args.record_costs)
+    args.resolve = args.resolve or ("registry" if like_builds else "offline")
     resolver: Any = None
     if args.resolve == "registry":
         from bakec.graph.resolve import RegistryResolver
@@ -36,7 +37,7 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
         if fleet:
             resolver = _OfflineWhenUnreachable(resolver)
     build_platform = None
-    if fleet:
+    if fleet or args.record_costs:
         from bakec.bake.definition import local_platform
 
         build_platform = local_platform()
@@ -58,6 +59,8 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
             # pins were only wanted to match recorded builds: a plan as written still shows the graph
             sys.stderr.write(f"bakec plan: {e}; showing base images as written, unmatched with builds\n")
             graph = plan(definition, list(args.targets), list(args.overrides), files=files)
+        if args.record_costs:
+            _record_costs(args.record_costs, args.state_dir, graph)
         if args.diff:
             from bakec.explain import plandiff
 
@@ -172,6 +175,24 @@ def _render_fleet(args, graph, build_platform: str, note: str) -> str:
     from bakec.fleet.tekton import tekton_objects
 
     return tekton_objects(document)
+
+
+def _record_costs(path: str, state_dir: str | None, graph) -> None:
+    """``--record-costs FILE``: how long each op of ``graph`` took the newest build that ran it."""
+    from bakec.fleet.costs import render_costs
+    from bakec.solver.records import builds_dir, latest_steps
+    from bakec.state import resolve_state_dir
+
+    state = resolve_state_dir(state_dir)
+    # a cache hit takes no time, and is no measure of what the step costs a fresh runner
+    steps = latest_steps(state, graph.nodes, states=("ran", "source"))
+    text = render_costs(steps)
+    if not steps:
+        sys.stderr.write(f"bakec plan: no recorded step of this graph in {builds_dir(state)}\n")
+    try:
+        Path(path).write_text(text)
+    except OSError as exc:
+        raise UsageError(f"--record-costs {path}: {exc.strerror or exc}") from None
 
 
 def _records_dir(state_dir: str | None) -> Path | None:

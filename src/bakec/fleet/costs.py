@@ -19,7 +19,7 @@ from bakec.errors import UsageError
 from bakec.graph.build import Graph
 from bakec.graph.context import ContextHasher
 
-__all__ = ["EMULATION_FACTOR", "estimate", "load_costs", "op_cost"]
+__all__ = ["EMULATION_FACTOR", "estimate", "load_costs", "op_cost", "render_costs"]
 
 EMULATION_FACTOR = 5  # a RUN for a foreign platform runs under QEMU
 _RUN_BASE = 1500  # starting a container
@@ -50,6 +50,19 @@ def load_costs(path: str | Path) -> dict[str, int]:
             raise UsageError(f"--costs {path}: {digest}: duration must be a number of seconds >= 0")
         out[digest] = round(seconds * 1000)
     return out
+
+
+def render_costs(steps: Mapping[str, Mapping[str, Any]]) -> str:
+    """The ``--costs`` file of recorded steps (``start``/``end`` seconds): sorted, stable JSON.
+
+    Steps without both times (records of older bakec versions) are left out.
+    """
+    ops = {
+        digest: round(max(0.0, step["end"] - step["start"]), 3)
+        for digest, step in sorted(steps.items())
+        if isinstance(step.get("start"), (int, float)) and isinstance(step.get("end"), (int, float))
+    }
+    return json.dumps({"version": 1, "ops": ops}, indent=2, sort_keys=True) + "\n"
 
 
 def estimate(

@@ -199,11 +199,14 @@ def read_records(state_dir: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def latest_steps(state_dir: Path, nodes: Collection[str]) -> dict[str, dict[str, Any]]:
+def latest_steps(
+    state_dir: Path, nodes: Collection[str], states: Collection[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Each of ``nodes``' entry in the newest record that has it, with that record's ``time``.
 
     ``state``, ``cache``, ``start`` and ``end`` as :func:`to_record` wrote them (records of
-    older versions of bakec have no ``start``/``end``).
+    older versions of bakec have no ``start``/``end``). With ``states``, only entries in one
+    of those states count (``{"ran"}``: the newest build that really ran the step).
     """
     wanted = set(nodes)
     found: dict[str, dict[str, Any]] = {}
@@ -211,6 +214,8 @@ def latest_steps(state_dir: Path, nodes: Collection[str]) -> dict[str, dict[str,
         ops = record.get("ops") or {}
         for node in wanted.intersection(ops):
             entry = ops[node]
+            if states is not None and entry.get("state") not in states:
+                continue
             step = {k: entry[k] for k in ("state", "cache", "start", "end") if k in entry}
             step["time"] = record.get("time")
             found[node] = step
