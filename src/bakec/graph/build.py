@@ -35,7 +35,7 @@ from bakec.dockerfile.refs import RefError, parse_ref
 from bakec.errors import BakecError, Pos, Range, SolveError, SpecError, TargetSpecError
 from bakec.graph.context import ContextHasher, ContextIndex, select_key
 from bakec.graph.resolve import ImageResolver, OfflineResolver
-from bakec.graph.target_options import TargetBuildSpec, target_build_spec
+from bakec.graph.target_options import TargetBuildSpec, frontend_inputs, target_build_spec
 from bakec.source.git import GitCheckout, GitFetcher
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url, redact
 from bakec.util.golang import go_quote
@@ -307,16 +307,9 @@ class _Builder:
         try:
             plan = compile(
                 text,
-                build_args=dict(spec.args),
-                target=spec.target_stage,
-                platform=platform or None,
-                build_platform=self.build_platform,
+                **frontend_inputs(spec, platform, self.build_platform),
                 named_contexts=named,
                 resolver=self._resolve,
-                labels=dict(spec.labels),
-                entitlements=spec.entitlements,
-                # entitlements are granted when building; a plan shows what would run
-                check_entitlements=False,
                 multi_platform=multi,
                 filename="Dockerfile" if inline else os.path.basename(dockerfile),
             )

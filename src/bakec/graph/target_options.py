@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict
 
 from bakec.bake.model import Target
 from bakec.bake.options import parse_mem_bytes, parse_ulimit
@@ -71,6 +71,34 @@ class TargetBuildSpec:
         """``SOURCE_DATE_EPOCH`` from the build args, as the exporters read it."""
         epoch = self.args.get("SOURCE_DATE_EPOCH")
         return int(epoch) if epoch else None
+
+
+class FrontendInputs(TypedDict):
+    """The keyword arguments of :func:`bakec.dockerfile.compile` a target decides."""
+
+    build_args: dict[str, str]
+    target: str
+    platform: str | None
+    build_platform: str
+    labels: dict[str, str]
+    entitlements: tuple[str, ...]
+    check_entitlements: bool
+
+
+def frontend_inputs(spec: TargetBuildSpec, platform: str, build_platform: str) -> FrontendInputs:
+    """What the Dockerfile frontend's ``compile`` takes from a target: args, stage, platform, labels.
+
+    Entitlements are granted when building, not planning: a plan shows what would run.
+    """
+    return FrontendInputs(
+        build_args=dict(spec.args),
+        target=spec.target_stage,
+        platform=platform or None,
+        build_platform=build_platform,
+        labels=dict(spec.labels),
+        entitlements=spec.entitlements,
+        check_entitlements=False,
+    )
 
 
 def target_build_specs(target: Target, build_platform: str) -> tuple[TargetBuildSpec, ...]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from bakec.dockerfile import NamedContext, compile
 from bakec.dockerfile.model import AddStep
 from bakec.errors import BakecError, SpecError
-from bakec.graph.target_options import target_build_spec
+from bakec.graph.target_options import frontend_inputs, target_build_spec
 from bakec.util.gitref import is_add_git_source, is_git_url, is_http_source, parse_git_url
 
 if TYPE_CHECKING:
@@ -104,15 +104,9 @@ class _Collector:
 
         plan = compile(
             text,
-            build_args=dict(spec.args),
-            target=spec.target_stage,
-            platform=platform or None,
-            build_platform=self.build_platform,
+            **frontend_inputs(spec, platform, self.build_platform),
             named_contexts=named,
             resolver=lambda ref, p: asked.append((ref, p)),
-            labels=dict(spec.labels),
-            entitlements=spec.entitlements,
-            check_entitlements=False,
             multi_platform=len(spec.platforms) > 1,
             filename=filename,
         )

@@ -318,7 +318,7 @@ def _parents(path: str) -> list[str]:
 # Go RE2 syntax, read into Python's (for the subset moby's patterns can produce)
 
 _PERL_CLASSES = {"d": "0-9", "s": "\\t\\n\\f\\r ", "w": "0-9A-Za-z_"}
-_POSIX_CLASSES = {
+POSIX_CLASSES = {  # RE2's [[:name:]] classes, ASCII as in Go (also the HCL stdlib's regex functions)
     "alnum": "0-9A-Za-z",
     "alpha": "A-Za-z",
     "ascii": "\\x00-\\x7f",
@@ -406,9 +406,9 @@ def go_regexp_to_python(src: str) -> str:
                     name = src[i + 2 : end]
                     if name.startswith("^"):
                         raise bad("invalid character class range")  # negated POSIX classes: not needed
-                    if name not in _POSIX_CLASSES:
+                    if name not in POSIX_CLASSES:
                         raise bad(f"invalid character class range: `[:{name}:]`")
-                    items.append(_POSIX_CLASSES[name])
+                    items.append(POSIX_CLASSES[name])
                     i = end + 2
                     continue
             if src[i] == "\\" and i + 1 < n and src[i + 1].lower() in _PERL_CLASSES:
