@@ -211,3 +211,24 @@ def test_a_build_verifies_add_url_against_its_pin(served, state_dir: Path, tmp_p
     proc = bakec(proj, state_dir, "build", "app", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     assert (proj / "out" / "tool.txt").read_bytes() == b"two\n"
+
+
+def test_a_fleet_plan_takes_base_images_from_the_lock(base: str, state_dir: Path, tmp_path: Path) -> None:
+    proj = _project(tmp_path, base)
+    repo = base.removeprefix(REGISTRY + "/").rpartition(":")[0]
+    first = manifest_digest(repo, "1")
+    assert bakec(proj, state_dir, "lock", "app").returncode == 0
+    moved = _move_tag(base, state_dir, tmp_path)
+    assert moved != first
+
+    plan = ("plan", "app", "--shards", "1", "--cache-repo", f"{REGISTRY}/locktest/cache")
+    locked = bakec(proj, state_dir, *plan)
+    assert locked.returncode == 0, locked.stderr
+    images = json.loads(locked.stdout)["base_images"]
+    assert images["resolver"] == "lock"
+    assert [(i["ref"], i["digest"]) for i in images["images"]] == [(base, first)]
+
+    (proj / "bakec.lock").unlink()  # without the lock the plan asks the registry: the moved tag
+    unlocked = json.loads(bakec(proj, state_dir, *plan).stdout)["base_images"]
+    assert unlocked["resolver"] == "registry"
+    assert [(i["ref"], i["digest"]) for i in unlocked["images"]] == [(base, moved)]

@@ -33,9 +33,10 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
         from bakec.graph.resolve import RegistryResolver
         from bakec.registry import RegistryClient
 
-        resolver = RegistryResolver(RegistryClient())
+        client = RegistryClient()
+        resolver = RegistryResolver(client)
         if fleet:
-            resolver = _OfflineWhenUnreachable(resolver)
+            resolver = _OfflineWhenUnreachable(_locked(args, resolver), client)
     build_platform = None
     if fleet or args.record_costs:
         from bakec.bake.definition import local_platform
@@ -102,12 +103,26 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
     return 0
 
 
+def _locked(args, resolver):
+    """A fleet plan takes base images from ``bakec.lock`` when there is one; the shards never resolve again."""
+    from bakec.cli.lock import lock_path
+    from bakec.lock.model import Lockfile
+    from bakec.lock.resolve import LockedResolver
+
+    args.lock = getattr(args, "lock", None)
+    path = lock_path(args)
+    if not path.is_file():
+        return resolver
+    args.locked = True
+    return LockedResolver(Lockfile.read(path), resolver)
+
+
 class _OfflineWhenUnreachable:
     """A fleet plan pins base images through the registry, and says so when it cannot reach one."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, client) -> None:
         self.inner = inner
-        self.client = inner.client
+        self.client = client
         self.unreachable: list[str] = []
 
     def resolve(self, ref: str, platform: str):
@@ -155,7 +170,7 @@ def _render_fleet(args, graph, build_platform: str, note: str) -> str:
         overrides=list(args.overrides),
         variables=parse_vars(args.vars),
         build_platform=build_platform,
-        resolver=args.resolve,
+        resolver="lock" if getattr(args, "locked", False) else args.resolve,
         resolver_note=note,
         costs=args.costs or "static",
         plan_file=args.plan_file,

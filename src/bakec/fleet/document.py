@@ -33,7 +33,8 @@ class PlanInputs:
     overrides: Sequence[str] = ()
     variables: Mapping[str, str] = field(default_factory=dict)
     build_platform: str = ""
-    resolver: str = "offline"  # how base images were pinned: "registry" or "offline"
+    # how base images were pinned: "registry", "lock" (bakec.lock's digests) or "offline"
+    resolver: str = "offline"
     resolver_note: str = ""  # why offline, when the registry was asked for and unreachable
     costs: str = "static"  # "static" or the --costs file as given
     plan_file: str = "plan.json"  # the name the shard commands read the plan from
