@@ -61,7 +61,8 @@ from bakec.worker.ssh import SshForwards
 @dataclass
 class BuildOptions:
     state_dir: str | None = None
-    builder: str | None = None  # containerd address instead of the embedded daemon
+    builder: str | None = None  # the buildx builder name: only "default" (the CLI refuses others)
+    containerd_address: str | None = None  # an external containerd's socket instead of the embedded one
     progress: str = "auto"
     max_parallelism: int | None = None
     keep_going: bool = False
@@ -178,7 +179,8 @@ def build(
     lock = statelock.hold(state_dir)  # noqa: F841 - held until the build returns; prune waits for it
     # What killed builds left (their secrets' tmpfs, bundles, containers) goes first, daemon or not.
     sweep_leftovers(DaemonPaths(state_dir))
-    client = LazyClient(state_dir)  # containerd is started or contacted only when an op or an output needs it
+    # containerd is started or contacted only when an op or an output needs it
+    client = LazyClient(state_dir, address=options.containerd_address)
     store = ContentStore(state_dir / "content")
     cache = CacheIndex(state_dir / "cache.db")
     secrets, ssh = _forwards(specs, definition.env, definition.cwd, state_dir)

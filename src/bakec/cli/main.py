@@ -87,6 +87,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help='builder to use: only "default", bakec\'s embedded containerd, is accepted',
     )
     build.add_argument(
+        "--containerd-address",
+        metavar="SOCKET",
+        help="build on the containerd listening on SOCKET (same machine, overlayfs snapshotter) "
+        "instead of starting bakec's embedded one",
+    )
+    build.add_argument(
         "--max-parallelism",
         type=int,
         default=None,

@@ -41,10 +41,11 @@ if TYPE_CHECKING:
 
 
 class LazyClient:
-    """The embedded containerd's client, started or contacted on first use."""
+    """The embedded containerd's client (or an external one's, at ``address``), made on first use."""
 
-    def __init__(self, state_dir: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, *, address: str | None = None) -> None:
         self.state_dir = Path(state_dir)
+        self.address = address
         self._client: Client | None = None
         self._lock = threading.Lock()
 
@@ -57,9 +58,12 @@ class LazyClient:
         """The real client (the daemon is started or reused on the first call)."""
         with self._lock:
             if self._client is None:
-                from bakec.worker.daemon import Daemon
+                from bakec.worker.daemon import Daemon, open_client
 
-                self._client = Daemon(self.state_dir).ensure()
+                if self.address:
+                    self._client = open_client(self.address)
+                else:
+                    self._client = Daemon(self.state_dir).ensure()
             return self._client
 
     def __getattr__(self, name: str) -> Any:
