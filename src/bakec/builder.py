@@ -61,7 +61,6 @@ from bakec.worker.ssh import SshForwards
 @dataclass
 class BuildOptions:
     state_dir: str | None = None
-    builder: str | None = None  # the buildx builder name: only "default" (the CLI refuses others)
     containerd_address: str | None = None  # an external containerd's socket instead of the embedded one
     progress: str = "auto"
     max_parallelism: int | None = None

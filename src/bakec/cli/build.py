@@ -62,7 +62,6 @@ def run_build(args, sources: dict[str, bytes]) -> int:
 
     options = BuildOptions(
         state_dir=args.state_dir,
-        builder=args.builder,
         containerd_address=args.containerd_address,
         progress=_progress_mode(args.progress, os.environ),
         max_parallelism=args.max_parallelism,

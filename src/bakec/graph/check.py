@@ -22,16 +22,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from bakec.bake.check import Finding, did_you_mean
-from bakec.bake.model import Target, copy_target
+from bakec.bake.model import Target
 from bakec.dockerfile import BuildPlan, DockerfileError, TargetInfo, compile
 from bakec.dockerfile import targets as stages_of
 from bakec.dockerfile.context import missing_context_sources
 from bakec.errors import BakecError, Pos, Range
 from bakec.graph.build import _Builder
 from bakec.graph.context import ContextHasher
-from bakec.graph.lint import lint_dockerfile
+from bakec.graph.lint import checked_spec, dockerfile_names, lint_dockerfile
 from bakec.graph.resolve import OfflineResolver
-from bakec.graph.target_options import target_build_spec
 from bakec.util.gitref import is_git_url
 
 __all__ = ["check_targets"]
@@ -81,7 +80,7 @@ def _check_target(builder: _Builder, name: str, target: Target) -> Iterator[Find
     if is_git_url(target.context or "."):
         return  # checking it would mean fetching it
     try:  # what the build would take from the target (call= is --check's business, not a build input)
-        spec = target_build_spec(copy_target(target, call=None), "", builder.build_platform)
+        spec = checked_spec(builder, target)
     except BakecError as err:
         yield Finding("error", err.message, rule="unsupported-attribute", target=name)
         return
@@ -95,9 +94,7 @@ def _check_target(builder: _Builder, name: str, target: Target) -> Iterator[Find
     except BakecError as err:
         yield Finding("error", err.message, rule="dockerfile-not-found", target=name)
         return
-    inline = spec.dockerfile_inline is not None
-    shown = builder.shown_path(spec, path)
-    filename = "Dockerfile" if inline else os.path.basename(path)
+    filename, shown = dockerfile_names(builder, spec, path)
     lines = text.split("\n")
 
     def at(line: int) -> Range | None:
@@ -123,7 +120,9 @@ def _check_target(builder: _Builder, name: str, target: Target) -> Iterator[Find
         return
     for warning in warnings:
         yield Finding("warning", warning.detail, at(warning.line), warning.rule, name)
-    for missing in missing_context_sources(plan, context_dir, None if inline else Path(path), filename):
+    for missing in missing_context_sources(
+        plan, context_dir, None if spec.dockerfile_inline is not None else Path(path), filename
+    ):
         yield Finding("error", missing.summary, at(missing.line), "copy-source-not-found", name)
     infos = stages_of(text, filename)
     contexts = {key.lower() for key in target.contexts or {}}

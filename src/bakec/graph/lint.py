@@ -16,7 +16,7 @@ from bakec.errors import Pos, Range, excerpt
 from bakec.graph.build import _Builder
 from bakec.graph.context import ContextHasher
 from bakec.graph.resolve import OfflineResolver
-from bakec.graph.target_options import target_build_spec
+from bakec.graph.target_options import TargetBuildSpec, target_build_spec
 
 
 @dataclass(frozen=True)
@@ -29,17 +29,25 @@ class TargetLint:
     warnings: tuple[LintWarning, ...]
 
 
+def checked_spec(builder: _Builder, target: Target) -> TargetBuildSpec:
+    """The build a check stands for: the target's inputs, with the build method (``call=`` is the check's)."""
+    return target_build_spec(copy_target(target, call=None), "", builder.build_platform)
+
+
+def dockerfile_names(builder: _Builder, spec: TargetBuildSpec, path: str) -> tuple[str, str]:
+    """The Dockerfile's name as the frontend reports it, and its path as errors show it."""
+    filename = "Dockerfile" if spec.dockerfile_inline is not None else os.path.basename(path)
+    return filename, builder.shown_path(spec, path)
+
+
 def _dockerfiles(builder: _Builder, names: Sequence[str], cwd: str | os.PathLike[str]):
     """Each target's name, resolved target, Dockerfile text, the name the frontend uses and the shown path."""
     for name in names:
         target = builder._target(name)
-        # the build the check stands for: the same inputs, with the build method
-        spec = target_build_spec(copy_target(target, call=None), "", builder.build_platform)
+        spec = checked_spec(builder, target)
         context_dir = builder.context_dir(spec, name)
         text, path = builder._dockerfile(spec, context_dir, name)
-        inline = spec.dockerfile_inline is not None
-        filename = "Dockerfile" if inline else os.path.basename(path)
-        shown = builder.shown_path(spec, path)
+        filename, shown = dockerfile_names(builder, spec, path)
         yield name, target, text, filename, shown
 
 
