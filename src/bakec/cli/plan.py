@@ -3,6 +3,7 @@ or the graph split for a CI fleet (``--shards``)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -99,7 +100,13 @@ def run_plan(args, sources: dict[str, bytes]) -> int:
             + "; ".join(resolver.unreachable)
             + "): these images are planned from their references as written (digest null)"
         )
-    sys.stdout.write(_render_fleet(args, graph, build_platform or "", note))
+    from bakec.lock.resolve import LockedResolver
+
+    pinned_by_lock = isinstance(resolver, _OfflineWhenUnreachable) and isinstance(
+        resolver.inner, LockedResolver
+    )
+    resolved_by = "lock" if pinned_by_lock else args.resolve
+    sys.stdout.write(_render_fleet(args, graph, build_platform or "", note, resolved_by))
     return 0
 
 
@@ -109,11 +116,9 @@ def _locked(args, resolver):
     from bakec.lock.model import Lockfile
     from bakec.lock.resolve import LockedResolver
 
-    args.lock = getattr(args, "lock", None)
-    path = lock_path(args)
+    path = lock_path(argparse.Namespace(lock=None, files=args.files, targets=args.targets))
     if not path.is_file():
         return resolver
-    args.locked = True
     return LockedResolver(Lockfile.read(path), resolver)
 
 
@@ -156,7 +161,7 @@ def _check_fleet_args(args) -> None:
         )
 
 
-def _render_fleet(args, graph, build_platform: str, note: str) -> str:
+def _render_fleet(args, graph, build_platform: str, note: str, resolved_by: str) -> str:
     from bakec.fleet.costs import estimate, load_costs
     from bakec.fleet.document import PlanInputs, fleet_plan, render_plan
     from bakec.fleet.shards import split
@@ -170,7 +175,7 @@ def _render_fleet(args, graph, build_platform: str, note: str) -> str:
         overrides=list(args.overrides),
         variables=parse_vars(args.vars),
         build_platform=build_platform,
-        resolver="lock" if getattr(args, "locked", False) else args.resolve,
+        resolver=resolved_by,
         resolver_note=note,
         costs=args.costs or "static",
         plan_file=args.plan_file,
